@@ -10,8 +10,8 @@
 set -euo pipefail
 
 PULUMI_VERSION="3.248.0"
-# pulumi-language-nodejs has no version tags: pin the commit of the v3.248.0 release.
-NODEJS_HOST_COMMIT="dc7edd58bc13"
+# pulumi-language-nodejs has no version tags: its pseudo-version at the v3.248.0 release commit.
+NODEJS_HOST_VERSION="v3.0.0-20260624180030-dc7edd58bc13"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${MODELPLANE_CACHE:-$HOME/.cache/modelplane}"
 target="$cache/pulumi-v$PULUMI_VERSION"
@@ -34,8 +34,7 @@ install_host_script() { # the dynamic-provider host must sit beside the CLI
   chmod +x "$1/pulumi-resource-pulumi-nodejs"
 }
 
-if command -v pulumi >/dev/null 2>&1 && version_fits pulumi \
-   && command -v pulumi-language-nodejs >/dev/null 2>&1; then
+if command -v pulumi >/dev/null 2>&1 && version_fits pulumi; then
   dir="$(dirname "$(command -v pulumi)")"
   if [ ! -x "$dir/pulumi-resource-pulumi-nodejs" ] && [ -w "$dir" ]; then install_host_script "$dir"; fi
   say "using pulumi v$PULUMI_VERSION from PATH ($dir)"
@@ -43,7 +42,7 @@ if command -v pulumi >/dev/null 2>&1 && version_fits pulumi \
   exit 0
 fi
 
-if [ -x "$target/bin/pulumi" ] && version_fits "$target/bin/pulumi" && [ -x "$target/bin/pulumi-language-nodejs" ]; then
+if [ -x "$target/bin/pulumi" ] && version_fits "$target/bin/pulumi"; then
   install_host_script "$target/bin"   # cheap; keeps it in step with the installed @pulumi/pulumi
   say "using cached pulumi v$PULUMI_VERSION ($target/bin)"
   echo "$target/bin"
@@ -72,10 +71,18 @@ GOMOD
 # module verifies), so they alone are exempt; go.sum still pins their hashes for this build.
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/pulumi/pulumi"
 started=$(date +%s)
-say "resolving modules: pulumi/pkg/v3, pulumi/sdk/v3 @ v$PULUMI_VERSION, pulumi-language-nodejs @ $NODEJS_HOST_COMMIT"
+say "resolving modules: pulumi/pkg/v3 and pulumi/sdk/v3 @ v$PULUMI_VERSION"
 go get "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" >&2
 go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$PULUMI_VERSION" >&2
-go get "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$NODEJS_HOST_COMMIT" >&2
+# The nodejs language host runs `pulumi up` on a project directory. modelplane drives Pulumi
+# through the Automation API with inline programs, whose language host runs inside the Node
+# process, so it is optional: the module proxy reachable here answers 403 for its pseudo-version.
+nodejs_host=yes
+if ! go get "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$NODEJS_HOST_VERSION" >&2; then
+  nodejs_host=no
+  say "WARNING: pulumi-language-nodejs $NODEJS_HOST_VERSION cannot be fetched from the module proxy;"
+  say "         continuing without it (inline Automation API programs do not need it)."
+fi
 # `go get` may have moved sdk/v3 while resolving the nodejs host; pin it back to the CLI's version.
 go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" >&2
 say "modules resolved after $(( $(date +%s) - started )) s; compiling (the progress below is go's own)"
@@ -85,7 +92,9 @@ mkdir -p out/bin
 ticker=$!
 trap 'kill $ticker 2>/dev/null; rm -rf "$work"' EXIT
 go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o out/bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2
-go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o out/bin/pulumi-language-nodejs github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 >&2
+if [ "$nodejs_host" = yes ]; then
+  go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o out/bin/pulumi-language-nodejs github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 >&2
+fi
 kill $ticker 2>/dev/null || true
 install_host_script out/bin
 version_fits out/bin/pulumi || { say "ERROR: built pulumi does not report v$PULUMI_VERSION: $(out/bin/pulumi version 2>&1)"; exit 1; }
