@@ -1,0 +1,168 @@
+import { createHash } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { ProcessRuntime } from "../../../engine/runtime/process/index.js";
+import type { ProcessRuntimeOptions } from "../../../engine/runtime/process/index.js";
+import {
+  FAST_RUNTIME_OPTIONS,
+  SENTIMENT_V2,
+  eventually,
+  getJson,
+  processGroupAlive,
+  sentimentSpec,
+} from "./helpers.js";
+
+const runtimes: ProcessRuntime[] = [];
+function newRuntime(options: ProcessRuntimeOptions = {}): ProcessRuntime {
+  const runtime = new ProcessRuntime({ ...FAST_RUNTIME_OPTIONS, ...options });
+  runtimes.push(runtime);
+  return runtime;
+}
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((runtime) => runtime.close()));
+});
+
+const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
+
+describe("ProcessRuntime", () => {
+  it("scales up, passes env and secrets (not MODELPLANE_*), scales down the newest, leaves no process", async () => {
+    const runtime = newRuntime({ baseEnv: { ...process.env, MODELPLANE_API_KEY: "engine-only" } });
+    const spec = sentimentSpec({
+      deploymentId: "dep-scale",
+      env: { ENVIRONMENT: "staging", API_TOKEN: "s3cret-token" },
+      secretKeys: ["API_TOKEN"],
+    });
+    runtime.setDesired(spec, 2);
+    expect(runtime.observe("dep-scale").desired).toBe(2);
+    await eventually("2 ready replicas", () => runtime.observe("dep-scale").ready === 2);
+    const replicas = runtime.readyReplicas("dep-scale");
+    expect(new Set(replicas.map((replica) => replica.url)).size).toBe(2);
+
+    const first = replicas[0]!;
+    expect(await getJson(`${first.url}/env/API_TOKEN`)).toMatchObject({ set: true, sha256: sha256("s3cret-token") });
+    expect(await getJson(`${first.url}/env/ENVIRONMENT`)).toMatchObject({ set: true, sha256: sha256("staging") });
+    expect(await getJson(`${first.url}/env/PORT`)).toMatchObject({ sha256: sha256(new URL(first.url).port) });
+    expect(await getJson(`${first.url}/env/MODELPLANE_API_KEY`)).toMatchObject({ set: false });
+
+    const [oldest, newest] = [...replicas].sort((a, b) => a.startedAt - b.startedAt);
+    runtime.setDesired(spec, 1);
+    await eventually("1 replica left", () => runtime.observe("dep-scale").replicas.length === 1);
+    expect(runtime.observe("dep-scale").replicas[0]!.id).toBe(oldest!.id);
+    await eventually("scaled-down process gone", () => !processGroupAlive(newest!.pid!));
+
+    await runtime.close();
+    await eventually("all processes gone", () => !processGroupAlive(oldest!.pid!));
+  });
+
+  it("replaces a ready replica that crashes", async () => {
+    const runtime = newRuntime();
+    runtime.setDesired(sentimentSpec({ deploymentId: "dep-crash", env: { MODEL_CRASH_AFTER_MS: "700" } }), 1);
+    const first = await eventually("first ready", () => runtime.readyReplicas("dep-crash")[0]);
+    const second = await eventually("a replacement ready", () =>
+      runtime.readyReplicas("dep-crash").find((replica) => replica.id !== first.id),
+    );
+    expect(second.pid).not.toBe(first.pid);
+    expect(processGroupAlive(first.pid!)).toBe(false);
+  });
+
+  it("reports a crash loop with the last output, secrets redacted, and keeps retrying", async () => {
+    const runtime = newRuntime({ crashLoopThreshold: 3 });
+    const script = "console.log('loading with token ' + process.env.HF_TOKEN); console.error('boom: weights missing'); process.exit(1)";
+    runtime.setDesired(
+      sentimentSpec({
+        deploymentId: "dep-loop",
+        command: [process.execPath, "-e", script],
+        env: { HF_TOKEN: "hf_abcdef123456" },
+        secretKeys: ["HF_TOKEN"],
+      }),
+      1,
+    );
+    const failing = await eventually("failing", () => {
+      const observation = runtime.observe("dep-loop");
+      return observation.failing ? observation : undefined;
+    });
+    expect(failing.consecutiveFailures).toBeGreaterThanOrEqual(3);
+    expect(failing.lastError).toContain("exited with code 1");
+    expect(failing.lastError).toContain("boom: weights missing");
+    expect(failing.lastError).toContain("loading with token [REDACTED]");
+    expect(failing.lastError).not.toContain("hf_abcdef123456");
+    // Still retrying (with back-off) while failing: a fixed deployment may recover.
+    await eventually("more attempts", () => runtime.observe("dep-loop").consecutiveFailures >= 5);
+
+    // A new revision that works recovers the deployment.
+    runtime.setDesired(sentimentSpec({ deploymentId: "dep-loop", revision: "2" }), 1);
+    await eventually("recovered", () => runtime.observe("dep-loop").ready === 1);
+    expect(runtime.observe("dep-loop")).toMatchObject({ failing: false, consecutiveFailures: 0 });
+  });
+
+  it("fails a replica that never becomes ready", async () => {
+    const runtime = newRuntime({ startupTimeoutMs: 600, crashLoopThreshold: 1 });
+    runtime.setDesired(sentimentSpec({ deploymentId: "dep-unready", env: { MODEL_FAIL_READINESS: "1" } }), 1);
+    const failing = await eventually("failing", () => {
+      const observation = runtime.observe("dep-unready");
+      return observation.failing ? observation : undefined;
+    });
+    expect(failing.lastError).toContain("not ready after 0.6 s");
+    expect(failing.lastError).toContain("listening on");
+    expect(failing.ready).toBe(0);
+  });
+
+  it("replaces every replica on a revision change, new ones first, without losing capacity", async () => {
+    const runtime = newRuntime();
+    runtime.setDesired(sentimentSpec({ deploymentId: "dep-rev", revision: "a" }), 2);
+    await eventually("2 ready on a", () => runtime.observe("dep-rev").ready === 2);
+    const oldPids = runtime.readyReplicas("dep-rev").map((replica) => replica.pid!);
+
+    let minimumReady = Number.POSITIVE_INFINITY;
+    runtime.onChange((deploymentId) => {
+      if (deploymentId === "dep-rev") minimumReady = Math.min(minimumReady, runtime.readyReplicas("dep-rev").length);
+    });
+    runtime.setDesired(sentimentSpec({ deploymentId: "dep-rev", revision: "b", command: [process.execPath, SENTIMENT_V2] }), 2);
+    await eventually("only revision b left", () => {
+      const observation = runtime.observe("dep-rev");
+      return observation.replicas.length === 2 && observation.replicas.every((r) => r.revision === "b" && r.state === "ready");
+    });
+    expect(minimumReady).toBeGreaterThanOrEqual(2);
+    for (const pid of oldPids) await eventually(`old pid ${pid} gone`, () => !processGroupAlive(pid));
+    const replica = runtime.readyReplicas("dep-rev")[0]!;
+    const response = await fetch(`${replica.url}/predict`, { method: "POST", body: JSON.stringify({ text: "great" }) });
+    expect(await response.json()).toMatchObject({ version: "v2" });
+  });
+
+  it("drains a replica until the router has no request in flight on it", async () => {
+    const inFlight = new Map<string, number>();
+    const runtime = newRuntime({ inFlight: (replicaId) => inFlight.get(replicaId) ?? 0 });
+    const spec = sentimentSpec({ deploymentId: "dep-drain" });
+    runtime.setDesired(spec, 1);
+    const replica = await eventually("ready", () => runtime.readyReplicas("dep-drain")[0]);
+    inFlight.set(replica.id, 1);
+    runtime.setDesired(spec, 0);
+    expect(runtime.observe("dep-drain").replicas[0]?.state).toBe("draining");
+    expect(runtime.readyReplicas("dep-drain")).toHaveLength(0);
+    // Several drain polls later it is still there, because a request is still in flight.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(processGroupAlive(replica.pid!)).toBe(true);
+    inFlight.set(replica.id, 0);
+    await eventually("stopped", () => runtime.observe("dep-drain").replicas.length === 0);
+    expect(processGroupAlive(replica.pid!)).toBe(false);
+  });
+
+  it("kills the whole process group, grandchildren included, on close and on SIGTERM-ignoring replicas", async () => {
+    const runtime = newRuntime({ stopGracePeriodMs: 300 });
+    // A shell wrapper that forks the model and ignores SIGTERM itself: only a group kill stops all.
+    const wrapper = `trap '' TERM; "${process.execPath}" "${SENTIMENT_V2}" & wait`;
+    runtime.setDesired(sentimentSpec({ deploymentId: "dep-group", command: ["sh", "-c", wrapper] }), 1);
+    const replica = await eventually("ready", () => runtime.readyReplicas("dep-group")[0]);
+    await runtime.close();
+    expect(processGroupAlive(replica.pid!)).toBe(false);
+    expect(runtime.observe("dep-group").replicas).toHaveLength(0);
+  });
+
+  it("remove() stops and forgets a deployment", async () => {
+    const runtime = newRuntime();
+    runtime.setDesired(sentimentSpec({ deploymentId: "dep-remove" }), 1);
+    const replica = await eventually("ready", () => runtime.readyReplicas("dep-remove")[0]);
+    await runtime.remove("dep-remove");
+    expect(processGroupAlive(replica.pid!)).toBe(false);
+    expect(runtime.observe("dep-remove")).toMatchObject({ desired: 0, replicas: [] });
+  });
+});
