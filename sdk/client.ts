@@ -1,0 +1,162 @@
+/**
+ * The typed modelplane client: one undici connection pool per engine URL, every route of
+ * `contract.ts` with request and response types inferred from its zod schemas, responses validated
+ * by them, typed errors, timeouts, and retries with jittered back-off where a retry is safe.
+ */
+import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
+import type { z } from "zod";
+import { errorFromBody, errorFromStatus, EngineUnavailableError, TimeoutError } from "./client-errors.js";
+import { contract, fillPath, type Contract, type RouteBodyInput, type RouteName, type RouteResponse } from "./contract.js";
+import { ErrorBody, ModelplaneError } from "./errors.js";
+
+export interface ClientOptions {
+  /** engine URL, e.g. http://127.0.0.1:7070; default MODELPLANE_ENDPOINT, then http://127.0.0.1:7070 */
+  endpoint?: string;
+  /** admin API key; default MODELPLANE_API_KEY */
+  apiKey?: string;
+  /** per-request timeout (headers and body), default 30 s */
+  timeoutMs?: number;
+  /** how long idempotent calls keep retrying a down or restarting engine, default 15 s */
+  retryBudgetMs?: number;
+}
+
+/** Path parameters as a caller passes them (all strings). */
+type ParamsOf<N extends RouteName> = z.input<Contract[N]["params"]>;
+
+/** Arguments of `client.call`: params only when the route has some, body only when it takes one. */
+export type CallArgs<N extends RouteName> = (keyof ParamsOf<N> extends never ? { params?: ParamsOf<N> } : { params: ParamsOf<N> }) &
+  (RouteBodyInput<N> extends undefined ? { body?: undefined } : { body: RouteBodyInput<N> });
+
+const pools = new Map<string, Pool>();
+
+/** One pool per engine origin, shared by every client of that engine in this process. */
+function poolFor(origin: string): Pool {
+  let pool = pools.get(origin);
+  if (!pool) {
+    pool = new Pool(origin, { connections: 16, keepAliveTimeout: 10_000, connectTimeout: 5_000 });
+    pools.set(origin, pool);
+  }
+  return pool;
+}
+
+/** Close every pooled connection (end of a CLI command or a test file). */
+export async function closeAllClients(): Promise<void> {
+  const all = [...pools.values()];
+  pools.clear();
+  await Promise.all(all.map((pool) => pool.close().catch(() => undefined)));
+}
+
+/** Network failures where the request certainly never reached the engine: safe to retry any call. */
+function neverSent(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === "ECONNREFUSED" || code === "UND_ERR_CONNECT_TIMEOUT" || code === "ENOTFOUND" || code === "EAI_AGAIN";
+}
+
+/** Failures after which a retry is safe only for idempotent calls (the request may have been processed). */
+function transient(error: unknown): boolean {
+  if (error instanceof EngineUnavailableError) return true;
+  const code = (error as { code?: string } | null)?.code;
+  return neverSent(error) || code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE" || code === "UND_ERR_CLOSED";
+}
+
+/** Full jitter back-off: 100 ms doubling to 2 s, random in [0, cap] (AWS architecture blog's "full jitter"). */
+export function backoffDelayMs(attempt: number, random: () => number = Math.random): number {
+  const cap = Math.min(2_000, 100 * 2 ** attempt);
+  return Math.max(25, Math.floor(random() * cap));
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+
+export class ModelplaneClient {
+  readonly endpoint: string;
+  readonly #apiKey: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #retryBudgetMs: number;
+  readonly #pool: Dispatcher;
+
+  constructor(options: ClientOptions = {}) {
+    const endpoint = options.endpoint ?? process.env.MODELPLANE_ENDPOINT ?? "http://127.0.0.1:7070";
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new ModelplaneError("VALIDATION_FAILED", `endpoint: not a URL: ${endpoint}`, { fields: [{ path: "endpoint", rule: "url", message: "must be an http(s) URL" }] });
+    }
+    this.endpoint = url.origin;
+    this.#apiKey = options.apiKey ?? process.env.MODELPLANE_API_KEY;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#retryBudgetMs = options.retryBudgetMs ?? 15_000;
+    this.#pool = poolFor(this.endpoint);
+  }
+
+  /** Call any route of the contract by name. */
+  async call<N extends RouteName>(name: N, args: CallArgs<N>, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<N>> {
+    const route = contract[name];
+    const params = (args.params ?? {}) as Record<string, string>;
+    const path = fillPath(route.path, params);
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const raw = await this.#send(route.method, path, args.body, options.signal);
+        return route.response.parse(raw) as RouteResponse<N>;
+      } catch (error) {
+        const retryable = route.idempotent ? transient(error) : neverSent(error);
+        if (!retryable || options.signal?.aborted || Date.now() - started > this.#retryBudgetMs) {
+          throw this.#wrap(error, route.method, path);
+        }
+        await sleep(backoffDelayMs(attempt), options.signal);
+      }
+    }
+  }
+
+  async #send(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.#apiKey) headers.authorization = `Api-Key ${this.#apiKey}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const response = await this.#pool.request({
+      method: method as Dispatcher.HttpMethod,
+      path,
+      headers,
+      body: payload,
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: this.#timeoutMs,
+      signal,
+    });
+    const text = await response.body.text();
+    if (response.statusCode >= 200 && response.statusCode < 300) return text === "" ? {} : JSON.parse(text);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw errorFromStatus(response.statusCode, text);
+    }
+    const errorBody = ErrorBody.safeParse(parsed);
+    throw errorBody.success ? errorFromBody(errorBody.data) : errorFromStatus(response.statusCode, text);
+  }
+
+  #wrap(error: unknown, method: string, path: string): Error {
+    if (error instanceof ModelplaneError) return error;
+    if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+      return new TimeoutError("TIMEOUT", `${method} ${path}: no answer from ${this.endpoint} within ${this.#timeoutMs} ms`, {}, { cause: error });
+    }
+    if (transient(error)) {
+      const code = (error as { code?: string }).code ?? "network error";
+      return new EngineUnavailableError("ENGINE_UNAVAILABLE", `${method} ${path}: engine at ${this.endpoint} unreachable (${code})`, {}, { cause: error });
+    }
+    if ((error as { name?: string } | null)?.name === "ZodError") {
+      return new ModelplaneError("INTERNAL", `${method} ${path}: the engine's response does not match the contract: ${(error as Error).message}`, {}, { cause: error });
+    }
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Following a promotion to its end. Polls the engine (a promotion changes state a few times a
+ * second at most, and polling survives an engine restart without reconnect logic), reports every
+ * change of status, step, traffic or replica counts exactly once, and settles with the final
+ * promotion.
+ */
+import { EngineUnavailableError, TimeoutError } from "./client-errors.js";
+import type { ModelplaneClient } from "./client.js";
+import { ModelplaneError } from "./errors.js";
+import { isTerminalPromotionStatus, type Promotion } from "./schemas/promotion.js";
+
+export interface PromotionTarget {
+  modelId: string;
+  environment: string;
+  /** follow this promotion; default: the environment's in-progress one, else its newest */
+  promotionId?: string;
+}
+
+export interface WaitOptions {
+  /** called once per observed change (status, step, traffic percent, replica counts, phase) */
+  onProgress?: (promotion: Promotion, change: ProgressChange) => void;
+  signal?: AbortSignal;
+  /** absolute time (ms since epoch) after which waiting stops with a TimeoutError; the promotion itself goes on */
+  deadline?: number;
+  /** poll interval, default 250 ms */
+  pollMs?: number;
+}
+
+export interface ProgressChange {
+  /** which aspects changed since the previous report (all of them on the first report) */
+  aspects: Array<"status" | "step" | "traffic" | "replicas" | "phase">;
+  previous: Promotion | undefined;
+}
+
+/** A promotion that ended FAILED or CANCELED; carries the engine's reason and the final promotion. */
+export class PromotionNotSucceededError extends ModelplaneError {
+  constructor(readonly promotion: Promotion) {
+    super(
+      "CONFLICT",
+      promotion.status === "CANCELED"
+        ? `promotion ${promotion.id} to ${promotion.deployment_id} was canceled${promotion.error_message ? `: ${promotion.error_message}` : ""}`
+        : `promotion ${promotion.id} to ${promotion.deployment_id} failed: ${promotion.error_message ?? "no reason given"}`,
+      { promotion_id: promotion.id, status: promotion.status },
+    );
+  }
+}
+
+function changedAspects(previous: Promotion | undefined, next: Promotion): ProgressChange["aspects"] {
+  if (!previous) return ["status", "step", "traffic", "replicas", "phase"];
+  const aspects: ProgressChange["aspects"] = [];
+  if (previous.status !== next.status) aspects.push("status");
+  if (previous.step !== next.step || previous.total_steps !== next.total_steps) aspects.push("step");
+  if (previous.percent_traffic_to_new_version !== next.percent_traffic_to_new_version) aspects.push("traffic");
+  if (JSON.stringify(previous.replicas) !== JSON.stringify(next.replicas)) aspects.push("replicas");
+  if (previous.phase !== next.phase) aspects.push("phase");
+  return aspects;
+}
+
+/** One line describing a promotion's state, for logs, the CLI and `pulumi up` output. */
+export function describePromotion(p: Promotion): string {
+  const step = p.total_steps > 0 ? ` step ${Math.min(p.step, p.total_steps)}/${p.total_steps}` : "";
+  const replicas = `replicas previous ${p.replicas.previous.ready}/${p.replicas.previous.desired} candidate ${p.replicas.candidate.ready}/${p.replicas.candidate.desired}`;
+  const error = p.error_message ? ` — ${p.error_message}` : "";
+  return `${p.status} ${p.kind.toLowerCase()}${step} traffic ${p.percent_traffic_to_new_version}% to ${p.deployment_id} (${p.phase}), ${replicas}${error}`;
+}
+
+async function resolvePromotionId(client: ModelplaneClient, target: PromotionTarget, signal?: AbortSignal): Promise<string> {
+  if (target.promotionId) return target.promotionId;
+  const params = { model_id: target.modelId, env_name: target.environment };
+  const environment = await client.call("getEnvironment", { params }, { signal });
+  if (environment.in_progress_promotion) return environment.in_progress_promotion.id;
+  const { promotions } = await client.call("listPromotions", { params }, { signal });
+  const newest = promotions[0];
+  if (!newest) throw new ModelplaneError("NOT_FOUND", `environment ${target.environment} has no promotion to wait for`);
+  return newest.id;
+}
+
+/** Resolve with the SUCCEEDED promotion; reject with PromotionNotSucceededError, TimeoutError or the abort reason. */
+export async function waitForPromotion(client: ModelplaneClient, target: PromotionTarget, options: WaitOptions = {}): Promise<Promotion> {
+  const pollMs = options.pollMs ?? 250;
+  const promotionId = await resolvePromotionId(client, target, options.signal);
+  const params = { model_id: target.modelId, env_name: target.environment, promotion_id: promotionId };
+  let last: Promotion | undefined;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    if (options.deadline !== undefined && Date.now() > options.deadline) {
+      throw new TimeoutError("TIMEOUT", `gave up waiting for promotion ${promotionId}: deadline passed while ${last ? describePromotion(last) : "not yet observed"}`, {
+        promotion_id: promotionId,
+      });
+    }
+    let current: Promotion | undefined;
+    try {
+      current = await client.call("getPromotion", { params }, { signal: options.signal });
+    } catch (error) {
+      // An engine restart outlasting the client's own retries: keep polling until the deadline.
+      if (!(error instanceof EngineUnavailableError)) throw error;
+    }
+    if (current) {
+      const aspects = changedAspects(last, current);
+      if (aspects.length > 0) options.onProgress?.(current, { aspects, previous: last });
+      last = current;
+      if (isTerminalPromotionStatus(current.status)) {
+        if (current.status === "SUCCEEDED") return current;
+        throw new PromotionNotSucceededError(current);
+      }
+    }
+    await new Promise<void>((resolve) => setTimeout(resolve, pollMs));
+  }
+}
