@@ -1,0 +1,98 @@
+import { z } from "zod";
+import { AutoscalingSettings, AutoscalingSettingsInput, AutoscalingSettingsPatch } from "./autoscaling.js";
+import { DnsLabelName, ObjectId, Timestamp, VariableName } from "./common.js";
+
+export { VariableName };
+import { Deployment } from "./deployment.js";
+import { Promotion } from "./promotion.js";
+import { PromotionSettings, PromotionSettingsPatch } from "./promotion-settings.js";
+
+export const PRODUCTION_ENVIRONMENT_NAME = "production";
+
+export const EnvironmentName = DnsLabelName;
+
+/** A variable as read back: secret values are write-only and never returned. */
+export const Variable = z.object({
+  name: z.string().max(128),
+  secret: z.boolean(),
+  value: z.string().max(65_536).optional(),
+});
+export type Variable = z.infer<typeof Variable>;
+
+/** PUT …/environments/{env_name}/variables/{name} */
+export const PutVariableBody = z
+  .object({
+    value: z.string().max(65_536),
+    secret: z.boolean().default(false),
+  })
+  .strict();
+export type PutVariableBody = z.infer<typeof PutVariableBody>;
+
+export const Environment = z.object({
+  name: EnvironmentName,
+  model_id: ObjectId,
+  created_at: Timestamp,
+  /** the deployment serving this environment, or null before the first promotion */
+  current_deployment: Deployment.nullable(),
+  /** the deployment an in-progress promotion moves to, or null */
+  candidate_deployment: Deployment.nullable(),
+  in_progress_promotion: Promotion.nullable(),
+  autoscaling_settings: AutoscalingSettings,
+  /** effective settings: the named object's when promotion_settings_id is set, else the inline ones */
+  promotion_settings: PromotionSettings,
+  promotion_settings_id: ObjectId.nullable(),
+  variables: z.array(Variable),
+  /** predict URL path of the environment on the engine's data plane */
+  endpoint: z.string().max(512),
+});
+export type Environment = z.infer<typeof Environment>;
+
+/** POST /v1/models/{model_id}/environments */
+export const CreateEnvironmentBody = z
+  .object({
+    name: EnvironmentName,
+    autoscaling_settings: AutoscalingSettingsInput.optional(),
+    /** inline settings (defaults for unset fields) … */
+    promotion_settings: PromotionSettingsPatch.optional(),
+    /** … or a named settings object; not both */
+    promotion_settings_id: ObjectId.optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.promotion_settings !== undefined && body.promotion_settings_id !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["promotion_settings_id"],
+        message: "give either promotion_settings (inline) or promotion_settings_id (named object), not both",
+        params: { rule: "mutually_exclusive" },
+      });
+    }
+  });
+export type CreateEnvironmentBody = z.infer<typeof CreateEnvironmentBody>;
+
+/**
+ * PATCH /v1/models/{model_id}/environments/{env_name}. `promotion_settings` merges into the
+ * environment's inline settings (as the reference's curl examples do); while the environment
+ * refers to a named object, also send `promotion_settings_id: null` to detach it.
+ */
+export const PatchEnvironmentBody = z
+  .object({
+    autoscaling_settings: AutoscalingSettingsPatch.optional(),
+    promotion_settings: PromotionSettingsPatch.optional(),
+    promotion_settings_id: ObjectId.nullable().optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.promotion_settings !== undefined && typeof body.promotion_settings_id === "string") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["promotion_settings_id"],
+        message: "give either promotion_settings (inline) or a promotion_settings_id, not both",
+        params: { rule: "mutually_exclusive" },
+      });
+    }
+  });
+export type PatchEnvironmentBody = z.infer<typeof PatchEnvironmentBody>;
+
+export const EnvironmentList = z.object({ environments: z.array(Environment) });
+export type EnvironmentList = z.infer<typeof EnvironmentList>;
