@@ -1,0 +1,266 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Pool } from "undici";
+import type { ReplicaInfo, Runtime } from "../runtime/runtime.js";
+import { parseDataPlaneUrl, type DataPlaneTarget } from "./data-plane-path.js";
+import { sendError } from "./error-response.js";
+import { DEPLOYMENT_ID_HEADER, forward, upstreamRequestHeaders } from "./forward.js";
+import { pickReplica, resolveTarget } from "./pick.js";
+import type { RoutingTable } from "./routing-table.js";
+
+export interface RouterOptions {
+  table: RoutingTable;
+  runtime: Pick<Runtime, "readyReplicas" | "observe" | "onChange">;
+  /** A request reached an active deployment with no ready replica (scaled to zero): the engine
+   * should scale it up. Called once per held request; must be idempotent and must not throw. */
+  onWake?: (deploymentId: string) => void;
+  /** How long a request is held while its deployment wakes up. Default 60 s. */
+  wakeTimeoutMs?: number;
+  /** Other replicas tried when one refuses the connection (a replica that just died). Default 2. */
+  maxConnectRetries?: number;
+  /** [0, 1) source for the canary split; Math.random by default. */
+  rand?: () => number;
+  /** undici Pool options per replica (connections, keep-alive, timeouts). */
+  poolOptions?: Pool.Options;
+}
+
+export interface Router {
+  /** Serves the request if its path is a data-plane path (true), else leaves it alone (false). */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Requests being forwarded to a replica right now (the runtime drains on this). */
+  inFlight(replicaId: string): number;
+  /** Requests for a deployment right now, including those held while it wakes (the autoscaler's
+   * load signal). */
+  inFlightForDeployment(deploymentId: string): number;
+  /** Requests ever received for a deployment (monotonic), so a sampler can tell that traffic
+   * arrived between two samples even if none was in flight at either. */
+  requestsForDeployment(deploymentId: string): number;
+  close(): Promise<void>;
+}
+
+type WakeOutcome = "ready" | "failing" | "timeout" | "gone" | "closed";
+
+interface Waiter {
+  settle(outcome: WakeOutcome): void;
+}
+
+interface ReplicaPool {
+  deploymentId: string;
+  pool: Pool;
+}
+
+/**
+ * The data plane, mounted by the engine's single node:http server (`if (router.handle(req, res))
+ * return;` before the management API). Everything it needs per request is in memory: the routing
+ * table, the runtime's ready replicas and its own in-flight counters.
+ */
+export function createRouter(options: RouterOptions): Router {
+  const { table, runtime } = options;
+  const onWake = options.onWake ?? (() => undefined);
+  const wakeTimeoutMs = options.wakeTimeoutMs ?? 60_000;
+  const maxConnectRetries = options.maxConnectRetries ?? 2;
+  const rand = options.rand ?? Math.random;
+  const poolOptions: Pool.Options = { keepAliveTimeout: 10_000, ...options.poolOptions };
+
+  const inFlightByReplica = new Map<string, number>();
+  const inFlightByDeployment = new Map<string, number>();
+  const requestsByDeployment = new Map<string, number>();
+  const rotationByDeployment = new Map<string, number>();
+  const pools = new Map<string, ReplicaPool>();
+  const waiters = new Map<string, Set<Waiter>>();
+  let closed = false;
+
+  const inFlight = (replicaId: string): number => inFlightByReplica.get(replicaId) ?? 0;
+
+  const unsubscribe = runtime.onChange((deploymentId) => {
+    closeStalePools(deploymentId);
+    const waiting = waiters.get(deploymentId);
+    if (waiting === undefined) return;
+    if (runtime.readyReplicas(deploymentId).length > 0) {
+      for (const waiter of waiting) waiter.settle("ready");
+    } else if (runtime.observe(deploymentId).failing) {
+      for (const waiter of waiting) waiter.settle("failing");
+    }
+  });
+
+  /** A replica that left the ready set gets no new request: close its pool once the requests
+   * already on it finish (Pool.close is graceful). */
+  function closeStalePools(deploymentId: string): void {
+    let readyIds: Set<string> | undefined;
+    for (const [replicaId, entry] of pools) {
+      if (entry.deploymentId !== deploymentId) continue;
+      readyIds ??= new Set(runtime.readyReplicas(deploymentId).map((replica) => replica.id));
+      if (readyIds.has(replicaId)) continue;
+      pools.delete(replicaId);
+      void entry.pool.close().catch(() => undefined);
+    }
+  }
+
+  function poolFor(replica: ReplicaInfo): Pool {
+    let entry = pools.get(replica.id);
+    if (entry === undefined) {
+      entry = { deploymentId: replica.deploymentId, pool: new Pool(replica.url, poolOptions) };
+      pools.set(replica.id, entry);
+    }
+    return entry.pool;
+  }
+
+  function increment(counts: Map<string, number>, key: string): void {
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+
+  function decrement(counts: Map<string, number>, key: string): void {
+    const count = (counts.get(key) ?? 0) - 1;
+    if (count > 0) counts.set(key, count);
+    else counts.delete(key);
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const parsed = parseDataPlaneUrl(req.url ?? "/");
+    if (parsed === undefined) return false;
+    if (req.method !== "POST") {
+      req.resume();
+      sendError(res, 405, "METHOD_NOT_ALLOWED", "predict endpoints accept POST only", { allow: "POST" });
+      return true;
+    }
+    serve(req, res, parsed.target, parsed.query);
+    return true;
+  }
+
+  function serve(req: IncomingMessage, res: ServerResponse, target: DataPlaneTarget, query: string): void {
+    const resolution = resolveTarget(table, target, rand);
+    if (!resolution.ok) {
+      req.resume();
+      sendError(res, 404, "NOT_FOUND", resolution.message);
+      return;
+    }
+    const { deploymentId } = resolution;
+    increment(inFlightByDeployment, deploymentId);
+    increment(requestsByDeployment, deploymentId);
+    res.once("close", () => decrement(inFlightByDeployment, deploymentId));
+
+    const path = resolution.deployment.predictPath + query;
+    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection);
+    if (runtime.readyReplicas(deploymentId).length > 0) {
+      dispatch(req, res, deploymentId, path, headers, 0, undefined);
+      return;
+    }
+    void wakeThenDispatch(req, res, resolution.modelId, deploymentId, path, headers);
+  }
+
+  async function wakeThenDispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    modelId: string,
+    deploymentId: string,
+    path: string,
+    headers: string[],
+  ): Promise<void> {
+    const deploymentHeader = { [DEPLOYMENT_ID_HEADER]: deploymentId };
+    onWake(deploymentId);
+    const outcome = runtime.observe(deploymentId).failing ? "failing" : await waitForReady(deploymentId, res);
+    if (outcome === "gone") return;
+    if (outcome === "failing") {
+      req.resume();
+      sendError(res, 503, "UNAVAILABLE", `deployment "${deploymentId}" is failing: its replicas crash or never become ready`, deploymentHeader);
+      return;
+    }
+    if (outcome === "closed") {
+      req.resume();
+      sendError(res, 503, "UNAVAILABLE", "the engine is shutting down", deploymentHeader);
+      return;
+    }
+    if (outcome === "timeout") {
+      req.resume();
+      sendError(res, 503, "UNAVAILABLE", `deployment "${deploymentId}" has no ready replica after ${wakeTimeoutMs / 1000} s`, deploymentHeader);
+      return;
+    }
+    // Deactivated or deleted while the request was held.
+    if (table.deployment(modelId, deploymentId)?.active !== true) {
+      req.resume();
+      sendError(res, 404, "NOT_FOUND", `deployment "${deploymentId}" of model "${modelId}" is no longer active`);
+      return;
+    }
+    dispatch(req, res, deploymentId, path, headers, 0, undefined);
+  }
+
+  function waitForReady(deploymentId: string, res: ServerResponse): Promise<WakeOutcome> {
+    if (closed) return Promise.resolve("closed");
+    return new Promise((resolve) => {
+      let waiting = waiters.get(deploymentId);
+      if (waiting === undefined) {
+        waiting = new Set();
+        waiters.set(deploymentId, waiting);
+      }
+      const waiter: Waiter = {
+        settle(outcome) {
+          clearTimeout(timer);
+          res.off("close", onClientGone);
+          waiting.delete(waiter);
+          if (waiting.size === 0) waiters.delete(deploymentId);
+          resolve(outcome);
+        },
+      };
+      const onClientGone = (): void => waiter.settle("gone");
+      const timer = setTimeout(() => waiter.settle("timeout"), wakeTimeoutMs);
+      res.once("close", onClientGone);
+      waiting.add(waiter);
+    });
+  }
+
+  function dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    deploymentId: string,
+    path: string,
+    headers: string[],
+    attempt: number,
+    refusedBy: Set<string> | undefined,
+  ): void {
+    const ready = runtime.readyReplicas(deploymentId);
+    const candidates = refusedBy === undefined ? ready : ready.filter((replica) => !refusedBy.has(replica.id));
+    const rotation = rotationByDeployment.get(deploymentId) ?? 0;
+    rotationByDeployment.set(deploymentId, rotation + 1);
+    const replica = pickReplica(candidates, inFlight, rotation);
+    if (replica === undefined) {
+      req.resume();
+      sendError(res, 502, "BAD_GATEWAY", `no replica of deployment "${deploymentId}" accepted the connection`, {
+        [DEPLOYMENT_ID_HEADER]: deploymentId,
+      });
+      return;
+    }
+    increment(inFlightByReplica, replica.id);
+    forward({ upstream: poolFor(replica), req, res, path, headers, deploymentId }, (outcome) => {
+      decrement(inFlightByReplica, replica.id);
+      if (outcome !== "refused") return;
+      // Nothing reached the replica (it is probably dying and not yet marked so): another one can
+      // take the request, as long as the body was not consumed.
+      if (attempt < maxConnectRetries && !req.readableDidRead && !res.destroyed) {
+        const refused = refusedBy ?? new Set<string>();
+        refused.add(replica.id);
+        dispatch(req, res, deploymentId, path, headers, attempt + 1, refused);
+      } else {
+        req.resume();
+        sendError(res, 502, "BAD_GATEWAY", `the replicas of deployment "${deploymentId}" refused the connection`, {
+          [DEPLOYMENT_ID_HEADER]: deploymentId,
+        });
+      }
+    });
+  }
+
+  async function close(): Promise<void> {
+    closed = true;
+    unsubscribe();
+    for (const waiting of waiters.values()) for (const waiter of waiting) waiter.settle("closed");
+    const closing = [...pools.values()].map((entry) => entry.pool.close().catch(() => undefined));
+    pools.clear();
+    await Promise.all(closing);
+  }
+
+  return {
+    handle,
+    inFlight,
+    inFlightForDeployment: (deploymentId) => inFlightByDeployment.get(deploymentId) ?? 0,
+    requestsForDeployment: (deploymentId) => requestsByDeployment.get(deploymentId) ?? 0,
+    close,
+  };
+}

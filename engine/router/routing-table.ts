@@ -1,0 +1,86 @@
+/**
+ * What the data plane knows about models, deployments and environments: an in-memory copy that
+ * the engine updates whenever their state changes, so a predict request never touches the
+ * database. Plain maps; every lookup is O(1).
+ */
+
+export interface DeploymentRoute {
+  /** false once deactivated: predict answers 404 */
+  active: boolean;
+  /** path on the replica that serves predictions, e.g. "/predict" */
+  predictPath: string;
+  /** the model's development deployment, served at /models/{id}/development/predict */
+  isDevelopment: boolean;
+}
+
+export interface EnvironmentRoute {
+  /** deployment serving the environment; null until the first promotion to it */
+  currentDeploymentId: string | null;
+  /** deployment being promoted to the environment, if a promotion is in progress */
+  candidateDeploymentId: string | null;
+  /** share of requests sent to the candidate, 0–100 */
+  percentToCandidate: number;
+}
+
+interface ModelRoutes {
+  deployments: Map<string, DeploymentRoute>;
+  environments: Map<string, EnvironmentRoute>;
+}
+
+export class RoutingTable {
+  private readonly models = new Map<string, ModelRoutes>();
+
+  setDeployment(modelId: string, deploymentId: string, route: DeploymentRoute): void {
+    this.modelRoutes(modelId).deployments.set(deploymentId, { ...route });
+  }
+
+  removeDeployment(modelId: string, deploymentId: string): void {
+    this.models.get(modelId)?.deployments.delete(deploymentId);
+  }
+
+  setEnvironment(modelId: string, envName: string, route: EnvironmentRoute): void {
+    this.modelRoutes(modelId).environments.set(envName, { ...route });
+  }
+
+  removeEnvironment(modelId: string, envName: string): void {
+    this.models.get(modelId)?.environments.delete(envName);
+  }
+
+  /** Declares a model with no deployment yet, so that its paths answer a precise 404. */
+  setModel(modelId: string): void {
+    this.modelRoutes(modelId);
+  }
+
+  removeModel(modelId: string): void {
+    this.models.delete(modelId);
+  }
+
+  hasModel(modelId: string): boolean {
+    return this.models.has(modelId);
+  }
+
+  deployment(modelId: string, deploymentId: string): DeploymentRoute | undefined {
+    return this.models.get(modelId)?.deployments.get(deploymentId);
+  }
+
+  environment(modelId: string, envName: string): EnvironmentRoute | undefined {
+    return this.models.get(modelId)?.environments.get(envName);
+  }
+
+  /** The id of the model's development deployment, if it has one. */
+  developmentDeploymentId(modelId: string): string | undefined {
+    const model = this.models.get(modelId);
+    if (model === undefined) return undefined;
+    for (const [deploymentId, route] of model.deployments) if (route.isDevelopment) return deploymentId;
+    return undefined;
+  }
+
+  private modelRoutes(modelId: string): ModelRoutes {
+    let model = this.models.get(modelId);
+    if (model === undefined) {
+      model = { deployments: new Map(), environments: new Map() };
+      this.models.set(modelId, model);
+    }
+    return model;
+  }
+}

@@ -1,0 +1,56 @@
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { DeploymentObservation, ReplicaInfo, Runtime } from "../../../engine/runtime/runtime.js";
+import type { Router } from "../../../engine/router/index.js";
+
+export async function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+export async function stop(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** The engine's single server, reduced to the data plane. */
+export function engineServer(router: Router): Promise<{ server: Server; url: string }> {
+  return listen((req: IncomingMessage, res: ServerResponse) => {
+    if (router.handle(req, res)) return;
+    res.writeHead(418).end("not a data-plane path");
+  });
+}
+
+/**
+ * Ready replicas fixed by the test, for router cases that need replicas behaving in ways a model
+ * process does not (holding a request, refusing connections, resetting mid-response). The
+ * replicas are real HTTP servers; only the replica bookkeeping is static.
+ */
+export class StaticReplicas implements Pick<Runtime, "readyReplicas" | "observe" | "onChange"> {
+  private readonly replicas = new Map<string, ReplicaInfo[]>();
+  private readonly listeners = new Set<(deploymentId: string) => void>();
+
+  set(deploymentId: string, urls: string[]): void {
+    this.replicas.set(
+      deploymentId,
+      urls.map((url, index) => ({ id: `${deploymentId}/r${index}`, deploymentId, url, state: "ready", startedAt: index, revision: "1" })),
+    );
+    for (const listener of this.listeners) listener(deploymentId);
+  }
+
+  readyReplicas(deploymentId: string): readonly ReplicaInfo[] {
+    return this.replicas.get(deploymentId) ?? [];
+  }
+
+  observe(deploymentId: string): DeploymentObservation {
+    const replicas = this.readyReplicas(deploymentId);
+    return { deploymentId, desired: replicas.length, ready: replicas.length, starting: 0, consecutiveFailures: 0, failing: false, replicas: [...replicas] };
+  }
+
+  onChange(listener: (deploymentId: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
