@@ -1,0 +1,145 @@
+import type { AutoscalingSettings, DeploymentStatus, Resources } from "../../sdk/index.js";
+import type { SqlExecutor } from "./sql.js";
+
+/** How to run a replica, as stored in `deployments.spec`. */
+export interface DeploymentSpec {
+  command: string[];
+  cwd?: string;
+  image?: string;
+  port?: number;
+  readiness_path: string;
+  predict_path: string;
+  env: Record<string, string>;
+  resources?: Resources;
+}
+
+export interface DeploymentRow {
+  id: string;
+  model_id: string;
+  name: string;
+  is_development: boolean;
+  spec: DeploymentSpec;
+  autoscaling_settings: AutoscalingSettings;
+  active: boolean;
+  status: DeploymentStatus;
+  error_message: string | null;
+  replicas_desired: number;
+  replicas_ready: number;
+  replicas_starting: number;
+  revision: number;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+export async function insertDeployment(
+  sql: SqlExecutor,
+  deployment: {
+    id: string;
+    modelId: string;
+    name: string;
+    isDevelopment: boolean;
+    spec: DeploymentSpec;
+    autoscalingSettings: AutoscalingSettings;
+    status: DeploymentStatus;
+    at: string;
+  },
+): Promise<DeploymentRow> {
+  const [row] = await sql.query<DeploymentRow>(
+    `INSERT INTO deployments (id, model_id, name, is_development, spec, autoscaling_settings, status, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $8) RETURNING *`,
+    [
+      deployment.id,
+      deployment.modelId,
+      deployment.name,
+      deployment.isDevelopment,
+      JSON.stringify(deployment.spec),
+      JSON.stringify(deployment.autoscalingSettings),
+      deployment.status,
+      deployment.at,
+    ],
+  );
+  return row!;
+}
+
+/** A live deployment of a model by id, or the development deployment when `idOrDevelopment` is "development". */
+export async function findLiveDeployment(
+  sql: SqlExecutor,
+  modelId: string,
+  idOrDevelopment: string,
+  forUpdate = false,
+): Promise<DeploymentRow | undefined> {
+  const [row] = await sql.query<DeploymentRow>(
+    `SELECT * FROM deployments
+     WHERE model_id = $1 AND deleted_at IS NULL AND (id = $2 OR ($2 = 'development' AND is_development))
+     ${forUpdate ? "FOR UPDATE" : ""}`,
+    [modelId, idOrDevelopment],
+  );
+  return row;
+}
+
+/** Any live deployment by id (the reconciler and router do not always know the model). */
+export async function findLiveDeploymentById(sql: SqlExecutor, id: string): Promise<DeploymentRow | undefined> {
+  const [row] = await sql.query<DeploymentRow>("SELECT * FROM deployments WHERE id = $1 AND deleted_at IS NULL", [id]);
+  return row;
+}
+
+export async function listLiveDeployments(sql: SqlExecutor, modelId: string): Promise<DeploymentRow[]> {
+  return sql.query<DeploymentRow>(
+    "SELECT * FROM deployments WHERE model_id = $1 AND deleted_at IS NULL ORDER BY created_at, id",
+    [modelId],
+  );
+}
+
+/** Every live deployment of every live model (engine start: what the runtime must converge to). */
+export async function listAllLiveDeployments(sql: SqlExecutor): Promise<DeploymentRow[]> {
+  return sql.query<DeploymentRow>("SELECT * FROM deployments WHERE deleted_at IS NULL ORDER BY created_at, id");
+}
+
+export interface DeploymentChanges {
+  name?: string;
+  spec?: DeploymentSpec;
+  autoscalingSettings?: AutoscalingSettings;
+  active?: boolean;
+  status?: DeploymentStatus;
+  errorMessage?: string | null;
+  replicas?: { desired: number; ready: number; starting: number };
+  bumpRevision?: boolean;
+}
+
+export async function updateDeployment(
+  sql: SqlExecutor,
+  id: string,
+  changes: DeploymentChanges,
+  at: string,
+): Promise<DeploymentRow> {
+  const sets: string[] = ["updated_at = $2"];
+  const params: (string | number | boolean | null)[] = [id, at];
+  const set = (column: string, value: string | number | boolean | null, cast = "") => {
+    params.push(value);
+    sets.push(`${column} = $${params.length}${cast}`);
+  };
+  if (changes.name !== undefined) set("name", changes.name);
+  if (changes.spec !== undefined) set("spec", JSON.stringify(changes.spec), "::jsonb");
+  if (changes.autoscalingSettings !== undefined)
+    set("autoscaling_settings", JSON.stringify(changes.autoscalingSettings), "::jsonb");
+  if (changes.active !== undefined) set("active", changes.active);
+  if (changes.status !== undefined) set("status", changes.status);
+  if (changes.errorMessage !== undefined) set("error_message", changes.errorMessage);
+  if (changes.replicas !== undefined) {
+    set("replicas_desired", changes.replicas.desired);
+    set("replicas_ready", changes.replicas.ready);
+    set("replicas_starting", changes.replicas.starting);
+  }
+  if (changes.bumpRevision) sets.push("revision = revision + 1");
+  const [row] = await sql.query<DeploymentRow>(
+    `UPDATE deployments SET ${sets.join(", ")} WHERE id = $1 RETURNING *`,
+    params,
+  );
+  if (!row) throw new Error(`deployment ${id} vanished during update`);
+  return row;
+}
+
+export async function softDeleteDeployment(sql: SqlExecutor, id: string, at: string): Promise<void> {
+  await sql.query("UPDATE deployments SET deleted_at = $2, updated_at = $2, active = false WHERE id = $1", [id, at]);
+}

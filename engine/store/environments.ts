@@ -1,0 +1,129 @@
+import type { AutoscalingSettings, PromotionSettings } from "../../sdk/index.js";
+import type { SqlExecutor } from "./sql.js";
+
+export interface EnvironmentRow {
+  id: string;
+  model_id: string;
+  name: string;
+  current_deployment_id: string | null;
+  previous_deployment_id: string | null;
+  autoscaling_settings: AutoscalingSettings;
+  inline_promotion_settings: PromotionSettings;
+  promotion_settings_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+export async function insertEnvironment(
+  sql: SqlExecutor,
+  environment: {
+    id: string;
+    modelId: string;
+    name: string;
+    autoscalingSettings: AutoscalingSettings;
+    inlinePromotionSettings: PromotionSettings;
+    promotionSettingsId: string | null;
+    at: string;
+  },
+): Promise<EnvironmentRow> {
+  const [row] = await sql.query<EnvironmentRow>(
+    `INSERT INTO environments (id, model_id, name, autoscaling_settings, inline_promotion_settings, promotion_settings_id,
+       created_at, updated_at)
+     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $7) RETURNING *`,
+    [
+      environment.id,
+      environment.modelId,
+      environment.name,
+      JSON.stringify(environment.autoscalingSettings),
+      JSON.stringify(environment.inlinePromotionSettings),
+      environment.promotionSettingsId,
+      environment.at,
+    ],
+  );
+  return row!;
+}
+
+export async function findLiveEnvironment(
+  sql: SqlExecutor,
+  modelId: string,
+  name: string,
+  forUpdate = false,
+): Promise<EnvironmentRow | undefined> {
+  const [row] = await sql.query<EnvironmentRow>(
+    `SELECT * FROM environments WHERE model_id = $1 AND name = $2 AND deleted_at IS NULL${forUpdate ? " FOR UPDATE" : ""}`,
+    [modelId, name],
+  );
+  return row;
+}
+
+export async function findEnvironmentById(sql: SqlExecutor, id: string): Promise<EnvironmentRow | undefined> {
+  const [row] = await sql.query<EnvironmentRow>("SELECT * FROM environments WHERE id = $1", [id]);
+  return row;
+}
+
+export async function listLiveEnvironments(sql: SqlExecutor, modelId: string): Promise<EnvironmentRow[]> {
+  // production first, then by name: the order a user reads them in
+  return sql.query<EnvironmentRow>(
+    `SELECT * FROM environments WHERE model_id = $1 AND deleted_at IS NULL
+     ORDER BY (name = 'production') DESC, name`,
+    [modelId],
+  );
+}
+
+/** Live environments a deployment currently serves, production first. */
+export async function listEnvironmentsServing(sql: SqlExecutor, deploymentId: string): Promise<EnvironmentRow[]> {
+  return sql.query<EnvironmentRow>(
+    `SELECT * FROM environments WHERE current_deployment_id = $1 AND deleted_at IS NULL
+     ORDER BY (name = 'production') DESC, name`,
+    [deploymentId],
+  );
+}
+
+/** Live environments that refer to a named promotion settings object. */
+export async function listEnvironmentsUsingSettings(sql: SqlExecutor, settingsId: string): Promise<EnvironmentRow[]> {
+  return sql.query<EnvironmentRow>(
+    "SELECT * FROM environments WHERE promotion_settings_id = $1 AND deleted_at IS NULL ORDER BY model_id, name",
+    [settingsId],
+  );
+}
+
+export interface EnvironmentChanges {
+  autoscalingSettings?: AutoscalingSettings;
+  inlinePromotionSettings?: PromotionSettings;
+  promotionSettingsId?: string | null;
+  /** set by the promotion reconciler when a promotion succeeds */
+  currentDeploymentId?: string | null;
+  previousDeploymentId?: string | null;
+}
+
+export async function updateEnvironment(
+  sql: SqlExecutor,
+  id: string,
+  changes: EnvironmentChanges,
+  at: string,
+): Promise<EnvironmentRow> {
+  const sets: string[] = ["updated_at = $2"];
+  const params: (string | null)[] = [id, at];
+  const set = (column: string, value: string | null, cast = "") => {
+    params.push(value);
+    sets.push(`${column} = $${params.length}${cast}`);
+  };
+  if (changes.autoscalingSettings !== undefined)
+    set("autoscaling_settings", JSON.stringify(changes.autoscalingSettings), "::jsonb");
+  if (changes.inlinePromotionSettings !== undefined)
+    set("inline_promotion_settings", JSON.stringify(changes.inlinePromotionSettings), "::jsonb");
+  if (changes.promotionSettingsId !== undefined) set("promotion_settings_id", changes.promotionSettingsId);
+  if (changes.currentDeploymentId !== undefined) set("current_deployment_id", changes.currentDeploymentId);
+  if (changes.previousDeploymentId !== undefined) set("previous_deployment_id", changes.previousDeploymentId);
+  const [row] = await sql.query<EnvironmentRow>(
+    `UPDATE environments SET ${sets.join(", ")} WHERE id = $1 RETURNING *`,
+    params,
+  );
+  if (!row) throw new Error(`environment ${id} vanished during update`);
+  return row;
+}
+
+export async function softDeleteEnvironment(sql: SqlExecutor, id: string, at: string): Promise<void> {
+  await sql.query("UPDATE environments SET deleted_at = $2, updated_at = $2 WHERE id = $1", [id, at]);
+}

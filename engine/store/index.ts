@@ -1,0 +1,13 @@
+export * from "./sql.js";
+export * from "./open-store.js";
+export * from "./migrations.js";
+export { DataDirLockedError, acquireDataDirLock, type DataDirLock } from "./data-dir-lock.js";
+export * from "./promotions.js";
+export * from "./leases.js";
+export * from "./models.js";
+export * from "./deployments.js";
+export * from "./environments.js";
+export * from "./variables.js";
+export * from "./promotion-settings.js";
+export * from "./audit-log.js";
+export * from "./timestamps.js";

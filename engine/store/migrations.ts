@@ -1,0 +1,187 @@
+import type { Sql } from "./sql.js";
+
+/**
+ * Versioned schema migrations, applied in order, each in its own transaction, recorded in
+ * `schema_migrations`. Never edit a released migration: append a new one.
+ *
+ * Deleted models, deployments and environments are soft-deleted (`deleted_at`): their rows stay
+ * for the audit and usage history, and uniqueness only applies among live rows.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "control plane objects",
+    sql: `
+CREATE TABLE models (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  -- next N of the default deployment-N name; never reused, even after deletes
+  next_deployment_number integer NOT NULL DEFAULT 1,
+  created_at timestamptz NOT NULL,
+  deleted_at timestamptz
+);
+CREATE UNIQUE INDEX models_name_live ON models (name) WHERE deleted_at IS NULL;
+
+CREATE TABLE deployments (
+  id text PRIMARY KEY,
+  model_id text NOT NULL REFERENCES models (id),
+  name text NOT NULL,
+  is_development boolean NOT NULL,
+  -- how to run a replica: command, cwd, image, port, readiness_path, predict_path, env, resources
+  spec jsonb NOT NULL,
+  autoscaling_settings jsonb NOT NULL,
+  active boolean NOT NULL DEFAULT true,
+  status text NOT NULL,
+  error_message text,
+  replicas_desired integer NOT NULL DEFAULT 0,
+  replicas_ready integer NOT NULL DEFAULT 0,
+  replicas_starting integer NOT NULL DEFAULT 0,
+  revision integer NOT NULL DEFAULT 1,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  deleted_at timestamptz,
+  CONSTRAINT deployments_development_name CHECK (is_development = (name = 'development'))
+);
+CREATE UNIQUE INDEX deployments_name_live ON deployments (model_id, name) WHERE deleted_at IS NULL;
+CREATE UNIQUE INDEX deployments_one_development ON deployments (model_id) WHERE is_development AND deleted_at IS NULL;
+
+CREATE TABLE promotion_settings (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  settings jsonb NOT NULL,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  deleted_at timestamptz
+);
+
+CREATE TABLE environments (
+  id text PRIMARY KEY,
+  model_id text NOT NULL REFERENCES models (id),
+  name text NOT NULL,
+  current_deployment_id text REFERENCES deployments (id),
+  -- what served before the last successful promotion: the target of a rollback
+  previous_deployment_id text REFERENCES deployments (id),
+  autoscaling_settings jsonb NOT NULL,
+  inline_promotion_settings jsonb NOT NULL,
+  promotion_settings_id text REFERENCES promotion_settings (id),
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  deleted_at timestamptz
+);
+CREATE UNIQUE INDEX environments_name_live ON environments (model_id, name) WHERE deleted_at IS NULL;
+CREATE INDEX environments_current_deployment ON environments (current_deployment_id) WHERE deleted_at IS NULL;
+
+-- production goes only with its model: the service checks first, this is the last line of defence
+CREATE FUNCTION environments_keep_production() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.name = 'production' AND OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL
+     AND EXISTS (SELECT 1 FROM models WHERE id = NEW.model_id AND deleted_at IS NULL) THEN
+    RAISE EXCEPTION 'the production environment cannot be deleted' USING ERRCODE = 'P0001',
+      CONSTRAINT = 'environments_keep_production';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER environments_keep_production BEFORE UPDATE ON environments
+  FOR EACH ROW EXECUTE FUNCTION environments_keep_production();
+
+CREATE TABLE variables (
+  environment_id text NOT NULL REFERENCES environments (id),
+  name text NOT NULL,
+  -- secret values are stored as given: the service never returns or logs them
+  value text NOT NULL,
+  secret boolean NOT NULL,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  PRIMARY KEY (environment_id, name)
+);
+
+CREATE TABLE promotions (
+  id text PRIMARY KEY,
+  model_id text NOT NULL REFERENCES models (id),
+  environment_id text NOT NULL REFERENCES environments (id),
+  environment_name text NOT NULL,
+  deployment_id text NOT NULL REFERENCES deployments (id),
+  previous_deployment_id text REFERENCES deployments (id),
+  kind text NOT NULL,
+  status text NOT NULL,
+  percent_traffic_to_new_version double precision NOT NULL DEFAULT 0,
+  error_message text,
+  step integer NOT NULL DEFAULT 0,
+  total_steps integer NOT NULL DEFAULT 0,
+  phase text NOT NULL DEFAULT '',
+  replicas jsonb NOT NULL,
+  -- the effective promotion settings when it started (later edits do not change a running promotion)
+  settings jsonb NOT NULL,
+  -- the planner's own state; opaque to the store
+  planner_state jsonb NOT NULL DEFAULT '{}'::jsonb,
+  -- requested actions (pause, resume, cancel, force_*) not yet applied by the reconciler
+  pending_actions jsonb NOT NULL DEFAULT '[]'::jsonb,
+  timeout_seconds integer,
+  -- compare-and-set: every write checks and bumps it
+  version integer NOT NULL DEFAULT 1,
+  started_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  finished_at timestamptz
+);
+-- at most one promotion in progress per environment
+CREATE UNIQUE INDEX promotions_one_in_progress ON promotions (environment_id)
+  WHERE status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED');
+CREATE INDEX promotions_environment_started ON promotions (environment_id, started_at DESC);
+CREATE INDEX promotions_status ON promotions (status);
+
+-- work ownership between engines on one PostgreSQL (leader lease, fencing epoch)
+CREATE TABLE leases (
+  name text PRIMARY KEY,
+  holder text,
+  epoch integer NOT NULL DEFAULT 0,
+  expires_at timestamptz,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE audit_logs (
+  seq integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text NOT NULL UNIQUE,
+  model_id text,
+  at timestamptz NOT NULL,
+  kind text NOT NULL,
+  object_id text NOT NULL,
+  object_name text NOT NULL,
+  -- never holds secret values
+  details jsonb NOT NULL
+);
+CREATE INDEX audit_logs_model ON audit_logs (model_id, seq DESC);
+`,
+  },
+];
+
+/** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */
+export async function migrate(sql: Sql, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  await sql.transaction(async (tx) => {
+    // 7070: arbitrary advisory lock key reserved for modelplane migrations
+    await tx.query("SELECT pg_advisory_xact_lock(7070)");
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+  });
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    const ran = await sql.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock(7070)");
+      const done = await tx.query("SELECT 1 FROM schema_migrations WHERE version = $1", [migration.version]);
+      if (done.length > 0) return false;
+      await tx.exec(migration.sql);
+      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [migration.version, migration.name]);
+      return true;
+    });
+    if (ran) applied.push(migration.version);
+  }
+  return applied;
+}

@@ -1,0 +1,58 @@
+import type { SqlExecutor } from "./sql.js";
+
+export interface ModelRow {
+  id: string;
+  name: string;
+  next_deployment_number: number;
+  created_at: Date;
+  deleted_at: Date | null;
+}
+
+export async function insertModel(sql: SqlExecutor, model: { id: string; name: string; at: string }): Promise<ModelRow> {
+  const [row] = await sql.query<ModelRow>(
+    "INSERT INTO models (id, name, created_at) VALUES ($1, $2, $3) RETURNING *",
+    [model.id, model.name, model.at],
+  );
+  return row!;
+}
+
+/** A live (not deleted) model; `forUpdate` locks it so concurrent writers under it are ordered. */
+export async function findLiveModel(sql: SqlExecutor, id: string, forUpdate = false): Promise<ModelRow | undefined> {
+  const [row] = await sql.query<ModelRow>(
+    `SELECT * FROM models WHERE id = $1 AND deleted_at IS NULL${forUpdate ? " FOR UPDATE" : ""}`,
+    [id],
+  );
+  return row;
+}
+
+export async function listLiveModels(sql: SqlExecutor): Promise<ModelRow[]> {
+  return sql.query<ModelRow>("SELECT * FROM models WHERE deleted_at IS NULL ORDER BY created_at, id");
+}
+
+/** Reserve the next `deployment-N` number of a model. */
+export async function takeDeploymentNumber(sql: SqlExecutor, modelId: string): Promise<number> {
+  const [row] = await sql.query<{ n: number }>(
+    "UPDATE models SET next_deployment_number = next_deployment_number + 1 WHERE id = $1 RETURNING next_deployment_number - 1 AS n",
+    [modelId],
+  );
+  return row!.n;
+}
+
+/** Soft-delete a model and everything under it, in the order the production trigger requires. */
+export async function softDeleteModelCascade(sql: SqlExecutor, modelId: string, at: string): Promise<void> {
+  await sql.query("UPDATE models SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL", [modelId, at]);
+  await sql.query(
+    `UPDATE promotions SET status = 'CANCELED', error_message = 'model deleted', finished_at = $2, updated_at = $2,
+       version = version + 1
+     WHERE model_id = $1 AND status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED')`,
+    [modelId, at],
+  );
+  await sql.query(
+    "UPDATE environments SET deleted_at = $2, updated_at = $2 WHERE model_id = $1 AND deleted_at IS NULL",
+    [modelId, at],
+  );
+  await sql.query(
+    "UPDATE deployments SET deleted_at = $2, updated_at = $2, active = false WHERE model_id = $1 AND deleted_at IS NULL",
+    [modelId, at],
+  );
+}

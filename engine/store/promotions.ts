@@ -1,0 +1,179 @@
+import type { PromotionKind, PromotionSettings, PromotionStatus } from "../../sdk/index.js";
+import type { SqlExecutor } from "./sql.js";
+
+/**
+ * Promotion rows: indexed columns for what the API shows and the store constrains, JSONB for the
+ * planner's own state. Every write after the insert is a compare-and-set on `version`: a writer
+ * that lost a race (another engine, or a request recorded meanwhile) gets `undefined` and re-reads.
+ */
+
+export interface PromotionReplicas {
+  previous: { desired: number; ready: number };
+  candidate: { desired: number; ready: number };
+}
+
+/** An action requested through the API, applied by the reconciler between steps. */
+export interface PendingPromotionAction {
+  action: "pause" | "resume" | "cancel" | "force_cancel" | "force_roll_forward";
+  requested_at: string;
+}
+
+export interface PromotionRow {
+  id: string;
+  model_id: string;
+  environment_id: string;
+  environment_name: string;
+  deployment_id: string;
+  previous_deployment_id: string | null;
+  kind: PromotionKind;
+  status: PromotionStatus;
+  percent_traffic_to_new_version: number;
+  error_message: string | null;
+  step: number;
+  total_steps: number;
+  phase: string;
+  replicas: PromotionReplicas;
+  settings: PromotionSettings;
+  planner_state: Record<string, unknown>;
+  pending_actions: PendingPromotionAction[];
+  timeout_seconds: number | null;
+  version: number;
+  started_at: Date;
+  updated_at: Date;
+  finished_at: Date | null;
+}
+
+export const IN_PROGRESS_SQL = "status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED')";
+
+export interface NewPromotion {
+  id: string;
+  modelId: string;
+  environmentId: string;
+  environmentName: string;
+  deploymentId: string;
+  previousDeploymentId: string | null;
+  kind: PromotionKind;
+  status: PromotionStatus;
+  totalSteps: number;
+  phase: string;
+  replicas: PromotionReplicas;
+  settings: PromotionSettings;
+  plannerState: Record<string, unknown>;
+  timeoutSeconds: number | null;
+  at: string;
+}
+
+/** Insert a promotion. A second in-progress one for the environment violates `promotions_one_in_progress`. */
+export async function insertPromotion(sql: SqlExecutor, promotion: NewPromotion): Promise<PromotionRow> {
+  const [row] = await sql.query<PromotionRow>(
+    `INSERT INTO promotions (id, model_id, environment_id, environment_name, deployment_id, previous_deployment_id, kind,
+       status, total_steps, phase, replicas, settings, planner_state, timeout_seconds, started_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, $15) RETURNING *`,
+    [
+      promotion.id,
+      promotion.modelId,
+      promotion.environmentId,
+      promotion.environmentName,
+      promotion.deploymentId,
+      promotion.previousDeploymentId,
+      promotion.kind,
+      promotion.status,
+      promotion.totalSteps,
+      promotion.phase,
+      JSON.stringify(promotion.replicas),
+      JSON.stringify(promotion.settings),
+      JSON.stringify(promotion.plannerState),
+      promotion.timeoutSeconds,
+      promotion.at,
+    ],
+  );
+  return row!;
+}
+
+export async function findPromotion(sql: SqlExecutor, id: string): Promise<PromotionRow | undefined> {
+  const [row] = await sql.query<PromotionRow>("SELECT * FROM promotions WHERE id = $1", [id]);
+  return row;
+}
+
+export async function findInProgressPromotion(
+  sql: SqlExecutor,
+  environmentId: string,
+): Promise<PromotionRow | undefined> {
+  const [row] = await sql.query<PromotionRow>(
+    `SELECT * FROM promotions WHERE environment_id = $1 AND ${IN_PROGRESS_SQL}`,
+    [environmentId],
+  );
+  return row;
+}
+
+/** An environment's promotions, newest first. */
+export async function listPromotions(sql: SqlExecutor, environmentId: string, limit = 100): Promise<PromotionRow[]> {
+  return sql.query<PromotionRow>(
+    "SELECT * FROM promotions WHERE environment_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+    [environmentId, limit],
+  );
+}
+
+/**
+ * Every in-progress promotion (engine start, reconciler tick). With `claim` inside a transaction on
+ * PostgreSQL, rows another engine is working on are skipped (`FOR UPDATE SKIP LOCKED`); PGlite has
+ * one session, where the clause is harmless.
+ */
+export async function listInProgressPromotions(
+  sql: SqlExecutor,
+  options: { claim?: boolean; limit?: number } = {},
+): Promise<PromotionRow[]> {
+  return sql.query<PromotionRow>(
+    `SELECT * FROM promotions WHERE ${IN_PROGRESS_SQL} ORDER BY started_at, id LIMIT $1
+     ${options.claim ? "FOR UPDATE SKIP LOCKED" : ""}`,
+    [options.limit ?? 1000],
+  );
+}
+
+export interface PromotionChanges {
+  status?: PromotionStatus;
+  percentTrafficToNewVersion?: number;
+  errorMessage?: string | null;
+  step?: number;
+  totalSteps?: number;
+  phase?: string;
+  replicas?: PromotionReplicas;
+  plannerState?: Record<string, unknown>;
+  pendingActions?: PendingPromotionAction[];
+  finishedAt?: string | null;
+}
+
+/**
+ * The one write point for promotion state: applies `changes` only if the row still has
+ * `expectedVersion`, bumping it. Returns the new row, or undefined when someone else wrote first.
+ */
+export async function compareAndSetPromotion(
+  sql: SqlExecutor,
+  id: string,
+  expectedVersion: number,
+  changes: PromotionChanges,
+  at: string,
+): Promise<PromotionRow | undefined> {
+  const sets: string[] = ["version = version + 1", "updated_at = $3"];
+  const params: (string | number | null)[] = [id, expectedVersion, at];
+  const set = (column: string, value: string | number | null, cast = "") => {
+    params.push(value);
+    sets.push(`${column} = $${params.length}${cast}`);
+  };
+  if (changes.status !== undefined) set("status", changes.status);
+  if (changes.percentTrafficToNewVersion !== undefined)
+    set("percent_traffic_to_new_version", changes.percentTrafficToNewVersion);
+  if (changes.errorMessage !== undefined) set("error_message", changes.errorMessage);
+  if (changes.step !== undefined) set("step", changes.step);
+  if (changes.totalSteps !== undefined) set("total_steps", changes.totalSteps);
+  if (changes.phase !== undefined) set("phase", changes.phase);
+  if (changes.replicas !== undefined) set("replicas", JSON.stringify(changes.replicas), "::jsonb");
+  if (changes.plannerState !== undefined) set("planner_state", JSON.stringify(changes.plannerState), "::jsonb");
+  if (changes.pendingActions !== undefined) set("pending_actions", JSON.stringify(changes.pendingActions), "::jsonb");
+  if (changes.finishedAt !== undefined) set("finished_at", changes.finishedAt);
+  const [row] = await sql.query<PromotionRow>(
+    `UPDATE promotions SET ${sets.join(", ")} WHERE id = $1 AND version = $2 RETURNING *`,
+    params,
+  );
+  return row;
+}

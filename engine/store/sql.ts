@@ -1,0 +1,53 @@
+/**
+ * The SQL port: the only way engine code talks to the database. Two adapters implement it —
+ * PGlite (embedded, one data directory) and PostgreSQL (a pool, several engines) — with one
+ * dialect, so every query and migration runs unchanged on both.
+ */
+
+/** Parameter values the adapters pass through unchanged. Objects go to JSONB columns as JSON text. */
+export type SqlParam = string | number | boolean | null | Date;
+
+export interface SqlExecutor {
+  /** Run one statement with `$1…$n` parameters and return its rows. */
+  query<Row = Record<string, unknown>>(text: string, params?: readonly SqlParam[]): Promise<Row[]>;
+  /** Run a script of one or more statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface Sql extends SqlExecutor {
+  readonly kind: "pglite" | "postgres";
+  /**
+   * Run `fn` in one transaction (BEGIN … COMMIT, ROLLBACK when it throws). On PGlite transactions
+   * are serialised by the driver (one session); on PostgreSQL they run concurrently on pooled
+   * connections, so code must rely on constraints and row locks, not on being alone.
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL SQLSTATE codes the service turns into API errors. */
+export const SQLSTATE = {
+  uniqueViolation: "23505",
+  foreignKeyViolation: "23503",
+  checkViolation: "23514",
+  /** raised by our triggers (RAISE EXCEPTION … USING ERRCODE) */
+  raiseException: "P0001",
+} as const;
+
+export interface DatabaseErrorFields {
+  code: string;
+  constraint?: string;
+  message: string;
+}
+
+/** The SQLSTATE fields of a driver error (pg and PGlite both expose `code` and `constraint`). */
+export function databaseErrorFields(error: unknown): DatabaseErrorFields | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const { code, constraint, message } = error as { code?: unknown; constraint?: unknown; message?: unknown };
+  if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  return {
+    code,
+    message: typeof message === "string" ? message : "",
+    ...(typeof constraint === "string" ? { constraint } : {}),
+  };
+}
