@@ -1,0 +1,70 @@
+import type { AutoscalingSettings } from "./settings.js";
+
+/** One observation of a deployment's load. */
+export interface LoadSample {
+  /** epoch ms */
+  at: number;
+  /** requests in flight at that instant (including requests held while the deployment wakes) */
+  inFlight: number;
+  /** requests that arrived since the previous sample; catches requests shorter than the
+   * sampling period, which an in-flight count alone could miss entirely */
+  arrivals: number;
+}
+
+export interface RecommendationInput {
+  settings: AutoscalingSettings;
+  /** samples, any age: those outside the window are ignored */
+  samples: readonly LoadSample[];
+  /** replicas the deployment is set to run now */
+  currentReplicas: number;
+  /** last time demand justified `currentReplicas` or more: the scale-down delay counts from
+   * here. Pass the `lastHighDemandAt` of the previous recommendation. */
+  lastHighDemandAt: number;
+  now: number;
+}
+
+export interface Recommendation {
+  /** replicas to run now, within [min_replica, max_replica] */
+  replicas: number;
+  /** replicas the load calls for, unclamped: ceil(average in flight / (concurrency_target ×
+   * utilization)), and at least 1 if any request arrived during the window */
+  demand: number;
+  /** carry into the next call */
+  lastHighDemandAt: number;
+}
+
+/**
+ * Baseten-style autoscaling decision. Pure.
+ *
+ * Worked example: concurrency_target 4, utilization 75 % → 3 requests per replica. An average of
+ * 7 in flight over the window → demand ceil(7 / 3) = 3. With current 2 → 3 at once (scale up is
+ * immediate). Load then drops to 2 in flight → demand 1: stays 3 until demand has been below 3
+ * for scale_down_delay seconds, then 1. Zero only when min_replica is 0 and no request arrived
+ * during the window, i.e. window + delay after the last request.
+ */
+export function recommendReplicas(input: RecommendationInput): Recommendation {
+  const { settings, samples, currentReplicas, lastHighDemandAt, now } = input;
+  const windowStart = now - settings.autoscaling_window * 1000;
+  let inFlightSum = 0;
+  let sampleCount = 0;
+  let arrivals = 0;
+  for (const sample of samples) {
+    if (sample.at <= windowStart || sample.at > now) continue;
+    inFlightSum += sample.inFlight;
+    arrivals += sample.arrivals;
+    sampleCount++;
+  }
+  const averageInFlight = sampleCount === 0 ? 0 : inFlightSum / sampleCount;
+  const perReplica = settings.concurrency_target * (settings.target_utilization_percentage / 100);
+  // The epsilon absorbs float noise: 2.1 / 0.7 is 3.0000000000000004, which must give 3, not 4.
+  let demand = Math.max(0, Math.ceil(averageInFlight / perReplica - 1e-9));
+  if (demand === 0 && arrivals > 0) demand = 1;
+
+  const target = Math.min(settings.max_replica, Math.max(settings.min_replica, demand));
+  const delayElapsed = now - lastHighDemandAt >= settings.scale_down_delay * 1000;
+  // Up at once; down only after the delay, except above max_replica (settings just lowered).
+  if (target >= currentReplicas || currentReplicas > settings.max_replica || delayElapsed) {
+    return { replicas: target, demand, lastHighDemandAt: now };
+  }
+  return { replicas: currentReplicas, demand, lastHighDemandAt };
+}

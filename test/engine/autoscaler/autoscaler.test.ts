@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { Autoscaler } from "../../../engine/autoscaler/index.js";
+
+function harness() {
+  let now = 1_000_000;
+  const inFlight = new Map<string, number>();
+  const requests = new Map<string, number>();
+  const applied: [string, number][] = [];
+  const autoscaler = new Autoscaler({
+    source: {
+      inFlightForDeployment: (id) => inFlight.get(id) ?? 0,
+      requestsForDeployment: (id) => requests.get(id) ?? 0,
+    },
+    apply: (id, replicas) => applied.push([id, replicas]),
+    clock: () => now,
+  });
+  /** advance the clock by `seconds`, sampling every 250 ms as the timer would */
+  const run = (seconds: number) => {
+    for (let tick = 0; tick < seconds * 4; tick++) {
+      now += 250;
+      autoscaler.sampleNow();
+    }
+  };
+  return { autoscaler, inFlight, requests, applied, run };
+}
+
+describe("Autoscaler", () => {
+  const settings = { min_replica: 0, max_replica: 4, concurrency_target: 2, target_utilization_percentage: 100, autoscaling_window: 10, scale_down_delay: 30 };
+
+  it("scales up with load, down after the delay, and to zero after window + delay without requests", () => {
+    const { autoscaler, inFlight, requests, applied, run } = harness();
+    autoscaler.track("d", settings, 1);
+    inFlight.set("d", 6);
+    requests.set("d", 100);
+    run(1);
+    expect(applied).toEqual([["d", 3]]);
+    expect(autoscaler.demand("d")).toBe(3);
+
+    inFlight.set("d", 1);
+    run(10); // window now only sees 1 in flight → demand 1, but the delay has not elapsed
+    expect(applied).toEqual([["d", 3]]);
+    run(30);
+    expect(applied).toEqual([["d", 3], ["d", 1]]);
+
+    inFlight.set("d", 0); // no more requests (the request counter stays at 100)
+    run(10 + 29);
+    expect(applied.at(-1)).toEqual(["d", 1]);
+    run(2);
+    expect(applied.at(-1)).toEqual(["d", 0]);
+  });
+
+  it("reports demand but applies nothing while a promotion owns the deployment", () => {
+    const { autoscaler, inFlight, applied, run } = harness();
+    autoscaler.track("d", settings, 1);
+    autoscaler.exclude("d");
+    inFlight.set("d", 20);
+    run(1);
+    expect(autoscaler.demand("d")).toBe(10);
+    expect(applied).toEqual([]);
+    autoscaler.include("d", 2);
+    run(0.25);
+    expect(applied).toEqual([["d", 4]]);
+  });
+
+  it("wakes a deployment at zero at once", () => {
+    const { autoscaler, applied } = harness();
+    autoscaler.track("d", settings, 0);
+    expect(autoscaler.wake("d")).toBe(true);
+    expect(applied).toEqual([["d", 1]]);
+    expect(autoscaler.wake("unknown")).toBe(false);
+  });
+
+  it("samples on its own timer", async () => {
+    const applied: number[] = [];
+    const autoscaler = new Autoscaler({ source: { inFlightForDeployment: () => 3 }, apply: (_, replicas) => applied.push(replicas), sampleIntervalMs: 10 });
+    const done = new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (applied.length > 0) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 5);
+    });
+    autoscaler.track("d", { max_replica: 5, concurrency_target: 1, target_utilization_percentage: 100 }, 1);
+    await done;
+    autoscaler.close();
+    expect(applied[0]).toBe(3);
+  });
+});
