@@ -24,7 +24,7 @@ export interface ClientOptions {
 type ParamsOf<N extends RouteName> = z.input<Contract[N]["params"]>;
 
 /** Arguments of `client.call`: params only when the route has some, body only when it takes one. */
-export type CallArgs<N extends RouteName> = (keyof ParamsOf<N> extends never ? { params?: ParamsOf<N> } : { params: ParamsOf<N> }) &
+export type CallArgs<N extends RouteName> = ({} extends ParamsOf<N> ? { params?: ParamsOf<N> } : { params: ParamsOf<N> }) &
   (RouteBodyInput<N> extends undefined ? { body?: undefined } : { body: RouteBodyInput<N> });
 
 const pools = new Map<string, Pool>();

@@ -1,0 +1,72 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { AutoscalingSettingsArgs } from "./deployment.js";
+import type { PromotionSettings } from "./promotion-settings.js";
+import { providerShim } from "./shim.js";
+
+export interface EnvironmentArgs {
+  /** The model's id (`Model.id`). */
+  modelId: pulumi.Input<string>;
+  /** `production` adopts the model's production environment; any other name creates a custom one. */
+  name: pulumi.Input<string>;
+  /** What should serve. Changing it promotes that deployment: `pulumi up` blocks until the promotion ends. */
+  deploymentId?: pulumi.Input<string>;
+  /** A `PromotionSettings` resource (or its id): how promotions into this environment run. */
+  promotionSettings?: pulumi.Input<string> | PromotionSettings;
+  /** The environment's autoscaling, applied to the deployment that serves it. */
+  autoscalingSettings?: pulumi.Input<AutoscalingSettingsArgs>;
+  /** Plain variables given to the environment's replicas. */
+  variables?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Secret variables: write-only on the engine, encrypted in the Pulumi state. */
+  secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** A promotion still running after this long is canceled gracefully and the update fails (default 1800). */
+  promotionTimeoutSeconds?: pulumi.Input<number>;
+}
+
+export interface LastPromotion {
+  id: string;
+  deploymentId: string;
+  status: "SUCCEEDED" | "FAILED" | "CANCELED";
+  kind: "INSTANT" | "CANARY" | "ROLLING";
+  durationSeconds: number;
+  errorMessage?: string;
+}
+
+/**
+ * An environment of a model: a stable endpoint, autoscaling, variables, and the deployment that
+ * serves it. Deleting `production` from the program detaches it without deleting it.
+ */
+export class Environment extends pulumi.dynamic.Resource {
+  /** what the engine says is serving now */
+  declare readonly currentDeploymentId: pulumi.Output<string | null>;
+  /** predict URL */
+  declare readonly endpoint: pulumi.Output<string>;
+  declare readonly lastPromotion: pulumi.Output<LastPromotion | null>;
+  /** true for production, which was adopted rather than created */
+  declare readonly adopted: pulumi.Output<boolean>;
+
+  constructor(name: string, args: EnvironmentArgs, opts?: pulumi.CustomResourceOptions) {
+    const { promotionSettings, secrets, ...rest } = args;
+    const promotionSettingsId =
+      promotionSettings === undefined ? undefined
+      : typeof promotionSettings === "object" && "settingsId" in promotionSettings ? promotionSettings.id
+      : promotionSettings;
+    super(
+      providerShim("environment"),
+      name,
+      {
+        ...rest,
+        promotionSettingsId,
+        secrets: secrets === undefined ? undefined : pulumi.secret(secrets),
+        currentDeploymentId: undefined,
+        endpoint: undefined,
+        effectivePromotionSettings: undefined,
+        lastPromotion: undefined,
+        adopted: undefined,
+      },
+      // `secrets` stays encrypted in the state's outputs too.
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "secrets"] },
+      "modelplane",
+      "Environment",
+    );
+  }
+}

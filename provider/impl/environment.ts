@@ -1,0 +1,255 @@
+/**
+ * Environment: a stable endpoint around one current deployment. Changing `deploymentId` is an
+ * update, and the update *is* the promotion: it starts it with the environment's settings, prints
+ * one line per status, step and traffic change (they appear in `pulumi up`), and returns only when
+ * the promotion has ended. `production` is adopted, never created or deleted.
+ */
+import { ConflictError, NotFoundError, TimeoutError } from "../../sdk/client-errors.js";
+import type { ModelplaneClient } from "../../sdk/client.js";
+import { AutoscalingSettingsPatch } from "../../sdk/schemas/autoscaling.js";
+import { DnsLabelName, VariableName } from "../../sdk/schemas/common.js";
+import { PRODUCTION_ENVIRONMENT_NAME, type Environment } from "../../sdk/schemas/environment.js";
+import { isTerminalPromotionStatus, type Promotion } from "../../sdk/schemas/promotion.js";
+import { describePromotion, PromotionNotSucceededError, waitForPromotion } from "../../sdk/wait.js";
+import { z } from "zod";
+import { engineClient } from "./connection.js";
+import {
+  camelKeys,
+  changedProperties,
+  checkFailures,
+  partialFailure,
+  snakeKeys,
+  str,
+  withoutUnknowns,
+  type Props,
+  type ResourceImplementation,
+} from "./resource.js";
+
+const REPLACE_INPUTS = ["modelId", "name"] as const;
+const UPDATE_INPUTS = ["deploymentId", "promotionSettingsId", "autoscalingSettings", "variables", "secrets", "promotionTimeoutSeconds"] as const;
+const DEFAULT_PROMOTION_TIMEOUT_SECONDS = 1800;
+/** After a timeout the promotion is canceled gracefully; this bounds the wait for the ramp-down. */
+const CANCEL_GRACE_MS = 5 * 60_000;
+
+/** What `check()` validates; field names as the API spells them so messages match the API's. */
+const EnvironmentInputs = z
+  .object({
+    name: DnsLabelName,
+    autoscaling_settings: AutoscalingSettingsPatch.optional(),
+    promotion_settings_id: z.string().min(1).max(64).optional(),
+    deployment_id: z.string().min(1).max(64).optional(),
+    variables: z.record(VariableName, z.string().max(65_536)).optional(),
+    secrets: z.record(VariableName, z.string().max(65_536)).optional(),
+    promotion_timeout_seconds: z.int().min(1).max(86_400).optional(),
+  })
+  .superRefine((inputs, ctx) => {
+    for (const name of Object.keys(inputs.secrets ?? {})) {
+      if (inputs.variables && name in inputs.variables) {
+        ctx.addIssue({ code: "custom", path: ["secrets", name], message: `${name} is both a variable and a secret`, params: { rule: "unique_variable_name" } });
+      }
+    }
+  });
+
+function record(value: unknown): Record<string, string> {
+  return value !== null && typeof value === "object" ? (value as Record<string, string>) : {};
+}
+
+function lastPromotionOutput(promotion: Promotion | undefined): Props | undefined {
+  if (!promotion) return undefined;
+  const finished = promotion.finished_at ? Date.parse(promotion.finished_at) : Date.now();
+  return {
+    id: promotion.id,
+    deploymentId: promotion.deployment_id,
+    status: promotion.status,
+    kind: promotion.kind,
+    durationSeconds: Math.round((finished - Date.parse(promotion.started_at)) / 100) / 10,
+    errorMessage: promotion.error_message ?? undefined,
+  };
+}
+
+function outputs(inputs: Props, environment: Environment, endpoint: string, lastPromotion: Props | undefined): Props {
+  return {
+    ...inputs,
+    currentDeploymentId: environment.current_deployment?.id ?? null,
+    endpoint: `${endpoint}${environment.endpoint}`,
+    effectivePromotionSettings: camelKeys(environment.promotion_settings),
+    lastPromotion: lastPromotion ?? inputs.lastPromotion ?? null,
+  };
+}
+
+async function syncSettings(client: ModelplaneClient, modelId: string, name: string, olds: Props, news: Props): Promise<void> {
+  const body: Props = {};
+  if (news.autoscalingSettings !== undefined && changedProperties(olds, news, ["autoscalingSettings"]).length > 0) {
+    body.autoscaling_settings = snakeKeys(news.autoscalingSettings);
+  }
+  if (changedProperties(olds, news, ["promotionSettingsId"]).length > 0) {
+    body.promotion_settings_id = str(news.promotionSettingsId) ?? null;
+  }
+  if (Object.keys(body).length > 0) {
+    await client.call("patchEnvironment", { params: { model_id: modelId, env_name: name }, body: body as never });
+  }
+}
+
+/** Make the engine's variables match the program's; secrets are compared by value, never printed. */
+async function syncVariables(client: ModelplaneClient, modelId: string, name: string, olds: Props, news: Props): Promise<void> {
+  for (const [field, secret] of [["variables", false], ["secrets", true]] as const) {
+    const before = record(olds[field]);
+    const after = record(news[field]);
+    for (const [variable, value] of Object.entries(after)) {
+      if (before[variable] === value) continue;
+      await client.call("putVariable", { params: { model_id: modelId, env_name: name, name: variable }, body: { value, secret } });
+    }
+    for (const variable of Object.keys(before)) {
+      if (variable in after) continue;
+      try {
+        await client.call("deleteVariable", { params: { model_id: modelId, env_name: name, name: variable } });
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
+    }
+  }
+}
+
+/**
+ * Make `deploymentId` the environment's current deployment: start a promotion (or join the one
+ * already moving to it, e.g. after an interrupted `pulumi up`) and follow it to its end.
+ */
+async function promoteAndWait(client: ModelplaneClient, modelId: string, name: string, deploymentId: string, timeoutSeconds: number): Promise<Promotion | undefined> {
+  const params = { model_id: modelId, env_name: name };
+  const environment = await client.call("getEnvironment", { params });
+  const inProgress = environment.in_progress_promotion;
+  if (!inProgress && environment.current_deployment?.id === deploymentId) return undefined;
+  let promotion: Promotion;
+  if (inProgress && inProgress.deployment_id === deploymentId) {
+    console.log(`${name}: joining promotion ${inProgress.id} to ${deploymentId} already in progress (${inProgress.status})`);
+    promotion = inProgress;
+  } else if (inProgress) {
+    throw new ConflictError(
+      "CONFLICT",
+      `environment ${name} already has a promotion in progress to ${inProgress.deployment_id} (${inProgress.status}, ${inProgress.percent_traffic_to_new_version}% traffic); ` +
+        `wait for it to end or cancel it (modelplane cancel ${modelId} ${name}), then run the update again`,
+    );
+  } else {
+    promotion = await client.call("promote", { params, body: { deployment_id: deploymentId } });
+    console.log(`${name}: promoting ${deploymentId} (${promotion.kind.toLowerCase()}), promotion ${promotion.id}`);
+  }
+  const target = { modelId, environment: name, promotionId: promotion.id };
+  const onProgress = (p: Promotion) => console.log(`${name}: ${describePromotion(p)}`);
+  try {
+    return await waitForPromotion(client, target, { onProgress, deadline: Date.now() + timeoutSeconds * 1000 });
+  } catch (error) {
+    if (!(error instanceof TimeoutError)) throw error;
+    console.log(`${name}: promotion ${promotion.id} still running after ${timeoutSeconds} s: canceling it gracefully`);
+    try {
+      await client.call("cancelPromotion", { params });
+    } catch (cancelError) {
+      if (!(cancelError instanceof ConflictError)) throw cancelError;
+    }
+    const final = await waitForPromotion(client, target, { onProgress, deadline: Date.now() + CANCEL_GRACE_MS }).catch((e: unknown) => {
+      if (e instanceof PromotionNotSucceededError) return e.promotion;
+      throw e;
+    });
+    throw new Error(
+      `promotion of ${deploymentId} to ${name} did not finish within promotionTimeoutSeconds=${timeoutSeconds}; ` +
+        `it was canceled gracefully (final status ${final.status}, ${final.percent_traffic_to_new_version}% traffic to the candidate)`,
+    );
+  }
+}
+
+/** Settings, variables, then the promotion; on a failed promotion the state keeps the deployment really serving. */
+async function apply(id: string, olds: Props, news: Props): Promise<Props> {
+  const client = engineClient();
+  const modelId = String(news.modelId);
+  const name = String(news.name);
+  await syncSettings(client, modelId, name, olds, news);
+  await syncVariables(client, modelId, name, olds, news);
+  let lastPromotion: Props | undefined;
+  const deploymentId = str(news.deploymentId);
+  if (deploymentId) {
+    const timeout = typeof news.promotionTimeoutSeconds === "number" ? news.promotionTimeoutSeconds : DEFAULT_PROMOTION_TIMEOUT_SECONDS;
+    try {
+      lastPromotion = lastPromotionOutput(await promoteAndWait(client, modelId, name, deploymentId, timeout));
+    } catch (error) {
+      const environment = await client.call("getEnvironment", { params: { model_id: modelId, env_name: name } });
+      const failed = error instanceof PromotionNotSucceededError ? lastPromotionOutput(error.promotion) : undefined;
+      const serving = environment.current_deployment?.id;
+      const state = outputs({ ...news, deploymentId: serving ?? null }, environment, client.endpoint, failed);
+      const message = `${(error as Error).message}${serving ? `; ${name} is still served by ${serving}` : ""}`;
+      throw partialFailure(message, id, { ...state, __provider: news.__provider });
+    }
+  }
+  const environment = await client.call("getEnvironment", { params: { model_id: modelId, env_name: name } });
+  return outputs(news, environment, client.endpoint, lastPromotion);
+}
+
+export const environmentImplementation: ResourceImplementation = {
+  async check(_olds, news) {
+    const known = withoutUnknowns(news);
+    const failures = checkFailures(EnvironmentInputs, {
+      name: known.name,
+      autoscaling_settings: snakeKeys(known.autoscalingSettings),
+      promotion_settings_id: known.promotionSettingsId,
+      deployment_id: known.deploymentId,
+      variables: known.variables,
+      secrets: known.secrets,
+      promotion_timeout_seconds: known.promotionTimeoutSeconds,
+    });
+    return { inputs: news, failures: failures.map((f) => ({ ...f, reason: f.reason.replace(/^secrets\.[A-Z0-9_]+: /, "secrets: ") })) };
+  },
+  async diff(_id, olds, news) {
+    const replaces = changedProperties(olds, news, REPLACE_INPUTS);
+    const updates = changedProperties(olds, news, UPDATE_INPUTS);
+    // Names are unique per model: the replacement can only be created once the old one is gone.
+    return { changes: replaces.length + updates.length > 0, replaces, deleteBeforeReplace: true };
+  },
+  async create(inputs) {
+    const client = engineClient();
+    const modelId = String(inputs.modelId);
+    const name = String(inputs.name);
+    const adopted = name === PRODUCTION_ENVIRONMENT_NAME;
+    if (!adopted) {
+      await client.call("createEnvironment", {
+        params: { model_id: modelId },
+        body: { name, autoscaling_settings: snakeKeys(inputs.autoscalingSettings), promotion_settings_id: str(inputs.promotionSettingsId) } as never,
+      });
+    }
+    const id = `${modelId}/${name}`;
+    // Adopting production: settings the program does not set stay as they are on the engine.
+    const olds: Props = adopted ? {} : { autoscalingSettings: inputs.autoscalingSettings, promotionSettingsId: inputs.promotionSettingsId };
+    const outs = await apply(id, olds, inputs);
+    return { id, outs: { ...outs, adopted } };
+  },
+  async read(id, props) {
+    const client = engineClient();
+    const [modelId, name] = id.split("/") as [string, string];
+    const environment = await client.call("getEnvironment", { params: { model_id: modelId, env_name: name } });
+    const { promotions } = await client.call("listPromotions", { params: { model_id: modelId, env_name: name } });
+    const inputs: Props = {
+      ...Object.fromEntries(Object.entries(props).filter(([key]) => [...REPLACE_INPUTS, ...UPDATE_INPUTS].includes(key as never))),
+      modelId,
+      name,
+      deploymentId: environment.current_deployment?.id ?? undefined,
+      promotionSettingsId: environment.promotion_settings_id ?? undefined,
+      variables: Object.fromEntries(environment.variables.filter((v) => !v.secret).map((v) => [v.name, v.value ?? ""])),
+    };
+    if (props.autoscalingSettings !== undefined) inputs.autoscalingSettings = camelKeys(environment.autoscaling_settings);
+    const finished = promotions.find((p) => isTerminalPromotionStatus(p.status));
+    return { id, props: { ...outputs(inputs, environment, client.endpoint, lastPromotionOutput(finished)), adopted: props.adopted }, inputs };
+  },
+  async update(id, olds, news) {
+    const outs = await apply(id, olds, news);
+    return { outs: { ...outs, adopted: olds.adopted } };
+  },
+  async delete(id, props) {
+    const [modelId, name] = id.split("/") as [string, string];
+    if (props.adopted || name === PRODUCTION_ENVIRONMENT_NAME) {
+      console.log(`production environment of model ${modelId} left in place: it cannot be deleted (only with its model); detached from this stack`);
+      return;
+    }
+    try {
+      await engineClient().call("deleteEnvironment", { params: { model_id: modelId, env_name: name } });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  },
+};
