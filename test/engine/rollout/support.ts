@@ -161,8 +161,12 @@ export class SimulatedRollout {
   /** Pass until terminal (or stuck), jumping time to each next event; returns the passes made. */
   runToEnd(maxPasses = 10_000): number {
     for (let passes = 1; passes <= maxPasses; passes += 1) {
+      const versionBefore = this.state.version;
       const wakeAt = this.pass();
       if (isTerminalStatus(this.state.status)) return passes;
+      // A pass that changed desired replicas changed the runtime: that is a change event, so the
+      // reconciler passes again right away (replicas removed in the simulation are gone at once).
+      if (this.state.version !== versionBefore) continue;
       const next = this.nextEventAt(wakeAt);
       if (next === null) return passes;
       this.now = Math.max(this.now, next);
