@@ -1,0 +1,301 @@
+import {
+  AUTOSCALING_DEFAULTS,
+  AutoscalingSettingsInput,
+  type AuditLogEntry,
+  type AutoscalingSettingsPatch,
+  type CreateDeploymentBody,
+  type CreateEnvironmentBody,
+  type CreateModelBody,
+  type CreatePromotionSettingsBody,
+  type Deployment,
+  type DeploymentStatus,
+  type Environment,
+  type Model,
+  type PatchDeploymentBody,
+  type PatchEnvironmentBody,
+  type PatchPromotionSettingsBody,
+  type PromoteBody,
+  type Promotion,
+  type PromotionSettingsObject,
+  type PutDevelopmentDeploymentBody,
+  type PutVariableBody,
+  type Variable,
+} from "../../sdk/index.js";
+import { notImplemented } from "../errors.js";
+import { findLiveDeploymentById, updateDeployment, type DeploymentRow } from "../store/deployments.js";
+import { findLiveEnvironment } from "../store/environments.js";
+import type { Sql } from "../store/sql.js";
+import { listVariables } from "../store/variables.js";
+import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
+import * as deployments from "./deployments.js";
+import * as environments from "./environments.js";
+import { DomainEvents, type DomainEventListener } from "./events.js";
+import { loadDeployment, requireEnvironment, requireModel } from "./lookups.js";
+import * as models from "./models.js";
+import * as promotionSettings from "./promotion-settings.js";
+import * as promotions from "./promotions.js";
+import type { PromotionActionName, PromotionExecutor } from "./promotions.js";
+import { presentPromotion } from "./presenters.js";
+import * as variables from "./variables.js";
+
+type Deleted = { id: string; deleted: true };
+
+/** What the runtime driver reports back about a deployment (written only when it changed). */
+export interface DeploymentObservationUpdate {
+  status: DeploymentStatus;
+  replicas: { desired: number; ready: number; starting: number };
+  /** why it is failing; null clears it. Must not contain secret values. */
+  errorMessage: string | null;
+}
+
+/**
+ * The control plane's operations, one method per API route plus the hooks the engine's runtime
+ * driver and reconciler need. Every write is one transaction with an audit entry; domain events
+ * (`onChange`) fire after commit.
+ */
+export class ControlPlane {
+  readonly events = new DomainEvents();
+  readonly #context: ServiceContext;
+  #promotionExecutor: PromotionExecutor | undefined;
+
+  constructor(options: { sql: Sql; now?: () => Date; promotionExecutor?: PromotionExecutor }) {
+    this.#context = { sql: options.sql, events: this.events, now: options.now ?? (() => new Date()) };
+    this.#promotionExecutor = options.promotionExecutor;
+  }
+
+  get sql(): Sql {
+    return this.#context.sql;
+  }
+
+  onChange(listener: DomainEventListener): () => void {
+    return this.events.onChange(listener);
+  }
+
+  /** Plug in promotion execution (the reconciler); until then promote routes answer 501. */
+  setPromotionExecutor(executor: PromotionExecutor): void {
+    this.#promotionExecutor = executor;
+  }
+
+  /** Run custom work in a service transaction (audit + events after commit), for the reconciler. */
+  transaction<T>(fn: (work: UnitOfWork) => Promise<T>): Promise<T> {
+    return inTransaction(this.#context, fn);
+  }
+
+  // models
+  createModel(body: CreateModelBody): Promise<Model> {
+    return models.createModel(this.#context, body);
+  }
+  listModels(): Promise<Model[]> {
+    return models.listModels(this.#context);
+  }
+  getModel(modelId: string): Promise<Model> {
+    return models.getModel(this.#context, modelId);
+  }
+  deleteModel(modelId: string): Promise<Deleted> {
+    return models.deleteModel(this.#context, modelId);
+  }
+  listAuditLogs(modelId: string): Promise<AuditLogEntry[]> {
+    return models.listModelAuditLogs(this.#context, modelId);
+  }
+
+  // deployments
+  /**
+   * Create a published deployment. With `environment`, also start promoting it there in the same
+   * transaction (like `truss push --environment`): a rejected promotion creates nothing.
+   */
+  async createDeployment(modelId: string, body: CreateDeploymentBody): Promise<Deployment> {
+    const targetEnvironment = body.environment;
+    if (targetEnvironment === undefined) return (await deployments.createDeployment(this.#context, modelId, body)).deployment;
+    return inTransaction(this.#context, async (work) => {
+      await requireModel(work.tx, modelId, true);
+      await requireEnvironment(work.tx, modelId, targetEnvironment);
+      const executor = this.#promotionExecutor;
+      if (!executor) throw notImplemented("deploying into an environment needs promotions, not executed by this engine build yet");
+      const { environment: _environment, name, autoscaling_settings, ...runnable } = body;
+      const row = await deployments.insertPublishedDeployment(work, modelId, {
+        ...(name !== undefined ? { name } : {}),
+        spec: {
+          command: runnable.command ?? [],
+          ...(runnable.cwd !== undefined ? { cwd: runnable.cwd } : {}),
+          ...(runnable.image !== undefined ? { image: runnable.image } : {}),
+          ...(runnable.port !== undefined ? { port: runnable.port } : {}),
+          readiness_path: runnable.readiness_path,
+          predict_path: runnable.predict_path,
+          env: runnable.env,
+          ...(runnable.resources !== undefined ? { resources: runnable.resources } : {}),
+        },
+        autoscalingSettings: autoscaling_settings
+          ? AutoscalingSettingsInput.parse(autoscaling_settings)
+          : { ...AUTOSCALING_DEFAULTS },
+      });
+      const request = await promotions.validatePromotionRequest(work, modelId, targetEnvironment, {
+        deployment_id: row.id,
+      });
+      const promotion = await executor.start(work, request);
+      await work.audit({
+        modelId,
+        kind: "promotion.started",
+        objectId: promotion.id,
+        objectName: targetEnvironment,
+        details: { deployment_id: row.id, previous_deployment_id: promotion.previous_deployment_id, kind: promotion.kind },
+      });
+      work.emit({ type: "promotion.changed", modelId, environmentName: targetEnvironment, promotionId: promotion.id });
+      return loadDeployment(work.tx, row);
+    });
+  }
+  listDeployments(modelId: string): Promise<Deployment[]> {
+    return deployments.listDeployments(this.#context, modelId);
+  }
+  getDeployment(modelId: string, deploymentId: string): Promise<Deployment> {
+    return deployments.getDeployment(this.#context, modelId, deploymentId);
+  }
+  putDevelopmentDeployment(
+    modelId: string,
+    body: PutDevelopmentDeploymentBody,
+  ): Promise<{ deployment: Deployment; created: boolean }> {
+    return deployments.putDevelopmentDeployment(this.#context, modelId, body);
+  }
+  patchDeployment(modelId: string, deploymentId: string, body: PatchDeploymentBody): Promise<Deployment> {
+    return deployments.patchDeployment(this.#context, modelId, deploymentId, body);
+  }
+  deleteDeployment(modelId: string, deploymentId: string): Promise<Deleted> {
+    return deployments.deleteDeployment(this.#context, modelId, deploymentId);
+  }
+  activateDeployment(modelId: string, deploymentId: string): Promise<Deployment> {
+    return deployments.setDeploymentActive(this.#context, modelId, deploymentId, true);
+  }
+  deactivateDeployment(modelId: string, deploymentId: string): Promise<Deployment> {
+    return deployments.setDeploymentActive(this.#context, modelId, deploymentId, false);
+  }
+  updateDeploymentAutoscaling(modelId: string, deploymentId: string, patch: AutoscalingSettingsPatch): Promise<Deployment> {
+    return deployments.updateDeploymentAutoscaling(this.#context, modelId, deploymentId, patch);
+  }
+
+  // environments and variables
+  createEnvironment(modelId: string, body: CreateEnvironmentBody): Promise<Environment> {
+    return environments.createEnvironment(this.#context, modelId, body);
+  }
+  listEnvironments(modelId: string): Promise<Environment[]> {
+    return environments.listEnvironments(this.#context, modelId);
+  }
+  getEnvironment(modelId: string, name: string): Promise<Environment> {
+    return environments.getEnvironment(this.#context, modelId, name);
+  }
+  patchEnvironment(modelId: string, name: string, body: PatchEnvironmentBody): Promise<Environment> {
+    return environments.patchEnvironment(this.#context, modelId, name, body);
+  }
+  deleteEnvironment(modelId: string, name: string): Promise<Deleted> {
+    return environments.deleteEnvironment(this.#context, modelId, name);
+  }
+  putVariable(modelId: string, environmentName: string, name: string, body: PutVariableBody): Promise<Variable> {
+    return variables.putVariable(this.#context, modelId, environmentName, name, body);
+  }
+  deleteVariable(modelId: string, environmentName: string, name: string): Promise<Deleted> {
+    return variables.deleteVariable(this.#context, modelId, environmentName, name);
+  }
+
+  // promotions
+  promote(modelId: string, environmentName: string, body: PromoteBody): Promise<Promotion> {
+    return promotions.promote(this.#context, this.#promotionExecutor, modelId, environmentName, body);
+  }
+  promoteToProduction(modelId: string, deploymentId: string, timeoutSeconds?: number): Promise<Promotion> {
+    return promotions.promoteToProduction(this.#context, this.#promotionExecutor, modelId, deploymentId, timeoutSeconds);
+  }
+  rollback(modelId: string, environmentName: string, timeoutSeconds?: number): Promise<Promotion> {
+    return promotions.rollback(this.#context, this.#promotionExecutor, modelId, environmentName, timeoutSeconds);
+  }
+  requestPromotionAction(modelId: string, environmentName: string, action: PromotionActionName): Promise<Promotion> {
+    return promotions.requestPromotionAction(this.#context, this.#promotionExecutor, modelId, environmentName, action);
+  }
+  listPromotions(modelId: string, environmentName: string): Promise<Promotion[]> {
+    return promotions.listPromotions(this.#context, modelId, environmentName);
+  }
+  getPromotion(modelId: string, environmentName: string, promotionId: string): Promise<Promotion> {
+    return promotions.getPromotion(this.#context, modelId, environmentName, promotionId);
+  }
+
+  // named promotion settings
+  createPromotionSettings(body: CreatePromotionSettingsBody): Promise<PromotionSettingsObject> {
+    return promotionSettings.createPromotionSettings(this.#context, body);
+  }
+  listPromotionSettings(): Promise<PromotionSettingsObject[]> {
+    return promotionSettings.listPromotionSettings(this.#context);
+  }
+  getPromotionSettings(id: string): Promise<PromotionSettingsObject> {
+    return promotionSettings.getPromotionSettings(this.#context, id);
+  }
+  patchPromotionSettings(id: string, body: PatchPromotionSettingsBody): Promise<PromotionSettingsObject> {
+    return promotionSettings.patchPromotionSettings(this.#context, id, body);
+  }
+  deletePromotionSettings(id: string): Promise<Deleted> {
+    return promotionSettings.deletePromotionSettings(this.#context, id);
+  }
+
+  // hooks for the runtime driver and the reconciler
+
+  /**
+   * Record what the runtime observes for a deployment (status, replica counts, failure). Writes
+   * and emits `deployment.changed` only when something changed; a status change is audited.
+   * Returns false for an unknown or deleted deployment.
+   */
+  async recordDeploymentObservation(deploymentId: string, observed: DeploymentObservationUpdate): Promise<boolean> {
+    return inTransaction(this.#context, async (work) => {
+      const [current] = await work.tx.query<DeploymentRow>(
+        "SELECT * FROM deployments WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+        [deploymentId],
+      );
+      if (!current) return false;
+      // an inactive deployment stays INACTIVE whatever a draining runtime still reports
+      const status = current.active ? observed.status : "INACTIVE";
+      const unchanged =
+        current.status === status &&
+        current.error_message === observed.errorMessage &&
+        current.replicas_desired === observed.replicas.desired &&
+        current.replicas_ready === observed.replicas.ready &&
+        current.replicas_starting === observed.replicas.starting;
+      if (unchanged) return true;
+      await updateDeployment(
+        work.tx,
+        deploymentId,
+        { status, errorMessage: observed.errorMessage, replicas: observed.replicas },
+        work.at,
+      );
+      if (current.status !== status) {
+        await work.audit({
+          modelId: current.model_id,
+          kind: "deployment.status_changed",
+          objectId: deploymentId,
+          objectName: current.name,
+          details: { from: current.status, to: status, ...(observed.errorMessage ? { error_message: observed.errorMessage } : {}) },
+        });
+      }
+      work.emit({ type: "deployment.changed", modelId: current.model_id, deploymentId, deleted: false });
+      return true;
+    });
+  }
+
+  /** A deployment row by id (any model), for the runtime driver; undefined when deleted. */
+  findDeployment(deploymentId: string): Promise<DeploymentRow | undefined> {
+    return findLiveDeploymentById(this.#context.sql, deploymentId);
+  }
+
+  /**
+   * Variables to inject into an environment's replicas, secret values included, plus the names of
+   * the secret ones so the runtime can redact them. Never return this through the API or log it.
+   */
+  async replicaVariables(
+    modelId: string,
+    environmentName: string,
+  ): Promise<{ env: Record<string, string>; secretKeys: string[] } | undefined> {
+    const environment = await findLiveEnvironment(this.#context.sql, modelId, environmentName);
+    if (!environment) return undefined;
+    const rows = await listVariables(this.#context.sql, environment.id);
+    return {
+      env: Object.fromEntries(rows.map((row) => [row.name, row.value])),
+      secretKeys: rows.filter((row) => row.secret).map((row) => row.name),
+    };
+  }
+
+  /** Present a stored promotion row as the API shows it (for the reconciler's logs and events). */
+  presentPromotion = presentPromotion;
+}

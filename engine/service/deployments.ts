@@ -1,0 +1,351 @@
+import {
+  AUTOSCALING_DEFAULTS,
+  AutoscalingSettingsChecked,
+  AutoscalingSettingsInput,
+  DEVELOPMENT_DEPLOYMENT_NAME,
+  mergeAutoscalingSettings,
+  validationError,
+  type AutoscalingSettings,
+  type AutoscalingSettingsPatch,
+  type CreateDeploymentBody,
+  type Deployment,
+  type PatchDeploymentBody,
+  type PutDevelopmentDeploymentBody,
+} from "../../sdk/index.js";
+import { conflict, invalidField } from "../errors.js";
+import {
+  findLiveDeployment,
+  insertDeployment,
+  listLiveDeployments,
+  softDeleteDeployment,
+  updateDeployment,
+  type DeploymentRow,
+  type DeploymentSpec,
+} from "../store/deployments.js";
+import { listEnvironmentsServing } from "../store/environments.js";
+import { takeDeploymentNumber } from "../store/models.js";
+import { IN_PROGRESS_SQL } from "../store/promotions.js";
+import type { SqlExecutor } from "../store/sql.js";
+import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
+import { withConflictMessages } from "./database-conflicts.js";
+import { newObjectId } from "./ids.js";
+import { loadDeployment, requireDeployment, requireModel, servingEnvironmentNames } from "./lookups.js";
+import { presentDeployment } from "./presenters.js";
+
+type RunnableBody = Pick<
+  CreateDeploymentBody,
+  "command" | "cwd" | "image" | "port" | "readiness_path" | "predict_path" | "env" | "resources"
+>;
+
+function specOf(body: RunnableBody): DeploymentSpec {
+  return {
+    command: body.command ?? [],
+    ...(body.cwd !== undefined ? { cwd: body.cwd } : {}),
+    ...(body.image !== undefined ? { image: body.image } : {}),
+    ...(body.port !== undefined ? { port: body.port } : {}),
+    readiness_path: body.readiness_path,
+    predict_path: body.predict_path,
+    env: body.env,
+    ...(body.resources !== undefined ? { resources: body.resources } : {}),
+  };
+}
+
+/** The development deployment has at most one replica and always scales to zero (reference). */
+function checkDevelopmentAutoscaling(settings: AutoscalingSettings, pathPrefix: string): void {
+  if (settings.max_replica > 1) {
+    throw invalidField(`${pathPrefix}max_replica`, "development_max_one_replica", "the development deployment has at most one replica");
+  }
+  if (settings.min_replica !== 0) {
+    throw invalidField(`${pathPrefix}min_replica`, "development_scales_to_zero", "the development deployment always scales to zero: min_replica must be 0");
+  }
+}
+
+const DEPLOYMENT_CONFLICTS = (name: string, modelId: string) => ({
+  deployments_name_live: `a deployment named '${name}' already exists in model ${modelId}; choose another name`,
+  deployments_one_development: `model ${modelId} already has a development deployment; patch it with PUT …/deployments/development`,
+});
+
+/** Next free `deployment-N` (a user may have taken one of these names explicitly). */
+async function nextDefaultName(tx: SqlExecutor, modelId: string): Promise<string> {
+  for (;;) {
+    const name = `deployment-${await takeDeploymentNumber(tx, modelId)}`;
+    const taken = await tx.query("SELECT 1 FROM deployments WHERE model_id = $1 AND name = $2 AND deleted_at IS NULL", [
+      modelId,
+      name,
+    ]);
+    if (taken.length === 0) return name;
+  }
+}
+
+/** Insert a published deployment; shared by create and by promoting the development deployment (a copy). */
+export async function insertPublishedDeployment(
+  work: UnitOfWork,
+  modelId: string,
+  input: { name?: string; spec: DeploymentSpec; autoscalingSettings: AutoscalingSettings; copiedFrom?: string },
+): Promise<DeploymentRow> {
+  const name = input.name ?? (await nextDefaultName(work.tx, modelId));
+  const row = await withConflictMessages(
+    () =>
+      insertDeployment(work.tx, {
+        id: newObjectId("dep"),
+        modelId,
+        name,
+        isDevelopment: false,
+        spec: input.spec,
+        autoscalingSettings: input.autoscalingSettings,
+        status: "DEPLOYING",
+        at: work.at,
+      }),
+    DEPLOYMENT_CONFLICTS(name, modelId),
+  );
+  await work.audit({
+    modelId,
+    kind: "deployment.created",
+    objectId: row.id,
+    objectName: row.name,
+    details: input.copiedFrom ? { copied_from: input.copiedFrom } : {},
+  });
+  work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
+  return row;
+}
+
+/**
+ * Create a published deployment. With `environment`, the caller (control plane) starts a promotion
+ * into it after this returns; `beforeInsert` lets it validate that first so nothing is created on a 4xx.
+ */
+export async function createDeployment(
+  context: ServiceContext,
+  modelId: string,
+  body: CreateDeploymentBody,
+  beforeInsert?: (work: UnitOfWork) => Promise<void>,
+): Promise<{ deployment: Deployment; row: DeploymentRow }> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId, true);
+    if (beforeInsert) await beforeInsert(work);
+    const row = await insertPublishedDeployment(work, modelId, {
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      spec: specOf(body),
+      autoscalingSettings: body.autoscaling_settings
+        ? AutoscalingSettingsInput.parse(body.autoscaling_settings)
+        : { ...AUTOSCALING_DEFAULTS },
+    });
+    return { deployment: await loadDeployment(work.tx, row), row };
+  });
+}
+
+export async function listDeployments(context: ServiceContext, modelId: string): Promise<Deployment[]> {
+  await requireModel(context.sql, modelId);
+  const serving = await servingEnvironmentNames(context.sql, modelId);
+  return (await listLiveDeployments(context.sql, modelId)).map((row) => presentDeployment(row, serving.get(row.id) ?? null));
+}
+
+export async function getDeployment(context: ServiceContext, modelId: string, deploymentId: string): Promise<Deployment> {
+  await requireModel(context.sql, modelId);
+  return loadDeployment(context.sql, await requireDeployment(context.sql, modelId, deploymentId));
+}
+
+/**
+ * Create the development deployment, or live-patch it: same id, new spec, revision + 1, so the
+ * runtime replaces its replica in place. Returns whether it was created.
+ */
+export async function putDevelopmentDeployment(
+  context: ServiceContext,
+  modelId: string,
+  body: PutDevelopmentDeploymentBody,
+): Promise<{ deployment: Deployment; created: boolean }> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId, true);
+    const existing = await findLiveDeployment(work.tx, modelId, DEVELOPMENT_DEPLOYMENT_NAME, true);
+    const requestedAutoscaling = body.autoscaling_settings
+      ? AutoscalingSettingsInput.parse(body.autoscaling_settings)
+      : undefined;
+    if (requestedAutoscaling) checkDevelopmentAutoscaling(requestedAutoscaling, "autoscaling_settings.");
+    if (existing) {
+      const row = await updateDeployment(
+        work.tx,
+        existing.id,
+        {
+          spec: specOf(body),
+          ...(requestedAutoscaling ? { autoscalingSettings: requestedAutoscaling } : {}),
+          bumpRevision: true,
+          // a live patch restarts the replica from the new source
+          ...(existing.active ? { status: "DEPLOYING" as const, errorMessage: null } : {}),
+        },
+        work.at,
+      );
+      await work.audit({
+        modelId,
+        kind: "deployment.patched",
+        objectId: row.id,
+        objectName: row.name,
+        details: { revision: row.revision },
+      });
+      work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
+      return { deployment: await loadDeployment(work.tx, row), created: false };
+    }
+    const row = await withConflictMessages(
+      () =>
+        insertDeployment(work.tx, {
+          id: newObjectId("dep"),
+          modelId,
+          name: DEVELOPMENT_DEPLOYMENT_NAME,
+          isDevelopment: true,
+          spec: specOf(body),
+          autoscalingSettings: requestedAutoscaling ?? { ...AUTOSCALING_DEFAULTS, min_replica: 0, max_replica: 1 },
+          status: "DEPLOYING",
+          at: work.at,
+        }),
+      DEPLOYMENT_CONFLICTS(DEVELOPMENT_DEPLOYMENT_NAME, modelId),
+    );
+    await work.audit({ modelId, kind: "deployment.created", objectId: row.id, objectName: row.name });
+    work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
+    return { deployment: await loadDeployment(work.tx, row), created: true };
+  });
+}
+
+export async function patchDeployment(
+  context: ServiceContext,
+  modelId: string,
+  deploymentId: string,
+  body: PatchDeploymentBody,
+): Promise<Deployment> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId);
+    const existing = await requireDeployment(work.tx, modelId, deploymentId, true);
+    if (body.name === undefined || body.name === existing.name) return loadDeployment(work.tx, existing);
+    if (existing.is_development) {
+      throw conflict("the development deployment is always named 'development' and cannot be renamed");
+    }
+    const newName = body.name;
+    const row = await withConflictMessages(
+      () => updateDeployment(work.tx, existing.id, { name: newName }, work.at),
+      DEPLOYMENT_CONFLICTS(newName, modelId),
+    );
+    await work.audit({
+      modelId,
+      kind: "deployment.updated",
+      objectId: row.id,
+      objectName: row.name,
+      details: { previous_name: existing.name },
+    });
+    work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
+    return loadDeployment(work.tx, row);
+  });
+}
+
+/** In-progress promotion that involves a deployment as candidate or previous, if any. */
+async function promotionInvolving(
+  tx: SqlExecutor,
+  deploymentId: string,
+): Promise<{ id: string; environment_name: string; deployment_id: string } | undefined> {
+  const [row] = await tx.query<{ id: string; environment_name: string; deployment_id: string }>(
+    `SELECT id, environment_name, deployment_id FROM promotions
+     WHERE (deployment_id = $1 OR previous_deployment_id = $1) AND ${IN_PROGRESS_SQL} LIMIT 1`,
+    [deploymentId],
+  );
+  return row;
+}
+
+function promotionBlocks(
+  modelId: string,
+  deployment: DeploymentRow,
+  promotion: { id: string; environment_name: string },
+  what: string,
+) {
+  return conflict(
+    `cannot ${what} deployment ${deployment.id} (${deployment.name}): promotion ${promotion.id} in environment ` +
+      `${promotion.environment_name} involves it; wait for it to finish or cancel it with ` +
+      `POST /v1/models/${modelId}/environments/${promotion.environment_name}/cancel_promotion`,
+    { promotion_id: promotion.id },
+  );
+}
+
+export async function setDeploymentActive(
+  context: ServiceContext,
+  modelId: string,
+  deploymentId: string,
+  active: boolean,
+): Promise<Deployment> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId);
+    const existing = await requireDeployment(work.tx, modelId, deploymentId, true);
+    if (existing.active === active) return loadDeployment(work.tx, existing);
+    if (!active) {
+      const promotion = await promotionInvolving(work.tx, existing.id);
+      if (promotion) throw promotionBlocks(modelId, existing, promotion, "deactivate");
+    }
+    const row = await updateDeployment(
+      work.tx,
+      existing.id,
+      active
+        ? { active: true, status: "DEPLOYING", errorMessage: null }
+        : { active: false, status: "INACTIVE", replicas: { desired: 0, ready: 0, starting: 0 } },
+      work.at,
+    );
+    await work.audit({
+      modelId,
+      kind: active ? "deployment.activated" : "deployment.deactivated",
+      objectId: row.id,
+      objectName: row.name,
+    });
+    work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
+    return loadDeployment(work.tx, row);
+  });
+}
+
+export async function updateDeploymentAutoscaling(
+  context: ServiceContext,
+  modelId: string,
+  deploymentId: string,
+  patch: AutoscalingSettingsPatch,
+): Promise<Deployment> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId);
+    const existing = await requireDeployment(work.tx, modelId, deploymentId, true);
+    const merged = AutoscalingSettingsChecked.safeParse(mergeAutoscalingSettings(existing.autoscaling_settings, patch));
+    if (!merged.success) throw validationError(merged.error, "body");
+    if (existing.is_development) checkDevelopmentAutoscaling(merged.data, "");
+    const row = await updateDeployment(work.tx, existing.id, { autoscalingSettings: merged.data }, work.at);
+    await work.audit({
+      modelId,
+      kind: "deployment.autoscaling_updated",
+      objectId: row.id,
+      objectName: row.name,
+      details: { autoscaling_settings: merged.data },
+    });
+    work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
+    return loadDeployment(work.tx, row);
+  });
+}
+
+/**
+ * Delete a deployment: permanent, predict answers 404. Not while it serves an environment (the
+ * reference: production deployments must be replaced first) or takes part in a promotion.
+ */
+export async function deleteDeployment(
+  context: ServiceContext,
+  modelId: string,
+  deploymentId: string,
+): Promise<{ id: string; deleted: true }> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId, true);
+    const existing = await requireDeployment(work.tx, modelId, deploymentId, true);
+    const serving = await listEnvironmentsServing(work.tx, existing.id);
+    const servedEnvironment = serving[0];
+    if (servedEnvironment) {
+      throw conflict(
+        servedEnvironment.name === "production"
+          ? `deployment ${existing.id} (${existing.name}) serves production; promote another deployment to production first`
+          : `deployment ${existing.id} (${existing.name}) serves environment ${servedEnvironment.name}; promote another ` +
+              `deployment to ${servedEnvironment.name} or delete that environment first`,
+        { environment: servedEnvironment.name },
+      );
+    }
+    const promotion = await promotionInvolving(work.tx, existing.id);
+    if (promotion) throw promotionBlocks(modelId, existing, promotion, "delete");
+    await softDeleteDeployment(work.tx, existing.id, work.at);
+    await work.audit({ modelId, kind: "deployment.deleted", objectId: existing.id, objectName: existing.name });
+    work.emit({ type: "deployment.changed", modelId, deploymentId: existing.id, deleted: true });
+    return { id: existing.id, deleted: true as const };
+  });
+}

@@ -1,0 +1,192 @@
+import {
+  AUTOSCALING_DEFAULTS,
+  AutoscalingSettingsChecked,
+  AutoscalingSettingsInput,
+  defaultPromotionSettings,
+  mergeAutoscalingSettings,
+  mergePromotionSettings,
+  PRODUCTION_ENVIRONMENT_NAME,
+  PromotionSettings,
+  validationError,
+  type CreateEnvironmentBody,
+  type Environment,
+  type PatchEnvironmentBody,
+  type PromotionSettingsPatch,
+} from "../../sdk/index.js";
+import { conflict, notFound } from "../errors.js";
+import {
+  insertEnvironment,
+  listLiveEnvironments,
+  softDeleteEnvironment,
+  updateEnvironment,
+  type EnvironmentChanges,
+} from "../store/environments.js";
+import { findLivePromotionSettings } from "../store/promotion-settings.js";
+import { findInProgressPromotion } from "../store/promotions.js";
+import type { SqlExecutor } from "../store/sql.js";
+import { inTransaction, type ServiceContext } from "./context.js";
+import { withConflictMessages } from "./database-conflicts.js";
+import { newObjectId } from "./ids.js";
+import { loadEnvironment, requireEnvironment, requireModel } from "./lookups.js";
+
+async function requirePromotionSettingsObject(tx: SqlExecutor, id: string): Promise<void> {
+  const found = await findLivePromotionSettings(tx, id);
+  if (!found) {
+    throw notFound(`promotion settings ${id} not found (list them with GET /v1/promotion_settings)`, {
+      promotion_settings_id: id,
+    });
+  }
+}
+
+/** Merge a partial onto settings and enforce the cross-field rules on the result (400 naming the field). */
+function mergedPromotionSettings(base: PromotionSettings, patch: PromotionSettingsPatch): PromotionSettings {
+  const merged = PromotionSettings.safeParse(mergePromotionSettings(base, patch));
+  if (!merged.success) throw validationError(merged.error, "body", ["promotion_settings"]);
+  return merged.data;
+}
+
+export async function createEnvironment(
+  context: ServiceContext,
+  modelId: string,
+  body: CreateEnvironmentBody,
+): Promise<Environment> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId, true);
+    if (body.name === PRODUCTION_ENVIRONMENT_NAME) {
+      throw conflict(`model ${modelId} already has its production environment; it cannot be created twice`);
+    }
+    if (body.promotion_settings_id !== undefined) await requirePromotionSettingsObject(work.tx, body.promotion_settings_id);
+    const environment = await withConflictMessages(
+      () =>
+        insertEnvironment(work.tx, {
+          id: newObjectId("env"),
+          modelId,
+          name: body.name,
+          autoscalingSettings: body.autoscaling_settings
+            ? AutoscalingSettingsInput.parse(body.autoscaling_settings)
+            : { ...AUTOSCALING_DEFAULTS },
+          inlinePromotionSettings: mergedPromotionSettings(defaultPromotionSettings(), body.promotion_settings ?? {}),
+          promotionSettingsId: body.promotion_settings_id ?? null,
+          at: work.at,
+        }),
+      {
+        environments_name_live: `environment ${body.name} already exists in model ${modelId}; patch it or choose another name`,
+      },
+    );
+    await work.audit({
+      modelId,
+      kind: "environment.created",
+      objectId: environment.id,
+      objectName: environment.name,
+      details: { promotion_settings_id: environment.promotion_settings_id },
+    });
+    work.emit({ type: "environment.changed", modelId, environmentName: environment.name, deleted: false });
+    return loadEnvironment(work.tx, environment);
+  });
+}
+
+export async function listEnvironments(context: ServiceContext, modelId: string): Promise<Environment[]> {
+  await requireModel(context.sql, modelId);
+  const rows = await listLiveEnvironments(context.sql, modelId);
+  const environments: Environment[] = [];
+  for (const row of rows) environments.push(await loadEnvironment(context.sql, row));
+  return environments;
+}
+
+export async function getEnvironment(context: ServiceContext, modelId: string, name: string): Promise<Environment> {
+  await requireModel(context.sql, modelId);
+  return loadEnvironment(context.sql, await requireEnvironment(context.sql, modelId, name));
+}
+
+/**
+ * Patch autoscaling and promotion settings. Inline `promotion_settings` merge into the
+ * environment's own settings; while it refers to a named object that would be silently ignored,
+ * so it is a 409 unless the same patch detaches it (`promotion_settings_id: null`).
+ */
+export async function patchEnvironment(
+  context: ServiceContext,
+  modelId: string,
+  name: string,
+  body: PatchEnvironmentBody,
+): Promise<Environment> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId);
+    const existing = await requireEnvironment(work.tx, modelId, name, true);
+    const changes: EnvironmentChanges = {};
+    if (body.autoscaling_settings !== undefined) {
+      const merged = AutoscalingSettingsChecked.safeParse(
+        mergeAutoscalingSettings(existing.autoscaling_settings, body.autoscaling_settings),
+      );
+      if (!merged.success) throw validationError(merged.error, "body", ["autoscaling_settings"]);
+      changes.autoscalingSettings = merged.data;
+    }
+    const nextSettingsId = body.promotion_settings_id === undefined ? existing.promotion_settings_id : body.promotion_settings_id;
+    if (body.promotion_settings !== undefined) {
+      if (nextSettingsId !== null) {
+        throw conflict(
+          `environment ${name} uses promotion settings ${nextSettingsId}; patch that object ` +
+            `(PATCH /v1/promotion_settings/${nextSettingsId}) or send promotion_settings_id: null with these inline settings`,
+          { promotion_settings_id: nextSettingsId },
+        );
+      }
+      changes.inlinePromotionSettings = mergedPromotionSettings(existing.inline_promotion_settings, body.promotion_settings);
+    }
+    if (body.promotion_settings_id !== undefined && body.promotion_settings_id !== existing.promotion_settings_id) {
+      if (body.promotion_settings_id !== null) await requirePromotionSettingsObject(work.tx, body.promotion_settings_id);
+      changes.promotionSettingsId = body.promotion_settings_id;
+    }
+    if (Object.keys(changes).length === 0) return loadEnvironment(work.tx, existing);
+    const row = await updateEnvironment(work.tx, existing.id, changes, work.at);
+    await work.audit({
+      modelId,
+      kind: "environment.updated",
+      objectId: row.id,
+      objectName: row.name,
+      details: {
+        changed: Object.keys(body),
+        ...(changes.autoscalingSettings ? { autoscaling_settings: changes.autoscalingSettings } : {}),
+        ...(changes.inlinePromotionSettings ? { promotion_settings: changes.inlinePromotionSettings } : {}),
+        ...(changes.promotionSettingsId !== undefined ? { promotion_settings_id: changes.promotionSettingsId } : {}),
+      },
+    });
+    work.emit({ type: "environment.changed", modelId, environmentName: row.name, deleted: false });
+    return loadEnvironment(work.tx, row);
+  });
+}
+
+/** Delete a custom environment; production goes only with its model. Predict on it answers 404 after. */
+export async function deleteEnvironment(
+  context: ServiceContext,
+  modelId: string,
+  name: string,
+): Promise<{ id: string; deleted: true }> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId);
+    if (name === PRODUCTION_ENVIRONMENT_NAME) {
+      throw conflict(
+        `the production environment cannot be deleted; promote another deployment to production, or delete the whole model`,
+      );
+    }
+    const existing = await requireEnvironment(work.tx, modelId, name, true);
+    const promotion = await findInProgressPromotion(work.tx, existing.id);
+    if (promotion) {
+      throw conflict(
+        `environment ${name} has promotion ${promotion.id} in progress; cancel it with ` +
+          `POST /v1/models/${modelId}/environments/${name}/cancel_promotion first`,
+        { promotion_id: promotion.id },
+      );
+    }
+    await withConflictMessages(() => softDeleteEnvironment(work.tx, existing.id, work.at), {
+      environments_keep_production: "the production environment cannot be deleted; delete the whole model instead",
+    });
+    await work.audit({
+      modelId,
+      kind: "environment.deleted",
+      objectId: existing.id,
+      objectName: existing.name,
+      details: { current_deployment_id: existing.current_deployment_id },
+    });
+    work.emit({ type: "environment.changed", modelId, environmentName: name, deleted: true });
+    return { id: name, deleted: true as const };
+  });
+}

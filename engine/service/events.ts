@@ -1,0 +1,38 @@
+/**
+ * Domain events: what changed, not how. Emitted after the transaction that made the change has
+ * committed; listeners (runtime driver, router table, reconciler) re-read current state, so an
+ * event carries ids only and a missed or repeated event does no harm.
+ */
+export type DomainEvent =
+  | { type: "model.created"; modelId: string }
+  | { type: "model.deleted"; modelId: string }
+  /** created, patched (live reload), renamed, activated, deactivated, autoscaling changed, deleted */
+  | { type: "deployment.changed"; modelId: string; deploymentId: string; deleted: boolean }
+  /** created, settings or variables changed, deleted, current deployment changed */
+  | { type: "environment.changed"; modelId: string; environmentName: string; deleted: boolean }
+  /** a promotion started, or an action (pause, cancel …) was requested */
+  | { type: "promotion.changed"; modelId: string; environmentName: string; promotionId: string }
+  | { type: "promotion_settings.changed"; promotionSettingsId: string; deleted: boolean };
+
+export type DomainEventType = DomainEvent["type"];
+export type DomainEventListener = (event: DomainEvent) => void;
+
+export class DomainEvents {
+  readonly #listeners = new Set<DomainEventListener>();
+
+  /** Subscribe; returns the unsubscribe function. */
+  onChange(listener: DomainEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(event: DomainEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // a failing listener must not fail the request that already committed, nor starve the others
+      }
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import type { Deployment, Environment, PromotionSettings } from "../../sdk/index.js";
+import { notFound } from "../errors.js";
+import { findLiveDeployment, type DeploymentRow } from "../store/deployments.js";
+import { findLiveEnvironment, type EnvironmentRow } from "../store/environments.js";
+import { findLiveModel, type ModelRow } from "../store/models.js";
+import { findLivePromotionSettings } from "../store/promotion-settings.js";
+import { findInProgressPromotion } from "../store/promotions.js";
+import type { SqlExecutor } from "../store/sql.js";
+import { toIsoTimestamp } from "../store/timestamps.js";
+import { listVariables } from "../store/variables.js";
+import { environmentEndpoint, presentDeployment, presentPromotion, presentVariable } from "./presenters.js";
+
+/** Loading rows by API identifiers, with the 404s every operation shares. */
+
+export async function requireModel(sql: SqlExecutor, modelId: string, forUpdate = false): Promise<ModelRow> {
+  const model = await findLiveModel(sql, modelId, forUpdate);
+  if (!model) throw notFound(`model ${modelId} not found (list models with GET /v1/models)`, { model_id: modelId });
+  return model;
+}
+
+export async function requireDeployment(
+  sql: SqlExecutor,
+  modelId: string,
+  deploymentId: string,
+  forUpdate = false,
+): Promise<DeploymentRow> {
+  const deployment = await findLiveDeployment(sql, modelId, deploymentId, forUpdate);
+  if (!deployment) {
+    throw notFound(
+      deploymentId === "development"
+        ? `model ${modelId} has no development deployment (create it with PUT /v1/models/${modelId}/deployments/development)`
+        : `deployment ${deploymentId} not found in model ${modelId}`,
+      { model_id: modelId, deployment_id: deploymentId },
+    );
+  }
+  return deployment;
+}
+
+export async function requireEnvironment(
+  sql: SqlExecutor,
+  modelId: string,
+  environmentName: string,
+  forUpdate = false,
+): Promise<EnvironmentRow> {
+  const environment = await findLiveEnvironment(sql, modelId, environmentName, forUpdate);
+  if (!environment) {
+    throw notFound(
+      `environment ${environmentName} not found in model ${modelId} (create it with POST /v1/models/${modelId}/environments)`,
+      { model_id: modelId, env_name: environmentName },
+    );
+  }
+  return environment;
+}
+
+/** Map deployment id → name of the environment it serves (production preferred) for one model. */
+export async function servingEnvironmentNames(sql: SqlExecutor, modelId: string): Promise<Map<string, string>> {
+  const rows = await sql.query<{ name: string; current_deployment_id: string }>(
+    `SELECT name, current_deployment_id FROM environments
+     WHERE model_id = $1 AND deleted_at IS NULL AND current_deployment_id IS NOT NULL
+     ORDER BY (name = 'production') DESC, name`,
+    [modelId],
+  );
+  const byDeployment = new Map<string, string>();
+  for (const row of rows) if (!byDeployment.has(row.current_deployment_id)) byDeployment.set(row.current_deployment_id, row.name);
+  return byDeployment;
+}
+
+export async function loadDeployment(sql: SqlExecutor, row: DeploymentRow): Promise<Deployment> {
+  const serving = await servingEnvironmentNames(sql, row.model_id);
+  return presentDeployment(row, serving.get(row.id) ?? null);
+}
+
+/** The settings a promotion in this environment would use now. */
+export async function effectivePromotionSettings(
+  sql: SqlExecutor,
+  environment: EnvironmentRow,
+): Promise<PromotionSettings> {
+  if (environment.promotion_settings_id === null) return environment.inline_promotion_settings;
+  const named = await findLivePromotionSettings(sql, environment.promotion_settings_id);
+  // a referenced object cannot be deleted while used; fall back to inline settings if it somehow was
+  return named?.settings ?? environment.inline_promotion_settings;
+}
+
+export async function loadEnvironment(sql: SqlExecutor, environment: EnvironmentRow): Promise<Environment> {
+  const serving = await servingEnvironmentNames(sql, environment.model_id);
+  const present = async (deploymentId: string | null): Promise<Deployment | null> => {
+    if (deploymentId === null) return null;
+    const row = await findLiveDeployment(sql, environment.model_id, deploymentId);
+    return row ? presentDeployment(row, serving.get(row.id) ?? null) : null;
+  };
+  const promotion = await findInProgressPromotion(sql, environment.id);
+  return {
+    name: environment.name,
+    model_id: environment.model_id,
+    created_at: toIsoTimestamp(environment.created_at),
+    current_deployment: await present(environment.current_deployment_id),
+    candidate_deployment: await present(promotion?.deployment_id ?? null),
+    in_progress_promotion: promotion ? presentPromotion(promotion) : null,
+    autoscaling_settings: environment.autoscaling_settings,
+    promotion_settings: await effectivePromotionSettings(sql, environment),
+    promotion_settings_id: environment.promotion_settings_id,
+    variables: (await listVariables(sql, environment.id)).map(presentVariable),
+    endpoint: environmentEndpoint(environment.model_id, environment.name),
+  };
+}

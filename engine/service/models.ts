@@ -1,0 +1,110 @@
+import {
+  AUTOSCALING_DEFAULTS,
+  defaultPromotionSettings,
+  PRODUCTION_ENVIRONMENT_NAME,
+  type AuditLogEntry,
+  type CreateModelBody,
+  type Model,
+} from "../../sdk/index.js";
+import { listAuditLogs } from "../store/audit-log.js";
+import { insertEnvironment } from "../store/environments.js";
+import { insertModel, listLiveModels, softDeleteModelCascade, type ModelRow } from "../store/models.js";
+import type { SqlExecutor } from "../store/sql.js";
+import { inTransaction, type ServiceContext } from "./context.js";
+import { withConflictMessages } from "./database-conflicts.js";
+import { newObjectId } from "./ids.js";
+import { requireModel } from "./lookups.js";
+import { presentAuditLog, presentModel } from "./presenters.js";
+
+async function summarize(sql: SqlExecutor, row: ModelRow): Promise<Model> {
+  const [summary] = await sql.query<{
+    deployments_count: number;
+    production_deployment_id: string | null;
+    development_deployment_id: string | null;
+  }>(
+    `SELECT
+       (SELECT count(*)::int FROM deployments WHERE model_id = $1 AND deleted_at IS NULL) AS deployments_count,
+       (SELECT current_deployment_id FROM environments
+          WHERE model_id = $1 AND name = 'production' AND deleted_at IS NULL) AS production_deployment_id,
+       (SELECT id FROM deployments WHERE model_id = $1 AND is_development AND deleted_at IS NULL)
+          AS development_deployment_id`,
+    [row.id],
+  );
+  return presentModel(row, {
+    deploymentsCount: summary?.deployments_count ?? 0,
+    productionDeploymentId: summary?.production_deployment_id ?? null,
+    developmentDeploymentId: summary?.development_deployment_id ?? null,
+  });
+}
+
+/** Create a model and its `production` environment (default autoscaling and promotion settings). */
+export async function createModel(context: ServiceContext, body: CreateModelBody): Promise<Model> {
+  return inTransaction(context, async (work) => {
+    const model = await withConflictMessages(
+      () => insertModel(work.tx, { id: newObjectId("mdl"), name: body.name, at: work.at }),
+      { models_name_live: `a model named '${body.name}' already exists; choose another name or use that model` },
+    );
+    const production = await insertEnvironment(work.tx, {
+      id: newObjectId("env"),
+      modelId: model.id,
+      name: PRODUCTION_ENVIRONMENT_NAME,
+      autoscalingSettings: { ...AUTOSCALING_DEFAULTS },
+      inlinePromotionSettings: defaultPromotionSettings(),
+      promotionSettingsId: null,
+      at: work.at,
+    });
+    await work.audit({ modelId: model.id, kind: "model.created", objectId: model.id, objectName: model.name });
+    await work.audit({
+      modelId: model.id,
+      kind: "environment.created",
+      objectId: production.id,
+      objectName: production.name,
+    });
+    work.emit({ type: "model.created", modelId: model.id });
+    work.emit({ type: "environment.changed", modelId: model.id, environmentName: production.name, deleted: false });
+    return summarize(work.tx, model);
+  });
+}
+
+export async function listModels(context: ServiceContext): Promise<Model[]> {
+  const rows = await listLiveModels(context.sql);
+  return Promise.all(rows.map((row) => summarize(context.sql, row)));
+}
+
+export async function getModel(context: ServiceContext, modelId: string): Promise<Model> {
+  return summarize(context.sql, await requireModel(context.sql, modelId));
+}
+
+/**
+ * Delete a model and everything under it: deployments, environments (production included),
+ * in-progress promotions (canceled). Rows are soft-deleted so the audit log keeps its history.
+ */
+export async function deleteModel(context: ServiceContext, modelId: string): Promise<{ id: string; deleted: true }> {
+  return inTransaction(context, async (work) => {
+    const model = await requireModel(work.tx, modelId, true);
+    const deployments = await work.tx.query<{ id: string }>(
+      "SELECT id FROM deployments WHERE model_id = $1 AND deleted_at IS NULL",
+      [modelId],
+    );
+    await softDeleteModelCascade(work.tx, modelId, work.at);
+    await work.audit({
+      modelId,
+      kind: "model.deleted",
+      objectId: modelId,
+      objectName: model.name,
+      details: { deployments_deleted: deployments.length },
+    });
+    work.emit({ type: "model.deleted", modelId });
+    for (const deployment of deployments) {
+      work.emit({ type: "deployment.changed", modelId, deploymentId: deployment.id, deleted: true });
+    }
+    return { id: modelId, deleted: true as const };
+  });
+}
+
+/** A model's audit log, newest first; still readable after the model was deleted. */
+export async function listModelAuditLogs(context: ServiceContext, modelId: string): Promise<AuditLogEntry[]> {
+  const exists = await context.sql.query("SELECT 1 FROM models WHERE id = $1", [modelId]);
+  if (exists.length === 0) await requireModel(context.sql, modelId);
+  return (await listAuditLogs(context.sql, modelId)).map(presentAuditLog);
+}

@@ -1,0 +1,109 @@
+import type {
+  AuditLogEntry,
+  Deployment,
+  Model,
+  Promotion,
+  PromotionSettingsObject,
+  Variable,
+} from "../../sdk/index.js";
+import type { AuditLogRow } from "../store/audit-log.js";
+import type { DeploymentRow } from "../store/deployments.js";
+import type { ModelRow } from "../store/models.js";
+import type { PromotionRow } from "../store/promotions.js";
+import type { PromotionSettingsRow } from "../store/promotion-settings.js";
+import { toIsoTimestamp } from "../store/timestamps.js";
+import type { VariableRow } from "../store/variables.js";
+
+/** Rows → API objects. The only place that decides what a read returns (secrets are stripped here). */
+
+export function presentModel(
+  row: ModelRow,
+  summary: { deploymentsCount: number; productionDeploymentId: string | null; developmentDeploymentId: string | null },
+): Model {
+  return {
+    id: row.id,
+    name: row.name,
+    created_at: toIsoTimestamp(row.created_at),
+    deployments_count: summary.deploymentsCount,
+    production_deployment_id: summary.productionDeploymentId,
+    development_deployment_id: summary.developmentDeploymentId,
+  };
+}
+
+/** `environmentName`: the environment this deployment serves (production preferred), or null. */
+export function presentDeployment(row: DeploymentRow, environmentName: string | null): Deployment {
+  const { spec } = row;
+  return {
+    id: row.id,
+    model_id: row.model_id,
+    name: row.name,
+    created_at: toIsoTimestamp(row.created_at),
+    status: row.status,
+    active: row.active,
+    is_development: row.is_development,
+    environment: environmentName,
+    command: spec.command,
+    ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
+    ...(spec.image !== undefined ? { image: spec.image } : {}),
+    ...(spec.port !== undefined ? { port: spec.port } : {}),
+    readiness_path: spec.readiness_path,
+    predict_path: spec.predict_path,
+    env: spec.env,
+    ...(spec.resources !== undefined ? { resources: spec.resources } : {}),
+    autoscaling_settings: row.autoscaling_settings,
+    replicas: { desired: row.replicas_desired, ready: row.replicas_ready, starting: row.replicas_starting },
+    ...(row.error_message !== null ? { error_message: row.error_message } : {}),
+    revision: row.revision,
+  };
+}
+
+export function presentPromotion(row: PromotionRow): Promotion {
+  return {
+    id: row.id,
+    environment: row.environment_name,
+    deployment_id: row.deployment_id,
+    previous_deployment_id: row.previous_deployment_id,
+    kind: row.kind,
+    status: row.status,
+    percent_traffic_to_new_version: row.percent_traffic_to_new_version,
+    error_message: row.error_message,
+    step: row.step,
+    total_steps: row.total_steps,
+    phase: row.phase,
+    replicas: row.replicas,
+    started_at: toIsoTimestamp(row.started_at),
+    updated_at: toIsoTimestamp(row.updated_at),
+    finished_at: toIsoTimestamp(row.finished_at),
+  };
+}
+
+export function presentPromotionSettings(row: PromotionSettingsRow): PromotionSettingsObject {
+  return {
+    id: row.id,
+    name: row.name,
+    created_at: toIsoTimestamp(row.created_at),
+    updated_at: toIsoTimestamp(row.updated_at),
+    ...row.settings,
+  };
+}
+
+/** Secret values are write-only: never part of any read. */
+export function presentVariable(row: Pick<VariableRow, "name" | "value" | "secret">): Variable {
+  return row.secret ? { name: row.name, secret: true } : { name: row.name, secret: false, value: row.value };
+}
+
+export function presentAuditLog(row: AuditLogRow): AuditLogEntry {
+  return {
+    id: row.id,
+    model_id: row.model_id,
+    at: toIsoTimestamp(row.at),
+    kind: row.kind,
+    object_id: row.object_id,
+    object_name: row.object_name,
+    details: row.details,
+  };
+}
+
+export function environmentEndpoint(modelId: string, environmentName: string): string {
+  return `/models/${modelId}/environments/${environmentName}/predict`;
+}

@@ -1,0 +1,204 @@
+import {
+  PRODUCTION_ENVIRONMENT_NAME,
+  type PromoteBody,
+  type Promotion,
+  type PromotionSettings,
+} from "../../sdk/index.js";
+import { conflict, notFound, notImplemented } from "../errors.js";
+import type { DeploymentRow } from "../store/deployments.js";
+import type { EnvironmentRow } from "../store/environments.js";
+import {
+  findInProgressPromotion,
+  findPromotion,
+  listPromotions as listPromotionRows,
+  type PendingPromotionAction,
+  type PromotionRow,
+} from "../store/promotions.js";
+import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
+import { effectivePromotionSettings, requireDeployment, requireEnvironment, requireModel } from "./lookups.js";
+import { presentPromotion } from "./presenters.js";
+
+/** A promotion request that passed every rule that does not need the planner. */
+export interface ValidatedPromotionRequest {
+  modelId: string;
+  /** locked FOR UPDATE in the request's transaction */
+  environment: EnvironmentRow;
+  /** the deployment to promote (may be the development deployment: the executor publishes a copy) */
+  candidate: DeploymentRow;
+  /** what the environment serves now, if anything */
+  previousDeploymentId: string | null;
+  /** effective settings to snapshot into the promotion */
+  settings: PromotionSettings;
+  timeoutSeconds: number | null;
+}
+
+export type PromotionActionName = PendingPromotionAction["action"];
+
+/**
+ * Promotion execution, provided by the reconciler (the lead's part). Both calls run inside the
+ * request's transaction (`work.tx`), so the insert is covered by `promotions_one_in_progress`
+ * and nothing is written if they throw. Without an executor the routes answer 501.
+ */
+export interface PromotionExecutor {
+  /** Plan and insert the promotion (e.g. with `insertPromotion`); return the inserted row. */
+  start(work: UnitOfWork, request: ValidatedPromotionRequest): Promise<PromotionRow>;
+  /** Record an action on the in-progress promotion (legal-transition check included); return the new row. */
+  requestAction(work: UnitOfWork, promotion: PromotionRow, action: PromotionActionName): Promise<PromotionRow>;
+}
+
+/**
+ * The promote rules that need no planner: environment and deployment exist in this model, the
+ * deployment is active and not already serving, and nothing else is in progress there.
+ * Runs in the caller's transaction; the environment row is locked so two requests are ordered.
+ */
+export async function validatePromotionRequest(
+  work: UnitOfWork,
+  modelId: string,
+  environmentName: string,
+  body: PromoteBody,
+): Promise<ValidatedPromotionRequest> {
+  await requireModel(work.tx, modelId);
+  const environment = await requireEnvironment(work.tx, modelId, environmentName, true);
+  const candidate = await requireDeployment(work.tx, modelId, body.deployment_id);
+  if (!candidate.active) {
+    throw conflict(
+      `deployment ${candidate.id} (${candidate.name}) is inactive; activate deployment ${candidate.id} first ` +
+        `(POST /v1/models/${modelId}/deployments/${candidate.id}/activate)`,
+      { deployment_id: candidate.id },
+    );
+  }
+  const inProgress = await findInProgressPromotion(work.tx, environment.id);
+  if (inProgress) {
+    throw conflict(
+      `environment ${environmentName} already has promotion ${inProgress.id} in progress (${inProgress.status}, ` +
+        `deployment ${inProgress.deployment_id}); wait for it to finish, or cancel it with ` +
+        `POST /v1/models/${modelId}/environments/${environmentName}/cancel_promotion`,
+      { promotion_id: inProgress.id, status: inProgress.status },
+    );
+  }
+  if (environment.current_deployment_id === candidate.id) {
+    throw conflict(`deployment ${candidate.id} (${candidate.name}) already serves environment ${environmentName}`, {
+      deployment_id: candidate.id,
+    });
+  }
+  return {
+    modelId,
+    environment,
+    candidate,
+    previousDeploymentId: environment.current_deployment_id,
+    settings: await effectivePromotionSettings(work.tx, environment),
+    timeoutSeconds: body.timeout_seconds ?? null,
+  };
+}
+
+function requireExecutor(executor: PromotionExecutor | undefined): PromotionExecutor {
+  if (!executor) throw notImplemented("promotions are not executed by this engine build yet");
+  return executor;
+}
+
+export async function promote(
+  context: ServiceContext,
+  executor: PromotionExecutor | undefined,
+  modelId: string,
+  environmentName: string,
+  body: PromoteBody,
+): Promise<Promotion> {
+  return inTransaction(context, async (work) => {
+    const request = await validatePromotionRequest(work, modelId, environmentName, body);
+    const row = await requireExecutor(executor).start(work, request);
+    await work.audit({
+      modelId,
+      kind: "promotion.started",
+      objectId: row.id,
+      objectName: environmentName,
+      details: { deployment_id: row.deployment_id, previous_deployment_id: row.previous_deployment_id, kind: row.kind },
+    });
+    work.emit({ type: "promotion.changed", modelId, environmentName, promotionId: row.id });
+    return presentPromotion(row);
+  });
+}
+
+/** POST …/deployments/{id}/promote: the same as promoting to production. */
+export async function promoteToProduction(
+  context: ServiceContext,
+  executor: PromotionExecutor | undefined,
+  modelId: string,
+  deploymentId: string,
+  timeoutSeconds: number | undefined,
+): Promise<Promotion> {
+  return promote(context, executor, modelId, PRODUCTION_ENVIRONMENT_NAME, {
+    deployment_id: deploymentId,
+    ...(timeoutSeconds !== undefined ? { timeout_seconds: timeoutSeconds } : {}),
+  });
+}
+
+/** Rollback = promote the deployment that served the environment before its last successful promotion. */
+export async function rollback(
+  context: ServiceContext,
+  executor: PromotionExecutor | undefined,
+  modelId: string,
+  environmentName: string,
+  timeoutSeconds: number | undefined,
+): Promise<Promotion> {
+  await requireModel(context.sql, modelId);
+  const environment = await requireEnvironment(context.sql, modelId, environmentName);
+  if (environment.previous_deployment_id === null) {
+    throw conflict(`environment ${environmentName} has no previous deployment to roll back to`);
+  }
+  return promote(context, executor, modelId, environmentName, {
+    deployment_id: environment.previous_deployment_id,
+    ...(timeoutSeconds !== undefined ? { timeout_seconds: timeoutSeconds } : {}),
+  });
+}
+
+export async function requestPromotionAction(
+  context: ServiceContext,
+  executor: PromotionExecutor | undefined,
+  modelId: string,
+  environmentName: string,
+  action: PromotionActionName,
+): Promise<Promotion> {
+  return inTransaction(context, async (work) => {
+    await requireModel(work.tx, modelId);
+    const environment = await requireEnvironment(work.tx, modelId, environmentName, true);
+    const promotion = await findInProgressPromotion(work.tx, environment.id);
+    if (!promotion) {
+      throw conflict(`environment ${environmentName} has no promotion in progress to ${action.replaceAll("_", " ")}`);
+    }
+    const row = await requireExecutor(executor).requestAction(work, promotion, action);
+    await work.audit({
+      modelId,
+      kind: "promotion.action",
+      objectId: row.id,
+      objectName: environmentName,
+      details: { action, status: row.status },
+    });
+    work.emit({ type: "promotion.changed", modelId, environmentName, promotionId: row.id });
+    return presentPromotion(row);
+  });
+}
+
+export async function listPromotions(
+  context: ServiceContext,
+  modelId: string,
+  environmentName: string,
+): Promise<Promotion[]> {
+  await requireModel(context.sql, modelId);
+  const environment = await requireEnvironment(context.sql, modelId, environmentName);
+  return (await listPromotionRows(context.sql, environment.id)).map(presentPromotion);
+}
+
+export async function getPromotion(
+  context: ServiceContext,
+  modelId: string,
+  environmentName: string,
+  promotionId: string,
+): Promise<Promotion> {
+  await requireModel(context.sql, modelId);
+  const environment = await requireEnvironment(context.sql, modelId, environmentName);
+  const row = await findPromotion(context.sql, promotionId);
+  if (!row || row.environment_id !== environment.id) {
+    throw notFound(`promotion ${promotionId} not found in environment ${environmentName}`, { promotion_id: promotionId });
+  }
+  return presentPromotion(row);
+}
