@@ -68,7 +68,15 @@ export interface ForwardRequest {
   path: string;
   headers: string[];
   deploymentId: string;
+  /** the request body if already collected (small bodies); else it streams from `req` */
+  body?: Buffer | undefined;
 }
+
+/** Request bodies up to this size (declared by content-length) are collected before dispatch:
+ * they arrive in one or two socket reads anyway, and sending head and body in one write halves
+ * the syscalls per request (writev was a third of the router's CPU in the bench). Larger or
+ * chunked bodies stream. The bound keeps memory per request small. */
+const SMALL_BODY_LIMIT = 64 * 1024;
 
 /**
  * Relays one request to a replica with `dispatch` (the cheapest undici shape measured here:
@@ -78,13 +86,53 @@ export interface ForwardRequest {
  */
 export function forward(request: ForwardRequest, onSettled: (outcome: ForwardOutcome) => void): void {
   const { req } = request;
-  const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
   const handler = new RelayHandler(request.res, request.deploymentId, onSettled);
   request.res.once("close", handler.onClientClosed);
-  request.upstream.dispatch(
-    { path: request.path, method: req.method ?? "POST", headers: request.headers, body: hasBody ? req : null },
-    handler,
-  );
+  const method = req.method ?? "POST";
+  const contentLength = req.headers["content-length"];
+  if (request.body !== undefined) {
+    request.upstream.dispatch({ path: request.path, method, headers: request.headers, body: request.body }, handler);
+  } else if (contentLength === undefined && req.headers["transfer-encoding"] === undefined) {
+    request.upstream.dispatch({ path: request.path, method, headers: request.headers, body: null }, handler);
+  } else {
+    request.upstream.dispatch({ path: request.path, method, headers: request.headers, body: req }, handler);
+  }
+}
+
+/**
+ * Collects a small request body (content-length ≤ 64 KiB) so it can be sent in one write and
+ * replayed on another replica if the first refuses the connection; undefined when the body
+ * must stream (large, chunked, or absent).
+ */
+export function readSmallBody(req: IncomingMessage, onBody: (body: Buffer | undefined, error?: Error) => void): void {
+  const contentLength = req.headers["content-length"];
+  const length = contentLength === undefined ? Number.NaN : Number(contentLength);
+  if (!(length > 0 && length <= SMALL_BODY_LIMIT) || req.headers["transfer-encoding"] !== undefined) {
+    onBody(undefined);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    received += chunk.length;
+  };
+  const onEnd = (): void => {
+    cleanup();
+    onBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+  };
+  const onError = (error: Error): void => {
+    cleanup();
+    onBody(undefined, error);
+  };
+  const cleanup = (): void => {
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("error", onError);
+  };
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("error", onError);
 }
 
 class RelayHandler implements Dispatcher.DispatchHandler {
@@ -92,6 +140,10 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   private responseStarted = false;
   private settled = false;
   private clientGone = false;
+  /** bytes the replica announced (content-length), -1 if unknown */
+  private expectedBytes = -1;
+  private relayedBytes = 0;
+  private ended = false;
 
   constructor(
     private readonly res: ServerResponse,
@@ -120,12 +172,21 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     this.responseStarted = true;
+    const contentLength = headers["content-length"];
+    if (typeof contentLength === "string") this.expectedBytes = Number(contentLength);
     const outgoing = responseHeaders(headers, this.deploymentId);
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, outgoing);
     else this.res.writeHead(statusCode, outgoing);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.relayedBytes += chunk.length;
+    if (this.relayedBytes === this.expectedBytes) {
+      // Last chunk: head (if still buffered), chunk and end go out in one write.
+      this.ended = true;
+      this.res.end(chunk);
+      return;
+    }
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once("drain", this.resume);
@@ -133,7 +194,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.res.end();
+    if (!this.ended) this.res.end();
     this.settle("completed");
   }
 

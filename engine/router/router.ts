@@ -3,7 +3,7 @@ import { Pool } from "undici";
 import type { ReplicaInfo, Runtime } from "../runtime/runtime.js";
 import { parseDataPlaneUrl, type DataPlaneTarget } from "./data-plane-path.js";
 import { sendError } from "./error-response.js";
-import { DEPLOYMENT_ID_HEADER, forward, upstreamRequestHeaders } from "./forward.js";
+import { DEPLOYMENT_ID_HEADER, forward, readSmallBody, upstreamRequestHeaders } from "./forward.js";
 import { pickReplica, resolveTarget } from "./pick.js";
 import type { RoutingTable } from "./routing-table.js";
 
@@ -41,6 +41,18 @@ type WakeOutcome = "ready" | "failing" | "timeout" | "gone" | "closed";
 
 interface Waiter {
   settle(outcome: WakeOutcome): void;
+}
+
+/** One predict request on its way to a replica. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  deploymentId: string;
+  /** path and query on the replica */
+  path: string;
+  headers: string[];
+  /** collected small body, or undefined when the body streams from req */
+  body: Buffer | undefined;
 }
 
 interface ReplicaPool {
@@ -140,21 +152,22 @@ export function createRouter(options: RouterOptions): Router {
 
     const path = resolution.deployment.predictPath + query;
     const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection);
-    if (runtime.readyReplicas(deploymentId).length > 0) {
-      dispatch(req, res, deploymentId, path, headers, 0, undefined);
-      return;
-    }
-    void wakeThenDispatch(req, res, resolution.modelId, deploymentId, path, headers);
+    readSmallBody(req, (body, error) => {
+      if (error !== undefined) {
+        res.destroy(); // the client broke off its upload
+        return;
+      }
+      const exchange: Exchange = { req, res, deploymentId, path, headers, body };
+      if (runtime.readyReplicas(deploymentId).length > 0) {
+        dispatch(exchange, 0, undefined);
+        return;
+      }
+      void wakeThenDispatch(exchange, resolution.modelId);
+    });
   }
 
-  async function wakeThenDispatch(
-    req: IncomingMessage,
-    res: ServerResponse,
-    modelId: string,
-    deploymentId: string,
-    path: string,
-    headers: string[],
-  ): Promise<void> {
+  async function wakeThenDispatch(exchange: Exchange, modelId: string): Promise<void> {
+    const { req, res, deploymentId } = exchange;
     const deploymentHeader = { [DEPLOYMENT_ID_HEADER]: deploymentId };
     onWake(deploymentId);
     const outcome = runtime.observe(deploymentId).failing ? "failing" : await waitForReady(deploymentId, res);
@@ -180,7 +193,7 @@ export function createRouter(options: RouterOptions): Router {
       sendError(res, 404, "NOT_FOUND", `deployment "${deploymentId}" of model "${modelId}" is no longer active`);
       return;
     }
-    dispatch(req, res, deploymentId, path, headers, 0, undefined);
+    dispatch(exchange, 0, undefined);
   }
 
   function waitForReady(deploymentId: string, res: ServerResponse): Promise<WakeOutcome> {
@@ -207,15 +220,8 @@ export function createRouter(options: RouterOptions): Router {
     });
   }
 
-  function dispatch(
-    req: IncomingMessage,
-    res: ServerResponse,
-    deploymentId: string,
-    path: string,
-    headers: string[],
-    attempt: number,
-    refusedBy: Set<string> | undefined,
-  ): void {
+  function dispatch(exchange: Exchange, attempt: number, refusedBy: Set<string> | undefined): void {
+    const { req, res, deploymentId } = exchange;
     const ready = runtime.readyReplicas(deploymentId);
     const candidates = refusedBy === undefined ? ready : ready.filter((replica) => !refusedBy.has(replica.id));
     const rotation = rotationByDeployment.get(deploymentId) ?? 0;
@@ -229,15 +235,16 @@ export function createRouter(options: RouterOptions): Router {
       return;
     }
     increment(inFlightByReplica, replica.id);
-    forward({ upstream: poolFor(replica), req, res, path, headers, deploymentId }, (outcome) => {
+    forward({ ...exchange, upstream: poolFor(replica) }, (outcome) => {
       decrement(inFlightByReplica, replica.id);
       if (outcome !== "refused") return;
       // Nothing reached the replica (it is probably dying and not yet marked so): another one can
-      // take the request, as long as the body was not consumed.
-      if (attempt < maxConnectRetries && !req.readableDidRead && !res.destroyed) {
+      // take the request, as long as the body is in hand or was not consumed.
+      const bodyReplayable = exchange.body !== undefined || !req.readableDidRead;
+      if (attempt < maxConnectRetries && bodyReplayable && !res.destroyed) {
         const refused = refusedBy ?? new Set<string>();
         refused.add(replica.id);
-        dispatch(req, res, deploymentId, path, headers, attempt + 1, refused);
+        dispatch(exchange, attempt + 1, refused);
       } else {
         req.resume();
         sendError(res, 502, "BAD_GATEWAY", `the replicas of deployment "${deploymentId}" refused the connection`, {

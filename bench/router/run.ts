@@ -1,0 +1,263 @@
+/**
+ * Router benchmark: the same upstream replica measured directly, through the modelplane router
+ * (one process, and N processes with node:cluster) and through nginx (1 and N workers), in one run.
+ *
+ *   npx tsc -p bench/router/tsconfig.json && node dist/bench/router/run.js
+ *
+ * Needs `wrk` and `nginx` on PATH (Debian: apt-get install -y nginx wrk). Knobs (env):
+ *   BENCH_DURATION_S=10   saturation run per target (wrk -t 2 -c 32)
+ *   BENCH_RATE=1000       fixed request rate of the latency run (requests/s, open loop)
+ *   BENCH_RATE_S=5        duration of the latency run
+ *   BENCH_WORKERS=2       processes of the multi-process router and nginx variants
+ * Prints a markdown table (paste it into RESULTS.md).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Pool } from "undici";
+
+const durationSeconds = Number(process.env["BENCH_DURATION_S"] ?? "10");
+const fixedRate = Number(process.env["BENCH_RATE"] ?? "1000");
+const fixedRateSeconds = Number(process.env["BENCH_RATE_S"] ?? "5");
+const workers = Number(process.env["BENCH_WORKERS"] ?? "2");
+const REQUEST_BODY = JSON.stringify({ text: "what a great movie, I love it" });
+
+/** A minimal model replica: the cheapest possible upstream makes proxy overhead most visible. */
+const UPSTREAM_SCRIPT = `
+const http = require("node:http");
+const body = JSON.stringify({ label: "positive", score: 0.9, version: "v1" });
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on("end", () => {
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  });
+});
+server.keepAliveTimeout = 30000;
+server.listen(Number(process.env.PORT), "127.0.0.1");
+process.on("SIGTERM", () => process.exit(0));
+`;
+
+interface Target {
+  name: string;
+  url: string;
+}
+
+interface Measurement {
+  target: string;
+  requestsPerSecond: number;
+  wrkErrors: string;
+  p50Ms: number;
+  p99Ms: number;
+  rateErrors: number;
+}
+
+const children: ChildProcess[] = [];
+process.on("exit", () => {
+  for (const child of children) if (child.pid !== undefined) try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
+});
+
+function start(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"], detached: true });
+  children.push(child);
+  return child;
+}
+
+async function waitForPort(url: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const response = await fetch(url, { method: "POST", body: REQUEST_BODY });
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within 10 s`);
+    await sleep(50);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function nginxConfig(dir: string, listenPort: number, upstreamPort: number, workerProcesses: number): string {
+  return `
+daemon off;
+master_process on;
+user root;
+worker_processes ${workerProcesses};
+pid ${dir}/nginx-${listenPort}.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  # The same 90/10 split the router does (current/candidate), both on the one replica.
+  upstream backend {
+    server 127.0.0.1:${upstreamPort} weight=9;
+    server localhost:${upstreamPort} weight=1;
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${listenPort};
+    keepalive_timeout 30s;
+    keepalive_requests 1000000;
+    location = /models/bench/production/predict {
+      proxy_pass http://backend/predict;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      # Stream like the router does, instead of spooling bodies.
+      proxy_request_buffering off;
+      proxy_buffering off;
+      add_header x-modelplane-deployment-id $upstream_addr;
+    }
+  }
+}
+`;
+}
+
+function wrk(url: string, seconds: number, luaScript: string): { requestsPerSecond: number; errors: string } {
+  const result = spawnSync("wrk", ["-t", "2", "-c", "32", "-d", `${seconds}s`, "-s", luaScript, url], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`wrk failed: ${result.stderr}`);
+  const match = /Requests\/sec:\s+([\d.]+)/.exec(result.stdout);
+  const errors = [/Socket errors:.*/.exec(result.stdout)?.[0], /Non-2xx or 3xx responses: \d+/.exec(result.stdout)?.[0]]
+    .filter((line) => line !== undefined)
+    .join("; ");
+  return { requestsPerSecond: match ? Number(match[1]) : Number.NaN, errors };
+}
+
+/**
+ * Open-loop load at a fixed rate: requests are sent on schedule whether or not earlier ones have
+ * answered, so a slow proxy cannot slow the load down and hide its own latency. Latency is
+ * measured from the actual send to the end of the response body.
+ */
+async function latencyAtFixedRate(url: string, rate: number, seconds: number): Promise<{ p50Ms: number; p99Ms: number; errors: number }> {
+  const { origin, pathname } = new URL(url);
+  const pool = new Pool(origin, { connections: 64, keepAliveTimeout: 30_000 });
+  const total = rate * seconds;
+  const intervalMs = 1000 / rate;
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  let errors = 0;
+  let sent = 0;
+  const startedAt = performance.now();
+  while (sent < total) {
+    const due = Math.min(total, Math.floor((performance.now() - startedAt) / intervalMs) + 1);
+    for (; sent < due; sent++) {
+      const sentAt = performance.now();
+      pending.push(
+        pool
+          .request({ path: pathname, method: "POST", body: REQUEST_BODY, headers: { "content-type": "application/json" } })
+          .then(async ({ statusCode, body }) => {
+            await body.dump();
+            if (statusCode !== 200) errors++;
+            latencies.push(performance.now() - sentAt);
+          })
+          .catch(() => {
+            errors++;
+          }),
+      );
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
+  return { p50Ms: percentile(50), p99Ms: percentile(99), errors };
+}
+
+async function measure(target: Target, luaScript: string): Promise<Measurement> {
+  process.stderr.write(`measuring ${target.name} …\n`);
+  wrk(target.url, 2, luaScript); // warm-up: JIT, connection pools
+  const saturation = wrk(target.url, durationSeconds, luaScript);
+  await sleep(500);
+  const latency = await latencyAtFixedRate(target.url, fixedRate, fixedRateSeconds);
+  return {
+    target: target.name,
+    requestsPerSecond: saturation.requestsPerSecond,
+    wrkErrors: saturation.errors,
+    p50Ms: latency.p50Ms,
+    p99Ms: latency.p99Ms,
+    rateErrors: latency.errors,
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "modelplane-bench-"));
+  const luaScript = join(dir, "post.lua");
+  writeFileSync(
+    luaScript,
+    `wrk.method = "POST"\nwrk.body = '${REQUEST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`,
+  );
+  const routerScript = join(dirname(fileURLToPath(import.meta.url)), "router-server.js");
+  try {
+    const upstreamPort = await freePort();
+    start(process.execPath, ["-e", UPSTREAM_SCRIPT], { PORT: String(upstreamPort) });
+    const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+    await waitForPort(`${upstreamUrl}/predict`);
+
+    const targets: Target[] = [{ name: "direct to replica", url: `${upstreamUrl}/predict` }];
+    for (const routerWorkers of [1, workers]) {
+      const port = await freePort();
+      start(process.execPath, [routerScript], { UPSTREAM_URL: upstreamUrl, PORT: String(port), ROUTER_WORKERS: String(routerWorkers) });
+      targets.push({ name: `modelplane router, ${routerWorkers} process${routerWorkers > 1 ? "es" : ""}`, url: `http://127.0.0.1:${port}/models/bench/production/predict` });
+    }
+    for (const nginxWorkers of [1, workers]) {
+      const port = await freePort();
+      const config = join(dir, `nginx-${nginxWorkers}.conf`);
+      writeFileSync(config, nginxConfig(dir, port, upstreamPort, nginxWorkers));
+      start("nginx", ["-c", config, "-p", dir]);
+      targets.push({ name: `nginx, ${nginxWorkers} worker${nginxWorkers > 1 ? "s" : ""}`, url: `http://127.0.0.1:${port}/models/bench/production/predict` });
+    }
+    for (const target of targets) await waitForPort(target.url);
+
+    const results: Measurement[] = [];
+    for (const target of targets) results.push(await measure(target, luaScript));
+    report(results);
+  } finally {
+    for (const child of children) if (child.pid !== undefined) try { process.kill(-child.pid, "SIGTERM"); } catch { /* gone */ }
+    await sleep(200);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function report(results: Measurement[]): void {
+  const direct = results[0]!;
+  const find = (prefix: string) => results.filter((result) => result.target.startsWith(prefix));
+  const lines = [
+    `| target | req/s at saturation (wrk -t2 -c32 -d${durationSeconds}s) | p50 at ${fixedRate} req/s | p99 at ${fixedRate} req/s | errors |`,
+    "|---|---|---|---|---|",
+    ...results.map(
+      (result) =>
+        `| ${result.target} | ${result.requestsPerSecond.toFixed(0)} | ${result.p50Ms.toFixed(2)} ms | ${result.p99Ms.toFixed(2)} ms | ${[result.wrkErrors, result.rateErrors > 0 ? `${result.rateErrors} at fixed rate` : ""].filter(Boolean).join("; ") || "none"} |`,
+    ),
+    "",
+  ];
+  for (const router of find("modelplane")) {
+    lines.push(`- ${router.target}: ${(router.requestsPerSecond / direct.requestsPerSecond).toFixed(2)}× direct throughput, added p50 ${(router.p50Ms - direct.p50Ms).toFixed(2)} ms, added p99 ${(router.p99Ms - direct.p99Ms).toFixed(2)} ms`);
+    for (const nginx of find("nginx")) {
+      lines.push(`  - vs ${nginx.target}: ${(router.requestsPerSecond / nginx.requestsPerSecond).toFixed(2)}× throughput, p50 ${(router.p50Ms - nginx.p50Ms).toFixed(2)} ms more`);
+    }
+  }
+  console.log(lines.join("\n"));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
