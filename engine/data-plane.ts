@@ -1,0 +1,101 @@
+/**
+ * Everything that makes deployments really run and serve, wired together: the process runtime
+ * (replicas), the router (predict traffic), the autoscaler, the deployment controller (stored
+ * state → runtime and router) and the promotion reconciler. Driven by the control plane's domain
+ * events; rebuilt from the store on start, so a restarted engine resumes where it stopped.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Autoscaler } from "./autoscaler/index.js";
+import { DeploymentController } from "./control/deployment-controller.js";
+import { createPromotionExecutor } from "./promotions/executor.js";
+import { PromotionReconciler } from "./promotions/reconciler.js";
+import { createRouter, RoutingTable } from "./router/index.js";
+import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/index.js";
+import type { ControlPlane } from "./service/control-plane.js";
+import type { DomainEvent } from "./service/events.js";
+
+export interface DataPlaneOptions {
+  runtime?: ProcessRuntimeOptions;
+  /** how long a promotion's candidate gets to have the replicas it is asked for (default 5 min) */
+  promotionReadyTimeoutMs?: number;
+  /** how long a predict request waits for a deployment scaled to zero (default 60 s) */
+  wakeTimeoutMs?: number;
+  /** progress lines of promotions and replica changes */
+  log?: (line: string) => void;
+}
+
+export interface DataPlane {
+  /** serves data-plane paths (`/models/...`); false for any other path */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  runtime: ProcessRuntime;
+  controller: DeploymentController;
+  reconciler: PromotionReconciler;
+  close(): Promise<void>;
+}
+
+export async function startDataPlane(controlPlane: ControlPlane, options: DataPlaneOptions = {}): Promise<DataPlane> {
+  const sql = controlPlane.sql;
+  const runtime = new ProcessRuntime(options.runtime ?? {});
+  const table = new RoutingTable();
+  // The controller is created after the router and autoscaler it uses; their callbacks reach it late.
+  let controller: DeploymentController | undefined;
+  const router = createRouter({
+    table,
+    runtime,
+    onWake: (deploymentId) => controller?.wake(deploymentId),
+    ...(options.wakeTimeoutMs !== undefined ? { wakeTimeoutMs: options.wakeTimeoutMs } : {}),
+  });
+  runtime.setInFlightSource((replicaId) => router.inFlight(replicaId));
+  const autoscaler = new Autoscaler({ source: router, apply: (deploymentId, replicas) => controller?.applyAutoscaling(deploymentId, replicas) });
+  const deployments = new DeploymentController({ sql, runtime, table, autoscaler });
+  controller = deployments;
+  const reconciler = new PromotionReconciler({ sql, runtime, deployments, autoscaler, ...(options.log ? { log: options.log } : {}) });
+  controlPlane.setPromotionExecutor(
+    createPromotionExecutor({
+      currentReplicas: (deploymentId) => deployments.desiredReplicas(deploymentId),
+      readyReplicas: (deploymentId) => runtime.observe(deploymentId).ready,
+      ...(options.promotionReadyTimeoutMs !== undefined ? { readyTimeoutMs: options.promotionReadyTimeoutMs } : {}),
+    }),
+  );
+
+  // Events are handled one at a time, in order: each handler re-reads the rows it needs.
+  let queue: Promise<void> = Promise.resolve();
+  const onEvent = async (event: DomainEvent): Promise<void> => {
+    switch (event.type) {
+      case "model.created":
+      case "model.deleted":
+        return deployments.syncModel(event.modelId);
+      case "deployment.changed":
+        return deployments.syncDeployment(event.deploymentId);
+      case "environment.changed":
+        return deployments.syncEnvironment(event.modelId, event.environmentName);
+      case "promotion.changed":
+        await deployments.syncEnvironment(event.modelId, event.environmentName);
+        return reconciler.wake(event.promotionId);
+      case "promotion_settings.changed":
+        return;
+    }
+  };
+  const unsubscribe = controlPlane.onChange((event) => {
+    queue = queue.then(() => onEvent(event)).catch((error: unknown) => options.log?.(`event ${event.type} failed: ${(error as Error).message}`));
+  });
+
+  await deployments.syncAll();
+  await reconciler.start();
+
+  return {
+    handle: (req, res) => router.handle(req, res),
+    runtime,
+    controller: deployments,
+    reconciler,
+    async close() {
+      unsubscribe();
+      await queue;
+      await reconciler.close();
+      autoscaler.close();
+      await deployments.close();
+      await router.close();
+      await runtime.close();
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Starts promotions and records control actions, inside the API request's transaction (the
+ * service validated the request and audits it). The planner decides; this only persists.
+ */
+import { conflict } from "../errors.js";
+import { applyControlAction, startPromotion, type PromotionState } from "../rollout/index.js";
+import { insertDeployment, updateDeployment, type DeploymentRow } from "../store/deployments.js";
+import { takeDeploymentNumber } from "../store/models.js";
+import { insertPromotion, type PromotionRow } from "../store/promotions.js";
+import type { UnitOfWork } from "../service/context.js";
+import { newObjectId } from "../service/ids.js";
+import type { PromotionActionName, PromotionExecutor, ValidatedPromotionRequest } from "../service/promotions.js";
+import { persistPromotionState } from "./persist.js";
+
+export interface PromotionExecutorOptions {
+  /** replicas the previous deployment runs now (the controller's desired count) */
+  currentReplicas(deploymentId: string): number;
+  /** ready replicas of a deployment now (for the row's ready counts) */
+  readyReplicas(deploymentId: string): number;
+  /** how long a candidate gets to have the replicas it is asked for (default 5 min) */
+  readyTimeoutMs?: number;
+  clock?: () => number;
+}
+
+/** The development deployment is never promoted itself: a published copy with a new id is. */
+async function publishDevelopmentCopy(work: UnitOfWork, development: DeploymentRow, request: ValidatedPromotionRequest): Promise<DeploymentRow> {
+  const number = await takeDeploymentNumber(work.tx, request.modelId);
+  const copy = await insertDeployment(work.tx, {
+    id: newObjectId("dep"),
+    modelId: request.modelId,
+    name: `deployment-${number}`,
+    isDevelopment: false,
+    spec: development.spec,
+    autoscalingSettings: request.environment.autoscaling_settings,
+    status: "DEPLOYING",
+    at: work.at,
+  });
+  await work.audit({
+    modelId: request.modelId,
+    kind: "deployment.created",
+    objectId: copy.id,
+    objectName: copy.name,
+    details: { published_from: development.id, for_environment: request.environment.name },
+  });
+  work.emit({ type: "deployment.changed", modelId: request.modelId, deploymentId: copy.id, deleted: false });
+  return copy;
+}
+
+export function createPromotionExecutor(options: PromotionExecutorOptions): PromotionExecutor {
+  const clock = options.clock ?? Date.now;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 5 * 60_000;
+  return {
+    async start(work: UnitOfWork, request: ValidatedPromotionRequest): Promise<PromotionRow> {
+      let candidate = request.candidate;
+      if (candidate.is_development) candidate = await publishDevelopmentCopy(work, candidate, request);
+      // The candidate serves with the environment's autoscaling settings (reference: a promoted
+      // deployment's settings are updated to match); redeploy_on_promotion starts fresh replicas.
+      candidate = await updateDeployment(
+        work.tx,
+        candidate.id,
+        { autoscalingSettings: request.environment.autoscaling_settings, bumpRevision: request.settings.redeploy_on_promotion },
+        work.at,
+      );
+      work.emit({ type: "deployment.changed", modelId: request.modelId, deploymentId: candidate.id, deleted: false });
+      const id = newObjectId("pro");
+      const previous = request.previousDeploymentId;
+      const bounds = request.environment.autoscaling_settings;
+      const state = startPromotion({
+        id,
+        previousDeploymentId: previous,
+        candidateDeploymentId: candidate.id,
+        settings: request.settings,
+        bounds: { min_replica: bounds.min_replica, max_replica: bounds.max_replica },
+        previousReplicas: previous ? options.currentReplicas(previous) : 0,
+        now: clock(),
+        readyTimeoutMs: request.timeoutSeconds ? Math.min(readyTimeoutMs, request.timeoutSeconds * 1000) : readyTimeoutMs,
+      });
+      return insertPromotion(work.tx, {
+        id,
+        modelId: request.modelId,
+        environmentId: request.environment.id,
+        environmentName: request.environment.name,
+        deploymentId: candidate.id,
+        previousDeploymentId: previous,
+        kind: state.kind,
+        status: state.status,
+        totalSteps: state.totalSteps,
+        phase: state.phase,
+        replicas: {
+          previous: { desired: state.desiredReplicas.previous, ready: previous ? options.readyReplicas(previous) : 0 },
+          candidate: { desired: state.desiredReplicas.candidate, ready: options.readyReplicas(candidate.id) },
+        },
+        settings: request.settings,
+        plannerState: state as unknown as Record<string, unknown>,
+        timeoutSeconds: request.timeoutSeconds,
+        at: work.at,
+      });
+    },
+
+    async requestAction(work: UnitOfWork, promotion: PromotionRow, action: PromotionActionName): Promise<PromotionRow> {
+      const state = promotion.planner_state as unknown as PromotionState;
+      const result = applyControlAction(state, action, clock());
+      if (!result.ok) throw conflict(result.reason, { promotion_id: promotion.id, status: promotion.status, action });
+      const ready = {
+        previous: state.previousDeploymentId ? options.readyReplicas(state.previousDeploymentId) : 0,
+        candidate: options.readyReplicas(state.candidateDeploymentId),
+      };
+      const written = await persistPromotionState(work.tx, promotion, result.state, ready, work.at);
+      // The environment row is locked by the service, so nobody can have written in between.
+      if (!written) throw conflict(`promotion ${promotion.id} changed while the ${action} was recorded; try again`);
+      return written;
+    },
+  };
+}

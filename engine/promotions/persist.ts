@@ -1,0 +1,73 @@
+/**
+ * The one place a promotion's planner state is written: the row's columns mirror the state for
+ * the API, every write is a compare-and-set on the row's version, and a terminal state is written
+ * in the same transaction as its consequences (the environment's current deployment, the cleanup
+ * strategy's deactivation, the audit entry), so no crash can separate them.
+ */
+import { cleanupFor, isTerminalStatus, type PromotionState } from "../rollout/index.js";
+import { appendAuditLog } from "../store/audit-log.js";
+import { updateDeployment } from "../store/deployments.js";
+import { updateEnvironment } from "../store/environments.js";
+import { compareAndSetPromotion, type PromotionChanges, type PromotionRow } from "../store/promotions.js";
+import type { SqlExecutor } from "../store/sql.js";
+import { newObjectId } from "../service/ids.js";
+
+export interface ObservedReady {
+  previous: number;
+  candidate: number;
+}
+
+/** The row fields that mirror the planner state (ready counts are what the runtime observed). */
+export function promotionRowChanges(state: PromotionState, ready: ObservedReady, at: string): PromotionChanges {
+  return {
+    status: state.status,
+    percentTrafficToNewVersion: state.percentTrafficToNewVersion,
+    errorMessage: state.errorMessage ?? null,
+    step: state.step,
+    totalSteps: state.totalSteps,
+    phase: state.phase,
+    replicas: {
+      previous: { desired: state.desiredReplicas.previous, ready: ready.previous },
+      candidate: { desired: state.desiredReplicas.candidate, ready: ready.candidate },
+    },
+    plannerState: state as unknown as Record<string, unknown>,
+    finishedAt: isTerminalStatus(state.status) ? new Date(state.finishedAt ?? Date.parse(at)).toISOString() : null,
+  };
+}
+
+/**
+ * Write `state` over `row` if nobody wrote since it was read. Must run in a transaction when the
+ * state may be terminal. Returns the new row, or undefined when another writer won.
+ */
+export async function persistPromotionState(
+  tx: SqlExecutor,
+  row: PromotionRow,
+  state: PromotionState,
+  ready: ObservedReady,
+  at: string,
+): Promise<PromotionRow | undefined> {
+  const written = await compareAndSetPromotion(tx, row.id, row.version, promotionRowChanges(state, ready, at), at);
+  if (!written || !isTerminalStatus(state.status)) return written;
+  if (state.status === "SUCCEEDED") {
+    await updateEnvironment(tx, row.environment_id, { currentDeploymentId: state.candidateDeploymentId, previousDeploymentId: state.previousDeploymentId }, at);
+  }
+  const cleanup = cleanupFor(state);
+  if (cleanup.action === "deactivate") {
+    await updateDeployment(tx, cleanup.deploymentId, { active: false, status: "INACTIVE" }, at);
+  }
+  await appendAuditLog(tx, {
+    id: newObjectId("log"),
+    modelId: row.model_id,
+    at,
+    kind: "promotion.finished",
+    objectId: row.id,
+    objectName: row.environment_name,
+    details: {
+      status: state.status,
+      deployment_id: state.candidateDeploymentId,
+      previous_deployment_id: state.previousDeploymentId,
+      error_message: state.errorMessage ?? null,
+    },
+  });
+  return written;
+}

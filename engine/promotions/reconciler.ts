@@ -1,0 +1,246 @@
+/**
+ * Drives every in-progress promotion. One pass per promotion: re-read the persisted row, observe
+ * both deployments through the runtime, ask the pure planner for the next state, persist it
+ * (compare-and-set on the row's version) *before* acting on it, then apply its desired replica
+ * counts and traffic split. Passes run on the planner's `wakeAt`, on runtime change events and on
+ * API actions; a pass with nothing changed writes nothing and re-applies the same (idempotent)
+ * desired state, so after a crash the first pass resumes exactly where the row says.
+ */
+import { randomUUID } from "node:crypto";
+import { cleanupFor, isTerminalStatus, planNextStep, type Observation, type PromotionState } from "../rollout/index.js";
+import { failPromotion } from "../rollout/outcomes.js";
+import type { DeploymentObservation, Runtime } from "../runtime/runtime.js";
+import { tryAcquireLease } from "../store/leases.js";
+import { findPromotion, listInProgressPromotions, type PromotionRow } from "../store/promotions.js";
+import type { Sql } from "../store/sql.js";
+import type { DeploymentController } from "../control/deployment-controller.js";
+import type { Autoscaler } from "../autoscaler/index.js";
+import { persistPromotionState } from "./persist.js";
+
+export interface PromotionReconcilerOptions {
+  sql: Sql;
+  runtime: Runtime;
+  deployments: DeploymentController;
+  autoscaler: Autoscaler;
+  clock?: () => number;
+  /** progress lines (one per status, step, traffic or replica change) */
+  log?: (line: string) => void;
+  /** lease time-to-live: another engine on the same PostgreSQL takes a promotion over this long after its driver died */
+  leaseTtlMs?: number;
+  /** safety net: a pass at least this often even without events (default 1 s) */
+  maxIdleMs?: number;
+}
+
+interface Scheduled {
+  timer: NodeJS.Timeout | undefined;
+  running: Promise<void> | undefined;
+  again: boolean;
+}
+
+function replicaObservation(observation: DeploymentObservation) {
+  return {
+    ready: observation.ready,
+    starting: observation.starting,
+    failing: observation.failing,
+    ...(observation.lastError !== undefined ? { lastError: observation.lastError } : {}),
+  };
+}
+
+export class PromotionReconciler {
+  readonly #options: PromotionReconcilerOptions;
+  readonly #clock: () => number;
+  readonly #holder = `engine-${randomUUID()}`;
+  readonly #scheduled = new Map<string, Scheduled>();
+  /** deployment id → promotions it takes part in, to wake them on runtime events */
+  readonly #byDeployment = new Map<string, Set<string>>();
+  /** promotions this engine drove and has not cleaned up after yet */
+  readonly #active = new Set<string>();
+  readonly #unsubscribe: () => void;
+  #closed = false;
+
+  constructor(options: PromotionReconcilerOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+    this.#unsubscribe = options.runtime.onChange((deploymentId) => {
+      for (const promotionId of this.#byDeployment.get(deploymentId) ?? []) this.wake(promotionId);
+    });
+  }
+
+  /** Engine start: resume every promotion that was in progress. */
+  async start(): Promise<void> {
+    for (const row of await listInProgressPromotions(this.#options.sql)) this.wake(row.id);
+  }
+
+  /** Run a pass for this promotion soon (coalesced with one already scheduled or running). */
+  wake(promotionId: string): void {
+    if (this.#closed) return;
+    let entry = this.#scheduled.get(promotionId);
+    if (!entry) {
+      entry = { timer: undefined, running: undefined, again: false };
+      this.#scheduled.set(promotionId, entry);
+    }
+    if (entry.running) {
+      entry.again = true;
+      return;
+    }
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => this.#run(promotionId), 0);
+  }
+
+  /** Run one pass now and wait for it (API actions wait so their answer shows the effect). */
+  async reconcileNow(promotionId: string): Promise<void> {
+    this.wake(promotionId);
+    for (let i = 0; i < 3; i++) {
+      const entry = this.#scheduled.get(promotionId);
+      if (!entry) return;
+      if (entry.running) await entry.running;
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#unsubscribe();
+    const running: Promise<void>[] = [];
+    for (const entry of this.#scheduled.values()) {
+      if (entry.timer) clearTimeout(entry.timer);
+      if (entry.running) running.push(entry.running);
+    }
+    await Promise.allSettled(running);
+    this.#scheduled.clear();
+  }
+
+  #run(promotionId: string): void {
+    const entry = this.#scheduled.get(promotionId);
+    if (!entry || this.#closed) return;
+    entry.timer = undefined;
+    entry.again = false;
+    entry.running = this.#pass(promotionId)
+      .catch((error: unknown) => {
+        this.#options.log?.(`promotion ${promotionId}: reconcile pass failed, retrying: ${(error as Error).message}`);
+        return this.#clock() + 1000;
+      })
+      .then((wakeAt) => {
+        entry.running = undefined;
+        if (this.#closed) return;
+        if (wakeAt === null) {
+          this.#scheduled.delete(promotionId);
+          return;
+        }
+        if (entry.again) return this.wake(promotionId);
+        const delay = Math.max(0, Math.min(wakeAt - this.#clock(), this.#options.maxIdleMs ?? 1000));
+        entry.timer = setTimeout(() => this.#run(promotionId), delay);
+      });
+  }
+
+  /** One level-triggered pass. Returns when to come back, or null when the promotion is over. */
+  async #pass(promotionId: string): Promise<number | null> {
+    const { sql, runtime, deployments } = this.#options;
+    const row = await findPromotion(sql, promotionId);
+    if (!row) return null;
+    const state = row.planner_state as unknown as PromotionState;
+    if (isTerminalStatus(row.status)) {
+      // Ended by an API action (force cancel, force roll forward, instant cancel) since the last
+      // pass: the terminal write already happened with its consequences; act on it once.
+      if (this.#active.has(row.id)) {
+        this.#apply(row, state);
+        await this.#cleanup(row, state);
+      }
+      return null;
+    }
+
+    // With several engines on one PostgreSQL, only the lease holder drives a promotion.
+    if (sql.kind === "postgres") {
+      const epoch = await tryAcquireLease(sql, { name: `promotion:${row.id}`, holder: this.#holder, ttlMs: this.#options.leaseTtlMs ?? 10_000, now: new Date(this.#clock()) });
+      if (epoch === undefined) return this.#clock() + 2000;
+    }
+
+    this.#track(row);
+    for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) {
+      if (!id) continue;
+      if (!deployments.specOf(id)) await deployments.syncDeployment(id);
+      deployments.setOwnedByPromotion(id, true);
+    }
+
+    const { autoscaler } = this.#options;
+    const environmentDemand = state.previousDeploymentId ? autoscaler.demand(state.previousDeploymentId) + autoscaler.demand(state.candidateDeploymentId) : 0;
+    const observation: Observation = {
+      now: this.#clock(),
+      previous: state.previousDeploymentId ? replicaObservation(runtime.observe(state.previousDeploymentId)) : null,
+      candidate: replicaObservation(runtime.observe(state.candidateDeploymentId)),
+      ...(environmentDemand > 0 ? { demandReplicas: environmentDemand } : {}),
+    };
+    let { state: next, wakeAt, events } = planNextStep(state, observation);
+    // The promotion's own deadline (promote body `timeout_seconds`): fail, traffic back to previous.
+    if (row.timeout_seconds !== null && !isTerminalStatus(next.status) && observation.now > state.startedAt + row.timeout_seconds * 1000) {
+      next = failPromotion({ ...next, version: state.version + 1 }, observation.now, `promotion did not finish within timeout_seconds=${row.timeout_seconds}`);
+      events = [{ kind: "status", message: `FAILED: ${next.errorMessage}` }];
+      wakeAt = null;
+    }
+    const at = new Date(observation.now).toISOString();
+    const ready = { previous: observation.previous?.ready ?? 0, candidate: observation.candidate.ready };
+    const rowDiffers = next !== state || row.replicas.previous.ready !== ready.previous || row.replicas.candidate.ready !== ready.candidate;
+    if (rowDiffers) {
+      // Persist before acting: a crash right after this write resumes from it.
+      const written = await sql.transaction((tx) => persistPromotionState(tx, row, next, ready, at));
+      // Someone else wrote first (an API action, another engine): re-read and plan again.
+      if (!written) return this.#clock();
+      for (const event of events) this.#options.log?.(`${row.environment_name}: ${event.message}`);
+    }
+    this.#apply(row, next);
+    if (isTerminalStatus(next.status)) {
+      await this.#cleanup(row, next);
+      return null;
+    }
+    return wakeAt ?? this.#clock() + (this.#options.maxIdleMs ?? 1000);
+  }
+
+  /**
+   * Desired replicas and traffic of a persisted state; idempotent. Order: scale-ups, then the
+   * traffic split, then scale-downs, so traffic never moves onto capacity asked away in the same pass.
+   */
+  #apply(row: PromotionRow, state: PromotionState): void {
+    const { deployments } = this.#options;
+    const targets: Array<[string, number]> = [[state.candidateDeploymentId, state.desiredReplicas.candidate]];
+    if (state.previousDeploymentId) targets.push([state.previousDeploymentId, state.desiredReplicas.previous]);
+    const growing = targets.filter(([id, replicas]) => replicas >= deployments.desiredReplicas(id));
+    const shrinking = targets.filter(([id, replicas]) => replicas < deployments.desiredReplicas(id));
+    for (const [id, replicas] of growing) deployments.setReplicas(id, replicas);
+    const terminal = isTerminalStatus(state.status);
+    deployments.setTraffic(row.model_id, row.environment_name, {
+      currentDeploymentId: state.status === "SUCCEEDED" ? state.candidateDeploymentId : state.previousDeploymentId,
+      candidateDeploymentId: terminal ? null : state.candidateDeploymentId,
+      percentToCandidate: terminal ? 0 : state.percentTrafficToNewVersion,
+    });
+    for (const [id, replicas] of shrinking) deployments.setReplicas(id, replicas);
+  }
+
+  /** After the terminal write: hand both deployments back to autoscaling, apply the cleanup strategy. */
+  async #cleanup(row: PromotionRow, state: PromotionState): Promise<void> {
+    const { deployments } = this.#options;
+    this.#untrack(row);
+    const cleanup = cleanupFor(state);
+    for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) deployments.setOwnedByPromotion(id, false);
+    if (state.status !== "SUCCEEDED") deployments.setReplicas(state.candidateDeploymentId, 0);
+    if (cleanup.action === "scale_to_zero") deployments.setReplicas(cleanup.deploymentId, 0);
+    if (cleanup.action === "keep") deployments.setReplicas(cleanup.deploymentId, cleanup.replicas);
+    // Re-derive specs and autoscaling from the rows: the candidate now serves with the environment's settings.
+    for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) await deployments.syncDeployment(id);
+    await deployments.syncEnvironment(row.model_id, row.environment_name);
+  }
+
+  #track(row: PromotionRow): void {
+    this.#active.add(row.id);
+    for (const id of [row.deployment_id, row.previous_deployment_id]) {
+      if (!id) continue;
+      let set = this.#byDeployment.get(id);
+      if (!set) this.#byDeployment.set(id, (set = new Set()));
+      set.add(row.id);
+    }
+  }
+
+  #untrack(row: PromotionRow): void {
+    this.#active.delete(row.id);
+    for (const id of [row.deployment_id, row.previous_deployment_id]) if (id) this.#byDeployment.get(id)?.delete(row.id);
+  }
+}
