@@ -1,0 +1,58 @@
+import type { RouteBody, RouteName, RouteParams, RouteResponse } from "../../sdk/contract.js";
+import type { ControlPlane } from "../service/control-plane.js";
+
+/** One handler per contract route; the mapped type makes a missing route a compile error. */
+export type RouteHandlers = {
+  [N in RouteName]: (input: { params: RouteParams<N>; body: RouteBody<N> }) => Promise<RouteResponse<N>>;
+};
+
+export function createRouteHandlers(service: ControlPlane): RouteHandlers {
+  return {
+    createModel: ({ body }) => service.createModel(body),
+    listModels: async () => ({ models: await service.listModels() }),
+    getModel: ({ params }) => service.getModel(params.model_id),
+    deleteModel: ({ params }) => service.deleteModel(params.model_id),
+
+    createDeployment: ({ params, body }) => service.createDeployment(params.model_id, body),
+    listDeployments: async ({ params }) => ({ deployments: await service.listDeployments(params.model_id) }),
+    putDevelopmentDeployment: async ({ params, body }) =>
+      (await service.putDevelopmentDeployment(params.model_id, body)).deployment,
+    getDeployment: ({ params }) => service.getDeployment(params.model_id, params.deployment_id),
+    patchDeployment: ({ params, body }) => service.patchDeployment(params.model_id, params.deployment_id, body),
+    deleteDeployment: ({ params }) => service.deleteDeployment(params.model_id, params.deployment_id),
+    activateDeployment: ({ params }) => service.activateDeployment(params.model_id, params.deployment_id),
+    deactivateDeployment: ({ params }) => service.deactivateDeployment(params.model_id, params.deployment_id),
+    updateDeploymentAutoscalingSettings: ({ params, body }) =>
+      service.updateDeploymentAutoscaling(params.model_id, params.deployment_id, body),
+    promoteDeploymentToProduction: ({ params, body }) =>
+      service.promoteToProduction(params.model_id, params.deployment_id, body.timeout_seconds),
+
+    createEnvironment: ({ params, body }) => service.createEnvironment(params.model_id, body),
+    listEnvironments: async ({ params }) => ({ environments: await service.listEnvironments(params.model_id) }),
+    getEnvironment: ({ params }) => service.getEnvironment(params.model_id, params.env_name),
+    patchEnvironment: ({ params, body }) => service.patchEnvironment(params.model_id, params.env_name, body),
+    deleteEnvironment: ({ params }) => service.deleteEnvironment(params.model_id, params.env_name),
+    putVariable: ({ params, body }) => service.putVariable(params.model_id, params.env_name, params.name, body),
+    deleteVariable: ({ params }) => service.deleteVariable(params.model_id, params.env_name, params.name),
+
+    promote: ({ params, body }) => service.promote(params.model_id, params.env_name, body),
+    pausePromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "pause"),
+    resumePromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "resume"),
+    cancelPromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "cancel"),
+    forceCancelPromotion: ({ params }) =>
+      service.requestPromotionAction(params.model_id, params.env_name, "force_cancel"),
+    forceRollForwardPromotion: ({ params }) =>
+      service.requestPromotionAction(params.model_id, params.env_name, "force_roll_forward"),
+    rollback: ({ params, body }) => service.rollback(params.model_id, params.env_name, body.timeout_seconds),
+    listPromotions: async ({ params }) => ({ promotions: await service.listPromotions(params.model_id, params.env_name) }),
+    getPromotion: ({ params }) => service.getPromotion(params.model_id, params.env_name, params.promotion_id),
+
+    createPromotionSettings: ({ body }) => service.createPromotionSettings(body),
+    listPromotionSettings: async () => ({ promotion_settings: await service.listPromotionSettings() }),
+    getPromotionSettings: ({ params }) => service.getPromotionSettings(params.promotion_settings_id),
+    patchPromotionSettings: ({ params, body }) => service.patchPromotionSettings(params.promotion_settings_id, body),
+    deletePromotionSettings: ({ params }) => service.deletePromotionSettings(params.promotion_settings_id),
+
+    listAuditLogs: async ({ params }) => ({ audit_logs: await service.listAuditLogs(params.model_id) }),
+  };
+}

@@ -1,0 +1,106 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
+import { createApiHandler, type ApiHandler } from "./api/api-handler.js";
+import { resolveApiKey } from "./api-key-file.js";
+import { ControlPlane } from "./service/control-plane.js";
+import { openStore } from "./store/open-store.js";
+import type { Sql } from "./store/sql.js";
+
+export interface EngineOptions {
+  /** 0 picks a free port; default 7070 */
+  port?: number;
+  host?: string;
+  /** holds the PGlite database, the lock file and the generated API key; default ./.modelplane */
+  dataDir?: string;
+  /** use this PostgreSQL instead of PGlite (several engines may share it) */
+  databaseUrl?: string;
+  /** default: MODELPLANE_API_KEY, else `<dataDir>/api-key` (generated on first start) */
+  apiKey?: string;
+  /** operational log lines (never bodies or secrets); default: stderr */
+  log?: (line: string) => void;
+  /**
+   * Requests the management API does not own (data-plane `/models/...`). Default: 404 JSON.
+   * The lead mounts the router here.
+   */
+  fallbackHandler?: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+}
+
+export interface RunningEngine {
+  /** base URL, e.g. http://127.0.0.1:7070 */
+  url: string;
+  apiKey: string;
+  service: ControlPlane;
+  store: Sql;
+  server: Server;
+  handleApi: ApiHandler;
+  /** Stop accepting, finish in-flight requests, close the store (and release the data-dir lock). */
+  close(): Promise<void>;
+}
+
+function defaultFallback(_req: IncomingMessage, res: ServerResponse): void {
+  const body = JSON.stringify({ error: { code: "NOT_FOUND", message: "not found", details: {} } });
+  res.writeHead(404, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startEngine(options: EngineOptions = {}): Promise<RunningEngine> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const dataDir = resolve(options.dataDir ?? "./.modelplane");
+  const store = await openStore({ dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
+  try {
+    const { apiKey, source } = resolveApiKey({ dataDir, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
+    if (source === "generated") {
+      // printed once, at the first start on this data dir; afterwards it is only in the 0600 file
+      log(`modelplane: generated API key ${apiKey} (stored in ${resolve(dataDir, "api-key")})`);
+    }
+    const service = new ControlPlane({ sql: store });
+    const handleApi = createApiHandler({ service, apiKey, log });
+    const fallback = options.fallbackHandler ?? defaultFallback;
+    const server = createServer((req, res) => {
+      void (async () => {
+        try {
+          if (await handleApi(req, res)) return;
+          await fallback(req, res);
+        } catch (error) {
+          log(`request ${req.method} ${req.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+          if (!res.headersSent) res.writeHead(500).end();
+          else res.destroy();
+        }
+      })();
+    });
+    // keep-alive sockets would hold close() open; in-flight requests still finish
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolveListen, rejectListen) => {
+      server.once("error", rejectListen);
+      server.listen(options.port ?? 7070, options.host ?? "127.0.0.1", () => {
+        server.off("error", rejectListen);
+        resolveListen();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${address.port}`,
+      apiKey,
+      service,
+      store,
+      server,
+      handleApi,
+      close() {
+        closing ??= (async () => {
+          await new Promise<void>((resolveClose) => {
+            server.close(() => resolveClose());
+            server.closeIdleConnections();
+          });
+          await store.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
