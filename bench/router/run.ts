@@ -186,6 +186,7 @@ async function measure(target: Target, luaScript: string): Promise<Measurement> 
   wrk(target.url, 2, luaScript); // warm-up: JIT, connection pools
   const saturation = wrk(target.url, durationSeconds, luaScript);
   await sleep(500);
+  await latencyAtFixedRate(target.url, fixedRate, 1); // warm-up of this client's own code paths
   const latency = await latencyAtFixedRate(target.url, fixedRate, fixedRateSeconds);
   return {
     target: target.name,
@@ -236,6 +237,10 @@ async function main(): Promise<void> {
   }
 }
 
+function signedMs(ms: number): string {
+  return `${ms >= 0 ? "+" : "−"}${Math.abs(ms).toFixed(2)} ms`;
+}
+
 function report(results: Measurement[]): void {
   const direct = results[0]!;
   const find = (prefix: string) => results.filter((result) => result.target.startsWith(prefix));
@@ -249,9 +254,9 @@ function report(results: Measurement[]): void {
     "",
   ];
   for (const router of find("modelplane")) {
-    lines.push(`- ${router.target}: ${(router.requestsPerSecond / direct.requestsPerSecond).toFixed(2)}× direct throughput, added p50 ${(router.p50Ms - direct.p50Ms).toFixed(2)} ms, added p99 ${(router.p99Ms - direct.p99Ms).toFixed(2)} ms`);
+    lines.push(`- ${router.target}: ${(router.requestsPerSecond / direct.requestsPerSecond).toFixed(2)}× direct throughput; p50 ${signedMs(router.p50Ms - direct.p50Ms)}, p99 ${signedMs(router.p99Ms - direct.p99Ms)} vs direct`);
     for (const nginx of find("nginx")) {
-      lines.push(`  - vs ${nginx.target}: ${(router.requestsPerSecond / nginx.requestsPerSecond).toFixed(2)}× throughput, p50 ${(router.p50Ms - nginx.p50Ms).toFixed(2)} ms more`);
+      lines.push(`  - vs ${nginx.target}: ${(router.requestsPerSecond / nginx.requestsPerSecond).toFixed(2)}× throughput; p50 ${signedMs(router.p50Ms - nginx.p50Ms)}, p99 ${signedMs(router.p99Ms - nginx.p99Ms)}`);
     }
   }
   console.log(lines.join("\n"));

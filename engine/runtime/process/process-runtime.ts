@@ -123,9 +123,12 @@ export class ProcessRuntime implements Runtime {
   private nextReplicaNumber = 1;
   private closed = false;
   private closing: Promise<void> | undefined;
-  /** A crashing engine must not leave replicas behind: 'exit' handlers run synchronously even on
-   * process.exit() and uncaught exceptions, so the process groups are SIGKILLed from there. */
-  private readonly killAllOnExit = (): void => {
+  /**
+   * SIGKILL every replica's process group, synchronously, without draining. The last resort: a
+   * crashing engine must not leave replicas behind, and 'exit' handlers run synchronously even on
+   * process.exit() and uncaught exceptions, so this runs from one (registered by the constructor).
+   */
+  readonly killAllNow = (): void => {
     for (const replica of this.liveReplicas) killGroup(replica, "SIGKILL");
   };
 
@@ -134,7 +137,7 @@ export class ProcessRuntime implements Runtime {
     const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
     this.options = { ...DEFAULTS, ...defined };
     this.inFlight = inFlight ?? (() => 0);
-    process.on("exit", this.killAllOnExit);
+    process.on("exit", this.killAllNow);
   }
 
   /** Late binding of the router's in-flight counter (the router needs the runtime first). */
@@ -237,7 +240,7 @@ export class ProcessRuntime implements Runtime {
     // Replicas of deployments removed earlier may still be stopping.
     await Promise.all([...this.liveReplicas].map((replica) => replica.stopPromise ?? replica.exitPromise));
     this.deployments.clear();
-    process.off("exit", this.killAllOnExit);
+    process.off("exit", this.killAllNow);
   }
 
   /**

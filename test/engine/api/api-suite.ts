@@ -473,6 +473,24 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
       });
     });
 
+    describe("concurrency", () => {
+      it("concurrent writers get one winner or distinct names, never a 5xx", async () => {
+        const name = `model-${randomUUID().slice(0, 8)}`;
+        const sameName = await Promise.all(Array.from({ length: 6 }, () => call("POST", "/v1/models", { name })));
+        expect(sameName.map((response) => response.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+        const modelId = sameName.find((response) => response.status === 201)!.body.id as string;
+        const created = await Promise.all(
+          Array.from({ length: 6 }, () => call("POST", `/v1/models/${modelId}/deployments`, { command: ["x"] })),
+        );
+        expect(created.map((response) => response.status)).toEqual([201, 201, 201, 201, 201, 201]);
+        expect(new Set(created.map((response) => response.body.name)).size).toBe(6);
+        const environments = await Promise.all(
+          Array.from({ length: 4 }, () => call("POST", `/v1/models/${modelId}/environments`, { name: "qa" })),
+        );
+        expect(environments.map((response) => response.status).sort()).toEqual([201, 409, 409, 409]);
+      });
+    });
+
     describe("audit log and events", () => {
       it("records every create, delete and state change, and emits events after commit", async () => {
         const events: DomainEvent[] = [];

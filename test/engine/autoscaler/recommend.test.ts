@@ -119,7 +119,8 @@ describe("recommendReplicas", () => {
       currentReplicas: fc.nat(20),
       sinceHighMs: fc.nat(4_000_000),
     });
-    const run = (s: fc.RecordValue<{ settings: AutoscalingSettings; samples: { ago: number; inFlight: number; arrivals: number }[]; currentReplicas: number; sinceHighMs: number }>, loadFactor = 1) =>
+    type Scenario = { settings: AutoscalingSettings; samples: { ago: number; inFlight: number; arrivals: number }[]; currentReplicas: number; sinceHighMs: number };
+    const run = (s: Scenario, loadFactor = 1) =>
       recommendReplicas({
         settings: s.settings,
         samples: s.samples.map((sample) => ({ at: NOW - sample.ago, inFlight: sample.inFlight * loadFactor, arrivals: sample.arrivals })),

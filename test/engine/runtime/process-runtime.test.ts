@@ -157,6 +157,18 @@ describe("ProcessRuntime", () => {
     expect(runtime.observe("dep-group").replicas).toHaveLength(0);
   });
 
+  it("kills every replica group synchronously from the engine's 'exit' handler", async () => {
+    const runtime = newRuntime();
+    expect(process.listeners("exit")).toContain(runtime.killAllNow);
+    runtime.setDesired(sentimentSpec({ deploymentId: "dep-exit" }), 2);
+    await eventually("2 ready", () => runtime.observe("dep-exit").ready === 2);
+    const pids = runtime.readyReplicas("dep-exit").map((replica) => replica.pid!);
+    runtime.killAllNow();
+    for (const pid of pids) await eventually(`pid ${pid} gone`, () => !processGroupAlive(pid));
+    await runtime.close();
+    expect(process.listeners("exit")).not.toContain(runtime.killAllNow);
+  });
+
   it("remove() stops and forgets a deployment", async () => {
     const runtime = newRuntime();
     runtime.setDesired(sentimentSpec({ deploymentId: "dep-remove" }), 1);
