@@ -1,0 +1,173 @@
+/**
+ * `modelplane/testing`: a harness for your own tests of models and rollouts.
+ *
+ *   const engine = await startTestEngine();            // in-process, free port, temp data dir
+ *   const model = await engine.client.call("createModel", { body: { name: "m" } });
+ *   const load = startLoad({ url: `${engine.url}/models/${model.id}/production/predict`, body: {...} });
+ *   ... promote, waitForPromotion(engine.client, ...) ...
+ *   const report = await load.stop();                  // report.failed === 0
+ *   await engine.close();
+ */
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Pool } from "undici";
+import { startModelplane, type ModelplaneOptions, type RunningModelplane } from "../engine/main.js";
+import { openStore } from "../engine/store/open-store.js";
+import { ModelplaneClient } from "../sdk/client.js";
+
+export { waitForPromotion, describePromotion } from "../sdk/wait.js";
+export { ModelplaneClient } from "../sdk/client.js";
+
+export interface TestEngine {
+  url: string;
+  apiKey: string;
+  /** a client already pointed at this engine */
+  client: ModelplaneClient;
+  engine: RunningModelplane;
+  dataDir: string;
+  /** stops replicas and the engine, removes the data dir */
+  close(): Promise<void>;
+}
+
+let template: Promise<string> | undefined;
+
+/**
+ * A migrated, empty PGlite data dir made once per process and copied for each engine: opening a
+ * new PGlite directory costs 3–7 s, copying a template well under one.
+ */
+function templateDataDir(): Promise<string> {
+  template ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), "modelplane-template-"));
+    const store = await openStore({ dataDir: dir });
+    await store.close();
+    return dir;
+  })();
+  return template;
+}
+
+export async function startTestEngine(options: ModelplaneOptions = {}): Promise<TestEngine> {
+  let dataDir = options.dataDir;
+  let ownsDataDir = false;
+  if (!dataDir && !options.databaseUrl) {
+    dataDir = await mkdtemp(join(tmpdir(), "modelplane-engine-"));
+    await cp(await templateDataDir(), dataDir, { recursive: true });
+    ownsDataDir = true;
+  }
+  const apiKey = options.apiKey ?? "modelplane-test-key";
+  const engine = await startModelplane({ port: 0, log: () => undefined, ...options, apiKey, ...(dataDir ? { dataDir } : {}) });
+  return {
+    url: engine.url,
+    apiKey,
+    client: new ModelplaneClient({ endpoint: engine.url, apiKey }),
+    engine,
+    dataDir: dataDir ?? "",
+    async close() {
+      await engine.close();
+      if (ownsDataDir && dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Poll `probe` until it returns a value that is not undefined/false, or fail after `timeoutMs`. */
+export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, options: { timeoutMs?: number; intervalMs?: number; message?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs ?? 30_000} ms waiting for ${options.message ?? "condition"}`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+  }
+}
+
+export interface LoadResponse {
+  /** ms since the load started */
+  at: number;
+  status: number;
+  /** `x-modelplane-deployment-id` of the answer */
+  deploymentId: string | undefined;
+  latencyMs: number;
+  error?: string;
+}
+
+export interface LoadReport {
+  sent: number;
+  succeeded: number;
+  /** responses with a status ≥ 500, or no response at all */
+  failed: number;
+  /** answers per deployment id */
+  byDeployment: Record<string, number>;
+  durationMs: number;
+  responses: LoadResponse[];
+  /** the first few failures, for assertion messages */
+  failures: LoadResponse[];
+}
+
+export interface LoadOptions {
+  /** predict URL */
+  url: string;
+  body?: unknown;
+  /** requests in flight at once (default 8) */
+  concurrency?: number;
+  /** pause between a response and the next request of the same worker (default 0) */
+  pauseMs?: number;
+  headers?: Record<string, string>;
+}
+
+/** Steady closed-loop load against a predict endpoint until `stop()`; records every answer. */
+export function startLoad(options: LoadOptions): { stop(): Promise<LoadReport>; snapshot(): LoadReport } {
+  const target = new URL(options.url);
+  const pool = new Pool(target.origin, { connections: options.concurrency ?? 8 });
+  const payload = JSON.stringify(options.body ?? { text: "a great and wonderful day" });
+  const started = Date.now();
+  const responses: LoadResponse[] = [];
+  let stopping = false;
+  const worker = async () => {
+    while (!stopping) {
+      const sentAt = Date.now();
+      try {
+        const response = await pool.request({
+          method: "POST",
+          path: target.pathname + target.search,
+          headers: { "content-type": "application/json", ...options.headers },
+          body: payload,
+          headersTimeout: 30_000,
+          bodyTimeout: 30_000,
+        });
+        await response.body.text();
+        const header = response.headers["x-modelplane-deployment-id"];
+        responses.push({ at: sentAt - started, status: response.statusCode, deploymentId: typeof header === "string" ? header : undefined, latencyMs: Date.now() - sentAt });
+      } catch (error) {
+        responses.push({ at: sentAt - started, status: 0, deploymentId: undefined, latencyMs: Date.now() - sentAt, error: (error as Error).message });
+      }
+      if (options.pauseMs) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
+    }
+  };
+  const workers = Array.from({ length: options.concurrency ?? 8 }, worker);
+  const report = (): LoadReport => {
+    const byDeployment: Record<string, number> = {};
+    const failures: LoadResponse[] = [];
+    for (const response of responses) {
+      if (response.status === 0 || response.status >= 500) failures.push(response);
+      else if (response.deploymentId) byDeployment[response.deploymentId] = (byDeployment[response.deploymentId] ?? 0) + 1;
+    }
+    return {
+      sent: responses.length,
+      succeeded: responses.length - failures.length,
+      failed: failures.length,
+      byDeployment,
+      durationMs: Date.now() - started,
+      responses: [...responses],
+      failures: failures.slice(0, 10),
+    };
+  };
+  return {
+    snapshot: report,
+    async stop() {
+      stopping = true;
+      await Promise.all(workers);
+      await pool.close();
+      return report();
+    },
+  };
+}
