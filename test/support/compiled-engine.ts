@@ -1,0 +1,70 @@
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+const repoRoot = resolve(import.meta.dirname, "../..");
+
+/**
+ * Compile the engine CLI (and only what it imports) for tests that need a real child process
+ * (kill -9, signals). The output lives under node_modules/.cache so `zod`, `pg`… resolve from the
+ * repo's node_modules without touching dist/, which other builds own.
+ */
+export async function compileEngineCli(): Promise<string> {
+  const outDir = join(repoRoot, "node_modules", ".cache", `modelplane-engine-test-${process.pid}`);
+  await mkdir(outDir, { recursive: true });
+  // node_modules stops the package-scope lookup: mark the output as ESM explicitly
+  await writeFile(join(outDir, "package.json"), '{"type": "module"}\n');
+  await execFileAsync(
+    join(repoRoot, "node_modules", ".bin", "tsc"),
+    [
+      "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2023",
+      "--types", "node", "--strict", "--skipLibCheck", "--esModuleInterop", "--rootDir", repoRoot, "--outDir", outDir,
+      join(repoRoot, "engine", "cli", "main.ts"),
+    ],
+    { cwd: repoRoot },
+  );
+  return join(outDir, "engine", "cli", "main.js");
+}
+
+export interface EngineProcess {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  /** every stdout line so far */
+  stdoutLines: string[];
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** Start `modelplane serve` and wait for its "listening" line. */
+export async function spawnEngine(
+  mainJs: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<EngineProcess> {
+  const child = spawn(process.execPath, [mainJs, "serve", ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const stdoutLines: string[] = [];
+  let stderr = "";
+  let buffered = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let newline;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        stdoutLines.push(line);
+        const match = /^modelplane engine listening on (http:\/\/\S+)$/.exec(line);
+        if (match) resolveUrl(match[1]!);
+      }
+    });
+    void exited.then((code) => reject(new Error(`engine exited with ${code} before listening: ${stderr}`)));
+  });
+  return { child, url, stdoutLines, stderr: () => stderr, exited };
+}
