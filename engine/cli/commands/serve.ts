@@ -11,7 +11,7 @@ function parsePort(value: string): number {
 
 export const serveCommand: CliCommand = {
   name: "serve",
-  summary: "run the engine: management API and data plane on one port",
+  summary: "run the engine: management API, data plane, replicas and promotions on one port",
   usage: "modelplane serve [--port 7070] [--host 127.0.0.1] [--data-dir ./.modelplane] [--database-url postgres://…]",
   async run(args) {
     let values;
