@@ -58,7 +58,10 @@ export const VariableName = z
   });
 
 /**
- * Parameters for cross-field checks so they run even when another field already failed: the
- * API reports every failing field at once. The checks guard their own inputs' types.
+ * Parameters for cross-field checks so they run even when another field already failed (the API
+ * reports every failing field at once) — but only on an object: a missing or non-object body has
+ * nothing to cross-check. The checks guard their fields' types themselves.
  */
-export const ALWAYS_CHECK = { when: () => true } as const;
+export const ALWAYS_CHECK = {
+  when: (payload: { value: unknown }) => typeof payload.value === "object" && payload.value !== null,
+} as const;

@@ -111,6 +111,16 @@ describe("contract and OpenAPI", () => {
     }
   });
 
+  it("body schemas reject non-objects without throwing (cross-field checks only run on objects)", () => {
+    for (const [name, route] of Object.entries(contract)) {
+      if (!route.body) continue;
+      for (const value of [undefined, null, 1, "x", [], true]) {
+        expect(() => route.body.safeParse(value), name).not.toThrow();
+        expect(route.body.safeParse(value).success, `${name} ${JSON.stringify(value)}`).toBe(false);
+      }
+    }
+  });
+
   it("fills path templates with encoded values", () => {
     expect(fillPath(contract.getEnvironment.path, { model_id: "m 1", env_name: "staging" })).toBe(
       "/v1/models/m%201/environments/staging",
