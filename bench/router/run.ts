@@ -5,14 +5,17 @@
  *   npx tsc -p bench/router/tsconfig.json && node dist/bench/router/run.js
  *
  * Needs `wrk` and `nginx` on PATH (Debian: apt-get install -y nginx wrk). Knobs (env):
- *   BENCH_DURATION_S=10   saturation run per target (wrk -t 2 -c 32)
+ *   BENCH_ROUNDS=3        rounds; each round measures every target once, in turn, so a target is
+ *                         compared with the others under the same background load; the report
+ *                         gives medians over rounds (of values, and of per-round ratios)
+ *   BENCH_DURATION_S=5    saturation run per target and round (wrk -t 2 -c 32)
  *   BENCH_RATE=1000       fixed request rate of the latency run (requests/s, open loop)
- *   BENCH_RATE_S=5        duration of the latency run
+ *   BENCH_RATE_S=4        duration of the latency run
  *   BENCH_WORKERS=2       processes of the multi-process router and nginx variants
  * Prints a markdown table (paste it into RESULTS.md).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -20,9 +23,10 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
 
-const durationSeconds = Number(process.env["BENCH_DURATION_S"] ?? "10");
+const rounds = Number(process.env["BENCH_ROUNDS"] ?? "3");
+const durationSeconds = Number(process.env["BENCH_DURATION_S"] ?? "5");
 const fixedRate = Number(process.env["BENCH_RATE"] ?? "1000");
-const fixedRateSeconds = Number(process.env["BENCH_RATE_S"] ?? "5");
+const fixedRateSeconds = Number(process.env["BENCH_RATE_S"] ?? "4");
 const workers = Number(process.env["BENCH_WORKERS"] ?? "2");
 const REQUEST_BODY = JSON.stringify({ text: "what a great movie, I love it" });
 
@@ -45,11 +49,15 @@ process.on("SIGTERM", () => process.exit(0));
 interface Target {
   name: string;
   url: string;
+  /** process group of the proxy (every router process or nginx worker), for its CPU time */
+  processGroup?: number;
 }
 
 interface Measurement {
   target: string;
   requestsPerSecond: number;
+  /** proxy CPU (user + system, all its processes) per request during the saturation run */
+  cpuMicrosecondsPerRequest: number;
   wrkErrors: string;
   p50Ms: number;
   p99Ms: number;
@@ -130,14 +138,36 @@ http {
 `;
 }
 
-function wrk(url: string, seconds: number, luaScript: string): { requestsPerSecond: number; errors: string } {
+/** CPU seconds (user + system) used so far by every process of a process group (Linux /proc).
+ * Unlike throughput, this barely depends on what else the machine is running. */
+function processGroupCpuSeconds(pgid: number): number {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after "(comm)": state ppid pgrp … utime is the 14th field overall, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) !== pgid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / ticksPerSecond;
+}
+
+function wrk(url: string, seconds: number, luaScript: string): { requestsPerSecond: number; requests: number; errors: string } {
   const result = spawnSync("wrk", ["-t", "2", "-c", "32", "-d", `${seconds}s`, "-s", luaScript, url], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`wrk failed: ${result.stderr}`);
   const match = /Requests\/sec:\s+([\d.]+)/.exec(result.stdout);
+  const total = /(\d+) requests in/.exec(result.stdout);
   const errors = [/Socket errors:.*/.exec(result.stdout)?.[0], /Non-2xx or 3xx responses: \d+/.exec(result.stdout)?.[0]]
     .filter((line) => line !== undefined)
     .join("; ");
-  return { requestsPerSecond: match ? Number(match[1]) : Number.NaN, errors };
+  return { requestsPerSecond: match ? Number(match[1]) : Number.NaN, requests: total ? Number(total[1]) : Number.NaN, errors };
 }
 
 /**
@@ -182,15 +212,18 @@ async function latencyAtFixedRate(url: string, rate: number, seconds: number): P
 }
 
 async function measure(target: Target, luaScript: string): Promise<Measurement> {
-  process.stderr.write(`measuring ${target.name} …\n`);
-  wrk(target.url, 2, luaScript); // warm-up: JIT, connection pools
+  process.stderr.write(`  measuring ${target.name} …\n`);
+  wrk(target.url, 1, luaScript); // warm-up: JIT, connection pools
+  const cpuBefore = target.processGroup === undefined ? 0 : processGroupCpuSeconds(target.processGroup);
   const saturation = wrk(target.url, durationSeconds, luaScript);
+  const cpuSeconds = target.processGroup === undefined ? Number.NaN : processGroupCpuSeconds(target.processGroup) - cpuBefore;
   await sleep(500);
   await latencyAtFixedRate(target.url, fixedRate, 1); // warm-up of this client's own code paths
   const latency = await latencyAtFixedRate(target.url, fixedRate, fixedRateSeconds);
   return {
     target: target.name,
     requestsPerSecond: saturation.requestsPerSecond,
+    cpuMicrosecondsPerRequest: (cpuSeconds / saturation.requests) * 1e6,
     wrkErrors: saturation.errors,
     p50Ms: latency.p50Ms,
     p99Ms: latency.p99Ms,
@@ -215,20 +248,33 @@ async function main(): Promise<void> {
     const targets: Target[] = [{ name: "direct to replica", url: `${upstreamUrl}/predict` }];
     for (const routerWorkers of [1, workers]) {
       const port = await freePort();
-      start(process.execPath, [routerScript], { UPSTREAM_URL: upstreamUrl, PORT: String(port), ROUTER_WORKERS: String(routerWorkers) });
-      targets.push({ name: `modelplane router, ${routerWorkers} process${routerWorkers > 1 ? "es" : ""}`, url: `http://127.0.0.1:${port}/models/bench/production/predict` });
+      const router = start(process.execPath, [routerScript], { UPSTREAM_URL: upstreamUrl, PORT: String(port), ROUTER_WORKERS: String(routerWorkers) });
+      targets.push({
+        name: `modelplane router, ${routerWorkers} process${routerWorkers > 1 ? "es" : ""}`,
+        url: `http://127.0.0.1:${port}/models/bench/production/predict`,
+        ...(router.pid === undefined ? {} : { processGroup: router.pid }),
+      });
     }
     for (const nginxWorkers of [1, workers]) {
       const port = await freePort();
       const config = join(dir, `nginx-${nginxWorkers}.conf`);
       writeFileSync(config, nginxConfig(dir, port, upstreamPort, nginxWorkers));
-      start("nginx", ["-c", config, "-p", dir]);
-      targets.push({ name: `nginx, ${nginxWorkers} worker${nginxWorkers > 1 ? "s" : ""}`, url: `http://127.0.0.1:${port}/models/bench/production/predict` });
+      const nginx = start("nginx", ["-c", config, "-p", dir]);
+      targets.push({
+        name: `nginx, ${nginxWorkers} worker${nginxWorkers > 1 ? "s" : ""}`,
+        url: `http://127.0.0.1:${port}/models/bench/production/predict`,
+        ...(nginx.pid === undefined ? {} : { processGroup: nginx.pid }),
+      });
     }
     for (const target of targets) await waitForPort(target.url);
 
-    const results: Measurement[] = [];
-    for (const target of targets) results.push(await measure(target, luaScript));
+    const results: Measurement[][] = [];
+    for (let round = 0; round < rounds; round++) {
+      process.stderr.write(`round ${round + 1} of ${rounds}\n`);
+      const roundResults: Measurement[] = [];
+      for (const target of targets) roundResults.push(await measure(target, luaScript));
+      results.push(roundResults);
+    }
     report(results);
   } finally {
     for (const child of children) if (child.pid !== undefined) try { process.kill(-child.pid, "SIGTERM"); } catch { /* gone */ }
@@ -237,26 +283,43 @@ async function main(): Promise<void> {
   }
 }
 
+function cpuCell(microseconds: number): string {
+  return Number.isNaN(microseconds) ? "—" : `${microseconds.toFixed(0)} µs`;
+}
+
 function signedMs(ms: number): string {
   return `${ms >= 0 ? "+" : "−"}${Math.abs(ms).toFixed(2)} ms`;
 }
 
-function report(results: Measurement[]): void {
-  const direct = results[0]!;
-  const find = (prefix: string) => results.filter((result) => result.target.startsWith(prefix));
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Medians over rounds; ratios are taken within each round, then the median of those. */
+function report(rounds: Measurement[][]): void {
+  const targetNames = rounds[0]!.map((measurement) => measurement.target);
+  const column = (index: number, value: (measurement: Measurement) => number) => rounds.map((round) => value(round[index]!));
   const lines = [
-    `| target | req/s at saturation (wrk -t2 -c32 -d${durationSeconds}s) | p50 at ${fixedRate} req/s | p99 at ${fixedRate} req/s | errors |`,
-    "|---|---|---|---|---|",
-    ...results.map(
-      (result) =>
-        `| ${result.target} | ${result.requestsPerSecond.toFixed(0)} | ${result.p50Ms.toFixed(2)} ms | ${result.p99Ms.toFixed(2)} ms | ${[result.wrkErrors, result.rateErrors > 0 ? `${result.rateErrors} at fixed rate` : ""].filter(Boolean).join("; ") || "none"} |`,
-    ),
-    "",
+    `| target | req/s at saturation (wrk -t2 -c32 -d${durationSeconds}s), median [all rounds] | proxy CPU per request | p50 at ${fixedRate} req/s | p99 at ${fixedRate} req/s | errors |`,
+    "|---|---|---|---|---|---|",
   ];
-  for (const router of find("modelplane")) {
-    lines.push(`- ${router.target}: ${(router.requestsPerSecond / direct.requestsPerSecond).toFixed(2)}× direct throughput; p50 ${signedMs(router.p50Ms - direct.p50Ms)}, p99 ${signedMs(router.p99Ms - direct.p99Ms)} vs direct`);
-    for (const nginx of find("nginx")) {
-      lines.push(`  - vs ${nginx.target}: ${(router.requestsPerSecond / nginx.requestsPerSecond).toFixed(2)}× throughput; p50 ${signedMs(router.p50Ms - nginx.p50Ms)}, p99 ${signedMs(router.p99Ms - nginx.p99Ms)}`);
+  targetNames.forEach((name, index) => {
+    const throughput = column(index, (m) => m.requestsPerSecond);
+    const errors = rounds.flatMap((round) => [round[index]!.wrkErrors, round[index]!.rateErrors > 0 ? `${round[index]!.rateErrors} at fixed rate` : ""]).filter(Boolean);
+    lines.push(
+      `| ${name} | ${median(throughput).toFixed(0)} [${throughput.map((value) => value.toFixed(0)).join(", ")}] | ${cpuCell(median(column(index, (m) => m.cpuMicrosecondsPerRequest)))} | ${median(column(index, (m) => m.p50Ms)).toFixed(2)} ms | ${median(column(index, (m) => m.p99Ms)).toFixed(2)} ms | ${errors.join("; ") || "none"} |`,
+    );
+  });
+  lines.push("");
+  const indexOf = (prefix: string) => targetNames.flatMap((name, index) => (name.startsWith(prefix) ? [index] : []));
+  const ratio = (a: number, b: number) => median(rounds.map((round) => round[a]!.requestsPerSecond / round[b]!.requestsPerSecond));
+  const delta = (a: number, b: number, value: (m: Measurement) => number) => median(rounds.map((round) => value(round[a]!) - value(round[b]!)));
+  for (const router of indexOf("modelplane")) {
+    lines.push(`- ${targetNames[router]}: ${ratio(router, 0).toFixed(2)}× direct throughput; p50 ${signedMs(delta(router, 0, (m) => m.p50Ms))}, p99 ${signedMs(delta(router, 0, (m) => m.p99Ms))} vs direct`);
+    for (const nginx of indexOf("nginx")) {
+      lines.push(`  - vs ${targetNames[nginx]}: ${ratio(router, nginx).toFixed(2)}× throughput; p50 ${signedMs(delta(router, nginx, (m) => m.p50Ms))}, p99 ${signedMs(delta(router, nginx, (m) => m.p99Ms))}`);
     }
   }
   console.log(lines.join("\n"));
