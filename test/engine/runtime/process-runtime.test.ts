@@ -1,4 +1,7 @@
 import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProcessRuntime } from "../../../engine/runtime/process/index.js";
 import type { ProcessRuntimeOptions } from "../../../engine/runtime/process/index.js";
@@ -92,6 +95,28 @@ describe("ProcessRuntime", () => {
     runtime.setDesired(sentimentSpec({ deploymentId: "dep-loop", revision: "2" }), 1);
     await eventually("recovered", () => runtime.observe("dep-loop").ready === 1);
     expect(runtime.observe("dep-loop")).toMatchObject({ failing: false, consecutiveFailures: 0 });
+  });
+
+  it("restarts on a new port at once when the port was taken before the replica bound it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "modelplane-port-"));
+    const startsLog = join(dir, "starts");
+    try {
+      const runtime = newRuntime({ crashLoopThreshold: 1, backoffInitialMs: 5_000 });
+      // Always "loses the race" for its port: retried on a new port 3 times without back-off,
+      // then counted as an ordinary failure.
+      const script = `require("fs").appendFileSync(${JSON.stringify(startsLog)}, process.env.PORT + "\\n"); console.error("Error: listen EADDRINUSE: address already in use"); process.exit(1)`;
+      runtime.setDesired(sentimentSpec({ deploymentId: "dep-port", command: [process.execPath, "-e", script] }), 1);
+      const failing = await eventually("failing", () => {
+        const observation = runtime.observe("dep-port");
+        return observation.failing ? observation : undefined;
+      });
+      expect(failing.consecutiveFailures).toBe(1);
+      expect(failing.lastError).toContain("EADDRINUSE");
+      const ports = readFileSync(startsLog, "utf8").trim().split("\n");
+      expect(ports).toHaveLength(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("fails a replica that never becomes ready", async () => {
