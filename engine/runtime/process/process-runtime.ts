@@ -43,6 +43,10 @@ export interface ProcessRuntimeOptions {
   outputTailLines?: number;
   /** Environment replicas inherit (minus MODELPLANE_*). Default process.env. */
   baseEnv?: NodeJS.ProcessEnv;
+  /** Start replicas under a /bin/sh supervisor that kills them if the engine is SIGKILLed (see
+   * ORPHAN_GUARD_SCRIPT). Default true; the 'exit' handler alone covers only graceful exits and
+   * uncaught exceptions. */
+  orphanGuard?: boolean;
 }
 
 type ResolvedOptions = Required<Omit<ProcessRuntimeOptions, "inFlight">>;
@@ -61,7 +65,28 @@ const DEFAULTS: ResolvedOptions = {
   stopGracePeriodMs: 10_000,
   outputTailLines: 20,
   baseEnv: process.env,
+  orphanGuard: true,
 };
+
+/**
+ * Runs the replica command under a tiny /bin/sh supervisor that holds a pipe from the engine on
+ * fd 3 (its stdin): if the engine dies in any way — SIGKILL and OOM included, where no 'exit'
+ * handler runs — the pipe reaches EOF and the supervisor SIGKILLs its process group, replica and
+ * all. While the engine lives it only waits for the replica and exits with its code. It traps TERM
+ * so that a group SIGTERM stops the replica gracefully without the supervisor exiting first (a
+ * trap with a command is reset to the default in children, so the replica still sees SIGTERM).
+ */
+const ORPHAN_GUARD_SCRIPT = [
+  "exec 3<&0",
+  '"$@" </dev/null &',
+  "replica=$!",
+  "(read _ <&3; kill -KILL 0) </dev/null &",
+  "guard=$!",
+  'trap ":" TERM INT',
+  'while :; do wait "$replica"; code=$?; kill -0 "$replica" 2>/dev/null || break; done',
+  'kill -KILL "$guard" 2>/dev/null; wait "$guard"',
+  'exit "$code"',
+].join("\n");
 
 /** A replica that died because another process took its port between probe and bind is retried
  * at once on a new port, this many times in a row before it counts as an ordinary failure. */
@@ -347,12 +372,16 @@ export class ProcessRuntime implements Runtime {
     replica.startedAt = Date.now();
     let child: ChildProcess;
     try {
-      child = spawn(executable, args, {
-        cwd: spec.cwd,
-        env: replicaEnvironment(this.options.baseEnv, spec, port),
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const env = replicaEnvironment(this.options.baseEnv, spec, port);
+      child = this.options.orphanGuard
+        ? spawn("/bin/sh", ["-c", ORPHAN_GUARD_SCRIPT, "modelplane-replica", executable, ...args], {
+            cwd: spec.cwd,
+            env,
+            detached: true,
+            // stdin is the engine-held pipe whose EOF tells the supervisor the engine is gone
+            stdio: ["pipe", "pipe", "pipe"],
+          })
+        : spawn(executable, args, { cwd: spec.cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
       this.failBeforeStart(deployment, replica, `could not start ${executable}: ${errorMessage(error)}`);
       return;
