@@ -9,6 +9,12 @@ function knob(name) {
   return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
+/** Reads a fraction in [0, 1] from the environment; 0 when unset or out of range. */
+function fraction(name) {
+  const value = Number.parseFloat(process.env[name] ?? "");
+  return Number.isFinite(value) && value > 0 && value <= 1 ? value : 0;
+}
+
 function sendJson(res, status, body) {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
@@ -26,6 +32,12 @@ export function serveModel(model) {
   const crashAfterMs = knob("MODEL_CRASH_AFTER_MS");
   const startupDelayMs = knob("MODEL_STARTUP_DELAY_MS");
   const latencyMs = knob("MODEL_LATENCY_MS");
+  // A candidate that degrades under sustained traffic (a leak, a cache that fills): the first
+  // MODEL_ERROR_AFTER_REQUESTS predictions of this process are fine, then MODEL_ERROR_RATE of them
+  // answer 500. Deterministic (every 1/rate-th request), so tests do not depend on luck.
+  const errorRate = fraction("MODEL_ERROR_RATE");
+  const errorAfterRequests = knob("MODEL_ERROR_AFTER_REQUESTS");
+  let predictions = 0;
   const startedAt = Date.now();
 
   const server = createServer((req, res) => {
@@ -61,6 +73,12 @@ export function serveModel(model) {
         }
         if (typeof text !== "string") {
           sendJson(res, 400, { error: 'body must be {"text": "..."}' });
+          return;
+        }
+        predictions++;
+        const degraded = predictions - errorAfterRequests;
+        if (errorRate > 0 && degraded > 0 && Math.floor(degraded * errorRate) > Math.floor((degraded - 1) * errorRate)) {
+          sendJson(res, 500, { error: `simulated failure (MODEL_ERROR_RATE=${errorRate})`, version: model.version });
           return;
         }
         const answer = () =>
