@@ -1,0 +1,104 @@
+import { readFile } from "node:fs/promises";
+import { request } from "undici";
+import { ModelplaneError } from "../../../sdk/errors.js";
+import { connect, namedPositionals, parseCommandLine, printLine } from "../command-line.js";
+import { resolveDeployment, resolveModelId } from "../resolve.js";
+import { UsageError, type CliCommand } from "../usage-error.js";
+
+/** Set by the data plane on every answer: which deployment's replica answered. */
+const DEPLOYMENT_ID_HEADER = "x-modelplane-deployment-id";
+/** A deployment scaled to zero holds the request until a replica is ready (engine default 60 s): wait longer than that. */
+const PREDICT_TIMEOUT_MS = 120_000;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** `--data '{"text": "…"}'`, `--data @input.json` or `--data @-` (stdin); must be JSON. */
+async function requestBody(data: string | undefined): Promise<string> {
+  if (data === undefined) return "{}";
+  if (!data.startsWith("@")) {
+    try {
+      JSON.parse(data);
+    } catch (error) {
+      throw new UsageError(`--data is not JSON (${(error as Error).message}); use --data @file for a file`);
+    }
+    return data;
+  }
+  const source = data.slice(1);
+  const text = source === "-" ? await readStdin() : await readFile(source, "utf8");
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    throw new Error(`--data ${data}: not JSON (${(error as Error).message})`);
+  }
+  return text;
+}
+
+/** The engine's message when the body is its error shape, else the body itself (a model's own error). */
+function errorMessageOf(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } };
+    if (typeof parsed.error?.message === "string") return parsed.error.message;
+  } catch {
+    // not JSON: print as is
+  }
+  return text.slice(0, 2000);
+}
+
+export const predictCommand: CliCommand = {
+  name: "predict",
+  summary: "send a prediction request to an environment (default production), a deployment or development",
+  usage: "modelplane predict <model> [--env E | --deployment D | --development] [--data JSON | --data @file]",
+  help: [
+    "  --env E          an environment's endpoint (default production)",
+    "  --deployment D   one deployment, by id or name",
+    "  --development    the development deployment",
+    "  --data JSON      request body; @file reads a file, @- reads stdin (default {})",
+    "prints the response body on stdout and the answering deployment id on stderr",
+  ].join("\n"),
+  async run(args) {
+    const { values, positionals } = parseCommandLine(args, {
+      env: { type: "string" },
+      deployment: { type: "string" },
+      development: { type: "boolean" },
+      data: { type: "string" },
+    });
+    const { model } = namedPositionals(positionals, ["model"]);
+    const targets = [values.env !== undefined, values.deployment !== undefined, values.development === true].filter(Boolean);
+    if (targets.length > 1) throw new UsageError("give at most one of --env, --deployment and --development");
+    const body = await requestBody(values.data);
+    const client = connect(values);
+    const modelId = await resolveModelId(client, model);
+    const encodedModelId = encodeURIComponent(modelId);
+    let path: string;
+    if (values.deployment !== undefined) {
+      const deployment = await resolveDeployment(client, modelId, values.deployment);
+      path = `/models/${encodedModelId}/deployment/${encodeURIComponent(deployment.id)}/predict`;
+    } else if (values.development) {
+      path = `/models/${encodedModelId}/development/predict`;
+    } else {
+      path = `/models/${encodedModelId}/environments/${encodeURIComponent(values.env ?? "production")}/predict`;
+    }
+    // No API key on the data plane: it is not checked there, and the replica would see it.
+    const response = await request(`${client.endpoint}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      headersTimeout: PREDICT_TIMEOUT_MS,
+      bodyTimeout: PREDICT_TIMEOUT_MS,
+    }).catch((error: unknown) => {
+      throw new ModelplaneError("ENGINE_UNAVAILABLE", `POST ${path}: engine at ${client.endpoint} unreachable (${(error as { code?: string }).code ?? (error as Error).message})`);
+    });
+    const text = await response.body.text();
+    const answeredBy = response.headers[DEPLOYMENT_ID_HEADER];
+    if (typeof answeredBy === "string") process.stderr.write(`deployment: ${answeredBy}\n`);
+    if (response.statusCode >= 400) {
+      throw new Error(`predict answered ${response.statusCode}: ${errorMessageOf(text)}`);
+    }
+    printLine(text.endsWith("\n") ? text.slice(0, -1) : text);
+    return 0;
+  },
+};
