@@ -6,7 +6,7 @@
  */
 import { cleanupFor, isTerminalStatus, type PromotionState } from "../rollout/index.js";
 import { appendAuditLog } from "../store/audit-log.js";
-import { updateDeployment } from "../store/deployments.js";
+import { findLiveDeploymentById, updateDeployment } from "../store/deployments.js";
 import { updateEnvironment } from "../store/environments.js";
 import { compareAndSetPromotion, type PromotionChanges, type PromotionRow } from "../store/promotions.js";
 import type { SqlExecutor } from "../store/sql.js";
@@ -54,6 +54,16 @@ export async function persistPromotionState(
   const cleanup = cleanupFor(state);
   if (cleanup.action === "deactivate") {
     await updateDeployment(tx, cleanup.deploymentId, { active: false, status: "INACTIVE" }, at);
+  }
+  if (cleanup.action === "scale_to_zero") {
+    // Scaled to zero must stay at zero until a request wakes it: with the environment's
+    // min_replica (e.g. 2) still on the row, the autoscaler would bring it straight back to 2
+    // (and a restart would too). Only the floor changes; max_replica and the rest are kept, and
+    // promoting it again overwrites them with the environment's settings anyway.
+    const previous = await findLiveDeploymentById(tx, cleanup.deploymentId);
+    if (previous && previous.autoscaling_settings.min_replica !== 0) {
+      await updateDeployment(tx, cleanup.deploymentId, { autoscalingSettings: { ...previous.autoscaling_settings, min_replica: 0 } }, at);
+    }
   }
   await appendAuditLog(tx, {
     id: newObjectId("log"),
