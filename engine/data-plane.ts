@@ -20,6 +20,8 @@ export interface DataPlaneOptions {
   promotionReadyTimeoutMs?: number;
   /** how long a predict request waits for a deployment scaled to zero (default 60 s) */
   wakeTimeoutMs?: number;
+  /** with several engines on one PostgreSQL: how long after its driver died another engine takes a promotion over (default 10 s) */
+  promotionLeaseTtlMs?: number;
   /** progress lines of promotions and replica changes */
   log?: (line: string) => void;
 }
@@ -49,7 +51,14 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
   const autoscaler = new Autoscaler({ source: router, apply: (deploymentId, replicas) => controller?.applyAutoscaling(deploymentId, replicas) });
   const deployments = new DeploymentController({ sql, runtime, table, autoscaler });
   controller = deployments;
-  const reconciler = new PromotionReconciler({ sql, runtime, deployments, autoscaler, ...(options.log ? { log: options.log } : {}) });
+  const reconciler = new PromotionReconciler({
+    sql,
+    runtime,
+    deployments,
+    autoscaler,
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.promotionLeaseTtlMs !== undefined ? { leaseTtlMs: options.promotionLeaseTtlMs } : {}),
+  });
   controlPlane.setPromotionExecutor(
     createPromotionExecutor({
       currentReplicas: (deploymentId) => deployments.desiredReplicas(deploymentId),

@@ -10,7 +10,8 @@ import { randomUUID } from "node:crypto";
 import { cleanupFor, isTerminalStatus, planNextStep, type Observation, type PromotionState } from "../rollout/index.js";
 import { failPromotion } from "../rollout/outcomes.js";
 import type { DeploymentObservation, Runtime } from "../runtime/runtime.js";
-import { tryAcquireLease } from "../store/leases.js";
+import { listEnvironmentsServing } from "../store/environments.js";
+import { releaseLease, tryAcquireLease } from "../store/leases.js";
 import { findPromotion, listInProgressPromotions, type PromotionRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
 import type { DeploymentController } from "../control/deployment-controller.js";
@@ -29,6 +30,12 @@ export interface PromotionReconcilerOptions {
   leaseTtlMs?: number;
   /** safety net: a pass at least this often even without events (default 1 s) */
   maxIdleMs?: number;
+  /**
+   * On PostgreSQL, how often to look for in-progress promotions this engine has not heard of
+   * (default 2 s): a promotion started through another engine, or one whose driver died, raises
+   * no event here, so without the scan nobody would take it over.
+   */
+  scanIntervalMs?: number;
 }
 
 interface Scheduled {
@@ -55,7 +62,10 @@ export class PromotionReconciler {
   readonly #byDeployment = new Map<string, Set<string>>();
   /** promotions this engine drove and has not cleaned up after yet */
   readonly #active = new Set<string>();
+  /** promotion lease names this engine took, released on close so another engine takes over at once */
+  readonly #leases = new Set<string>();
   readonly #unsubscribe: () => void;
+  #scanTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: PromotionReconcilerOptions) {
@@ -68,7 +78,23 @@ export class PromotionReconciler {
 
   /** Engine start: resume every promotion that was in progress. */
   async start(): Promise<void> {
-    for (const row of await listInProgressPromotions(this.#options.sql)) this.wake(row.id);
+    await this.#scan();
+    if (this.#options.sql.kind === "postgres") this.#scheduleScan();
+  }
+
+  /** Wake every in-progress promotion not already scheduled here (a lease decides who drives it). */
+  async #scan(): Promise<void> {
+    for (const row of await listInProgressPromotions(this.#options.sql)) if (!this.#scheduled.has(row.id)) this.wake(row.id);
+  }
+
+  #scheduleScan(): void {
+    if (this.#closed) return;
+    this.#scanTimer = setTimeout(() => {
+      this.#scan()
+        .catch((error: unknown) => this.#options.log?.(`promotion scan failed, retrying: ${(error as Error).message}`))
+        .finally(() => this.#scheduleScan());
+    }, this.#options.scanIntervalMs ?? 2000);
+    this.#scanTimer.unref();
   }
 
   /** Run a pass for this promotion soon (coalesced with one already scheduled or running). */
@@ -101,6 +127,7 @@ export class PromotionReconciler {
   async close(): Promise<void> {
     this.#closed = true;
     this.#unsubscribe();
+    if (this.#scanTimer) clearTimeout(this.#scanTimer);
     const running: Promise<void>[] = [];
     for (const entry of this.#scheduled.values()) {
       if (entry.timer) clearTimeout(entry.timer);
@@ -108,6 +135,9 @@ export class PromotionReconciler {
     }
     await Promise.allSettled(running);
     this.#scheduled.clear();
+    // A clean stop hands its promotions over now instead of after the lease's time-to-live.
+    await Promise.allSettled([...this.#leases].map((name) => releaseLease(this.#options.sql, name, this.#holder)));
+    this.#leases.clear();
   }
 
   #run(promotionId: string): void {
@@ -143,7 +173,7 @@ export class PromotionReconciler {
       // Ended by an API action (force cancel, force roll forward, instant cancel) since the last
       // pass: the terminal write already happened with its consequences; act on it once.
       if (this.#active.has(row.id)) {
-        this.#apply(row, state);
+        await this.#apply(row, state);
         await this.#cleanup(row, state);
       }
       return null;
@@ -151,8 +181,10 @@ export class PromotionReconciler {
 
     // With several engines on one PostgreSQL, only the lease holder drives a promotion.
     if (sql.kind === "postgres") {
-      const epoch = await tryAcquireLease(sql, { name: `promotion:${row.id}`, holder: this.#holder, ttlMs: this.#options.leaseTtlMs ?? 10_000, now: new Date(this.#clock()) });
+      const leaseName = `promotion:${row.id}`;
+      const epoch = await tryAcquireLease(sql, { name: leaseName, holder: this.#holder, ttlMs: this.#options.leaseTtlMs ?? 10_000, now: new Date(this.#clock()) });
       if (epoch === undefined) return this.#clock() + 2000;
+      this.#leases.add(leaseName);
     }
 
     this.#track(row);
@@ -187,7 +219,7 @@ export class PromotionReconciler {
       if (!written) return this.#clock();
       for (const event of events) this.#options.log?.(`${row.environment_name}: ${event.message}`);
     }
-    this.#apply(row, next);
+    await this.#apply(row, next);
     if (isTerminalStatus(next.status)) {
       await this.#cleanup(row, next);
       return null;
@@ -199,10 +231,11 @@ export class PromotionReconciler {
    * Desired replicas and traffic of a persisted state; idempotent. Order: scale-ups, then the
    * traffic split, then scale-downs, so traffic never moves onto capacity asked away in the same pass.
    */
-  #apply(row: PromotionRow, state: PromotionState): void {
+  async #apply(row: PromotionRow, state: PromotionState): Promise<void> {
     const { deployments } = this.#options;
-    const targets: Array<[string, number]> = [[state.candidateDeploymentId, state.desiredReplicas.candidate]];
-    if (state.previousDeploymentId) targets.push([state.previousDeploymentId, state.desiredReplicas.previous]);
+    const floors = await this.#floors(row, state);
+    const targets: Array<[string, number]> = [[state.candidateDeploymentId, Math.max(state.desiredReplicas.candidate, floors.get(state.candidateDeploymentId) ?? 0)]];
+    if (state.previousDeploymentId) targets.push([state.previousDeploymentId, Math.max(state.desiredReplicas.previous, floors.get(state.previousDeploymentId) ?? 0)]);
     const growing = targets.filter(([id, replicas]) => replicas >= deployments.desiredReplicas(id));
     const shrinking = targets.filter(([id, replicas]) => replicas < deployments.desiredReplicas(id));
     for (const [id, replicas] of growing) deployments.setReplicas(id, replicas);
@@ -215,14 +248,30 @@ export class PromotionReconciler {
     for (const [id, replicas] of shrinking) deployments.setReplicas(id, replicas);
   }
 
+  /**
+   * A deployment may also serve other environments (staging and production on the same v1): a
+   * promotion here must not take their replicas away. Its floor is the largest min_replica (at
+   * least one warm replica) of the other environments it serves.
+   */
+  async #floors(row: PromotionRow, state: PromotionState): Promise<Map<string, number>> {
+    const floors = new Map<string, number>();
+    for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) {
+      if (!id) continue;
+      const others = (await listEnvironmentsServing(this.#options.sql, id)).filter((environment) => environment.id !== row.environment_id);
+      if (others.length > 0) floors.set(id, Math.max(1, ...others.map((environment) => environment.autoscaling_settings.min_replica)));
+    }
+    return floors;
+  }
+
   /** After the terminal write: hand both deployments back to autoscaling, apply the cleanup strategy. */
   async #cleanup(row: PromotionRow, state: PromotionState): Promise<void> {
     const { deployments } = this.#options;
     this.#untrack(row);
     const cleanup = cleanupFor(state);
+    const floors = await this.#floors(row, state);
     for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) deployments.setOwnedByPromotion(id, false);
-    if (state.status !== "SUCCEEDED") deployments.setReplicas(state.candidateDeploymentId, 0);
-    if (cleanup.action === "scale_to_zero") deployments.setReplicas(cleanup.deploymentId, 0);
+    if (state.status !== "SUCCEEDED") deployments.setReplicas(state.candidateDeploymentId, floors.get(state.candidateDeploymentId) ?? 0);
+    if (cleanup.action === "scale_to_zero") deployments.setReplicas(cleanup.deploymentId, floors.get(cleanup.deploymentId) ?? 0);
     if (cleanup.action === "keep") deployments.setReplicas(cleanup.deploymentId, cleanup.replicas);
     // Re-derive specs and autoscaling from the rows: the candidate now serves with the environment's settings.
     for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) await deployments.syncDeployment(id);
