@@ -69,6 +69,8 @@ export function createProgressReporter(stream: ProgressStream, now: () => number
   ticker.unref();
   return {
     update(promotion) {
+      // a new status starts a new line, so the screen keeps the history (RELEASING, RAMPING_UP, PAUSED …)
+      if (last && last.status !== promotion.status) stream.write("\n");
       last = promotion;
       draw();
     },

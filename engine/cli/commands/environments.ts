@@ -22,14 +22,15 @@ function promotionMode(settings: PromotionSettings): string {
   return "instant";
 }
 
-function environmentFields(environment: Environment) {
+/** `origin`: the engine URL, so the endpoint line is a URL to copy. */
+function environmentFields(environment: Environment, origin: string) {
   const autoscaling = environment.autoscaling_settings;
   const variables = environment.variables.map((variable) => (variable.secret ? `${variable.name} (secret)` : variable.name));
   return [
     ["name", environment.name],
     ["model", environment.model_id],
     ["created", formatTime(environment.created_at)],
-    ["endpoint", environment.endpoint],
+    ["endpoint", `POST ${origin}${environment.endpoint}`],
     ["current deployment", deploymentLabel(environment.current_deployment)],
     ["candidate deployment", deploymentLabel(environment.candidate_deployment)],
     ["promotion", environment.in_progress_promotion ? describePromotion(environment.in_progress_promotion) : "-"],
@@ -77,7 +78,7 @@ export const environmentsCommand: CliCommand = {
       const client = connect(values);
       const environment = await client.call("getEnvironment", { params: { model_id: await resolveModelId(client, model), env_name: env } });
       if (values.json) printJson(environment);
-      else printLine(formatFields(environmentFields(environment)));
+      else printLine(formatFields(environmentFields(environment, client.endpoint)));
       return 0;
     }
     throw new UsageError(action === undefined ? "missing action: list or get" : `unknown action '${action}': list or get`);

@@ -1,0 +1,199 @@
+/**
+ * The `modelplane` CLI as a user runs it: the compiled bin as a child process against a real
+ * in-process engine with real replicas. Exit codes: 0 success, 1 engine/API failure, 2 usage.
+ */
+import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commands, serveEntry } from "../../engine/cli/command-table.js";
+import { serveCommand } from "../../engine/cli/commands/serve.js";
+import { startTestEngine, type TestEngine } from "../../testing/index.js";
+import { assertCliBuilt, runCli, startCli } from "./run-cli.js";
+
+const models = resolve(import.meta.dirname, "../../examples/models");
+const v1Command = ["node", `${models}/sentiment-v1/server.js`];
+const v2Command = ["node", `${models}/sentiment-v2/server.js`];
+
+let engine: TestEngine;
+/** what a user exports before running the CLI */
+let connection: Record<string, string>;
+
+beforeAll(async () => {
+  assertCliBuilt();
+  engine = await startTestEngine({ runtime: { startupTimeoutMs: 5_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 30_000 });
+  connection = { MODELPLANE_ENDPOINT: engine.url, MODELPLANE_API_KEY: engine.apiKey };
+});
+afterAll(async () => engine?.close());
+
+const modelplane = (...args: string[]) => runCli(args, connection);
+
+/** A model whose production serves v1 on `replicas` fixed replicas. */
+async function modelOnV1(name: string, replicas: number) {
+  const { client } = engine;
+  const model = await client.call("createModel", { body: { name } });
+  const params = { model_id: model.id, env_name: "production" };
+  await client.call("patchEnvironment", { params, body: { autoscaling_settings: { min_replica: replicas, max_replica: replicas } } });
+  const v1 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: v1Command } });
+  const promoted = await modelplane("promote", model.id, "production", v1.id, "--wait");
+  expect(promoted.code, promoted.stderr).toBe(0);
+  return { model, params, v1 };
+}
+
+describe("help and usage errors", () => {
+  it("--help lists every command with its summary; <command> --help shows its usage; both exit 0", async () => {
+    const help = await runCli(["--help"]);
+    expect(help.code).toBe(0);
+    for (const command of commands) expect(help.stdout).toContain(`${command.name}`);
+    expect(help.stdout).toMatch(/promote\s+promote a deployment to an environment/);
+    const promoteHelp = await runCli(["promote", "--help"]);
+    expect(promoteHelp.code).toBe(0);
+    expect(promoteHelp.stdout).toContain("usage: modelplane promote <model> <env> <deployment> [--wait] [--timeout S] [--json]");
+    expect(promoteHelp.stdout).toContain("--api-key KEY");
+  });
+
+  it("serve is listed without loading the engine, with serve.ts's own summary and usage", () => {
+    expect(serveEntry.summary).toBe(serveCommand.summary);
+    expect(serveEntry.usage).toBe(serveCommand.usage);
+  });
+
+  it.each([
+    [[], /usage: modelplane <command>/],
+    [["frobnicate"], /unknown command 'frobnicate'/],
+    [["models"], /missing action: list or get/],
+    [["models", "list", "--bogus"], /Unknown option '--bogus'/],
+    [["promote", "some-model"], /missing argument <env>/],
+    [["deployments", "get", "m", "d", "extra"], /unexpected argument 'extra'/],
+    [["predict", "m", "--env", "staging", "--development"], /at most one of --env, --deployment and --development/],
+    [["predict", "m", "--data", "{not json"], /--data is not JSON/],
+    [["promote", "m", "production", "d", "--timeout", "soon"], /--timeout must be a whole number/],
+    [["pause", "m", "production", "--wait"], /nothing to wait for/],
+    [["models", "list", "--endpoint", "not a url"], /not a URL/],
+  ])("modelplane %j exits 2 with the reason and the usage", async (args, reason) => {
+    const result = await modelplane(...args);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(reason);
+    expect(result.stderr).toMatch(/usage: modelplane/);
+    expect(result.stdout).toBe("");
+  });
+});
+
+describe("reading objects", () => {
+  it("prints tables by default and the API objects with --json; takes a model by id or name", async () => {
+    const model = await engine.client.call("createModel", { body: { name: "readable" } });
+    const deployment = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: { command: v1Command, name: "first" } });
+
+    const table = await modelplane("models", "list");
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+NAME\s+PRODUCTION/);
+    expect(table.stdout).toMatch(new RegExp(`${model.id}\\s+readable`));
+
+    const listed = JSON.parse((await modelplane("models", "list", "--json")).stdout) as { models: Array<{ id: string }> };
+    expect(listed.models.map((m) => m.id)).toContain(model.id);
+    expect(JSON.parse((await modelplane("models", "get", "readable", "--json")).stdout)).toMatchObject({ id: model.id, name: "readable", deployments_count: 1 });
+
+    const deployments = JSON.parse((await modelplane("deployments", "list", model.id, "--json")).stdout) as { deployments: Array<{ id: string }> };
+    expect(deployments.deployments.map((d) => d.id)).toEqual([deployment.id]);
+    const byName = JSON.parse((await modelplane("deployments", "get", "readable", "first", "--json")).stdout) as { id: string };
+    expect(byName.id).toBe(deployment.id);
+
+    const environment = JSON.parse((await modelplane("environments", "get", model.id, "production", "--json")).stdout) as { name: string; model_id: string };
+    expect(environment).toMatchObject({ name: "production", model_id: model.id });
+    const environments = await modelplane("environments", "list", model.id);
+    expect(environments.stdout).toMatch(/^NAME\s+CURRENT\s+CANDIDATE\s+PROMOTION/);
+    expect(environments.stdout).toMatch(/\nproduction\s+-\s+-\s+-\s+-\s+0–1\s+instant/);
+  });
+
+  it("an API error exits 1 with `error: <message>`, a validation error with each field path and rule", async () => {
+    const model = await engine.client.call("createModel", { body: { name: "errors" } });
+    const invalid = await modelplane("environments", "get", model.id, "Not_A_Name");
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/^error: .*env_name/);
+    expect(invalid.stderr).toMatch(/\n {2}env_name: .+ \[[a-z_:]+\]/);
+    const missing = await modelplane("models", "get", "no-such-model");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("error: no model with id or name 'no-such-model'\n");
+    const conflict = await modelplane("pause", model.id, "production");
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/^error: .*no promotion in progress/);
+    const wrongKey = await runCli(["models", "list"], { ...connection, MODELPLANE_API_KEY: "wrong" });
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stderr).toMatch(/^error: /);
+  });
+});
+
+describe("promote --wait", () => {
+  it("follows a rolling deploy: one progress line per change (RAMPING_UP with traffic %), ends SUCCEEDED, exit 0", async () => {
+    const { model, params } = await modelOnV1("cli-rolling", 2);
+    await engine.client.call("patchEnvironment", {
+      params,
+      body: { promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 1 } } },
+    });
+    const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: { command: v2Command } });
+
+    // stdout is a pipe here, not a terminal: plain lines, no redraw sequences
+    const result = await modelplane("promote", "cli-rolling", "production", v2.name, "--wait");
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).not.toContain("\r");
+    const lines = result.stdout.trimEnd().split("\n");
+    const progress = lines.filter((line) => /^\[\s*\d+\.\d+s\] /.test(line));
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.some((line) => /RAMPING_UP rolling step 1\/2 traffic 50% to /.test(line)), result.stdout).toBe(true);
+    for (const line of progress) expect(line).toMatch(/replicas previous \d+\/\d+ candidate \d+\/\d+/);
+    expect(new Set(progress).size).toBe(progress.length);
+    expect(progress.at(-1)).toMatch(/SUCCEEDED rolling step 2\/2 traffic 100% to /);
+    expect(lines.at(-1)).toMatch(new RegExp(`^promotion \\S+ SUCCEEDED: ${v2.id} serves production$`));
+    expect((await engine.client.call("getEnvironment", { params })).current_deployment?.id).toBe(v2.id);
+  });
+
+  it("a crashing candidate: exit 1 with the engine's reason; predict still answers from v1", async () => {
+    const { model, params, v1 } = await modelOnV1("cli-crashing", 1);
+    const broken = await engine.client.call("createDeployment", {
+      params: { model_id: model.id },
+      body: { command: v2Command, env: { MODEL_CRASH_AFTER_MS: "1" } },
+    });
+    const result = await modelplane("promote", model.id, "production", broken.id, "--wait");
+    expect(result.code, result.stdout).toBe(1);
+    expect(result.stdout).toMatch(/FAILED /);
+    expect(result.stderr).toMatch(new RegExp(`^error: promotion \\S+ to ${broken.id} failed: .*(exit|crash|fail)`, "i"));
+    expect((await engine.client.call("getEnvironment", { params })).current_deployment?.id).toBe(v1.id);
+
+    const predicted = await modelplane("predict", "cli-crashing", "--data", JSON.stringify({ text: "a great and wonderful day" }));
+    expect(predicted.code, predicted.stderr).toBe(0);
+    expect(JSON.parse(predicted.stdout)).toMatchObject({ label: "positive", version: "v1" });
+    expect(predicted.stderr).toBe(`deployment: ${v1.id}\n`);
+  });
+});
+
+describe("dev", () => {
+  let workDir: string;
+  beforeAll(async () => {
+    workDir = await mkdtemp(join(tmpdir(), "modelplane-dev-"));
+  });
+  afterAll(async () => rm(workDir, { recursive: true, force: true }));
+
+  it("creates the development deployment, then re-patches it on a file change: same id, higher revision", async () => {
+    const model = await engine.client.call("createModel", { body: { name: "cli-dev" } });
+    await writeFile(join(workDir, "server.js"), `import "${models}/sentiment-v2/server.js";\n`);
+    await mkdir(join(workDir, "node_modules"));
+    const dev = startCli(["dev", model.id, workDir, "--command", "node server.js"], connection);
+    try {
+      const created = await dev.waitForLine(/^created development deployment (\S+) revision 1: node server\.js in (.+)$/);
+      const deploymentId = created[1]!;
+      expect(created[2]).toBe(workDir);
+      await dev.waitForLine(/^watching /);
+      await writeFile(join(workDir, "server.js"), `// edited\nimport "${models}/sentiment-v2/server.js";\n`);
+      const patched = await dev.waitForLine(/^patched development deployment (\S+) revision (\d+) \(changed: (.+)\)$/);
+      expect(patched[1]).toBe(deploymentId);
+      expect(Number(patched[2])).toBeGreaterThan(1);
+      expect(patched[3]).toContain("server.js");
+      const stored = await engine.client.call("getDeployment", { params: { model_id: model.id, deployment_id: "development" } });
+      expect(stored).toMatchObject({ id: deploymentId, is_development: true, command: ["node", "server.js"], cwd: workDir });
+      expect(stored.revision).toBe(Number(patched[2]));
+    } finally {
+      dev.child.kill("SIGINT");
+    }
+    expect(await dev.exited).toBe(0);
+    expect(dev.stderr()).toBe("");
+  });
+});
