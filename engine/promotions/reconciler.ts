@@ -113,15 +113,26 @@ export class PromotionReconciler {
     entry.timer = setTimeout(() => this.#run(promotionId), 0);
   }
 
-  /** Run one pass now and wait for it (API actions wait so their answer shows the effect). */
+  /**
+   * Run one pass now and wait for it (tests, and callers that need the effect before answering).
+   * A pass already running is waited for first, then a fresh one runs, so the pass waited for
+   * started after this call: it saw everything written before it.
+   */
   async reconcileNow(promotionId: string): Promise<void> {
-    this.wake(promotionId);
-    for (let i = 0; i < 3; i++) {
-      const entry = this.#scheduled.get(promotionId);
-      if (!entry) return;
-      if (entry.running) await entry.running;
-      else await new Promise((resolve) => setImmediate(resolve));
+    if (this.#closed) return;
+    const pending = this.#scheduled.get(promotionId);
+    if (pending?.running) await pending.running.catch(() => undefined);
+    let entry = this.#scheduled.get(promotionId);
+    if (!entry) {
+      entry = { timer: undefined, running: undefined, again: false };
+      this.#scheduled.set(promotionId, entry);
     }
+    // Another caller may have started a pass while this one waited: that one started after this call too.
+    if (!entry.running) {
+      if (entry.timer) clearTimeout(entry.timer);
+      this.#run(promotionId);
+    }
+    await entry.running;
   }
 
   async close(): Promise<void> {

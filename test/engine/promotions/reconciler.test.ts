@@ -1,0 +1,160 @@
+/**
+ * The promotion reconciler without processes: real store (PGlite), real controller, router table
+ * and autoscaler, a fake runtime that records what it is asked, and an injected clock. Shows the
+ * level-triggered contract: a pass with nothing changed writes nothing to the database and asks the
+ * runtime for nothing new; a pass after a change persists exactly once and acts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Autoscaler } from "../../../engine/autoscaler/index.js";
+import { DeploymentController } from "../../../engine/control/deployment-controller.js";
+import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
+import { PromotionReconciler } from "../../../engine/promotions/reconciler.js";
+import { RoutingTable } from "../../../engine/router/index.js";
+import type { DeploymentObservation, ReplicaInfo, ReplicaSpec, Runtime } from "../../../engine/runtime/runtime.js";
+import { ControlPlane } from "../../../engine/service/control-plane.js";
+import { openStore } from "../../../engine/store/open-store.js";
+import { findPromotion } from "../../../engine/store/promotions.js";
+import type { Sql, SqlExecutor } from "../../../engine/store/sql.js";
+import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
+
+/** Records every runtime call; replicas become ready only when the test says so. */
+class RecordingRuntime implements Runtime {
+  /** every setDesired call, in order */
+  readonly calls: Array<{ deploymentId: string; replicas: number; revision: string }> = [];
+  readonly #desired = new Map<string, number>();
+  /** ready replicas per deployment, set by the test (capped at desired) */
+  readonly ready = new Map<string, number>();
+  readonly #listeners = new Set<(deploymentId: string) => void>();
+
+  setDesired(spec: ReplicaSpec, replicas: number): void {
+    this.calls.push({ deploymentId: spec.deploymentId, replicas, revision: spec.revision });
+    this.#desired.set(spec.deploymentId, replicas);
+  }
+  async remove(deploymentId: string): Promise<void> {
+    this.#desired.delete(deploymentId);
+  }
+  observe(deploymentId: string): DeploymentObservation {
+    const desired = this.#desired.get(deploymentId) ?? 0;
+    const ready = Math.min(desired, this.ready.get(deploymentId) ?? 0);
+    return { deploymentId, desired, ready, starting: desired - ready, consecutiveFailures: 0, failing: false, replicas: [] };
+  }
+  readyReplicas(): readonly ReplicaInfo[] {
+    return [];
+  }
+  onChange(listener: (deploymentId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  async close(): Promise<void> {}
+  /** Replica counts per deployment as last asked: what "changed the runtime" means. */
+  desiredSnapshot(): Record<string, number> {
+    return Object.fromEntries(this.#desired);
+  }
+}
+
+/** Counts statements that write (INSERT/UPDATE/DELETE), inside transactions too. */
+function countingWrites(sql: Sql): { sql: Sql; writes: string[] } {
+  const writes: string[] = [];
+  const wrap = <E extends SqlExecutor>(executor: E): E =>
+    new Proxy(executor, {
+      get(target, property, receiver) {
+        if (property === "query") {
+          return (text: string, params?: readonly unknown[]) => {
+            if (/^\s*(INSERT|UPDATE|DELETE)\b/i.test(text)) writes.push(text.trim().split(/\s+/).slice(0, 3).join(" "));
+            return target.query(text, params as never);
+          };
+        }
+        if (property === "transaction") {
+          return <T>(fn: (tx: SqlExecutor) => Promise<T>) => (target as unknown as Sql).transaction((tx) => fn(wrap(tx)));
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  return { sql: wrap(sql), writes };
+}
+
+let template: PgliteTemplate;
+let store: Sql;
+beforeAll(async () => {
+  template = await createPgliteTemplate();
+  store = await openStore({ dataDir: await template.freshDataDir() });
+});
+afterAll(async () => {
+  await store?.close();
+  await template?.cleanup();
+});
+
+describe("promotion reconciler", () => {
+  it("a pass with nothing changed writes nothing and changes nothing in the runtime", async () => {
+    let now = Date.parse("2025-01-01T00:00:00Z");
+    const clock = () => now;
+    const { sql, writes } = countingWrites(store);
+    const runtime = new RecordingRuntime();
+    let controller: DeploymentController | undefined;
+    const autoscaler = new Autoscaler({ source: { inFlightForDeployment: () => 0 }, apply: (id, replicas) => controller?.applyAutoscaling(id, replicas), clock });
+    controller = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, clock: () => new Date(now) });
+    const deployments = controller;
+    const service = new ControlPlane({ sql, now: () => new Date(now) });
+    service.setPromotionExecutor(
+      createPromotionExecutor({ currentReplicas: (id) => deployments.desiredReplicas(id), readyReplicas: (id) => runtime.observe(id).ready, clock }),
+    );
+    const reconciler = new PromotionReconciler({ sql, runtime, deployments, autoscaler, clock, maxIdleMs: 60_000 });
+    try {
+      const model = await service.createModel({ name: "idempotent" });
+      await service.patchEnvironment(model.id, "production", { autoscaling_settings: { min_replica: 2, max_replica: 2 } });
+      const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
+      const first = await service.promote(model.id, "production", { deployment_id: v1.id });
+      runtime.ready.set(v1.id, 2);
+      await reconciler.reconcileNow(first.id);
+      expect((await findPromotion(sql, first.id))?.status).toBe("SUCCEEDED");
+
+      await service.patchEnvironment(model.id, "production", {
+        promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 30 } },
+      });
+      const v2 = await service.createDeployment(model.id, { command: ["model"] } as never);
+      const promotion = await service.promote(model.id, "production", { deployment_id: v2.id });
+      await reconciler.reconcileNow(promotion.id);
+      await reconciler.reconcileNow(promotion.id);
+      const settled = await findPromotion(sql, promotion.id);
+      expect(settled?.phase, JSON.stringify(settled)).toBe("scaling_up_candidate");
+      expect(runtime.desiredSnapshot()).toEqual({ [v1.id]: 2, [v2.id]: 1 });
+
+      // Nothing changed (same clock, same observation): three more passes write nothing.
+      const writesBefore = writes.length;
+      const desiredBefore = runtime.desiredSnapshot();
+      const callsBefore = runtime.calls.length;
+      for (let pass = 0; pass < 3; pass++) await reconciler.reconcileNow(promotion.id);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(writes.slice(writesBefore)).toEqual([]);
+      const after = await findPromotion(sql, promotion.id);
+      expect({ version: after?.version, updated_at: after?.updated_at }).toEqual({ version: settled?.version, updated_at: settled?.updated_at });
+      expect(runtime.desiredSnapshot()).toEqual(desiredBefore);
+      // the re-applied desired state, if any, is exactly what was asked before (idempotent)
+      for (const call of runtime.calls.slice(callsBefore)) expect(call.replicas).toBe(desiredBefore[call.deploymentId]);
+
+      // Positive control: the candidate's replica becomes ready → one pass persists one new state and shifts traffic.
+      runtime.ready.set(v2.id, 1);
+      const writesBeforeChange = writes.length;
+      await reconciler.reconcileNow(promotion.id);
+      const shifted = await findPromotion(sql, promotion.id);
+      expect(shifted?.phase).toBe("stabilizing");
+      expect(shifted?.percent_traffic_to_new_version).toBe(50);
+      expect(shifted!.version).toBe(settled!.version + 1);
+      expect(writes.slice(writesBeforeChange).filter((w) => w.startsWith("UPDATE promotions"))).toHaveLength(1);
+
+      // Stabilizing with the clock still: nothing again. After 30 s: the previous scales down.
+      const writesWhileStable = writes.length;
+      await reconciler.reconcileNow(promotion.id);
+      expect(writes.slice(writesWhileStable)).toEqual([]);
+      now += 30_000;
+      await reconciler.reconcileNow(promotion.id);
+      expect((await findPromotion(sql, promotion.id))?.phase).toBe("scaling_down_previous");
+      expect(runtime.desiredSnapshot()[v1.id]).toBe(1);
+    } finally {
+      await reconciler.close();
+      autoscaler.close();
+      await deployments.close();
+    }
+  });
+});
