@@ -22,9 +22,9 @@ export const modelsCommand: CliCommand = {
   async run(args) {
     const { values, positionals } = parseCommandLine(args, { json: { type: "boolean" } });
     const [action, ...rest] = positionals;
-    const client = connect(values);
     if (action === "list") {
       namedPositionals(rest, []);
+      const client = connect(values);
       const list = await client.call("listModels", {});
       if (values.json) printJson(list);
       else {
@@ -37,6 +37,7 @@ export const modelsCommand: CliCommand = {
     }
     if (action === "get") {
       const { model: modelArgument } = namedPositionals(rest, ["model"]);
+      const client = connect(values);
       const model = await resolveModel(client, modelArgument);
       if (values.json) printJson(model);
       else printLine(formatFields(modelFields(model)));
