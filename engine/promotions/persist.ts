@@ -7,7 +7,7 @@
 import { cleanupFor, isTerminalStatus, type PromotionState } from "../rollout/index.js";
 import { appendAuditLog } from "../store/audit-log.js";
 import { findLiveDeploymentById, updateDeployment } from "../store/deployments.js";
-import { updateEnvironment } from "../store/environments.js";
+import { listEnvironmentsServing, updateEnvironment } from "../store/environments.js";
 import { compareAndSetPromotion, type PromotionChanges, type PromotionRow } from "../store/promotions.js";
 import type { SqlExecutor } from "../store/sql.js";
 import { newObjectId } from "../service/ids.js";
@@ -52,10 +52,12 @@ export async function persistPromotionState(
     await updateEnvironment(tx, row.environment_id, { currentDeploymentId: state.candidateDeploymentId, previousDeploymentId: state.previousDeploymentId }, at);
   }
   const cleanup = cleanupFor(state);
-  if (cleanup.action === "deactivate") {
+  // A previous deployment that still serves another environment is left alone by the cleanup.
+  const stillServing = cleanup.action !== "none" && (await listEnvironmentsServing(tx, cleanup.deploymentId)).some((environment) => environment.id !== row.environment_id);
+  if (cleanup.action === "deactivate" && !stillServing) {
     await updateDeployment(tx, cleanup.deploymentId, { active: false, status: "INACTIVE" }, at);
   }
-  if (cleanup.action === "scale_to_zero") {
+  if (cleanup.action === "scale_to_zero" && !stillServing) {
     // Scaled to zero must stay at zero until a request wakes it: with the environment's
     // min_replica (e.g. 2) still on the row, the autoscaler would bring it straight back to 2
     // (and a restart would too). Only the floor changes; max_replica and the rest are kept, and

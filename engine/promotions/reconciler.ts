@@ -44,9 +44,9 @@ interface Scheduled {
   again: boolean;
 }
 
-function replicaObservation(observation: DeploymentObservation) {
+function replicaObservation(observation: DeploymentObservation, floor: number) {
   return {
-    ready: observation.ready,
+    ready: Math.max(0, observation.ready - floor),
     starting: observation.starting,
     failing: observation.failing,
     ...(observation.lastError !== undefined ? { lastError: observation.lastError } : {}),
@@ -184,7 +184,7 @@ export class PromotionReconciler {
       // Ended by an API action (force cancel, force roll forward, instant cancel) since the last
       // pass: the terminal write already happened with its consequences; act on it once.
       if (this.#active.has(row.id)) {
-        await this.#apply(row, state);
+        await this.#apply(row, state, await this.#floors(row, state));
         await this.#cleanup(row, state);
       }
       return null;
@@ -207,10 +207,13 @@ export class PromotionReconciler {
 
     const { autoscaler } = this.#options;
     const environmentDemand = state.previousDeploymentId ? autoscaler.demand(state.previousDeploymentId) + autoscaler.demand(state.candidateDeploymentId) : 0;
+    // Replicas other environments keep on a shared deployment are not this promotion's to count.
+    const floors = await this.#floors(row, state);
+    const observe = (id: string) => replicaObservation(runtime.observe(id), floors.get(id) ?? 0);
     const observation: Observation = {
       now: this.#clock(),
-      previous: state.previousDeploymentId ? replicaObservation(runtime.observe(state.previousDeploymentId)) : null,
-      candidate: replicaObservation(runtime.observe(state.candidateDeploymentId)),
+      previous: state.previousDeploymentId ? observe(state.previousDeploymentId) : null,
+      candidate: observe(state.candidateDeploymentId),
       ...(environmentDemand > 0 ? { demandReplicas: environmentDemand } : {}),
     };
     let { state: next, wakeAt, events } = planNextStep(state, observation);
@@ -230,7 +233,7 @@ export class PromotionReconciler {
       if (!written) return this.#clock();
       for (const event of events) this.#options.log?.(`${row.environment_name}: ${event.message}`);
     }
-    await this.#apply(row, next);
+    await this.#apply(row, next, floors);
     if (isTerminalStatus(next.status)) {
       await this.#cleanup(row, next);
       return null;
@@ -242,11 +245,12 @@ export class PromotionReconciler {
    * Desired replicas and traffic of a persisted state; idempotent. Order: scale-ups, then the
    * traffic split, then scale-downs, so traffic never moves onto capacity asked away in the same pass.
    */
-  async #apply(row: PromotionRow, state: PromotionState): Promise<void> {
+  async #apply(row: PromotionRow, state: PromotionState, floors: Map<string, number>): Promise<void> {
     const { deployments } = this.#options;
-    const floors = await this.#floors(row, state);
-    const targets: Array<[string, number]> = [[state.candidateDeploymentId, Math.max(state.desiredReplicas.candidate, floors.get(state.candidateDeploymentId) ?? 0)]];
-    if (state.previousDeploymentId) targets.push([state.previousDeploymentId, Math.max(state.desiredReplicas.previous, floors.get(state.previousDeploymentId) ?? 0)]);
+    // This environment's share comes on top of what other environments keep on a shared deployment.
+    const withFloor = (id: string, replicas: number) => replicas + (floors.get(id) ?? 0);
+    const targets: Array<[string, number]> = [[state.candidateDeploymentId, withFloor(state.candidateDeploymentId, state.desiredReplicas.candidate)]];
+    if (state.previousDeploymentId) targets.push([state.previousDeploymentId, withFloor(state.previousDeploymentId, state.desiredReplicas.previous)]);
     const growing = targets.filter(([id, replicas]) => replicas >= deployments.desiredReplicas(id));
     const shrinking = targets.filter(([id, replicas]) => replicas < deployments.desiredReplicas(id));
     for (const [id, replicas] of growing) deployments.setReplicas(id, replicas);

@@ -243,6 +243,19 @@ export const environmentImplementation: ResourceImplementation = {
   async delete(id, props) {
     const [modelId, name] = id.split("/") as [string, string];
     if (props.adopted || name === PRODUCTION_ENVIRONMENT_NAME) {
+      // Detach: keep the settings it runs with, but inline, so the stack's PromotionSettings
+      // object (deleted next) is no longer referenced.
+      const client = engineClient();
+      const params = { model_id: modelId, env_name: name };
+      try {
+        const environment = await client.call("getEnvironment", { params });
+        if (environment.promotion_settings_id !== null) {
+          await client.call("patchEnvironment", { params, body: { promotion_settings_id: null, promotion_settings: environment.promotion_settings } });
+        }
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        return;
+      }
       console.log(`production environment of model ${modelId} left in place: it cannot be deleted (only with its model); detached from this stack`);
       return;
     }

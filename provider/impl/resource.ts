@@ -99,5 +99,6 @@ export function str(value: unknown): string | undefined {
 
 /** Partial failure: the resource exists with `properties`, but the operation failed (`pulumi up` fails). */
 export function partialFailure(message: string, id: string, properties: Props): Error & { id: string; properties: Props } {
-  return Object.assign(new Error(message), { id, properties });
+  // properties cross as a protobuf Struct, which rejects undefined values
+  return Object.assign(new Error(message), { id, properties: JSON.parse(JSON.stringify(properties)) as Props });
 }
