@@ -1,0 +1,210 @@
+/**
+ * The Pulumi provider through the Automation API, against a real engine with real replicas:
+ * a promotion is a resource diff. Runs the compiled provider (dist/), as users do: the dynamic
+ * provider host loads the implementation by path.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Stack } from "@pulumi/pulumi/automation/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLoad, startTestEngine, waitForPromotion, type TestEngine } from "../../testing/index.js";
+import { pulumiTestEnv, repoRoot, withStack } from "../support/pulumi.js";
+
+const distProvider = resolve(repoRoot, "dist/provider/index.js");
+const models = resolve(repoRoot, "examples/models");
+const SECRET = "s3cret-token-value-7f1c";
+
+type Provider = typeof import("../../provider/index.js");
+let mp: Provider;
+let engine: TestEngine;
+
+interface ProgramOptions {
+  modelName: string;
+  /** which deployment production points at */
+  target: "v1" | "v2" | "v3";
+  /** declare the broken v3 deployment */
+  withBroken?: boolean;
+  /** declare v2 */
+  withV2?: boolean;
+  surge?: number;
+  unavailable?: number;
+  replicas?: number;
+}
+
+function program(options: () => ProgramOptions) {
+  return async () => {
+    const o = options();
+    const model = new mp.Model("model", { name: o.modelName });
+    const deployments: Record<string, InstanceType<Provider["Deployment"]>> = {
+      v1: new mp.Deployment("v1", { modelId: model.id, command: ["node", `${models}/sentiment-v1/server.js`] }),
+    };
+    if (o.withV2 || o.target === "v2") {
+      deployments.v2 = new mp.Deployment("v2", { modelId: model.id, command: ["node", `${models}/sentiment-v2/server.js`] });
+    }
+    if (o.withBroken || o.target === "v3") {
+      deployments.v3 = new mp.Deployment("v3", { modelId: model.id, command: ["node", `${models}/sentiment-v2/server.js`], env: { MODEL_FAIL_READINESS: "1" } });
+    }
+    const rolling = new mp.PromotionSettings("rolling", {
+      name: `${o.modelName}-rolling`,
+      rollingDeploy: true,
+      rollingDeployConfig: { maxSurgePercent: o.surge ?? 50, maxUnavailablePercent: o.unavailable ?? 0, stabilizationTimeSeconds: 1 },
+    });
+    const staging = new mp.Environment("staging", { modelId: model.id, name: "staging", deploymentId: deployments.v1!.id });
+    const production = new mp.Environment("production", {
+      modelId: model.id,
+      name: "production",
+      deploymentId: deployments[o.target]!.id,
+      promotionSettings: rolling,
+      autoscalingSettings: { minReplica: o.replicas ?? 2, maxReplica: o.replicas ?? 2 },
+      variables: { GREETING: "hello" },
+      secrets: { API_TOKEN: SECRET },
+      promotionTimeoutSeconds: 120,
+    });
+    return { modelId: model.id, endpoint: production.endpoint, current: production.currentDeploymentId, v1: deployments.v1!.id, v2: deployments.v2?.id, stagingEndpoint: staging.endpoint };
+  };
+}
+
+function connection() {
+  return { "modelplane:endpoint": { value: engine.url }, "modelplane:apiKey": { value: engine.apiKey, secret: true } };
+}
+
+/** Every file under the Pulumi backend (state, history, checkpoints). */
+function backendText(dir: string): string {
+  let text = "";
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    text += statSync(path).isDirectory() ? backendText(path) : readFileSync(path, "utf8");
+  }
+  return text;
+}
+
+const quiet = { onOutput: () => undefined };
+
+beforeAll(async () => {
+  if (!existsSync(distProvider)) throw new Error("dist/ is missing: run `npm run build` (npm test does) before the provider tests");
+  mp = (await import(distProvider)) as Provider;
+  engine = await startTestEngine({ runtime: { startupTimeoutMs: 2_000, crashLoopThreshold: 2, stopGracePeriodMs: 2_000 } });
+});
+afterAll(async () => {
+  await engine?.close();
+  (await pulumiTestEnv()).cleanup();
+});
+
+describe("Pulumi provider", { timeout: 300_000 }, () => {
+  it("up creates everything, a second up changes nothing; changing production's deployment is one update that performs a rolling deploy", async () => {
+    let options: ProgramOptions = { modelName: "sentiment-a", target: "v1" };
+    await withStack("provider", program(() => options), async (stack: Stack, env) => {
+      const first = await stack.up(quiet);
+      expect(first.summary.result).toBe("succeeded");
+      // stack + model + v1 + settings + staging + production
+      expect(first.summary.resourceChanges?.create).toBe(6);
+      expect(first.outputs.current?.value).toBe(first.outputs.v1?.value);
+      const second = await stack.up({ ...quiet, expectNoChanges: true });
+      expect(second.summary.resourceChanges?.same).toBe(6);
+
+      // the secret variable reached the replicas but is in no state file in plaintext, nor the API key
+      const predict = `${first.outputs.endpoint?.value}`;
+      expect(predict).toMatch(/\/models\/.+\/environments\/production\/predict$|\/production\/predict$/);
+      const state = backendText(env.envVars.PULUMI_BACKEND_URL!.replace("file://", ""));
+      expect(state).not.toContain(SECRET);
+      expect(state).not.toContain(engine.apiKey);
+
+      options = { ...options, target: "v2" };
+      const preview = await stack.preview(quiet);
+      expect(preview.changeSummary.create).toBe(1); // v2
+      expect(preview.changeSummary.update).toBe(1); // production: the promotion
+
+      const load = startLoad({ url: predict, concurrency: 6 });
+      let output = "";
+      const up = await stack.up({ onOutput: (text) => (output += text) });
+      const report = await load.stop();
+      expect(up.summary.result).toBe("succeeded");
+      expect(up.outputs.current?.value).toBe(up.outputs.v2?.value);
+      expect(output).toMatch(/production: RAMPING_UP rolling step 1\/2 traffic 50%/);
+      expect(output).toMatch(/production: SUCCEEDED/);
+      expect(report.failures).toEqual([]);
+      expect(report.byDeployment[String(up.outputs.v2?.value)]).toBeGreaterThan(0);
+      const environment = await engine.client.call("getEnvironment", { params: { model_id: String(up.outputs.modelId?.value), env_name: "production" } });
+      expect(environment.current_deployment?.id).toBe(up.outputs.v2?.value);
+      expect(environment.variables).toEqual(expect.arrayContaining([{ name: "API_TOKEN", secret: true }, { name: "GREETING", secret: false, value: "hello" }]));
+
+      // destroy removes what may be removed and leaves production (explained in the output)
+      let destroyOutput = "";
+      await stack.destroy({ onOutput: (text) => (destroyOutput += text) });
+      expect(destroyOutput).toMatch(/production environment of model .* left in place/);
+      await expect(engine.client.call("getModel", { params: { model_id: String(up.outputs.modelId?.value) } })).rejects.toThrow(/not found/);
+    }, connection());
+  });
+
+  it("a candidate that fails readiness fails the up with the reason; production keeps serving v1; a fixed program then succeeds", async () => {
+    let options: ProgramOptions = { modelName: "sentiment-b", target: "v1" };
+    await withStack("provider", program(() => options), async (stack) => {
+      const first = await stack.up(quiet);
+      options = { ...options, target: "v3" };
+      const failed = await stack.up(quiet).catch((error: unknown) => error as Error);
+      expect(failed).toBeInstanceOf(Error);
+      expect(String((failed as Error).message)).toMatch(/not ready|failed to start/);
+      const modelId = String(first.outputs.modelId?.value);
+      const environment = await engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } });
+      expect(environment.current_deployment?.id).toBe(first.outputs.v1?.value);
+
+      options = { ...options, target: "v2" };
+      const fixed = await stack.up(quiet);
+      expect(fixed.summary.result).toBe("succeeded");
+      expect(fixed.outputs.current?.value).toBe(fixed.outputs.v2?.value);
+    }, connection());
+  });
+
+  it("bad input stops preview with the field and the rule, before anything is called", async () => {
+    await withStack("provider", program(() => ({ modelName: "sentiment-c", target: "v1", surge: 25, unavailable: 25 })), async (stack) => {
+      const error = await stack.preview(quiet).catch((e: unknown) => e as Error);
+      expect(String(error)).toMatch(/rollingDeployConfig\.maxSurgePercent: exactly one of max_surge_percent and max_unavailable_percent/);
+      const models = await engine.client.call("listModels", {});
+      expect(models.models.map((m) => m.name)).not.toContain("sentiment-c");
+    }, connection());
+    await withStack("provider", program(() => ({ modelName: "has spaces!", target: "v1", replicas: -1 })), async (stack) => {
+      const error = String(await stack.preview(quiet).catch((e: unknown) => e));
+      expect(error).toMatch(/name/);
+      expect(error).toMatch(/autoscalingSettings\.minReplica/);
+    }, connection());
+  });
+
+  it("refresh shows a manual promotion as drift; the next up puts the program's deployment back", async () => {
+    const options: ProgramOptions = { modelName: "sentiment-d", target: "v1", withV2: true };
+    await withStack("provider", program(() => options), async (stack) => {
+      const first = await stack.up(quiet);
+      const modelId = String(first.outputs.modelId?.value);
+      const params = { model_id: modelId, env_name: "production" };
+      const manual = await engine.client.call("promote", { params, body: { deployment_id: String(first.outputs.v2?.value) } });
+      await waitForPromotion(engine.client, { modelId, environment: "production", promotionId: manual.id });
+      const refresh = await stack.refresh(quiet);
+      expect(refresh.summary.resourceChanges?.update).toBe(1);
+      expect((await stack.outputs()).current?.value).toBe(first.outputs.v2?.value);
+      const preview = await stack.preview(quiet);
+      expect(preview.changeSummary.update).toBe(1);
+      const back = await stack.up(quiet);
+      expect(back.outputs.current?.value).toBe(first.outputs.v1?.value);
+    }, connection());
+  });
+
+  it("two stacks promoting the same environment at once: the second fails with a clear conflict", async () => {
+    const options: ProgramOptions = { modelName: "sentiment-e", target: "v1", withV2: true };
+    await withStack("provider", program(() => options), async (stack) => {
+      const first = await stack.up(quiet);
+      const modelId = String(first.outputs.modelId?.value);
+      const v2 = String(first.outputs.v2?.value);
+      const v1 = String(first.outputs.v1?.value);
+      // another stack (or person) starts a slow promotion of v2
+      await engine.client.call("patchEnvironment", { params: { model_id: modelId, env_name: "production" }, body: { promotion_settings_id: null, promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 30 } } } });
+      const other = await engine.client.call("promote", { params: { model_id: modelId, env_name: "production" }, body: { deployment_id: v2 } });
+      // this stack's program wants v1 → it refreshes and tries to put v1 back while v2 is in progress
+      await stack.refresh(quiet);
+      const error = await stack.up(quiet).catch((e: unknown) => e as Error);
+      expect(String(error)).toMatch(/already has a promotion in progress to /);
+      expect(String(error)).toMatch(/cancel/);
+      await engine.client.call("forceCancelPromotion", { params: { model_id: modelId, env_name: "production" } });
+      expect(other.deployment_id).toBe(v2);
+      expect(v1).not.toBe(v2);
+    }, connection());
+  });
+});
