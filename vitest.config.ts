@@ -11,6 +11,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     teardownTimeout: 30_000,
-    reporters: process.env.CI ? ["default"] : ["default"],
+    // The compiled package (dist/) is loaded by Node itself, never transformed: Pulumi serializes
+    // the dynamic providers' closures, and a vitest-transformed module would be captured by value.
+    server: { deps: { external: [/\/dist\//] } },
   },
 });
