@@ -217,9 +217,22 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 function errorMessage(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  // Automation API errors carry the whole CLI output; the provider's own message is the useful part.
+  // Automation API errors carry the whole CLI output; the resources' own `error: …` lines say why,
+  // the stack's closing "update failed" does not.
+  const reasons = new Set<string>();
   const lines = text.split("\n").map((line) => line.trim());
-  return lines.find((line) => /^error: /.test(line))?.replace(/^error: /, "") ?? lines.find((line) => line !== "") ?? text;
+  lines.forEach((line, index) => {
+    const reason = /(?:^|\s)error: (.+)$/.exec(line)?.[1]?.trim();
+    if (!reason || reason === "update failed" || /^\d+ errors?$/.test(reason)) return;
+    if (/^\d+ errors? occurred:$/.test(reason)) {
+      // Go's multierror: the reasons follow as "* …" lines
+      for (const item of lines.slice(index + 1)) {
+        if (!item.startsWith("* ")) break;
+        reasons.add(item.slice(2));
+      }
+    } else reasons.add(reason);
+  });
+  return reasons.size > 0 ? [...reasons].join("; ") : (text.split("\n").find((line) => line.trim() !== "") ?? text).trim();
 }
 
 export async function runRollout(options: RolloutOptions): Promise<RolloutResult> {

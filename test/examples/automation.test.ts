@@ -86,6 +86,19 @@ describe("automation rollout example", { timeout: 300_000 }, () => {
     expect(run.pulumiOutput).toMatch(/production: SUCCEEDED rolling step 2\/2/);
   });
 
+  it("a candidate below the accuracy threshold stops at staging: production is not touched, exit code 1", async () => {
+    // v1's code as the candidate: a different deployment, but 40/50 on the negation sentences' set
+    const run = await rollout("rollout-gate", ["--candidate-command", v1Command, "--candidate-env", "BUILD=rebuilt"]);
+    expect(run.exitCode, `${run.output}\n${run.pulumiOutput}`).toBe(1);
+    expect(run.result?.outcome).toBe("rejected-in-staging");
+    expect(run.result?.evaluation).toMatchObject({ correct: 40, total: 50, serverErrors: 0, passed: false });
+    expect(run.result?.production).toBeUndefined(); // no production update, no watch
+    expect(run.result?.productionDeploymentId).toBe(run.result?.stableDeploymentId);
+    expect(run.output).toMatch(/ROLLOUT FAILED \(rejected-in-staging\): evaluation failed: accuracy 80\.0% \(40\/50\) is below the threshold 90\.0%; production was not touched/);
+    const { promotions } = await engine.client.call("listPromotions", { params: { model_id: String(run.result?.modelId), env_name: "production" } });
+    expect(promotions.map((promotion) => promotion.deployment_id)).toEqual([run.result?.stableDeploymentId]);
+  });
+
   it("a candidate that fails under production traffic is canceled mid-rollout: production serves v1 again, exit code 1", async () => {
     // Degrades after 100 predictions per replica: the 50-sentence evaluation on staging passes,
     // production's request stream pushes it over and half of its answers become 500s.
