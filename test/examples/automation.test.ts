@@ -35,8 +35,10 @@ interface RolloutRun {
 
 /**
  * Runs the compiled example as a CI job would: `node rollout.js …` with the engine and Pulumi in
- * its environment. A child process, not an import: under vitest the provider classes would be
- * transformed by vite, and Pulumi cannot serialize the transformed provider closures.
+ * its environment, so the argument parsing, the exit code and the `modelplane` self-import of the
+ * built output are what is tested. (An in-process import of rollout.ts also used to hang: vitest
+ * transformed the provider classes and Pulumi could not serialize their closures; vitest.config.ts
+ * now loads dist/ natively.)
  */
 async function rollout(name: string, args: string[]): Promise<RolloutRun> {
   const env = await pulumiTestEnv();
