@@ -10,6 +10,7 @@ import {
   camelKeys,
   changedProperties,
   checkFailures,
+  likeInputs,
   partialFailure,
   snakeKeys,
   str,
@@ -78,7 +79,8 @@ export const deploymentImplementation: ResourceImplementation = {
   },
   async diff(_id, olds, news) {
     const replaces = changedProperties(olds, news, RUN_INPUTS);
-    const updates = changedProperties(olds, news, MUTABLE_INPUTS);
+    // An unset name or autoscaling input leaves the engine's value alone: not a change.
+    const updates = changedProperties(olds, news, MUTABLE_INPUTS.filter((key) => news[key] !== undefined));
     // A custom name is unique per model: a replacement keeping it can only exist once the old one is gone.
     const keepsCustomName = typeof news.name === "string" && news.name === olds.name;
     return { changes: replaces.length + updates.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 && keepsCustomName };
@@ -112,7 +114,7 @@ export const deploymentImplementation: ResourceImplementation = {
       name: deployment.name,
     };
     // Keep only what the program set, so defaults filled in by the engine do not read as drift.
-    const kept = Object.fromEntries(Object.entries(inputs).filter(([key]) => props[key] !== undefined || key === "modelId"));
+    const kept = likeInputs({ ...props, modelId: true }, inputs);
     return { id, props: outputs({ ...props, ...kept }, deployment, client.endpoint), inputs: kept };
   },
   async update(id, olds, news) {

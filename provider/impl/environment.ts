@@ -17,6 +17,7 @@ import {
   camelKeys,
   changedProperties,
   checkFailures,
+  likeInputs,
   partialFailure,
   snakeKeys,
   str,
@@ -224,15 +225,18 @@ export const environmentImplementation: ResourceImplementation = {
     const [modelId, name] = id.split("/") as [string, string];
     const environment = await client.call("getEnvironment", { params: { model_id: modelId, env_name: name } });
     const { promotions } = await client.call("listPromotions", { params: { model_id: modelId, env_name: name } });
-    const inputs: Props = {
-      ...Object.fromEntries(Object.entries(props).filter(([key]) => [...REPLACE_INPUTS, ...UPDATE_INPUTS].includes(key as never))),
+    // What the engine says, shaped like what the program set: secrets cannot be read back, so
+    // they stay as recorded; engine defaults the program did not set are not drift.
+    const fromEngine: Props = {
       modelId,
       name,
-      deploymentId: environment.current_deployment?.id ?? undefined,
-      promotionSettingsId: environment.promotion_settings_id ?? undefined,
+      deploymentId: environment.current_deployment?.id ?? null,
+      promotionSettingsId: environment.promotion_settings_id,
       variables: Object.fromEntries(environment.variables.filter((v) => !v.secret).map((v) => [v.name, v.value ?? ""])),
+      autoscalingSettings: camelKeys(environment.autoscaling_settings),
     };
-    if (props.autoscalingSettings !== undefined) inputs.autoscalingSettings = camelKeys(environment.autoscaling_settings);
+    const recorded = Object.fromEntries(Object.entries(props).filter(([key]) => [...REPLACE_INPUTS, ...UPDATE_INPUTS].includes(key as never)));
+    const inputs: Props = { ...recorded, ...likeInputs({ ...recorded, modelId: true, name: true, deploymentId: true }, fromEngine) };
     const finished = promotions.find((p) => isTerminalPromotionStatus(p.status));
     return { id, props: { ...outputs(inputs, environment, client.endpoint, lastPromotionOutput(finished)), adopted: props.adopted }, inputs };
   },

@@ -6,7 +6,7 @@ import {
   type PromotionSettingsObject,
 } from "../../sdk/schemas/promotion-settings.js";
 import { engineClient } from "./connection.js";
-import { camelKeys, camelToSnake, changedProperties, checkFailures, snakeKeys, withoutUnknowns, type Props, type ResourceImplementation } from "./resource.js";
+import { camelKeys, camelToSnake, changedProperties, checkFailures, likeInputs, snakeKeys, withoutUnknowns, type Props, type ResourceImplementation } from "./resource.js";
 
 const INPUTS = [
   "name",
@@ -68,7 +68,7 @@ export const promotionSettingsImplementation: ResourceImplementation = {
       redeployOnPromotion: settings.redeploy_on_promotion,
     };
     // Keep only the inputs the program set, so a refresh does not invent differences.
-    const kept = Object.fromEntries(Object.entries(inputs).filter(([key]) => props[key] !== undefined || key === "name"));
+    const kept = likeInputs({ ...props, name: true }, inputs);
     return { id, props: outputs({ ...props, ...kept }, settings), inputs: kept };
   },
   async update(id, olds, news) {

@@ -78,6 +78,24 @@ export function checkFailures(schema: z.ZodType, body: unknown, rename: Record<s
   });
 }
 
+/**
+ * What `read()` reports as inputs: only the fields the program set (`shape`, the old inputs), so
+ * values the engine filled in with defaults do not read as drift; nested settings objects keep
+ * only the sub-fields the program set.
+ */
+export function likeInputs(shape: Props, fromEngine: Props): Props {
+  const out: Props = {};
+  for (const [key, value] of Object.entries(fromEngine)) {
+    const set = shape[key];
+    if (set === undefined || value === undefined) continue;
+    const isObject = (v: unknown): v is Props => v !== null && typeof v === "object" && !Array.isArray(v);
+    out[key] = isObject(set) && isObject(value) && key !== "env" && key !== "variables"
+      ? Object.fromEntries(Object.entries(value).filter(([inner]) => set[inner] !== undefined))
+      : value;
+  }
+  return out;
+}
+
 /** Deterministic JSON for comparisons: object keys sorted, undefined dropped. */
 export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) => {
@@ -100,5 +118,6 @@ export function str(value: unknown): string | undefined {
 /** Partial failure: the resource exists with `properties`, but the operation failed (`pulumi up` fails). */
 export function partialFailure(message: string, id: string, properties: Props): Error & { id: string; properties: Props } {
   // properties cross as a protobuf Struct, which rejects undefined values
-  return Object.assign(new Error(message), { id, properties: JSON.parse(JSON.stringify(properties)) as Props });
+  // `reasons` is what `pulumi up` prints for a resource that failed to initialise
+  return Object.assign(new Error(message), { id, properties: JSON.parse(JSON.stringify(properties)) as Props, reasons: [message] });
 }

@@ -29,6 +29,8 @@ interface ProgramOptions {
   surge?: number;
   unavailable?: number;
   replicas?: number;
+  /** custom name of v1 */
+  deploymentName?: string;
 }
 
 function program(options: () => ProgramOptions) {
@@ -36,7 +38,7 @@ function program(options: () => ProgramOptions) {
     const o = options();
     const model = new mp.Model("model", { name: o.modelName });
     const deployments: Record<string, InstanceType<Provider["Deployment"]>> = {
-      v1: new mp.Deployment("v1", { modelId: model.id, command: ["node", `${models}/sentiment-v1/server.js`] }),
+      v1: new mp.Deployment("v1", { modelId: model.id, command: ["node", `${models}/sentiment-v1/server.js`], ...(o.deploymentName ? { name: o.deploymentName } : {}) }),
     };
     if (o.withV2 || o.target === "v2") {
       deployments.v2 = new mp.Deployment("v2", { modelId: model.id, command: ["node", `${models}/sentiment-v2/server.js`] });
@@ -162,10 +164,13 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       const models = await engine.client.call("listModels", {});
       expect(models.models.map((m) => m.name)).not.toContain("sentiment-c");
     }, connection());
-    await withStack("provider", program(() => ({ modelName: "has spaces!", target: "v1", replicas: -1 })), async (stack) => {
+    await withStack("provider", program(() => ({ modelName: "sentiment-c", target: "v1", replicas: -1 })), async (stack) => {
       const error = String(await stack.preview(quiet).catch((e: unknown) => e));
-      expect(error).toMatch(/name/);
-      expect(error).toMatch(/autoscalingSettings\.minReplica/);
+      expect(error).toMatch(/autoscalingSettings\.minReplica: Too small: expected number to be >=0/);
+    }, connection());
+    await withStack("provider", program(() => ({ modelName: "sentiment-c", target: "v1", deploymentName: "my deployment" })), async (stack) => {
+      const error = String(await stack.preview(quiet).catch((e: unknown) => e));
+      expect(error).toMatch(/name: lowercase letters, digits and '-' only/);
     }, connection());
   });
 
@@ -177,10 +182,17 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       const params = { model_id: modelId, env_name: "production" };
       const manual = await engine.client.call("promote", { params, body: { deployment_id: String(first.outputs.v2?.value) } });
       await waitForPromotion(engine.client, { modelId, environment: "production", promotionId: manual.id });
-      const refresh = await stack.refresh(quiet);
-      expect(refresh.summary.resourceChanges?.update).toBe(1);
-      expect((await stack.outputs()).current?.value).toBe(first.outputs.v2?.value);
-      const preview = await stack.preview(quiet);
+      let refreshOutput = "";
+      const refresh = await stack.refresh({ onOutput: (text) => (refreshOutput += text) });
+      // the environment's drift (deployments' observed status may also have moved)
+      expect(refresh.summary.resourceChanges?.update).toBeGreaterThanOrEqual(1);
+      expect(refreshOutput).toMatch(/~ +pulumi-nodejs:dynamic\/modelplane:Environment production/);
+      // the state now records what the engine serves (stack outputs only change on the next up)
+      const state = (await stack.exportStack()).deployment as { resources: Array<{ urn: string; outputs?: Record<string, unknown> }> };
+      const production = state.resources.find((r) => r.urn.endsWith("modelplane:Environment::production"));
+      expect(production?.outputs?.currentDeploymentId).toBe(first.outputs.v2?.value);
+      const preview = await stack.preview({ diff: true });
+      if (preview.changeSummary.update !== 1) console.log(preview.stdout);
       expect(preview.changeSummary.update).toBe(1);
       const back = await stack.up(quiet);
       expect(back.outputs.current?.value).toBe(first.outputs.v1?.value);
