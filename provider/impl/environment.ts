@@ -236,7 +236,7 @@ export const environmentImplementation: ResourceImplementation = {
       autoscalingSettings: camelKeys(environment.autoscaling_settings),
     };
     const recorded = Object.fromEntries(Object.entries(props).filter(([key]) => [...REPLACE_INPUTS, ...UPDATE_INPUTS].includes(key as never)));
-    const inputs: Props = { ...recorded, ...likeInputs({ ...recorded, modelId: true, name: true, deploymentId: true }, fromEngine) };
+    const inputs: Props = { ...recorded, ...likeInputs({ ...recorded, modelId: true, name: true }, fromEngine) };
     const finished = promotions.find((p) => isTerminalPromotionStatus(p.status));
     return { id, props: { ...outputs(inputs, environment, client.endpoint, lastPromotionOutput(finished)), adopted: props.adopted }, inputs };
   },
