@@ -8,21 +8,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { execFileSync } from "node:child_process";
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation/index.js";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { startModelplane } from "../engine/main.js";
-import { startLoad } from "../testing/index.js";
+import { startLoad, temporaryPulumi } from "../testing/index.js";
 import { declareQuickstart } from "./program.js";
 
 const root = resolve(fileURLToPath(import.meta.url), "../../..");
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 const say = (text: string) => process.stdout.write(`${text}\n`);
-
-function pulumiBinDir(): string {
-  if (process.env.MODELPLANE_PULUMI_BIN) return process.env.MODELPLANE_PULUMI_BIN;
-  const out = execFileSync("bash", [join(root, "scripts/bootstrap.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  return out.trim().split("\n").pop()!;
-}
 
 /** Show the provider's progress lines (they arrive as Pulumi diagnostics) as they come. */
 function progressPrinter(): (text: string) => void {
@@ -57,19 +50,8 @@ async function main(): Promise<number> {
   say(`  engine: embedded (PGlite in ${work}/data), replicas as child processes`);
   const engine = await startModelplane({ port: 0, dataDir: join(work, "data"), apiKey: "quickstart-key", log: () => undefined });
   say(`  engine listening on ${engine.url}  (API docs: ${engine.url}/openapi.json)`);
-  const binDir = pulumiBinDir();
-  const envVars = {
-    PULUMI_HOME: join(work, "pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${join(work, "pulumi-state")}`,
-    PULUMI_CONFIG_PASSPHRASE: "quickstart",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-    PATH: `${binDir}:${process.env.PATH ?? ""}`,
-    NODE_PATH: join(root, "node_modules"),
-  };
-  execFileSync("mkdir", ["-p", envVars.PULUMI_HOME, join(work, "pulumi-state")]);
-  const pulumiCommand = await PulumiCommand.get({ root: resolve(binDir, ".."), skipVersionCheck: true });
+  const pulumi = await temporaryPulumi({ passphrase: "quickstart" });
+  const { envVars, command: pulumiCommand } = pulumi;
   // The root Pulumi.yaml project, run through the Automation API (its program is the same module
   // the Pulumi.yaml's `main` runs); the stack's settings file goes to the temp dir, not the repo.
   const stack = await LocalWorkspace.createOrSelectStack(
@@ -113,6 +95,7 @@ async function main(): Promise<number> {
     say("\ncleaning up: pulumi destroy, engine stop, temp dir removed");
     await stack.destroy({ onOutput: () => undefined }).catch((error: unknown) => say(`  destroy failed: ${(error as Error).message}`));
     await engine.close();
+    pulumi.cleanup();
     await rm(work, { recursive: true, force: true });
   }
   return exitCode;

@@ -17,6 +17,7 @@ import { openStore } from "../engine/store/open-store.js";
 import { ModelplaneClient } from "../sdk/client.js";
 
 export { waitForPromotion, describePromotion } from "../sdk/wait.js";
+export { temporaryPulumi, pulumiBinDir, type TemporaryPulumi } from "./pulumi.js";
 export { ModelplaneClient } from "../sdk/client.js";
 
 export interface TestEngine {

@@ -5,41 +5,17 @@
  * offline, and one shared PulumiCommand (the bootstrapped v3.248.0 CLI). Per test: a stack that is
  * destroyed and removed afterwards (`withStack`).
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  LocalWorkspace,
-  PulumiCommand,
-  type InlineProgramArgs,
-  type Stack,
-} from "@pulumi/pulumi/automation/index.js";
+import { LocalWorkspace, type InlineProgramArgs, type Stack } from "@pulumi/pulumi/automation/index.js";
+import { temporaryPulumi, type TemporaryPulumi } from "../../testing/pulumi.js";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** Directory holding the `pulumi` binary: MODELPLANE_PULUMI_BIN, else what bootstrap reports. */
-export function pulumiBinDir(): string {
-  const fromEnv = process.env.MODELPLANE_PULUMI_BIN;
-  if (fromEnv) return fromEnv;
-  const out = execFileSync("bash", [join(repoRoot, "scripts/bootstrap.sh")], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const dir = out.trim().split("\n").pop();
-  if (!dir) throw new Error("scripts/bootstrap.sh printed no pulumi directory");
-  process.env.MODELPLANE_PULUMI_BIN = dir;
-  return dir;
-}
-
-export interface PulumiTestEnv {
-  /** Environment variables for the CLI: offline, temporary backend and home. */
-  envVars: Record<string, string>;
-  command: PulumiCommand;
+export interface PulumiTestEnv extends TemporaryPulumi {
   /** A directory under the repository, so program-side `node_modules` resolution works. */
   workRoot: string;
-  cleanup(): void;
 }
 
 let shared: Promise<PulumiTestEnv> | undefined;
@@ -47,30 +23,13 @@ let shared: Promise<PulumiTestEnv> | undefined;
 /** The per-run Pulumi environment, created once per test file (vitest worker). */
 export function pulumiTestEnv(): Promise<PulumiTestEnv> {
   shared ??= (async () => {
-    const binDir = pulumiBinDir();
-    const base = mkdtempSync(join(tmpdir(), "modelplane-pulumi-"));
+    const pulumi = await temporaryPulumi({ passphrase: "modelplane-test-passphrase" });
     const workRoot = mkdtempSync(join(repoRoot, "node_modules", ".modelplane-e2e-"));
-    const envVars: Record<string, string> = {
-      PULUMI_HOME: join(base, "home"),
-      PULUMI_BACKEND_URL: `file://${join(base, "backend")}`,
-      PULUMI_CONFIG_PASSPHRASE: "modelplane-test-passphrase",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      PULUMI_SKIP_CONFIRMATIONS: "true",
-      PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-      // The dynamic-provider host (`pulumi-resource-pulumi-nodejs`) sits beside the CLI; it
-      // resolves @pulumi/pulumi from its working directory, NODE_PATH makes that independent of it.
-      PATH: `${binDir}:${process.env.PATH ?? ""}`,
-      NODE_PATH: join(repoRoot, "node_modules"),
-    };
-    execFileSync("mkdir", ["-p", join(base, "home"), join(base, "backend")]);
-    const command = await PulumiCommand.get({ root: dirname(binDir), skipVersionCheck: true });
     return {
-      envVars,
-      command,
+      ...pulumi,
       workRoot,
       cleanup() {
-        rmSync(base, { recursive: true, force: true });
+        pulumi.cleanup();
         rmSync(workRoot, { recursive: true, force: true });
       },
     };

@@ -1,0 +1,57 @@
+/**
+ * A temporary, offline Pulumi environment: the bootstrapped CLI (v3.248.0), a `file://` backend
+ * and PULUMI_HOME in a temp dir, and every variable that keeps Pulumi from reaching the network.
+ * Used by the quickstart, the end-to-end tests and users' own tests of their Pulumi programs.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+
+/** The package root (this file is dist/testing/pulumi.js or testing/pulumi.ts). */
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes("/dist/") ? "../.." : "..");
+
+/** Directory of the `pulumi` binary: MODELPLANE_PULUMI_BIN, else what scripts/bootstrap.sh reports (it builds or reuses the cache). */
+export function pulumiBinDir(): string {
+  const fromEnv = process.env.MODELPLANE_PULUMI_BIN;
+  if (fromEnv) return fromEnv;
+  const out = execFileSync("bash", [join(packageRoot, "scripts/bootstrap.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const dir = out.trim().split("\n").pop();
+  if (!dir) throw new Error("scripts/bootstrap.sh printed no pulumi directory");
+  process.env.MODELPLANE_PULUMI_BIN = dir;
+  return dir;
+}
+
+export interface TemporaryPulumi {
+  /** environment for LocalWorkspace (`envVars`): offline, temporary backend and home */
+  envVars: Record<string, string>;
+  command: PulumiCommand;
+  /** the temp dir holding backend and home */
+  dir: string;
+  /** removes the backend and home */
+  cleanup(): void;
+}
+
+export async function temporaryPulumi(options: { passphrase?: string } = {}): Promise<TemporaryPulumi> {
+  const binDir = pulumiBinDir();
+  const dir = mkdtempSync(join(tmpdir(), "modelplane-pulumi-"));
+  mkdirSync(join(dir, "home"));
+  mkdirSync(join(dir, "backend"));
+  const envVars: Record<string, string> = {
+    PULUMI_HOME: join(dir, "home"),
+    PULUMI_BACKEND_URL: `file://${join(dir, "backend")}`,
+    PULUMI_CONFIG_PASSPHRASE: options.passphrase ?? "modelplane-temporary",
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_SKIP_CONFIRMATIONS: "true",
+    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+    // The dynamic-provider host (`pulumi-resource-pulumi-nodejs`) sits beside the CLI and resolves
+    // @pulumi/pulumi from its working directory; NODE_PATH makes that independent of it.
+    PATH: `${binDir}:${process.env.PATH ?? ""}`,
+    NODE_PATH: join(packageRoot, "node_modules"),
+  };
+  const command = await PulumiCommand.get({ root: dirname(binDir), skipVersionCheck: true });
+  return { envVars, command, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
