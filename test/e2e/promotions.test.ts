@@ -67,7 +67,8 @@ describe("rolling deploy under load", () => {
     expectNoFailures(report);
 
     // traffic went 25 → 50 → 75 → 100 and never exceeded the surge bound: 4 + 1 replicas
-    expect([...new Set(seen.map((s) => s.percent))]).toEqual([0, 25, 50, 75, 100]);
+    // (the first report may already be at 25%: v2's first replica was warm from its creation)
+    expect([...new Set(seen.map((s) => s.percent))].filter((percent) => percent > 0)).toEqual([25, 50, 75, 100]);
     for (const s of seen) expect(s.candidate + s.previous).toBeLessThanOrEqual(5);
 
     // during each 1 s stabilization the share of answers from v2 matches the percentage
