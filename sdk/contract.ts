@@ -114,7 +114,9 @@ export const contract = {
   }),
   putDevelopmentDeployment: route({
     method: "PUT", path: "/v1/models/{model_id}/deployments/development", params: ModelParams,
-    body: PutDevelopmentDeploymentBody, response: Deployment, successStatus: 200, idempotent: true,
+    // Not idempotent although a PUT: every patch is a new revision that restarts the replica (that
+    // is how `modelplane dev` reloads changed files), so a blind retry would restart it twice.
+    body: PutDevelopmentDeploymentBody, response: Deployment, successStatus: 200, idempotent: false,
     summary: "Create the development deployment, or live-patch it in place (same id, revision + 1)",
   }),
   getDeployment: route({

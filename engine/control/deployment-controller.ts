@@ -292,6 +292,6 @@ export function statusOf(row: Pick<DeploymentRow, "active" | "status">, observat
   if (!row.active) return "INACTIVE";
   if (observation.failing) return everReady ? "UNHEALTHY" : "FAILED";
   if (observation.ready > 0) return "ACTIVE";
-  if (observation.desired === 0) return observation.replicas.length === 0 ? "SCALED_TO_ZERO" : row.status === "ACTIVE" ? "ACTIVE" : "SCALED_TO_ZERO";
+  if (observation.desired === 0) return "SCALED_TO_ZERO";
   return row.status === "SCALED_TO_ZERO" || row.status === "WAKING_UP" ? "WAKING_UP" : "DEPLOYING";
 }
