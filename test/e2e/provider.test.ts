@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLoad, startTestEngine, waitForPromotion, type TestEngine } from "../../testing/index.js";
+import { startLoad, startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
 import { pulumiTestEnv, repoRoot, withStack } from "../support/pulumi.js";
 
 const distProvider = resolve(repoRoot, "dist/provider/index.js");
@@ -29,6 +29,8 @@ interface ProgramOptions {
   surge?: number;
   unavailable?: number;
   replicas?: number;
+  /** stabilization between rolling steps (default 1 s) */
+  stabilizationSeconds?: number;
   /** custom name of v1 */
   deploymentName?: string;
 }
@@ -49,7 +51,7 @@ function program(options: () => ProgramOptions) {
     const rolling = new mp.PromotionSettings("rolling", {
       name: `${o.modelName}-rolling`,
       rollingDeploy: true,
-      rollingDeployConfig: { maxSurgePercent: o.surge ?? 50, maxUnavailablePercent: o.unavailable ?? 0, stabilizationTimeSeconds: 1 },
+      rollingDeployConfig: { maxSurgePercent: o.surge ?? 50, maxUnavailablePercent: o.unavailable ?? 0, stabilizationTimeSeconds: o.stabilizationSeconds ?? 1 },
     });
     const staging = new mp.Environment("staging", { modelId: model.id, name: "staging", deploymentId: deployments.v1!.id });
     const production = new mp.Environment("production", {
@@ -200,23 +202,28 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
   });
 
   it("two stacks promoting the same environment at once: the second fails with a clear conflict", async () => {
-    const options: ProgramOptions = { modelName: "sentiment-e", target: "v1", withV2: true };
-    await withStack("provider", program(() => options), async (stack) => {
-      const first = await stack.up(quiet);
+    // Stack A owns the model and moves production to v2 slowly (stabilization 8 s per step).
+    let options: ProgramOptions = { modelName: "sentiment-e", target: "v1", withV2: true, stabilizationSeconds: 8 };
+    await withStack("provider", program(() => options), async (stackA) => {
+      const first = await stackA.up(quiet);
       const modelId = String(first.outputs.modelId?.value);
-      const v2 = String(first.outputs.v2?.value);
       const v1 = String(first.outputs.v1?.value);
-      // another stack (or person) starts a slow promotion of v2
-      await engine.client.call("patchEnvironment", { params: { model_id: modelId, env_name: "production" }, body: { promotion_settings_id: null, promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 30 } } } });
-      const other = await engine.client.call("promote", { params: { model_id: modelId, env_name: "production" }, body: { deployment_id: v2 } });
-      // this stack's program wants v1 → it refreshes and tries to put v1 back while v2 is in progress
-      await stack.refresh(quiet);
-      const error = await stack.up(quiet).catch((e: unknown) => e as Error);
-      expect(String(error)).toMatch(/already has a promotion in progress to /);
-      expect(String(error)).toMatch(/cancel/);
-      await engine.client.call("forceCancelPromotion", { params: { model_id: modelId, env_name: "production" } });
-      expect(other.deployment_id).toBe(v2);
-      expect(v1).not.toBe(v2);
+      options = { ...options, target: "v2" };
+      const upA = stackA.up(quiet);
+      await waitFor(async () => (await engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } })).in_progress_promotion !== null, { timeoutMs: 60_000, message: "stack A's promotion to start" });
+      // Stack B, another team's program, says production should serve v1.
+      const programB = async () => {
+        const production = new mp.Environment("production", { modelId, name: "production", deploymentId: v1 });
+        return { current: production.currentDeploymentId };
+      };
+      await withStack("provider-b", programB, async (stackB) => {
+        const error = await stackB.up(quiet).catch((e: unknown) => e as Error);
+        expect(String(error)).toMatch(/environment production already has a promotion in progress to dep_\w+ \((RELEASING|RAMPING_UP)/);
+        expect(String(error)).toMatch(/cancel it \(modelplane cancel/);
+      }, connection());
+      const resultA = await upA;
+      expect(resultA.summary.result).toBe("succeeded");
+      expect(resultA.outputs.current?.value).toBe(resultA.outputs.v2?.value);
     }, connection());
   });
 });
