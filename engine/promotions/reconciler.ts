@@ -184,8 +184,9 @@ export class PromotionReconciler {
       // Ended by an API action (force cancel, force roll forward, instant cancel) since the last
       // pass: the terminal write already happened with its consequences; act on it once.
       if (this.#active.has(row.id)) {
-        await this.#apply(row, state, await this.#floors(row, state));
-        await this.#cleanup(row, state);
+        const floors = await this.#floors(row, state);
+        await this.#apply(row, state, floors);
+        await this.#cleanup(row, state, floors);
       }
       return null;
     }
@@ -235,7 +236,7 @@ export class PromotionReconciler {
     }
     await this.#apply(row, next, floors);
     if (isTerminalStatus(next.status)) {
-      await this.#cleanup(row, next);
+      await this.#cleanup(row, next, floors);
       return null;
     }
     return wakeAt ?? this.#clock() + (this.#options.maxIdleMs ?? 1000);
@@ -279,11 +280,10 @@ export class PromotionReconciler {
   }
 
   /** After the terminal write: hand both deployments back to autoscaling, apply the cleanup strategy. */
-  async #cleanup(row: PromotionRow, state: PromotionState): Promise<void> {
+  async #cleanup(row: PromotionRow, state: PromotionState, floors: Map<string, number>): Promise<void> {
     const { deployments } = this.#options;
     this.#untrack(row);
     const cleanup = cleanupFor(state);
-    const floors = await this.#floors(row, state);
     for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) deployments.setOwnedByPromotion(id, false);
     if (state.status !== "SUCCEEDED") deployments.setReplicas(state.candidateDeploymentId, floors.get(state.candidateDeploymentId) ?? 0);
     if (cleanup.action === "scale_to_zero") deployments.setReplicas(cleanup.deploymentId, floors.get(cleanup.deploymentId) ?? 0);
