@@ -8,16 +8,17 @@
  *   const report = await load.stop();                  // report.failed === 0
  *   await engine.close();
  */
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Pool } from "undici";
 import { startModelplane, type ModelplaneOptions, type RunningModelplane } from "../engine/main.js";
-import { openStore } from "../engine/store/open-store.js";
+import { copyPgliteTemplate } from "./pglite-template.js";
 import { ModelplaneClient } from "../sdk/client.js";
 
 export { waitForPromotion, describePromotion } from "../sdk/wait.js";
 export { temporaryPulumi, pulumiBinDir, type TemporaryPulumi } from "./pulumi.js";
+export { copyPgliteTemplate, pgliteTemplateDir } from "./pglite-template.js";
 export { ModelplaneClient } from "../sdk/client.js";
 
 export interface TestEngine {
@@ -31,28 +32,12 @@ export interface TestEngine {
   close(): Promise<void>;
 }
 
-let template: Promise<string> | undefined;
-
-/**
- * A migrated, empty PGlite data dir made once per process and copied for each engine: opening a
- * new PGlite directory costs 3–7 s, copying a template well under one.
- */
-function templateDataDir(): Promise<string> {
-  template ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), "modelplane-template-"));
-    const store = await openStore({ dataDir: dir });
-    await store.close();
-    return dir;
-  })();
-  return template;
-}
-
 export async function startTestEngine(options: ModelplaneOptions = {}): Promise<TestEngine> {
   let dataDir = options.dataDir;
   let ownsDataDir = false;
   if (!dataDir && !options.databaseUrl) {
-    dataDir = await mkdtemp(join(tmpdir(), "modelplane-engine-"));
-    await cp(await templateDataDir(), dataDir, { recursive: true });
+    dataDir = join(await mkdtemp(join(tmpdir(), "modelplane-engine-")), "data");
+    await copyPgliteTemplate(dataDir);
     ownsDataDir = true;
   }
   const apiKey = options.apiKey ?? "modelplane-test-key";
@@ -65,7 +50,7 @@ export async function startTestEngine(options: ModelplaneOptions = {}): Promise<
     dataDir: dataDir ?? "",
     async close() {
       await engine.close();
-      if (ownsDataDir && dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (ownsDataDir && dataDir) await rm(dirname(dataDir), { recursive: true, force: true });
     },
   };
 }
