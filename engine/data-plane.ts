@@ -10,6 +10,7 @@ import { DeploymentController } from "./control/deployment-controller.js";
 import { createPromotionExecutor } from "./promotions/executor.js";
 import { PromotionReconciler } from "./promotions/reconciler.js";
 import { createRouter, RoutingTable } from "./router/index.js";
+import type { ConnectionHandler } from "./router/front-door.js";
 import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/index.js";
 import type { ControlPlane } from "./service/control-plane.js";
 import type { DomainEvent } from "./service/events.js";
@@ -29,6 +30,8 @@ export interface DataPlaneOptions {
 export interface DataPlane {
   /** serves data-plane paths (`/models/...`); false for any other path */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** the router's fast path for new connections (see engine/router/fast-path.ts) */
+  acceptConnection: ConnectionHandler;
   runtime: ProcessRuntime;
   controller: DeploymentController;
   reconciler: PromotionReconciler;
@@ -94,6 +97,7 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
 
   return {
     handle: (req, res) => router.handle(req, res),
+    acceptConnection: (socket, handOff) => router.acceptConnection(socket, handOff),
     runtime,
     controller: deployments,
     reconciler,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { closeFrontDoor, createFrontDoor, type ConnectionHandler } from "./router/front-door.js";
 import { resolve } from "node:path";
 import { createApiHandler, type ApiHandler } from "./api/api-handler.js";
 import { resolveApiKey } from "./api-key-file.js";
@@ -24,6 +25,9 @@ export interface EngineOptions {
    * The lead mounts the router here.
    */
   fallbackHandler?: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+  /** Takes each new connection first (the router's fast path), handing it to the node:http
+   * server at the first request it does not serve. Default: node:http serves everything. */
+  acceptConnection?: ConnectionHandler;
 }
 
 export interface RunningEngine {
@@ -71,14 +75,16 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
     });
     // keep-alive sockets would hold close() open; in-flight requests still finish
     server.keepAliveTimeout = 5_000;
+    const acceptConnection = options.acceptConnection ?? ((socket, handOff) => handOff(socket));
+    const front = createFrontDoor(server, acceptConnection);
     await new Promise<void>((resolveListen, rejectListen) => {
-      server.once("error", rejectListen);
-      server.listen(options.port ?? 7070, options.host ?? "127.0.0.1", () => {
-        server.off("error", rejectListen);
+      front.once("error", rejectListen);
+      front.listen(options.port ?? 7070, options.host ?? "127.0.0.1", () => {
+        front.off("error", rejectListen);
         resolveListen();
       });
     });
-    const address = server.address() as AddressInfo;
+    const address = front.address() as AddressInfo;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     let closing: Promise<void> | undefined;
     return {
@@ -90,10 +96,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
       handleApi,
       close() {
         closing ??= (async () => {
-          await new Promise<void>((resolveClose) => {
-            server.close(() => resolveClose());
-            server.closeIdleConnections();
-          });
+          await closeFrontDoor(front, server);
           await store.close();
         })();
         return closing;

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { startDataPlane, type DataPlane, type DataPlaneOptions } from "./data-plane.js";
 import { startEngine, type EngineOptions, type RunningEngine } from "./engine.js";
 
-export interface ModelplaneOptions extends Omit<EngineOptions, "fallbackHandler">, DataPlaneOptions {}
+export interface ModelplaneOptions extends Omit<EngineOptions, "fallbackHandler" | "acceptConnection">, DataPlaneOptions {}
 
 export interface RunningModelplane extends RunningEngine {
   dataPlane: DataPlane;
@@ -25,7 +25,11 @@ export async function startModelplane(options: ModelplaneOptions = {}): Promise<
     if (!dataPlane) return notFound(res, "engine starting: the data plane is not ready yet", 503);
     if (!dataPlane.handle(req, res)) notFound(res, `no route for ${req.method} ${req.url?.split("?")[0]}`);
   };
-  const engine = await startEngine({ ...options, fallbackHandler });
+  const engine = await startEngine({
+    ...options,
+    fallbackHandler,
+    acceptConnection: (socket, handOff) => (dataPlane ? dataPlane.acceptConnection(socket, handOff) : handOff(socket)),
+  });
   try {
     dataPlane = await startDataPlane(engine.service, options);
   } catch (error) {

@@ -1,12 +1,13 @@
 /**
- * The modelplane router alone, as the engine mounts it (one node:http server, `router.handle`),
+ * The modelplane router alone, as the engine mounts it (the fast path in front of one node:http
+ * server whose handler calls `router.handle`),
  * in front of one replica given by UPSTREAM_URL. Production is split 90/10 between two
  * deployments that both run on that replica, so the weighted pick is on the measured path.
  * ROUTER_WORKERS > 1 runs that many processes sharing the port through node:cluster.
  */
 import cluster from "node:cluster";
 import { createServer } from "node:http";
-import { createRouter, RoutingTable } from "../../engine/router/index.js";
+import { createFrontDoor, createRouter, RoutingTable } from "../../engine/router/index.js";
 import type { DeploymentObservation, ReplicaInfo, Runtime } from "../../engine/runtime/runtime.js";
 
 const upstreamUrl = requiredEnv("UPSTREAM_URL");
@@ -47,7 +48,7 @@ function serve(): void {
     res.writeHead(404).end();
   });
   server.keepAliveTimeout = 30_000;
-  server.listen(port, "127.0.0.1");
+  createFrontDoor(server, (socket, handOff) => router.acceptConnection(socket, handOff)).listen(port, "127.0.0.1");
   process.on("SIGTERM", () => process.exit(0));
 }
 

@@ -1,25 +1,11 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import { sendError } from "./error-response.js";
+import { HOP_BY_HOP_HEADERS } from "./http1/hop-by-hop.js";
 
 /** Response header naming the deployment that answered, so clients can see a canary split. */
 export const DEPLOYMENT_ID_HEADER = "x-modelplane-deployment-id";
 
-/** Headers that describe one connection, not the message (RFC 9110 §7.6.1), plus `host` (undici
- * sets the replica's) and `expect` (undici refuses it; node:http already answered 100-continue). */
-const NOT_FORWARDED = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-  "expect",
-]);
 
 /** The request headers to send upstream, as the flat [name, value, …] list undici accepts. */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], connectionHeader: string | undefined): string[] {
@@ -28,7 +14,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], connection
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (NOT_FORWARDED.has(lower) || alsoDropped?.has(lower)) continue;
+    if (HOP_BY_HOP_HEADERS.has(lower) || alsoDropped?.has(lower)) continue;
     headers.push(name, rawHeaders[i + 1]!);
   }
   return headers;
@@ -39,7 +25,7 @@ function responseHeaders(upstream: IncomingHttpHeaders, deploymentId: string): I
   const alsoDropped = connectionTokens(typeof connection === "string" ? connection : undefined);
   const headers: IncomingHttpHeaders = {};
   for (const name in upstream) {
-    if (NOT_FORWARDED.has(name) || alsoDropped?.has(name)) continue;
+    if (HOP_BY_HOP_HEADERS.has(name) || alsoDropped?.has(name)) continue;
     headers[name] = upstream[name];
   }
   headers[DEPLOYMENT_ID_HEADER] = deploymentId;

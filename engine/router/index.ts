@@ -3,3 +3,4 @@ export { RoutingTable, type DeploymentRoute, type EnvironmentRoute } from "./rou
 export { pickDeployment, pickReplica, resolveTarget, type Resolution } from "./pick.js";
 export { parseDataPlaneUrl, type DataPlaneTarget, type ParsedDataPlaneUrl } from "./data-plane-path.js";
 export { DEPLOYMENT_ID_HEADER } from "./forward.js";
+export { closeFrontDoor, createFrontDoor, type ConnectionHandler } from "./front-door.js";

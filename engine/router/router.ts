@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { Pool } from "undici";
 import type { ReplicaInfo, Runtime } from "../runtime/runtime.js";
 import { parseDataPlaneUrl, type DataPlaneTarget } from "./data-plane-path.js";
 import { sendError } from "./error-response.js";
+import { FastPath, type FastPathCore } from "./fast-path.js";
 import { DEPLOYMENT_ID_HEADER, forward, readSmallBody, upstreamRequestHeaders } from "./forward.js";
 import { pickReplica, resolveTarget } from "./pick.js";
 import type { RoutingTable } from "./routing-table.js";
+import { UpstreamConnections } from "./upstream-connections.js";
 
 export interface RouterOptions {
   table: RoutingTable;
@@ -19,13 +22,20 @@ export interface RouterOptions {
   maxConnectRetries?: number;
   /** [0, 1) source for the canary split; Math.random by default. */
   rand?: () => number;
-  /** undici Pool options per replica (connections, keep-alive, timeouts). */
+  /** undici Pool options per replica (connections, keep-alive, timeouts), for the requests
+   * node:http serves (large and chunked bodies, requests held while a deployment wakes). */
   poolOptions?: Pool.Options;
+  /** Idle time after which the fast path closes a client's keep-alive connection. Default 5 s. */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface Router {
   /** Serves the request if its path is a data-plane path (true), else leaves it alone (false). */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Serves a new client connection on the fast path (see fast-path.ts) until a request it does
+   * not take arrives; then `handOff` gives the connection, that request unread, to the node:http
+   * server whose handler calls `handle`. */
+  acceptConnection(socket: Socket, handOff: (socket: Socket) => void): void;
   /** Requests being forwarded to a replica right now (the runtime drains on this). */
   inFlight(replicaId: string): number;
   /** Requests for a deployment right now, including those held while it wakes (the autoscaler's
@@ -55,9 +65,13 @@ interface Exchange {
   body: Buffer | undefined;
 }
 
+/** How the router reaches one replica: raw keep-alive connections for the fast path, an undici
+ * Pool for what node:http serves; each made at first use. */
 interface ReplicaPool {
   deploymentId: string;
-  pool: Pool;
+  url: string;
+  pool: Pool | undefined;
+  connections: UpstreamConnections | undefined;
 }
 
 /**
@@ -103,17 +117,64 @@ export function createRouter(options: RouterOptions): Router {
       readyIds ??= new Set(runtime.readyReplicas(deploymentId).map((replica) => replica.id));
       if (readyIds.has(replicaId)) continue;
       pools.delete(replicaId);
-      void entry.pool.close().catch(() => undefined);
+      closeReplicaPool(entry);
     }
   }
 
-  function poolFor(replica: ReplicaInfo): Pool {
+  function closeReplicaPool(entry: ReplicaPool): Promise<void> {
+    entry.connections?.close();
+    return entry.pool?.close().catch(() => undefined) ?? Promise.resolve();
+  }
+
+  function replicaPool(replica: ReplicaInfo): ReplicaPool {
     let entry = pools.get(replica.id);
-    if (entry === undefined) {
-      entry = { deploymentId: replica.deploymentId, pool: new Pool(replica.url, poolOptions) };
+    if (entry === undefined || entry.url !== replica.url) {
+      if (entry !== undefined) void closeReplicaPool(entry);
+      entry = { deploymentId: replica.deploymentId, url: replica.url, pool: undefined, connections: undefined };
       pools.set(replica.id, entry);
     }
-    return entry.pool;
+    return entry;
+  }
+
+  function poolFor(replica: ReplicaInfo): Pool {
+    const entry = replicaPool(replica);
+    return (entry.pool ??= new Pool(replica.url, poolOptions));
+  }
+
+  const fastPath = new FastPath(
+    {
+      route(method, target) {
+        if (method !== "POST") return undefined;
+        const parsed = parseDataPlaneUrl(target);
+        if (parsed === undefined) return undefined;
+        const resolution = resolveTarget(table, parsed.target, rand);
+        if (!resolution.ok || runtime.readyReplicas(resolution.deploymentId).length === 0) return undefined;
+        return { deploymentId: resolution.deploymentId, path: resolution.deployment.predictPath + parsed.query };
+      },
+      pickReplica(deploymentId, refused) {
+        const ready = runtime.readyReplicas(deploymentId);
+        return pickReplica(refused === undefined ? ready : ready.filter((replica) => !refused.has(replica.id)), inFlight, nextRotation(deploymentId));
+      },
+      connectionsTo(replica) {
+        const entry = replicaPool(replica);
+        return (entry.connections ??= new UpstreamConnections(replica.url));
+      },
+      requestStarted(deploymentId) {
+        increment(inFlightByDeployment, deploymentId);
+        increment(requestsByDeployment, deploymentId);
+      },
+      requestFinished: (deploymentId) => decrement(inFlightByDeployment, deploymentId),
+      replicaStarted: (replicaId) => increment(inFlightByReplica, replicaId),
+      replicaFinished: (replicaId) => decrement(inFlightByReplica, replicaId),
+      maxConnectRetries,
+    } satisfies FastPathCore,
+    options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {},
+  );
+
+  function nextRotation(deploymentId: string): number {
+    const rotation = rotationByDeployment.get(deploymentId) ?? 0;
+    rotationByDeployment.set(deploymentId, rotation + 1);
+    return rotation;
   }
 
   function increment(counts: Map<string, number>, key: string): void {
@@ -224,9 +285,7 @@ export function createRouter(options: RouterOptions): Router {
     const { req, res, deploymentId } = exchange;
     const ready = runtime.readyReplicas(deploymentId);
     const candidates = refusedBy === undefined ? ready : ready.filter((replica) => !refusedBy.has(replica.id));
-    const rotation = rotationByDeployment.get(deploymentId) ?? 0;
-    rotationByDeployment.set(deploymentId, rotation + 1);
-    const replica = pickReplica(candidates, inFlight, rotation);
+    const replica = pickReplica(candidates, inFlight, nextRotation(deploymentId));
     if (replica === undefined) {
       req.resume();
       sendError(res, 502, "BAD_GATEWAY", `no replica of deployment "${deploymentId}" accepted the connection`, {
@@ -257,14 +316,16 @@ export function createRouter(options: RouterOptions): Router {
   async function close(): Promise<void> {
     closed = true;
     unsubscribe();
+    fastPath.close();
     for (const waiting of waiters.values()) for (const waiter of waiting) waiter.settle("closed");
-    const closing = [...pools.values()].map((entry) => entry.pool.close().catch(() => undefined));
+    const closing = [...pools.values()].map(closeReplicaPool);
     pools.clear();
     await Promise.all(closing);
   }
 
   return {
     handle,
+    acceptConnection: (socket, handOff) => fastPath.accept(socket, handOff),
     inFlight,
     inFlightForDeployment: (deploymentId) => inFlightByDeployment.get(deploymentId) ?? 0,
     requestsForDeployment: (deploymentId) => requestsByDeployment.get(deploymentId) ?? 0,

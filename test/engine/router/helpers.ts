@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { DeploymentObservation, ReplicaInfo, Runtime } from "../../../engine/runtime/runtime.js";
-import type { Router } from "../../../engine/router/index.js";
+import { closeFrontDoor, createFrontDoor, type Router } from "../../../engine/router/index.js";
 
 export async function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
   const server = createServer(handler);
@@ -15,12 +15,29 @@ export async function stop(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/** The engine's single server, reduced to the data plane. */
-export function engineServer(router: Router): Promise<{ server: Server; url: string }> {
-  return listen((req: IncomingMessage, res: ServerResponse) => {
+/** The engine's single port, reduced to the data plane: the router's fast path in front of a
+ * node:http server that serves what the fast path hands over. */
+export async function engineServer(router: Router): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (router.handle(req, res)) return;
     res.writeHead(418).end("not a data-plane path");
   });
+  const sockets = new Set<Socket>();
+  const front = createFrontDoor(http, (socket, handOff) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    router.acceptConnection(socket, handOff);
+  });
+  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  const { port } = front.address() as AddressInfo;
+  return {
+    server: http,
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await closeFrontDoor(front, http);
+    },
+  };
 }
 
 /**

@@ -16,8 +16,8 @@ function track<T extends Router | ProcessRuntime>(closable: T): T {
   return closable;
 }
 async function serve(router: Router): Promise<string> {
-  const { server, url } = await engineServer(router);
-  cleanups.push(() => stop(server));
+  const { url, close } = await engineServer(router);
+  cleanups.push(close);
   return url;
 }
 async function upstream(handler: Parameters<typeof listen>[0]): Promise<{ server: Server; url: string }> {

@@ -1,0 +1,469 @@
+import type { Socket } from "node:net";
+import type { ReplicaInfo } from "../runtime/runtime.js";
+import { rawErrorResponse, type DataPlaneErrorCode } from "./error-response.js";
+import { DEPLOYMENT_ID_HEADER } from "./forward.js";
+import { ChunkedBodyScanner } from "./http1/chunked-body.js";
+import { MAX_FAST_BODY_BYTES, MAX_REQUEST_HEAD_BYTES, parseRequestHead, type RequestHead } from "./http1/request-head.js";
+import { parseResponseHead, type ResponseHead } from "./http1/response-head.js";
+import type { UpstreamConnection, UpstreamConnections, UpstreamListener } from "./upstream-connections.js";
+
+/** Where a predict request goes, as decided by the router. */
+export interface FastRoute {
+  deploymentId: string;
+  /** path and query on the replica */
+  path: string;
+}
+
+/** What the fast path needs from the router: its routing decisions and its bookkeeping. */
+export interface FastPathCore {
+  /** The route of a request the fast path can serve now; undefined for anything else — not a
+   * predict request, a 404, a deployment scaled to zero (wake) — which node:http handles. */
+  route(method: string, target: string): FastRoute | undefined;
+  /** least-in-flight ready replica of the deployment, skipping those that refused a connection */
+  pickReplica(deploymentId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined;
+  connectionsTo(replica: ReplicaInfo): UpstreamConnections;
+  requestStarted(deploymentId: string): void;
+  requestFinished(deploymentId: string): void;
+  replicaStarted(replicaId: string): void;
+  replicaFinished(replicaId: string): void;
+  maxConnectRetries: number;
+}
+
+export interface FastPathOptions {
+  /** idle time after which a client's keep-alive connection is closed; default 5 s (as node:http) */
+  keepAliveTimeoutMs?: number;
+}
+
+/** While a request is relayed, a client may send the next ones (pipelining); reading stops when
+ * this much is waiting. */
+const MAX_PIPELINED_BYTES = MAX_REQUEST_HEAD_BYTES + MAX_FAST_BODY_BYTES;
+
+/**
+ * The router's fast path: predict requests relayed on raw sockets, a request's head and body in
+ * one write to the replica and the replica's answer passed through as it arrives, with the head
+ * rewritten (hop-by-hop fields out, the deployment id in). On this machine it needs about a third
+ * of the CPU per request of node:http + undici (bench/router/RESULTS.md).
+ *
+ * It takes only what it can vouch for: HTTP/1.1 POSTs to a predict path whose deployment has a
+ * ready replica, with a content-length body of at most 64 KiB. At the first request it does not
+ * take, the connection — with that request's bytes unread — goes to node:http, which serves the
+ * management API, large and chunked bodies, wake-from-zero, 404s and every malformed request with
+ * the full rules.
+ */
+export class FastPath {
+  private readonly clients = new Set<ClientConnection>();
+  private closing = false;
+  readonly keepAliveFields: string;
+  readonly keepAliveTimeoutMs: number;
+
+  constructor(
+    readonly core: FastPathCore,
+    options: FastPathOptions = {},
+  ) {
+    this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000;
+    this.keepAliveFields = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.keepAliveTimeoutMs / 1000)}\r\n`;
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Serves a new client connection; `handOff` gives it to node:http (bytes unread). */
+  accept(socket: Socket, handOff: (socket: Socket) => void): void {
+    if (this.closing) {
+      handOff(socket);
+      return;
+    }
+    const client = new ClientConnection(socket, this, handOff);
+    this.clients.add(client);
+  }
+
+  forget(client: ClientConnection): void {
+    this.clients.delete(client);
+  }
+
+  /** Closes idle client connections now and busy ones after their response. */
+  close(): void {
+    this.closing = true;
+    for (const client of this.clients) client.closeWhenIdle();
+  }
+}
+
+class ClientConnection {
+  private pending: Buffer | undefined;
+  private exchange: Exchange | undefined;
+  /** a request whose head is parsed and routed while its body is still arriving */
+  private awaitingBody: { head: RequestHead; route: FastRoute } | undefined;
+  private closeAfterExchange = false;
+  private gone = false;
+  private serving = false;
+
+  constructor(
+    readonly socket: Socket,
+    readonly fastPath: FastPath,
+    private readonly handOffTo: (socket: Socket) => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.setTimeout(fastPath.keepAliveTimeoutMs);
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("error", this.onError);
+    socket.on("close", this.onClose);
+    socket.on("timeout", this.onTimeout);
+    socket.on("drain", this.onDrain);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    if (this.exchange !== undefined) {
+      if (this.pending.length > MAX_PIPELINED_BYTES) this.socket.pause();
+      return;
+    }
+    this.serveNext();
+  };
+
+  /** The client half-closed: answer what it sent, then close. */
+  private readonly onEnd = (): void => {
+    if (this.exchange === undefined) this.socket.end();
+    else this.closeAfterExchange = true;
+  };
+
+  private readonly onError = (): void => {
+    // 'close' follows; the exchange is abandoned there.
+  };
+
+  private readonly onClose = (): void => {
+    this.gone = true;
+    this.fastPath.forget(this);
+    this.exchange?.abandon();
+    this.exchange = undefined;
+  };
+
+  /** Idle longer than the keep-alive timeout (a request in progress may take as long as it takes). */
+  private readonly onTimeout = (): void => {
+    if (this.exchange === undefined) this.socket.destroy();
+  };
+
+  /** The client caught up: let the replica's answer flow again. */
+  private readonly onDrain = (): void => {
+    this.exchange?.resumeUpstream();
+  };
+
+  closeWhenIdle(): void {
+    if (this.exchange === undefined) this.socket.destroy();
+    else this.closeAfterExchange = true;
+  }
+
+  private serveNext(): void {
+    if (this.serving) return; // an exchange settled synchronously inside the loop below
+    this.serving = true;
+    try {
+      while (!this.gone && this.exchange === undefined && this.pending !== undefined) {
+        let awaiting = this.awaitingBody;
+        if (awaiting === undefined) {
+          const parsed = parseRequestHead(this.pending);
+          if (parsed.kind === "incomplete") return;
+          if (parsed.kind === "unsupported") return this.handOff();
+          const route = this.fastPath.core.route(parsed.head.method, parsed.head.target);
+          if (route === undefined) return this.handOff();
+          awaiting = { head: parsed.head, route };
+        }
+        const { head, route } = awaiting;
+        const total = head.headLength + head.contentLength;
+        if (this.pending.length < total) {
+          this.awaitingBody = awaiting;
+          return;
+        }
+        this.awaitingBody = undefined;
+        const body = this.pending.subarray(head.headLength, total);
+        this.pending = this.pending.length === total ? undefined : this.pending.subarray(total);
+        if (head.close) this.closeAfterExchange = true;
+        this.exchange = new Exchange(this, head, body, route);
+        this.exchange.start();
+      }
+    } finally {
+      this.serving = false;
+    }
+  }
+
+  /** Gives the connection to node:http with the unread bytes put back. */
+  private handOff(): void {
+    const { socket } = this;
+    this.gone = true;
+    this.fastPath.forget(this);
+    socket.off("data", this.onData);
+    socket.off("end", this.onEnd);
+    socket.off("error", this.onError);
+    socket.off("close", this.onClose);
+    socket.off("timeout", this.onTimeout);
+    socket.off("drain", this.onDrain);
+    socket.setTimeout(0);
+    socket.pause();
+    if (this.pending !== undefined) socket.unshift(this.pending);
+    this.pending = undefined;
+    this.handOffTo(socket);
+    socket.resume();
+  }
+
+  /** `closeAfter` when the response's end is the connection's end (no framing). */
+  connectionFields(closeAfter: boolean): string {
+    if (closeAfter || this.closeAfterExchange || this.fastPath.isClosing) {
+      this.closeAfterExchange = true;
+      return "connection: close\r\n";
+    }
+    return this.fastPath.keepAliveFields;
+  }
+
+  write(bytes: Buffer): boolean {
+    return this.gone ? true : this.socket.write(bytes);
+  }
+
+  sendError(status: number, code: DataPlaneErrorCode, message: string, deploymentId: string): void {
+    this.write(rawErrorResponse(status, code, message, `${DEPLOYMENT_ID_HEADER}: ${deploymentId}\r\n${this.connectionFields(false)}`));
+  }
+
+  /** The response is complete: next request, or close. */
+  exchangeDone(): void {
+    this.exchange = undefined;
+    if (this.gone) return;
+    if (this.closeAfterExchange || this.fastPath.isClosing) {
+      this.gone = true;
+      this.socket.end();
+      return;
+    }
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.pending !== undefined) this.serveNext();
+  }
+
+  /** The response broke off midway: the client must not take it for complete. */
+  destroy(): void {
+    this.exchange = undefined;
+    this.socket.destroy();
+  }
+}
+
+function isConnectionRefused(error: Error): boolean {
+  return (error as NodeJS.ErrnoException).code === "ECONNREFUSED";
+}
+
+/** One request relayed to a replica and its response relayed back. */
+class Exchange implements UpstreamListener {
+  private connection: UpstreamConnection | undefined;
+  private replicaId: string | undefined;
+  private refused: Set<string> | undefined;
+  private settled = false;
+  private responseStarted = false;
+  private head: ResponseHead | undefined;
+  private headBytes: Buffer | undefined;
+  private remaining = 0;
+  private scanner: ChunkedBodyScanner | undefined;
+
+  constructor(
+    private readonly client: ClientConnection,
+    private readonly request: RequestHead,
+    private readonly body: Buffer,
+    private readonly route: FastRoute,
+  ) {}
+
+  private get core(): FastPathCore {
+    return this.client.fastPath.core;
+  }
+
+  start(): void {
+    this.core.requestStarted(this.route.deploymentId);
+    this.attempt();
+  }
+
+  private attempt(): void {
+    const { core } = this;
+    const { deploymentId } = this.route;
+    const replica = core.pickReplica(deploymentId, this.refused);
+    if (replica === undefined) {
+      const message =
+        this.refused === undefined
+          ? `no replica of deployment "${deploymentId}" accepted the connection`
+          : `the replicas of deployment "${deploymentId}" refused the connection`;
+      this.failBeforeResponse(message);
+      return;
+    }
+    this.replicaId = replica.id;
+    core.replicaStarted(replica.id);
+    const connections = core.connectionsTo(replica);
+    connections.acquire((connection, error) => {
+      if (this.settled) {
+        // The client left while connecting; a fresh connection is still good for the next one.
+        connection?.release(true, undefined);
+        return;
+      }
+      if (connection === undefined) {
+        const failure = error ?? new Error("no connection");
+        const triedAgain = isConnectionRefused(failure) && (this.refused?.size ?? 0) < core.maxConnectRetries;
+        if (triedAgain) {
+          // Nothing was sent (the replica is probably dying and not yet marked so): another
+          // replica can take the request, whose body is in hand.
+          this.releaseReplica();
+          (this.refused ??= new Set()).add(replica.id);
+          this.attempt();
+        } else if (isConnectionRefused(failure)) {
+          this.failBeforeResponse(`the replicas of deployment "${deploymentId}" refused the connection`);
+        } else {
+          this.failBeforeResponse(`the replica failed before answering: ${failure.message}`);
+        }
+        return;
+      }
+      this.connection = connection;
+      connection.listener = this;
+      const head = Buffer.from(
+        `${this.request.method} ${this.route.path} HTTP/1.1\r\nhost: ${connections.hostHeader}\r\n${this.request.forwardedFields}content-length: ${this.body.length}\r\n\r\n`,
+        "latin1",
+      );
+      connection.socket.write(this.body.length === 0 ? head : Buffer.concat([head, this.body], head.length + this.body.length));
+    });
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.settled) return;
+    if (this.head !== undefined) {
+      this.relay(chunk);
+      return;
+    }
+    let buffer = this.headBytes === undefined ? chunk : Buffer.concat([this.headBytes, chunk]);
+    for (;;) {
+      const parsed = parseResponseHead(buffer);
+      if (parsed.kind === "incomplete") {
+        this.headBytes = buffer;
+        return;
+      }
+      if (parsed.kind === "informational") {
+        buffer = buffer.subarray(parsed.headLength);
+        continue;
+      }
+      this.headBytes = undefined;
+      if (parsed.kind === "invalid") {
+        this.connection?.destroy();
+        this.connection = undefined;
+        this.failBeforeResponse(`the replica sent an invalid response: ${parsed.reason}`);
+        return;
+      }
+      const head = parsed.head;
+      this.head = head;
+      if (head.framing.kind === "length") this.remaining = head.framing.length;
+      if (head.framing.kind === "chunked") this.scanner = new ChunkedBodyScanner();
+      const fields = `${DEPLOYMENT_ID_HEADER}: ${this.route.deploymentId}\r\n${this.client.connectionFields(head.framing.kind === "until-close")}\r\n`;
+      this.relay(buffer.subarray(head.headLength), Buffer.from(head.relayedHead + fields, "latin1"));
+      return;
+    }
+  }
+
+  /** Passes body bytes to the client, the head with the first of them; notices the end. */
+  private relay(bytes: Buffer, head?: Buffer): void {
+    const framing = this.head!.framing;
+    let body = bytes;
+    let complete = false;
+    let surplus = false;
+    switch (framing.kind) {
+      case "length":
+        if (bytes.length >= this.remaining) {
+          body = bytes.subarray(0, this.remaining);
+          surplus = bytes.length > this.remaining;
+          this.remaining = 0;
+          complete = true;
+        } else {
+          this.remaining -= bytes.length;
+        }
+        break;
+      case "chunked": {
+        let end: number;
+        try {
+          end = this.scanner!.scan(bytes);
+        } catch (error) {
+          this.upstreamBroke(new Error(`the replica sent an invalid chunked body: ${(error as Error).message}`), head !== undefined);
+          return;
+        }
+        if (end !== -1) {
+          body = bytes.subarray(0, end);
+          surplus = end < bytes.length;
+          complete = true;
+        }
+        break;
+      }
+      case "none":
+        body = bytes.subarray(0, 0);
+        surplus = bytes.length > 0;
+        complete = true;
+        break;
+      case "until-close":
+        break;
+    }
+    const out = head === undefined ? body : body.length === 0 ? head : Buffer.concat([head, body], head.length + body.length);
+    this.responseStarted = true;
+    const flushed = out.length === 0 || this.client.write(out);
+    if (complete) {
+      // Bytes after the response's end mean the replica is out of step: do not reuse it.
+      this.finish(this.head!.reusable && !surplus);
+    } else if (!flushed) {
+      this.connection?.socket.pause();
+    }
+  }
+
+  resumeUpstream(): void {
+    this.connection?.socket.resume();
+  }
+
+  onClosed(error: Error | undefined): void {
+    if (this.settled) return;
+    this.connection = undefined;
+    if (error === undefined && this.head?.framing.kind === "until-close") {
+      this.finish(false); // the connection's end was the response's end
+      return;
+    }
+    this.upstreamBroke(error ?? new Error("the replica closed the connection before the response was complete"), !this.responseStarted);
+  }
+
+  /** The replica failed: a 502 if nothing reached the client yet, else the client's response is cut. */
+  private upstreamBroke(error: Error, nothingSent: boolean): void {
+    this.connection?.destroy();
+    this.connection = undefined;
+    if (nothingSent) {
+      this.failBeforeResponse(`the replica failed before answering: ${error.message}`);
+      return;
+    }
+    this.settle();
+    this.client.destroy();
+  }
+
+  private failBeforeResponse(message: string): void {
+    this.settle();
+    this.client.sendError(502, "BAD_GATEWAY", message, this.route.deploymentId);
+    this.client.exchangeDone();
+  }
+
+  private finish(reusable: boolean): void {
+    const head = this.head!;
+    this.connection?.release(reusable, head.keepAliveHintMs);
+    this.connection = undefined;
+    this.settle();
+    this.client.exchangeDone();
+  }
+
+  /** The client went away: the replica's work on this request is unwanted. */
+  abandon(): void {
+    if (this.settled) return;
+    this.connection?.destroy();
+    this.connection = undefined;
+    this.settle();
+  }
+
+  private releaseReplica(): void {
+    if (this.replicaId === undefined) return;
+    this.core.replicaFinished(this.replicaId);
+    this.replicaId = undefined;
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.releaseReplica();
+    this.core.requestFinished(this.route.deploymentId);
+  }
+}
