@@ -122,10 +122,13 @@ class ClientConnection {
     this.serveNext();
   };
 
-  /** The client half-closed: answer what it sent, then close. */
+  /** The client sent FIN. As node:http does (without httpAllowHalfOpen), that counts as gone:
+   * the request in progress is abandoned, which stops the replica's work on it. */
   private readonly onEnd = (): void => {
-    if (this.exchange === undefined) this.socket.end();
-    else this.closeAfterExchange = true;
+    this.gone = true;
+    this.exchange?.abandon();
+    this.exchange = undefined;
+    this.socket.end();
   };
 
   private readonly onError = (): void => {

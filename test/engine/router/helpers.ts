@@ -17,22 +17,35 @@ export async function stop(server: Server): Promise<void> {
 
 /** The engine's single port, reduced to the data plane: the router's fast path in front of a
  * node:http server that serves what the fast path hands over. */
-export async function engineServer(router: Router): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export interface EngineServer {
+  server: Server;
+  url: string;
+  /** connections the fast path gave to node:http so far */
+  handOffs(): number;
+  close(): Promise<void>;
+}
+
+export async function engineServer(router: Router): Promise<EngineServer> {
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (router.handle(req, res)) return;
     res.writeHead(418).end("not a data-plane path");
   });
   const sockets = new Set<Socket>();
+  let handOffs = 0;
   const front = createFrontDoor(http, (socket, handOff) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    router.acceptConnection(socket, handOff);
+    router.acceptConnection(socket, (handed) => {
+      handOffs++;
+      handOff(handed);
+    });
   });
   await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
   const { port } = front.address() as AddressInfo;
   return {
     server: http,
     url: `http://127.0.0.1:${port}`,
+    handOffs: () => handOffs,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await closeFrontDoor(front, http);
