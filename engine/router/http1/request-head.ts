@@ -1,3 +1,4 @@
+import { FIELD_LINE, trimOws } from "./field-line.js";
 import { HOP_BY_HOP_HEADERS } from "./hop-by-hop.js";
 
 /** The largest head the fast path reads; node:http (which gets anything larger) answers 431. */
@@ -33,8 +34,6 @@ const INCOMPLETE: RequestHeadParse = { kind: "incomplete" };
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 /** method SP origin-form SP HTTP/1.1, visible ASCII only */
 const REQUEST_LINE = /^([A-Z]{1,16}) (\/[!-~]*) HTTP\/1\.1$/;
-/** token ":" OWS value OWS, where the value is visible ASCII, obs-text, space or tab */
-const FIELD_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/;
 const DIGITS = /^[0-9]{1,7}$/;
 
 function unsupported(reason: string): RequestHeadParse {
@@ -65,10 +64,11 @@ export function parseRequestHead(buffer: Buffer): RequestHeadParse {
     const field = FIELD_LINE.exec(line);
     if (field === null) return unsupported("field line");
     const name = field[1]!.toLowerCase();
+    const value = trimOws(field[2]!);
     switch (name) {
       case "content-length":
-        if (contentLength !== -1 || !DIGITS.test(field[2]!)) return unsupported("content-length");
-        contentLength = Number(field[2]);
+        if (contentLength !== -1 || !DIGITS.test(value)) return unsupported("content-length");
+        contentLength = Number(value);
         if (contentLength > MAX_FAST_BODY_BYTES) return unsupported("large body");
         continue;
       case "host":
@@ -76,7 +76,7 @@ export function parseRequestHead(buffer: Buffer): RequestHeadParse {
         hasHost = true;
         continue;
       case "connection": {
-        const option = field[2]!.toLowerCase();
+        const option = value.toLowerCase();
         if (option === "close") close = true;
         else if (option !== "keep-alive") return unsupported("connection options");
         continue;

@@ -1,3 +1,4 @@
+import { FIELD_LINE, trimOws } from "./field-line.js";
 import { HOP_BY_HOP_HEADERS } from "./hop-by-hop.js";
 
 /** A replica's head larger than this is refused (502), as undici and nginx do by default. */
@@ -35,7 +36,6 @@ export type ResponseHeadParse =
 const INCOMPLETE: ResponseHeadParse = { kind: "incomplete" };
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-const FIELD_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/;
 const DIGITS = /^[0-9]{1,15}$/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout=([0-9]{1,6})/i;
 
@@ -72,7 +72,7 @@ export function parseResponseHead(buffer: Buffer, from = 0): ResponseHeadParse {
     const field = FIELD_LINE.exec(line);
     if (field === null) return invalid("malformed header field");
     const name = field[1]!.toLowerCase();
-    const value = field[2]!;
+    const value = trimOws(field[2]!);
     switch (name) {
       case "content-length":
         if (!DIGITS.test(value) || (contentLength !== -1 && contentLength !== Number(value))) {
