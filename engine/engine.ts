@@ -36,6 +36,8 @@ export interface RunningEngine {
   apiKey: string;
   service: ControlPlane;
   store: Sql;
+  /** the node:http server of the management API and the router's full path; it does not listen
+   * itself: connections reach it through the front door (engine/router/front-door.ts) */
   server: Server;
   handleApi: ApiHandler;
   /** Stop accepting, finish in-flight requests, close the store (and release the data-dir lock). */

@@ -3,7 +3,8 @@
  * server whose handler calls `router.handle`),
  * in front of one replica given by UPSTREAM_URL. Production is split 90/10 between two
  * deployments that both run on that replica, so the weighted pick is on the measured path.
- * ROUTER_WORKERS > 1 runs that many processes sharing the port through node:cluster.
+ * ROUTER_WORKERS > 1 runs that many processes sharing the port through node:cluster;
+ * ROUTER_FAST_PATH=0 leaves the fast path out (every request through node:http and undici).
  */
 import cluster from "node:cluster";
 import { createServer } from "node:http";
@@ -13,6 +14,8 @@ import type { DeploymentObservation, ReplicaInfo, Runtime } from "../../engine/r
 const upstreamUrl = requiredEnv("UPSTREAM_URL");
 const port = Number(requiredEnv("PORT"));
 const workers = Number(process.env["ROUTER_WORKERS"] ?? "1");
+/** "0": no fast path, every request through node:http and undici (router.handle) */
+const fastPath = process.env["ROUTER_FAST_PATH"] !== "0";
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -48,7 +51,8 @@ function serve(): void {
     res.writeHead(404).end();
   });
   server.keepAliveTimeout = 30_000;
-  createFrontDoor(server, (socket, handOff) => router.acceptConnection(socket, handOff)).listen(port, "127.0.0.1");
+  if (fastPath) createFrontDoor(server, (socket, handOff) => router.acceptConnection(socket, handOff)).listen(port, "127.0.0.1");
+  else server.listen(port, "127.0.0.1");
   process.on("SIGTERM", () => process.exit(0));
 }
 

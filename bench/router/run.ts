@@ -1,6 +1,7 @@
 /**
  * Router benchmark: the same upstream replica measured directly, through the modelplane router
- * (one process, and N processes with node:cluster) and through nginx (1 and N workers), in one run.
+ * (one process, N processes with node:cluster, and one process with the fast path off, i.e.
+ * node:http + undici only) and through nginx (1 and N workers), in one run.
  *
  *   npx tsc -p bench/router/tsconfig.json && node dist/bench/router/run.js
  *
@@ -246,13 +247,24 @@ async function main(): Promise<void> {
     await waitForPort(`${upstreamUrl}/predict`);
 
     const targets: Target[] = [{ name: "direct to replica", url: `${upstreamUrl}/predict` }];
-    for (const routerWorkers of [1, workers]) {
+    const routers = [
+      { name: "modelplane router, 1 process", workers: 1, fastPath: true },
+      { name: `modelplane router, ${workers} processes`, workers, fastPath: true },
+      // What large and chunked bodies take (and all requests took before the fast path).
+      { name: "modelplane router, node:http path only", workers: 1, fastPath: false },
+    ];
+    for (const router of routers) {
       const port = await freePort();
-      const router = start(process.execPath, [routerScript], { UPSTREAM_URL: upstreamUrl, PORT: String(port), ROUTER_WORKERS: String(routerWorkers) });
+      const child = start(process.execPath, [routerScript], {
+        UPSTREAM_URL: upstreamUrl,
+        PORT: String(port),
+        ROUTER_WORKERS: String(router.workers),
+        ROUTER_FAST_PATH: router.fastPath ? "1" : "0",
+      });
       targets.push({
-        name: `modelplane router, ${routerWorkers} process${routerWorkers > 1 ? "es" : ""}`,
+        name: router.name,
         url: `http://127.0.0.1:${port}/models/bench/production/predict`,
-        ...(router.pid === undefined ? {} : { processGroup: router.pid }),
+        ...(child.pid === undefined ? {} : { processGroup: child.pid }),
       });
     }
     for (const nginxWorkers of [1, workers]) {

@@ -75,9 +75,13 @@ interface ReplicaPool {
 }
 
 /**
- * The data plane, mounted by the engine's single node:http server (`if (router.handle(req, res))
- * return;` before the management API). Everything it needs per request is in memory: the routing
- * table, the runtime's ready replicas and its own in-flight counters.
+ * The data plane, on the engine's single port in two parts: `acceptConnection`, the fast path
+ * every connection starts on (fast-path.ts: raw sockets, the common predict request), and
+ * `handle`, mounted in the engine's node:http server (`if (router.handle(req, res)) return;`
+ * before the management API) for what the fast path hands over: large and chunked bodies,
+ * requests held while a deployment wakes, 404s, anything unusual. Both share the routing
+ * decisions and the in-flight counters. Everything needed per request is in memory: the routing
+ * table, the runtime's ready replicas and those counters.
  */
 export function createRouter(options: RouterOptions): Router {
   const { table, runtime } = options;
