@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { closeFrontDoor, createFrontDoor, type ConnectionHandler } from "./router/front-door.js";
 import { resolve } from "node:path";
 import { createApiHandler, type ApiHandler } from "./api/api-handler.js";
 import { resolveApiKey } from "./api-key-file.js";
+import { closeFrontDoor, createFrontDoor, type ConnectionHandler } from "./router/front-door.js";
 import { ControlPlane } from "./service/control-plane.js";
 import { openStore } from "./store/open-store.js";
 import type { Sql } from "./store/sql.js";

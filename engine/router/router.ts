@@ -121,7 +121,7 @@ export function createRouter(options: RouterOptions): Router {
       readyIds ??= new Set(runtime.readyReplicas(deploymentId).map((replica) => replica.id));
       if (readyIds.has(replicaId)) continue;
       pools.delete(replicaId);
-      closeReplicaPool(entry);
+      void closeReplicaPool(entry);
     }
   }
 
@@ -155,10 +155,7 @@ export function createRouter(options: RouterOptions): Router {
         if (!resolution.ok || runtime.readyReplicas(resolution.deploymentId).length === 0) return undefined;
         return { deploymentId: resolution.deploymentId, path: resolution.deployment.predictPath + parsed.query };
       },
-      pickReplica(deploymentId, refused) {
-        const ready = runtime.readyReplicas(deploymentId);
-        return pickReplica(refused === undefined ? ready : ready.filter((replica) => !refused.has(replica.id)), inFlight, nextRotation(deploymentId));
-      },
+      pickReplica: pickReadyReplica,
       connectionsTo(replica) {
         const entry = replicaPool(replica);
         return (entry.connections ??= new UpstreamConnections(replica.url));
@@ -175,10 +172,13 @@ export function createRouter(options: RouterOptions): Router {
     options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {},
   );
 
-  function nextRotation(deploymentId: string): number {
+  /** Least in flight among the deployment's ready replicas, skipping those that refused. */
+  function pickReadyReplica(deploymentId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined {
+    const ready = runtime.readyReplicas(deploymentId);
+    const candidates = refused === undefined ? ready : ready.filter((replica) => !refused.has(replica.id));
     const rotation = rotationByDeployment.get(deploymentId) ?? 0;
     rotationByDeployment.set(deploymentId, rotation + 1);
-    return rotation;
+    return pickReplica(candidates, inFlight, rotation);
   }
 
   function increment(counts: Map<string, number>, key: string): void {
@@ -287,9 +287,7 @@ export function createRouter(options: RouterOptions): Router {
 
   function dispatch(exchange: Exchange, attempt: number, refusedBy: Set<string> | undefined): void {
     const { req, res, deploymentId } = exchange;
-    const ready = runtime.readyReplicas(deploymentId);
-    const candidates = refusedBy === undefined ? ready : ready.filter((replica) => !refusedBy.has(replica.id));
-    const replica = pickReplica(candidates, inFlight, nextRotation(deploymentId));
+    const replica = pickReadyReplica(deploymentId, refusedBy);
     if (replica === undefined) {
       req.resume();
       sendError(res, 502, "BAD_GATEWAY", `no replica of deployment "${deploymentId}" accepted the connection`, {
