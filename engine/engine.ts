@@ -57,8 +57,9 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   try {
     const { apiKey, source } = resolveApiKey({ dataDir, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
     if (source === "generated") {
-      // printed once, at the first start on this data dir; afterwards it is only in the 0600 file
-      log(`modelplane: generated API key ${apiKey} (stored in ${resolve(dataDir, "api-key")})`);
+      // Where it is, never the key itself: engine output ends up in log collectors.
+      const keyFile = resolve(dataDir, "api-key");
+      log(`modelplane: generated an API key in ${keyFile} (readable by this user only); clients: export MODELPLANE_API_KEY=$(cat ${keyFile})`);
     }
     const service = new ControlPlane({ sql: store });
     const handleApi = createApiHandler({ service, apiKey, log });

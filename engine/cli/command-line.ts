@@ -1,8 +1,10 @@
 /**
  * What every client command shares: strict option parsing (mistakes are usage errors, exit 2),
- * positional argument checks, and the connection to the engine from `--endpoint`/`--api-key` or
- * MODELPLANE_ENDPOINT/MODELPLANE_API_KEY.
+ * positional argument checks, and the connection to the engine from `--endpoint`/`--api-key`,
+ * MODELPLANE_ENDPOINT/MODELPLANE_API_KEY, or the key file of a local engine.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ModelplaneClient } from "../../sdk/client.js";
 import { UsageError } from "./usage-error.js";
@@ -18,7 +20,8 @@ export const CONNECTION_OPTIONS = {
 export const CONNECTION_HELP = [
   "connection (every command but serve):",
   "  --endpoint URL   engine URL (default $MODELPLANE_ENDPOINT, then http://127.0.0.1:7070)",
-  "  --api-key KEY    admin API key (default $MODELPLANE_API_KEY)",
+  "  --api-key KEY    admin API key (default $MODELPLANE_API_KEY, then ./.modelplane/api-key",
+  "                   for an engine on this machine, as `modelplane serve` here writes it)",
 ].join("\n");
 
 /**
@@ -80,8 +83,24 @@ export function connect(values: { endpoint?: string | undefined; "api-key"?: str
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new UsageError(`--endpoint must be an http(s) URL, got '${endpoint}'`);
   }
-  const apiKey = values["api-key"] ?? process.env.MODELPLANE_API_KEY;
+  // an empty MODELPLANE_API_KEY counts as unset
+  const apiKey = values["api-key"] ?? (process.env.MODELPLANE_API_KEY || localEngineApiKey(url));
   return new ModelplaneClient({ endpoint: url.origin, retryBudgetMs: CLI_RETRY_BUDGET_MS, ...(apiKey ? { apiKey } : {}) });
+}
+
+/** Hosts whose engine runs on this machine: the only ones the key file in the current directory
+ * is sent to (it must not leak to whatever remote endpoint a user types). */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** The key `modelplane serve` generated in ./.modelplane (its default data dir), for an engine on
+ * this machine; undefined otherwise. */
+function localEngineApiKey(url: URL): string | undefined {
+  if (!LOOPBACK_HOSTS.has(url.hostname)) return undefined;
+  try {
+    return readFileSync(join(".modelplane", "api-key"), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A positive number of seconds from a flag. */

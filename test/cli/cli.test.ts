@@ -2,7 +2,7 @@
  * The `modelplane` CLI as a user runs it: the compiled bin as a child process against a real
  * in-process engine with real replicas. Exit codes: 0 success, 1 engine/API failure, 2 usage.
  */
-import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -197,5 +197,34 @@ describe("dev", () => {
     }
     expect(await dev.exited).toBe(0);
     expect(dev.stderr()).toBe("");
+  });
+});
+
+describe("serve", () => {
+  it("generates an API key without printing it; the CLI run in that directory finds it, elsewhere it does not", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "modelplane-serve-"));
+    const noKey = { MODELPLANE_API_KEY: "", MODELPLANE_ENDPOINT: "" };
+    const serve = startCli(["serve", "--port", "0"], noKey, dir);
+    try {
+      const listening = await serve.waitForLine(/^modelplane engine listening on (\S+)$/);
+      const url = listening[1]!;
+      const keyFile = join(dir, ".modelplane", "api-key");
+      const key = (await readFile(keyFile, "utf8")).trim();
+      expect(key).toMatch(/^mp_[A-Za-z0-9_-]{43}$/);
+      expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+      // stderr says where the key is, and never the key
+      expect(serve.stderr()).toContain(`generated an API key in ${await realpath(keyFile)}`);
+      expect(serve.stderr() + serve.stdoutLines.join("\n")).not.toContain(key);
+
+      const here = await runCli(["models", "list", "--endpoint", url], noKey, dir);
+      expect(here.code, here.stderr).toBe(0);
+      const elsewhere = await runCli(["models", "list", "--endpoint", url], noKey, tmpdir());
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.stderr).toMatch(/401|API key/i);
+    } finally {
+      serve.child.kill("SIGTERM");
+      expect(await serve.exited).toBe(0);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -38,9 +38,10 @@ export interface CliResult {
 }
 
 /** Run `modelplane <args>` to completion; never rejects on a non-zero exit. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
   return new Promise((resolveResult, reject) => {
-    const child = execFile(process.execPath, [cliMain, ...args], { env: { ...process.env, ...env }, timeout: 110_000 }, (error, stdout, stderr) => {
+    const options = { env: { ...process.env, ...env }, timeout: 110_000, ...(cwd === undefined ? {} : { cwd }) };
+    const child = execFile(process.execPath, [cliMain, ...args], options, (error, stdout, stderr) => {
       // a non-zero exit is a result here; a string code means the process could not run (ENOENT, maxBuffer)
       if (error && typeof error.code === "string") return reject(error);
       resolveResult({ code: child.exitCode, stdout, stderr });
@@ -58,8 +59,8 @@ export interface RunningCli {
 }
 
 /** Start a long-running command (`dev`) and follow its output line by line. */
-export function startCli(args: string[], env: Record<string, string> = {}): RunningCli {
-  const child = spawn(process.execPath, [cliMain, ...args], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+export function startCli(args: string[], env: Record<string, string> = {}, cwd?: string): RunningCli {
+  const child = spawn(process.execPath, [cliMain, ...args], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"], ...(cwd === undefined ? {} : { cwd }) });
   const stdoutLines: string[] = [];
   const listeners = new Set<() => void>();
   let stderr = "";
