@@ -20,6 +20,9 @@ export interface EngineOptions {
   apiKey?: string;
   /** operational log lines (never bodies or secrets); default: stderr */
   log?: (line: string) => void;
+  /** Print a newly generated API key itself, not only its file: for an operator at a terminal
+   * (`modelplane serve` sets it when stderr is a TTY). Default false. */
+  showGeneratedApiKey?: boolean;
   /**
    * Requests the management API does not own (data-plane `/models/...`). Default: 404 JSON.
    * The lead mounts the router here.
@@ -57,9 +60,13 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   try {
     const { apiKey, source } = resolveApiKey({ dataDir, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
     if (source === "generated") {
-      // Where it is, never the key itself: engine output ends up in log collectors.
       const keyFile = resolve(dataDir, "api-key");
-      log(`modelplane: generated an API key in ${keyFile} (readable by this user only); clients: export MODELPLANE_API_KEY=$(cat ${keyFile})`);
+      // Shown once to a person at a terminal; anywhere else (log files, collectors) only where it is.
+      log(
+        options.showGeneratedApiKey
+          ? `modelplane: generated API key ${apiKey} (stored in ${keyFile}, readable by this user only; shown this once)`
+          : `modelplane: generated an API key in ${keyFile} (readable by this user only); clients: export MODELPLANE_API_KEY=$(cat ${keyFile})`,
+      );
     }
     const service = new ControlPlane({ sql: store });
     const handleApi = createApiHandler({ service, apiKey, log });

@@ -2,14 +2,15 @@
  * The `modelplane` CLI as a user runs it: the compiled bin as a child process against a real
  * in-process engine with real replicas. Exit codes: 0 success, 1 engine/API failure, 2 usage.
  */
+import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commands, serveEntry } from "../../engine/cli/command-table.js";
 import { serveCommand } from "../../engine/cli/commands/serve.js";
-import { startTestEngine, type TestEngine } from "../../testing/index.js";
-import { assertCliBuilt, runCli, startCli } from "./run-cli.js";
+import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
+import { assertCliBuilt, cliMain, runCli, startCli } from "./run-cli.js";
 
 const models = resolve(import.meta.dirname, "../../examples/models");
 const v1Command = ["node", `${models}/sentiment-v1/server.js`];
@@ -224,6 +225,27 @@ describe("serve", () => {
     } finally {
       serve.child.kill("SIGTERM");
       expect(await serve.exited).toBe(0);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("shows a generated key once to an operator at a terminal", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "modelplane-serve-tty-"));
+    // util-linux `script` gives the engine a pseudo-terminal as stderr, as an interactive shell does
+    const terminal = spawn("script", ["-qfec", `"${process.execPath}" "${cliMain}" serve --port 0`, "/dev/null"], {
+      cwd: dir,
+      env: { ...process.env, MODELPLANE_API_KEY: "" },
+    });
+    let output = "";
+    terminal.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise((resolveExit) => terminal.once("exit", resolveExit));
+    try {
+      await waitFor(() => output.includes("modelplane engine listening on"), { timeoutMs: 30_000, message: "the engine did not start" });
+      const key = (await readFile(join(dir, ".modelplane", "api-key"), "utf8")).trim();
+      expect(output).toContain(`generated API key ${key}`);
+    } finally {
+      terminal.kill("SIGTERM");
+      await exited;
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -38,6 +38,7 @@ export const serveCommand: CliCommand = {
         host: values.host ?? "127.0.0.1",
         dataDir: values["data-dir"] ?? process.env.MODELPLANE_DATA_DIR ?? "./.modelplane",
         ...(databaseUrl ? { databaseUrl } : {}),
+        showGeneratedApiKey: process.stderr.isTTY === true,
       });
     } catch (error) {
       if (error instanceof UsageError) throw error;
