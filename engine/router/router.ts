@@ -213,7 +213,16 @@ export function createRouter(options: RouterOptions): Router {
     const { deploymentId } = resolution;
     increment(inFlightByDeployment, deploymentId);
     increment(requestsByDeployment, deploymentId);
-    res.once("close", () => decrement(inFlightByDeployment, deploymentId));
+    // A pipelined request's response waits its turn without a socket; if the connection dies
+    // first, that response never emits 'close': the socket's 'close' ends the count then.
+    const { socket } = req;
+    const finished = (): void => {
+      res.off("close", finished);
+      socket.off("close", finished);
+      decrement(inFlightByDeployment, deploymentId);
+    };
+    res.once("close", finished);
+    socket.once("close", finished);
 
     const path = resolution.deployment.predictPath + query;
     const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection);

@@ -3,6 +3,7 @@
  * how it relays the HTTP/1.1 framings a replica may answer with. Requests are written as raw bytes
  * where the exact wire matters (pipelining, half-close, malformed input).
  */
+import fc from "fast-check";
 import { createConnection, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRouter, DEPLOYMENT_ID_HEADER, RoutingTable, type Router } from "../../../engine/router/index.js";
@@ -77,7 +78,8 @@ function post(body: string, extra = ""): string {
   return `POST ${PATH} HTTP/1.1\r\nhost: router\r\ncontent-type: text/plain\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
-/** Splits a byte stream of responses, content-length or chunked (decoded, no trailers). */
+/** Splits a byte stream of responses, content-length, chunked (decoded, no trailers) or until
+ * the end. */
 function responses(stream: string): Array<{ status: number; headers: Record<string, string>; body: string }> {
   const parsed = [];
   let rest = stream;
@@ -102,11 +104,14 @@ function responses(stream: string): Array<{ status: number; headers: Record<stri
         body += rest.slice(lineEnd + 2, lineEnd + 2 + size);
         next = lineEnd + 2 + size + 2;
       }
-    } else {
+    } else if (headers["content-length"] !== undefined) {
       const length = Number(headers["content-length"]);
-      if (!Number.isInteger(length) || rest.length < next + length) break;
+      if (rest.length < next + length) break;
       body = rest.slice(next, next + length);
       next += length;
+    } else {
+      body = rest.slice(next); // until the connection closes
+      next = rest.length;
     }
     parsed.push({ status: Number(statusLine!.split(" ")[1]), headers, body });
     rest = rest.slice(next);
@@ -336,5 +341,81 @@ describe("router fast path", () => {
     client.socket.on("data", (chunk: Buffer) => (received += chunk.length));
     client.socket.resume();
     await eventually("the whole body", () => received >= size || undefined, 60_000);
+  });
+
+  it("answers any mix of fast, handed-off and rejected requests, pipelined and split anywhere, in order", async () => {
+    const { router, engine, port } = await setup([await echoReplica()]);
+    type Case = { bytes: string; status: number; body?: string; last?: boolean };
+    const text = fc.string({ unit: fc.constantFrom("a", "b", "{", "}", '"', " ", "é", "\r", "\n", "0"), maxLength: 40 });
+    const headerName = fc.constantFrom("X-Trace", "x-trace", "Accept", "user-agent", "X-Empty");
+    const extraHeaders = fc.array(fc.tuple(headerName, fc.stringMatching(/^[ -~]{0,12}$/)), { maxLength: 3 });
+    const fields = (headers: [string, string][]) => headers.map(([name, value]) => `${name}: ${value}\r\n`).join("");
+    const request: fc.Arbitrary<Case> = fc.oneof(
+      fc.record({ body: text, headers: extraHeaders, lengthName: fc.constantFrom("content-length", "Content-Length", "CONTENT-LENGTH") }).map(({ body, headers, lengthName }) => ({
+        bytes: `POST ${PATH} HTTP/1.1\r\nHost: r\r\n${fields(headers)}${lengthName}:  ${Buffer.byteLength(body)} \r\n\r\n${body}`,
+        status: 200,
+        body: `echo:${body}`,
+      })),
+      fc.array(text.filter((chunk) => chunk.length > 0), { minLength: 1, maxLength: 3 }).map((chunks) => ({
+        bytes: `POST ${PATH} HTTP/1.1\r\nhost: r\r\ntransfer-encoding: chunked\r\n\r\n${chunks.map((chunk) => `${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`).join("")}0\r\n\r\n`,
+        status: 200,
+        body: `echo:${chunks.join("")}`,
+      })),
+      fc.constant({ bytes: `GET ${PATH} HTTP/1.1\r\nhost: r\r\n\r\n`, status: 405 }),
+      fc.constant({ bytes: `POST /models/nope/production/predict HTTP/1.1\r\nhost: r\r\ncontent-length: 0\r\n\r\n`, status: 404 }),
+      fc.constant({ bytes: "GET /v1/models HTTP/1.1\r\nhost: r\r\n\r\n", status: 418 }),
+    );
+    // node:http answers a malformed request with 400 and closes: only ever the last one
+    const malformed: fc.Arbitrary<Case> = fc.constantFrom(
+      `POST ${PATH} HTTP/1.1\r\nhost: r\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab`,
+      `POST ${PATH} HTTP/1.1\r\nhost: r\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n`,
+      `POST ${PATH} HTTP/1.1\r\nhost: r\r\nx-bad\n: 1\r\ncontent-length: 0\r\n\r\n`,
+    ).map((bytes) => ({ bytes, status: 400, last: true }));
+    const scenario = fc.record({
+      requests: fc.array(request, { minLength: 1, maxLength: 6 }),
+      ending: fc.option(malformed, { nil: undefined }),
+      cuts: fc.array(fc.nat(), { maxLength: 4 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ requests, ending, cuts }) => {
+        const cases = ending === undefined ? requests : [...requests, ending];
+        const stream = Buffer.from(cases.map((c) => c.bytes).join(""));
+        const client = await rawClient(port);
+        const points = [...new Set(cuts.map((cut) => cut % stream.length))].sort((a, b) => a - b);
+        let from = 0;
+        for (const point of [...points, stream.length]) {
+          if (point > from) client.socket.write(stream.subarray(from, point));
+          from = point;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        const received = () => responses(client.received());
+        const explain = (error: Error) => {
+          throw new Error(`${error.message} to ${JSON.stringify(cases.map((c) => c.bytes))}: got ${JSON.stringify(client.received())}`);
+        };
+        if (ending === undefined) {
+          await eventually(`${cases.length} responses`, () => received().length === cases.length || undefined, 10_000).catch(explain);
+        } else {
+          // node:http rejects the malformed request by closing the connection, with a 400 when no
+          // answer is under way, dropping requests it had not answered yet (its own pipelining
+          // rules, the same without the fast path): what did arrive must be in order.
+          await Promise.race([client.closed, new Promise((_, reject) => setTimeout(() => reject(new Error("still open")), 10_000))]).catch(explain);
+        }
+        const answered = received();
+        // the 400 comes in place of the first request node:http had not answered yet
+        if (ending !== undefined && answered.at(-1)?.status === 400) answered.pop();
+        expect(answered.length).toBeLessThanOrEqual(requests.length);
+        answered.forEach((response, index) => {
+          expect(response.status, `${JSON.stringify(cases.map((c) => c.bytes))} → ${JSON.stringify(client.received())}`).toBe(cases[index]!.status);
+          // the client's bytes are read as latin1
+          if (cases[index]!.body !== undefined) expect(response.body).toBe(Buffer.from(cases[index]!.body!).toString("latin1"));
+        });
+        client.socket.destroy();
+        await eventually("nothing in flight", () => router.inFlightForDeployment("d") === 0 || undefined).catch((error: Error) => {
+          throw new Error(`${error.message}: ${router.inFlightForDeployment("d")} in flight after ${JSON.stringify(client.received())}`);
+        });
+      }),
+      { numRuns: 60, endOnFailure: true },
+    );
+    expect(engine.handOffs()).toBeGreaterThan(0);
   });
 });
