@@ -174,6 +174,10 @@ export class ProcessRuntime implements Runtime {
     if (this.closed) throw new Error("ProcessRuntime is closed");
     const desired = Math.max(0, Math.floor(replicas));
     let deployment = this.deployments.get(spec.deploymentId);
+    // Listeners hear of changes only: the promotion reconciler sets the count on every pass and
+    // is woken by these events, so an event per call kept it passing back to back (hundreds of
+    // passes a second for the whole rollout, and the router starved of CPU).
+    const changed = deployment === undefined || deployment.desired !== desired || deployment.spec !== spec;
     if (deployment === undefined) {
       deployment = {
         spec,
@@ -202,7 +206,7 @@ export class ProcessRuntime implements Runtime {
       deployment.desired = desired;
     }
     this.reconcile(deployment);
-    this.emit(spec.deploymentId);
+    if (changed) this.emit(spec.deploymentId);
   }
 
   async remove(deploymentId: string): Promise<void> {

@@ -194,6 +194,28 @@ describe("ProcessRuntime", () => {
     expect(process.listeners("exit")).not.toContain(runtime.killAllNow);
   });
 
+  it("tells listeners of a changed count or spec only, not of a repeated setDesired", async () => {
+    // The promotion reconciler sets counts on every pass and is woken by these events: an event
+    // per call made it pass back to back for a whole rollout.
+    const runtime = newRuntime();
+    const spec = sentimentSpec({ deploymentId: "dep-quiet" });
+    const events: string[] = [];
+    runtime.onChange((deploymentId) => events.push(deploymentId));
+    runtime.setDesired(spec, 0);
+    expect(events).toEqual(["dep-quiet"]);
+    // (at 0 replicas nothing else happens that would tell listeners anything)
+    runtime.setDesired(spec, 0);
+    runtime.setDesired(spec, 0);
+    expect(events).toHaveLength(1);
+    const revised = { ...spec, revision: "2" };
+    runtime.setDesired(revised, 0);
+    expect(events).toHaveLength(2);
+    runtime.setDesired(revised, 0);
+    expect(events).toHaveLength(2);
+    runtime.setDesired(revised, 1);
+    expect(events.length).toBeGreaterThan(2);
+  });
+
   it("remove() stops and forgets a deployment", async () => {
     const runtime = newRuntime();
     runtime.setDesired(sentimentSpec({ deploymentId: "dep-remove" }), 1);
