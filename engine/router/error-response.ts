@@ -1,7 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from "node:http";
 
 /** Stable codes of data-plane errors, in the engine's JSON error shape. */
-export type DataPlaneErrorCode = "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAVAILABLE" | "BAD_GATEWAY";
+export type DataPlaneErrorCode = "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNAVAILABLE" | "BAD_GATEWAY" | "GATEWAY_TIMEOUT";
 
 function errorBody(code: DataPlaneErrorCode, message: string): string {
   return JSON.stringify({ error: { code, message, details: {} } });

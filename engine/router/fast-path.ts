@@ -32,6 +32,9 @@ export interface FastPathCore {
 export interface FastPathOptions {
   /** idle time after which a client's keep-alive connection is closed; default 5 s (as node:http) */
   keepAliveTimeoutMs?: number;
+  /** silence from a replica (before its head or between body reads) after which the request is
+   * given up: 504, or the response cut if it had started; default 300 s */
+  replicaTimeoutMs?: number;
 }
 
 /** While a request is relayed, a client may send the next ones (pipelining); reading stops when
@@ -52,9 +55,13 @@ const MAX_PIPELINED_BYTES = MAX_REQUEST_HEAD_BYTES + MAX_FAST_BODY_BYTES;
  */
 export class FastPath {
   private readonly clients = new Set<ClientConnection>();
+  /** exchanges waiting on a replica, checked by one timer instead of a timer per request */
+  private readonly exchanges = new Set<Exchange>();
+  private readonly sweep: NodeJS.Timeout;
   private closing = false;
   readonly keepAliveFields: string;
   readonly keepAliveTimeoutMs: number;
+  readonly replicaTimeoutMs: number;
 
   constructor(
     readonly core: FastPathCore,
@@ -62,6 +69,23 @@ export class FastPath {
   ) {
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000;
     this.keepAliveFields = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.keepAliveTimeoutMs / 1000)}\r\n`;
+    this.replicaTimeoutMs = options.replicaTimeoutMs ?? 300_000;
+    const period = Math.min(1_000, Math.max(20, this.replicaTimeoutMs / 4));
+    this.sweep = setInterval(() => this.giveUpOnSilentReplicas(), period);
+    this.sweep.unref();
+  }
+
+  track(exchange: Exchange): void {
+    this.exchanges.add(exchange);
+  }
+
+  untrack(exchange: Exchange): void {
+    this.exchanges.delete(exchange);
+  }
+
+  private giveUpOnSilentReplicas(): void {
+    const silentSince = Date.now() - this.replicaTimeoutMs;
+    for (const exchange of this.exchanges) if (exchange.silentSince(silentSince)) exchange.timedOut(this.replicaTimeoutMs);
   }
 
   get isClosing(): boolean {
@@ -85,6 +109,7 @@ export class FastPath {
   /** Closes idle client connections now and busy ones after their response. */
   close(): void {
     this.closing = true;
+    clearInterval(this.sweep);
     for (const client of this.clients) client.closeWhenIdle();
   }
 }
@@ -260,6 +285,10 @@ class Exchange implements UpstreamListener {
   private headBytes: Buffer | undefined;
   private remaining = 0;
   private scanner: ChunkedBodyScanner | undefined;
+  /** when the replica was last heard from (or the request sent) */
+  private lastActivity = Date.now();
+  /** reading from the replica is paused because the client is slow: not the replica's silence */
+  private upstreamPaused = false;
 
   constructor(
     private readonly client: ClientConnection,
@@ -274,7 +303,25 @@ class Exchange implements UpstreamListener {
 
   start(): void {
     this.core.requestStarted(this.route.deploymentId);
+    this.client.fastPath.track(this);
     this.attempt();
+  }
+
+  silentSince(time: number): boolean {
+    return !this.upstreamPaused && this.lastActivity < time;
+  }
+
+  timedOut(timeoutMs: number): void {
+    if (this.settled) return;
+    const message = `the replica did not answer in time (nothing for ${timeoutMs / 1000} s)`;
+    this.connection?.destroy();
+    this.connection = undefined;
+    if (this.responseStarted) {
+      this.settle();
+      this.client.destroy();
+    } else {
+      this.failBeforeResponse(message, 504, "GATEWAY_TIMEOUT");
+    }
   }
 
   private attempt(): void {
@@ -316,6 +363,7 @@ class Exchange implements UpstreamListener {
       }
       this.connection = connection;
       connection.listener = this;
+      this.lastActivity = Date.now();
       const head = Buffer.from(
         `${this.request.method} ${this.route.path} HTTP/1.1\r\nhost: ${connections.hostHeader}\r\n${this.request.forwardedFields}content-length: ${this.body.length}\r\n\r\n`,
         "latin1",
@@ -326,6 +374,7 @@ class Exchange implements UpstreamListener {
 
   onData(chunk: Buffer): void {
     if (this.settled) return;
+    this.lastActivity = Date.now();
     if (this.head !== undefined) {
       this.relay(chunk);
       return;
@@ -405,11 +454,15 @@ class Exchange implements UpstreamListener {
       // Bytes after the response's end mean the replica is out of step: do not reuse it.
       this.finish(this.head!.reusable && !surplus);
     } else if (!flushed) {
+      this.upstreamPaused = true;
       this.connection?.socket.pause();
     }
   }
 
   resumeUpstream(): void {
+    if (!this.upstreamPaused) return;
+    this.upstreamPaused = false;
+    this.lastActivity = Date.now();
     this.connection?.socket.resume();
   }
 
@@ -435,9 +488,9 @@ class Exchange implements UpstreamListener {
     this.client.destroy();
   }
 
-  private failBeforeResponse(message: string): void {
+  private failBeforeResponse(message: string, status = 502, code: DataPlaneErrorCode = "BAD_GATEWAY"): void {
     this.settle();
-    this.client.sendError(502, "BAD_GATEWAY", message, this.route.deploymentId);
+    this.client.sendError(status, code, message, this.route.deploymentId);
     this.client.exchangeDone();
   }
 
@@ -466,6 +519,7 @@ class Exchange implements UpstreamListener {
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
+    this.client.fastPath.untrack(this);
     this.releaseReplica();
     this.core.requestFinished(this.route.deploymentId);
   }

@@ -190,9 +190,9 @@ class RelayHandler implements Dispatcher.DispatchHandler {
       return;
     }
     if (!this.res.headersSent && !this.res.destroyed) {
-      sendError(this.res, 502, "BAD_GATEWAY", `the replica failed before answering: ${error.message}`, {
-        [DEPLOYMENT_ID_HEADER]: this.deploymentId,
-      });
+      const headers = { [DEPLOYMENT_ID_HEADER]: this.deploymentId };
+      if (isTimeout(error)) sendError(this.res, 504, "GATEWAY_TIMEOUT", `the replica did not answer in time: ${error.message}`, headers);
+      else sendError(this.res, 502, "BAD_GATEWAY", `the replica failed before answering: ${error.message}`, headers);
     } else {
       // Mid-response: the only honest signal left is to cut the client's response short.
       this.res.destroy(error);
@@ -206,6 +206,11 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     this.res.off("close", this.onClientClosed);
     this.onSettled(outcome);
   }
+}
+
+function isTimeout(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
 }
 
 function isConnectionRefused(error: Error): boolean {

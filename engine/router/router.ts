@@ -27,6 +27,10 @@ export interface RouterOptions {
   poolOptions?: Pool.Options;
   /** Idle time after which the fast path closes a client's keep-alive connection. Default 5 s. */
   keepAliveTimeoutMs?: number;
+  /** How long a replica may stay silent — before its response head, or between two pieces of its
+   * body — before the request is given up: 504 if nothing was sent yet, else the response is cut.
+   * Default 300 s (undici's own defaults). */
+  replicaTimeoutMs?: number;
 }
 
 export interface Router {
@@ -89,7 +93,8 @@ export function createRouter(options: RouterOptions): Router {
   const wakeTimeoutMs = options.wakeTimeoutMs ?? 60_000;
   const maxConnectRetries = options.maxConnectRetries ?? 2;
   const rand = options.rand ?? Math.random;
-  const poolOptions: Pool.Options = { keepAliveTimeout: 10_000, ...options.poolOptions };
+  const replicaTimeoutMs = options.replicaTimeoutMs ?? 300_000;
+  const poolOptions: Pool.Options = { keepAliveTimeout: 10_000, headersTimeout: replicaTimeoutMs, bodyTimeout: replicaTimeoutMs, ...options.poolOptions };
 
   const inFlightByReplica = new Map<string, number>();
   const inFlightByDeployment = new Map<string, number>();
@@ -169,7 +174,7 @@ export function createRouter(options: RouterOptions): Router {
       replicaFinished: (replicaId) => decrement(inFlightByReplica, replicaId),
       maxConnectRetries,
     } satisfies FastPathCore,
-    options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {},
+    { replicaTimeoutMs, ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}) },
   );
 
   /** Least in flight among the deployment's ready replicas, skipping those that refused. */

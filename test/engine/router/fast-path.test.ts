@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { createConnection, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRouter, DEPLOYMENT_ID_HEADER, RoutingTable, type Router } from "../../../engine/router/index.js";
+import { createRouter, DEPLOYMENT_ID_HEADER, RoutingTable, type Router, type RouterOptions } from "../../../engine/router/index.js";
 import { eventually } from "../runtime/helpers.js";
 import { StaticReplicas, engineServer, listen, stop, type EngineServer } from "./helpers.js";
 
@@ -17,12 +17,12 @@ afterEach(async () => {
 
 const PATH = "/models/m/deployment/d/predict";
 
-async function setup(replicaUrls: string[]): Promise<{ router: Router; engine: EngineServer; port: number }> {
+async function setup(replicaUrls: string[], options: Omit<RouterOptions, "table" | "runtime"> = {}): Promise<{ router: Router; engine: EngineServer; port: number }> {
   const replicas = new StaticReplicas();
   replicas.set("d", replicaUrls);
   const table = new RoutingTable();
   table.setDeployment("m", "d", { active: true, predictPath: "/predict", isDevelopment: false });
-  const router = createRouter({ table, runtime: replicas });
+  const router = createRouter({ table, runtime: replicas, ...options });
   cleanups.push(() => router.close());
   const engine = await engineServer(router);
   cleanups.push(() => engine.close());
@@ -308,6 +308,39 @@ describe("router fast path", () => {
     await eventually("nothing in flight", () => (router.inFlightForDeployment("d") === 0 && router.inFlight("d/r0") === 0) || undefined);
   });
 
+  it("gives up on a silent replica: 504 before its answer starts, a cut response after, on both paths", async () => {
+    const url = await replica((req, res) => {
+      req.resume();
+      if (req.headers["x-mode"] === "stall-midway") {
+        res.writeHead(200, { "content-length": 100 });
+        res.write("part of it");
+      }
+      // and then nothing
+    });
+    const { router, engine, port } = await setup([url], { replicaTimeoutMs: 200 });
+    const client = await rawClient(port);
+    const started = Date.now();
+    client.socket.write(post("anyone there?"));
+    await eventually("504", () => responses(client.received())[0]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    const [timedOut] = responses(client.received());
+    expect(timedOut!.status).toBe(504);
+    expect(JSON.parse(timedOut!.body)).toMatchObject({ error: { code: "GATEWAY_TIMEOUT" } });
+    expect(router.inFlightForDeployment("d")).toBe(0);
+
+    client.socket.write(post("again", "x-mode: stall-midway\r\n"));
+    await client.closed; // the started response is cut, never passed off as complete
+    expect(client.received()).toContain("part of it");
+
+    // a chunked request body goes through node:http and undici: the same rule
+    const slow = await rawClient(port);
+    slow.socket.write(`POST ${PATH} HTTP/1.1\r\nhost: r\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n`);
+    await eventually("504 from the node:http path", () => responses(slow.received())[0]);
+    expect(responses(slow.received())[0]!.status).toBe(504);
+    expect(engine.handOffs()).toBe(1);
+    await eventually("nothing in flight", () => router.inFlightForDeployment("d") === 0 || undefined);
+  });
+
   it("does not let a slow reader make it buffer a large response", async () => {
     const size = 64 * 1024 * 1024;
     let sent = 0;
@@ -328,7 +361,8 @@ describe("router fast path", () => {
       };
       pump();
     });
-    const { port } = await setup([url]);
+    // a short replica timeout: a paused client is not the replica's silence, the body must survive
+    const { port } = await setup([url], { replicaTimeoutMs: 200 });
     const client = await rawClient(port);
     client.socket.pause();
     client.socket.write(post("big"));
