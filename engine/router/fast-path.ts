@@ -81,6 +81,7 @@ export class FastPath {
 
   untrack(exchange: Exchange): void {
     this.exchanges.delete(exchange);
+    if (this.closing && this.exchanges.size === 0) clearInterval(this.sweep);
   }
 
   private giveUpOnSilentReplicas(): void {
@@ -109,7 +110,8 @@ export class FastPath {
   /** Closes idle client connections now and busy ones after their response. */
   close(): void {
     this.closing = true;
-    clearInterval(this.sweep);
+    // the exchanges still running keep their timeout; the timer stops with the last of them
+    if (this.exchanges.size === 0) clearInterval(this.sweep);
     for (const client of this.clients) client.closeWhenIdle();
   }
 }
