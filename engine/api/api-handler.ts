@@ -67,7 +67,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       req.resume();
       throw new ModelplaneError(
         "UNAUTHORIZED",
-        "missing or wrong API key: send the header 'Authorization: Api-Key <key>' (the key is printed at the engine's first start and stored in <data-dir>/api-key)",
+        "missing or wrong API key: send the header 'Authorization: Api-Key <key>' (MODELPLANE_API_KEY of the engine, or the key it generated in <data-dir>/api-key, ./.modelplane/api-key by default)",
       );
     }
     let match;

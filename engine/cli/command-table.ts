@@ -1,4 +1,5 @@
 /** Every `modelplane` command, in the order `modelplane --help` lists them. */
+import { deployCommand } from "./commands/deploy.js";
 import { deploymentsCommand } from "./commands/deployments.js";
 import { devCommand } from "./commands/dev.js";
 import { environmentsCommand } from "./commands/environments.js";
@@ -29,6 +30,7 @@ export const commands: readonly CliCommand[] = [
   modelsCommand,
   deploymentsCommand,
   environmentsCommand,
+  deployCommand,
   promoteCommand,
   ...promotionActionCommands,
   predictCommand,

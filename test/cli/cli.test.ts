@@ -201,6 +201,49 @@ describe("dev", () => {
   });
 });
 
+describe("deploy", () => {
+  let appDir: string;
+  beforeAll(async () => {
+    appDir = await mkdtemp(join(tmpdir(), "modelplane-deploy-"));
+    await mkdir(join(appDir, "good"));
+    await writeFile(join(appDir, "good", "server.js"), `import "${models}/sentiment-v2/server.js";\n`);
+    await mkdir(join(appDir, "broken"));
+    await writeFile(join(appDir, "broken", "server.js"), `console.error("model weights missing"); process.exit(3);\n`);
+  });
+  afterAll(async () => rm(appDir, { recursive: true, force: true }));
+
+  it("creates the model on first use and the deployment from a directory; --wait until it serves", async () => {
+    const deployed = await modelplane("deploy", "cli-deploy", join(appDir, "good"), "--name", "first", "--wait");
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const lines = deployed.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^created model cli-deploy \(mdl_\w+\)$/);
+    expect(lines[1]).toMatch(new RegExp(`^created deployment first \\(dep_\\w+\\): node server\\.js in ${join(appDir, "good")}$`));
+    expect(deployed.stdout).toMatch(/: ACTIVE, replicas 1\/1 ready/);
+    const predictUrl = /^predict: POST (\S+)$/m.exec(deployed.stdout)![1]!;
+    const answer = await fetch(predictUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "not good" }) });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ version: "v2" });
+
+    // the second deploy finds the model by name, and goes straight into production
+    const promoted = await modelplane("deploy", "cli-deploy", join(appDir, "good"), "--environment", "production", "--wait");
+    expect(promoted.code, promoted.stderr).toBe(0);
+    expect(promoted.stdout).not.toContain("created model");
+    const deploymentId = /^created deployment \S+ \((dep_\w+)\)/m.exec(promoted.stdout)![1]!;
+    expect(promoted.stdout.trim().split("\n").at(-1)).toMatch(new RegExp(`^promotion \\S+ SUCCEEDED: ${deploymentId} serves production$`));
+    const model = (await engine.client.call("listModels", {})).models.find((candidate) => candidate.name === "cli-deploy")!;
+    const production = await engine.client.call("getEnvironment", { params: { model_id: model.id, env_name: "production" } });
+    expect(production.current_deployment?.id).toBe(deploymentId);
+  });
+
+  it("--wait fails with the replica's own last words when the deployment cannot start", async () => {
+    const failed = await modelplane("deploy", "cli-deploy-broken", join(appDir, "broken"), "--wait");
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/: FAILED, replicas 0\/1 ready/);
+    expect(failed.stderr).toContain("is FAILED: replica exited with code 3");
+    expect(failed.stderr).toContain("model weights missing");
+  });
+});
+
 describe("serve", () => {
   it("generates an API key without printing it; the CLI run in that directory finds it, elsewhere it does not", async () => {
     const dir = await mkdtemp(join(tmpdir(), "modelplane-serve-"));

@@ -30,7 +30,15 @@ export async function reportPromotion(
   client: ModelplaneClient,
   modelId: string,
   started: Promotion,
-  options: { wait: boolean; json: boolean; timeoutSeconds: number | undefined; expectedStatus: "SUCCEEDED" | "CANCELED" },
+  options: {
+    wait: boolean;
+    json: boolean;
+    /** the engine's `timeout_seconds` of this promotion, if one was given: the wait outlasts it a little */
+    timeoutSeconds: number | undefined;
+    expectedStatus: "SUCCEEDED" | "CANCELED";
+    /** stop waiting at this time instead (ms since the epoch) */
+    deadline?: number;
+  },
 ): Promise<number> {
   if (!options.wait) {
     if (options.json) printJson(started);
@@ -43,7 +51,11 @@ export async function reportPromotion(
     {
       expectedStatus: options.expectedStatus,
       progress: options.json ? process.stderr : process.stdout,
-      ...(options.timeoutSeconds !== undefined ? { deadline: Date.now() + options.timeoutSeconds * 1000 + WAIT_GRACE_MS } : {}),
+      ...(options.deadline !== undefined
+        ? { deadline: options.deadline }
+        : options.timeoutSeconds !== undefined
+          ? { deadline: Date.now() + options.timeoutSeconds * 1000 + WAIT_GRACE_MS }
+          : {}),
     },
   );
   if (options.json) printJson(final);
