@@ -35,6 +35,10 @@ export interface FastPathOptions {
   /** silence from a replica (before its head or between body reads) after which the request is
    * given up: 504, or the response cut if it had started; default 300 s */
   replicaTimeoutMs?: number;
+  /** a client's request head, and its whole request, must arrive within these (408 and close
+   * otherwise), as node:http's headersTimeout and requestTimeout; default 60 s and 300 s */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 /** While a request is relayed, a client may send the next ones (pipelining); reading stops when
@@ -62,6 +66,8 @@ export class FastPath {
   readonly keepAliveFields: string;
   readonly keepAliveTimeoutMs: number;
   readonly replicaTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
 
   constructor(
     readonly core: FastPathCore,
@@ -70,6 +76,8 @@ export class FastPath {
     this.keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000;
     this.keepAliveFields = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.keepAliveTimeoutMs / 1000)}\r\n`;
     this.replicaTimeoutMs = options.replicaTimeoutMs ?? 300_000;
+    this.headersTimeoutMs = options.headersTimeoutMs ?? 60_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 300_000;
     const period = Math.min(1_000, Math.max(20, this.replicaTimeoutMs / 4));
     this.sweep = setInterval(() => this.giveUpOnSilentReplicas(), period);
     this.sweep.unref();
@@ -124,6 +132,8 @@ class ClientConnection {
   private closeAfterExchange = false;
   private gone = false;
   private serving = false;
+  /** when the first byte of a request still incomplete arrived (slow-client limits) */
+  private partialSince: number | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -192,7 +202,7 @@ class ClientConnection {
         let awaiting = this.awaitingBody;
         if (awaiting === undefined) {
           const parsed = parseRequestHead(this.pending);
-          if (parsed.kind === "incomplete") return;
+          if (parsed.kind === "incomplete") return this.stillArriving(this.fastPath.headersTimeoutMs);
           if (parsed.kind === "unsupported") return this.handOff();
           const route = this.fastPath.core.route(parsed.head.method, parsed.head.target);
           if (route === undefined) return this.handOff();
@@ -202,9 +212,10 @@ class ClientConnection {
         const total = head.headLength + head.contentLength;
         if (this.pending.length < total) {
           this.awaitingBody = awaiting;
-          return;
+          return this.stillArriving(this.fastPath.requestTimeoutMs);
         }
         this.awaitingBody = undefined;
+        this.partialSince = undefined;
         const body = this.pending.subarray(head.headLength, total);
         this.pending = this.pending.length === total ? undefined : this.pending.subarray(total);
         if (head.close) this.closeAfterExchange = true;
@@ -214,6 +225,16 @@ class ClientConnection {
     } finally {
       this.serving = false;
     }
+  }
+
+  /** A request is not complete yet: a client that trickles it in for longer than `limitMs` is cut
+   * off (silence alone is the keep-alive timeout's business). */
+  private stillArriving(limitMs: number): void {
+    const now = Date.now();
+    this.partialSince ??= now;
+    if (now - this.partialSince <= limitMs) return;
+    this.gone = true;
+    this.socket.end("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n");
   }
 
   /** Gives the connection to node:http with the unread bytes put back. */

@@ -31,6 +31,10 @@ export interface RouterOptions {
    * body — before the request is given up: 504 if nothing was sent yet, else the response is cut.
    * Default 300 s (undici's own defaults). */
   replicaTimeoutMs?: number;
+  /** The fast path's limits on slow clients, as node:http's headersTimeout and requestTimeout:
+   * the request head within 60 s, the whole request within 300 s (408 and close otherwise). */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 export interface Router {
@@ -174,7 +178,12 @@ export function createRouter(options: RouterOptions): Router {
       replicaFinished: (replicaId) => decrement(inFlightByReplica, replicaId),
       maxConnectRetries,
     } satisfies FastPathCore,
-    { replicaTimeoutMs, ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}) },
+    {
+      replicaTimeoutMs,
+      ...(options.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: options.keepAliveTimeoutMs } : {}),
+      ...(options.headersTimeoutMs !== undefined ? { headersTimeoutMs: options.headersTimeoutMs } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    },
   );
 
   /** Least in flight among the deployment's ready replicas, skipping those that refused. */

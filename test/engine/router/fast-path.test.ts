@@ -341,6 +341,33 @@ describe("router fast path", () => {
     await eventually("nothing in flight", () => router.inFlightForDeployment("d") === 0 || undefined);
   });
 
+  it.each([
+    ["its head", `POST ${PATH} HTTP/1.1\r\nhost: r\r\nx-slow: `],
+    ["its body", `POST ${PATH} HTTP/1.1\r\nhost: r\r\ncontent-length: 1000\r\n\r\n`],
+  ])("cuts off a client that trickles %s in for too long (408), as node:http would", async (_what, prefix) => {
+    let replicaSaw = 0;
+    const url = await replica((req, res) => {
+      replicaSaw++;
+      req.resume();
+      res.end();
+    });
+    const { router, port } = await setup([url], { headersTimeoutMs: 300, requestTimeoutMs: 300 });
+    const client = await rawClient(port);
+    client.socket.write(prefix);
+    const started = Date.now();
+    // a byte every 50 ms: never silent long enough for the keep-alive timeout, never complete
+    const trickle = setInterval(() => client.socket.write("a"), 50);
+    try {
+      await client.closed;
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(client.received()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(replicaSaw).toBe(0);
+    expect(router.inFlightForDeployment("d")).toBe(0);
+  });
+
   it("does not let a slow reader make it buffer a large response", async () => {
     const size = 64 * 1024 * 1024;
     let sent = 0;
