@@ -59,9 +59,11 @@ const MAX_PIPELINED_BYTES = MAX_REQUEST_HEAD_BYTES + MAX_FAST_BODY_BYTES;
  */
 export class FastPath {
   private readonly clients = new Set<ClientConnection>();
-  /** exchanges waiting on a replica, checked by one timer instead of a timer per request */
-  private readonly exchanges = new Set<Exchange>();
+  /** checks every client's exchange for a silent replica: one timer, not a timer per request */
   private readonly sweep: NodeJS.Timeout;
+  /** a clock the sweep advances: exchanges note activity with it instead of reading the time per
+   * request (the timeout's precision is the sweep's period) */
+  now = Date.now();
   private closing = false;
   readonly keepAliveFields: string;
   readonly keepAliveTimeoutMs: number;
@@ -83,18 +85,10 @@ export class FastPath {
     this.sweep.unref();
   }
 
-  track(exchange: Exchange): void {
-    this.exchanges.add(exchange);
-  }
-
-  untrack(exchange: Exchange): void {
-    this.exchanges.delete(exchange);
-    if (this.closing && this.exchanges.size === 0) clearInterval(this.sweep);
-  }
-
   private giveUpOnSilentReplicas(): void {
-    const silentSince = Date.now() - this.replicaTimeoutMs;
-    for (const exchange of this.exchanges) if (exchange.silentSince(silentSince)) exchange.timedOut(this.replicaTimeoutMs);
+    this.now = Date.now();
+    const silentSince = this.now - this.replicaTimeoutMs;
+    for (const client of this.clients) client.giveUpIfSilentSince(silentSince);
   }
 
   get isClosing(): boolean {
@@ -113,13 +107,14 @@ export class FastPath {
 
   forget(client: ClientConnection): void {
     this.clients.delete(client);
+    if (this.closing && this.clients.size === 0) clearInterval(this.sweep);
   }
 
   /** Closes idle client connections now and busy ones after their response. */
   close(): void {
     this.closing = true;
-    // the exchanges still running keep their timeout; the timer stops with the last of them
-    if (this.exchanges.size === 0) clearInterval(this.sweep);
+    // the exchanges still running keep their timeout; the timer stops with the last client
+    if (this.clients.size === 0) clearInterval(this.sweep);
     for (const client of this.clients) client.closeWhenIdle();
   }
 }
@@ -188,6 +183,10 @@ class ClientConnection {
   private readonly onDrain = (): void => {
     this.exchange?.resumeUpstream();
   };
+
+  giveUpIfSilentSince(time: number): void {
+    if (this.exchange?.silentSince(time)) this.exchange.timedOut(this.fastPath.replicaTimeoutMs);
+  }
 
   closeWhenIdle(): void {
     if (this.exchange === undefined) this.socket.destroy();
@@ -309,7 +308,7 @@ class Exchange implements UpstreamListener {
   private remaining = 0;
   private scanner: ChunkedBodyScanner | undefined;
   /** when the replica was last heard from (or the request sent) */
-  private lastActivity = Date.now();
+  private lastActivity: number;
   /** reading from the replica is paused because the client is slow: not the replica's silence */
   private upstreamPaused = false;
 
@@ -318,7 +317,9 @@ class Exchange implements UpstreamListener {
     private readonly request: RequestHead,
     private readonly body: Buffer,
     private readonly route: FastRoute,
-  ) {}
+  ) {
+    this.lastActivity = client.fastPath.now;
+  }
 
   private get core(): FastPathCore {
     return this.client.fastPath.core;
@@ -326,7 +327,6 @@ class Exchange implements UpstreamListener {
 
   start(): void {
     this.core.requestStarted(this.route.deploymentId);
-    this.client.fastPath.track(this);
     this.attempt();
   }
 
@@ -386,7 +386,7 @@ class Exchange implements UpstreamListener {
       }
       this.connection = connection;
       connection.listener = this;
-      this.lastActivity = Date.now();
+      this.lastActivity = this.client.fastPath.now;
       const head = Buffer.from(
         `${this.request.method} ${this.route.path} HTTP/1.1\r\nhost: ${connections.hostHeader}\r\n${this.request.forwardedFields}content-length: ${this.body.length}\r\n\r\n`,
         "latin1",
@@ -397,7 +397,7 @@ class Exchange implements UpstreamListener {
 
   onData(chunk: Buffer): void {
     if (this.settled) return;
-    this.lastActivity = Date.now();
+    this.lastActivity = this.client.fastPath.now;
     if (this.head !== undefined) {
       this.relay(chunk);
       return;
@@ -485,7 +485,7 @@ class Exchange implements UpstreamListener {
   resumeUpstream(): void {
     if (!this.upstreamPaused) return;
     this.upstreamPaused = false;
-    this.lastActivity = Date.now();
+    this.lastActivity = this.client.fastPath.now;
     this.connection?.socket.resume();
   }
 
@@ -542,7 +542,6 @@ class Exchange implements UpstreamListener {
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
-    this.client.fastPath.untrack(this);
     this.releaseReplica();
     this.core.requestFinished(this.route.deploymentId);
   }
