@@ -49,7 +49,7 @@ const MAX_PIPELINED_BYTES = MAX_REQUEST_HEAD_BYTES + MAX_FAST_BODY_BYTES;
  * The router's fast path: predict requests relayed on raw sockets, a request's head and body in
  * one write to the replica and the replica's answer passed through as it arrives, with the head
  * rewritten (hop-by-hop fields out, the deployment id in). On this machine it needs about half
- * the CPU per request of node:http + undici: 30–43 µs against 75–84 (bench/router/RESULTS.md).
+ * the CPU per request of node:http + undici: 30–43 µs against 66–84 (bench/router/RESULTS.md).
  *
  * It takes only what it can vouch for: HTTP/1.1 POSTs to a predict path whose deployment has a
  * ready replica, with a content-length body of at most 64 KiB. At the first request it does not
