@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { ReplicaInfo } from "../runtime/runtime.js";
 import { rawErrorResponse, type DataPlaneErrorCode } from "./error-response.js";
-import { DEPLOYMENT_ID_HEADER } from "./forward.js";
+import { DEPLOYMENT_ID_HEADER, isConnectionRefused } from "./forward.js";
 import { ChunkedBodyScanner } from "./http1/chunked-body.js";
 import { MAX_FAST_BODY_BYTES, MAX_REQUEST_HEAD_BYTES, parseRequestHead, type RequestHead } from "./http1/request-head.js";
 import { parseResponseHead, type ResponseHead } from "./http1/response-head.js";
@@ -292,10 +292,6 @@ class ClientConnection {
   }
 }
 
-function isConnectionRefused(error: Error): boolean {
-  return (error as NodeJS.ErrnoException).code === "ECONNREFUSED";
-}
-
 /** One request relayed to a replica and its response relayed back. */
 class Exchange implements UpstreamListener {
   private connection: UpstreamConnection | undefined;
@@ -336,15 +332,7 @@ class Exchange implements UpstreamListener {
 
   timedOut(timeoutMs: number): void {
     if (this.settled) return;
-    const message = `the replica did not answer in time (nothing for ${timeoutMs / 1000} s)`;
-    this.connection?.destroy();
-    this.connection = undefined;
-    if (this.responseStarted) {
-      this.settle();
-      this.client.destroy();
-    } else {
-      this.failBeforeResponse(message, 504, "GATEWAY_TIMEOUT");
-    }
+    this.giveUp(`the replica did not answer in time (nothing for ${timeoutMs / 1000} s)`, 504, "GATEWAY_TIMEOUT");
   }
 
   private attempt(): void {
@@ -415,9 +403,7 @@ class Exchange implements UpstreamListener {
       }
       this.headBytes = undefined;
       if (parsed.kind === "invalid") {
-        this.connection?.destroy();
-        this.connection = undefined;
-        this.failBeforeResponse(`the replica sent an invalid response: ${parsed.reason}`);
+        this.giveUp(`the replica sent an invalid response: ${parsed.reason}`);
         return;
       }
       const head = parsed.head;
@@ -452,7 +438,7 @@ class Exchange implements UpstreamListener {
         try {
           end = this.scanner!.scan(bytes);
         } catch (error) {
-          this.upstreamBroke(new Error(`the replica sent an invalid chunked body: ${(error as Error).message}`), head !== undefined);
+          this.giveUp(`the replica sent an invalid chunked body: ${(error as Error).message}`);
           return;
         }
         if (end !== -1) {
@@ -496,15 +482,17 @@ class Exchange implements UpstreamListener {
       this.finish(false); // the connection's end was the response's end
       return;
     }
-    this.upstreamBroke(error ?? new Error("the replica closed the connection before the response was complete"), !this.responseStarted);
+    const reason = error?.message ?? "the replica closed the connection before the response was complete";
+    this.giveUp(`the replica failed before answering: ${reason}`);
   }
 
-  /** The replica failed: a 502 if nothing reached the client yet, else the client's response is cut. */
-  private upstreamBroke(error: Error, nothingSent: boolean): void {
+  /** The replica failed: an error response if nothing reached the client yet (502 unless said
+   * otherwise), else the client's response is cut — never passed off as complete. */
+  private giveUp(message: string, status = 502, code: DataPlaneErrorCode = "BAD_GATEWAY"): void {
     this.connection?.destroy();
     this.connection = undefined;
-    if (nothingSent) {
-      this.failBeforeResponse(`the replica failed before answering: ${error.message}`);
+    if (!this.responseStarted) {
+      this.failBeforeResponse(message, status, code);
       return;
     }
     this.settle();

@@ -213,6 +213,7 @@ function isTimeout(error: Error): boolean {
   return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
 }
 
-function isConnectionRefused(error: Error): boolean {
+/** The replica refused the connection: nothing was sent, so the request may go elsewhere. */
+export function isConnectionRefused(error: Error): boolean {
   return (error as NodeJS.ErrnoException).code === "ECONNREFUSED";
 }

@@ -54,8 +54,7 @@ export class UpstreamConnection {
     this.listener = undefined;
     if (this.closed) return;
     if (!reusable) {
-      this.closed = true;
-      this.socket.destroy();
+      this.destroy();
       return;
     }
     if (this.socket.isPaused()) this.socket.resume();

@@ -3,16 +3,14 @@
  * like `truss push`: optionally straight into an environment, which starts a promotion there.
  * With --wait it follows the deployment until it serves (or the promotion to its end).
  */
-import { stat } from "node:fs/promises";
-import { resolve } from "node:path";
 import type { ModelplaneClient } from "../../../sdk/client.js";
 import { ModelplaneError } from "../../../sdk/errors.js";
 import type { Deployment } from "../../../sdk/schemas/deployment.js";
 import type { Model } from "../../../sdk/schemas/model.js";
 import { connect, namedPositionals, parseCommandLine, parseSeconds, printJson, printLine } from "../command-line.js";
 import { resolveModel } from "../resolve.js";
-import { UsageError, type CliCommand } from "../usage-error.js";
-import { splitCommand } from "./dev.js";
+import type { CliCommand } from "../usage-error.js";
+import { COMMAND_HELP, commandInDirectory } from "./dev.js";
 import { reportPromotion, WAIT_OPTIONS } from "./promote.js";
 
 const POLL_MS = 250;
@@ -60,7 +58,7 @@ export const deployCommand: CliCommand = {
   summary: "publish a directory as a new deployment of a model (created if new), optionally into an environment",
   usage: 'modelplane deploy <model> <dir> [--command "node server.js"] [--name NAME] [--environment ENV] [--wait] [--timeout S] [--json]',
   help: [
-    '  --command CMD    how to start a replica in <dir> (default "node server.js"); it listens on $PORT',
+    COMMAND_HELP,
     "  --name NAME      the deployment's name (default deployment-N)",
     "  --environment E  promote it into environment E at once (its promotion settings decide how)",
     "  --wait           follow it until it serves: with --environment the promotion to its end, else until a",
@@ -76,10 +74,7 @@ export const deployCommand: CliCommand = {
       environment: { type: "string" },
     });
     const { model: modelArg, dir } = namedPositionals(positionals, ["model", "dir"]);
-    const command = splitCommand(values.command ?? "node server.js");
-    if (command.length === 0) throw new UsageError("--command is empty");
-    const cwd = resolve(dir);
-    if (!(await stat(cwd).then((info) => info.isDirectory(), () => false))) throw new UsageError(`<dir> is not a directory: ${cwd}`);
+    const { command, cwd } = await commandInDirectory(values.command, dir);
     const timeoutSeconds = values.timeout !== undefined ? parseSeconds("--timeout", values.timeout) : undefined;
     const deadline = timeoutSeconds !== undefined ? Date.now() + timeoutSeconds * 1000 : undefined;
     const json = values.json === true;

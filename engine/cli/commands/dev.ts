@@ -59,6 +59,20 @@ export function isIgnoredChange(relativePath: string): boolean {
   return relativePath.split(/[\\/]/).some((segment) => IGNORED_SEGMENTS.has(segment));
 }
 
+/** Help line of `--command`, shared by the commands that run a directory. */
+export const COMMAND_HELP = '  --command CMD    how to start a replica in <dir> (default "node server.js"); it listens on $PORT';
+
+/** The argv of `--command` (default `node server.js`) and the absolute directory it runs in:
+ * usage errors for an empty command or a path that is not a directory. */
+export async function commandInDirectory(commandOption: string | undefined, dir: string): Promise<{ command: string[]; cwd: string }> {
+  const command = splitCommand(commandOption ?? "node server.js");
+  if (command.length === 0) throw new UsageError("--command is empty");
+  const cwd = resolve(dir);
+  const isDirectory = await stat(cwd).then((info) => info.isDirectory(), () => false);
+  if (!isDirectory) throw new UsageError(`<dir> is not a directory: ${cwd}`);
+  return { command, cwd };
+}
+
 async function putDevelopment(client: ModelplaneClient, modelId: string, command: string[], cwd: string): Promise<Deployment> {
   return client.call("putDevelopmentDeployment", { params: { model_id: modelId }, body: { command, cwd } });
 }
@@ -68,17 +82,13 @@ export const devCommand: CliCommand = {
   summary: "run a local directory as the model's development deployment and live-patch it on every change",
   usage: 'modelplane dev <model> <dir> [--command "node server.js"]',
   help: [
-    '  --command CMD    how to start a replica in <dir> (default "node server.js"); it listens on $PORT',
+    COMMAND_HELP,
     "watches <dir> (not node_modules or .git) and patches the deployment on each change; Ctrl-C stops watching",
   ].join("\n"),
   async run(args) {
     const { values, positionals } = parseCommandLine(args, { command: { type: "string" } });
     const { model, dir } = namedPositionals(positionals, ["model", "dir"]);
-    const command = splitCommand(values.command ?? "node server.js");
-    if (command.length === 0) throw new UsageError("--command is empty");
-    const cwd = resolve(dir);
-    const isDirectory = await stat(cwd).then((info) => info.isDirectory(), () => false);
-    if (!isDirectory) throw new UsageError(`<dir> is not a directory: ${cwd}`);
+    const { command, cwd } = await commandInDirectory(values.command, dir);
     const client = connect(values);
     const modelId = await resolveModelId(client, model);
 

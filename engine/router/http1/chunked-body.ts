@@ -81,13 +81,9 @@ export class ChunkedBodyScanner {
           }
           break;
         }
-        case State.Extension: {
-          const byte = buffer[i]!;
-          if (byte === CR) this.state = State.SizeLf;
-          else if (byte === LF || byte === 0) throw new ChunkedEncodingError("invalid character in chunk extension");
-          else if (++this.lineBytes > MAX_LINE_BYTES) throw new ChunkedEncodingError("chunk extension too long");
+        case State.Extension:
+          if (this.metadataLineEnds(buffer[i]!, "chunk extension", "chunk extension")) this.state = State.SizeLf;
           break;
-        }
         case State.SizeLf:
           if (buffer[i] !== LF) throw new ChunkedEncodingError("LF expected after chunk size");
           this.state = this.remaining === 0 ? State.TrailerStart : State.Data;
@@ -110,13 +106,9 @@ export class ChunkedBodyScanner {
             continue; // the byte belongs to the trailer line
           }
           break;
-        case State.Trailer: {
-          const byte = buffer[i]!;
-          if (byte === CR) this.state = State.TrailerLf;
-          else if (byte === LF || byte === 0) throw new ChunkedEncodingError("invalid character in trailer");
-          else if (++this.lineBytes > MAX_LINE_BYTES) throw new ChunkedEncodingError("trailer line too long");
+        case State.Trailer:
+          if (this.metadataLineEnds(buffer[i]!, "trailer", "trailer line")) this.state = State.TrailerLf;
           break;
-        }
         case State.TrailerLf:
           if (buffer[i] !== LF) throw new ChunkedEncodingError("LF expected after trailer line");
           this.state = State.TrailerStart;
@@ -131,5 +123,13 @@ export class ChunkedBodyScanner {
       i++;
     }
     return this.state === State.Done ? i : -1;
+  }
+
+  /** One byte of a chunk extension or a trailer line: true at the CR that ends it. */
+  private metadataLineEnds(byte: number, what: string, line: string): boolean {
+    if (byte === CR) return true;
+    if (byte === LF || byte === 0) throw new ChunkedEncodingError(`invalid character in ${what}`);
+    if (++this.lineBytes > MAX_LINE_BYTES) throw new ChunkedEncodingError(`${line} too long`);
+    return false;
   }
 }

@@ -1,4 +1,4 @@
-import { FIELD_LINE, trimOws } from "./field-line.js";
+import { parseFieldLine } from "./field-line.js";
 import { HOP_BY_HOP_HEADERS } from "./hop-by-hop.js";
 
 /** The largest head the fast path reads; node:http (which gets anything larger) answers 431. */
@@ -61,10 +61,9 @@ export function parseRequestHead(buffer: Buffer): RequestHeadParse {
   let hasHost = false;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
-    const field = FIELD_LINE.exec(line);
-    if (field === null) return unsupported("field line");
-    const name = field[1]!.toLowerCase();
-    const value = trimOws(field[2]!);
+    const field = parseFieldLine(line);
+    if (field === undefined) return unsupported("field line");
+    const { name, value } = field;
     switch (name) {
       case "content-length":
         if (contentLength !== -1 || !DIGITS.test(value)) return unsupported("content-length");

@@ -1,4 +1,4 @@
-import { FIELD_LINE, trimOws } from "./field-line.js";
+import { parseFieldLine } from "./field-line.js";
 import { HOP_BY_HOP_HEADERS } from "./hop-by-hop.js";
 
 /** A replica's head larger than this is refused (502), as undici and nginx do by default. */
@@ -69,10 +69,9 @@ export function parseResponseHead(buffer: Buffer, from = 0): ResponseHeadParse {
   const kept: Array<{ name: string; line: string }> = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
-    const field = FIELD_LINE.exec(line);
-    if (field === null) return invalid("malformed header field");
-    const name = field[1]!.toLowerCase();
-    const value = trimOws(field[2]!);
+    const field = parseFieldLine(line);
+    if (field === undefined) return invalid("malformed header field");
+    const { name, value } = field;
     switch (name) {
       case "content-length":
         if (!DIGITS.test(value) || (contentLength !== -1 && contentLength !== Number(value))) {
