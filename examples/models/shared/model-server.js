@@ -22,11 +22,13 @@ function sendJson(res, status, body) {
 }
 
 /**
- * Starts a model server on process.env.PORT.
+ * Starts a model server on process.env.PORT, on loopback unless process.env.HOST says otherwise (a pod's
+ * server must listen on its pod address: the images set HOST=0.0.0.0).
  * @param {{ version: string, predict: (text: string) => { label: string, score: number } }} model
  */
 export function serveModel(model) {
   const port = Number.parseInt(process.env.PORT ?? "8080", 10);
+  const host = process.env.HOST ?? "127.0.0.1";
   const environment = process.env.ENVIRONMENT ?? null;
   const failReadiness = process.env.MODEL_FAIL_READINESS === "1";
   const crashAfterMs = knob("MODEL_CRASH_AFTER_MS");
@@ -91,8 +93,8 @@ export function serveModel(model) {
     sendJson(res, 404, { error: `no route for ${req.method} ${path}` });
   });
 
-  server.listen(port, "127.0.0.1", () => {
-    console.log(`sentiment ${model.version} listening on ${port} (environment ${environment ?? "none"})`);
+  server.listen(port, host, () => {
+    console.log(`sentiment ${model.version} listening on ${host}:${port} (environment ${environment ?? "none"})`);
   });
 
   if (crashAfterMs > 0) {
