@@ -4,6 +4,7 @@
  * in the same transaction as its consequences (the environment's current deployment, the cleanup
  * strategy's deactivation, the audit entry), so no crash can separate them.
  */
+import { capErrorMessage } from "../runtime/error-message.js";
 import { cleanupFor, isTerminalStatus, type PromotionState } from "../rollout/index.js";
 import { appendAuditLog } from "../store/audit-log.js";
 import { findLiveDeploymentById, updateDeployment } from "../store/deployments.js";
@@ -22,7 +23,7 @@ export function promotionRowChanges(state: PromotionState, ready: ObservedReady,
   return {
     status: state.status,
     percentTrafficToNewVersion: state.percentTrafficToNewVersion,
-    errorMessage: state.errorMessage ?? null,
+    errorMessage: state.errorMessage === undefined ? null : capErrorMessage(state.errorMessage),
     step: state.step,
     totalSteps: state.totalSteps,
     phase: state.phase,

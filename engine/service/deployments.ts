@@ -31,6 +31,7 @@ import { withConflictMessages } from "./database-conflicts.js";
 import { newObjectId } from "./ids.js";
 import { loadDeployment, requireDeployment, requireModel, servingEnvironmentNames } from "./lookups.js";
 import { presentDeployment } from "./presenters.js";
+import { requireWorkingDirectory } from "./working-directory.js";
 
 type RunnableBody = Pick<
   CreateDeploymentBody,
@@ -38,6 +39,7 @@ type RunnableBody = Pick<
 >;
 
 function specOf(body: RunnableBody): DeploymentSpec {
+  requireWorkingDirectory(body.cwd);
   return {
     command: body.command ?? [],
     ...(body.cwd !== undefined ? { cwd: body.cwd } : {}),

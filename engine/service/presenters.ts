@@ -6,6 +6,7 @@ import type {
   PromotionSettingsObject,
   Variable,
 } from "../../sdk/index.js";
+import { capErrorMessage } from "../runtime/error-message.js";
 import type { AuditLogRow } from "../store/audit-log.js";
 import type { DeploymentRow } from "../store/deployments.js";
 import type { ModelRow } from "../store/models.js";
@@ -52,7 +53,7 @@ export function presentDeployment(row: DeploymentRow, environmentName: string | 
     ...(spec.resources !== undefined ? { resources: spec.resources } : {}),
     autoscaling_settings: row.autoscaling_settings,
     replicas: { desired: row.replicas_desired, ready: row.replicas_ready, starting: row.replicas_starting },
-    ...(row.error_message !== null ? { error_message: row.error_message } : {}),
+    ...(row.error_message !== null ? { error_message: capErrorMessage(row.error_message) } : {}),
     revision: row.revision,
   };
 }
@@ -66,7 +67,7 @@ export function presentPromotion(row: PromotionRow): Promotion {
     kind: row.kind,
     status: row.status,
     percent_traffic_to_new_version: row.percent_traffic_to_new_version,
-    error_message: row.error_message,
+    error_message: row.error_message === null ? null : capErrorMessage(row.error_message),
     step: row.step,
     total_steps: row.total_steps,
     phase: row.phase,

@@ -32,6 +32,19 @@ export const DisplayName = z
   .max(100)
   .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, "starts with a letter or digit; then letters, digits, ' ', '.', '_', '-'");
 
+/** Text that reaches a process or the database: argv and environment strings end at NUL (execve),
+ * and PostgreSQL text cannot hold 0x00, so a NUL is a 400 here rather than a failure later. */
+export const withoutNul = <T extends z.ZodString>(schema: T) =>
+  schema.refine((value) => !value.includes("\0"), { message: "must not contain NUL (\\u0000) characters", params: { rule: "no_nul" } });
+
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+/** A path or a name with no control characters at all (C0, DEL): nothing legitimate has them. */
+export const withoutControlCharacters = <T extends z.ZodString>(schema: T) =>
+  schema.refine((value) => !CONTROL_CHARACTER.test(value), {
+    message: "must not contain control characters (U+0000-U+001F, U+007F)",
+    params: { rule: "no_control_characters" },
+  });
+
 /** Body of every DELETE: the id of what was deleted. */
 export const DeletedResponse = z.object({
   id: z.string().max(200),

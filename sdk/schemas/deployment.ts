@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AutoscalingSettings, AutoscalingSettingsInput } from "./autoscaling.js";
-import { ALWAYS_CHECK, DnsLabelName, ObjectId, Timestamp, VariableName } from "./common.js";
+import { ALWAYS_CHECK, DnsLabelName, ObjectId, Timestamp, VariableName, withoutControlCharacters, withoutNul } from "./common.js";
 
 /** Name of the one development deployment of a model; reserved. */
 export const DEVELOPMENT_DEPLOYMENT_NAME = "development";
@@ -29,7 +29,7 @@ export type DeploymentStatus = z.infer<typeof DeploymentStatus>;
 
 /** Plain key → value pairs given to every replica; at most 100, values up to 32 KiB. */
 export const DeploymentEnv = z
-  .record(VariableName, z.string().max(32_768))
+  .record(VariableName, withoutNul(z.string().max(32_768)))
   .refine((env) => Object.keys(env).length <= 100, { message: "at most 100 variables", params: { rule: "max_entries" } });
 
 const HttpPath = z
@@ -48,7 +48,7 @@ export const Resources = z
   .strict();
 export type Resources = z.infer<typeof Resources>;
 
-const commandArg = z.string().min(1).max(4096);
+const commandArg = withoutNul(z.string().min(1).max(4096));
 const Command = z.array(commandArg).max(256);
 
 export const ReplicaCounts = z.object({
@@ -90,8 +90,8 @@ export type Deployment = z.infer<typeof Deployment>;
 /** Fields that say how to run a replica; shared by create and the development PUT. */
 const runnableFields = {
   command: Command.optional(),
-  cwd: z.string().min(1).max(4096).optional(),
-  image: z.string().min(1).max(512).optional(),
+  cwd: withoutControlCharacters(z.string().min(1).max(4096)).optional(),
+  image: withoutControlCharacters(z.string().min(1).max(512)).optional(),
   port: z.int().min(1).max(65_535).optional(),
   readiness_path: HttpPath.default("/health"),
   predict_path: HttpPath.default("/predict"),

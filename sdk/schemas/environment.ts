@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AutoscalingSettings, AutoscalingSettingsInput, AutoscalingSettingsPatch } from "./autoscaling.js";
-import { DnsLabelName, ObjectId, Timestamp, VariableName } from "./common.js";
+import { DnsLabelName, ObjectId, Timestamp, VariableName, withoutNul } from "./common.js";
 
 export { VariableName };
 import { Deployment } from "./deployment.js";
@@ -22,7 +22,7 @@ export type Variable = z.infer<typeof Variable>;
 /** PUT …/environments/{env_name}/variables/{name} */
 export const PutVariableBody = z
   .object({
-    value: z.string().max(65_536),
+    value: withoutNul(z.string().max(65_536)),
     secret: z.boolean().default(false),
   })
   .strict();

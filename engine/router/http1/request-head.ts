@@ -36,6 +36,13 @@ const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 const REQUEST_LINE = /^([A-Z]{1,16}) (\/[!-~]*) HTTP\/1\.1$/;
 const DIGITS = /^[0-9]{1,7}$/;
 
+function hasBareLineFeed(buffer: Buffer): boolean {
+  for (let at = buffer.indexOf(0x0a); at !== -1; at = buffer.indexOf(0x0a, at + 1)) {
+    if (at === 0 || buffer[at - 1] !== 0x0d) return true;
+  }
+  return false;
+}
+
 function unsupported(reason: string): RequestHeadParse {
   return { kind: "unsupported", reason };
 }
@@ -49,7 +56,12 @@ function unsupported(reason: string): RequestHeadParse {
  */
 export function parseRequestHead(buffer: Buffer): RequestHeadParse {
   const end = buffer.indexOf(HEAD_END);
-  if (end === -1) return buffer.length >= MAX_REQUEST_HEAD_BYTES ? unsupported("head too large") : INCOMPLETE;
+  if (end === -1) {
+    if (buffer.length >= MAX_REQUEST_HEAD_BYTES) return unsupported("head too large");
+    // A head with bare LF line ends never shows CRLF CRLF: node:http must answer it now, not the
+    // keep-alive timeout 5 s later.
+    return hasBareLineFeed(buffer) ? unsupported("bare LF") : INCOMPLETE;
+  }
   const headLength = end + 4;
   if (headLength > MAX_REQUEST_HEAD_BYTES) return unsupported("head too large");
   const lines = buffer.toString("latin1", 0, end).split("\r\n");

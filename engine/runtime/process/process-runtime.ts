@@ -6,11 +6,13 @@ import type {
   ReplicaState,
   Runtime,
 } from "../runtime.js";
+import { capErrorMessage } from "../error-message.js";
 import { Backoff } from "./backoff.js";
 import { findFreePort } from "./free-port.js";
 import { OutputTail } from "./output-tail.js";
 import { probeReadiness } from "./readiness-probe.js";
 import { replicaEnvironment, secretValues } from "./replica-env.js";
+import { spawnFailureReason } from "./spawn-failure.js";
 
 export interface ProcessRuntimeOptions {
   /** Requests the router is currently forwarding to a replica; a draining replica is stopped
@@ -387,7 +389,7 @@ export class ProcessRuntime implements Runtime {
           })
         : spawn(executable, args, { cwd: spec.cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
-      this.failBeforeStart(deployment, replica, `could not start ${executable}: ${errorMessage(error)}`);
+      this.failBeforeStart(deployment, replica, spawnFailureReason(executable, spec.cwd, error));
       return;
     }
     replica.child = child;
@@ -396,7 +398,7 @@ export class ProcessRuntime implements Runtime {
     child.stderr?.on("data", (chunk: Buffer) => replica.output.append(chunk));
     child.on("error", (error) => {
       // spawn failures (ENOENT, EACCES) arrive here, without an 'exit'
-      if (child.pid === undefined) this.failBeforeStart(deployment, replica, `could not start ${executable}: ${error.message}`);
+      if (child.pid === undefined) this.failBeforeStart(deployment, replica, spawnFailureReason(executable, spec.cwd, error));
     });
     child.on("exit", () => {
       replica.markExited();
@@ -472,7 +474,7 @@ export class ProcessRuntime implements Runtime {
     if (replica.removing) return;
     const output = replica.output.text();
     deployment.consecutiveFailures++;
-    deployment.lastError = output.length > 0 ? `${reason}; last output:\n${output}` : `${reason}; no output`;
+    deployment.lastError = capErrorMessage(output.length > 0 ? `${reason}; last output:\n${output}` : `${reason}; no output`);
     if (deployment.consecutiveFailures >= this.options.crashLoopThreshold) deployment.failing = true;
     deployment.startBlockedUntil = Date.now() + deployment.backoff.next();
     void this.stopReplica(deployment, replica, false);

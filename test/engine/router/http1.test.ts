@@ -483,9 +483,15 @@ describe("parseRequestHead", () => {
       ["the request line", "POST / HTTP/1.1\r\n"],
       ["fields without the blank line", "POST / HTTP/1.1\r\nHost: a\r\n"],
       ["half of the blank line", "POST / HTTP/1.1\r\nHost: a\r\n\r"],
-      ["a bare-LF blank line", "POST / HTTP/1.1\r\nHost: a\n\n"],
     ])("is incomplete with %s", (_name, text) => {
       expect(parseRequestHead(bytes(text))).toEqual({ kind: "incomplete" });
+    });
+
+    it.each([
+      ["a bare-LF blank line", "POST / HTTP/1.1\r\nHost: a\n\n"],
+      ["bare-LF line ends", "POST / HTTP/1.1\nHost: a\n"],
+    ])("hands over %s at once (node:http answers 400; waiting would hang until the keep-alive timeout)", (_name, text) => {
+      expect(parseRequestHead(bytes(text))).toEqual({ kind: "unsupported", reason: "bare LF" });
     });
 
     it("is incomplete for every proper prefix of a head", () => {
