@@ -36,8 +36,8 @@ export interface DeploymentArgs {
   predictPath?: pulumi.Input<string>;
   /** plain environment variables for every replica */
   env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  /** `{ cpu: "500m", memory: "512Mi" }` (Kubernetes notation) */
-  resources?: pulumi.Input<{ cpu?: pulumi.Input<string>; memory?: pulumi.Input<string> }>;
+  /** `{ cpu: "500m", memory: "512Mi", extended: { "nvidia.com/gpu": "1" } }` (Kubernetes notation) */
+  resources?: pulumi.Input<{ cpu?: pulumi.Input<string>; memory?: pulumi.Input<string>; extended?: pulumi.Input<Record<string, pulumi.Input<string>>> }>;
   /** used until the deployment serves an environment, whose settings then apply */
   autoscalingSettings?: pulumi.Input<AutoscalingSettingsArgs>;
 }

@@ -120,6 +120,13 @@ export function zodErrorToFieldErrors(error: z.ZodError, pathPrefix: readonly Pr
       }
       continue;
     }
+    if (issue.code === "invalid_key" && issue.issues.length > 0) {
+      // a record key that breaks its rule: say which rule, not just "Invalid key in record"
+      for (const inner of issue.issues) {
+        fields.push({ path: formatFieldPath([...pathPrefix, ...issue.path]), rule: ruleOf(inner), message: `key '${String(issue.path.at(-1))}': ${inner.message}` });
+      }
+      continue;
+    }
     if (issue.code === "invalid_union" && issue.errors.length > 0) {
       // report the first alternative's failures: a union of alternatives is rarely helpful to list
       const first = issue.errors[0] ?? [];

@@ -44,6 +44,15 @@ export const Resources = z
     cpu: z.string().max(32).regex(/^[0-9]+(\.[0-9]+)?m?$/, "e.g. 500m or 2").optional(),
     /** memory in Kubernetes notation: "512Mi", "2Gi" */
     memory: z.string().max(32).regex(/^[0-9]+(\.[0-9]+)?([KMGTPE]i?)?$/, "e.g. 512Mi or 2Gi").optional(),
+    /** Extended resources by their Kubernetes name, whole numbers: {"nvidia.com/gpu": "1"}. The
+     * Kubernetes runtime requests and limits them as given; the process runtime ignores them. */
+    extended: z
+      .record(
+        z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, "a domain-qualified resource name, e.g. nvidia.com/gpu"),
+        z.string().max(32).regex(/^[0-9]+$/, "a whole number, e.g. 1"),
+      )
+      .refine((entries) => Object.keys(entries).length <= 16, { message: "at most 16 extended resources", params: { rule: "max_entries" } })
+      .optional(),
   })
   .strict();
 export type Resources = z.infer<typeof Resources>;
