@@ -1,0 +1,127 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kubectl, kubernetesSkipReason, requireTestCluster, type TestCluster } from "../support/kubernetes-cluster.js";
+
+/**
+ * The test cluster itself (scripts/kubernetes/cluster.sh): the node is Ready, and a Deployment of an example
+ * model image (imported, never pulled) becomes Ready and answers predictions on its pod address and through a
+ * ClusterIP service from the host. Skips without a cluster unless MODELPLANE_TEST_KUBERNETES=1 (CI).
+ */
+const skipReason = kubernetesSkipReason();
+if (skipReason) console.warn(skipReason);
+
+interface Condition {
+  type: string;
+  status: string;
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function predict(url: string, text: string): Promise<{ status: number; body: { label?: string; version?: string; environment?: string } }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ text }),
+    signal: AbortSignal.timeout(5_000),
+  });
+  return { status: response.status, body: (await response.json()) as { label?: string; version?: string; environment?: string } };
+}
+
+describe.skipIf(skipReason !== undefined)("the Kubernetes test cluster", () => {
+  let cluster: TestCluster;
+  const namespace = `cluster-test-${randomBytes(3).toString("hex")}`;
+
+  beforeAll(async () => {
+    cluster = requireTestCluster();
+    await kubectl(cluster, ["create", "namespace", namespace]);
+  });
+
+  afterAll(async () => {
+    if (cluster) await kubectl(cluster, ["delete", "namespace", namespace, "--wait=false"]);
+  });
+
+  it("has its node Ready", async () => {
+    const node = JSON.parse(await kubectl(cluster, ["get", "node", cluster.nodeName, "-o", "json"])) as {
+      status: { conditions: Condition[] };
+    };
+    expect(node.status.conditions.find((c) => c.type === "Ready")?.status).toBe("True");
+  });
+
+  it("runs an example model image: pods Ready, answering on their pod address and the service's ClusterIP", async () => {
+    const image = cluster.images["sentiment-v1"];
+    expect(image, "cluster.sh up imports the example model images").toBeDefined();
+    const manifest = {
+      apiVersion: "v1",
+      kind: "List",
+      items: [
+        {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          metadata: { name: "sentiment", namespace },
+          spec: {
+            replicas: 2,
+            selector: { matchLabels: { app: "sentiment" } },
+            template: {
+              metadata: { labels: { app: "sentiment" } },
+              spec: {
+                terminationGracePeriodSeconds: 5,
+                enableServiceLinks: false,
+                containers: [
+                  {
+                    name: "model",
+                    image,
+                    imagePullPolicy: "Never",
+                    env: [{ name: "ENVIRONMENT", value: namespace }],
+                    ports: [{ containerPort: 8080 }],
+                    readinessProbe: { httpGet: { path: "/health", port: 8080 }, periodSeconds: 1 },
+                  },
+                ],
+              },
+            },
+          },
+        },
+        {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: "sentiment", namespace },
+          spec: { selector: { app: "sentiment" }, ports: [{ port: 80, targetPort: 8080 }] },
+        },
+      ],
+    };
+    const started = Date.now();
+    await kubectl(cluster, ["apply", "-f", "-"], { input: JSON.stringify(manifest) });
+    const podIps = await waitFor("2 sentiment pods Ready", 90_000, async () => {
+      const pods = JSON.parse(await kubectl(cluster, ["get", "pods", "-n", namespace, "-l", "app=sentiment", "-o", "json"])) as {
+        items: { status: { podIP?: string; conditions?: Condition[] } }[];
+      };
+      const ready = pods.items.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+      return ready.length === 2 ? ready.map((p) => p.status.podIP ?? "") : undefined;
+    });
+    console.log(`2 sentiment-v1 pods Ready ${Date.now() - started} ms after apply: ${podIps.join(", ")}`);
+
+    for (const ip of podIps) {
+      expect(ip.startsWith(cluster.podCidr.split(".").slice(0, 3).join(".") + ".")).toBe(true);
+      const answer = await predict(`http://${ip}:8080/predict`, "a great and wonderful day");
+      expect(answer).toMatchObject({ status: 200, body: { label: "positive", version: "v1", environment: namespace } });
+    }
+
+    const clusterIp = (await kubectl(cluster, ["get", "service", "sentiment", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"])).trim();
+    expect(clusterIp.startsWith(cluster.serviceCidr.split(".").slice(0, 3).join(".") + ".")).toBe(true);
+    // kube-proxy programs the service's rules a moment after the endpoints become ready
+    const viaService = await waitFor("the service answering", 30_000, async () => predict(`http://${clusterIp}/predict`, "awful, terrible"));
+    expect(viaService).toMatchObject({ status: 200, body: { label: "negative", version: "v1" } });
+  });
+});
