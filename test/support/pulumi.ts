@@ -2,7 +2,7 @@
  * Harness for end-to-end tests through the Pulumi Automation API, against the real CLI and engine.
  *
  * Per test run: a temporary `file://` backend and PULUMI_HOME, every variable that keeps Pulumi
- * offline, and one shared PulumiCommand (the bootstrapped v3.248.0 CLI). Per test: a stack that is
+ * offline, and one shared PulumiCommand (the bootstrapped CLI). Per test: a stack that is
  * destroyed and removed afterwards (`withStack`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
