@@ -7,7 +7,7 @@
 #   scripts/kubernetes/cluster.sh down     stop it and undo what it changed on the host; the next `up` starts
 #                                          from an empty etcd (images already imported are kept)
 #   scripts/kubernetes/cluster.sh down --purge   also delete the cluster directory (PKI, image store)
-#   scripts/kubernetes/cluster.sh status   each component's state
+#   scripts/kubernetes/cluster.sh status   each component's state; exit 0 when a cluster is up and ready
 #   scripts/kubernetes/cluster.sh env      `export` lines for the running cluster: eval "$(… env)"
 #
 # Tests and tools find the running cluster through its env file, MODELPLANE_CLUSTER_ENV_FILE
@@ -106,7 +106,9 @@ record_dir() { [ -f "$MODELPLANE_CLUSTER_RECORD/dir" ] && cat "$MODELPLANE_CLUST
 healthy() { # dir: every component running and the API server ready
   local dir=$1 c
   for c in $COMPONENTS; do running "$dir" "$c" || return 1; done
-  "$KUBE_BIN/kubectl" --kubeconfig "$dir/pki/admin.kubeconfig" --request-timeout=5s get --raw /readyz >/dev/null 2>&1
+  # curl, not kubectl: a checkout with another (or an empty) $MODELPLANE_CACHE has no kubectl yet
+  curl -sf --max-time 5 --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
+    https://127.0.0.1:6443/readyz >/dev/null 2>&1
 }
 lock() {
   mkdir -p "$MODELPLANE_CLUSTER_RECORD"
@@ -234,6 +236,7 @@ packages() {
   command -v conntrack >/dev/null || missing+=" conntrack"
   command -v openssl >/dev/null || missing+=" openssl"
   command -v ip >/dev/null || missing+=" iproute2"
+  command -v curl >/dev/null || missing+=" curl"
   command -v gcc >/dev/null || missing+=" gcc libc6-dev"
   [ -z "$missing" ] && return 0
   command -v apt-get >/dev/null || die "missing packages:$missing (and no apt-get to install them)"
@@ -296,9 +299,9 @@ up() {
         return 0
       fi
       [ "${MODELPLANE_CLUSTER_REUSE:-1}" = 1 ] || die "a cluster started from $other is running on this machine (MODELPLANE_CLUSTER_REUSE=0)"
+      # its binaries are not built again here (~16-30 min of CPU): the running cluster's are used
       say "a cluster started from $other is already running on this machine: using it (env $MODELPLANE_CLUSTER_ENV_FILE)"
-      say "(building the binaries and images this checkout needs anyway)"
-      "$here/build-binaries.sh"
+      say "importing this checkout's example model images into it"
       SOCK=$(sed -n 's/^MODELPLANE_CONTAINERD_SOCKET=//p' "$MODELPLANE_CLUSTER_ENV_FILE")
       model_images
       return 0
@@ -465,7 +468,9 @@ status() {
   for c in $COMPONENTS; do
     if running "$dir" "$c"; then echo "  $c: running (pid $(pid_of "$dir" "$c"))"; else echo "  $c: NOT running"; fi
   done
-  "$KUBE_BIN/kubectl" --kubeconfig "$dir/pki/admin.kubeconfig" --request-timeout=5s get nodes -o wide 2>&1 | sed 's/^/  /'
+  local bin
+  bin=$(sed -n 's/^MODELPLANE_KUBE_BIN=//p' "$MODELPLANE_CLUSTER_ENV_FILE" 2>/dev/null || true)
+  [ -x "$bin/kubectl" ] && "$bin/kubectl" --kubeconfig "$dir/pki/admin.kubeconfig" --request-timeout=5s get nodes -o wide 2>&1 | sed 's/^/  /'
   echo "  env file: $MODELPLANE_CLUSTER_ENV_FILE"
   healthy "$dir"
 }
