@@ -7,20 +7,23 @@
 #   <dir>          copied to /app, the working directory
 #   <name:tag>     the image reference, e.g. localhost/modelplane/sentiment-v1:dev
 #   <entrypoint>   e.g. node sentiment-v1/server.js (PATH=/usr/local/bin:/usr/bin:/bin; node is /usr/local/bin/node)
-#   --node PATH    the Node binary to put in the image (default: $MODELPLANE_NODE, else `node` on PATH); the
-#                  shared libraries it links are copied too (ldd), with the paths the loader asks for
+#   --node PATH    the Node binary to put in the image; default $MODELPLANE_NODE, else the Node that
+#                  scripts/bootstrap.sh fetched into $MODELPLANE_CACHE/node-v*/ (when the machine's is too old),
+#                  else `node` on PATH. The shared libraries it links are copied too (ldd), at the paths the
+#                  loader asks for.
 #   --env K=V      an environment variable of the image (repeatable)
 #   --out FILE     where the docker-archive tar goes (default $MODELPLANE_CACHE/kubernetes/images/<name>.tar)
 #   --no-import    write the tar only
 #
 # The image is one layer: /app, node, its libraries, an empty /tmp. Prints the image reference as its last
-# line. Importing needs a running cluster (scripts/kubernetes/cluster.sh up); ~1 s for a 100 MB Node.
+# line. Importing needs a running cluster (scripts/kubernetes/cluster.sh up). 3-8 s for a 127 MB image (Node 24).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-node_bin=${MODELPLANE_NODE:-$(command -v node || true)}
+node_bin=${MODELPLANE_NODE:-$(ls -d "$MODELPLANE_CACHE"/node-v*/bin/node 2>/dev/null | sort -V | tail -1)}
+node_bin=${node_bin:-$(command -v node || true)}
 out="" import=1 envs=()
 while [ $# -gt 0 ]; do
   case "$1" in

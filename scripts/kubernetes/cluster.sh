@@ -73,18 +73,8 @@ wait_for() {
   local desc=$1 timeout=$2 component=$3; shift 3
   local s=$(date +%s%N) end=$(( $(date +%s) + timeout ))
   until "$@" >/dev/null 2>&1; do
-    if ! running "$D" "$component"; then
-      echo "[cluster $(elapsed)] FAILED waiting for $desc: $component exited; last lines of $L/$component.log:" >&2
-      tail -n 30 "$L/$component.log" | sed 's/^/    /' >&2
-      echo "    (undo with: $0 down)" >&2
-      exit 1
-    fi
-    if [ "$(date +%s)" -ge "$end" ]; then
-      echo "[cluster $(elapsed)] FAILED waiting for $desc: not within ${timeout}s; last lines of $L/$component.log:" >&2
-      tail -n 30 "$L/$component.log" | sed 's/^/    /' >&2
-      echo "    (undo with: $0 down)" >&2
-      exit 1
-    fi
+    running "$D" "$component" || fail_step "waiting for $desc: $component exited (undo with: $0 down)" "$L/$component.log"
+    [ "$(date +%s)" -lt "$end" ] || fail_step "waiting for $desc: not within ${timeout}s (undo with: $0 down)" "$L/$component.log"
     sleep 0.2
   done
   say "$desc after $(( ($(date +%s%N) - s) / 1000000 )) ms"
@@ -217,11 +207,8 @@ pause_image() { # the sandbox image: pause.c from the k8s.io/kubernetes module, 
 
 model_images() { # the example model servers' images, imported into this cluster; their refs go to the env file
   local s=$(date +%s%N)
-  if ! MODEL_IMAGES=$(MODELPLANE_CONTAINERD_SOCKET=$SOCK "$here/build-model-images.sh" 2>"$L/model-images.log"); then
-    echo "[cluster $(elapsed)] FAILED step 'example model images'; last lines of $L/model-images.log:" >&2
-    tail -n 30 "$L/model-images.log" | sed 's/^/    /' >&2
-    exit 1
-  fi
+  MODEL_IMAGES=$(MODELPLANE_CONTAINERD_SOCKET=$SOCK "$here/build-model-images.sh" 2>"$L/model-images.log") ||
+    fail_step "step 'example model images'" "$L/model-images.log"
   say "example model images built and imported in $(( ($(date +%s%N) - s) / 1000000 )) ms: $(echo $MODEL_IMAGES | awk '{for (i = 2; i <= NF; i += 2) printf "%s ", $i}')"
 }
 

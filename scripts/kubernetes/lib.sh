@@ -27,6 +27,12 @@ KUBE_T0=${KUBE_T0:-$(date +%s%N)}
 elapsed() { local ms=$(( ($(date +%s%N) - KUBE_T0) / 1000000 )); printf '%d.%01ds' $((ms / 1000)) $(( (ms % 1000) / 100 )); }
 say() { echo "[cluster $(elapsed)] $*"; }
 die() { echo "[cluster $(elapsed)] FAILED: $*" >&2; exit 1; }
+# fail_step WHAT LOG: names what failed, shows the last lines of LOG, exits
+fail_step() {
+  echo "[cluster $(elapsed)] FAILED $1; last lines of $2:" >&2
+  tail -n 30 "$2" | sed 's/^/    /' >&2
+  exit 1
+}
 # run_step NAME LOG CMD...: runs CMD with output in LOG; on failure names the step and shows LOG's tail.
 run_step() {
   local name=$1 log=$2; shift 2
@@ -35,9 +41,6 @@ run_step() {
   if ("$@") >"$log" 2>&1; then
     say "$name done in $(( ($(date +%s%N) - s) / 1000000 )) ms"
   else
-    local rc=$?
-    echo "[cluster $(elapsed)] FAILED step '$name' (exit $rc); last lines of $log:" >&2
-    tail -n 30 "$log" | sed 's/^/    /' >&2
-    exit $rc
+    fail_step "step '$name' (exit $?)" "$log"
   fi
 }

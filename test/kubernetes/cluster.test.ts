@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../../testing/index.js";
 import { kubectl, kubernetesSkipReason, requireTestCluster, type TestCluster } from "../support/kubernetes-cluster.js";
 
 /**
@@ -15,18 +16,12 @@ interface Condition {
   status: string;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ""}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+/** the probe's value, or undefined while it throws (a pod not yet serving, rules not yet programmed) */
+async function unlessFailing<T>(probe: () => Promise<T | undefined>): Promise<T | undefined> {
+  try {
+    return await probe();
+  } catch {
+    return undefined;
   }
 }
 
@@ -103,13 +98,13 @@ describe.skipIf(skipReason !== undefined)("the Kubernetes test cluster", () => {
     };
     const started = Date.now();
     await kubectl(cluster, ["apply", "-f", "-"], { input: JSON.stringify(manifest) });
-    const podIps = await waitFor("2 sentiment pods Ready", 90_000, async () => {
+    const podIps = await waitFor(() => unlessFailing(async () => {
       const pods = JSON.parse(await kubectl(cluster, ["get", "pods", "-n", namespace, "-l", "app=sentiment", "-o", "json"])) as {
         items: { status: { podIP?: string; conditions?: Condition[] } }[];
       };
       const ready = pods.items.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
       return ready.length === 2 ? ready.map((p) => p.status.podIP ?? "") : undefined;
-    });
+    }), { timeoutMs: 90_000, intervalMs: 200, message: "2 sentiment pods Ready" });
     console.log(`2 sentiment-v1 pods Ready ${Date.now() - started} ms after apply: ${podIps.join(", ")}`);
 
     for (const ip of podIps) {
@@ -121,7 +116,11 @@ describe.skipIf(skipReason !== undefined)("the Kubernetes test cluster", () => {
     const clusterIp = (await kubectl(cluster, ["get", "service", "sentiment", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"])).trim();
     expect(clusterIp.startsWith(cluster.serviceCidr.split(".").slice(0, 3).join(".") + ".")).toBe(true);
     // kube-proxy programs the service's rules a moment after the endpoints become ready
-    const viaService = await waitFor("the service answering", 30_000, async () => predict(`http://${clusterIp}/predict`, "awful, terrible"));
+    const viaService = await waitFor(() => unlessFailing(() => predict(`http://${clusterIp}/predict`, "awful, terrible")), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: "the service answering",
+    });
     expect(viaService).toMatchObject({ status: 200, body: { label: "negative", version: "v1" } });
   });
 });
