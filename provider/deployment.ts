@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ownUrn, RESOURCE_URN_INPUT } from "./resource-urn.js";
 import { providerShim } from "./shim.js";
 
 /** Baseten's autoscaling fields, camelCased. Unset fields take the engine's defaults. */
@@ -60,7 +61,7 @@ export class Deployment extends pulumi.dynamic.Resource {
     super(
       providerShim("deployment"),
       name,
-      { name: undefined, ...args, deploymentId: undefined, status: undefined, endpoint: undefined },
+      { name: undefined, ...args, [RESOURCE_URN_INPUT]: ownUrn("Deployment", name, opts), deploymentId: undefined, status: undefined, endpoint: undefined },
       opts,
       "modelplane",
       "Deployment",

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AutoscalingSettingsArgs } from "./deployment.js";
 import type { PromotionSettings } from "./promotion-settings.js";
+import { ownUrn, RESOURCE_URN_INPUT } from "./resource-urn.js";
 import { providerShim } from "./shim.js";
 
 export interface EnvironmentArgs {
@@ -55,6 +56,7 @@ export class Environment extends pulumi.dynamic.Resource {
       name,
       {
         ...rest,
+        [RESOURCE_URN_INPUT]: ownUrn("Environment", name, opts),
         promotionSettingsId,
         secrets: secrets === undefined ? undefined : pulumi.secret(secrets),
         currentDeploymentId: undefined,

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ownUrn, RESOURCE_URN_INPUT } from "./resource-urn.js";
 import { providerShim } from "./shim.js";
 
 export interface ModelArgs {
@@ -18,6 +19,6 @@ export class Model extends pulumi.dynamic.Resource {
   declare readonly productionEndpoint: pulumi.Output<string>;
 
   constructor(name: string, args: ModelArgs, opts?: pulumi.CustomResourceOptions) {
-    super(providerShim("model"), name, { ...args, modelId: undefined, productionEndpoint: undefined }, opts, "modelplane", "Model");
+    super(providerShim("model"), name, { ...args, [RESOURCE_URN_INPUT]: ownUrn("Model", name, opts), modelId: undefined, productionEndpoint: undefined }, opts, "modelplane", "Model");
   }
 }

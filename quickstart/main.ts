@@ -26,7 +26,7 @@ function progressPrinter(): (text: string) => void {
     const lines = buffer.split("\n");
     buffer = lines.pop() ?? "";
     for (const line of lines) {
-      const match = /((?:staging|production): .*|deployment deployment-\d+ .*)$/.exec(line);
+      const match = /((?:staging|production): .*|deployment \S+ \(dep_\w+\): .*)$/.exec(line);
       if (!match || seen.has(match[1]!)) continue;
       seen.add(match[1]!); // Pulumi repeats diagnostics in its summary
       say(`  ${match[1]!.trim()}`);

@@ -15,9 +15,10 @@ const modelsDir = resolve(fileURLToPath(import.meta.url), "../../../examples/mod
 export function declareQuickstart() {
   const config = new pulumi.Config("quickstart");
   const model = new Model("sentiment", { name: config.get("modelName") ?? "sentiment" });
+  // Named as people will read them in every progress line: "production → v2 (dep_…)".
   const deployments = {
-    v1: new Deployment("v1", { modelId: model.id, command: ["node", `${modelsDir}/sentiment-v1/server.js`] }),
-    v2: new Deployment("v2", { modelId: model.id, command: ["node", `${modelsDir}/sentiment-v2/server.js`] }),
+    v1: new Deployment("v1", { modelId: model.id, name: "v1", command: ["node", `${modelsDir}/sentiment-v1/server.js`] }),
+    v2: new Deployment("v2", { modelId: model.id, name: "v2", command: ["node", `${modelsDir}/sentiment-v2/server.js`] }),
   };
   const pick = (key: string) => deployments[(config.get(key) ?? "v1") === "v2" ? "v2" : "v1"].id;
   // 25% surge: one extra replica per step on 4; a 2 s pause after each traffic shift to watch it.

@@ -5,3 +5,4 @@ export { generateOpenApiDocument } from "./openapi.js";
 export { ModelplaneClient, closeAllClients, backoffDelayMs, type ClientOptions, type CallArgs } from "./client.js";
 export * from "./client-errors.js";
 export * from "./wait.js";
+export * from "./labels.js";

@@ -7,6 +7,7 @@
 import { EngineUnavailableError, TimeoutError } from "./client-errors.js";
 import type { ModelplaneClient } from "./client.js";
 import { ModelplaneError } from "./errors.js";
+import { candidateLabel, previousLabel } from "./labels.js";
 import { isTerminalPromotionStatus, type Promotion } from "./schemas/promotion.js";
 
 export interface PromotionTarget {
@@ -38,8 +39,8 @@ export class PromotionNotSucceededError extends ModelplaneError {
     super(
       "CONFLICT",
       promotion.status === "CANCELED"
-        ? `promotion ${promotion.id} to ${promotion.deployment_id} was canceled${promotion.error_message ? `: ${promotion.error_message}` : ""}`
-        : `promotion ${promotion.id} to ${promotion.deployment_id} failed: ${promotion.error_message ?? "no reason given"}`,
+        ? `promotion of ${candidateLabel(promotion)} to ${promotion.environment} was canceled${promotion.error_message ? `: ${promotion.error_message}` : ""}`
+        : `promotion of ${candidateLabel(promotion)} to ${promotion.environment} failed: ${promotion.error_message ?? "no reason given"}`,
       { promotion_id: promotion.id, status: promotion.status },
     );
   }
@@ -56,12 +57,19 @@ function changedAspects(previous: Promotion | undefined, next: Promotion): Progr
   return aspects;
 }
 
-/** One line describing a promotion's state, for logs, the CLI and `pulumi up` output. */
+/**
+ * One line describing a promotion's state, for logs, the CLI and `pulumi up` output:
+ * `RAMPING_UP step 2/4, 50 % to v2 (dep_…) · rolling · waiting for stabilization · ready v1 3/4, v2 2/2`.
+ */
 export function describePromotion(p: Promotion): string {
   const step = p.total_steps > 0 ? ` step ${Math.min(p.step, p.total_steps)}/${p.total_steps}` : "";
-  const replicas = `replicas previous ${p.replicas.previous.ready}/${p.replicas.previous.desired} candidate ${p.replicas.candidate.ready}/${p.replicas.candidate.desired}`;
+  const side = (name: string | null, replicas: { ready: number; desired: number }) => `${name ?? "previous"} ${replicas.ready}/${replicas.desired}`;
+  const ready = [
+    ...(previousLabel(p) !== null ? [side(p.previous_deployment_name, p.replicas.previous)] : []),
+    side(p.deployment_name, p.replicas.candidate),
+  ].join(", ");
   const error = p.error_message ? ` — ${p.error_message}` : "";
-  return `${p.status} ${p.kind.toLowerCase()}${step} traffic ${p.percent_traffic_to_new_version}% to ${p.deployment_id} (${p.phase}), ${replicas}${error}`;
+  return `${p.status}${step}, ${p.percent_traffic_to_new_version} % to ${candidateLabel(p)} · ${p.kind.toLowerCase()} · ${p.phase.replaceAll("_", " ")} · ready ${ready}${error}`;
 }
 
 async function resolvePromotionId(client: ModelplaneClient, target: PromotionTarget, signal?: AbortSignal): Promise<string> {

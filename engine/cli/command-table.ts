@@ -17,7 +17,11 @@ import type { CliCommand } from "./usage-error.js";
 export const serveEntry: CliCommand = {
   name: "serve",
   summary: "run the engine: management API, data plane, replicas and promotions on one port",
-  usage: "modelplane serve [--port 7070] [--host 127.0.0.1] [--data-dir ./.modelplane] [--database-url postgres://…]",
+  usage: "modelplane serve [--port 7070] [--host 127.0.0.1] [--data-dir ./.modelplane] [--database-url postgres://…] [--readiness-timeout 60]",
+  help: [
+    "  --readiness-timeout S  a starting replica must answer 200 on its readiness path within S seconds (default 60),",
+    "                         else it is replaced; a deployment fails after 3 such starts in a row (about 3 × S)",
+  ].join("\n"),
   async run(args) {
     const { serveCommand } = await import("./commands/serve.js");
     return serveCommand.run(args);

@@ -4,6 +4,7 @@
  */
 import type { ModelplaneClient } from "../../sdk/client.js";
 import { ModelplaneError } from "../../sdk/errors.js";
+import { candidateLabel, previousLabel } from "../../sdk/labels.js";
 import type { Promotion } from "../../sdk/schemas/promotion.js";
 import { PromotionNotSucceededError, waitForPromotion } from "../../sdk/wait.js";
 import { createProgressReporter, type ProgressStream } from "./progress.js";
@@ -57,6 +58,6 @@ export async function followPromotion(
 /** The closing line after a wait: what serves the environment now. */
 export function describeOutcome(promotion: Promotion): string {
   return promotion.status === "SUCCEEDED"
-    ? `promotion ${promotion.id} SUCCEEDED: ${promotion.deployment_id} serves ${promotion.environment}`
-    : `promotion ${promotion.id} ${promotion.status}: ${promotion.previous_deployment_id ?? "no deployment"} serves ${promotion.environment}`;
+    ? `promotion ${promotion.id} SUCCEEDED: ${candidateLabel(promotion)} serves ${promotion.environment}`
+    : `promotion ${promotion.id} ${promotion.status}: ${previousLabel(promotion) ?? "no deployment"} serves ${promotion.environment}`;
 }

@@ -30,16 +30,16 @@ export function trafficBar(percent: number, width = BAR_WIDTH): string {
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`;
 }
 
-/** The terminal line: bar, traffic, status, kind, step, replicas (ready/desired), phase, elapsed. */
+/** The terminal line: bar, traffic to the candidate (by name), status, kind, step, ready/desired on both sides, phase, elapsed. */
 export function formatLiveLine(promotion: Promotion, elapsedMs: number): string {
   const { replicas } = promotion;
   const percent = `${Math.round(promotion.percent_traffic_to_new_version)}%`.padStart(4);
   const step = promotion.total_steps > 0 ? ` step ${Math.min(promotion.step, promotion.total_steps)}/${promotion.total_steps}` : "";
+  const previous = promotion.previous_deployment_id === null ? [] : [`${promotion.previous_deployment_name ?? "previous"} ${replicas.previous.ready}/${replicas.previous.desired}`];
   return [
-    `${trafficBar(promotion.percent_traffic_to_new_version)} ${percent} ${promotion.status} ${promotion.kind.toLowerCase()}${step}`,
-    `previous ${replicas.previous.ready}/${replicas.previous.desired}`,
-    `candidate ${replicas.candidate.ready}/${replicas.candidate.desired}`,
-    promotion.phase,
+    `${trafficBar(promotion.percent_traffic_to_new_version)} ${percent} to ${promotion.deployment_name} ${promotion.status} ${promotion.kind.toLowerCase()}${step}`,
+    `ready ${[...previous, `${promotion.deployment_name} ${replicas.candidate.ready}/${replicas.candidate.desired}`].join(", ")}`,
+    promotion.phase.replaceAll("_", " "),
     `${Math.floor(elapsedMs / 1000)}s`,
   ].join(" · ");
 }

@@ -69,6 +69,7 @@ export function createPromotionExecutor(options: PromotionExecutorOptions): Prom
         id,
         previousDeploymentId: previous,
         candidateDeploymentId: candidate.id,
+        candidateDeploymentName: candidate.name,
         settings: request.settings,
         bounds: { min_replica: bounds.min_replica, max_replica: bounds.max_replica },
         previousReplicas: previous ? options.currentReplicas(previous) : 0,

@@ -11,6 +11,7 @@ import {
   CANARY_STAGE_COUNT,
   trafficPercentForReady,
 } from "./budgets.js";
+import { nameWithId } from "../../sdk/labels.js";
 import { progressEventsBetween, promotionStateChanged } from "./changes.js";
 import { cancelPromotion, failPromotion, succeedPromotion } from "./outcomes.js";
 import {
@@ -57,14 +58,15 @@ export function candidateFailureReason(state: PromotionState, observation: Obser
   if (!isRampingForward(state.status)) return null;
   const candidate = observation.candidate;
   const lastError = candidate.lastError !== undefined ? `: ${candidate.lastError}` : "";
+  const label = nameWithId(state.candidateDeploymentName, state.candidateDeploymentId);
   if (candidate.failing) {
-    return `candidate deployment ${state.candidateDeploymentId} is failing${lastError}`;
+    return `candidate deployment ${label} is failing${lastError}`;
   }
   const deadline = state.readyDeadlineAt;
   if (deadline !== null && observation.now >= deadline && candidate.ready < state.desiredReplicas.candidate) {
     const seconds = Math.round(state.readyTimeoutMs / 1000);
     return (
-      `candidate deployment ${state.candidateDeploymentId} had ${candidate.ready} of ` +
+      `candidate deployment ${label} had ${candidate.ready} of ` +
       `${state.desiredReplicas.candidate} replicas ready ${seconds}s after they were requested${lastError}`
     );
   }

@@ -30,6 +30,7 @@ export function startPromotion(input: StartPromotionInput): PromotionState {
     status: "RELEASING",
     previousDeploymentId: input.previousDeploymentId,
     candidateDeploymentId: input.candidateDeploymentId,
+    ...(input.candidateDeploymentName !== undefined ? { candidateDeploymentName: input.candidateDeploymentName } : {}),
     settings: input.settings,
     bounds: input.bounds,
     baseReplicas,

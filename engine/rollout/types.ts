@@ -136,6 +136,8 @@ export interface PromotionState {
   previousDeploymentId: string | null;
   /** The deployment being promoted. */
   candidateDeploymentId: string;
+  /** Its name, for messages (absent in states persisted before it was recorded). */
+  candidateDeploymentName?: string;
   /** Settings the promotion started with. */
   settings: PromotionSettingsSnapshot;
   /** The environment's bounds when the promotion started. */
@@ -235,6 +237,8 @@ export interface StartPromotionInput {
   id: string;
   previousDeploymentId: string | null;
   candidateDeploymentId: string;
+  /** The candidate's name, for messages. */
+  candidateDeploymentName?: string;
   settings: PromotionSettingsSnapshot;
   bounds: ScalingBounds;
   /** The previous deployment's replica count now (0 when there is none). */

@@ -4,6 +4,7 @@ import {
   AutoscalingSettingsInput,
   DEVELOPMENT_DEPLOYMENT_NAME,
   mergeAutoscalingSettings,
+  nameWithId,
   validationError,
   type AutoscalingSettings,
   type AutoscalingSettingsPatch,
@@ -255,7 +256,7 @@ function promotionBlocks(
   what: string,
 ) {
   return conflict(
-    `cannot ${what} deployment ${deployment.id} (${deployment.name}): promotion ${promotion.id} in environment ` +
+    `cannot ${what} deployment ${nameWithId(deployment.name, deployment.id)}: promotion ${promotion.id} in environment ` +
       `${promotion.environment_name} involves it; wait for it to finish or cancel it with ` +
       `POST /v1/models/${modelId}/environments/${promotion.environment_name}/cancel_promotion`,
     { promotion_id: promotion.id },
@@ -337,8 +338,8 @@ export async function deleteDeployment(
     if (servedEnvironment) {
       throw conflict(
         servedEnvironment.name === "production"
-          ? `deployment ${existing.id} (${existing.name}) serves production; promote another deployment to production first`
-          : `deployment ${existing.id} (${existing.name}) serves environment ${servedEnvironment.name}; promote another ` +
+          ? `deployment ${nameWithId(existing.name, existing.id)} serves production; promote another deployment to production first, or delete the whole model`
+          : `deployment ${nameWithId(existing.name, existing.id)} serves environment ${servedEnvironment.name}; promote another ` +
               `deployment to ${servedEnvironment.name} or delete that environment first`,
         { environment: servedEnvironment.name },
       );

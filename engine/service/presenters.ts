@@ -64,6 +64,8 @@ export function presentPromotion(row: PromotionRow): Promotion {
     environment: row.environment_name,
     deployment_id: row.deployment_id,
     previous_deployment_id: row.previous_deployment_id,
+    deployment_name: row.deployment_name,
+    previous_deployment_name: row.previous_deployment_name,
     kind: row.kind,
     status: row.status,
     percent_traffic_to_new_version: row.percent_traffic_to_new_version,

@@ -14,6 +14,7 @@ import {
   type PendingPromotionAction,
   type PromotionRow,
 } from "../store/promotions.js";
+import { nameWithId } from "../../sdk/labels.js";
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
 import { effectivePromotionSettings, requireDeployment, requireEnvironment, requireModel } from "./lookups.js";
 import { presentPromotion } from "./presenters.js";
@@ -62,7 +63,7 @@ export async function validatePromotionRequest(
   const candidate = await requireDeployment(work.tx, modelId, body.deployment_id);
   if (!candidate.active) {
     throw conflict(
-      `deployment ${candidate.id} (${candidate.name}) is inactive; activate deployment ${candidate.id} first ` +
+      `deployment ${nameWithId(candidate.name, candidate.id)} is inactive; activate it first ` +
         `(POST /v1/models/${modelId}/deployments/${candidate.id}/activate)`,
       { deployment_id: candidate.id },
     );
@@ -71,13 +72,13 @@ export async function validatePromotionRequest(
   if (inProgress) {
     throw conflict(
       `environment ${environmentName} already has promotion ${inProgress.id} in progress (${inProgress.status}, ` +
-        `deployment ${inProgress.deployment_id}); wait for it to finish, or cancel it with ` +
+        `to deployment ${nameWithId(inProgress.deployment_name, inProgress.deployment_id)}); wait for it to finish, or cancel it with ` +
         `POST /v1/models/${modelId}/environments/${environmentName}/cancel_promotion`,
       { promotion_id: inProgress.id, status: inProgress.status },
     );
   }
   if (environment.current_deployment_id === candidate.id) {
-    throw conflict(`deployment ${candidate.id} (${candidate.name}) already serves environment ${environmentName}`, {
+    throw conflict(`deployment ${nameWithId(candidate.name, candidate.id)} already serves environment ${environmentName}`, {
       deployment_id: candidate.id,
     });
   }

@@ -25,6 +25,9 @@ export interface PromotionRow {
   environment_name: string;
   deployment_id: string;
   previous_deployment_id: string | null;
+  /** the deployments' names, read with the row (a deployment can be renamed: the current name) */
+  deployment_name: string;
+  previous_deployment_name: string | null;
   kind: PromotionKind;
   status: PromotionStatus;
   percent_traffic_to_new_version: number;
@@ -44,6 +47,11 @@ export interface PromotionRow {
 }
 
 export const IN_PROGRESS_SQL = "status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED')";
+
+/** A promotion row's columns and its deployments' names: people read names, the API keeps both. */
+const PROMOTION_COLUMNS = `*,
+  (SELECT name FROM deployments WHERE deployments.id = promotions.deployment_id) AS deployment_name,
+  (SELECT name FROM deployments WHERE deployments.id = promotions.previous_deployment_id) AS previous_deployment_name`;
 
 export interface NewPromotion {
   id: string;
@@ -68,7 +76,7 @@ export async function insertPromotion(sql: SqlExecutor, promotion: NewPromotion)
   const [row] = await sql.query<PromotionRow>(
     `INSERT INTO promotions (id, model_id, environment_id, environment_name, deployment_id, previous_deployment_id, kind,
        status, total_steps, phase, replicas, settings, planner_state, timeout_seconds, started_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, $15) RETURNING *`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, $15) RETURNING ${PROMOTION_COLUMNS}`,
     [
       promotion.id,
       promotion.modelId,
@@ -91,7 +99,7 @@ export async function insertPromotion(sql: SqlExecutor, promotion: NewPromotion)
 }
 
 export async function findPromotion(sql: SqlExecutor, id: string): Promise<PromotionRow | undefined> {
-  const [row] = await sql.query<PromotionRow>("SELECT * FROM promotions WHERE id = $1", [id]);
+  const [row] = await sql.query<PromotionRow>(`SELECT ${PROMOTION_COLUMNS} FROM promotions WHERE id = $1`, [id]);
   return row;
 }
 
@@ -100,7 +108,7 @@ export async function findInProgressPromotion(
   environmentId: string,
 ): Promise<PromotionRow | undefined> {
   const [row] = await sql.query<PromotionRow>(
-    `SELECT * FROM promotions WHERE environment_id = $1 AND ${IN_PROGRESS_SQL}`,
+    `SELECT ${PROMOTION_COLUMNS} FROM promotions WHERE environment_id = $1 AND ${IN_PROGRESS_SQL}`,
     [environmentId],
   );
   return row;
@@ -109,7 +117,7 @@ export async function findInProgressPromotion(
 /** An environment's promotions, newest first. */
 export async function listPromotions(sql: SqlExecutor, environmentId: string, limit = 100): Promise<PromotionRow[]> {
   return sql.query<PromotionRow>(
-    "SELECT * FROM promotions WHERE environment_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+    `SELECT ${PROMOTION_COLUMNS} FROM promotions WHERE environment_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`,
     [environmentId, limit],
   );
 }
@@ -124,7 +132,7 @@ export async function listInProgressPromotions(
   options: { claim?: boolean; limit?: number } = {},
 ): Promise<PromotionRow[]> {
   return sql.query<PromotionRow>(
-    `SELECT * FROM promotions WHERE ${IN_PROGRESS_SQL} ORDER BY started_at, id LIMIT $1
+    `SELECT ${PROMOTION_COLUMNS} FROM promotions WHERE ${IN_PROGRESS_SQL} ORDER BY started_at, id LIMIT $1
      ${options.claim ? "FOR UPDATE SKIP LOCKED" : ""}`,
     [options.limit ?? 1000],
   );
@@ -172,7 +180,7 @@ export async function compareAndSetPromotion(
   if (changes.pendingActions !== undefined) set("pending_actions", JSON.stringify(changes.pendingActions), "::jsonb");
   if (changes.finishedAt !== undefined) set("finished_at", changes.finishedAt);
   const [row] = await sql.query<PromotionRow>(
-    `UPDATE promotions SET ${sets.join(", ")} WHERE id = $1 AND version = $2 RETURNING *`,
+    `UPDATE promotions SET ${sets.join(", ")} WHERE id = $1 AND version = $2 RETURNING ${PROMOTION_COLUMNS}`,
     params,
   );
   return row;

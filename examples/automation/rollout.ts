@@ -16,6 +16,7 @@ import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type LocalWorkspaceOptions, type OutputMap, type Stack } from "@pulumi/pulumi/automation/index.js";
 // The package's own public entry points, as a user imports them. Inside this repository they
 // resolve through package.json `exports` (a package may import itself by name) to dist/, which is
@@ -101,6 +102,9 @@ interface ProgramOutputs {
   modelId: string;
   stableDeploymentId: string;
   candidateDeploymentId: string;
+  /** the deployments as people read them: `deployment-1 (dep_…)` */
+  stableDeployment: string;
+  candidateDeployment: string;
   stagingEndpoint: string;
   productionEndpoint: string;
 }
@@ -150,6 +154,8 @@ function rolloutProgram(options: RolloutOptions, targets: () => Targets) {
       modelId: model.id,
       stableDeploymentId: deployments.stable.id,
       candidateDeploymentId: deployments.candidate.id,
+      stableDeployment: pulumi.interpolate`${deployments.stable.name} (${deployments.stable.id})`,
+      candidateDeployment: pulumi.interpolate`${deployments.candidate.name} (${deployments.candidate.id})`,
       stagingEndpoint: staging.endpoint,
       productionEndpoint: production.endpoint,
     };
@@ -166,6 +172,8 @@ function programOutputs(outputs: OutputMap): ProgramOutputs {
     modelId: text("modelId"),
     stableDeploymentId: text("stableDeploymentId"),
     candidateDeploymentId: text("candidateDeploymentId"),
+    stableDeployment: text("stableDeployment"),
+    candidateDeployment: text("candidateDeployment"),
     stagingEndpoint: text("stagingEndpoint"),
     productionEndpoint: text("productionEndpoint"),
   };
@@ -318,7 +326,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutResult
       if (!canceled) log("production: the promotion had already ended; rolling back with a new update");
     });
   };
-  log(`production: promoting ${outputs.candidateDeploymentId} (rolling), watching the error rate`);
+  log(`production: promoting ${outputs.candidateDeployment} (rolling), watching the error rate`);
   targets = { staging: "candidate", production: "candidate" };
   const rolloutWatched = watch.breached.then(onBreach);
   let productionError: unknown;
@@ -346,12 +354,12 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutResult
     return finish("production-failed", `production update failed: ${errorMessage(productionError)}`);
   }
   if (!breachedDuring) {
-    return finish("promoted", `${outputs.candidateDeploymentId} serves staging and production (evaluation: ${result.evaluation.verdict}; production: ${watchReport.failed}/${watchReport.sent} failed requests, peak error rate ${(watchReport.peakErrorRate * 100).toFixed(1)}%)`);
+    return finish("promoted", `${outputs.candidateDeployment} serves staging and production (evaluation: ${result.evaluation.verdict}; production: ${watchReport.failed}/${watchReport.sent} failed requests, peak error rate ${(watchReport.peakErrorRate * 100).toFixed(1)}%)`);
   }
 
   // 4. roll back: the program says stable again. After a canceled promotion this update only
   // records what already serves; after a breach in the bake it promotes stable back.
-  log(`production: rolling back to ${outputs.stableDeploymentId}`);
+  log(`production: rolling back to ${outputs.stableDeployment}`);
   targets = { staging: "candidate", production: "stable" };
   const breach = watchReport.breach;
   const why = breach
@@ -362,7 +370,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutResult
   } catch (error) {
     return finish("rolled-back", `${why}; the promotion was canceled but the rollback update failed: ${errorMessage(error)} — check production`);
   }
-  return finish("rolled-back", `${why}; production serves ${outputs.stableDeploymentId} again`);
+  return finish("rolled-back", `${why}; production serves ${outputs.stableDeployment} again`);
 }
 
 // ---- CLI -----------------------------------------------------------------------------------
@@ -482,7 +490,7 @@ export async function main(
       ...(values.replicas !== undefined ? { productionReplicas: numberFlag(values.replicas, "replicas") } : {}),
       workspace: { ...io.workspace, ...(workDir !== undefined ? { workDir } : {}) },
       log,
-      // Pulumi's own lines (`production: RAMPING_UP rolling step 1/2 …`) belong in a CI log.
+      // Pulumi's own lines (`production: RAMPING_UP step 1/2, 50 % to deployment-2 (dep_…) …`) belong in a CI log.
       ...(values.quiet ? {} : { onPulumiOutput: io.pulumiOutput ?? ((text: string) => process.stderr.write(text)) }),
     };
   } catch (error) {

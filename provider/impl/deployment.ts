@@ -5,7 +5,9 @@
  */
 import { ConflictError, NotFoundError } from "../../sdk/client-errors.js";
 import { CreateDeploymentBody, type Deployment } from "../../sdk/schemas/deployment.js";
+import { nameWithId } from "../../sdk/labels.js";
 import { engineClient } from "./connection.js";
+import { reportFor, type ResourceReport } from "./report.js";
 import {
   camelKeys,
   changedProperties,
@@ -53,21 +55,21 @@ function outputs(inputs: Props, deployment: Deployment, endpoint: string): Props
 }
 
 /** Wait until the deployment has started (ACTIVE, or SCALED_TO_ZERO after a first ready replica) or failed. */
-async function waitUntilStarted(modelId: string, deploymentId: string): Promise<Deployment> {
+async function waitUntilStarted(report: ResourceReport, modelId: string, deploymentId: string): Promise<Deployment> {
   const client = engineClient();
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastStatus = "";
   for (;;) {
     const deployment = await client.call("getDeployment", { params: { model_id: modelId, deployment_id: deploymentId } });
     if (deployment.status !== lastStatus) {
-      console.log(`deployment ${deployment.name} (${deployment.id}): ${deployment.status}, replicas ${deployment.replicas.ready}/${deployment.replicas.desired} ready`);
+      await report.progress(`deployment ${nameWithId(deployment.name, deployment.id)}: ${deployment.status}, replicas ${deployment.replicas.ready}/${deployment.replicas.desired} ready`);
       lastStatus = deployment.status;
     }
     if (deployment.status === "ACTIVE" || deployment.status === "SCALED_TO_ZERO") return deployment;
     if (deployment.status === "FAILED" || deployment.status === "UNHEALTHY") {
-      throw new Error(`deployment ${deployment.name} failed to start: ${deployment.error_message ?? deployment.status}`);
+      throw new Error(`deployment ${nameWithId(deployment.name, deployment.id)} failed to start: ${deployment.error_message ?? deployment.status}`);
     }
-    if (Date.now() > deadline) throw new Error(`deployment ${deployment.name} not ready after ${READY_TIMEOUT_MS / 1000} s (status ${deployment.status})`);
+    if (Date.now() > deadline) throw new Error(`deployment ${nameWithId(deployment.name, deployment.id)} not ready after ${READY_TIMEOUT_MS / 1000} s (status ${deployment.status})`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
@@ -90,7 +92,7 @@ export const deploymentImplementation: ResourceImplementation = {
     const modelId = String(inputs.modelId);
     const created = await client.call("createDeployment", { params: { model_id: modelId }, body: body(inputs) as never });
     try {
-      const started = await waitUntilStarted(modelId, created.id);
+      const started = await waitUntilStarted(reportFor(inputs), modelId, created.id);
       return { id: created.id, outs: outputs(inputs, started, client.endpoint) };
     } catch (error) {
       // The deployment exists on the engine; record it so a fixed program replaces (and deletes) it.
@@ -135,9 +137,16 @@ export const deploymentImplementation: ResourceImplementation = {
       await engineClient().call("deleteDeployment", { params: { model_id: String(props.modelId), deployment_id: id } });
     } catch (error) {
       if (error instanceof ConflictError) {
-        // It still serves an environment (typically production, which a stack cannot delete): it is
-        // removed with its model, or can be deleted once another deployment serves there.
-        console.log(`deployment ${String(props.name ?? id)} left in place: ${error.message}`);
+        // It still serves an environment (typically production, which a stack cannot delete): it
+        // leaves the stack but stays on the engine, deleted with its model (the model's delete,
+        // usually next, says so) or once another deployment serves there.
+        const label = nameWithId(typeof props.name === "string" ? props.name : undefined, id);
+        const environment = typeof error.details.environment === "string" ? error.details.environment : undefined;
+        await reportFor(props).note(
+          environment
+            ? `deployment ${label} kept on the engine: it serves ${environment}; it is deleted with its model, or once another deployment serves ${environment}`
+            : `deployment ${label} kept on the engine: ${error.message}`,
+        );
         return;
       }
       if (!(error instanceof NotFoundError)) throw error;

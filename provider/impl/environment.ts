@@ -1,8 +1,16 @@
 /**
  * Environment: a stable endpoint around one current deployment. Changing `deploymentId` is an
- * update, and the update *is* the promotion: it starts it with the environment's settings, prints
- * one line per status, step and traffic change (they appear in `pulumi up`), and returns only when
- * the promotion has ended. `production` is adopted, never created or deleted.
+ * update, and the update *is* the promotion: it starts it with the environment's settings, reports
+ * one line per status, step and traffic change (the environment's live status in `pulumi up`), and
+ * returns only when the promotion has ended. `production` is adopted, never created or deleted.
+ *
+ * A promotion that did not succeed fails the update as a partial failure: the state records what
+ * really serves (and the failed promotion in `lastPromotion`), so a program put back to that
+ * deployment previews clean. The partial failure carries no `reasons`: the engine keeps reasons
+ * as the resource's `initErrors` and then updates the resource on every later run whatever its
+ * diff says (pulumi/pulumi step_generator: "resource was unchanged, but there were
+ * initialization errors"). The reason is reported as the resource's error instead, and the
+ * engine's own line for the failure reads "resource init failed".
  */
 import { ConflictError, NotFoundError, TimeoutError } from "../../sdk/client-errors.js";
 import type { ModelplaneClient } from "../../sdk/client.js";
@@ -10,9 +18,11 @@ import { AutoscalingSettingsPatch } from "../../sdk/schemas/autoscaling.js";
 import { DnsLabelName, VariableName } from "../../sdk/schemas/common.js";
 import { PRODUCTION_ENVIRONMENT_NAME, type Environment } from "../../sdk/schemas/environment.js";
 import { isTerminalPromotionStatus, type Promotion } from "../../sdk/schemas/promotion.js";
+import { candidateLabel, nameWithId } from "../../sdk/labels.js";
 import { describePromotion, PromotionNotSucceededError, waitForPromotion } from "../../sdk/wait.js";
 import { z } from "zod";
 import { engineClient } from "./connection.js";
+import { reportFor, type ResourceReport } from "./report.js";
 import {
   camelKeys,
   changedProperties,
@@ -68,13 +78,13 @@ function lastPromotionOutput(promotion: Promotion | undefined): Props | undefine
   };
 }
 
-function outputs(inputs: Props, environment: Environment, endpoint: string, lastPromotion: Props | undefined): Props {
+function outputs(inputs: Props, environment: Environment, endpoint: string, lastPromotion: unknown): Props {
   return {
     ...inputs,
     currentDeploymentId: environment.current_deployment?.id ?? null,
     endpoint: `${endpoint}${environment.endpoint}`,
     effectivePromotionSettings: camelKeys(environment.promotion_settings),
-    lastPromotion: lastPromotion ?? inputs.lastPromotion ?? null,
+    lastPromotion: lastPromotion ?? null,
   };
 }
 
@@ -111,36 +121,48 @@ async function syncVariables(client: ModelplaneClient, modelId: string, name: st
   }
 }
 
+/** What serves the environment, as `v1 (dep_…)`; null when nothing does yet. */
+function servingLabel(environment: Environment): string | null {
+  const serving = environment.current_deployment;
+  return serving ? nameWithId(serving.name, serving.id) : null;
+}
+
 /**
  * Make `deploymentId` the environment's current deployment: start a promotion (or join the one
  * already moving to it, e.g. after an interrupted `pulumi up`) and follow it to its end.
  */
-async function promoteAndWait(client: ModelplaneClient, modelId: string, name: string, deploymentId: string, timeoutSeconds: number): Promise<Promotion | undefined> {
+async function promoteAndWait(client: ModelplaneClient, report: ResourceReport, modelId: string, name: string, deploymentId: string, timeoutSeconds: number): Promise<Promotion | undefined> {
   const params = { model_id: modelId, env_name: name };
   const environment = await client.call("getEnvironment", { params });
   const inProgress = environment.in_progress_promotion;
   if (!inProgress && environment.current_deployment?.id === deploymentId) return undefined;
   let promotion: Promotion;
   if (inProgress && inProgress.deployment_id === deploymentId) {
-    console.log(`${name}: joining promotion ${inProgress.id} to ${deploymentId} already in progress (${inProgress.status})`);
+    await report.progress(`${name}: joining the promotion to ${candidateLabel(inProgress)} already in progress (${inProgress.status})`);
     promotion = inProgress;
   } else if (inProgress) {
     throw new ConflictError(
       "CONFLICT",
-      `environment ${name} already has a promotion in progress to ${inProgress.deployment_id} (${inProgress.status}, ${inProgress.percent_traffic_to_new_version}% traffic); ` +
+      `environment ${name} already has a promotion in progress to ${candidateLabel(inProgress)}: ${inProgress.status}, ${inProgress.percent_traffic_to_new_version} % of traffic moved; ` +
         `wait for it to end or cancel it (modelplane cancel ${modelId} ${name}), then run the update again`,
     );
   } else {
     promotion = await client.call("promote", { params, body: { deployment_id: deploymentId } });
-    console.log(`${name}: promoting ${deploymentId} (${promotion.kind.toLowerCase()}), promotion ${promotion.id}`);
+    const serving = servingLabel(environment);
+    await report.progress(`${name}: promoting ${candidateLabel(promotion)}${serving ? ` in place of ${serving}` : ""} (${promotion.kind.toLowerCase()})`);
   }
   const target = { modelId, environment: name, promotionId: promotion.id };
-  const onProgress = (p: Promotion) => console.log(`${name}: ${describePromotion(p)}`);
+  // Reports queue in order; the wait does not stall on their delivery.
+  let reported = Promise.resolve();
+  const onProgress = (p: Promotion) => void (reported = reported.then(() => report.progress(`${name}: ${describePromotion(p)}`)));
   try {
-    return await waitForPromotion(client, target, { onProgress, deadline: Date.now() + timeoutSeconds * 1000 });
+    const succeeded = await waitForPromotion(client, target, { onProgress, deadline: Date.now() + timeoutSeconds * 1000 });
+    await reported;
+    return succeeded;
   } catch (error) {
+    await reported;
     if (!(error instanceof TimeoutError)) throw error;
-    console.log(`${name}: promotion ${promotion.id} still running after ${timeoutSeconds} s: canceling it gracefully`);
+    await report.progress(`${name}: the promotion to ${candidateLabel(promotion)} is still running after ${timeoutSeconds} s: canceling it gracefully`);
     try {
       await client.call("cancelPromotion", { params });
     } catch (cancelError) {
@@ -150,9 +172,10 @@ async function promoteAndWait(client: ModelplaneClient, modelId: string, name: s
       if (e instanceof PromotionNotSucceededError) return e.promotion;
       throw e;
     });
+    await reported;
     throw new Error(
-      `promotion of ${deploymentId} to ${name} did not finish within promotionTimeoutSeconds=${timeoutSeconds}; ` +
-        `it was canceled gracefully (final status ${final.status}, ${final.percent_traffic_to_new_version}% traffic to the candidate)`,
+      `promotion of ${candidateLabel(promotion)} to ${name} did not finish within promotionTimeoutSeconds=${timeoutSeconds}; ` +
+        `it was canceled gracefully (final status ${final.status}, ${final.percent_traffic_to_new_version} % of traffic on the candidate)`,
     );
   }
 }
@@ -160,6 +183,7 @@ async function promoteAndWait(client: ModelplaneClient, modelId: string, name: s
 /** Settings, variables, then the promotion; on a failed promotion the state keeps the deployment really serving. */
 async function apply(id: string, olds: Props, news: Props): Promise<Props> {
   const client = engineClient();
+  const report = reportFor(news);
   const modelId = String(news.modelId);
   const name = String(news.name);
   await syncSettings(client, modelId, name, olds, news);
@@ -169,18 +193,20 @@ async function apply(id: string, olds: Props, news: Props): Promise<Props> {
   if (deploymentId) {
     const timeout = typeof news.promotionTimeoutSeconds === "number" ? news.promotionTimeoutSeconds : DEFAULT_PROMOTION_TIMEOUT_SECONDS;
     try {
-      lastPromotion = lastPromotionOutput(await promoteAndWait(client, modelId, name, deploymentId, timeout));
+      lastPromotion = lastPromotionOutput(await promoteAndWait(client, report, modelId, name, deploymentId, timeout));
     } catch (error) {
       const environment = await client.call("getEnvironment", { params: { model_id: modelId, env_name: name } });
       const failed = error instanceof PromotionNotSucceededError ? lastPromotionOutput(error.promotion) : undefined;
-      const serving = environment.current_deployment?.id;
-      const state = outputs({ ...news, deploymentId: serving ?? null }, environment, client.endpoint, failed);
-      const message = `${(error as Error).message}${serving ? `; ${name} is still served by ${serving}` : ""}`;
-      throw partialFailure(message, id, { ...state, __provider: news.__provider });
+      const state = outputs({ ...news, deploymentId: environment.current_deployment?.id ?? null }, environment, client.endpoint, failed ?? olds.lastPromotion);
+      const serving = servingLabel(environment);
+      const message = `${(error as Error).message}; ${serving ? `${name} is still served by ${serving}` : `nothing serves ${name} yet`}`;
+      await report.error(message);
+      throw partialFailure(message, id, { ...state, __provider: news.__provider }, []);
     }
   }
   const environment = await client.call("getEnvironment", { params: { model_id: modelId, env_name: name } });
-  return outputs(news, environment, client.endpoint, lastPromotion);
+  // Nothing promoted (already serving): the last promotion stays what it was.
+  return outputs(news, environment, client.endpoint, lastPromotion ?? olds.lastPromotion);
 }
 
 export const environmentImplementation: ResourceImplementation = {
@@ -260,7 +286,7 @@ export const environmentImplementation: ResourceImplementation = {
         if (!(error instanceof NotFoundError)) throw error;
         return;
       }
-      console.log(`production environment of model ${modelId} left in place: it cannot be deleted (only with its model); detached from this stack`);
+      await reportFor(props).note(`production environment of model ${modelId} detached from this stack: production is deleted only with its model`);
       return;
     }
     try {

@@ -115,9 +115,12 @@ export function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** Partial failure: the resource exists with `properties`, but the operation failed (`pulumi up` fails). */
-export function partialFailure(message: string, id: string, properties: Props): Error & { id: string; properties: Props } {
+/**
+ * Partial failure: the resource exists with `properties`, but the operation failed (`pulumi up`
+ * fails). `reasons` is what `pulumi up` prints for it, and what the engine keeps as the resource's
+ * `initErrors`: while there are any, every later run updates the resource whatever its diff says.
+ */
+export function partialFailure(message: string, id: string, properties: Props, reasons: string[] = [message]): Error & { id: string; properties: Props } {
   // properties cross as a protobuf Struct, which rejects undefined values
-  // `reasons` is what `pulumi up` prints for a resource that failed to initialise
-  return Object.assign(new Error(message), { id, properties: JSON.parse(JSON.stringify(properties)) as Props, reasons: [message] });
+  return Object.assign(new Error(message), { id, properties: JSON.parse(JSON.stringify(properties)) as Props, reasons });
 }

@@ -46,6 +46,10 @@ export const Promotion = z.object({
   deployment_id: ObjectId,
   /** what the environment served when the promotion started; null for the first promotion */
   previous_deployment_id: ObjectId.nullable(),
+  /** the candidate's name (modelplane's addition: people read names, not ids) */
+  deployment_name: DnsLabelName,
+  /** the previous deployment's name; null with previous_deployment_id */
+  previous_deployment_name: DnsLabelName.nullable(),
   kind: PromotionKind,
   status: PromotionStatus,
   percent_traffic_to_new_version: z.number().min(0).max(100),

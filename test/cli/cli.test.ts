@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commands, serveEntry } from "../../engine/cli/command-table.js";
 import { serveCommand } from "../../engine/cli/commands/serve.js";
+import { ModelplaneClient } from "../../sdk/client.js";
 import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
 import { assertCliBuilt, cliMain, runCli, startCli } from "./run-cli.js";
 
@@ -56,6 +57,7 @@ describe("help and usage errors", () => {
   it("serve is listed without loading the engine, with serve.ts's own summary and usage", () => {
     expect(serveEntry.summary).toBe(serveCommand.summary);
     expect(serveEntry.usage).toBe(serveCommand.usage);
+    expect(serveEntry.help).toBe(serveCommand.help);
   });
 
   it.each([
@@ -70,6 +72,7 @@ describe("help and usage errors", () => {
     [["promote", "m", "production", "d", "--timeout", "soon"], /--timeout must be a whole number/],
     [["pause", "m", "production", "--wait"], /nothing to wait for/],
     [["models", "list", "--endpoint", "not a url"], /not a URL/],
+    [["serve", "--readiness-timeout", "0"], /--readiness-timeout must be a whole number of seconds from 1 to 3600, got '0'/],
   ])("modelplane %j exits 2 with the reason and the usage", async (args, reason) => {
     const result = await modelplane(...args);
     expect(result.code, result.stderr).toBe(2);
@@ -125,7 +128,7 @@ describe("reading objects", () => {
 
 describe("promote --wait", () => {
   it("follows a rolling deploy: one progress line per change (RAMPING_UP with traffic %), ends SUCCEEDED, exit 0", async () => {
-    const { model, params } = await modelOnV1("cli-rolling", 2);
+    const { model, params, v1 } = await modelOnV1("cli-rolling", 2);
     await engine.client.call("patchEnvironment", {
       params,
       body: { promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 1 } } },
@@ -139,13 +142,15 @@ describe("promote --wait", () => {
     const lines = result.stdout.trimEnd().split("\n");
     const progress = lines.filter((line) => /^\[\s*\d+\.\d+s\] /.test(line));
     expect(progress.length).toBeGreaterThanOrEqual(2);
-    expect(progress.some((line) => /RAMPING_UP rolling step 1\/2 traffic 50% to /.test(line)), result.stdout).toBe(true);
-    for (const line of progress) expect(line).toMatch(/replicas previous \d+\/\d+ candidate \d+\/\d+/);
+    // names first, the id in brackets: "RAMPING_UP step 1/2, 50 % to deployment-2 (dep_…)"
+    const candidate = `${v2.name} \\(${v2.id}\\)`;
+    expect(progress.some((line) => new RegExp(`RAMPING_UP step 1/2, 50 % to ${candidate} · rolling · `).test(line)), result.stdout).toBe(true);
+    for (const line of progress) expect(line).toMatch(new RegExp(`· ready ${v1.name} \\d+/\\d+, ${v2.name} \\d+/\\d+`));
     // one line per change: no line repeats the state of the line before it
     const states = progress.map((line) => line.replace(/^\[\s*\d+\.\d+s\] /, ""));
     for (let index = 1; index < states.length; index++) expect(states[index]).not.toBe(states[index - 1]);
-    expect(progress.at(-1)).toMatch(/SUCCEEDED rolling step 2\/2 traffic 100% to /);
-    expect(lines.at(-1)).toMatch(new RegExp(`^promotion \\S+ SUCCEEDED: ${v2.id} serves production$`));
+    expect(progress.at(-1)).toMatch(new RegExp(`SUCCEEDED step 2/2, 100 % to ${candidate} · rolling`));
+    expect(lines.at(-1)).toMatch(new RegExp(`^promotion \\S+ SUCCEEDED: ${candidate} serves production$`));
     expect((await engine.client.call("getEnvironment", { params })).current_deployment?.id).toBe(v2.id);
   });
 
@@ -158,7 +163,7 @@ describe("promote --wait", () => {
     const result = await modelplane("promote", model.id, "production", broken.id, "--wait");
     expect(result.code, result.stdout).toBe(1);
     expect(result.stdout).toMatch(/FAILED /);
-    expect(result.stderr).toMatch(new RegExp(`^error: promotion \\S+ to ${broken.id} failed: .*(exit|crash|fail)`, "i"));
+    expect(result.stderr).toMatch(new RegExp(`^error: promotion of ${broken.name} \\(${broken.id}\\) to production failed: candidate deployment ${broken.name} \\(${broken.id}\\) .*(exit|crash|fail)`, "i"));
     expect((await engine.client.call("getEnvironment", { params })).current_deployment?.id).toBe(v1.id);
 
     const predicted = await modelplane("predict", "cli-crashing", "--data", JSON.stringify({ text: "a great and wonderful day" }));
@@ -181,12 +186,12 @@ describe("dev", () => {
     await mkdir(join(workDir, "node_modules"));
     const dev = startCli(["dev", model.id, workDir, "--command", "node server.js"], connection);
     try {
-      const created = await dev.waitForLine(/^created development deployment (\S+) revision 1: node server\.js in (.+)$/);
+      const created = await dev.waitForLine(/^created deployment development \((\S+)\) revision 1: node server\.js in (.+)$/);
       const deploymentId = created[1]!;
       expect(created[2]).toBe(workDir);
       await dev.waitForLine(/^watching /);
       await writeFile(join(workDir, "server.js"), `// edited\nimport "${models}/sentiment-v2/server.js";\n`);
-      const patched = await dev.waitForLine(/^patched development deployment (\S+) revision (\d+) \(changed: (.+)\)$/);
+      const patched = await dev.waitForLine(/^patched deployment development \((\S+)\) revision (\d+) \(changed: (.+)\)$/);
       expect(patched[1]).toBe(deploymentId);
       expect(Number(patched[2])).toBeGreaterThan(1);
       expect(patched[3]).toContain("server.js");
@@ -229,7 +234,7 @@ describe("deploy", () => {
     expect(promoted.code, promoted.stderr).toBe(0);
     expect(promoted.stdout).not.toContain("created model");
     const deploymentId = /^created deployment \S+ \((dep_\w+)\)/m.exec(promoted.stdout)![1]!;
-    expect(promoted.stdout.trim().split("\n").at(-1)).toMatch(new RegExp(`^promotion \\S+ SUCCEEDED: ${deploymentId} serves production$`));
+    expect(promoted.stdout.trim().split("\n").at(-1)).toMatch(new RegExp(`^promotion \\S+ SUCCEEDED: deployment-\\d+ \\(${deploymentId}\\) serves production$`));
     const model = (await engine.client.call("listModels", {})).models.find((candidate) => candidate.name === "cli-deploy")!;
     const production = await engine.client.call("getEnvironment", { params: { model_id: model.id, env_name: "production" } });
     expect(production.current_deployment?.id).toBe(deploymentId);
@@ -245,10 +250,10 @@ describe("deploy", () => {
 });
 
 describe("serve", () => {
-  it("generates an API key without printing it; the CLI run in that directory finds it, elsewhere it does not", async () => {
+  it("generates an API key without printing it; the CLI run in that directory finds it, elsewhere it does not; --readiness-timeout applies", async () => {
     const dir = await mkdtemp(join(tmpdir(), "modelplane-serve-"));
     const noKey = { MODELPLANE_API_KEY: "", MODELPLANE_ENDPOINT: "" };
-    const serve = startCli(["serve", "--port", "0"], noKey, dir);
+    const serve = startCli(["serve", "--port", "0", "--readiness-timeout", "1"], noKey, dir);
     try {
       const listening = await serve.waitForLine(/^modelplane engine listening on (\S+)$/);
       const url = listening[1]!;
@@ -258,6 +263,9 @@ describe("serve", () => {
       expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
       // stderr says where the key is, and never the key
       expect(serve.stderr()).toContain(`generated an API key in ${await realpath(keyFile)}`);
+      // the first start's wait (the database is created) is announced, and its length reported
+      expect(serve.stderr()).toMatch(/^modelplane: starting: creating the PGlite database in \S+\/\.modelplane\/pgdata \(first start only, about 10 s\)$/m);
+      expect(serve.stderr()).toMatch(/^modelplane: started in \d+\.\d s$/m);
       expect(serve.stderr() + serve.stdoutLines.join("\n")).not.toContain(key);
 
       const here = await runCli(["models", "list", "--endpoint", url], noKey, dir);
@@ -265,6 +273,19 @@ describe("serve", () => {
       const elsewhere = await runCli(["models", "list", "--endpoint", url], noKey, tmpdir());
       expect(elsewhere.code).toBe(1);
       expect(elsewhere.stderr).toMatch(/401|API key/i);
+
+      // a replica never ready: replaced after 1 s, the deployment FAILED after 3 such starts, saying so
+      const client = new ModelplaneClient({ endpoint: url, apiKey: key });
+      const model = await client.call("createModel", { body: { name: "serve-readiness" } });
+      const unready = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: v2Command, env: { MODEL_FAIL_READINESS: "1" } } });
+      const failed = await waitFor(
+        async () => {
+          const deployment = await client.call("getDeployment", { params: { model_id: model.id, deployment_id: unready.id } });
+          return deployment.status === "FAILED" ? deployment : undefined;
+        },
+        { timeoutMs: 60_000, message: "the unready deployment to fail" },
+      );
+      expect(failed.error_message).toMatch(/^replica not ready after 1 s \(GET \/health never answered 200\) \([3-9] failed starts in a row\)/);
     } finally {
       serve.child.kill("SIGTERM");
       expect(await serve.exited).toBe(0);

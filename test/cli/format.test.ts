@@ -11,6 +11,8 @@ function promotion(overrides: Partial<Promotion> = {}): Promotion {
     environment: "production",
     deployment_id: "dep_2",
     previous_deployment_id: "dep_1",
+    deployment_name: "v2",
+    previous_deployment_name: "v1",
     kind: "ROLLING",
     status: "RAMPING_UP",
     percent_traffic_to_new_version: 25,
@@ -34,15 +36,21 @@ describe("progress", () => {
     expect(trafficBar(140, 4)).toBe("[####]");
   });
 
-  it("the live line shows status, kind, step k/n, traffic, replicas ready/desired on both sides, phase, elapsed", () => {
+  it("the live line shows traffic to the candidate by name, status, kind, step k/n, ready/desired on both sides by name, phase, elapsed", () => {
     expect(formatLiveLine(promotion(), 12_345)).toBe(
-      "[#####---------------]  25% RAMPING_UP rolling step 1/4 · previous 3/4 · candidate 1/1 · stabilizing · 12s",
+      "[#####---------------]  25% to v2 RAMPING_UP rolling step 1/4 · ready v1 3/4, v2 1/1 · stabilizing · 12s",
+    );
+    expect(formatLiveLine(promotion({ previous_deployment_id: null, previous_deployment_name: null, kind: "INSTANT", total_steps: 0 }), 0)).toBe(
+      "[#####---------------]  25% to v2 RAMPING_UP instant · ready v2 1/1 · stabilizing · 0s",
     );
   });
 
-  it("a log line is the elapsed time and the shared description", () => {
+  it("a log line is the elapsed time and the shared description: names first, ids in brackets", () => {
     expect(formatLogLine(promotion(), 1_500)).toBe(
-      "[   1.5s] RAMPING_UP rolling step 1/4 traffic 25% to dep_2 (stabilizing), replicas previous 3/4 candidate 1/1",
+      "[   1.5s] RAMPING_UP step 1/4, 25 % to v2 (dep_2) · rolling · stabilizing · ready v1 3/4, v2 1/1",
+    );
+    expect(formatLogLine(promotion({ status: "FAILED", phase: "done", error_message: "candidate deployment v2 (dep_2) is failing" }), 0)).toBe(
+      "[   0.0s] FAILED step 1/4, 25 % to v2 (dep_2) · rolling · done · ready v1 3/4, v2 1/1 — candidate deployment v2 (dep_2) is failing",
     );
   });
 
@@ -60,7 +68,7 @@ describe("progress", () => {
     expect(redraws.length).toBeGreaterThanOrEqual(3);
     for (const redraw of redraws) expect(redraw.replace("\n", "").length).toBeLessThanOrEqual(59);
     // RAMPING_UP stays on its own line once PAUSED arrives; finish leaves the cursor on a fresh line
-    expect(screen).toMatch(/RAMPING_UP[^\r]*\n\r\x1b\[2K\[#{10}-{10}\]  50% PAUSED/);
+    expect(screen).toMatch(/RAMPING_UP[^\r]*\n\r\x1b\[2K\[#{10}-{10}\]  50% to v2 PAUSED/);
     expect(screen.endsWith("\n")).toBe(true);
   });
 
@@ -71,8 +79,8 @@ describe("progress", () => {
     reporter.update(promotion({ status: "SUCCEEDED", percent_traffic_to_new_version: 100, step: 4 }));
     reporter.finish();
     expect(written).toEqual([
-      "[   0.0s] RAMPING_UP rolling step 1/4 traffic 25% to dep_2 (stabilizing), replicas previous 3/4 candidate 1/1\n",
-      "[   0.0s] SUCCEEDED rolling step 4/4 traffic 100% to dep_2 (stabilizing), replicas previous 3/4 candidate 1/1\n",
+      "[   0.0s] RAMPING_UP step 1/4, 25 % to v2 (dep_2) · rolling · stabilizing · ready v1 3/4, v2 1/1\n",
+      "[   0.0s] SUCCEEDED step 4/4, 100 % to v2 (dep_2) · rolling · stabilizing · ready v1 3/4, v2 1/1\n",
     ]);
   });
 });

@@ -179,7 +179,7 @@ describe("409 conflicts", () => {
     await engine.client.call("deactivateDeployment", { params: { model_id: model.id, deployment_id: v3.id } });
     const inactive = await engine.client.call("promote", { params, body: { deployment_id: v3.id } }).catch((error: unknown) => error);
     expect(inactive).toBeInstanceOf(ConflictError);
-    expect((inactive as Error).message).toMatch(/is inactive; activate deployment .* first/);
+    expect((inactive as Error).message).toMatch(new RegExp(`deployment ${v3.name} \\(${v3.id}\\) is inactive; activate it first`));
     // after activating it, the same promotion is accepted
     await engine.client.call("activateDeployment", { params: { model_id: model.id, deployment_id: v3.id } });
     const accepted = await engine.client.call("promote", { params, body: { deployment_id: v3.id } });

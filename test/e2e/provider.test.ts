@@ -33,6 +33,8 @@ interface ProgramOptions {
   stabilizationSeconds?: number;
   /** custom name of v1 */
   deploymentName?: string;
+  /** production points at this deployment id instead (one created outside the stack) */
+  productionDeploymentId?: string;
 }
 
 function program(options: () => ProgramOptions) {
@@ -57,7 +59,7 @@ function program(options: () => ProgramOptions) {
     const production = new mp.Environment("production", {
       modelId: model.id,
       name: "production",
-      deploymentId: deployments[o.target]!.id,
+      deploymentId: o.productionDeploymentId ?? deployments[o.target]!.id,
       promotionSettings: rolling,
       autoscalingSettings: { minReplica: o.replicas ?? 2, maxReplica: o.replicas ?? 2 },
       variables: { GREETING: "hello" },
@@ -124,18 +126,34 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       const report = await load.stop();
       expect(up.summary.result).toBe("succeeded");
       expect(up.outputs.current?.value).toBe(up.outputs.v2?.value);
-      expect(output).toMatch(/production: RAMPING_UP rolling step 1\/2 traffic 50%/);
-      expect(output).toMatch(/production: SUCCEEDED/);
+      // progress by name (id in brackets), on the environment's own row, each line once (not
+      // repeated under Diagnostics)
+      const v2Label = `deployment-\\d+ \\(${String(up.outputs.v2?.value)}\\)`;
+      const rampingUp = `production: RAMPING_UP step 1/2, 50 % to ${v2Label} · rolling · `;
+      expect(output).toMatch(new RegExp(`modelplane:Environment +production +updating[^\\n]*${rampingUp}`));
+      // (the row's last line, "updated", shows its last status again)
+      const progress = output.split("\n").flatMap((line) => /production updating .*(production: [A-Z_]+ step .*)$/.exec(line)?.[1] ?? []);
+      expect(progress.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(progress).size, output).toBe(progress.length);
+      expect(output.slice(output.indexOf("Diagnostics:"))).not.toMatch(/production: [A-Z_]+ step/);
+      expect(output).toMatch(new RegExp(`production: SUCCEEDED step 2/2, 100 % to ${v2Label}`));
       expect(report.failures).toEqual([]);
       expect(report.byDeployment[String(up.outputs.v2?.value)]).toBeGreaterThan(0);
       const environment = await engine.client.call("getEnvironment", { params: { model_id: String(up.outputs.modelId?.value), env_name: "production" } });
       expect(environment.current_deployment?.id).toBe(up.outputs.v2?.value);
       expect(environment.variables).toEqual(expect.arrayContaining([{ name: "API_TOKEN", secret: true }, { name: "GREETING", secret: false, value: "hello" }]));
 
-      // destroy removes what may be removed and leaves production (explained in the output)
+      // destroy removes what may be removed; what only the model's deletion removes is said so,
+      // and then said removed with it
       let destroyOutput = "";
       await stack.destroy({ onOutput: (text) => (destroyOutput += text) });
-      expect(destroyOutput).toMatch(/production environment of model .* left in place/);
+      expect(destroyOutput).toMatch(/production environment of model mdl_\w+ detached from this stack: production is deleted only with its model/);
+      const kept = new RegExp(`deployment ${v2Label} kept on the engine: it serves production; it is deleted with its model, or once another deployment serves production`);
+      const deleted = new RegExp(`model sentiment-a \\(${String(up.outputs.modelId?.value)}\\) deleted with its deployments [^\\n]*${v2Label}[^\\n]* and its environments`);
+      expect(destroyOutput).toMatch(kept);
+      expect(destroyOutput).toMatch(deleted);
+      expect(destroyOutput.search(kept)).toBeLessThan(destroyOutput.search(deleted));
+      expect(destroyOutput).not.toMatch(/promote another deployment/);
       await expect(engine.client.call("getModel", { params: { model_id: String(up.outputs.modelId?.value) } })).rejects.toThrow(/not found/);
     }, connection());
   });
@@ -156,6 +174,40 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       const fixed = await stack.up(quiet);
       expect(fixed.summary.result).toBe("succeeded");
       expect(fixed.outputs.current?.value).toBe(fixed.outputs.v2?.value);
+    }, connection());
+  });
+
+  it("after a failed promotion, the program put back previews clean and ups with no change; the state keeps what serves and the failed promotion", async () => {
+    let options: ProgramOptions = { modelName: "sentiment-f", target: "v1", replicas: 1 };
+    await withStack("provider", program(() => options), async (stack) => {
+      const first = await stack.up(quiet);
+      const modelId = String(first.outputs.modelId?.value);
+      const v1 = String(first.outputs.v1?.value);
+      // a candidate that crashes as soon as it starts, created outside the stack
+      const broken = await engine.client.call("createDeployment", {
+        params: { model_id: modelId },
+        body: { name: "crasher", command: ["node", `${models}/sentiment-v2/server.js`], env: { MODEL_CRASH_AFTER_MS: "1" } },
+      });
+      options = { ...options, productionDeploymentId: broken.id };
+      const failed = await stack.up(quiet).catch((error: unknown) => error as Error);
+      expect(failed).toBeInstanceOf(Error);
+      // the reason, by names, as the environment's error
+      expect(String(failed.message)).toMatch(
+        new RegExp(`promotion of crasher \\(${broken.id}\\) to production failed: candidate deployment crasher \\(${broken.id}\\) is failing: .*production is still served by deployment-\\d+ \\(${v1}\\)`, "s"),
+      );
+
+      // the reviewer's view of the program put back: nothing to do
+      options = { ...options, productionDeploymentId: undefined };
+      const preview = await stack.preview({ diff: true });
+      expect(preview.changeSummary, preview.stdout).toEqual({ same: 6 });
+      const again = await stack.up({ ...quiet, expectNoChanges: true });
+      expect(again.summary.resourceChanges).toEqual({ same: 6 });
+
+      const state = (await stack.exportStack()).deployment as { resources: Array<{ urn: string; outputs?: Record<string, unknown>; initErrors?: string[] }> };
+      const production = state.resources.find((r) => r.urn.endsWith("modelplane:Environment::production"))!;
+      expect(production.initErrors ?? []).toEqual([]);
+      expect(production.outputs).toMatchObject({ deploymentId: v1, currentDeploymentId: v1 });
+      expect(production.outputs?.lastPromotion).toMatchObject({ deploymentId: broken.id, status: "FAILED", errorMessage: expect.stringMatching(/is failing/) });
     }, connection());
   });
 
@@ -218,7 +270,7 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       };
       await withStack("provider-b", programB, async (stackB) => {
         const error = await stackB.up(quiet).catch((e: unknown) => e as Error);
-        expect(String(error)).toMatch(/environment production already has a promotion in progress to dep_\w+ \((RELEASING|RAMPING_UP)/);
+        expect(String(error)).toMatch(/environment production already has a promotion in progress to deployment-\d+ \(dep_\w+\): (RELEASING|RAMPING_UP)/);
         expect(String(error)).toMatch(/cancel it \(modelplane cancel/);
       }, connection());
       const resultA = await upA;

@@ -18,8 +18,9 @@ describe("quickstart (npm start)", () => {
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise<number | null>((resolveExit) => child.on("exit", resolveExit));
     expect(code, output).toBe(0);
-    expect(output).toMatch(/production: RAMPING_UP rolling step 1\/4 traffic 25%/);
-    expect(output).toMatch(/production: SUCCEEDED rolling step 4\/4 traffic 100%/);
+    // names, with the id in brackets
+    expect(output).toMatch(/production: RAMPING_UP step 1\/4, 25 % to v2 \(dep_\w+\) · rolling/);
+    expect(output).toMatch(/production: SUCCEEDED step 4\/4, 100 % to v2 \(dep_\w+\) · rolling/);
     expect(output).toMatch(/traffic \(last second\): v1 \d+% \| v2 \d+%/);
     expect(output).toMatch(/failed requests {4}0\n/);
     expect(output).toMatch(/production serves {2}v2/);

@@ -85,7 +85,7 @@ describe("automation rollout example", { timeout: 300_000 }, () => {
     expect(await predictVersion(`${engine.url}/models/${result.modelId}/production/predict`)).toBe("200 v2");
     expect(run.output).toMatch(/staging evaluation: accuracy 100\.0% \(50\/50\)/);
     expect(run.output).toMatch(/ROLLOUT OK: .* serves staging and production/);
-    expect(run.pulumiOutput).toMatch(/production: SUCCEEDED rolling step 2\/2/);
+    expect(run.pulumiOutput).toMatch(/production: SUCCEEDED step 2\/2, 100 % to deployment-\d+ \(dep_\w+\)/);
   });
 
   it("a candidate below the accuracy threshold stops at staging: production is not touched, exit code 1", async () => {

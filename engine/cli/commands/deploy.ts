@@ -5,6 +5,7 @@
  */
 import type { ModelplaneClient } from "../../../sdk/client.js";
 import { ModelplaneError } from "../../../sdk/errors.js";
+import { nameWithId } from "../../../sdk/labels.js";
 import type { Deployment } from "../../../sdk/schemas/deployment.js";
 import type { Model } from "../../../sdk/schemas/model.js";
 import { connect, namedPositionals, parseCommandLine, parseSeconds, printJson, printLine } from "../command-line.js";
@@ -27,7 +28,7 @@ async function modelFor(client: ModelplaneClient, idOrName: string): Promise<{ m
 
 function describeDeployment(deployment: Deployment): string {
   const { ready, desired } = deployment.replicas;
-  return `deployment ${deployment.name} (${deployment.id}): ${deployment.status}, replicas ${ready}/${desired} ready`;
+  return `deployment ${nameWithId(deployment.name, deployment.id)}: ${deployment.status}, replicas ${ready}/${desired} ready`;
 }
 
 /** Polls until the deployment serves (ACTIVE) or fails; one line per change. */
@@ -40,13 +41,13 @@ async function waitUntilServing(client: ModelplaneClient, deployment: Deployment
     last = line;
     if (current.status === "ACTIVE") return current;
     if (current.status === "FAILED" || current.status === "UNHEALTHY" || current.status === "INACTIVE") {
-      throw new ModelplaneError("CONFLICT", `deployment ${current.id} is ${current.status}${current.error_message ? `: ${current.error_message}` : ""}`, {
+      throw new ModelplaneError("CONFLICT", `deployment ${nameWithId(current.name, current.id)} is ${current.status}${current.error_message ? `: ${current.error_message}` : ""}`, {
         deployment_id: current.id,
         status: current.status,
       });
     }
     if (deadline !== undefined && Date.now() > deadline) {
-      throw new ModelplaneError("CONFLICT", `deployment ${current.id} is still ${current.status} after the --timeout`, { deployment_id: current.id });
+      throw new ModelplaneError("CONFLICT", `deployment ${nameWithId(current.name, current.id)} is still ${current.status} after the --timeout`, { deployment_id: current.id });
     }
     await new Promise((wake) => setTimeout(wake, POLL_MS));
     current = await client.call("getDeployment", { params: { model_id: current.model_id, deployment_id: current.id } });
@@ -83,7 +84,7 @@ export const deployCommand: CliCommand = {
 
     const client = connect(values);
     const { model, created } = await modelFor(client, modelArg);
-    if (created) say(`created model ${model.name} (${model.id})`);
+    if (created) say(`created model ${nameWithId(model.name, model.id)}`);
     const deployment = await client.call("createDeployment", {
       params: { model_id: model.id },
       body: {
@@ -93,7 +94,7 @@ export const deployCommand: CliCommand = {
         ...(values.environment !== undefined ? { environment: values.environment } : {}),
       },
     });
-    say(`created deployment ${deployment.name} (${deployment.id}): ${command.join(" ")} in ${cwd}`);
+    say(`created deployment ${nameWithId(deployment.name, deployment.id)}: ${command.join(" ")} in ${cwd}`);
 
     if (values.environment !== undefined) {
       const environment = await client.call("getEnvironment", { params: { model_id: model.id, env_name: values.environment } });

@@ -93,7 +93,7 @@ export const devCommand: CliCommand = {
     const modelId = await resolveModelId(client, model);
 
     const first = await putDevelopment(client, modelId, command, cwd);
-    printLine(`${first.revision === 1 ? "created" : "patched"} development deployment ${first.id} revision ${first.revision}: ${command.join(" ")} in ${cwd}`);
+    printLine(`${first.revision === 1 ? "created" : "patched"} deployment development (${first.id}) revision ${first.revision}: ${command.join(" ")} in ${cwd}`);
     printLine(`predict: POST ${client.endpoint}/models/${modelId}/development/predict`);
     printLine(`watching ${cwd} for changes (Ctrl-C to stop)`);
 
@@ -109,7 +109,7 @@ export const devCommand: CliCommand = {
         changed.clear();
         try {
           const deployment = await putDevelopment(client, modelId, command, cwd);
-          printLine(`patched development deployment ${deployment.id} revision ${deployment.revision} (changed: ${files.join(", ")})`);
+          printLine(`patched deployment development (${deployment.id}) revision ${deployment.revision} (changed: ${files.join(", ")})`);
         } catch (error) {
           // keep watching: the next save (or the engine coming back) gets another patch
           process.stderr.write(formatCliError(error));

@@ -77,6 +77,9 @@ const DEFAULTS: ResolvedOptions = {
  * all. While the engine lives it only waits for the replica and exits with its code. It traps TERM
  * so that a group SIGTERM stops the replica gracefully without the supervisor exiting first (a
  * trap with a command is reset to the default in children, so the replica still sees SIGTERM).
+ * Reaping the guard it killed makes dash print "Killed" to stderr, which is the replica's output
+ * stream (seen as the last line of a replica that exited with code 3, in about half the runs):
+ * that stderr goes to /dev/null.
  */
 const ORPHAN_GUARD_SCRIPT = [
   "exec 3<&0",
@@ -86,7 +89,7 @@ const ORPHAN_GUARD_SCRIPT = [
   "guard=$!",
   'trap ":" TERM INT',
   'while :; do wait "$replica"; code=$?; kill -0 "$replica" 2>/dev/null || break; done',
-  'kill -KILL "$guard" 2>/dev/null; wait "$guard"',
+  '{ kill -KILL "$guard"; wait "$guard"; } 2>/dev/null',
   'exit "$code"',
 ].join("\n");
 
@@ -474,7 +477,11 @@ export class ProcessRuntime implements Runtime {
     if (replica.removing) return;
     const output = replica.output.text();
     deployment.consecutiveFailures++;
-    deployment.lastError = capErrorMessage(output.length > 0 ? `${reason}; last output:\n${output}` : `${reason}; no output`);
+    // The deployment counts as failing only after crashLoopThreshold starts in a row (3 by
+    // default: a replica never ready fails after 3 × 60 s, not 60 s): the message says how many.
+    const count = deployment.consecutiveFailures;
+    const inARow = count > 1 ? ` (${count} failed starts in a row)` : "";
+    deployment.lastError = capErrorMessage(output.length > 0 ? `${reason}${inARow}; last output:\n${output}` : `${reason}${inARow}; no output`);
     if (deployment.consecutiveFailures >= this.options.crashLoopThreshold) deployment.failing = true;
     deployment.startBlockedUntil = Date.now() + deployment.backoff.next();
     void this.stopReplica(deployment, replica, false);

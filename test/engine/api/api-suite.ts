@@ -418,7 +418,7 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
           await promote("production", { deployment_id: deployment.id }),
           409,
           "CONFLICT",
-          new RegExp(`activate deployment ${deployment.id} first`),
+          new RegExp(`deployment ${deployment.name} \\(${deployment.id}\\) is inactive; activate it first`),
         );
         await call("POST", `/v1/models/${modelId}/deployments/${deployment.id}/activate`);
         // valid, but execution is not part of this build yet
@@ -455,9 +455,17 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
           timeoutSeconds: null,
           at: now,
         });
-        expectError(await promote("production", { deployment_id: deployment.id }), 409, "CONFLICT", /in progress/);
+        expectError(await promote("production", { deployment_id: deployment.id }), 409, "CONFLICT", new RegExp(`in progress \\(RELEASING, to deployment ${deployment.name} \\(${deployment.id}\\)\\)`));
         const detail = await call("GET", `/v1/models/${modelId}/environments/production`);
-        expect(detail.body.in_progress_promotion).toMatchObject({ status: "RELEASING", deployment_id: deployment.id, kind: "INSTANT" });
+        // the deployments' names come with their ids: people read names
+        expect(detail.body.in_progress_promotion).toMatchObject({
+          status: "RELEASING",
+          deployment_id: deployment.id,
+          deployment_name: deployment.name,
+          previous_deployment_id: null,
+          previous_deployment_name: null,
+          kind: "INSTANT",
+        });
         expect(detail.body.candidate_deployment.id).toBe(deployment.id);
         const promotions = await call("GET", `/v1/models/${modelId}/environments/production/promotions`);
         expect(promotions.body.promotions).toHaveLength(1);

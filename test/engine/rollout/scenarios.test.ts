@@ -251,6 +251,16 @@ describe("failure", () => {
     );
   });
 
+  it("the failure names the candidate by name, its id in brackets (a state persisted without the name gives the id alone, as above)", () => {
+    const state = start(settingsWith(), 2, { candidateDeploymentName: "v2" });
+    const failed = planNextStep(state, {
+      now: 1_000,
+      previous: { ready: 2, starting: 0, failing: false },
+      candidate: { ready: 0, starting: 0, failing: true, lastError: "replica exited with code 3" },
+    });
+    expect(failed.state.errorMessage).toBe("candidate deployment v2 (dep-candidate) is failing: replica exited with code 3");
+  });
+
   it("a first promotion into an empty environment that fails keeps 0% and leaves no deployment running", () => {
     const state = start(settingsWith(), 0, { previousDeploymentId: null });
     const failed = planNextStep(state, {

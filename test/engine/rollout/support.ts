@@ -47,12 +47,13 @@ export function rollingSettings(config: Partial<RollingDeployConfig>, cleanup: P
 export function start(
   settings: PromotionSettingsSnapshot,
   previousReplicas: number,
-  options: { bounds?: ScalingBounds; previousDeploymentId?: string | null; now?: number; readyTimeoutMs?: number } = {},
+  options: { bounds?: ScalingBounds; previousDeploymentId?: string | null; now?: number; readyTimeoutMs?: number; candidateDeploymentName?: string } = {},
 ): PromotionState {
   const input: StartPromotionInput = {
     id: "prom-1",
     previousDeploymentId: options.previousDeploymentId === undefined ? "dep-previous" : options.previousDeploymentId,
     candidateDeploymentId: "dep-candidate",
+    ...(options.candidateDeploymentName !== undefined ? { candidateDeploymentName: options.candidateDeploymentName } : {}),
     settings,
     bounds: options.bounds ?? { min_replica: 1, max_replica: 20 },
     previousReplicas,
