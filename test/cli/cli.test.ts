@@ -250,12 +250,13 @@ describe("deploy", () => {
 });
 
 describe("serve", () => {
-  it("generates an API key without printing it; the CLI run in that directory finds it, elsewhere it does not; --readiness-timeout applies", async () => {
+  it("generates an API key without printing it; the CLI run in that directory finds it, elsewhere it does not; --readiness-timeout applies", { timeout: 240_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), "modelplane-serve-"));
     const noKey = { MODELPLANE_API_KEY: "", MODELPLANE_ENDPOINT: "" };
     const serve = startCli(["serve", "--port", "0", "--readiness-timeout", "1"], noKey, dir);
     try {
-      const listening = await serve.waitForLine(/^modelplane engine listening on (\S+)$/);
+      // a first start creates the database: 5-12 s on 2 idle cores, 30 s seen under load
+      const listening = await serve.waitForLine(/^modelplane engine listening on (\S+)$/, 90_000);
       const url = listening[1]!;
       const keyFile = join(dir, ".modelplane", "api-key");
       const key = (await readFile(keyFile, "utf8")).trim();
@@ -304,7 +305,7 @@ describe("serve", () => {
     terminal.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise((resolveExit) => terminal.once("exit", resolveExit));
     try {
-      await waitFor(() => output.includes("modelplane engine listening on"), { timeoutMs: 30_000, message: "the engine did not start" });
+      await waitFor(() => output.includes("modelplane engine listening on"), { timeoutMs: 90_000, message: "the engine did not start" });
       const key = (await readFile(join(dir, ".modelplane", "api-key"), "utf8")).trim();
       expect(output).toContain(`generated API key ${key}`);
     } finally {
