@@ -7,6 +7,7 @@
  * desired state, so after a crash the first pass resumes exactly where the row says.
  */
 import { randomUUID } from "node:crypto";
+import { nameWithId } from "../../sdk/labels.js";
 import { cleanupFor, isTerminalStatus, planNextStep, type Observation, type PromotionState } from "../rollout/index.js";
 import { failPromotion } from "../rollout/outcomes.js";
 import type { DeploymentObservation, Runtime } from "../runtime/runtime.js";
@@ -232,7 +233,7 @@ export class PromotionReconciler {
       const written = await sql.transaction((tx) => persistPromotionState(tx, row, next, ready, at));
       // Someone else wrote first (an API action, another engine): re-read and plan again.
       if (!written) return this.#clock();
-      for (const event of events) this.#options.log?.(`${row.environment_name}: ${event.message}`);
+      for (const event of events) this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: ${event.message}`);
     }
     await this.#apply(row, next, floors);
     if (isTerminalStatus(next.status)) {

@@ -169,7 +169,7 @@ describe("promote --wait", () => {
     const predicted = await modelplane("predict", "cli-crashing", "--data", JSON.stringify({ text: "a great and wonderful day" }));
     expect(predicted.code, predicted.stderr).toBe(0);
     expect(JSON.parse(predicted.stdout)).toMatchObject({ label: "positive", version: "v1" });
-    expect(predicted.stderr).toBe(`deployment: ${v1.id}\n`);
+    expect(predicted.stderr).toBe(`deployment: ${v1.name} (${v1.id})\n`);
   });
 });
 

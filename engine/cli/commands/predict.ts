@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { request } from "undici";
 import { ModelplaneError } from "../../../sdk/errors.js";
+import { nameWithId } from "../../../sdk/labels.js";
 import { connect, namedPositionals, parseCommandLine, printLine } from "../command-line.js";
 import { resolveDeployment, resolveModelId } from "../resolve.js";
 import { UsageError, type CliCommand } from "../usage-error.js";
@@ -57,7 +58,7 @@ export const predictCommand: CliCommand = {
     "  --deployment D   one deployment, by id or name",
     "  --development    the development deployment",
     "  --data JSON      request body; @file reads a file, @- reads stdin (default {})",
-    "prints the response body on stdout and the answering deployment id on stderr",
+    "prints the response body on stdout and the answering deployment on stderr (name and id)",
   ].join("\n"),
   async run(args) {
     const { values, positionals } = parseCommandLine(args, {
@@ -94,7 +95,13 @@ export const predictCommand: CliCommand = {
     });
     const text = await response.body.text();
     const answeredBy = response.headers[DEPLOYMENT_ID_HEADER];
-    if (typeof answeredBy === "string") process.stderr.write(`deployment: ${answeredBy}\n`);
+    if (typeof answeredBy === "string") {
+      // the header carries the id; a person reads the name (the id alone if the lookup fails)
+      const name = await client
+        .call("getDeployment", { params: { model_id: modelId, deployment_id: answeredBy } })
+        .then((deployment) => deployment.name, () => undefined);
+      process.stderr.write(`deployment: ${nameWithId(name, answeredBy)}\n`);
+    }
     if (response.statusCode >= 400) {
       throw new Error(`predict answered ${response.statusCode}: ${errorMessageOf(text)}`);
     }

@@ -99,7 +99,8 @@ describe("promotion reconciler", () => {
     service.setPromotionExecutor(
       createPromotionExecutor({ currentReplicas: (id) => deployments.desiredReplicas(id), readyReplicas: (id) => runtime.observe(id).ready, clock }),
     );
-    const reconciler = new PromotionReconciler({ sql, runtime, deployments, autoscaler, clock, maxIdleMs: 60_000 });
+    const logged: string[] = [];
+    const reconciler = new PromotionReconciler({ sql, runtime, deployments, autoscaler, clock, maxIdleMs: 60_000, log: (line) => logged.push(line) });
     try {
       const model = await service.createModel({ name: "idempotent" });
       await service.patchEnvironment(model.id, "production", { autoscaling_settings: { min_replica: 2, max_replica: 2 } });
@@ -141,6 +142,9 @@ describe("promotion reconciler", () => {
       expect(shifted?.phase).toBe("stabilizing");
       expect(shifted?.percent_traffic_to_new_version).toBe(50);
       expect(shifted!.version).toBe(settled!.version + 1);
+      // the row and the engine's log name the deployments (ids in brackets)
+      expect(shifted).toMatchObject({ deployment_name: v2.name, previous_deployment_name: v1.name });
+      expect(logged).toContain(`production → ${v2.name} (${v2.id}): traffic to candidate 0% → 50%`);
       expect(writes.slice(writesBeforeChange).filter((w) => w.startsWith("UPDATE promotions"))).toHaveLength(1);
 
       // Stabilizing with the clock still: nothing again. After 30 s: the previous scales down.
