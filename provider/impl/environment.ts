@@ -261,7 +261,8 @@ export const environmentImplementation: ResourceImplementation = {
       variables: Object.fromEntries(environment.variables.filter((v) => !v.secret).map((v) => [v.name, v.value ?? ""])),
       autoscalingSettings: camelKeys(environment.autoscaling_settings),
     };
-    const recorded = Object.fromEntries(Object.entries(props).filter(([key]) => [...REPLACE_INPUTS, ...UPDATE_INPUTS].includes(key as never)));
+    // The recorded inputs keep the resource's URN too: its later reports (a delete's note) need it.
+    const recorded = Object.fromEntries(Object.entries(props).filter(([key]) => [...REPLACE_INPUTS, ...UPDATE_INPUTS, "resourceUrn"].includes(key as never)));
     const inputs: Props = { ...recorded, ...likeInputs({ ...recorded, modelId: true, name: true }, fromEngine) };
     const finished = promotions.find((p) => isTerminalPromotionStatus(p.status));
     return { id, props: { ...outputs(inputs, environment, client.endpoint, lastPromotionOutput(finished)), adopted: props.adopted }, inputs };
