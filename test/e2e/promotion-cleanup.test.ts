@@ -93,7 +93,7 @@ describe("cleanup of the previous deployment", () => {
     expect(answer.status).toBe(404);
     expect((await predict(url)).deploymentId).toBe(v2.id);
     // promoting it again needs an activation first: the 409 says so
-    await expect(engine.client.call("promote", { params, body: { deployment_id: v1.id } })).rejects.toThrow(/inactive; activate deployment/);
+    await expect(engine.client.call("promote", { params, body: { deployment_id: v1.id } })).rejects.toThrow(new RegExp(`deployment ${v1.name} \\(${v1.id}\\) is inactive; activate it first`));
     // and rollback goes through the same rule
     await expect(engine.client.call("rollback", { params, body: {} })).rejects.toThrow(/activate/);
   });
