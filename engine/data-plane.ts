@@ -9,14 +9,18 @@ import { Autoscaler } from "./autoscaler/index.js";
 import { DeploymentController } from "./control/deployment-controller.js";
 import { createPromotionExecutor } from "./promotions/executor.js";
 import { PromotionReconciler } from "./promotions/reconciler.js";
-import { createRouter, RoutingTable } from "./router/index.js";
+import { createRouter, InFlightCounts, RoutingTable } from "./router/index.js";
 import type { ConnectionHandler } from "./router/front-door.js";
 import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/index.js";
+import { replicaSetId, type InFlightCounter, type Runtime } from "./runtime/runtime.js";
 import type { ControlPlane } from "./service/control-plane.js";
 import type { DomainEvent } from "./service/events.js";
 
 export interface DataPlaneOptions {
+  /** options of the default process runtime */
   runtime?: ProcessRuntimeOptions;
+  /** another runtime instead (e.g. Kubernetes); it drains on the router's counts it is given */
+  createRuntime?: (inFlight: InFlightCounter) => Runtime;
   /** how long a promotion's candidate gets to have the replicas it is asked for (default 5 min) */
   promotionReadyTimeoutMs?: number;
   /** how long a predict request waits for a deployment scaled to zero (default 60 s) */
@@ -32,7 +36,7 @@ export interface DataPlane {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** the router's fast path for new connections (see engine/router/fast-path.ts) */
   acceptConnection: ConnectionHandler;
-  runtime: ProcessRuntime;
+  runtime: Runtime;
   controller: DeploymentController;
   reconciler: PromotionReconciler;
   close(): Promise<void>;
@@ -40,18 +44,19 @@ export interface DataPlane {
 
 export async function startDataPlane(controlPlane: ControlPlane, options: DataPlaneOptions = {}): Promise<DataPlane> {
   const sql = controlPlane.sql;
-  const runtime = new ProcessRuntime(options.runtime ?? {});
+  const inFlight = new InFlightCounts();
+  const runtime = options.createRuntime?.(inFlight) ?? new ProcessRuntime({ ...options.runtime, inFlight });
   const table = new RoutingTable();
   // The controller is created after the router and autoscaler it uses; their callbacks reach it late.
   let controller: DeploymentController | undefined;
   const router = createRouter({
     table,
     runtime,
-    onWake: (deploymentId) => controller?.wake(deploymentId),
+    inFlight,
+    onWake: (setId) => controller?.wake(setId),
     ...(options.wakeTimeoutMs !== undefined ? { wakeTimeoutMs: options.wakeTimeoutMs } : {}),
   });
-  runtime.setInFlightSource((replicaId) => router.inFlight(replicaId));
-  const autoscaler = new Autoscaler({ source: router, apply: (deploymentId, replicas) => controller?.applyAutoscaling(deploymentId, replicas) });
+  const autoscaler = new Autoscaler({ source: router, apply: (setId, replicas) => controller?.applyAutoscaling(setId, replicas) });
   const deployments = new DeploymentController({ sql, runtime, table, autoscaler });
   controller = deployments;
   const reconciler = new PromotionReconciler({
@@ -65,7 +70,7 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
   controlPlane.setPromotionExecutor(
     createPromotionExecutor({
       currentReplicas: (deploymentId) => deployments.desiredReplicas(deploymentId),
-      readyReplicas: (deploymentId) => runtime.observe(deploymentId).ready,
+      readyReplicas: (deploymentId) => runtime.observe(replicaSetId(deploymentId, null)).ready,
       ...(options.promotionReadyTimeoutMs !== undefined ? { readyTimeoutMs: options.promotionReadyTimeoutMs } : {}),
     }),
   );
@@ -108,7 +113,8 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
       autoscaler.close();
       await deployments.close();
       await router.close();
-      await runtime.close();
+      // Processes stop with the engine; replicas that can outlive it (Kubernetes) keep serving.
+      await runtime.detach();
     },
   };
 }

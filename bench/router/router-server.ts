@@ -9,7 +9,7 @@
 import cluster from "node:cluster";
 import { createServer } from "node:http";
 import { createFrontDoor, createRouter, RoutingTable } from "../../engine/router/index.js";
-import type { DeploymentObservation, ReplicaInfo, Runtime } from "../../engine/runtime/runtime.js";
+import type { ReplicaSetObservation, ReplicaInfo, Runtime } from "../../engine/runtime/runtime.js";
 
 const upstreamUrl = requiredEnv("UPSTREAM_URL");
 const port = Number(requiredEnv("PORT"));
@@ -28,13 +28,13 @@ function fixedReplicas(deploymentIds: string[]): Pick<Runtime, "readyReplicas" |
   const replicas = new Map<string, readonly ReplicaInfo[]>(
     deploymentIds.map((deploymentId) => [
       deploymentId,
-      [{ id: `${deploymentId}/replica-1`, deploymentId, url: upstreamUrl, state: "ready", startedAt: 0, revision: "1" }],
+      [{ id: `${deploymentId}/replica-1`, replicaSetId: deploymentId, url: upstreamUrl, state: "ready", startedAt: 0, revision: "1" }],
     ]),
   );
   return {
     readyReplicas: (deploymentId) => replicas.get(deploymentId) ?? [],
-    observe: (deploymentId): DeploymentObservation => ({
-      deploymentId, desired: 1, ready: 1, starting: 0, consecutiveFailures: 0, failing: false, replicas: [...(replicas.get(deploymentId) ?? [])],
+    observe: (deploymentId): ReplicaSetObservation => ({
+      replicaSetId: deploymentId, desired: 1, ready: 1, starting: 0, consecutiveFailures: 0, failing: false, replicas: [...(replicas.get(deploymentId) ?? [])],
     }),
     onChange: () => () => undefined,
   };

@@ -3,23 +3,23 @@ import { resolveAutoscalingSettings, type AutoscalingSettings } from "./settings
 
 /** Where load comes from: the router. */
 export interface LoadSource {
-  inFlightForDeployment(deploymentId: string): number;
+  inFlightForSet(replicaSetId: string): number;
   /** monotonic count of requests received; optional, but without it requests shorter than the
    * sampling period can go unseen */
-  requestsForDeployment?(deploymentId: string): number;
+  requestsForSet?(replicaSetId: string): number;
 }
 
 export interface AutoscalerOptions {
   source: LoadSource;
   /** Set a deployment's replica count (the engine persists it and calls runtime.setDesired). */
-  apply: (deploymentId: string, replicas: number) => void;
+  apply: (replicaSetId: string, replicas: number) => void;
   /** Default 250 ms. */
   sampleIntervalMs?: number;
   /** Default Date.now. */
   clock?: () => number;
 }
 
-interface TrackedDeployment {
+interface TrackedSet {
   settings: AutoscalingSettings;
   samples: LoadSample[];
   lastRequestCount: number;
@@ -31,11 +31,11 @@ interface TrackedDeployment {
 }
 
 /**
- * Samples the router's load for every tracked deployment and applies `recommendReplicas`.
+ * Samples the router's load for every tracked replica set and applies `recommendReplicas`.
  * Decisions are pure and in recommend.ts; this class only keeps samples and state between calls.
  */
 export class Autoscaler {
-  private readonly deployments = new Map<string, TrackedDeployment>();
+  private readonly sets = new Map<string, TrackedSet>();
   private readonly clock: () => number;
   private readonly sampleIntervalMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -46,19 +46,19 @@ export class Autoscaler {
     this.sampleIntervalMs = options.sampleIntervalMs ?? 250;
   }
 
-  /** Start autoscaling a deployment, or replace its settings. `currentReplicas` is what it runs
+  /** Start autoscaling a replica set, or replace its settings. `currentReplicas` is what it runs
    * now; a new delay period starts from now, so a fresh deployment is not scaled down at once. */
-  track(deploymentId: string, settings: Partial<AutoscalingSettings>, currentReplicas: number): void {
+  track(replicaSetId: string, settings: Partial<AutoscalingSettings>, currentReplicas: number): void {
     const resolved = resolveAutoscalingSettings(settings);
-    const existing = this.deployments.get(deploymentId);
+    const existing = this.sets.get(replicaSetId);
     if (existing !== undefined) {
       existing.settings = resolved;
       existing.currentReplicas = currentReplicas;
     } else {
-      this.deployments.set(deploymentId, {
+      this.sets.set(replicaSetId, {
         settings: resolved,
         samples: [],
-        lastRequestCount: this.options.source.requestsForDeployment?.(deploymentId) ?? 0,
+        lastRequestCount: this.options.source.requestsForSet?.(replicaSetId) ?? 0,
         currentReplicas,
         lastHighDemandAt: this.clock(),
         excluded: false,
@@ -68,20 +68,20 @@ export class Autoscaler {
     this.ensureTimer();
   }
 
-  untrack(deploymentId: string): void {
-    this.deployments.delete(deploymentId);
-    if (this.deployments.size === 0) this.stopTimer();
+  untrack(replicaSetId: string): void {
+    this.sets.delete(replicaSetId);
+    if (this.sets.size === 0) this.stopTimer();
   }
 
   /** A promotion now decides this deployment's replica count: keep measuring, stop applying. */
-  exclude(deploymentId: string): void {
-    const tracked = this.deployments.get(deploymentId);
+  exclude(replicaSetId: string): void {
+    const tracked = this.sets.get(replicaSetId);
     if (tracked !== undefined) tracked.excluded = true;
   }
 
   /** The promotion is over: autoscale again from `currentReplicas`, with a fresh delay period. */
-  include(deploymentId: string, currentReplicas: number): void {
-    const tracked = this.deployments.get(deploymentId);
+  include(replicaSetId: string, currentReplicas: number): void {
+    const tracked = this.sets.get(replicaSetId);
     if (tracked === undefined) return;
     tracked.excluded = false;
     tracked.currentReplicas = currentReplicas;
@@ -89,44 +89,44 @@ export class Autoscaler {
   }
 
   /** The engine changed the replica count itself (activation, manual scaling). */
-  setCurrentReplicas(deploymentId: string, replicas: number): void {
-    const tracked = this.deployments.get(deploymentId);
+  setCurrentReplicas(replicaSetId: string, replicas: number): void {
+    const tracked = this.sets.get(replicaSetId);
     if (tracked !== undefined) tracked.currentReplicas = replicas;
   }
 
   /**
-   * A request is waiting for a deployment scaled to zero (the router's onWake): scale to one
+   * A request is waiting for a replica set scaled to zero (the router's onWake): scale to one
    * replica now instead of at the next sample. Returns false when the autoscaler does not own
    * the deployment's count (untracked or excluded); the engine then decides.
    */
-  wake(deploymentId: string): boolean {
-    const tracked = this.deployments.get(deploymentId);
+  wake(replicaSetId: string): boolean {
+    const tracked = this.sets.get(replicaSetId);
     if (tracked === undefined || tracked.excluded) return false;
     tracked.lastHighDemandAt = this.clock();
     if (tracked.currentReplicas === 0) {
       tracked.currentReplicas = Math.min(tracked.settings.max_replica, Math.max(1, tracked.settings.min_replica));
-      this.options.apply(deploymentId, tracked.currentReplicas);
+      this.options.apply(replicaSetId, tracked.currentReplicas);
     }
     return true;
   }
 
   /** Replicas the load calls for, unclamped (0 when untracked). For the promotion reconciler. */
-  demand(deploymentId: string): number {
-    return this.deployments.get(deploymentId)?.last?.demand ?? 0;
+  demand(replicaSetId: string): number {
+    return this.sets.get(replicaSetId)?.last?.demand ?? 0;
   }
 
   /** The latest decision for a deployment, if any sample was taken. */
-  recommendation(deploymentId: string): Recommendation | undefined {
-    return this.deployments.get(deploymentId)?.last;
+  recommendation(replicaSetId: string): Recommendation | undefined {
+    return this.sets.get(replicaSetId)?.last;
   }
 
-  /** One sampling pass over every tracked deployment (the timer calls it; tests call it). */
+  /** One sampling pass over every tracked replica set (the timer calls it; tests call it). */
   sampleNow(): void {
     const now = this.clock();
     const { source } = this.options;
-    for (const [deploymentId, tracked] of this.deployments) {
-      const requestCount = source.requestsForDeployment?.(deploymentId) ?? 0;
-      tracked.samples.push({ at: now, inFlight: source.inFlightForDeployment(deploymentId), arrivals: Math.max(0, requestCount - tracked.lastRequestCount) });
+    for (const [replicaSetId, tracked] of this.sets) {
+      const requestCount = source.requestsForSet?.(replicaSetId) ?? 0;
+      tracked.samples.push({ at: now, inFlight: source.inFlightForSet(replicaSetId), arrivals: Math.max(0, requestCount - tracked.lastRequestCount) });
       tracked.lastRequestCount = requestCount;
       const windowStart = now - tracked.settings.autoscaling_window * 1000;
       let stale = 0;
@@ -145,7 +145,7 @@ export class Autoscaler {
       tracked.lastHighDemandAt = recommendation.lastHighDemandAt;
       if (recommendation.replicas !== tracked.currentReplicas) {
         tracked.currentReplicas = recommendation.replicas;
-        this.options.apply(deploymentId, recommendation.replicas);
+        this.options.apply(replicaSetId, recommendation.replicas);
       }
     }
   }
@@ -153,7 +153,7 @@ export class Autoscaler {
   close(): void {
     this.closed = true;
     this.stopTimer();
-    this.deployments.clear();
+    this.sets.clear();
   }
 
   private ensureTimer(): void {

@@ -10,13 +10,16 @@ import { createHash } from "node:crypto";
 import type { AutoscalingSettings, DeploymentStatus } from "../../sdk/index.js";
 import type { Autoscaler } from "../autoscaler/index.js";
 import type { RoutingTable } from "../router/index.js";
-import type { DeploymentObservation, ReplicaSpec, Runtime } from "../runtime/runtime.js";
+import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
 import { findLiveDeploymentById, listAllLiveDeployments, updateDeployment, type DeploymentRow } from "../store/deployments.js";
 import { findLiveEnvironment, listEnvironmentsServing, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel } from "../store/models.js";
 import { findInProgressPromotion, IN_PROGRESS_SQL, type PromotionRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
 import { listVariables } from "../store/variables.js";
+
+/** The container port of an image deployment that names none (the common default of model servers). */
+const DEFAULT_CONTAINER_PORT = 8080;
 
 /** The development deployment: at most one replica, scales to zero when idle (reference). */
 const DEVELOPMENT_AUTOSCALING: Partial<AutoscalingSettings> = { min_replica: 0, max_replica: 1, scale_down_delay: 300 };
@@ -42,7 +45,9 @@ export class DeploymentController {
   readonly #autoscaler: Autoscaler;
   readonly #clock: () => Date;
   /** Last spec handed to the runtime, per deployment. */
-  readonly #specs = new Map<string, ReplicaSpec>();
+  readonly #specs = new Map<string, ReplicaSetSpec>();
+  /** The deployment each replica set the runtime reports on belongs to. */
+  readonly #deploymentOfSet = new Map<ReplicaSetId, string>();
   /** Replica count last asked of the runtime, per deployment. */
   readonly #desired = new Map<string, number>();
   /** Deployments whose replica count a promotion decides (the reconciler sets them). */
@@ -61,7 +66,10 @@ export class DeploymentController {
     this.#table = options.table;
     this.#autoscaler = options.autoscaler;
     this.#clock = options.clock ?? (() => new Date());
-    this.#unsubscribe = this.#runtime.onChange((deploymentId) => this.#recordObservation(deploymentId));
+    this.#unsubscribe = this.#runtime.onChange((setId) => {
+      const deploymentId = this.#deploymentOfSet.get(setId);
+      if (deploymentId !== undefined) this.#recordObservation(deploymentId);
+    });
   }
 
   /** Engine start: rebuild the router table and the desired replica counts from the store. */
@@ -74,6 +82,11 @@ export class DeploymentController {
     const modelRows = await this.#sql.query<{ id: string }>("SELECT id FROM models WHERE deleted_at IS NULL");
     for (const { id } of modelRows) models.add(id);
     for (const modelId of models) await this.syncModel(modelId);
+    // Sets that outlived a previous engine (Kubernetes): those still wanted were adopted above
+    // (same id and revision: nothing restarts); the rest are swept.
+    for (const existing of await this.#runtime.list()) {
+      if (!this.#deploymentOfSet.has(existing.id)) await this.#runtime.remove(existing.id);
+    }
   }
 
   /** A model changed: its environments' routes, or everything gone when deleted. */
@@ -143,41 +156,45 @@ export class DeploymentController {
       replicas = options.restoreReplicas ?? Math.max(1, settings.min_replica ?? 0);
       if (row.is_development) replicas = Math.min(replicas, 1);
     }
-    this.#autoscaler.track(row.id, settings, replicas);
-    if (this.#ownedByPromotion.has(row.id)) this.#autoscaler.exclude(row.id);
+    this.#autoscaler.track(spec.id, settings, replicas);
+    if (this.#ownedByPromotion.has(row.id)) this.#autoscaler.exclude(spec.id);
     this.#apply(row.id, replicas);
   }
 
   /** Spec of a deployment as last synced (the reconciler scales with it). */
-  specOf(deploymentId: string): ReplicaSpec | undefined {
+  specOf(deploymentId: string): ReplicaSetSpec | undefined {
     return this.#specs.get(deploymentId);
   }
 
   /** A promotion takes over (or gives back) the replica count of a deployment. */
   setOwnedByPromotion(deploymentId: string, owned: boolean): void {
+    const setId = replicaSetId(deploymentId, null);
     if (owned) {
       this.#ownedByPromotion.add(deploymentId);
-      this.#autoscaler.exclude(deploymentId);
+      this.#autoscaler.exclude(setId);
     } else if (this.#ownedByPromotion.delete(deploymentId)) {
-      this.#autoscaler.include(deploymentId, this.#desired.get(deploymentId) ?? 0);
+      this.#autoscaler.include(setId, this.#desired.get(deploymentId) ?? 0);
     }
   }
 
   /** Set a deployment's replica count (autoscaler decisions, promotion steps, cleanup). */
   setReplicas(deploymentId: string, replicas: number): void {
-    this.#autoscaler.setCurrentReplicas(deploymentId, replicas);
+    this.#autoscaler.setCurrentReplicas(replicaSetId(deploymentId, null), replicas);
     this.#apply(deploymentId, replicas);
   }
 
-  /** Autoscaler callback: ignored for deployments a promotion owns. */
-  applyAutoscaling(deploymentId: string, replicas: number): void {
-    if (this.#ownedByPromotion.has(deploymentId)) return;
+  /** Autoscaler callback: ignored for sets a promotion owns. */
+  applyAutoscaling(setId: ReplicaSetId, replicas: number): void {
+    const deploymentId = this.#deploymentOfSet.get(setId);
+    if (deploymentId === undefined || this.#ownedByPromotion.has(deploymentId)) return;
     this.#apply(deploymentId, replicas);
   }
 
-  /** A request is waiting for a deployment with no ready replica. */
-  wake(deploymentId: string): void {
-    if (this.#autoscaler.wake(deploymentId)) return;
+  /** A request is waiting for a replica set with no ready replica. */
+  wake(setId: ReplicaSetId): void {
+    const deploymentId = this.#deploymentOfSet.get(setId);
+    if (deploymentId === undefined) return;
+    if (this.#autoscaler.wake(setId)) return;
     // Untracked or promotion-owned: make sure at least one replica is asked for.
     if ((this.#desired.get(deploymentId) ?? 0) === 0 && !this.#ownedByPromotion.has(deploymentId)) this.#apply(deploymentId, 1);
   }
@@ -197,17 +214,20 @@ export class DeploymentController {
     const spec = this.#specs.get(deploymentId);
     if (!spec || this.#closed) return;
     this.#desired.set(deploymentId, replicas);
+    this.#deploymentOfSet.set(spec.id, deploymentId);
     this.#runtime.setDesired(spec, replicas);
     this.#recordObservation(deploymentId);
   }
 
   async #stop(deploymentId: string): Promise<void> {
-    this.#autoscaler.untrack(deploymentId);
+    const setId = replicaSetId(deploymentId, null);
+    this.#autoscaler.untrack(setId);
     this.#desired.delete(deploymentId);
     this.#specs.delete(deploymentId);
     this.#everReady.delete(deploymentId);
-    await this.#runtime.remove(deploymentId);
+    await this.#runtime.remove(setId);
     this.#recordObservation(deploymentId);
+    this.#deploymentOfSet.delete(setId);
   }
 
   async #forget(deploymentId: string): Promise<void> {
@@ -230,30 +250,49 @@ export class DeploymentController {
     return environment ? { environment, candidate: true } : undefined;
   }
 
-  async #specFor(row: DeploymentRow, assignment: Assignment | undefined): Promise<ReplicaSpec> {
+  async #specFor(row: DeploymentRow, assignment: Assignment | undefined): Promise<ReplicaSetSpec> {
     const env: Record<string, string> = { ...row.spec.env };
-    const secretKeys: string[] = [];
+    const secrets: Record<string, string> = {};
     const hash = createHash("sha256");
     if (assignment) {
       for (const variable of await listVariables(this.#sql, assignment.environment.id)) {
-        env[variable.name] = variable.value;
-        if (variable.secret) secretKeys.push(variable.name);
+        // A secret and a plain variable never share a name (one row per name).
+        if (variable.secret) secrets[variable.name] = variable.value;
+        else env[variable.name] = variable.value;
         hash.update(`${variable.name}\0${variable.value}\0`);
       }
       env.ENVIRONMENT = assignment.environment.name;
     }
+    const model = await findLiveModel(this.#sql, row.model_id);
     // Replicas are replaced (new ones first) when the deployment is live-patched or redeployed
     // (revision) or when its environment's variables change, so the model always sees them.
     const revision = `${row.revision}.${hash.digest("hex").slice(0, 12)}`;
     return {
-      deploymentId: row.id,
-      command: row.spec.command,
-      ...(row.spec.cwd !== undefined ? { cwd: row.spec.cwd } : {}),
+      id: replicaSetId(row.id, null),
+      owner: { modelId: row.model_id, modelName: model?.name ?? row.model_id, deploymentId: row.id, deploymentName: row.name, environment: null },
+      workload: this.#workloadFor(row),
       env,
-      secretKeys,
+      secrets,
       readinessPath: row.spec.readiness_path,
       revision,
     };
+  }
+
+  /** How the runtime starts a replica: the first of the deployment's ways it can run (an image
+   * with its command as override, else the command as a process); the runtime explains a refusal. */
+  #workloadFor(row: DeploymentRow): Workload {
+    const ways: Workload[] = [];
+    if (row.spec.image !== undefined) {
+      ways.push({
+        kind: "container",
+        image: row.spec.image,
+        ...(row.spec.command.length > 0 ? { command: row.spec.command } : {}),
+        port: row.spec.port ?? DEFAULT_CONTAINER_PORT,
+        ...(row.spec.resources !== undefined ? { resources: row.spec.resources } : {}),
+      });
+    }
+    if (row.spec.command.length > 0) ways.push({ kind: "process", command: row.spec.command, ...(row.spec.cwd !== undefined ? { cwd: row.spec.cwd } : {}) });
+    return ways.find((workload) => this.#runtime.unsupported(workload) === undefined) ?? ways[0] ?? { kind: "process", command: [] };
   }
 
   /** Persist what the runtime sees, when it differs from the row; one write at a time per deployment. */
@@ -271,7 +310,7 @@ export class DeploymentController {
     if (this.#closed) return;
     const row = await findLiveDeploymentById(this.#sql, deploymentId);
     if (!row) return;
-    const observation = this.#runtime.observe(deploymentId);
+    const observation = this.#runtime.observe(replicaSetId(deploymentId, null));
     if (observation.ready > 0) this.#everReady.add(deploymentId);
     const status = statusOf(row, observation, this.#everReady.has(deploymentId));
     const replicas = { desired: observation.desired, ready: observation.ready, starting: observation.starting };
@@ -288,7 +327,7 @@ export class DeploymentController {
 }
 
 /** The reference's deployment statuses, from the stored row and what the runtime observes. */
-export function statusOf(row: Pick<DeploymentRow, "active" | "status">, observation: DeploymentObservation, everReady: boolean): DeploymentStatus {
+export function statusOf(row: Pick<DeploymentRow, "active" | "status">, observation: ReplicaSetObservation, everReady: boolean): DeploymentStatus {
   if (!row.active) return "INACTIVE";
   if (observation.failing) return everReady ? "UNHEALTHY" : "FAILED";
   if (observation.ready > 0) return "ACTIVE";

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import { nameWithId } from "../../sdk/labels.js";
 import { cleanupFor, isTerminalStatus, planNextStep, type Observation, type PromotionState } from "../rollout/index.js";
 import { failPromotion } from "../rollout/outcomes.js";
-import type { DeploymentObservation, Runtime } from "../runtime/runtime.js";
+import { replicaSetId, type ReplicaSetObservation, type Runtime } from "../runtime/runtime.js";
 import { listEnvironmentsServing } from "../store/environments.js";
 import { releaseLease, tryAcquireLease } from "../store/leases.js";
 import { findPromotion, listInProgressPromotions, type PromotionRow } from "../store/promotions.js";
@@ -45,7 +45,7 @@ interface Scheduled {
   again: boolean;
 }
 
-function replicaObservation(observation: DeploymentObservation, floor: number) {
+function replicaObservation(observation: ReplicaSetObservation, floor: number) {
   return {
     ready: Math.max(0, observation.ready - floor),
     starting: observation.starting,
@@ -59,8 +59,8 @@ export class PromotionReconciler {
   readonly #clock: () => number;
   readonly #holder = `engine-${randomUUID()}`;
   readonly #scheduled = new Map<string, Scheduled>();
-  /** deployment id → promotions it takes part in, to wake them on runtime events */
-  readonly #byDeployment = new Map<string, Set<string>>();
+  /** replica set id → promotions it takes part in, to wake them on runtime events */
+  readonly #bySet = new Map<string, Set<string>>();
   /** promotions this engine drove and has not cleaned up after yet */
   readonly #active = new Set<string>();
   /** promotion lease names this engine took, released on close so another engine takes over at once */
@@ -72,8 +72,8 @@ export class PromotionReconciler {
   constructor(options: PromotionReconcilerOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
-    this.#unsubscribe = options.runtime.onChange((deploymentId) => {
-      for (const promotionId of this.#byDeployment.get(deploymentId) ?? []) this.wake(promotionId);
+    this.#unsubscribe = options.runtime.onChange((setId) => {
+      for (const promotionId of this.#bySet.get(setId) ?? []) this.wake(promotionId);
     });
   }
 
@@ -208,10 +208,12 @@ export class PromotionReconciler {
     }
 
     const { autoscaler } = this.#options;
-    const environmentDemand = state.previousDeploymentId ? autoscaler.demand(state.previousDeploymentId) + autoscaler.demand(state.candidateDeploymentId) : 0;
+    const environmentDemand = state.previousDeploymentId
+      ? autoscaler.demand(replicaSetId(state.previousDeploymentId, null)) + autoscaler.demand(replicaSetId(state.candidateDeploymentId, null))
+      : 0;
     // Replicas other environments keep on a shared deployment are not this promotion's to count.
     const floors = await this.#floors(row, state);
-    const observe = (id: string) => replicaObservation(runtime.observe(id), floors.get(id) ?? 0);
+    const observe = (id: string) => replicaObservation(runtime.observe(replicaSetId(id, null)), floors.get(id) ?? 0);
     const observation: Observation = {
       now: this.#clock(),
       previous: state.previousDeploymentId ? observe(state.previousDeploymentId) : null,
@@ -298,14 +300,15 @@ export class PromotionReconciler {
     this.#active.add(row.id);
     for (const id of [row.deployment_id, row.previous_deployment_id]) {
       if (!id) continue;
-      let set = this.#byDeployment.get(id);
-      if (!set) this.#byDeployment.set(id, (set = new Set()));
+      const setId = replicaSetId(id, null);
+      let set = this.#bySet.get(setId);
+      if (!set) this.#bySet.set(setId, (set = new Set()));
       set.add(row.id);
     }
   }
 
   #untrack(row: PromotionRow): void {
     this.#active.delete(row.id);
-    for (const id of [row.deployment_id, row.previous_deployment_id]) if (id) this.#byDeployment.get(id)?.delete(row.id);
+    for (const id of [row.deployment_id, row.previous_deployment_id]) if (id) this.#bySet.get(replicaSetId(id, null))?.delete(row.id);
   }
 }

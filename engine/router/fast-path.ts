@@ -10,6 +10,8 @@ import type { UpstreamConnection, UpstreamConnections, UpstreamListener } from "
 /** Where a predict request goes, as decided by the router. */
 export interface FastRoute {
   deploymentId: string;
+  /** the replica set serving it (the deployment's set for that environment, or its own) */
+  replicaSetId: string;
   /** path and query on the replica */
   path: string;
 }
@@ -19,11 +21,11 @@ export interface FastPathCore {
   /** The route of a request the fast path can serve now; undefined for anything else — not a
    * predict request, a 404, a deployment scaled to zero (wake) — which node:http handles. */
   route(method: string, target: string): FastRoute | undefined;
-  /** least-in-flight ready replica of the deployment, skipping those that refused a connection */
-  pickReplica(deploymentId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined;
+  /** least-in-flight ready replica of the set, skipping those that refused a connection */
+  pickReplica(replicaSetId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined;
   connectionsTo(replica: ReplicaInfo): UpstreamConnections;
-  requestStarted(deploymentId: string): void;
-  requestFinished(deploymentId: string): void;
+  requestStarted(replicaSetId: string): void;
+  requestFinished(replicaSetId: string): void;
   replicaStarted(replicaId: string): void;
   replicaFinished(replicaId: string): void;
   maxConnectRetries: number;
@@ -322,7 +324,7 @@ class Exchange implements UpstreamListener {
   }
 
   start(): void {
-    this.core.requestStarted(this.route.deploymentId);
+    this.core.requestStarted(this.route.replicaSetId);
     this.attempt();
   }
 
@@ -337,8 +339,8 @@ class Exchange implements UpstreamListener {
 
   private attempt(): void {
     const { core } = this;
-    const { deploymentId } = this.route;
-    const replica = core.pickReplica(deploymentId, this.refused);
+    const { deploymentId, replicaSetId } = this.route;
+    const replica = core.pickReplica(replicaSetId, this.refused);
     if (replica === undefined) {
       const message =
         this.refused === undefined
@@ -531,6 +533,6 @@ class Exchange implements UpstreamListener {
     if (this.settled) return;
     this.settled = true;
     this.releaseReplica();
-    this.core.requestFinished(this.route.deploymentId);
+    this.core.requestFinished(this.route.replicaSetId);
   }
 }

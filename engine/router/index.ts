@@ -4,3 +4,4 @@ export { pickDeployment, pickReplica, resolveTarget, type Resolution } from "./p
 export { parseDataPlaneUrl, type DataPlaneTarget, type ParsedDataPlaneUrl } from "./data-plane-path.js";
 export { DEPLOYMENT_ID_HEADER } from "./forward.js";
 export { closeFrontDoor, createFrontDoor, type ConnectionHandler } from "./front-door.js";
+export { InFlightCounts } from "./in-flight-counts.js";

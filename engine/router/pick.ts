@@ -1,4 +1,4 @@
-import type { ReplicaInfo } from "../runtime/runtime.js";
+import { replicaSetId, type ReplicaInfo, type ReplicaSetId } from "../runtime/runtime.js";
 import type { DataPlaneTarget } from "./data-plane-path.js";
 import type { DeploymentRoute, EnvironmentRoute, RoutingTable } from "./routing-table.js";
 
@@ -42,7 +42,7 @@ export function pickReplica<R extends Pick<ReplicaInfo, "id">>(
 }
 
 export type Resolution =
-  | { ok: true; modelId: string; deploymentId: string; deployment: DeploymentRoute }
+  | { ok: true; modelId: string; deploymentId: string; replicaSetId: ReplicaSetId; deployment: DeploymentRoute }
   | { ok: false; message: string };
 
 /** Which deployment serves a predict request, or why none does (a 404). Pure. */
@@ -83,5 +83,5 @@ export function resolveTarget(table: RoutingTable, target: DataPlaneTarget, rand
   if (!deployment.active) {
     return { ok: false, message: `deployment "${deploymentId}" of model "${modelId}" is inactive: activate it to serve predictions` };
   }
-  return { ok: true, modelId, deploymentId, deployment };
+  return { ok: true, modelId, deploymentId, replicaSetId: replicaSetId(deploymentId, null), deployment };
 }

@@ -5,6 +5,7 @@ import type { ReplicaInfo, Runtime } from "../runtime/runtime.js";
 import { parseDataPlaneUrl, type DataPlaneTarget } from "./data-plane-path.js";
 import { sendError } from "./error-response.js";
 import { FastPath, type FastPathCore } from "./fast-path.js";
+import { InFlightCounts } from "./in-flight-counts.js";
 import { DEPLOYMENT_ID_HEADER, forward, readSmallBody, upstreamRequestHeaders } from "./forward.js";
 import { pickReplica, resolveTarget } from "./pick.js";
 import type { RoutingTable } from "./routing-table.js";
@@ -13,9 +14,13 @@ import { UpstreamConnections } from "./upstream-connections.js";
 export interface RouterOptions {
   table: RoutingTable;
   runtime: Pick<Runtime, "readyReplicas" | "observe" | "onChange">;
-  /** A request reached an active deployment with no ready replica (scaled to zero): the engine
-   * should scale it up. Called once per held request; must be idempotent and must not throw. */
-  onWake?: (deploymentId: string) => void;
+  /** The per-replica request counts this router keeps (the runtime drains on them); made at the
+   * composition root and given to the runtime too. Default: a new one. */
+  inFlight?: InFlightCounts;
+  /** A request reached an active deployment whose replica set has no ready replica (scaled to
+   * zero): the engine should scale it up. Called once per held request; must be idempotent and
+   * must not throw. */
+  onWake?: (replicaSetId: string) => void;
   /** How long a request is held while its deployment wakes up. Default 60 s. */
   wakeTimeoutMs?: number;
   /** Other replicas tried when one refuses the connection (a replica that just died). Default 2. */
@@ -46,12 +51,12 @@ export interface Router {
   acceptConnection(socket: Socket, handOff: (socket: Socket) => void): void;
   /** Requests being forwarded to a replica right now (the runtime drains on this). */
   inFlight(replicaId: string): number;
-  /** Requests for a deployment right now, including those held while it wakes (the autoscaler's
-   * load signal). */
-  inFlightForDeployment(deploymentId: string): number;
-  /** Requests ever received for a deployment (monotonic), so a sampler can tell that traffic
+  /** Requests for a replica set right now, including those held while it wakes (the
+   * autoscaler's load signal). */
+  inFlightForSet(replicaSetId: string): number;
+  /** Requests ever received for a replica set (monotonic), so a sampler can tell that traffic
    * arrived between two samples even if none was in flight at either. */
-  requestsForDeployment(deploymentId: string): number;
+  requestsForSet(replicaSetId: string): number;
   close(): Promise<void>;
 }
 
@@ -66,6 +71,7 @@ interface Exchange {
   req: IncomingMessage;
   res: ServerResponse;
   deploymentId: string;
+  replicaSetId: string;
   /** path and query on the replica */
   path: string;
   headers: string[];
@@ -76,7 +82,7 @@ interface Exchange {
 /** How the router reaches one replica: raw keep-alive connections for the fast path, an undici
  * Pool for what node:http serves; each made at first use. */
 interface ReplicaPool {
-  deploymentId: string;
+  replicaSetId: string;
   url: string;
   pool: Pool | undefined;
   connections: UpstreamConnections | undefined;
@@ -100,34 +106,34 @@ export function createRouter(options: RouterOptions): Router {
   const replicaTimeoutMs = options.replicaTimeoutMs ?? 300_000;
   const poolOptions: Pool.Options = { keepAliveTimeout: 10_000, headersTimeout: replicaTimeoutMs, bodyTimeout: replicaTimeoutMs, ...options.poolOptions };
 
-  const inFlightByReplica = new Map<string, number>();
-  const inFlightByDeployment = new Map<string, number>();
-  const requestsByDeployment = new Map<string, number>();
-  const rotationByDeployment = new Map<string, number>();
+  const inFlightByReplica = options.inFlight ?? new InFlightCounts();
+  const inFlightBySet = new Map<string, number>();
+  const requestsBySet = new Map<string, number>();
+  const rotationBySet = new Map<string, number>();
   const pools = new Map<string, ReplicaPool>();
   const waiters = new Map<string, Set<Waiter>>();
   let closed = false;
 
-  const inFlight = (replicaId: string): number => inFlightByReplica.get(replicaId) ?? 0;
+  const inFlight = (replicaId: string): number => inFlightByReplica.inFlight(replicaId);
 
-  const unsubscribe = runtime.onChange((deploymentId) => {
-    closeStalePools(deploymentId);
-    const waiting = waiters.get(deploymentId);
+  const unsubscribe = runtime.onChange((replicaSetId) => {
+    closeStalePools(replicaSetId);
+    const waiting = waiters.get(replicaSetId);
     if (waiting === undefined) return;
-    if (runtime.readyReplicas(deploymentId).length > 0) {
+    if (runtime.readyReplicas(replicaSetId).length > 0) {
       for (const waiter of waiting) waiter.settle("ready");
-    } else if (runtime.observe(deploymentId).failing) {
+    } else if (runtime.observe(replicaSetId).failing) {
       for (const waiter of waiting) waiter.settle("failing");
     }
   });
 
   /** A replica that left the ready set gets no new request: close its pool once the requests
    * already on it finish (Pool.close is graceful). */
-  function closeStalePools(deploymentId: string): void {
+  function closeStalePools(replicaSetId: string): void {
     let readyIds: Set<string> | undefined;
     for (const [replicaId, entry] of pools) {
-      if (entry.deploymentId !== deploymentId) continue;
-      readyIds ??= new Set(runtime.readyReplicas(deploymentId).map((replica) => replica.id));
+      if (entry.replicaSetId !== replicaSetId) continue;
+      readyIds ??= new Set(runtime.readyReplicas(replicaSetId).map((replica) => replica.id));
       if (readyIds.has(replicaId)) continue;
       pools.delete(replicaId);
       void closeReplicaPool(entry);
@@ -143,7 +149,7 @@ export function createRouter(options: RouterOptions): Router {
     let entry = pools.get(replica.id);
     if (entry === undefined || entry.url !== replica.url) {
       if (entry !== undefined) void closeReplicaPool(entry);
-      entry = { deploymentId: replica.deploymentId, url: replica.url, pool: undefined, connections: undefined };
+      entry = { replicaSetId: replica.replicaSetId, url: replica.url, pool: undefined, connections: undefined };
       pools.set(replica.id, entry);
     }
     return entry;
@@ -161,21 +167,21 @@ export function createRouter(options: RouterOptions): Router {
         const parsed = parseDataPlaneUrl(target);
         if (parsed === undefined) return undefined;
         const resolution = resolveTarget(table, parsed.target, rand);
-        if (!resolution.ok || runtime.readyReplicas(resolution.deploymentId).length === 0) return undefined;
-        return { deploymentId: resolution.deploymentId, path: resolution.deployment.predictPath + parsed.query };
+        if (!resolution.ok || runtime.readyReplicas(resolution.replicaSetId).length === 0) return undefined;
+        return { deploymentId: resolution.deploymentId, replicaSetId: resolution.replicaSetId, path: resolution.deployment.predictPath + parsed.query };
       },
       pickReplica: pickReadyReplica,
       connectionsTo(replica) {
         const entry = replicaPool(replica);
         return (entry.connections ??= new UpstreamConnections(replica.url));
       },
-      requestStarted(deploymentId) {
-        increment(inFlightByDeployment, deploymentId);
-        increment(requestsByDeployment, deploymentId);
+      requestStarted(replicaSetId) {
+        increment(inFlightBySet, replicaSetId);
+        increment(requestsBySet, replicaSetId);
       },
-      requestFinished: (deploymentId) => decrement(inFlightByDeployment, deploymentId),
-      replicaStarted: (replicaId) => increment(inFlightByReplica, replicaId),
-      replicaFinished: (replicaId) => decrement(inFlightByReplica, replicaId),
+      requestFinished: (replicaSetId) => decrement(inFlightBySet, replicaSetId),
+      replicaStarted: (replicaId) => inFlightByReplica.started(replicaId),
+      replicaFinished: (replicaId) => inFlightByReplica.finished(replicaId),
       maxConnectRetries,
     } satisfies FastPathCore,
     {
@@ -186,12 +192,12 @@ export function createRouter(options: RouterOptions): Router {
     },
   );
 
-  /** Least in flight among the deployment's ready replicas, skipping those that refused. */
-  function pickReadyReplica(deploymentId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined {
-    const ready = runtime.readyReplicas(deploymentId);
+  /** Least in flight among the set's ready replicas, skipping those that refused. */
+  function pickReadyReplica(replicaSetId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined {
+    const ready = runtime.readyReplicas(replicaSetId);
     const candidates = refused === undefined ? ready : ready.filter((replica) => !refused.has(replica.id));
-    const rotation = rotationByDeployment.get(deploymentId) ?? 0;
-    rotationByDeployment.set(deploymentId, rotation + 1);
+    const rotation = rotationBySet.get(replicaSetId) ?? 0;
+    rotationBySet.set(replicaSetId, rotation + 1);
     return pickReplica(candidates, inFlight, rotation);
   }
 
@@ -224,16 +230,16 @@ export function createRouter(options: RouterOptions): Router {
       sendError(res, 404, "NOT_FOUND", resolution.message);
       return;
     }
-    const { deploymentId } = resolution;
-    increment(inFlightByDeployment, deploymentId);
-    increment(requestsByDeployment, deploymentId);
+    const { deploymentId, replicaSetId } = resolution;
+    increment(inFlightBySet, replicaSetId);
+    increment(requestsBySet, replicaSetId);
     // A pipelined request's response waits its turn without a socket; if the connection dies
     // first, that response never emits 'close': the socket's 'close' ends the count then.
     const { socket } = req;
     const finished = (): void => {
       res.off("close", finished);
       socket.off("close", finished);
-      decrement(inFlightByDeployment, deploymentId);
+      decrement(inFlightBySet, replicaSetId);
     };
     res.once("close", finished);
     socket.once("close", finished);
@@ -245,8 +251,8 @@ export function createRouter(options: RouterOptions): Router {
         res.destroy(); // the client broke off its upload
         return;
       }
-      const exchange: Exchange = { req, res, deploymentId, path, headers, body };
-      if (runtime.readyReplicas(deploymentId).length > 0) {
+      const exchange: Exchange = { req, res, deploymentId, replicaSetId, path, headers, body };
+      if (runtime.readyReplicas(replicaSetId).length > 0) {
         dispatch(exchange, 0, undefined);
         return;
       }
@@ -255,10 +261,10 @@ export function createRouter(options: RouterOptions): Router {
   }
 
   async function wakeThenDispatch(exchange: Exchange, modelId: string): Promise<void> {
-    const { req, res, deploymentId } = exchange;
+    const { req, res, deploymentId, replicaSetId } = exchange;
     const deploymentHeader = { [DEPLOYMENT_ID_HEADER]: deploymentId };
-    onWake(deploymentId);
-    const outcome = runtime.observe(deploymentId).failing ? "failing" : await waitForReady(deploymentId, res);
+    onWake(replicaSetId);
+    const outcome = runtime.observe(replicaSetId).failing ? "failing" : await waitForReady(replicaSetId, res);
     if (outcome === "gone") return;
     if (outcome === "failing") {
       req.resume();
@@ -284,20 +290,20 @@ export function createRouter(options: RouterOptions): Router {
     dispatch(exchange, 0, undefined);
   }
 
-  function waitForReady(deploymentId: string, res: ServerResponse): Promise<WakeOutcome> {
+  function waitForReady(replicaSetId: string, res: ServerResponse): Promise<WakeOutcome> {
     if (closed) return Promise.resolve("closed");
     return new Promise((resolve) => {
-      let waiting = waiters.get(deploymentId);
+      let waiting = waiters.get(replicaSetId);
       if (waiting === undefined) {
         waiting = new Set();
-        waiters.set(deploymentId, waiting);
+        waiters.set(replicaSetId, waiting);
       }
       const waiter: Waiter = {
         settle(outcome) {
           clearTimeout(timer);
           res.off("close", onClientGone);
           waiting.delete(waiter);
-          if (waiting.size === 0) waiters.delete(deploymentId);
+          if (waiting.size === 0) waiters.delete(replicaSetId);
           resolve(outcome);
         },
       };
@@ -309,8 +315,8 @@ export function createRouter(options: RouterOptions): Router {
   }
 
   function dispatch(exchange: Exchange, attempt: number, refusedBy: Set<string> | undefined): void {
-    const { req, res, deploymentId } = exchange;
-    const replica = pickReadyReplica(deploymentId, refusedBy);
+    const { req, res, deploymentId, replicaSetId } = exchange;
+    const replica = pickReadyReplica(replicaSetId, refusedBy);
     if (replica === undefined) {
       req.resume();
       sendError(res, 502, "BAD_GATEWAY", `no replica of deployment "${deploymentId}" accepted the connection`, {
@@ -318,9 +324,9 @@ export function createRouter(options: RouterOptions): Router {
       });
       return;
     }
-    increment(inFlightByReplica, replica.id);
+    inFlightByReplica.started(replica.id);
     forward({ ...exchange, upstream: poolFor(replica) }, (outcome) => {
-      decrement(inFlightByReplica, replica.id);
+      inFlightByReplica.finished(replica.id);
       if (outcome !== "refused") return;
       // Nothing reached the replica (it is probably dying and not yet marked so): another one can
       // take the request, as long as the body is in hand or was not consumed.
@@ -352,8 +358,8 @@ export function createRouter(options: RouterOptions): Router {
     handle,
     acceptConnection: (socket, handOff) => fastPath.accept(socket, handOff),
     inFlight,
-    inFlightForDeployment: (deploymentId) => inFlightByDeployment.get(deploymentId) ?? 0,
-    requestsForDeployment: (deploymentId) => requestsByDeployment.get(deploymentId) ?? 0,
+    inFlightForSet: (replicaSetId) => inFlightBySet.get(replicaSetId) ?? 0,
+    requestsForSet: (replicaSetId) => requestsBySet.get(replicaSetId) ?? 0,
     close,
   };
 }

@@ -1,79 +1,144 @@
 /**
- * The replica runtime port. The engine declares, per deployment, how to start a replica and how
- * many it wants; the runtime converges to that (level-triggered) and reports what it observes.
- * The process runtime (child processes) is the embedded default; a Kubernetes runtime would
- * implement the same interface and pass the same contract suite.
+ * The replica runtime port. The unit a runtime runs is a REPLICA SET: the replicas of one deployment for one environment
+ * (or the deployment's own set for its per-deployment endpoint / the development deployment).
+ * The engine declares each set's spec and desired count; the runtime converges (level-triggered)
+ * and reports what it observes. The router reads ready replicas per set.
  */
+import type { Resources } from "../../sdk/index.js";
 
-/** How to start one replica of a deployment. Everything a replica needs is in here. */
-export interface ReplicaSpec {
+/** Opaque, stable id of a replica set; built by `replicaSetId()` only. */
+export type ReplicaSetId = string;
+
+/** `dep_x` for the deployment's own set, `dep_x.production` for its set in production.
+ * Environment names are DNS labels, so '.' cannot be ambiguous. */
+export function replicaSetId(deploymentId: string, environment: string | null): ReplicaSetId {
+  return environment === null ? deploymentId : `${deploymentId}.${environment}`;
+}
+
+/** Who a replica set belongs to: labels on Kubernetes objects, names in progress lines. */
+export interface ReplicaSetOwner {
+  modelId: string;
+  modelName: string;
   deploymentId: string;
-  /** argv of the replica process; `command[0]` is resolved on PATH. */
-  command: string[];
-  /** working directory of the replica process (absolute, or relative to the engine's cwd). */
-  cwd?: string;
-  /** Extra environment: the deployment's env, then the environment's variables and secrets,
-   * then ENVIRONMENT. The runtime adds PORT itself. Values here may be secret: never log them. */
+  deploymentName: string;
+  /** null: the deployment's own set (per-deployment endpoint, development deployment) */
+  environment: string | null;
+}
+
+/** How to start a replica: a local process, or a container image. */
+export type Workload =
+  | {
+      kind: "process";
+      /** argv; command[0] resolved on PATH */
+      command: string[];
+      /** absolute, or relative to the engine's cwd */
+      cwd?: string;
+    }
+  | {
+      kind: "container";
+      image: string;
+      /** overrides the image's entrypoint when given */
+      command?: string[];
+      /** the port the container listens on (PORT is set to it too) */
+      port: number;
+      /** cpu / memory in Kubernetes notation, and extended resources such as nvidia.com/gpu, passed through */
+      resources?: Resources & { extended?: Record<string, string> };
+    };
+
+export interface ReplicaSetSpec {
+  id: ReplicaSetId;
+  owner: ReplicaSetOwner;
+  workload: Workload;
+  /** plain variables: the deployment's env, the environment's variables, ENVIRONMENT. The runtime adds PORT. */
   env: Record<string, string>;
-  /** Names of `env` entries whose values are secret: the runtime redacts their values from any
-   * replica output it keeps or reports (lastError). */
-  secretKeys?: string[];
-  /** HTTP path that answers 200 when the replica is ready, e.g. "/health". */
+  /** secret variables (kept apart: Kubernetes puts them in a Secret; every runtime redacts their values
+   * from any replica output it keeps or reports). Never logged. */
+  secrets: Record<string, string>;
+  /** HTTP path answering 200 when a replica is ready, e.g. "/health" */
   readinessPath: string;
-  /** Opaque revision: when it changes for a running deployment (live reload of the development
-   * deployment, or a redeploy on promotion), every replica is replaced by one started from the
-   * new spec, new ones first. */
+  /** Opaque revision (hash of everything above that affects a replica): when it changes, replicas are
+   * replaced by ones from the new spec, new ones first. */
   revision: string;
 }
 
 export type ReplicaState =
-  /** process started, readiness path not yet answering 200 */
+  /** started, readiness path not yet answering 200 */
   | "starting"
   /** answering its readiness path; receives traffic */
   | "ready"
-  /** chosen for removal: gets no new requests; stopped once in-flight requests finish */
+  /** chosen for removal / terminating: gets no new requests */
   | "draining"
-  /** exited or killed */
+  /** exited, killed, deleted */
   | "stopped";
 
 export interface ReplicaInfo {
   id: string;
-  deploymentId: string;
-  /** base URL, e.g. http://127.0.0.1:41234 */
+  replicaSetId: ReplicaSetId;
+  /** base URL the router forwards to, e.g. http://127.0.0.1:41234 or http://198.18.0.7:8080 */
   url: string;
   state: ReplicaState;
-  pid?: number;
   startedAt: number;
   revision: string;
+  /** process runtime only: the replica's process group id */
+  pid?: number;
 }
 
-export interface DeploymentObservation {
-  deploymentId: string;
+export interface ReplicaSetObservation {
+  replicaSetId: ReplicaSetId;
   desired: number;
   /** replicas in state "ready" (the only ones that get traffic) */
   ready: number;
-  /** replicas started but not ready yet */
+  /** started but not ready yet */
   starting: number;
-  /** consecutive replica failures (exit, or never became ready in time) since the last ready replica */
+  /** consecutive failures (exit, never ready in time, image missing, unschedulable…) since the last ready replica */
   consecutiveFailures: number;
-  /** true once replicas keep failing (crash loop): the deployment is FAILED/UNHEALTHY */
+  /** true once replicas keep failing: the deployment is FAILED/UNHEALTHY */
   failing: boolean;
-  /** why it is failing, with the last lines the replica printed (never contains env values) */
+  /** why, in plain words, with the last lines the replica printed (secrets redacted) — or the
+   * Kubernetes reason ("image localhost/x:v1 is not present on the node and pulling is disabled",
+   * "forbidden: …", "exceeded quota …", "unschedulable: 0/1 nodes have enough nvidia.com/gpu") */
   lastError?: string;
   replicas: ReplicaInfo[];
 }
 
+/** A replica set found by `list()`: what exists in the runtime, whether or not this engine declared it. */
+export interface ExistingReplicaSet {
+  id: ReplicaSetId;
+  owner: ReplicaSetOwner;
+  desired: number;
+  revision: string;
+}
+
+/** Requests being forwarded to each replica right now: the router counts, a runtime drains on it.
+ * Created once at the composition root and given to both (no late binding). */
+export interface InFlightCounter {
+  inFlight(replicaId: string): number;
+}
+
 export interface Runtime {
-  /** Declare the spec and the desired replica count of a deployment. Idempotent; returns at once. */
-  setDesired(spec: ReplicaSpec, replicas: number): void;
-  /** Stop every replica of a deployment and forget it (deactivate / delete). Drains first. */
-  remove(deploymentId: string): Promise<void>;
-  /** What the runtime sees now for a deployment (desired 0 and no replicas when unknown). */
-  observe(deploymentId: string): DeploymentObservation;
-  /** Ready replicas of a deployment, for the router. */
-  readyReplicas(deploymentId: string): readonly ReplicaInfo[];
-  /** Called whenever a replica changes state (start, ready, drain, stop, failure). */
-  onChange(listener: (deploymentId: string) => void): () => void;
-  /** Stop everything (engine shutdown): drain, SIGTERM, SIGKILL after the grace period. */
-  close(): Promise<void>;
+  /** "process" | "kubernetes": shown in logs and `modelplane serve` output */
+  readonly kind: string;
+  /** undefined when this runtime can run the workload, else why not in plain words (the API answers
+   * 400 with it, e.g. "the process runtime runs a command; this deployment has only an image") */
+  unsupported(workload: Workload): string | undefined;
+  /** Declare a set's spec and desired replica count. Idempotent, returns at once; listeners hear only of changes. */
+  setDesired(spec: ReplicaSetSpec, replicas: number): void;
+  /** Remove a set and everything it runs (deactivate with nothing left, delete, sweep). Drains first. */
+  remove(replicaSetId: ReplicaSetId): Promise<void>;
+  /** What the runtime sees now (desired 0 and no replicas when unknown). */
+  observe(replicaSetId: ReplicaSetId): ReplicaSetObservation;
+  /** Ready replicas of a set, for the router; must be cheap (called per request). */
+  readyReplicas(replicaSetId: ReplicaSetId): readonly ReplicaInfo[];
+  /** Called whenever something observable of a set changes. */
+  onChange(listener: (replicaSetId: ReplicaSetId) => void): () => void;
+  /** Engine start: the sets that already exist (Kubernetes Deployments labelled as ours; none for
+   * processes, which die with the engine). The controller adopts those it still wants (setDesired with
+   * the same id and revision must not restart anything) and removes the rest (the sweep). */
+  list(): Promise<ExistingReplicaSet[]>;
+  /** Engine shutdown, replicas keep running where they can (Kubernetes pods outlive the engine; the
+   * process runtime cannot, so detach = stopAll there). Stops watches and timers. */
+  detach(): Promise<void>;
+  /** Stop every replica of every set (tests, `modelplane serve` with processes). Like detach, it ends
+   * the runtime: setDesired afterwards throws. */
+  stopAll(): Promise<void>;
 }

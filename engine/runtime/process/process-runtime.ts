@@ -1,10 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type {
-  DeploymentObservation,
+  ExistingReplicaSet,
+  InFlightCounter,
   ReplicaInfo,
-  ReplicaSpec,
+  ReplicaSetId,
+  ReplicaSetObservation,
+  ReplicaSetSpec,
   ReplicaState,
   Runtime,
+  Workload,
 } from "../runtime.js";
 import { capErrorMessage } from "../error-message.js";
 import { Backoff } from "./backoff.js";
@@ -15,10 +19,9 @@ import { replicaEnvironment, secretValues } from "./replica-env.js";
 import { spawnFailureReason } from "./spawn-failure.js";
 
 export interface ProcessRuntimeOptions {
-  /** Requests the router is currently forwarding to a replica; a draining replica is stopped
-   * once this reaches 0. May also be set later with `setInFlightSource` (the router is usually
-   * created after the runtime). Default: always 0. */
-  inFlight?: (replicaId: string) => number;
+  /** Requests the router is currently forwarding to each replica; a draining replica is stopped
+   * once its count reaches 0. Default: always 0. */
+  inFlight?: InFlightCounter;
   /** Interface replicas are reached on. Default 127.0.0.1. */
   host?: string;
   /** Readiness polling of a starting replica. Default 100 ms. */
@@ -34,8 +37,8 @@ export interface ProcessRuntimeOptions {
   /** Back-off between replica restarts after a failure: initial and cap. Default 200 ms → 10 s. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  /** Consecutive failures, with no replica becoming ready, after which the deployment is
-   * reported `failing`. Default 3. */
+  /** Consecutive failures, with no replica becoming ready, after which the set is reported
+   * `failing`. Default 3. */
   crashLoopThreshold?: number;
   /** How long a draining replica may keep finishing in-flight requests. Default 30 s. */
   drainTimeoutMs?: number;
@@ -99,9 +102,9 @@ const MAX_PORT_CONFLICT_RETRIES = 3;
 
 interface ManagedReplica {
   id: string;
-  deploymentId: string;
+  replicaSetId: ReplicaSetId;
   revision: string;
-  spec: ReplicaSpec;
+  spec: ProcessSpec;
   state: ReplicaState;
   startedAt: number;
   port: number;
@@ -121,8 +124,11 @@ interface ManagedReplica {
   probeTimer: NodeJS.Timeout | undefined;
 }
 
-interface ManagedDeployment {
-  spec: ReplicaSpec;
+/** A set's spec with its workload known to be a process. */
+type ProcessSpec = ReplicaSetSpec & { workload: Extract<Workload, { kind: "process" }> };
+
+interface ManagedSet {
+  spec: ReplicaSetSpec;
   desired: number;
   replicas: Map<string, ManagedReplica>;
   consecutiveFailures: number;
@@ -144,12 +150,13 @@ interface ManagedDeployment {
  * anything changes (a replica ready, exited, unhealthy, a back-off elapsed).
  */
 export class ProcessRuntime implements Runtime {
+  readonly kind = "process";
   private readonly options: ResolvedOptions;
-  private inFlight: (replicaId: string) => number;
-  private readonly deployments = new Map<string, ManagedDeployment>();
-  /** every replica process not yet reaped, including those of removed deployments */
+  private readonly inFlight: InFlightCounter;
+  private readonly sets = new Map<ReplicaSetId, ManagedSet>();
+  /** every replica process not yet reaped, including those of removed sets */
   private readonly liveReplicas = new Set<ManagedReplica>();
-  private readonly listeners = new Set<(deploymentId: string) => void>();
+  private readonly listeners = new Set<(replicaSetId: ReplicaSetId) => void>();
   private nextReplicaNumber = 1;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -166,23 +173,23 @@ export class ProcessRuntime implements Runtime {
     const { inFlight, ...rest } = options;
     const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
     this.options = { ...DEFAULTS, ...defined };
-    this.inFlight = inFlight ?? (() => 0);
+    this.inFlight = inFlight ?? { inFlight: () => 0 };
     process.on("exit", this.killAllNow);
   }
 
-  /** Late binding of the router's in-flight counter (the router needs the runtime first). */
-  setInFlightSource(inFlight: (replicaId: string) => number): void {
-    this.inFlight = inFlight;
+  unsupported(workload: Workload): string | undefined {
+    if (workload.kind === "process") return undefined;
+    return `the process runtime runs a command; this deployment has only an image (${workload.image})`;
   }
 
-  setDesired(spec: ReplicaSpec, replicas: number): void {
+  setDesired(spec: ReplicaSetSpec, replicas: number): void {
     if (this.closed) throw new Error("ProcessRuntime is closed");
     const desired = Math.max(0, Math.floor(replicas));
-    let deployment = this.deployments.get(spec.deploymentId);
+    let deployment = this.sets.get(spec.id);
     // Listeners hear of changes only: the promotion reconciler sets the count on every pass and
     // is woken by these events, so an event per call kept it passing back to back (hundreds of
     // passes a second for the whole rollout, and the router starved of CPU).
-    const changed = deployment === undefined || deployment.desired !== desired || deployment.spec !== spec;
+    const changed = deployment === undefined || deployment.desired !== desired || deployment.spec.revision !== spec.revision;
     if (deployment === undefined) {
       deployment = {
         spec,
@@ -197,7 +204,7 @@ export class ProcessRuntime implements Runtime {
         retryTimer: undefined,
         readyCache: undefined,
       };
-      this.deployments.set(spec.deploymentId, deployment);
+      this.sets.set(spec.id, deployment);
     } else {
       if (deployment.spec.revision !== spec.revision) {
         // A new revision is a new chance: the crash loop of the previous one says nothing about it.
@@ -210,28 +217,35 @@ export class ProcessRuntime implements Runtime {
       deployment.spec = spec;
       deployment.desired = desired;
     }
+    const unsupported = this.unsupported(spec.workload);
+    if (unsupported !== undefined && !deployment.failing) {
+      // Nothing to start: the set fails at once, saying why (an image-only deployment).
+      deployment.failing = true;
+      deployment.consecutiveFailures = this.options.crashLoopThreshold;
+      deployment.lastError = unsupported;
+    }
     this.reconcile(deployment);
-    if (changed) this.emit(spec.deploymentId);
+    if (changed) this.emit(spec.id);
   }
 
-  async remove(deploymentId: string): Promise<void> {
-    const deployment = this.deployments.get(deploymentId);
+  async remove(replicaSetId: ReplicaSetId): Promise<void> {
+    const deployment = this.sets.get(replicaSetId);
     if (deployment === undefined) return;
-    this.deployments.delete(deploymentId);
+    this.sets.delete(replicaSetId);
     clearTimeout(deployment.retryTimer);
     const stops = [...deployment.replicas.values()].map((replica) => this.stopReplica(deployment, replica, true));
-    this.emit(deploymentId);
+    this.emit(replicaSetId);
     await Promise.all(stops);
   }
 
-  observe(deploymentId: string): DeploymentObservation {
-    const deployment = this.deployments.get(deploymentId);
+  observe(replicaSetId: ReplicaSetId): ReplicaSetObservation {
+    const deployment = this.sets.get(replicaSetId);
     if (deployment === undefined) {
-      return { deploymentId, desired: 0, ready: 0, starting: 0, consecutiveFailures: 0, failing: false, replicas: [] };
+      return { replicaSetId, desired: 0, ready: 0, starting: 0, consecutiveFailures: 0, failing: false, replicas: [] };
     }
     const replicas = [...deployment.replicas.values()].map(replicaInfo);
-    const observation: DeploymentObservation = {
-      deploymentId,
+    const observation: ReplicaSetObservation = {
+      replicaSetId,
       desired: deployment.desired,
       ready: replicas.filter((replica) => replica.state === "ready").length,
       starting: replicas.filter((replica) => replica.state === "starting").length,
@@ -243,8 +257,8 @@ export class ProcessRuntime implements Runtime {
     return observation;
   }
 
-  readyReplicas(deploymentId: string): readonly ReplicaInfo[] {
-    const deployment = this.deployments.get(deploymentId);
+  readyReplicas(replicaSetId: ReplicaSetId): readonly ReplicaInfo[] {
+    const deployment = this.sets.get(replicaSetId);
     if (deployment === undefined) return [];
     deployment.readyCache ??= [...deployment.replicas.values()]
       .filter((replica) => replica.state === "ready")
@@ -252,12 +266,24 @@ export class ProcessRuntime implements Runtime {
     return deployment.readyCache;
   }
 
-  onChange(listener: (deploymentId: string) => void): () => void {
+  onChange(listener: (replicaSetId: ReplicaSetId) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  close(): Promise<void> {
+  /** The sets this runtime runs now: processes die with the engine, so a new engine finds none. */
+  list(): Promise<ExistingReplicaSet[]> {
+    return Promise.resolve(
+      [...this.sets.values()].map((set) => ({ id: set.spec.id, owner: set.spec.owner, desired: set.desired, revision: set.spec.revision })),
+    );
+  }
+
+  /** Processes cannot outlive the engine: detaching stops them (drained). */
+  detach(): Promise<void> {
+    return this.stopAll();
+  }
+
+  stopAll(): Promise<void> {
     this.closing ??= this.closeAll();
     return this.closing;
   }
@@ -265,7 +291,7 @@ export class ProcessRuntime implements Runtime {
   private async closeAll(): Promise<void> {
     this.closed = true;
     const stops: Promise<void>[] = [];
-    for (const deployment of this.deployments.values()) {
+    for (const deployment of this.sets.values()) {
       clearTimeout(deployment.retryTimer);
       deployment.desired = 0;
       for (const replica of deployment.replicas.values()) stops.push(this.stopReplica(deployment, replica, true));
@@ -273,7 +299,7 @@ export class ProcessRuntime implements Runtime {
     await Promise.all(stops);
     // Replicas of deployments removed earlier may still be stopping.
     await Promise.all([...this.liveReplicas].map((replica) => replica.stopPromise ?? replica.exitPromise));
-    this.deployments.clear();
+    this.sets.clear();
     process.off("exit", this.killAllNow);
   }
 
@@ -283,8 +309,8 @@ export class ProcessRuntime implements Runtime {
    * extra replicas are started (surge), and an old ready replica is drained each time a new one
    * becomes ready, so serving capacity never drops during a revision change.
    */
-  private reconcile(deployment: ManagedDeployment): void {
-    if (this.closed || this.deployments.get(deployment.spec.deploymentId) !== deployment) return;
+  private reconcile(deployment: ManagedSet): void {
+    if (this.closed || this.sets.get(deployment.spec.id) !== deployment) return;
     const { desired } = deployment;
     const revision = deployment.spec.revision;
     const live = [...deployment.replicas.values()].filter((replica) => !replica.removing);
@@ -327,17 +353,19 @@ export class ProcessRuntime implements Runtime {
     for (let started = 0; started < toStart; started++) this.startReplica(deployment);
   }
 
-  private startReplica(deployment: ManagedDeployment): void {
+  private startReplica(deployment: ManagedSet): void {
     const spec = deployment.spec;
+    if (spec.workload.kind !== "process") return; // failing since setDesired: nothing to start
+    const processSpec = { ...spec, workload: spec.workload };
     let markExited: () => void = () => undefined;
     const exitPromise = new Promise<void>((resolve) => {
       markExited = resolve;
     });
     const replica: ManagedReplica = {
-      id: `${spec.deploymentId}/replica-${this.nextReplicaNumber++}`,
-      deploymentId: spec.deploymentId,
+      id: `${spec.id}/replica-${this.nextReplicaNumber++}`,
+      replicaSetId: spec.id,
       revision: spec.revision,
-      spec,
+      spec: processSpec,
       state: "starting",
       startedAt: Date.now(),
       port: 0,
@@ -364,14 +392,15 @@ export class ProcessRuntime implements Runtime {
     );
   }
 
-  private spawnReplica(deployment: ManagedDeployment, replica: ManagedReplica, port: number): void {
+  private spawnReplica(deployment: ManagedSet, replica: ManagedReplica, port: number): void {
     if (replica.removing) {
       replica.markExited();
       this.liveReplicas.delete(replica);
       return;
     }
     const { spec } = replica;
-    const [executable, ...args] = spec.command;
+    const { command, cwd } = spec.workload;
+    const [executable, ...args] = command;
     if (executable === undefined) {
       this.failBeforeStart(deployment, replica, "the deployment has an empty command");
       return;
@@ -384,15 +413,15 @@ export class ProcessRuntime implements Runtime {
       const env = replicaEnvironment(this.options.baseEnv, spec, port);
       child = this.options.orphanGuard
         ? spawn("/bin/sh", ["-c", ORPHAN_GUARD_SCRIPT, "modelplane-replica", executable, ...args], {
-            cwd: spec.cwd,
+            cwd,
             env,
             detached: true,
             // stdin is the engine-held pipe whose EOF tells the supervisor the engine is gone
             stdio: ["pipe", "pipe", "pipe"],
           })
-        : spawn(executable, args, { cwd: spec.cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        : spawn(executable, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
-      this.failBeforeStart(deployment, replica, spawnFailureReason(executable, spec.cwd, error));
+      this.failBeforeStart(deployment, replica, spawnFailureReason(executable, cwd, error));
       return;
     }
     replica.child = child;
@@ -401,7 +430,7 @@ export class ProcessRuntime implements Runtime {
     child.stderr?.on("data", (chunk: Buffer) => replica.output.append(chunk));
     child.on("error", (error) => {
       // spawn failures (ENOENT, EACCES) arrive here, without an 'exit'
-      if (child.pid === undefined) this.failBeforeStart(deployment, replica, spawnFailureReason(executable, spec.cwd, error));
+      if (child.pid === undefined) this.failBeforeStart(deployment, replica, spawnFailureReason(executable, cwd, error));
     });
     child.on("exit", () => {
       replica.markExited();
@@ -422,17 +451,17 @@ export class ProcessRuntime implements Runtime {
       this.replicaFailed(deployment, replica, `replica ${how}`);
     });
     this.scheduleProbe(deployment, replica, this.options.readinessPollIntervalMs);
-    this.emit(replica.deploymentId);
+    this.emit(replica.replicaSetId);
   }
 
-  private scheduleProbe(deployment: ManagedDeployment, replica: ManagedReplica, delayMs: number): void {
+  private scheduleProbe(deployment: ManagedSet, replica: ManagedReplica, delayMs: number): void {
     replica.probeTimer = setTimeout(() => {
       replica.probeTimer = undefined;
       void this.probe(deployment, replica);
     }, delayMs);
   }
 
-  private async probe(deployment: ManagedDeployment, replica: ManagedReplica): Promise<void> {
+  private async probe(deployment: ManagedSet, replica: ManagedReplica): Promise<void> {
     if (replica.removing || replica.exited) return;
     const { host, probeTimeoutMs, startupTimeoutMs, readinessPollIntervalMs, healthCheckIntervalMs } = this.options;
     const ok = await probeReadiness(host, replica.port, replica.spec.readinessPath, probeTimeoutMs);
@@ -457,7 +486,7 @@ export class ProcessRuntime implements Runtime {
     this.scheduleProbe(deployment, replica, healthCheckIntervalMs);
   }
 
-  private replicaReady(deployment: ManagedDeployment, replica: ManagedReplica): void {
+  private replicaReady(deployment: ManagedSet, replica: ManagedReplica): void {
     replica.state = "ready";
     deployment.readyCache = undefined;
     if (replica.revision === deployment.spec.revision) {
@@ -468,12 +497,12 @@ export class ProcessRuntime implements Runtime {
       deployment.backoff.reset();
     }
     this.reconcile(deployment);
-    this.emit(replica.deploymentId);
+    this.emit(replica.replicaSetId);
   }
 
   /** A replica exited on its own, never became ready, or stopped answering: record why, stop
    * what is left of it, and let reconcile start a replacement once the back-off has elapsed. */
-  private replicaFailed(deployment: ManagedDeployment, replica: ManagedReplica, reason: string): void {
+  private replicaFailed(deployment: ManagedSet, replica: ManagedReplica, reason: string): void {
     if (replica.removing) return;
     const output = replica.output.text();
     deployment.consecutiveFailures++;
@@ -489,7 +518,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   /** No process to stop: the replica failed before its process existed. */
-  private failBeforeStart(deployment: ManagedDeployment, replica: ManagedReplica, reason: string): void {
+  private failBeforeStart(deployment: ManagedSet, replica: ManagedReplica, reason: string): void {
     replica.markExited();
     this.liveReplicas.delete(replica);
     this.replicaFailed(deployment, replica, reason);
@@ -497,14 +526,14 @@ export class ProcessRuntime implements Runtime {
 
   /** Drain (wait for in-flight requests, bounded), then SIGTERM the process group, then SIGKILL
    * after the grace period. Idempotent: returns the same promise for a replica already stopping. */
-  private stopReplica(deployment: ManagedDeployment, replica: ManagedReplica, drain: boolean): Promise<void> {
+  private stopReplica(deployment: ManagedSet, replica: ManagedReplica, drain: boolean): Promise<void> {
     if (replica.stopPromise !== undefined) return replica.stopPromise;
     replica.removing = true;
     clearTimeout(replica.probeTimer);
     const wasReady = replica.state === "ready";
     replica.state = "draining";
     deployment.readyCache = undefined;
-    this.emit(replica.deploymentId);
+    this.emit(replica.replicaSetId);
     replica.stopPromise = (async () => {
       if (replica.child === undefined) {
         // Still waiting for its port: spawnReplica sees `removing` and never starts it.
@@ -521,7 +550,7 @@ export class ProcessRuntime implements Runtime {
 
   private async drained(replica: ManagedReplica): Promise<void> {
     const deadline = Date.now() + this.options.drainTimeoutMs;
-    while (!replica.exited && Date.now() < deadline && this.inFlight(replica.id) > 0) {
+    while (!replica.exited && Date.now() < deadline && this.inFlight.inFlight(replica.id) > 0) {
       await delay(Math.min(25, Math.max(1, deadline - Date.now())));
     }
   }
@@ -536,18 +565,18 @@ export class ProcessRuntime implements Runtime {
     await replica.exitPromise;
   }
 
-  private forgetReplica(deployment: ManagedDeployment, replica: ManagedReplica): void {
+  private forgetReplica(deployment: ManagedSet, replica: ManagedReplica): void {
     replica.state = "stopped";
     clearTimeout(replica.probeTimer);
     deployment.replicas.delete(replica.id);
     deployment.readyCache = undefined;
-    this.emit(replica.deploymentId);
+    this.emit(replica.replicaSetId);
   }
 
-  private emit(deploymentId: string): void {
+  private emit(replicaSetId: ReplicaSetId): void {
     for (const listener of this.listeners) {
       try {
-        listener(deploymentId);
+        listener(replicaSetId);
       } catch {
         // A listener's bug must not break the runtime's bookkeeping.
       }
@@ -558,7 +587,7 @@ export class ProcessRuntime implements Runtime {
 function replicaInfo(replica: ManagedReplica): ReplicaInfo {
   const info: ReplicaInfo = {
     id: replica.id,
-    deploymentId: replica.deploymentId,
+    replicaSetId: replica.replicaSetId,
     url: replica.url,
     state: replica.state,
     startedAt: replica.startedAt,

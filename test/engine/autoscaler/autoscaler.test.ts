@@ -8,8 +8,8 @@ function harness() {
   const applied: [string, number][] = [];
   const autoscaler = new Autoscaler({
     source: {
-      inFlightForDeployment: (id) => inFlight.get(id) ?? 0,
-      requestsForDeployment: (id) => requests.get(id) ?? 0,
+      inFlightForSet: (id) => inFlight.get(id) ?? 0,
+      requestsForSet: (id) => requests.get(id) ?? 0,
     },
     apply: (id, replicas) => applied.push([id, replicas]),
     clock: () => now,
@@ -72,7 +72,7 @@ describe("Autoscaler", () => {
 
   it("samples on its own timer", async () => {
     const applied: number[] = [];
-    const autoscaler = new Autoscaler({ source: { inFlightForDeployment: () => 3 }, apply: (_, replicas) => applied.push(replicas), sampleIntervalMs: 10 });
+    const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 3 }, apply: (_, replicas) => applied.push(replicas), sampleIntervalMs: 10 });
     const done = new Promise<void>((resolve) => {
       const check = setInterval(() => {
         if (applied.length > 0) {

@@ -10,7 +10,7 @@ import { DeploymentController } from "../../../engine/control/deployment-control
 import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
 import { PromotionReconciler } from "../../../engine/promotions/reconciler.js";
 import { RoutingTable } from "../../../engine/router/index.js";
-import type { DeploymentObservation, ReplicaInfo, ReplicaSpec, Runtime } from "../../../engine/runtime/runtime.js";
+import type { ExistingReplicaSet, ReplicaInfo, ReplicaSetObservation, ReplicaSetSpec, Runtime } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { openStore } from "../../../engine/store/open-store.js";
 import { findPromotion } from "../../../engine/store/promotions.js";
@@ -19,24 +19,28 @@ import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-
 
 /** Records every runtime call; replicas become ready only when the test says so. */
 class RecordingRuntime implements Runtime {
+  readonly kind = "recording";
   /** every setDesired call, in order */
-  readonly calls: Array<{ deploymentId: string; replicas: number; revision: string }> = [];
+  readonly calls: Array<{ replicaSetId: string; replicas: number; revision: string }> = [];
   readonly #desired = new Map<string, number>();
   /** ready replicas per deployment, set by the test (capped at desired) */
   readonly ready = new Map<string, number>();
   readonly #listeners = new Set<(deploymentId: string) => void>();
 
-  setDesired(spec: ReplicaSpec, replicas: number): void {
-    this.calls.push({ deploymentId: spec.deploymentId, replicas, revision: spec.revision });
-    this.#desired.set(spec.deploymentId, replicas);
+  unsupported(): undefined {
+    return undefined;
+  }
+  setDesired(spec: ReplicaSetSpec, replicas: number): void {
+    this.calls.push({ replicaSetId: spec.id, replicas, revision: spec.revision });
+    this.#desired.set(spec.id, replicas);
   }
   async remove(deploymentId: string): Promise<void> {
     this.#desired.delete(deploymentId);
   }
-  observe(deploymentId: string): DeploymentObservation {
-    const desired = this.#desired.get(deploymentId) ?? 0;
-    const ready = Math.min(desired, this.ready.get(deploymentId) ?? 0);
-    return { deploymentId, desired, ready, starting: desired - ready, consecutiveFailures: 0, failing: false, replicas: [] };
+  observe(replicaSetId: string): ReplicaSetObservation {
+    const desired = this.#desired.get(replicaSetId) ?? 0;
+    const ready = Math.min(desired, this.ready.get(replicaSetId) ?? 0);
+    return { replicaSetId, desired, ready, starting: desired - ready, consecutiveFailures: 0, failing: false, replicas: [] };
   }
   readyReplicas(): readonly ReplicaInfo[] {
     return [];
@@ -45,7 +49,11 @@ class RecordingRuntime implements Runtime {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
-  async close(): Promise<void> {}
+  async list(): Promise<ExistingReplicaSet[]> {
+    return [];
+  }
+  async detach(): Promise<void> {}
+  async stopAll(): Promise<void> {}
   /** Replica counts per deployment as last asked: what "changed the runtime" means. */
   desiredSnapshot(): Record<string, number> {
     return Object.fromEntries(this.#desired);
@@ -92,7 +100,7 @@ describe("promotion reconciler", () => {
     const { sql, writes } = countingWrites(store);
     const runtime = new RecordingRuntime();
     let controller: DeploymentController | undefined;
-    const autoscaler = new Autoscaler({ source: { inFlightForDeployment: () => 0 }, apply: (id, replicas) => controller?.applyAutoscaling(id, replicas), clock });
+    const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 }, apply: (id, replicas) => controller?.applyAutoscaling(id, replicas), clock });
     controller = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, clock: () => new Date(now) });
     const deployments = controller;
     const service = new ControlPlane({ sql, now: () => new Date(now) });
@@ -132,7 +140,7 @@ describe("promotion reconciler", () => {
       expect({ version: after?.version, updated_at: after?.updated_at }).toEqual({ version: settled?.version, updated_at: settled?.updated_at });
       expect(runtime.desiredSnapshot()).toEqual(desiredBefore);
       // the re-applied desired state, if any, is exactly what was asked before (idempotent)
-      for (const call of runtime.calls.slice(callsBefore)) expect(call.replicas).toBe(desiredBefore[call.deploymentId]);
+      for (const call of runtime.calls.slice(callsBefore)) expect(call.replicas).toBe(desiredBefore[call.replicaSetId]);
 
       // Positive control: the candidate's replica becomes ready → one pass persists one new state and shifts traffic.
       runtime.ready.set(v2.id, 1);

@@ -145,8 +145,8 @@ describe("router fast path", () => {
       expect(response!.headers["connection"]).toBe("keep-alive");
     }
     expect(engine.handOffs()).toBe(0);
-    expect(router.requestsForDeployment("d")).toBe(200);
-    expect(router.inFlightForDeployment("d")).toBe(0);
+    expect(router.requestsForSet("d")).toBe(200);
+    expect(router.inFlightForSet("d")).toBe(0);
   });
 
   it("answers pipelined requests in order", async () => {
@@ -302,10 +302,10 @@ describe("router fast path", () => {
     const { router, port } = await setup([url]);
     const client = await rawClient(port);
     client.socket.write(post("never answered"));
-    await eventually("in flight", () => router.inFlightForDeployment("d") === 1 || undefined);
+    await eventually("in flight", () => router.inFlightForSet("d") === 1 || undefined);
     client.socket.destroy();
     await eventually("replica saw the close", () => replicaSawClose || undefined);
-    await eventually("nothing in flight", () => (router.inFlightForDeployment("d") === 0 && router.inFlight("d/r0") === 0) || undefined);
+    await eventually("nothing in flight", () => (router.inFlightForSet("d") === 0 && router.inFlight("d/r0") === 0) || undefined);
   });
 
   it("gives up on a silent replica: 504 before its answer starts, a cut response after, on both paths", async () => {
@@ -326,7 +326,7 @@ describe("router fast path", () => {
     const [timedOut] = responses(client.received());
     expect(timedOut!.status).toBe(504);
     expect(JSON.parse(timedOut!.body)).toMatchObject({ error: { code: "GATEWAY_TIMEOUT" } });
-    expect(router.inFlightForDeployment("d")).toBe(0);
+    expect(router.inFlightForSet("d")).toBe(0);
 
     client.socket.write(post("again", "x-mode: stall-midway\r\n"));
     await client.closed; // the started response is cut, never passed off as complete
@@ -338,7 +338,7 @@ describe("router fast path", () => {
     await eventually("504 from the node:http path", () => responses(slow.received())[0]);
     expect(responses(slow.received())[0]!.status).toBe(504);
     expect(engine.handOffs()).toBe(1);
-    await eventually("nothing in flight", () => router.inFlightForDeployment("d") === 0 || undefined);
+    await eventually("nothing in flight", () => router.inFlightForSet("d") === 0 || undefined);
   });
 
   it.each([
@@ -365,7 +365,7 @@ describe("router fast path", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expect(client.received()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(replicaSaw).toBe(0);
-    expect(router.inFlightForDeployment("d")).toBe(0);
+    expect(router.inFlightForSet("d")).toBe(0);
   });
 
   it("does not let a slow reader make it buffer a large response", async () => {
@@ -471,8 +471,8 @@ describe("router fast path", () => {
           if (cases[index]!.body !== undefined) expect(response.body).toBe(Buffer.from(cases[index]!.body!).toString("latin1"));
         });
         client.socket.destroy();
-        await eventually("nothing in flight", () => router.inFlightForDeployment("d") === 0 || undefined).catch((error: Error) => {
-          throw new Error(`${error.message}: ${router.inFlightForDeployment("d")} in flight after ${JSON.stringify(client.received())}`);
+        await eventually("nothing in flight", () => router.inFlightForSet("d") === 0 || undefined).catch((error: Error) => {
+          throw new Error(`${error.message}: ${router.inFlightForSet("d")} in flight after ${JSON.stringify(client.received())}`);
         });
       }),
       { numRuns: 60, endOnFailure: true },

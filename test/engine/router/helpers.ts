@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { DeploymentObservation, ReplicaInfo, Runtime } from "../../../engine/runtime/runtime.js";
+import type { ReplicaSetObservation, ReplicaInfo, Runtime } from "../../../engine/runtime/runtime.js";
 import { closeFrontDoor, createFrontDoor, type Router } from "../../../engine/router/index.js";
 
 export async function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
@@ -65,7 +65,7 @@ export class StaticReplicas implements Pick<Runtime, "readyReplicas" | "observe"
   set(deploymentId: string, urls: string[]): void {
     this.replicas.set(
       deploymentId,
-      urls.map((url, index) => ({ id: `${deploymentId}/r${index}`, deploymentId, url, state: "ready", startedAt: index, revision: "1" })),
+      urls.map((url, index) => ({ id: `${deploymentId}/r${index}`, replicaSetId: deploymentId, url, state: "ready", startedAt: index, revision: "1" })),
     );
     for (const listener of this.listeners) listener(deploymentId);
   }
@@ -74,9 +74,9 @@ export class StaticReplicas implements Pick<Runtime, "readyReplicas" | "observe"
     return this.replicas.get(deploymentId) ?? [];
   }
 
-  observe(deploymentId: string): DeploymentObservation {
+  observe(deploymentId: string): ReplicaSetObservation {
     const replicas = this.readyReplicas(deploymentId);
-    return { deploymentId, desired: replicas.length, ready: replicas.length, starting: 0, consecutiveFailures: 0, failing: false, replicas: [...replicas] };
+    return { replicaSetId: deploymentId, desired: replicas.length, ready: replicas.length, starting: 0, consecutiveFailures: 0, failing: false, replicas: [...replicas] };
   }
 
   onChange(listener: (deploymentId: string) => void): () => void {

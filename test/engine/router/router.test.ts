@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { request as httpRequest, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRouter, DEPLOYMENT_ID_HEADER, RoutingTable, type Router } from "../../../engine/router/index.js";
+import { InFlightCounts, createRouter, DEPLOYMENT_ID_HEADER, RoutingTable, type Router } from "../../../engine/router/index.js";
 import { ProcessRuntime } from "../../../engine/runtime/process/index.js";
 import { FAST_RUNTIME_OPTIONS, SENTIMENT_V2, eventually, sentimentSpec } from "../runtime/helpers.js";
 import { StaticReplicas, engineServer, listen, stop } from "./helpers.js";
@@ -12,7 +12,7 @@ afterEach(async () => {
 });
 
 function track<T extends Router | ProcessRuntime>(closable: T): T {
-  cleanups.push(() => closable.close());
+  cleanups.push(() => ("stopAll" in closable ? closable.stopAll() : closable.close()));
   return closable;
 }
 async function serve(router: Router): Promise<string> {
@@ -31,18 +31,18 @@ const predict = (url: string, text = "great stuff") =>
 
 describe("router with process replicas", () => {
   it("splits an environment by percentToCandidate, names the deployment, and answers 404s", async () => {
-    const runtime = track(new ProcessRuntime(FAST_RUNTIME_OPTIONS));
+    const inFlight = new InFlightCounts();
+    const runtime = track(new ProcessRuntime({ ...FAST_RUNTIME_OPTIONS, inFlight }));
     const table = new RoutingTable();
-    const router = track(createRouter({ table, runtime }));
-    runtime.setInFlightSource(router.inFlight);
+    const router = track(createRouter({ table, runtime, inFlight }));
     const url = await serve(router);
 
     table.setDeployment("m1", "dep-v1", { active: true, predictPath: "/predict", isDevelopment: false });
     table.setDeployment("m1", "dep-v2", { active: true, predictPath: "/predict", isDevelopment: false });
     table.setEnvironment("m1", "production", { currentDeploymentId: "dep-v1", candidateDeploymentId: "dep-v2", percentToCandidate: 30 });
     table.setEnvironment("m1", "staging", { currentDeploymentId: null, candidateDeploymentId: null, percentToCandidate: 0 });
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-v1", env: { ENVIRONMENT: "production" } }), 1);
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-v2", command: [process.execPath, SENTIMENT_V2], env: { ENVIRONMENT: "production" } }), 1);
+    runtime.setDesired(sentimentSpec({ id: "dep-v1", env: { ENVIRONMENT: "production" } }), 1);
+    runtime.setDesired(sentimentSpec({ id: "dep-v2", command: [process.execPath, SENTIMENT_V2], env: { ENVIRONMENT: "production" } }), 1);
     await eventually("both ready", () => runtime.observe("dep-v1").ready === 1 && runtime.observe("dep-v2").ready === 1);
 
     const single = await predict(`${url}/models/m1/deployment/dep-v2/predict`, "not good");
@@ -89,7 +89,7 @@ describe("router with process replicas", () => {
   it("wakes a deployment scaled to zero and holds the request until a replica is ready", async () => {
     const runtime = track(new ProcessRuntime(FAST_RUNTIME_OPTIONS));
     const table = new RoutingTable();
-    const spec = sentimentSpec({ deploymentId: "dev-1", env: { MODEL_STARTUP_DELAY_MS: "300" } });
+    const spec = sentimentSpec({ id: "dev-1", env: { MODEL_STARTUP_DELAY_MS: "300" } });
     const woken: string[] = [];
     const router = track(
       createRouter({
@@ -106,13 +106,13 @@ describe("router with process replicas", () => {
     expect(runtime.observe("dev-1").ready).toBe(0);
 
     const responsePromise = predict(`${url}/models/m2/development/predict`);
-    await eventually("held request counted as load", () => router.inFlightForDeployment("dev-1") === 1);
+    await eventually("held request counted as load", () => router.inFlightForSet("dev-1") === 1);
     const response = await responsePromise;
     expect(response.status).toBe(200);
     expect(response.headers.get(DEPLOYMENT_ID_HEADER)).toBe("dev-1");
     expect(woken).toEqual(["dev-1"]);
-    expect(router.requestsForDeployment("dev-1")).toBe(1);
-    await eventually("no longer in flight", () => router.inFlightForDeployment("dev-1") === 0);
+    expect(router.requestsForSet("dev-1")).toBe(1);
+    await eventually("no longer in flight", () => router.inFlightForSet("dev-1") === 0);
   });
 
   it("answers 503 when a woken deployment has no ready replica in time", async () => {
@@ -200,7 +200,7 @@ describe("router forwarding", () => {
     for (let i = 0; i < 6; i++) expect(await (await fetch(url, { method: "POST", body: "x" })).text()).toBe(other);
     held[0]!();
     expect(await (await slow).text()).toBe(holder);
-    await eventually("nothing in flight", () => router.inFlightForDeployment("d") === 0);
+    await eventually("nothing in flight", () => router.inFlightForSet("d") === 0);
   });
 
   it("retries on another replica when a connection is refused", async () => {

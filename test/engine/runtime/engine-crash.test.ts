@@ -42,7 +42,7 @@ runtime.onChange(() => {
   const ready = runtime.readyReplicas("dep");
   if (ready.length === 2) console.log(JSON.stringify(ready.map((replica) => replica.pid)));
 });
-runtime.setDesired({ deploymentId: "dep", command: [process.execPath, ${JSON.stringify(SENTIMENT_V1)}], env: {}, readinessPath: "/health", revision: "1" }, 2);
+runtime.setDesired({ id: "dep", owner: { modelId: "m", modelName: "m", deploymentId: "dep", deploymentName: "dep", environment: null }, workload: { kind: "process", command: [process.execPath, ${JSON.stringify(SENTIMENT_V1)}] }, env: {}, secrets: {}, readinessPath: "/health", revision: "1" }, 2);
 `,
   );
 });

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import type { ReplicaSpec } from "../../../engine/runtime/runtime.js";
+import type { ReplicaSetSpec } from "../../../engine/runtime/runtime.js";
 
 export const SENTIMENT_V1 = fileURLToPath(new URL("../../../examples/models/sentiment-v1/server.js", import.meta.url));
 export const SENTIMENT_V2 = fileURLToPath(new URL("../../../examples/models/sentiment-v2/server.js", import.meta.url));
@@ -17,13 +17,22 @@ export const FAST_RUNTIME_OPTIONS = {
   stopGracePeriodMs: 2_000,
 } as const;
 
-export function sentimentSpec(overrides: Partial<ReplicaSpec> & { deploymentId: string }): ReplicaSpec {
+/** A replica set of the sentiment model server (v1 unless `command` says otherwise). */
+export function sentimentSpec(options: {
+  id: string;
+  command?: string[];
+  env?: Record<string, string>;
+  secrets?: Record<string, string>;
+  revision?: string;
+}): ReplicaSetSpec {
   return {
-    command: [process.execPath, SENTIMENT_V1],
-    env: {},
+    id: options.id,
+    owner: { modelId: "mdl_test", modelName: "sentiment", deploymentId: options.id, deploymentName: options.id, environment: null },
+    workload: { kind: "process", command: options.command ?? [process.execPath, SENTIMENT_V1] },
+    env: options.env ?? {},
+    secrets: options.secrets ?? {},
     readinessPath: "/health",
-    revision: "1",
-    ...overrides,
+    revision: options.revision ?? "1",
   };
 }
 

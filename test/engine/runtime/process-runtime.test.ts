@@ -21,7 +21,7 @@ function newRuntime(options: ProcessRuntimeOptions = {}): ProcessRuntime {
   return runtime;
 }
 afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((runtime) => runtime.close()));
+  await Promise.all(runtimes.splice(0).map((runtime) => runtime.stopAll()));
 });
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
@@ -30,9 +30,9 @@ describe("ProcessRuntime", () => {
   it("scales up, passes env and secrets (not MODELPLANE_*), scales down the newest, leaves no process", async () => {
     const runtime = newRuntime({ baseEnv: { ...process.env, MODELPLANE_API_KEY: "engine-only" } });
     const spec = sentimentSpec({
-      deploymentId: "dep-scale",
-      env: { ENVIRONMENT: "staging", API_TOKEN: "s3cret-token" },
-      secretKeys: ["API_TOKEN"],
+      id: "dep-scale",
+      env: { ENVIRONMENT: "staging" },
+      secrets: { API_TOKEN: "s3cret-token" },
     });
     runtime.setDesired(spec, 2);
     expect(runtime.observe("dep-scale").desired).toBe(2);
@@ -52,13 +52,13 @@ describe("ProcessRuntime", () => {
     expect(runtime.observe("dep-scale").replicas[0]!.id).toBe(oldest!.id);
     await eventually("scaled-down process gone", () => !processGroupAlive(newest!.pid!));
 
-    await runtime.close();
+    await runtime.stopAll();
     await eventually("all processes gone", () => !processGroupAlive(oldest!.pid!));
   });
 
   it("replaces a ready replica that crashes", async () => {
     const runtime = newRuntime();
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-crash", env: { MODEL_CRASH_AFTER_MS: "700" } }), 1);
+    runtime.setDesired(sentimentSpec({ id: "dep-crash", env: { MODEL_CRASH_AFTER_MS: "700" } }), 1);
     const first = await eventually("first ready", () => runtime.readyReplicas("dep-crash")[0]);
     const second = await eventually("a replacement ready", () =>
       runtime.readyReplicas("dep-crash").find((replica) => replica.id !== first.id),
@@ -72,10 +72,9 @@ describe("ProcessRuntime", () => {
     const script = "console.log('loading with token ' + process.env.HF_TOKEN); console.error('boom: weights missing'); process.exit(1)";
     runtime.setDesired(
       sentimentSpec({
-        deploymentId: "dep-loop",
+        id: "dep-loop",
         command: [process.execPath, "-e", script],
-        env: { HF_TOKEN: "hf_abcdef123456" },
-        secretKeys: ["HF_TOKEN"],
+        secrets: { HF_TOKEN: "hf_abcdef123456" },
       }),
       1,
     );
@@ -92,7 +91,7 @@ describe("ProcessRuntime", () => {
     await eventually("more attempts", () => runtime.observe("dep-loop").consecutiveFailures >= 5);
 
     // A new revision that works recovers the deployment.
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-loop", revision: "2" }), 1);
+    runtime.setDesired(sentimentSpec({ id: "dep-loop", revision: "2" }), 1);
     await eventually("recovered", () => runtime.observe("dep-loop").ready === 1);
     expect(runtime.observe("dep-loop")).toMatchObject({ failing: false, consecutiveFailures: 0 });
   });
@@ -102,8 +101,8 @@ describe("ProcessRuntime", () => {
     // half of these failure reports before. 20 deployments failing once each, in parallel.
     const runtime = newRuntime({ crashLoopThreshold: 1, backoffInitialMs: 60_000 });
     const ids = Array.from({ length: 20 }, (_, index) => `dep-exit-3-${index}`);
-    for (const deploymentId of ids) {
-      runtime.setDesired(sentimentSpec({ deploymentId, command: ["/bin/sh", "-c", "echo model weights missing >&2; exit 3"] }), 1);
+    for (const id of ids) {
+      runtime.setDesired(sentimentSpec({ id, command: ["/bin/sh", "-c", "echo model weights missing >&2; exit 3"] }), 1);
     }
     const errors = await eventually("all failed", () => {
       const observed = ids.map((id) => runtime.observe(id));
@@ -123,7 +122,7 @@ describe("ProcessRuntime", () => {
       // Always "loses the race" for its port: retried on a new port 3 times without back-off,
       // then counted as an ordinary failure.
       const script = `require("fs").appendFileSync(${JSON.stringify(startsLog)}, process.env.PORT + "\\n"); console.error("Error: listen EADDRINUSE: address already in use"); process.exit(1)`;
-      runtime.setDesired(sentimentSpec({ deploymentId: "dep-port", command: [process.execPath, "-e", script] }), 1);
+      runtime.setDesired(sentimentSpec({ id: "dep-port", command: [process.execPath, "-e", script] }), 1);
       const failing = await eventually("failing", () => {
         const observation = runtime.observe("dep-port");
         return observation.failing ? observation : undefined;
@@ -139,7 +138,7 @@ describe("ProcessRuntime", () => {
 
   it("fails a replica that never becomes ready; the deployment fails after crashLoopThreshold starts in a row, and says so", async () => {
     const runtime = newRuntime({ startupTimeoutMs: 600, crashLoopThreshold: 2 });
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-unready", env: { MODEL_FAIL_READINESS: "1" } }), 1);
+    runtime.setDesired(sentimentSpec({ id: "dep-unready", env: { MODEL_FAIL_READINESS: "1" } }), 1);
     const failing = await eventually("failing", () => {
       const observation = runtime.observe("dep-unready");
       return observation.failing ? observation : undefined;
@@ -153,7 +152,7 @@ describe("ProcessRuntime", () => {
 
   it("replaces every replica on a revision change, new ones first, without losing capacity", async () => {
     const runtime = newRuntime();
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-rev", revision: "a" }), 2);
+    runtime.setDesired(sentimentSpec({ id: "dep-rev", revision: "a" }), 2);
     await eventually("2 ready on a", () => runtime.observe("dep-rev").ready === 2);
     const oldPids = runtime.readyReplicas("dep-rev").map((replica) => replica.pid!);
 
@@ -161,7 +160,7 @@ describe("ProcessRuntime", () => {
     runtime.onChange((deploymentId) => {
       if (deploymentId === "dep-rev") minimumReady = Math.min(minimumReady, runtime.readyReplicas("dep-rev").length);
     });
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-rev", revision: "b", command: [process.execPath, SENTIMENT_V2] }), 2);
+    runtime.setDesired(sentimentSpec({ id: "dep-rev", revision: "b", command: [process.execPath, SENTIMENT_V2] }), 2);
     await eventually("only revision b left", () => {
       const observation = runtime.observe("dep-rev");
       return observation.replicas.length === 2 && observation.replicas.every((r) => r.revision === "b" && r.state === "ready");
@@ -175,8 +174,8 @@ describe("ProcessRuntime", () => {
 
   it("drains a replica until the router has no request in flight on it", async () => {
     const inFlight = new Map<string, number>();
-    const runtime = newRuntime({ inFlight: (replicaId) => inFlight.get(replicaId) ?? 0 });
-    const spec = sentimentSpec({ deploymentId: "dep-drain" });
+    const runtime = newRuntime({ inFlight: { inFlight: (replicaId) => inFlight.get(replicaId) ?? 0 } });
+    const spec = sentimentSpec({ id: "dep-drain" });
     runtime.setDesired(spec, 1);
     const replica = await eventually("ready", () => runtime.readyReplicas("dep-drain")[0]);
     inFlight.set(replica.id, 1);
@@ -195,9 +194,9 @@ describe("ProcessRuntime", () => {
     const runtime = newRuntime({ stopGracePeriodMs: 300 });
     // A shell wrapper that forks the model and ignores SIGTERM itself: only a group kill stops all.
     const wrapper = `trap '' TERM; "${process.execPath}" "${SENTIMENT_V2}" & wait`;
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-group", command: ["sh", "-c", wrapper] }), 1);
+    runtime.setDesired(sentimentSpec({ id: "dep-group", command: ["sh", "-c", wrapper] }), 1);
     const replica = await eventually("ready", () => runtime.readyReplicas("dep-group")[0]);
-    await runtime.close();
+    await runtime.stopAll();
     expect(processGroupAlive(replica.pid!)).toBe(false);
     expect(runtime.observe("dep-group").replicas).toHaveLength(0);
   });
@@ -205,12 +204,12 @@ describe("ProcessRuntime", () => {
   it("kills every replica group synchronously from the engine's 'exit' handler", async () => {
     const runtime = newRuntime();
     expect(process.listeners("exit")).toContain(runtime.killAllNow);
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-exit" }), 2);
+    runtime.setDesired(sentimentSpec({ id: "dep-exit" }), 2);
     await eventually("2 ready", () => runtime.observe("dep-exit").ready === 2);
     const pids = runtime.readyReplicas("dep-exit").map((replica) => replica.pid!);
     runtime.killAllNow();
     for (const pid of pids) await eventually(`pid ${pid} gone`, () => !processGroupAlive(pid));
-    await runtime.close();
+    await runtime.stopAll();
     expect(process.listeners("exit")).not.toContain(runtime.killAllNow);
   });
 
@@ -218,7 +217,7 @@ describe("ProcessRuntime", () => {
     // The promotion reconciler sets counts on every pass and is woken by these events: an event
     // per call made it pass back to back for a whole rollout.
     const runtime = newRuntime();
-    const spec = sentimentSpec({ deploymentId: "dep-quiet" });
+    const spec = sentimentSpec({ id: "dep-quiet" });
     const events: string[] = [];
     runtime.onChange((deploymentId) => events.push(deploymentId));
     runtime.setDesired(spec, 0);
@@ -238,7 +237,7 @@ describe("ProcessRuntime", () => {
 
   it("remove() stops and forgets a deployment", async () => {
     const runtime = newRuntime();
-    runtime.setDesired(sentimentSpec({ deploymentId: "dep-remove" }), 1);
+    runtime.setDesired(sentimentSpec({ id: "dep-remove" }), 1);
     const replica = await eventually("ready", () => runtime.readyReplicas("dep-remove")[0]);
     await runtime.remove("dep-remove");
     expect(processGroupAlive(replica.pid!)).toBe(false);
