@@ -475,5 +475,5 @@ case "${1:-}" in
   down) shift; down "$@" ;;
   status) status ;;
   env) env_ ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
