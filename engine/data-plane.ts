@@ -15,12 +15,16 @@ import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/in
 import { replicaSetId, type InFlightCounter, type Runtime } from "./runtime/runtime.js";
 import type { ControlPlane } from "./service/control-plane.js";
 import type { DomainEvent } from "./service/events.js";
+import type { Sql } from "./store/sql.js";
+import type { KubernetesRuntimeChoice } from "./runtime/kubernetes/start-kubernetes-runtime.js";
 
 export interface DataPlaneOptions {
   /** options of the default process runtime */
   runtime?: ProcessRuntimeOptions;
-  /** another runtime instead (e.g. Kubernetes); it drains on the router's counts it is given */
-  createRuntime?: (inFlight: InFlightCounter) => Runtime;
+  /** another runtime instead; it drains on the router's counts it is given */
+  createRuntime?: (inFlight: InFlightCounter) => Runtime | Promise<Runtime>;
+  /** run replicas on Kubernetes (`modelplane serve --runtime kubernetes`) instead of as processes */
+  kubernetes?: KubernetesRuntimeChoice;
   /** how long a promotion's candidate gets to have the replicas it is asked for (default 5 min) */
   promotionReadyTimeoutMs?: number;
   /** how long a predict request waits for a deployment scaled to zero (default 60 s) */
@@ -45,7 +49,7 @@ export interface DataPlane {
 export async function startDataPlane(controlPlane: ControlPlane, options: DataPlaneOptions = {}): Promise<DataPlane> {
   const sql = controlPlane.sql;
   const inFlight = new InFlightCounts();
-  const runtime = options.createRuntime?.(inFlight) ?? new ProcessRuntime({ ...options.runtime, inFlight });
+  const runtime = await createRuntime(sql, inFlight, options);
   const table = new RoutingTable();
   // The controller is created after the router and autoscaler it uses; their callbacks reach it late.
   let controller: DeploymentController | undefined;
@@ -117,4 +121,14 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
       await runtime.detach();
     },
   };
+}
+
+/** The one place the runtime is chosen: Kubernetes (its client library loaded only then), another given one, or processes. */
+async function createRuntime(sql: Sql, inFlight: InFlightCounter, options: DataPlaneOptions): Promise<Runtime> {
+  if (options.kubernetes !== undefined) {
+    const { startKubernetesRuntime } = await import("./runtime/kubernetes/start-kubernetes-runtime.js");
+    return startKubernetesRuntime(options.kubernetes, { sql, inFlight, log: options.log ?? ((line) => process.stderr.write(`${line}\n`)) });
+  }
+  if (options.createRuntime !== undefined) return options.createRuntime(inFlight);
+  return new ProcessRuntime({ ...options.runtime, inFlight });
 }

@@ -40,16 +40,18 @@ const POSTGRES_USER = "modelplane";
 const POSTGRES_DATABASE = "modelplane";
 
 /**
- * What the Kubernetes runtime does to run replicas: each modelplane deployment is a Kubernetes
- * Deployment (replicas = its scale) behind a Service; it watches pods for readiness and reads a
- * failing pod's log for the error message. Namespaced, nothing cluster-wide.
+ * What the engine's Kubernetes runtime does in its namespace (the same list as the engine's
+ * `RUNTIME_RBAC_RULES`, which the repository's tests run the runtime with): each replica set is a
+ * Deployment, a headless Service (its EndpointSlices give the ready pod addresses) and a Secret for
+ * its secret variables, written but never read back. Namespaced, nothing cluster-wide.
  */
 export const runtimeRbacRules: k8s.types.input.rbac.v1.PolicyRule[] = [
-  { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
-  { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get", "update", "patch"] },
-  { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
-  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-  { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+  { apiGroups: ["apps"], resources: ["deployments"], verbs: ["list", "watch", "create", "patch", "delete"] },
+  { apiGroups: [""], resources: ["services"], verbs: ["create", "patch", "delete", "deletecollection"] },
+  { apiGroups: [""], resources: ["secrets"], verbs: ["create", "patch", "delete", "deletecollection"] },
+  { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["list"] },
+  { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
 ];
 
 export interface ModelplaneCluster {

@@ -73,6 +73,9 @@ describe("help and usage errors", () => {
     [["pause", "m", "production", "--wait"], /nothing to wait for/],
     [["models", "list", "--endpoint", "not a url"], /not a URL/],
     [["serve", "--readiness-timeout", "0"], /--readiness-timeout must be a whole number of seconds from 1 to 3600, got '0'/],
+    [["serve", "--runtime", "docker"], /--runtime must be process or kubernetes, got 'docker'/],
+    [["serve", "--namespace", "models"], /--namespace needs --runtime kubernetes/],
+    [["serve", "--runtime", "kubernetes", "--image-pull-policy", "Sometimes"], /--image-pull-policy must be IfNotPresent, Always, Never, got 'Sometimes'/],
   ])("modelplane %j exits 2 with the reason and the usage", async (args, reason) => {
     const result = await modelplane(...args);
     expect(result.code, result.stderr).toBe(2);
@@ -290,6 +293,18 @@ describe("serve", () => {
     } finally {
       serve.child.kill("SIGTERM");
       expect(await serve.exited).toBe(0);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("--runtime kubernetes that cannot reach its cluster stops at start saying why, without a stack trace", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "modelplane-serve-k8s-"));
+    try {
+      const result = await runCli(["serve", "--port", "0", "--runtime", "kubernetes", "--kubeconfig", join(dir, "missing.kubeconfig")], { MODELPLANE_API_KEY: "k" }, dir);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split("\n").at(-1)).toBe(`modelplane: the kubernetes runtime cannot start: --kubeconfig ${join(dir, "missing.kubeconfig")}: no such file`);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RUNTIME_RBAC_RULES } from "../../engine/runtime/kubernetes/rbac-rules.js";
 
 const PROJECT = "modelplane-kubernetes";
 const API_KEY = "mp-api-key-3f9a1c";
@@ -119,13 +120,8 @@ describe("Kubernetes example (Pulumi mocks, no cluster)", () => {
 
   it("the engine's ServiceAccount is bound to a namespaced Role with what the Kubernetes runtime needs, no more", () => {
     const role = one("kubernetes:rbac.authorization.k8s.io/v1:Role", "modelplane-runtime");
-    expect(role.inputs.rules).toEqual([
-      { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
-      { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get", "update", "patch"] },
-      { apiGroups: [""], resources: ["services"], verbs: ["get", "list", "watch", "create", "update", "patch", "delete"] },
-      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-      { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
-    ]);
+    // exactly what the runtime's own tests run it with (test/engine/runtime/kubernetes-runtime.test.ts)
+    expect(role.inputs.rules).toEqual(RUNTIME_RBAC_RULES);
     const binding = one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "modelplane-runtime");
     expect(binding.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "modelplane-runtime" });
     expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "modelplane-engine", namespace: "modelplane" }]);

@@ -3,6 +3,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DataDirLockedError } from "../../store/data-dir-lock.js";
 import { startModelplane } from "../../main.js";
+import type { KubernetesRuntimeChoice } from "../../runtime/kubernetes/start-kubernetes-runtime.js";
+import { RuntimeStartError } from "../../runtime/runtime-start-error.js";
 import { UsageError, type CliCommand } from "../usage-error.js";
 
 function parsePort(value: string): number {
@@ -20,13 +22,48 @@ function parseReadinessTimeout(value: string): number {
   return seconds;
 }
 
+const PULL_POLICIES = ["IfNotPresent", "Always", "Never"] as const;
+
+/** The Kubernetes runtime's settings from the flags, or undefined for the process runtime (the default). */
+function kubernetesChoice(
+  values: { runtime?: string; kubeconfig?: string; namespace?: string; "image-pull-policy"?: string },
+  readinessTimeoutSeconds: number | undefined,
+): KubernetesRuntimeChoice | undefined {
+  const runtime = values.runtime ?? process.env.MODELPLANE_RUNTIME ?? "process";
+  if (runtime !== "process" && runtime !== "kubernetes") throw new UsageError(`--runtime must be process or kubernetes, got '${runtime}'`);
+  if (runtime === "process") {
+    for (const flag of ["kubeconfig", "namespace", "image-pull-policy"] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} needs --runtime kubernetes`);
+    }
+    return undefined;
+  }
+  const given = values["image-pull-policy"];
+  const pullPolicy = PULL_POLICIES.find((policy) => policy === given);
+  if (given !== undefined && pullPolicy === undefined) throw new UsageError(`--image-pull-policy must be ${PULL_POLICIES.join(", ")}, got '${given}'`);
+  const settings = {
+    ...(pullPolicy !== undefined ? { imagePullPolicy: pullPolicy } : {}),
+    ...(readinessTimeoutSeconds !== undefined ? { startupTimeoutSeconds: readinessTimeoutSeconds } : {}),
+  };
+  return {
+    ...(values.kubeconfig !== undefined ? { kubeconfigPath: values.kubeconfig } : {}),
+    ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
+    ...(Object.keys(settings).length > 0 ? { settings } : {}),
+  };
+}
+
 export const serveCommand: CliCommand = {
   name: "serve",
   summary: "run the engine: management API, data plane, replicas and promotions on one port",
-  usage: "modelplane serve [--port 7070] [--host 127.0.0.1] [--data-dir ./.modelplane] [--database-url postgres://…] [--readiness-timeout 60]",
+  usage:
+    "modelplane serve [--port 7070] [--host 127.0.0.1] [--data-dir ./.modelplane] [--database-url postgres://…] [--readiness-timeout 60]\n" +
+    "                 [--runtime process|kubernetes] [--kubeconfig PATH] [--namespace NS] [--image-pull-policy IfNotPresent|Always|Never]",
   help: [
     "  --readiness-timeout S  a starting replica must answer 200 on its readiness path within S seconds (default 60),",
     "                         else it is replaced; a deployment fails after 3 such starts in a row (about 3 × S)",
+    "  --runtime kubernetes   replicas as pods (deployments with an image); default: process (deployments with a command)",
+    "  --kubeconfig PATH      default: in-cluster in a pod, else $KUBECONFIG or ~/.kube/config",
+    "  --namespace NS         where the replica sets' Deployments go; default: the pod's, else the kubeconfig context's",
+    "  --image-pull-policy P  Never for images imported on the nodes without a registry; default IfNotPresent",
   ].join("\n"),
   async run(args) {
     let values;
@@ -39,6 +76,10 @@ export const serveCommand: CliCommand = {
           "data-dir": { type: "string" },
           "database-url": { type: "string" },
           "readiness-timeout": { type: "string" },
+          runtime: { type: "string" },
+          kubeconfig: { type: "string" },
+          namespace: { type: "string" },
+          "image-pull-policy": { type: "string" },
         },
         strict: true,
         allowPositionals: false,
@@ -48,6 +89,7 @@ export const serveCommand: CliCommand = {
     }
     const databaseUrl = values["database-url"] ?? process.env.MODELPLANE_DATABASE_URL;
     const readinessTimeoutSeconds = values["readiness-timeout"] !== undefined ? parseReadinessTimeout(values["readiness-timeout"]) : undefined;
+    const kubernetes = kubernetesChoice(values, readinessTimeoutSeconds);
     const dataDir = values["data-dir"] ?? process.env.MODELPLANE_DATA_DIR ?? "./.modelplane";
     const started = Date.now();
     // Opening the store is most of a start: PGlite creates its database on the first one (5–12 s
@@ -69,10 +111,12 @@ export const serveCommand: CliCommand = {
         ...(databaseUrl ? { databaseUrl } : {}),
         ...(readinessTimeoutSeconds !== undefined ? { runtime: { startupTimeoutMs: readinessTimeoutSeconds * 1000 } } : {}),
         showGeneratedApiKey: process.stderr.isTTY === true,
+        ...(kubernetes !== undefined ? { kubernetes } : {}),
       });
     } catch (error) {
       if (error instanceof UsageError) throw error;
-      process.stderr.write(`modelplane: ${error instanceof DataDirLockedError ? error.message : String((error as Error).stack ?? error)}\n`);
+      const plain = error instanceof DataDirLockedError || error instanceof RuntimeStartError;
+      process.stderr.write(`modelplane: ${plain ? error.message : String((error as Error).stack ?? error)}\n`);
       return 1;
     }
     process.stderr.write(`modelplane: started in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
