@@ -2,23 +2,30 @@
  * What happens to the previous deployment after a promotion (cleanup strategies) and rollback,
  * end to end with real replicas: SCALE_TO_ZERO (scaled to 0, a request to its own endpoint wakes
  * it), KEEP (still running, so a rollback is quick), DEACTIVATE (inactive, predict answers 404).
+ * Runs on processes, and on Kubernetes pods as the `kubernetes` vitest project.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad, startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
 import { ENGINE_OPTIONS, expectNoFailures, followPromotion, modelOnV1, predict } from "./promotion-support.js";
+import { runtimeUnderTest } from "./runtime-under-test.js";
 
+const runtime = runtimeUnderTest();
 let engine: TestEngine;
 
 beforeAll(async () => {
-  engine = await startTestEngine({ ...ENGINE_OPTIONS, wakeTimeoutMs: 30_000 });
+  if (runtime.skipReason !== undefined) return;
+  engine = await startTestEngine({ ...ENGINE_OPTIONS, wakeTimeoutMs: 30_000, ...(await runtime.engineOptions("cleanup")) });
 });
-afterAll(async () => engine?.close());
+afterAll(async () => {
+  await engine?.close();
+  await runtime.cleanup();
+});
 
 async function deploymentOf(modelId: string, deploymentId: string) {
   return engine.client.call("getDeployment", { params: { model_id: modelId, deployment_id: deploymentId } });
 }
 
-describe("cleanup of the previous deployment", () => {
+describe.skipIf(runtime.skipReason !== undefined)(`cleanup of the previous deployment (${runtime.name}${runtime.skipReason ? `: ${runtime.skipReason}` : ""})`, () => {
   it("SCALE_TO_ZERO (default): the previous scales to 0 and stays there; a request to its endpoint wakes it", async () => {
     const { model, params, v1, v2, deploymentUrl } = await modelOnV1(engine, "scale-to-zero", 2);
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });

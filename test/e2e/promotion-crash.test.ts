@@ -7,30 +7,30 @@
  */
 import { execFileSync } from "node:child_process";
 import { rm } from "node:fs/promises";
-import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Promotion } from "../../sdk/schemas/promotion.js";
 import { ModelplaneClient, startLoad, waitFor, waitForPromotion, type LoadReport } from "../../testing/index.js";
 import { compileEngineCli, spawnEngine, type EngineProcess } from "../support/compiled-engine.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../support/pglite-template.js";
+import { runtimeUnderTest } from "./runtime-under-test.js";
 
 const API_KEY = "promotion-crash-test-key";
-const models = resolve(import.meta.dirname, "../../examples/models");
-const v1Command = ["node", `${models}/sentiment-v1/server.js`];
-const v2Command = ["node", `${models}/sentiment-v2/server.js`];
+const runtime = runtimeUnderTest();
 
 let template: PgliteTemplate;
 let mainJs: string;
 const engines: EngineProcess[] = [];
 
 beforeAll(async () => {
-  [template, mainJs] = await Promise.all([createPgliteTemplate(), compileEngineCli()]);
+  if (runtime.skipReason !== undefined) return;
+  [template, mainJs] = await Promise.all([createPgliteTemplate(), compileEngineCli(), runtime.engineOptions("crash")]);
 });
 afterAll(async () => {
   for (const engine of engines) if (engine.child.exitCode === null && engine.child.signalCode === null) engine.child.kill("SIGTERM");
   await Promise.all(engines.map((engine) => engine.exited));
   await template?.cleanup();
   if (mainJs) await rm(mainJs.replace(/\/engine\/cli\/main\.js$/, ""), { recursive: true, force: true });
+  await runtime.cleanup();
 });
 
 /** Every descendant pid of `root` (the replicas' /bin/sh supervisors and the node servers under them). */
@@ -68,19 +68,19 @@ function expectNoFailures(report: LoadReport, minimum: number) {
 }
 
 async function startServe(dataDir: string): Promise<{ engine: EngineProcess; client: ModelplaneClient }> {
-  const engine = await spawnEngine(mainJs, ["--port", "0", "--data-dir", dataDir], { MODELPLANE_API_KEY: API_KEY });
+  const engine = await spawnEngine(mainJs, ["--port", "0", "--data-dir", dataDir, ...runtime.serveArgs()], { MODELPLANE_API_KEY: API_KEY });
   engines.push(engine);
   return { engine, client: new ModelplaneClient({ endpoint: engine.url, apiKey: API_KEY }) };
 }
 
-describe("kill -9 of the engine during a rolling deploy", () => {
-  it("resumes from the persisted step after a restart on the same data dir and succeeds; old replicas are gone", async () => {
+describe.skipIf(runtime.skipReason !== undefined)(`kill -9 of the engine during a rolling deploy (${runtime.name}${runtime.skipReason ? `: ${runtime.skipReason}` : ""})`, () => {
+  it(runtime.name === "process" ? "resumes from the persisted step after a restart on the same data dir and succeeds; old replicas are gone" : "resumes from the persisted step, adopting the pods that outlived the engine (none restarted, none duplicated), and succeeds", { timeout: 240_000 }, async () => {
     const dataDir = await template.freshDataDir();
     const first = await startServe(dataDir);
     const model = await first.client.call("createModel", { body: { name: "crash" } });
     const params = { model_id: model.id, env_name: "production" };
     await first.client.call("patchEnvironment", { params, body: { autoscaling_settings: { min_replica: 4, max_replica: 4 } } });
-    const v1 = await first.client.call("createDeployment", { params: { model_id: model.id }, body: { command: v1Command } });
+    const v1 = await first.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v1") });
     const initial = await first.client.call("promote", { params, body: { deployment_id: v1.id } });
     await waitForPromotion(first.client, { modelId: model.id, environment: "production", promotionId: initial.id }, { deadline: Date.now() + 60_000 });
     // 4 steps of 25% with 4 s of stabilization each: ~16 s of rollout, room to kill in the middle
@@ -88,7 +88,7 @@ describe("kill -9 of the engine during a rolling deploy", () => {
       params,
       body: { promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 25, max_unavailable_percent: 0, stabilization_time_seconds: 4 } } },
     });
-    const v2 = await first.client.call("createDeployment", { params: { model_id: model.id }, body: { command: v2Command } });
+    const v2 = await first.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
 
     const loadBeforeKill = startLoad({ url: `${first.engine.url}/models/${model.id}/production/predict`, concurrency: 4 });
     await waitFor(() => loadBeforeKill.snapshot().succeeded >= 20, { timeoutMs: 30_000, message: "load on v1 to start" });
@@ -101,9 +101,11 @@ describe("kill -9 of the engine during a rolling deploy", () => {
       },
       { timeoutMs: 60_000, message: "a persisted step > 0" },
     );
-    const replicaPids = descendantsOf(first.engine.child.pid!);
-    // 4 previous + the candidate's first replica, each a supervisor shell plus a node server
-    expect(replicaPids.length).toBeGreaterThanOrEqual(5);
+    const replicaPids = runtime.name === "process" ? descendantsOf(first.engine.child.pid!) : [];
+    // 4 previous + the candidate's first replica: processes (a supervisor shell plus a node server each) or pods
+    if (runtime.name === "process") expect(replicaPids.length).toBeGreaterThanOrEqual(5);
+    const podsAtKill = await runtime.livePods();
+    if (runtime.name === "kubernetes") expect((podsAtKill.get(v1.id)?.length ?? 0) + (podsAtKill.get(v2.id)?.length ?? 0)).toBeGreaterThanOrEqual(5);
     first.engine.child.kill("SIGKILL");
     await first.engine.exited;
     const reportBeforeKill = await loadBeforeKill.stop();
@@ -112,9 +114,19 @@ describe("kill -9 of the engine during a rolling deploy", () => {
     expect(answeredBeforeKill.filter((response) => response.status >= 500)).toEqual([]);
     expect(answeredBeforeKill.length, JSON.stringify(reportBeforeKill.responses.slice(0, 5))).toBeGreaterThan(20);
     await waitFor(() => replicaPids.every((pid) => !alive(pid)), { timeoutMs: 15_000, message: "the dead engine's replicas to exit" });
+    // pods outlive the engine: the same ones, still there
+    if (runtime.name === "kubernetes") expect(await runtime.livePods()).toEqual(podsAtKill);
 
     const restartedAt = Date.now();
     const second = await startServe(dataDir);
+    if (runtime.name === "kubernetes") {
+      // adopted as they are: every pod of before the kill still runs (none restarted), and nothing was
+      // duplicated — at most the one pod of the next step (the reconciler may already have taken it)
+      const adopted = await runtime.livePods();
+      const count = (pods: Map<string, string[]>) => [v1.id, v2.id].reduce((sum, id) => sum + (pods.get(id)?.length ?? 0), 0);
+      for (const id of [v1.id, v2.id]) expect(adopted.get(id) ?? []).toEqual(expect.arrayContaining(podsAtKill.get(id) ?? []));
+      expect(count(adopted)).toBeLessThanOrEqual(count(podsAtKill) + 1);
+    }
     const afterRestart = await second.client.call("getPromotion", { params: { ...params, promotion_id: promotion.id } });
     expect(afterRestart.status).not.toMatch(/SUCCEEDED|FAILED|CANCELED/);
     expect(afterRestart.step).toBeGreaterThanOrEqual(beforeKill.step);

@@ -8,6 +8,7 @@ import type { Promotion } from "../../sdk/schemas/promotion.js";
 import type { PromotionSettingsPatch } from "../../sdk/schemas/promotion-settings.js";
 import { PromotionNotSucceededError } from "../../sdk/wait.js";
 import { waitForPromotion, type LoadReport, type TestEngine } from "../../testing/index.js";
+import { runtimeUnderTest } from "./runtime-under-test.js";
 
 const models = resolve(import.meta.dirname, "../../examples/models");
 export const V1_COMMAND = ["node", `${models}/sentiment-v1/server.js`];
@@ -18,6 +19,9 @@ export const ENGINE_OPTIONS = {
   runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 },
   promotionReadyTimeoutMs: 60_000,
 } as const;
+
+/** How v1 and v2 run on the runtime under test (a command on processes, an image on Kubernetes). */
+const { runnable } = runtimeUnderTest();
 
 /** A model whose production runs v1 on `replicas` fixed replicas, then has `settings` applied. */
 export async function modelOnV1(
@@ -31,11 +35,11 @@ export async function modelOnV1(
   const model = await client.call("createModel", { body: { name } });
   const params = { model_id: model.id, env_name: "production" };
   await client.call("patchEnvironment", { params, body: { autoscaling_settings: { min_replica: replicas, max_replica: replicas } } });
-  const v1 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: V1_COMMAND, env: knobs.v1Env ?? {} } });
+  const v1 = await client.call("createDeployment", { params: { model_id: model.id }, body: { ...runnable("v1"), env: knobs.v1Env ?? {} } });
   const first = await client.call("promote", { params, body: { deployment_id: v1.id } });
   await waitForPromotion(client, { modelId: model.id, environment: "production", promotionId: first.id }, { deadline: Date.now() + 60_000 });
   if (Object.keys(settings).length > 0) await client.call("patchEnvironment", { params, body: { promotion_settings: settings } });
-  const v2 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: V2_COMMAND, env: knobs.v2Env ?? {} } });
+  const v2 = await client.call("createDeployment", { params: { model_id: model.id }, body: { ...runnable("v2"), env: knobs.v2Env ?? {} } });
   return {
     model,
     params,

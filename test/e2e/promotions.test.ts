@@ -1,23 +1,29 @@
 /**
  * Promotions end to end with real replicas under steady load: rolling deploys, graceful and forced
- * cancel, a failing candidate. Every scenario asserts zero failed requests.
+ * cancel, a failing candidate. Every scenario asserts zero failed requests. Runs on processes, and
+ * on Kubernetes pods as the `kubernetes` vitest project (see runtime-under-test.ts).
  */
-import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Promotion } from "../../sdk/schemas/promotion.js";
 import { PromotionNotSucceededError } from "../../sdk/wait.js";
 import { startLoad, startTestEngine, waitFor, waitForPromotion, type LoadReport, type TestEngine } from "../../testing/index.js";
+import { runtimeUnderTest } from "./runtime-under-test.js";
 
-const models = resolve(import.meta.dirname, "../../examples/models");
-const v1Command = ["node", `${models}/sentiment-v1/server.js`];
-const v2Command = ["node", `${models}/sentiment-v2/server.js`];
-
+const runtime = runtimeUnderTest();
 let engine: TestEngine;
 
 beforeAll(async () => {
-  engine = await startTestEngine({ runtime: { startupTimeoutMs: 5_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 30_000 });
+  if (runtime.skipReason !== undefined) return;
+  engine = await startTestEngine({
+    runtime: { startupTimeoutMs: 5_000, stopGracePeriodMs: 2_000 },
+    promotionReadyTimeoutMs: runtime.name === "kubernetes" ? 60_000 : 30_000,
+    ...(await runtime.engineOptions("promotions")),
+  });
 });
-afterAll(async () => engine?.close());
+afterAll(async () => {
+  await engine?.close();
+  await runtime.cleanup();
+});
 
 /** A model whose production runs v1 on `replicas` fixed replicas, with rolling settings. */
 async function modelOnV1(name: string, replicas: number, rolling: Record<string, number>) {
@@ -28,7 +34,7 @@ async function modelOnV1(name: string, replicas: number, rolling: Record<string,
     params,
     body: { autoscaling_settings: { min_replica: replicas, max_replica: replicas } },
   });
-  const v1 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: v1Command } });
+  const v1 = await client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v1") });
   const first = await client.call("promote", { params, body: { deployment_id: v1.id } });
   await waitForPromotion(client, { modelId: model.id, environment: "production", promotionId: first.id });
   await client.call("patchEnvironment", {
@@ -43,10 +49,10 @@ function expectNoFailures(report: LoadReport) {
   expect(report.sent).toBeGreaterThan(50);
 }
 
-describe("rolling deploy under load", () => {
+describe.skipIf(runtime.skipReason !== undefined)(`rolling deploy under load (${runtime.name}${runtime.skipReason ? `: ${runtime.skipReason}` : ""})`, () => {
   it("moves 4 replicas with 25% surge step by step, zero failed requests, traffic share follows the percentage", async () => {
     const { model, params, v1, url } = await modelOnV1("rolling", 4, { stabilization_time_seconds: 1 });
-    const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: { command: v2Command } });
+    const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
     const load = startLoad({ url, concurrency: 8 });
     await waitFor(() => load.snapshot().sent > 50, { message: "load to start" });
     const started = load.snapshot().durationMs;
@@ -90,7 +96,7 @@ describe("rolling deploy under load", () => {
 
   it("a graceful cancel ramps back down (RAMPING_DOWN then CANCELED) with zero failed requests", async () => {
     const { model, params, v1, url } = await modelOnV1("cancel", 4, { stabilization_time_seconds: 3 });
-    const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: { command: v2Command } });
+    const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
     const load = startLoad({ url, concurrency: 8 });
     await waitFor(() => load.snapshot().sent > 50, { message: "load to start" });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
@@ -113,7 +119,7 @@ describe("rolling deploy under load", () => {
 
   it("force cancel returns all traffic to the previous deployment at once, zero failed requests", async () => {
     const { model, params, v1, url } = await modelOnV1("force-cancel", 4, { stabilization_time_seconds: 3 });
-    const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: { command: v2Command } });
+    const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
     const load = startLoad({ url, concurrency: 8 });
     await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
     await waitFor(async () => ((await engine.client.call("getEnvironment", { params })).in_progress_promotion?.percent_traffic_to_new_version ?? 0) >= 25, { message: "first traffic shift" });
@@ -131,7 +137,7 @@ describe("rolling deploy under load", () => {
 
   it("pause holds the traffic split until resume", async () => {
     const { model, params, url } = await modelOnV1("pause", 4, { stabilization_time_seconds: 1 });
-    const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: { command: v2Command } });
+    const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
     const load = startLoad({ url, concurrency: 4 });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
     await waitFor(async () => ((await engine.client.call("getEnvironment", { params })).in_progress_promotion?.percent_traffic_to_new_version ?? 0) >= 25);
@@ -152,12 +158,12 @@ describe("rolling deploy under load", () => {
   });
 });
 
-describe("failing candidates", () => {
+describe.skipIf(runtime.skipReason !== undefined)(`failing candidates (${runtime.name})`, () => {
   it("a candidate that crash-loops fails the promotion: FAILED with the reason, all traffic on v1, zero failed requests", async () => {
     const { model, params, v1, url } = await modelOnV1("crashing", 2, {});
     const broken = await engine.client.call("createDeployment", {
       params: { model_id: model.id },
-      body: { command: v2Command, env: { MODEL_CRASH_AFTER_MS: "1" } },
+      body: { ...runtime.runnable("v2"), env: { MODEL_CRASH_AFTER_MS: "1" } },
     });
     const load = startLoad({ url, concurrency: 4 });
     await waitFor(() => load.snapshot().sent > 50, { message: "load to start" });
@@ -178,7 +184,7 @@ describe("failing candidates", () => {
     const { model, params, v1, url } = await modelOnV1("never-ready", 2, {});
     const broken = await engine.client.call("createDeployment", {
       params: { model_id: model.id },
-      body: { command: v2Command, env: { MODEL_FAIL_READINESS: "1" } },
+      body: { ...runtime.runnable("v2"), env: { MODEL_FAIL_READINESS: "1" } },
     });
     const load = startLoad({ url, concurrency: 2 });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: broken.id } });
