@@ -76,7 +76,7 @@ describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL", () =>
     // B has scanned (every 2 s) and tried the lease several times by now; A holds it, only A wrote
     await waitFor(async () => (await readLease(b.engine.store, leaseName)) !== undefined, { timeoutMs: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 2_500)); // at least one more scan by B: an absence needs a window
-    const progressLines = (log: string[]) => log.filter((line) => line.startsWith("production: "));
+    const progressLines = (log: string[]) => log.filter((line) => line.startsWith(`production → ${v2.name} (${v2.id}): `));
     expect(progressLines(logA).length).toBeGreaterThan(0);
     expect(progressLines(logB)).toEqual([]);
     const leaseWhileA = await readLease(b.engine.store, leaseName);
