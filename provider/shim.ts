@@ -9,6 +9,10 @@
  * dynamic-provider host.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { exposePulumiToProviderHost } from "./provider-host-path.js";
+
+// Before any `stack.up()` of an inline program starts `pulumi`: see provider-host-path.ts.
+exposePulumiToProviderHost();
 
 export type ResourceKind = "model" | "deployment" | "promotion-settings" | "environment";
 

@@ -4,24 +4,38 @@
  * Used by the quickstart, the end-to-end tests and users' own tests of their Pulumi programs.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+import { nodeModulesOfPulumi, withNodePath } from "../provider/provider-host-path.js";
 
 /** The package root (this file is dist/testing/pulumi.js or testing/pulumi.ts). */
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.url).includes("/dist/") ? "../.." : "..");
 
-/** Directory of the `pulumi` binary: MODELPLANE_PULUMI_BIN, else what scripts/bootstrap.sh reports (it builds or reuses the cache). */
+/**
+ * Directory of the `pulumi` binary: MODELPLANE_PULUMI_BIN; else, in a modelplane checkout, what
+ * scripts/bootstrap.sh reports (it builds or reuses the cache); else, in an installed package, the
+ * `pulumi` on PATH.
+ */
 export function pulumiBinDir(): string {
   const fromEnv = process.env.MODELPLANE_PULUMI_BIN;
   if (fromEnv) return fromEnv;
-  const out = execFileSync("bash", [join(packageRoot, "scripts/bootstrap.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const bootstrap = join(packageRoot, "scripts/bootstrap.sh");
+  if (!existsSync(bootstrap)) return pulumiOnPath();
+  const out = execFileSync("bash", [bootstrap], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const dir = /^pulumi=(.+)$/m.exec(out)?.[1];
   if (!dir) throw new Error(`scripts/bootstrap.sh printed no pulumi directory: ${out}`);
   process.env.MODELPLANE_PULUMI_BIN = dir;
   return dir;
+}
+
+function pulumiOnPath(): string {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir !== "" && existsSync(join(dir, "pulumi"))) return dir;
+  }
+  throw new Error("no `pulumi` on PATH: install the Pulumi CLI (https://www.pulumi.com/docs/install/) or set MODELPLANE_PULUMI_BIN to its directory");
 }
 
 export interface TemporaryPulumi {
@@ -47,11 +61,12 @@ export async function temporaryPulumi(options: { passphrase?: string } = {}): Pr
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_SKIP_CONFIRMATIONS: "true",
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-    // The dynamic-provider host (`pulumi-resource-pulumi-nodejs`) sits beside the CLI and resolves
-    // @pulumi/pulumi from its working directory; NODE_PATH makes that independent of it.
-    PATH: `${binDir}:${process.env.PATH ?? ""}`,
-    NODE_PATH: join(packageRoot, "node_modules"),
+    PATH: `${binDir}${delimiter}${process.env.PATH ?? ""}`,
   };
+  // The dynamic-provider host resolves @pulumi/pulumi from the stack's work directory: see
+  // provider/provider-host-path.ts (this also serves dynamic providers that are not modelplane's).
+  const pulumiModules = nodeModulesOfPulumi(import.meta.url);
+  if (pulumiModules !== undefined) envVars.NODE_PATH = withNodePath(process.env.NODE_PATH, pulumiModules);
   const command = await PulumiCommand.get({ root: dirname(binDir), skipVersionCheck: true });
   return { envVars, command, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

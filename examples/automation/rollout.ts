@@ -12,8 +12,6 @@
  * the entry point (see README.md). Exit code 0 when the candidate serves production, 1 when it was
  * rejected or rolled back, 2 for bad arguments.
  */
-import { createRequire } from "node:module";
-import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
@@ -212,15 +210,6 @@ function managementApi(endpoint: string, apiKey: string) {
   };
 }
 
-/**
- * The dynamic-provider host that `pulumi` starts resolves `@pulumi/pulumi` from the stack's work
- * directory, which for an inline program is a temporary one; NODE_PATH points it at ours.
- */
-function nodePathForProviderHost(): string {
-  const pulumiEntry = createRequire(import.meta.url).resolve("@pulumi/pulumi");
-  return dirname(dirname(dirname(pulumiEntry))); // …/node_modules/@pulumi/pulumi/index.js → …/node_modules
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function errorMessage(error: unknown): string {
@@ -249,10 +238,9 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutResult
   const stackName = options.stackName ?? "production";
   const api = managementApi(options.endpoint, options.apiKey);
   let targets: Targets = { staging: "candidate", production: "stable" };
-  const envVars = { NODE_PATH: process.env.NODE_PATH ?? nodePathForProviderHost(), ...options.workspace?.envVars };
   const stack: Stack = await LocalWorkspace.createOrSelectStack(
     { stackName, projectName: options.projectName ?? "modelplane-rollout", program: rolloutProgram(options, () => targets) },
-    { ...options.workspace, envVars },
+    options.workspace,
   );
   await stack.setAllConfig({
     "modelplane:endpoint": { value: options.endpoint },
