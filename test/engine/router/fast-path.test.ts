@@ -388,14 +388,17 @@ describe("router fast path", () => {
       };
       pump();
     });
-    // a short replica timeout: a paused client is not the replica's silence, the body must survive
-    const { port } = await setup([url], { replicaTimeoutMs: 200 });
+    // A replica timeout shorter than the pause below: a paused client is not the replica's silence,
+    // the body must survive. Not shorter than 1 s: on a loaded machine (load 30 here) the replica
+    // process itself can go 200 ms without CPU while the relay flows, which is real silence.
+    const { port } = await setup([url], { replicaTimeoutMs: 1_000 });
     const client = await rawClient(port);
     client.socket.pause();
     client.socket.write(post("big"));
     await eventually("the replica blocked on a full socket", () => blocked > 0 || undefined);
-    // A window in which an unbounded relay would have taken all 64 MB from the replica.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // A window in which an unbounded relay would have taken all 64 MB from the replica, and longer
+    // than the replica timeout, so that counting a paused client as silence would cut the body.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(sent).toBeLessThan(size / 2);
     let received = 0;
     client.socket.removeAllListeners("data");
