@@ -121,6 +121,16 @@ async function syncVariables(client: ModelplaneClient, modelId: string, name: st
   }
 }
 
+/** A promotion still running at promotionTimeoutSeconds, canceled gracefully; carries how it ended. */
+class PromotionTimeoutError extends Error {
+  constructor(
+    message: string,
+    readonly promotion: Promotion,
+  ) {
+    super(message);
+  }
+}
+
 /** What serves the environment, as `v1 (dep_…)`; null when nothing does yet. */
 function servingLabel(environment: Environment): string | null {
   const serving = environment.current_deployment;
@@ -173,9 +183,10 @@ async function promoteAndWait(client: ModelplaneClient, report: ResourceReport, 
       throw e;
     });
     await reported;
-    throw new Error(
+    throw new PromotionTimeoutError(
       `promotion of ${candidateLabel(promotion)} to ${name} did not finish within promotionTimeoutSeconds=${timeoutSeconds}; ` +
         `it was canceled gracefully (final status ${final.status}, ${final.percent_traffic_to_new_version} % of traffic on the candidate)`,
+      final,
     );
   }
 }
@@ -196,7 +207,8 @@ async function apply(id: string, olds: Props, news: Props): Promise<Props> {
       lastPromotion = lastPromotionOutput(await promoteAndWait(client, report, modelId, name, deploymentId, timeout));
     } catch (error) {
       const environment = await client.call("getEnvironment", { params: { model_id: modelId, env_name: name } });
-      const failed = error instanceof PromotionNotSucceededError ? lastPromotionOutput(error.promotion) : undefined;
+      const ended = error instanceof PromotionNotSucceededError || error instanceof PromotionTimeoutError ? error.promotion : undefined;
+      const failed = lastPromotionOutput(ended);
       const state = outputs({ ...news, deploymentId: environment.current_deployment?.id ?? null }, environment, client.endpoint, failed ?? olds.lastPromotion);
       const serving = servingLabel(environment);
       const message = `${(error as Error).message}; ${serving ? `${name} is still served by ${serving}` : `nothing serves ${name} yet`}`;

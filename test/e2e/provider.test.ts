@@ -35,6 +35,8 @@ interface ProgramOptions {
   deploymentName?: string;
   /** production points at this deployment id instead (one created outside the stack) */
   productionDeploymentId?: string;
+  /** production's promotionTimeoutSeconds (default 120) */
+  promotionTimeoutSeconds?: number;
 }
 
 function program(options: () => ProgramOptions) {
@@ -64,7 +66,7 @@ function program(options: () => ProgramOptions) {
       autoscalingSettings: { minReplica: o.replicas ?? 2, maxReplica: o.replicas ?? 2 },
       variables: { GREETING: "hello" },
       secrets: { API_TOKEN: SECRET },
-      promotionTimeoutSeconds: 120,
+      promotionTimeoutSeconds: o.promotionTimeoutSeconds ?? 120,
     });
     return { modelId: model.id, endpoint: production.endpoint, current: production.currentDeploymentId, v1: deployments.v1!.id, v2: deployments.v2?.id, stagingEndpoint: staging.endpoint };
   };
@@ -177,7 +179,7 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
     }, connection());
   });
 
-  it("after a failed promotion, the program put back previews clean and ups with no change; the state keeps what serves and the failed promotion", async () => {
+  it("after a failed promotion, the program put back previews clean and ups with no change; the state keeps what serves and the failed promotion; the same after a promotion canceled at promotionTimeoutSeconds", async () => {
     let options: ProgramOptions = { modelName: "sentiment-f", target: "v1", replicas: 1 };
     await withStack("provider", program(() => options), async (stack) => {
       const first = await stack.up(quiet);
@@ -208,6 +210,20 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       expect(production.initErrors ?? []).toEqual([]);
       expect(production.outputs).toMatchObject({ deploymentId: v1, currentDeploymentId: v1 });
       expect(production.outputs?.lastPromotion).toMatchObject({ deploymentId: broken.id, status: "FAILED", errorMessage: expect.stringMatching(/is failing/) });
+
+      // v2 takes longer than promotionTimeoutSeconds (a 30 s stabilization, 3 s allowed): canceled
+      // gracefully, the update fails saying so; put back, the program again previews clean
+      options = { ...options, withV2: true, stabilizationSeconds: 30 };
+      const settled = await stack.up(quiet);
+      const v2 = String(settled.outputs.v2?.value);
+      options = { ...options, target: "v2", promotionTimeoutSeconds: 3 };
+      const timedOut = await stack.up(quiet).catch((error: unknown) => error as Error);
+      expect(String(timedOut)).toMatch(new RegExp(`promotion of deployment-\\d+ \\(${v2}\\) to production did not finish within promotionTimeoutSeconds=3; it was canceled gracefully \\(final status CANCELED`));
+      options = { ...options, target: "v1" };
+      const back = await stack.preview({ diff: true });
+      expect(back.changeSummary, back.stdout).toEqual({ same: 7 });
+      const canceled = ((await stack.exportStack()).deployment as typeof state).resources.find((r) => r.urn.endsWith("modelplane:Environment::production"))!;
+      expect(canceled.outputs).toMatchObject({ deploymentId: v1, lastPromotion: { deploymentId: v2, status: "CANCELED" } });
     }, connection());
   });
 
@@ -254,8 +270,8 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
   });
 
   it("two stacks promoting the same environment at once: the second fails with a clear conflict", async () => {
-    // Stack A owns the model and moves production to v2 slowly (stabilization 8 s per step).
-    let options: ProgramOptions = { modelName: "sentiment-e", target: "v1", withV2: true, stabilizationSeconds: 8 };
+    // Stack A owns the model and moves production to v2 slowly (stabilization 20 s per step: stack B's `pulumi up` took over 16 s to reach the engine under load 28).
+    let options: ProgramOptions = { modelName: "sentiment-e", target: "v1", withV2: true, stabilizationSeconds: 20 };
     await withStack("provider", program(() => options), async (stackA) => {
       const first = await stackA.up(quiet);
       const modelId = String(first.outputs.modelId?.value);
