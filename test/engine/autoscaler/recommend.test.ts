@@ -94,8 +94,8 @@ describe("recommendReplicas", () => {
   });
 
   it("rejects inconsistent settings", () => {
-    expect(() => resolveAutoscalingSettings({ min_replica: 3, max_replica: 2 })).toThrow(/min_replica must not exceed max_replica/);
-    expect(() => resolveAutoscalingSettings({ concurrency_target: 0 })).toThrow(/concurrency_target/);
+    expect(() => resolveAutoscalingSettings({ min_replica: 3, max_replica: 2 })).toThrow(/max_replica: max_replica \(2\) must be at least min_replica \(3\)/);
+    expect(() => resolveAutoscalingSettings({ concurrency_target: 0 })).toThrow(/concurrency_target: /);
   });
 
   describe("properties", () => {
@@ -105,7 +105,7 @@ describe("recommendReplicas", () => {
         extra: fc.integer({ min: 0, max: 10 }),
         concurrency_target: fc.integer({ min: 1, max: 64 }),
         target_utilization_percentage: fc.integer({ min: 1, max: 100 }),
-        autoscaling_window: fc.integer({ min: 1, max: 600 }),
+        autoscaling_window: fc.integer({ min: 10, max: 3600 }),
         scale_down_delay: fc.integer({ min: 0, max: 3600 }),
       })
       .map(({ extra, ...rest }) => settings({ ...rest, max_replica: Math.max(1, rest.min_replica + extra) }));
