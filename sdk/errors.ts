@@ -29,6 +29,12 @@ export const ERROR_HTTP_STATUS = {
   ENGINE_UNAVAILABLE: 503,
   /** the client gave up waiting (request or promotion wait timeout) */
   TIMEOUT: 504,
+  /** data plane: the deployment's replica failed before answering, or sent an invalid response */
+  BAD_GATEWAY: 502,
+  /** data plane: the deployment cannot serve now (failing, no ready replica in time, engine shutting down) */
+  UNAVAILABLE: 503,
+  /** data plane: the replica did not answer in time */
+  GATEWAY_TIMEOUT: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_HTTP_STATUS;

@@ -270,8 +270,8 @@ class ClientConnection {
     return this.gone ? true : this.socket.write(bytes);
   }
 
-  sendError(status: number, code: DataPlaneErrorCode, message: string, deploymentId: string): void {
-    this.write(rawErrorResponse(status, code, message, `${DEPLOYMENT_ID_HEADER}: ${deploymentId}\r\n${this.connectionFields(false)}`));
+  sendError(code: DataPlaneErrorCode, message: string, deploymentId: string): void {
+    this.write(rawErrorResponse(code, message, `${DEPLOYMENT_ID_HEADER}: ${deploymentId}\r\n${this.connectionFields(false)}`));
   }
 
   /** The response is complete: next request, or close. */
@@ -334,7 +334,7 @@ class Exchange implements UpstreamListener {
 
   timedOut(timeoutMs: number): void {
     if (this.settled) return;
-    this.giveUp(`the replica did not answer in time (nothing for ${timeoutMs / 1000} s)`, 504, "GATEWAY_TIMEOUT");
+    this.giveUp(`the replica did not answer in time (nothing for ${timeoutMs / 1000} s)`, "GATEWAY_TIMEOUT");
   }
 
   private attempt(): void {
@@ -490,20 +490,20 @@ class Exchange implements UpstreamListener {
 
   /** The replica failed: an error response if nothing reached the client yet (502 unless said
    * otherwise), else the client's response is cut — never passed off as complete. */
-  private giveUp(message: string, status = 502, code: DataPlaneErrorCode = "BAD_GATEWAY"): void {
+  private giveUp(message: string, code: DataPlaneErrorCode = "BAD_GATEWAY"): void {
     this.connection?.destroy();
     this.connection = undefined;
     if (!this.responseStarted) {
-      this.failBeforeResponse(message, status, code);
+      this.failBeforeResponse(message, code);
       return;
     }
     this.settle();
     this.client.destroy();
   }
 
-  private failBeforeResponse(message: string, status = 502, code: DataPlaneErrorCode = "BAD_GATEWAY"): void {
+  private failBeforeResponse(message: string, code: DataPlaneErrorCode = "BAD_GATEWAY"): void {
     this.settle();
-    this.client.sendError(status, code, message, this.route.deploymentId);
+    this.client.sendError(code, message, this.route.deploymentId);
     this.client.exchangeDone();
   }
 

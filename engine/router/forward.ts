@@ -191,8 +191,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     }
     if (!this.res.headersSent && !this.res.destroyed) {
       const headers = { [DEPLOYMENT_ID_HEADER]: this.deploymentId };
-      if (isTimeout(error)) sendError(this.res, 504, "GATEWAY_TIMEOUT", `the replica did not answer in time: ${error.message}`, headers);
-      else sendError(this.res, 502, "BAD_GATEWAY", `the replica failed before answering: ${error.message}`, headers);
+      if (isTimeout(error)) sendError(this.res, "GATEWAY_TIMEOUT", `the replica did not answer in time: ${error.message}`, headers);
+      else sendError(this.res, "BAD_GATEWAY", `the replica failed before answering: ${error.message}`, headers);
     } else {
       // Mid-response: the only honest signal left is to cut the client's response short.
       this.res.destroy(error);

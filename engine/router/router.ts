@@ -216,7 +216,7 @@ export function createRouter(options: RouterOptions): Router {
     if (parsed === undefined) return false;
     if (req.method !== "POST") {
       req.resume();
-      sendError(res, 405, "METHOD_NOT_ALLOWED", "predict endpoints accept POST only", { allow: "POST" });
+      sendError(res, "METHOD_NOT_ALLOWED", "predict endpoints accept POST only", { allow: "POST" });
       return true;
     }
     serve(req, res, parsed.target, parsed.query);
@@ -227,7 +227,7 @@ export function createRouter(options: RouterOptions): Router {
     const resolution = resolveTarget(table, target, rand);
     if (!resolution.ok) {
       req.resume();
-      sendError(res, 404, "NOT_FOUND", resolution.message);
+      sendError(res, "NOT_FOUND", resolution.message);
       return;
     }
     const { deploymentId, replicaSetId } = resolution;
@@ -268,23 +268,23 @@ export function createRouter(options: RouterOptions): Router {
     if (outcome === "gone") return;
     if (outcome === "failing") {
       req.resume();
-      sendError(res, 503, "UNAVAILABLE", `deployment "${deploymentId}" is failing: its replicas crash or never become ready`, deploymentHeader);
+      sendError(res, "UNAVAILABLE", `deployment "${deploymentId}" is failing: its replicas crash or never become ready`, deploymentHeader);
       return;
     }
     if (outcome === "closed") {
       req.resume();
-      sendError(res, 503, "UNAVAILABLE", "the engine is shutting down", deploymentHeader);
+      sendError(res, "UNAVAILABLE", "the engine is shutting down", deploymentHeader);
       return;
     }
     if (outcome === "timeout") {
       req.resume();
-      sendError(res, 503, "UNAVAILABLE", `deployment "${deploymentId}" has no ready replica after ${wakeTimeoutMs / 1000} s`, deploymentHeader);
+      sendError(res, "UNAVAILABLE", `deployment "${deploymentId}" has no ready replica after ${wakeTimeoutMs / 1000} s`, deploymentHeader);
       return;
     }
     // Deactivated or deleted while the request was held.
     if (table.deployment(modelId, deploymentId)?.active !== true) {
       req.resume();
-      sendError(res, 404, "NOT_FOUND", `deployment "${deploymentId}" of model "${modelId}" is no longer active`);
+      sendError(res, "NOT_FOUND", `deployment "${deploymentId}" of model "${modelId}" is no longer active`);
       return;
     }
     dispatch(exchange, 0, undefined);
@@ -319,7 +319,7 @@ export function createRouter(options: RouterOptions): Router {
     const replica = pickReadyReplica(replicaSetId, refusedBy);
     if (replica === undefined) {
       req.resume();
-      sendError(res, 502, "BAD_GATEWAY", `no replica of deployment "${deploymentId}" accepted the connection`, {
+      sendError(res, "BAD_GATEWAY", `no replica of deployment "${deploymentId}" accepted the connection`, {
         [DEPLOYMENT_ID_HEADER]: deploymentId,
       });
       return;
@@ -337,7 +337,7 @@ export function createRouter(options: RouterOptions): Router {
         dispatch(exchange, attempt + 1, refused);
       } else {
         req.resume();
-        sendError(res, 502, "BAD_GATEWAY", `the replicas of deployment "${deploymentId}" refused the connection`, {
+        sendError(res, "BAD_GATEWAY", `the replicas of deployment "${deploymentId}" refused the connection`, {
           [DEPLOYMENT_ID_HEADER]: deploymentId,
         });
       }
