@@ -15,6 +15,7 @@ import {
 } from "../../sdk/index.js";
 import { conflict, invalidField } from "../errors.js";
 import {
+  deploymentNameTaken,
   findLiveDeployment,
   insertDeployment,
   listLiveDeployments,
@@ -25,7 +26,7 @@ import {
 } from "../store/deployments.js";
 import { listEnvironmentsServing } from "../store/environments.js";
 import { takeDeploymentNumber } from "../store/models.js";
-import { IN_PROGRESS_SQL } from "../store/promotions.js";
+import { findInProgressPromotionInvolving } from "../store/promotions.js";
 import type { SqlExecutor } from "../store/sql.js";
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
 import { withConflictMessages } from "./database-conflicts.js";
@@ -72,11 +73,7 @@ const DEPLOYMENT_CONFLICTS = (name: string, modelId: string) => ({
 async function nextDefaultName(tx: SqlExecutor, modelId: string): Promise<string> {
   for (;;) {
     const name = `deployment-${await takeDeploymentNumber(tx, modelId)}`;
-    const taken = await tx.query("SELECT 1 FROM deployments WHERE model_id = $1 AND name = $2 AND deleted_at IS NULL", [
-      modelId,
-      name,
-    ]);
-    if (taken.length === 0) return name;
+    if (!(await deploymentNameTaken(tx, modelId, name))) return name;
   }
 }
 
@@ -236,19 +233,6 @@ export async function patchDeployment(
   });
 }
 
-/** In-progress promotion that involves a deployment as candidate or previous, if any. */
-async function promotionInvolving(
-  tx: SqlExecutor,
-  deploymentId: string,
-): Promise<{ id: string; environment_name: string; deployment_id: string } | undefined> {
-  const [row] = await tx.query<{ id: string; environment_name: string; deployment_id: string }>(
-    `SELECT id, environment_name, deployment_id FROM promotions
-     WHERE (deployment_id = $1 OR previous_deployment_id = $1) AND ${IN_PROGRESS_SQL} LIMIT 1`,
-    [deploymentId],
-  );
-  return row;
-}
-
 function promotionBlocks(
   modelId: string,
   deployment: DeploymentRow,
@@ -274,7 +258,7 @@ export async function setDeploymentActive(
     const existing = await requireDeployment(work.tx, modelId, deploymentId, true);
     if (existing.active === active) return loadDeployment(work.tx, existing);
     if (!active) {
-      const promotion = await promotionInvolving(work.tx, existing.id);
+      const promotion = await findInProgressPromotionInvolving(work.tx, existing.id);
       if (promotion) throw promotionBlocks(modelId, existing, promotion, "deactivate");
     }
     const row = await updateDeployment(
@@ -344,7 +328,7 @@ export async function deleteDeployment(
         { environment: servedEnvironment.name },
       );
     }
-    const promotion = await promotionInvolving(work.tx, existing.id);
+    const promotion = await findInProgressPromotionInvolving(work.tx, existing.id);
     if (promotion) throw promotionBlocks(modelId, existing, promotion, "delete");
     await softDeleteDeployment(work.tx, existing.id, work.at);
     await work.audit({ modelId, kind: "deployment.deleted", objectId: existing.id, objectName: existing.name });

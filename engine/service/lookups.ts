@@ -1,7 +1,7 @@
 import type { Deployment, Environment, PromotionSettings } from "../../sdk/index.js";
 import { notFound } from "../errors.js";
 import { findLiveDeployment, type DeploymentRow } from "../store/deployments.js";
-import { findLiveEnvironment, type EnvironmentRow } from "../store/environments.js";
+import { findLiveEnvironment, listServingEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel, type ModelRow } from "../store/models.js";
 import { findLivePromotionSettings } from "../store/promotion-settings.js";
 import { findInProgressPromotion } from "../store/promotions.js";
@@ -54,12 +54,7 @@ export async function requireEnvironment(
 
 /** Map deployment id → name of the environment it serves (production preferred) for one model. */
 export async function servingEnvironmentNames(sql: SqlExecutor, modelId: string): Promise<Map<string, string>> {
-  const rows = await sql.query<{ name: string; current_deployment_id: string }>(
-    `SELECT name, current_deployment_id FROM environments
-     WHERE model_id = $1 AND deleted_at IS NULL AND current_deployment_id IS NOT NULL
-     ORDER BY (name = 'production') DESC, name`,
-    [modelId],
-  );
+  const rows = await listServingEnvironments(sql, modelId);
   const byDeployment = new Map<string, string>();
   for (const row of rows) if (!byDeployment.has(row.current_deployment_id)) byDeployment.set(row.current_deployment_id, row.name);
   return byDeployment;

@@ -8,7 +8,8 @@ import {
 } from "../../sdk/index.js";
 import { listAuditLogs } from "../store/audit-log.js";
 import { insertEnvironment } from "../store/environments.js";
-import { insertModel, listLiveModels, softDeleteModelCascade, type ModelRow } from "../store/models.js";
+import { listLiveDeployments } from "../store/deployments.js";
+import { insertModel, listLiveModels, modelEverExisted, softDeleteModelCascade, summarizeModel, type ModelRow } from "../store/models.js";
 import type { SqlExecutor } from "../store/sql.js";
 import { inTransaction, type ServiceContext } from "./context.js";
 import { withConflictMessages } from "./database-conflicts.js";
@@ -17,23 +18,11 @@ import { requireModel } from "./lookups.js";
 import { presentAuditLog, presentModel } from "./presenters.js";
 
 async function summarize(sql: SqlExecutor, row: ModelRow): Promise<Model> {
-  const [summary] = await sql.query<{
-    deployments_count: number;
-    production_deployment_id: string | null;
-    development_deployment_id: string | null;
-  }>(
-    `SELECT
-       (SELECT count(*)::int FROM deployments WHERE model_id = $1 AND deleted_at IS NULL) AS deployments_count,
-       (SELECT current_deployment_id FROM environments
-          WHERE model_id = $1 AND name = 'production' AND deleted_at IS NULL) AS production_deployment_id,
-       (SELECT id FROM deployments WHERE model_id = $1 AND is_development AND deleted_at IS NULL)
-          AS development_deployment_id`,
-    [row.id],
-  );
+  const summary = await summarizeModel(sql, row.id);
   return presentModel(row, {
-    deploymentsCount: summary?.deployments_count ?? 0,
-    productionDeploymentId: summary?.production_deployment_id ?? null,
-    developmentDeploymentId: summary?.development_deployment_id ?? null,
+    deploymentsCount: summary.deployments_count,
+    productionDeploymentId: summary.production_deployment_id,
+    developmentDeploymentId: summary.development_deployment_id,
   });
 }
 
@@ -82,10 +71,7 @@ export async function getModel(context: ServiceContext, modelId: string): Promis
 export async function deleteModel(context: ServiceContext, modelId: string): Promise<{ id: string; deleted: true }> {
   return inTransaction(context, async (work) => {
     const model = await requireModel(work.tx, modelId, true);
-    const deployments = await work.tx.query<{ id: string }>(
-      "SELECT id FROM deployments WHERE model_id = $1 AND deleted_at IS NULL",
-      [modelId],
-    );
+    const deployments = await listLiveDeployments(work.tx, modelId);
     await softDeleteModelCascade(work.tx, modelId, work.at);
     await work.audit({
       modelId,
@@ -104,7 +90,6 @@ export async function deleteModel(context: ServiceContext, modelId: string): Pro
 
 /** A model's audit log, newest first; still readable after the model was deleted. */
 export async function listModelAuditLogs(context: ServiceContext, modelId: string): Promise<AuditLogEntry[]> {
-  const exists = await context.sql.query("SELECT 1 FROM models WHERE id = $1", [modelId]);
-  if (exists.length === 0) await requireModel(context.sql, modelId);
+  if (!(await modelEverExisted(context.sql, modelId))) await requireModel(context.sql, modelId);
   return (await listAuditLogs(context.sql, modelId)).map(presentAuditLog);
 }

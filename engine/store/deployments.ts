@@ -78,6 +78,12 @@ export async function findLiveDeployment(
   return row;
 }
 
+/** Whether a live deployment of the model has this name. */
+export async function deploymentNameTaken(sql: SqlExecutor, modelId: string, name: string): Promise<boolean> {
+  const rows = await sql.query("SELECT 1 FROM deployments WHERE model_id = $1 AND name = $2 AND deleted_at IS NULL", [modelId, name]);
+  return rows.length > 0;
+}
+
 /** Any live deployment by id (the reconciler and router do not always know the model). */
 export async function findLiveDeploymentById(sql: SqlExecutor, id: string): Promise<DeploymentRow | undefined> {
   const [row] = await sql.query<DeploymentRow>("SELECT * FROM deployments WHERE id = $1 AND deleted_at IS NULL", [id]);

@@ -81,6 +81,16 @@ export async function listEnvironmentsServing(sql: SqlExecutor, deploymentId: st
 }
 
 /** Live environments that refer to a named promotion settings object. */
+/** (environment name, deployment it serves) of a model's serving environments, production first. */
+export async function listServingEnvironments(sql: SqlExecutor, modelId: string): Promise<{ name: string; current_deployment_id: string }[]> {
+  return sql.query<{ name: string; current_deployment_id: string }>(
+    `SELECT name, current_deployment_id FROM environments
+     WHERE model_id = $1 AND deleted_at IS NULL AND current_deployment_id IS NOT NULL
+     ORDER BY (name = 'production') DESC, name`,
+    [modelId],
+  );
+}
+
 export async function listEnvironmentsUsingSettings(sql: SqlExecutor, settingsId: string): Promise<EnvironmentRow[]> {
   return sql.query<EnvironmentRow>(
     "SELECT * FROM environments WHERE promotion_settings_id = $1 AND deleted_at IS NULL ORDER BY model_id, name",

@@ -29,6 +29,31 @@ export async function listLiveModels(sql: SqlExecutor): Promise<ModelRow[]> {
   return sql.query<ModelRow>("SELECT * FROM models WHERE deleted_at IS NULL ORDER BY created_at, id");
 }
 
+/** Whether a model row exists, deleted or not (a deleted model's audit log stays readable). */
+export async function modelEverExisted(sql: SqlExecutor, id: string): Promise<boolean> {
+  return (await sql.query("SELECT 1 FROM models WHERE id = $1", [id])).length > 0;
+}
+
+export interface ModelSummaryRow {
+  deployments_count: number;
+  production_deployment_id: string | null;
+  development_deployment_id: string | null;
+}
+
+/** What a model's API object shows about what is under it. */
+export async function summarizeModel(sql: SqlExecutor, modelId: string): Promise<ModelSummaryRow> {
+  const [row] = await sql.query<ModelSummaryRow>(
+    `SELECT
+       (SELECT count(*)::int FROM deployments WHERE model_id = $1 AND deleted_at IS NULL) AS deployments_count,
+       (SELECT current_deployment_id FROM environments
+          WHERE model_id = $1 AND name = 'production' AND deleted_at IS NULL) AS production_deployment_id,
+       (SELECT id FROM deployments WHERE model_id = $1 AND is_development AND deleted_at IS NULL)
+          AS development_deployment_id`,
+    [modelId],
+  );
+  return row ?? { deployments_count: 0, production_deployment_id: null, development_deployment_id: null };
+}
+
 /** Reserve the next `deployment-N` number of a model. */
 export async function takeDeploymentNumber(sql: SqlExecutor, modelId: string): Promise<number> {
   const [row] = await sql.query<{ n: number }>(

@@ -103,6 +103,19 @@ export async function findPromotion(sql: SqlExecutor, id: string): Promise<Promo
   return row;
 }
 
+/** An in-progress promotion with a deployment as its candidate or as the deployment it replaces. */
+export async function findInProgressPromotionInvolving(
+  sql: SqlExecutor,
+  deploymentId: string,
+): Promise<Pick<PromotionRow, "id" | "environment_name" | "deployment_id"> | undefined> {
+  const [row] = await sql.query<Pick<PromotionRow, "id" | "environment_name" | "deployment_id">>(
+    `SELECT id, environment_name, deployment_id FROM promotions
+     WHERE (deployment_id = $1 OR previous_deployment_id = $1) AND ${IN_PROGRESS_SQL} LIMIT 1`,
+    [deploymentId],
+  );
+  return row;
+}
+
 export async function findInProgressPromotion(
   sql: SqlExecutor,
   environmentId: string,
