@@ -8,7 +8,6 @@ import {
   type CreateModelBody,
   type CreatePromotionSettingsBody,
   type Deployment,
-  type DeploymentStatus,
   type Environment,
   type Model,
   type PatchDeploymentBody,
@@ -22,7 +21,6 @@ import {
   type Variable,
 } from "../../sdk/index.js";
 import { notImplemented } from "../errors.js";
-import { findLiveDeploymentById, updateDeployment, type DeploymentRow } from "../store/deployments.js";
 import { findLiveEnvironment } from "../store/environments.js";
 import type { Sql } from "../store/sql.js";
 import { listVariables } from "../store/variables.js";
@@ -35,18 +33,9 @@ import * as models from "./models.js";
 import * as promotionSettings from "./promotion-settings.js";
 import * as promotions from "./promotions.js";
 import type { PromotionActionName, PromotionExecutor } from "./promotions.js";
-import { presentPromotion } from "./presenters.js";
 import * as variables from "./variables.js";
 
 type Deleted = { id: string; deleted: true };
-
-/** What the runtime driver reports back about a deployment (written only when it changed). */
-export interface DeploymentObservationUpdate {
-  status: DeploymentStatus;
-  replicas: { desired: number; ready: number; starting: number };
-  /** why it is failing; null clears it. Must not contain secret values. */
-  errorMessage: string | null;
-}
 
 /**
  * The control plane's operations, one method per API route plus the hooks the engine's runtime
@@ -234,52 +223,6 @@ export class ControlPlane {
   // hooks for the runtime driver and the reconciler
 
   /**
-   * Record what the runtime observes for a deployment (status, replica counts, failure). Writes
-   * and emits `deployment.changed` only when something changed; a status change is audited.
-   * Returns false for an unknown or deleted deployment.
-   */
-  async recordDeploymentObservation(deploymentId: string, observed: DeploymentObservationUpdate): Promise<boolean> {
-    return inTransaction(this.#context, async (work) => {
-      const [current] = await work.tx.query<DeploymentRow>(
-        "SELECT * FROM deployments WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
-        [deploymentId],
-      );
-      if (!current) return false;
-      // an inactive deployment stays INACTIVE whatever a draining runtime still reports
-      const status = current.active ? observed.status : "INACTIVE";
-      const unchanged =
-        current.status === status &&
-        current.error_message === observed.errorMessage &&
-        current.replicas_desired === observed.replicas.desired &&
-        current.replicas_ready === observed.replicas.ready &&
-        current.replicas_starting === observed.replicas.starting;
-      if (unchanged) return true;
-      await updateDeployment(
-        work.tx,
-        deploymentId,
-        { status, errorMessage: observed.errorMessage, replicas: observed.replicas },
-        work.at,
-      );
-      if (current.status !== status) {
-        await work.audit({
-          modelId: current.model_id,
-          kind: "deployment.status_changed",
-          objectId: deploymentId,
-          objectName: current.name,
-          details: { from: current.status, to: status, ...(observed.errorMessage ? { error_message: observed.errorMessage } : {}) },
-        });
-      }
-      work.emit({ type: "deployment.changed", modelId: current.model_id, deploymentId, deleted: false });
-      return true;
-    });
-  }
-
-  /** A deployment row by id (any model), for the runtime driver; undefined when deleted. */
-  findDeployment(deploymentId: string): Promise<DeploymentRow | undefined> {
-    return findLiveDeploymentById(this.#context.sql, deploymentId);
-  }
-
-  /**
    * Variables to inject into an environment's replicas, secret values included, plus the names of
    * the secret ones so the runtime can redact them. Never return this through the API or log it.
    */
@@ -295,7 +238,4 @@ export class ControlPlane {
       secretKeys: rows.filter((row) => row.secret).map((row) => row.name),
     };
   }
-
-  /** Present a stored promotion row as the API shows it (for the reconciler's logs and events). */
-  presentPromotion = presentPromotion;
 }

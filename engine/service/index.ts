@@ -1,4 +1,4 @@
-export { ControlPlane, type DeploymentObservationUpdate } from "./control-plane.js";
+export { ControlPlane } from "./control-plane.js";
 export { DomainEvents, type DomainEvent, type DomainEventListener, type DomainEventType } from "./events.js";
 export type { ServiceContext, UnitOfWork } from "./context.js";
 export {

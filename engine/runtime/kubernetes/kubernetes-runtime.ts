@@ -32,7 +32,7 @@ import { ClusterWatch, type WatchedKind } from "./cluster-watch.js";
 import { deploymentManifest } from "./deployment-manifest.js";
 import { existingReplicaSet } from "./existing-replica-set.js";
 import { DEFAULT_KUBERNETES_SETTINGS, type KubernetesSettings } from "./kubernetes-settings.js";
-import { ANNOTATION, installationSelector, LABEL } from "./labels.js";
+import { ANNOTATION, installationSelector } from "./labels.js";
 import { manifestHash } from "./manifest-hash.js";
 import { objectNameOf } from "./object-name.js";
 import { podReplicas } from "./pod-replicas.js";
