@@ -181,7 +181,7 @@ export const contract = {
   putVariable: route({
     method: "PUT", path: "/v1/models/{model_id}/environments/{env_name}/variables/{name}", params: VariableParams,
     body: PutVariableBody, response: Variable, successStatus: 200, idempotent: true,
-    summary: "Set an environment variable or secret (secret values are write-only)",
+    summary: "Set an environment variable or secret (secret values are write-only; without `secret` an existing secret stays secret)",
   }),
   deleteVariable: route({
     method: "DELETE", path: "/v1/models/{model_id}/environments/{env_name}/variables/{name}", params: VariableParams,

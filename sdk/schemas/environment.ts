@@ -19,11 +19,15 @@ export const Variable = z.object({
 });
 export type Variable = z.infer<typeof Variable>;
 
-/** PUT …/environments/{env_name}/variables/{name} */
+/**
+ * PUT …/environments/{env_name}/variables/{name}. `secret` omitted: a new variable is plain, an
+ * existing one keeps what it is — a secret stays secret (a value-only update must not make it
+ * readable); only an explicit `"secret": false` turns a secret into a plain variable.
+ */
 export const PutVariableBody = z
   .object({
     value: withoutNul(z.string().max(65_536)),
-    secret: z.boolean().default(false),
+    secret: z.boolean().optional(),
   })
   .strict();
 export type PutVariableBody = z.infer<typeof PutVariableBody>;

@@ -399,6 +399,26 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
         expectError(await call("DELETE", `${base}/LOG_LEVEL`), 404, "NOT_FOUND");
         expectError(await call("PUT", `/v1/models/${modelId}/environments/nope/variables/A`, { value: "x" }), 404, "NOT_FOUND");
       });
+
+      it("a PUT without `secret` keeps a secret secret; only an explicit `secret: false` makes it readable (finding 11)", async () => {
+        const modelId = await newModel();
+        const base = `/v1/models/${modelId}/environments/production/variables`;
+        const variables = async () => (await call("GET", `/v1/models/${modelId}/environments/production`)).body.variables;
+        expect((await call("PUT", `${base}/API_TOKEN`, { value: "first-secret", secret: true })).body).toEqual({ name: "API_TOKEN", secret: true });
+        // a value-only update (as a client that only knows `value` sends it)
+        const updated = await call("PUT", `${base}/API_TOKEN`, { value: "second-secret" });
+        expect(updated.status, updated.text).toBe(200);
+        expect(updated.body).toEqual({ name: "API_TOKEN", secret: true });
+        expect(await variables()).toEqual([{ name: "API_TOKEN", secret: true }]);
+        expect((await call("GET", `/v1/models/${modelId}/environments/production`)).text).not.toContain("second-secret");
+        expect((await api.engine.service.replicaVariables(modelId, "production"))?.env).toEqual({ API_TOKEN: "second-secret" });
+        // a new variable without `secret` is plain, and stays plain on a value-only update
+        expect((await call("PUT", `${base}/LOG_LEVEL`, { value: "info" })).body).toEqual({ name: "LOG_LEVEL", secret: false, value: "info" });
+        expect((await call("PUT", `${base}/LOG_LEVEL`, { value: "debug" })).body).toEqual({ name: "LOG_LEVEL", secret: false, value: "debug" });
+        // dropping secret-ness is explicit
+        expect((await call("PUT", `${base}/API_TOKEN`, { value: "now-public", secret: false })).body).toEqual({ name: "API_TOKEN", secret: false, value: "now-public" });
+        expect((await call("PUT", `${base}/LOG_LEVEL`, { value: "hidden", secret: true })).body).toEqual({ name: "LOG_LEVEL", secret: true });
+      });
     });
 
     describe("promotion requests", () => {

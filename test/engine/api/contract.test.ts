@@ -91,8 +91,9 @@ describe("sdk schemas", () => {
     ]);
   });
 
-  it("defaults variables to non-secret", () => {
-    expect(PutVariableBody.parse({ value: "x" })).toEqual({ value: "x", secret: false });
+  it("leaves secret-ness unset when the body omits it: the engine keeps an existing secret secret", () => {
+    expect(PutVariableBody.parse({ value: "x" })).toEqual({ value: "x" });
+    expect(PutVariableBody.parse({ value: "x", secret: false })).toEqual({ value: "x", secret: false });
   });
 });
 
