@@ -73,8 +73,8 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
   });
   controlPlane.setPromotionExecutor(
     createPromotionExecutor({
-      currentReplicas: (deploymentId) => deployments.desiredReplicas(deploymentId),
-      readyReplicas: (deploymentId) => runtime.observe(replicaSetId(deploymentId, null)).ready,
+      currentReplicas: (deploymentId, environmentName) => deployments.desiredReplicas(replicaSetId(deploymentId, environmentName)),
+      readyReplicas: (deploymentId, environmentName) => runtime.observe(replicaSetId(deploymentId, environmentName)).ready,
       ...(options.promotionReadyTimeoutMs !== undefined ? { readyTimeoutMs: options.promotionReadyTimeoutMs } : {}),
     }),
   );

@@ -1,10 +1,13 @@
 /**
- * Keeps what runs in line with what is stored: for every live deployment it derives the replica
- * spec (command, the deployment's env, the variables and secrets of the environment it serves,
- * ENVIRONMENT), owns the desired replica count outside promotions (through the autoscaler),
- * updates the router's in-memory table, and writes what the runtime observes (status, replica
- * counts, error) back to the deployment row. Level-triggered: every `sync*` re-reads the rows,
- * so a missed or repeated event does no harm.
+ * Keeps what runs in line with what is stored. The unit it runs is a replica set (engine/runtime):
+ * for every live deployment, its own set (the per-deployment endpoint; the development
+ * deployment's only set) plus one set per environment it serves, is promoted into, or was kept
+ * warm in by a KEEP cleanup. An environment set's replicas carry that environment's name as
+ * ENVIRONMENT, its variables and secrets; the own set carries the deployment's env only. It owns
+ * each set's desired count outside promotions (through the autoscaler, per set), updates the
+ * router's in-memory table, and writes what the runtime observes over all of a deployment's sets
+ * (status, replica counts, error) back to the deployment row. Level-triggered: every `sync*`
+ * re-reads the rows, so a missed or repeated event does no harm.
  */
 import { createHash } from "node:crypto";
 import type { AutoscalingSettings, DeploymentStatus } from "../../sdk/index.js";
@@ -32,10 +35,33 @@ export interface DeploymentControllerOptions {
   clock?: () => Date;
 }
 
-interface Assignment {
+/**
+ * Why a set runs:
+ * - own: the deployment's own set (per-deployment endpoint, development deployment)
+ * - serving: the environment's current deployment
+ * - candidate: the deployment an in-progress promotion moves the environment to
+ * - kept: the previous deployment of an environment whose promotion's cleanup was KEEP (warm for
+ *   a rollback, gets no traffic); in memory only, so a restarted engine does not keep it
+ */
+type SetRole = "own" | "serving" | "candidate" | "kept";
+
+interface ManagedSet {
+  id: ReplicaSetId;
+  deploymentId: string;
+  environment: string | null;
+  role: SetRole;
+  spec: ReplicaSetSpec;
+  /** replica count last asked of the runtime */
+  desired: number;
+  /** a promotion decides the count (the reconciler sets it); the autoscaler leaves it alone */
+  ownedByPromotion: boolean;
+  /** own set only: the deployment had environment sets at the last sync (own set then scales from 0) */
+  besideEnvironments: boolean;
+}
+
+interface WantedEnvironment {
   environment: EnvironmentRow;
-  /** true when the deployment is the candidate of an in-progress promotion into `environment` */
-  candidate: boolean;
+  role: "serving" | "candidate";
 }
 
 export class DeploymentController {
@@ -44,14 +70,9 @@ export class DeploymentController {
   readonly #table: RoutingTable;
   readonly #autoscaler: Autoscaler;
   readonly #clock: () => Date;
-  /** Last spec handed to the runtime, per deployment. */
-  readonly #specs = new Map<string, ReplicaSetSpec>();
-  /** The deployment each replica set the runtime reports on belongs to. */
-  readonly #deploymentOfSet = new Map<ReplicaSetId, string>();
-  /** Replica count last asked of the runtime, per deployment. */
-  readonly #desired = new Map<string, number>();
-  /** Deployments whose replica count a promotion decides (the reconciler sets them). */
-  readonly #ownedByPromotion = new Set<string>();
+  readonly #sets = new Map<ReplicaSetId, ManagedSet>();
+  /** Set ids per deployment. */
+  readonly #setsOf = new Map<string, Set<ReplicaSetId>>();
   /** Deployment rows' model ids, for the router table. */
   readonly #modelOf = new Map<string, string>();
   /** Deployments that had a ready replica since their last (re)start: tells UNHEALTHY from FAILED. */
@@ -67,8 +88,8 @@ export class DeploymentController {
     this.#autoscaler = options.autoscaler;
     this.#clock = options.clock ?? (() => new Date());
     this.#unsubscribe = this.#runtime.onChange((setId) => {
-      const deploymentId = this.#deploymentOfSet.get(setId);
-      if (deploymentId !== undefined) this.#recordObservation(deploymentId);
+      const set = this.#sets.get(setId);
+      if (set !== undefined) this.#recordObservation(set.deploymentId);
     });
   }
 
@@ -85,7 +106,7 @@ export class DeploymentController {
     // Sets that outlived a previous engine (Kubernetes): those still wanted were adopted above
     // (same id and revision: nothing restarts); the rest are swept.
     for (const existing of await this.#runtime.list()) {
-      if (!this.#deploymentOfSet.has(existing.id)) await this.#runtime.remove(existing.id);
+      if (!this.#sets.has(existing.id)) await this.#runtime.remove(existing.id);
     }
   }
 
@@ -101,11 +122,19 @@ export class DeploymentController {
     for (const environment of await listLiveEnvironments(this.#sql, modelId)) await this.syncEnvironment(modelId, environment.name);
   }
 
-  /** An environment changed: its route (current, candidate, traffic split) and its deployments' specs. */
+  /** An environment changed: its route (current, candidate, traffic split) and its deployments' sets
+   * (a change of its variables gives its sets a new revision: the runtime replaces their replicas). */
   async syncEnvironment(modelId: string, environmentName: string): Promise<void> {
     const environment = await findLiveEnvironment(this.#sql, modelId, environmentName);
     if (!environment) {
       this.#table.removeEnvironment(modelId, environmentName);
+      // Deleted: its sets go (kept ones too).
+      for (const set of [...this.#sets.values()]) {
+        if (set.environment === environmentName && this.#modelOf.get(set.deploymentId) === modelId) {
+          await this.#removeSet(set);
+          await this.syncDeployment(set.deploymentId);
+        }
+      }
       return;
     }
     const promotion = await findInProgressPromotion(this.#sql, environment.id);
@@ -125,8 +154,9 @@ export class DeploymentController {
   }
 
   /**
-   * A deployment changed (created, live-patched, activated, deactivated, settings, deleted): its
-   * route, spec and autoscaling. `restoreReplicas` re-applies a persisted count after a restart.
+   * A deployment changed (created, live-patched, activated, deactivated, settings, deleted, began
+   * or stopped serving an environment): its route, its sets' specs and autoscaling, and the sets
+   * it no longer needs removed. `restoreReplicas` re-applies a persisted count after a restart.
    */
   async syncDeployment(deploymentId: string, options: { restoreReplicas?: number } = {}): Promise<void> {
     if (this.#closed) return;
@@ -143,64 +173,115 @@ export class DeploymentController {
     this.#modelOf.set(row.id, row.model_id);
     this.#table.setModel(row.model_id);
     this.#table.setDeployment(row.model_id, row.id, { active: true, predictPath: row.spec.predict_path, isDevelopment: row.is_development });
-    const assignment = await this.#assignmentOf(row);
-    const spec = await this.#specFor(row, assignment);
-    this.#specs.set(row.id, spec);
+    const model = await findLiveModel(this.#sql, row.model_id);
+    const modelName = model?.name ?? row.model_id;
+    const wanted = row.is_development ? [] : await this.#wantedEnvironments(row);
+
+    // Environment sets.
+    const wantedIds = new Set<ReplicaSetId>([replicaSetId(row.id, null)]);
+    for (const { environment, role } of wanted) {
+      const id = replicaSetId(row.id, environment.name);
+      wantedIds.add(id);
+      const spec = await this.#specFor(row, modelName, environment);
+      const existing = this.#sets.get(id);
+      let replicas = existing?.desired;
+      if (replicas === undefined) {
+        // A candidate's count is the promotion's to set; a serving set seen for the first time (engine
+        // start) restores the persisted count when it is the deployment's only set with replicas.
+        replicas = role === "candidate" ? 0 : Math.max(1, environment.autoscaling_settings.min_replica, wanted.length === 1 ? (options.restoreReplicas ?? 0) : 0);
+      }
+      const set = this.#upsert(id, row.id, environment.name, role, spec, false);
+      this.#autoscaler.track(id, environment.autoscaling_settings, replicas);
+      if (set.ownedByPromotion) this.#autoscaler.exclude(id);
+      this.#apply(set, replicas);
+    }
+    // Kept sets stay until a promotion takes them again or the environment goes.
+    for (const id of this.#setsOf.get(row.id) ?? []) if (this.#sets.get(id)?.role === "kept") wantedIds.add(id);
+
+    // The own set. Beside environment sets it scales from zero (a request to the per-deployment
+    // endpoint wakes it): the environments' traffic is served by their own sets.
+    const besideEnvironments = wantedIds.size > 1;
+    const ownId = replicaSetId(row.id, null);
+    const ownSpec = await this.#specFor(row, modelName, null);
     const settings: Partial<AutoscalingSettings> = row.is_development
       ? DEVELOPMENT_AUTOSCALING
-      : assignment && !assignment.candidate ? assignment.environment.autoscaling_settings : row.autoscaling_settings;
-    let replicas = this.#desired.get(row.id);
-    if (replicas === undefined) {
+      : besideEnvironments ? { ...row.autoscaling_settings, min_replica: 0 } : row.autoscaling_settings;
+    const own = this.#sets.get(ownId);
+    let replicas = own?.desired;
+    if (replicas === undefined || (besideEnvironments && own?.besideEnvironments === false)) {
       // First sight: a restart restores the persisted count; a new deployment starts its minimum,
       // and at least one replica so that a broken command shows up at once, not at the first request.
-      replicas = options.restoreReplicas ?? Math.max(1, settings.min_replica ?? 0);
+      replicas = besideEnvironments ? 0 : (options.restoreReplicas ?? Math.max(1, settings.min_replica ?? 0));
       if (row.is_development) replicas = Math.min(replicas, 1);
     }
-    this.#autoscaler.track(spec.id, settings, replicas);
-    if (this.#ownedByPromotion.has(row.id)) this.#autoscaler.exclude(spec.id);
-    this.#apply(row.id, replicas);
-  }
+    const ownSet = this.#upsert(ownId, row.id, null, "own", ownSpec, besideEnvironments);
+    this.#autoscaler.track(ownId, settings, replicas);
+    this.#apply(ownSet, replicas);
 
-  /** Spec of a deployment as last synced (the reconciler scales with it). */
-  specOf(deploymentId: string): ReplicaSetSpec | undefined {
-    return this.#specs.get(deploymentId);
-  }
-
-  /** A promotion takes over (or gives back) the replica count of a deployment. */
-  setOwnedByPromotion(deploymentId: string, owned: boolean): void {
-    const setId = replicaSetId(deploymentId, null);
-    if (owned) {
-      this.#ownedByPromotion.add(deploymentId);
-      this.#autoscaler.exclude(setId);
-    } else if (this.#ownedByPromotion.delete(deploymentId)) {
-      this.#autoscaler.include(setId, this.#desired.get(deploymentId) ?? 0);
+    // Sets it no longer needs: it stopped serving that environment, or a promotion into it ended.
+    for (const id of [...(this.#setsOf.get(row.id) ?? [])]) {
+      const set = this.#sets.get(id);
+      if (set && !wantedIds.has(id)) await this.#removeSet(set);
     }
   }
 
-  /** Set a deployment's replica count (autoscaler decisions, promotion steps, cleanup). */
-  setReplicas(deploymentId: string, replicas: number): void {
-    this.#autoscaler.setCurrentReplicas(replicaSetId(deploymentId, null), replicas);
-    this.#apply(deploymentId, replicas);
+  /** Spec of a set as last synced (undefined: the controller does not run it). */
+  specOf(setId: ReplicaSetId): ReplicaSetSpec | undefined {
+    return this.#sets.get(setId)?.spec;
+  }
+
+  /** A promotion takes over (or gives back) the replica count of a set. */
+  setOwnedByPromotion(setId: ReplicaSetId, owned: boolean): void {
+    const set = this.#sets.get(setId);
+    if (!set || set.ownedByPromotion === owned) return;
+    set.ownedByPromotion = owned;
+    if (owned) this.#autoscaler.exclude(setId);
+    else this.#autoscaler.include(setId, set.desired);
+  }
+
+  /** Set a set's replica count (autoscaler decisions, promotion steps, cleanup). */
+  setReplicas(setId: ReplicaSetId, replicas: number): void {
+    const set = this.#sets.get(setId);
+    if (!set) return;
+    this.#autoscaler.setCurrentReplicas(setId, replicas);
+    this.#apply(set, replicas);
+  }
+
+  /** KEEP cleanup: the previous deployment's set of the environment stays warm (no traffic) for a rollback. */
+  keepSet(setId: ReplicaSetId, replicas: number): void {
+    const set = this.#sets.get(setId);
+    if (!set || set.environment === null) return;
+    set.role = "kept";
+    set.ownedByPromotion = false;
+    // Out of traffic, nothing to autoscale on: it holds the count it had.
+    this.#autoscaler.untrack(setId);
+    this.#apply(set, replicas);
   }
 
   /** Autoscaler callback: ignored for sets a promotion owns. */
   applyAutoscaling(setId: ReplicaSetId, replicas: number): void {
-    const deploymentId = this.#deploymentOfSet.get(setId);
-    if (deploymentId === undefined || this.#ownedByPromotion.has(deploymentId)) return;
-    this.#apply(deploymentId, replicas);
+    const set = this.#sets.get(setId);
+    if (set === undefined || set.ownedByPromotion || set.role === "kept") return;
+    this.#apply(set, replicas);
   }
 
   /** A request is waiting for a replica set with no ready replica. */
   wake(setId: ReplicaSetId): void {
-    const deploymentId = this.#deploymentOfSet.get(setId);
-    if (deploymentId === undefined) return;
+    const set = this.#sets.get(setId);
+    if (set === undefined) return;
     if (this.#autoscaler.wake(setId)) return;
     // Untracked or promotion-owned: make sure at least one replica is asked for.
-    if ((this.#desired.get(deploymentId) ?? 0) === 0 && !this.#ownedByPromotion.has(deploymentId)) this.#apply(deploymentId, 1);
+    if (set.desired === 0 && !set.ownedByPromotion) this.#apply(set, 1);
   }
 
-  desiredReplicas(deploymentId: string): number {
-    return this.#desired.get(deploymentId) ?? 0;
+  /** Replica count last asked of the runtime for a set (0 when the controller does not run it). */
+  desiredReplicas(setId: ReplicaSetId): number {
+    return this.#sets.get(setId)?.desired ?? 0;
+  }
+
+  /** The sets the controller runs for a deployment (tests, status). */
+  setsOf(deploymentId: string): ReplicaSetId[] {
+    return [...(this.#setsOf.get(deploymentId) ?? [])];
   }
 
   /** Stop observing (engine shutdown); pending status writes finish first. */
@@ -210,66 +291,87 @@ export class DeploymentController {
     await Promise.allSettled([...this.#statusWrites.values()]);
   }
 
-  #apply(deploymentId: string, replicas: number): void {
-    const spec = this.#specs.get(deploymentId);
-    if (!spec || this.#closed) return;
-    this.#desired.set(deploymentId, replicas);
-    this.#deploymentOfSet.set(spec.id, deploymentId);
-    this.#runtime.setDesired(spec, replicas);
-    this.#recordObservation(deploymentId);
+  #upsert(id: ReplicaSetId, deploymentId: string, environment: string | null, role: SetRole, spec: ReplicaSetSpec, besideEnvironments: boolean): ManagedSet {
+    let set = this.#sets.get(id);
+    if (set === undefined) {
+      set = { id, deploymentId, environment, role, spec, desired: 0, ownedByPromotion: false, besideEnvironments };
+      this.#sets.set(id, set);
+      let ids = this.#setsOf.get(deploymentId);
+      if (!ids) this.#setsOf.set(deploymentId, (ids = new Set()));
+      ids.add(id);
+    } else {
+      set.role = role;
+      set.spec = spec;
+      set.besideEnvironments = besideEnvironments;
+    }
+    return set;
+  }
+
+  #apply(set: ManagedSet, replicas: number): void {
+    if (this.#closed || this.#sets.get(set.id) !== set) return;
+    set.desired = replicas;
+    this.#runtime.setDesired(set.spec, replicas);
+    this.#recordObservation(set.deploymentId);
+  }
+
+  async #removeSet(set: ManagedSet): Promise<void> {
+    this.#autoscaler.untrack(set.id);
+    this.#sets.delete(set.id);
+    this.#setsOf.get(set.deploymentId)?.delete(set.id);
+    await this.#runtime.remove(set.id);
+    this.#recordObservation(set.deploymentId);
   }
 
   async #stop(deploymentId: string): Promise<void> {
-    const setId = replicaSetId(deploymentId, null);
-    this.#autoscaler.untrack(setId);
-    this.#desired.delete(deploymentId);
-    this.#specs.delete(deploymentId);
+    for (const id of [...(this.#setsOf.get(deploymentId) ?? [])]) {
+      const set = this.#sets.get(id);
+      if (set) await this.#removeSet(set);
+    }
+    this.#setsOf.delete(deploymentId);
     this.#everReady.delete(deploymentId);
-    await this.#runtime.remove(setId);
     this.#recordObservation(deploymentId);
-    this.#deploymentOfSet.delete(setId);
   }
 
   async #forget(deploymentId: string): Promise<void> {
     const modelId = this.#modelOf.get(deploymentId);
     if (modelId) this.#table.removeDeployment(modelId, deploymentId);
     this.#modelOf.delete(deploymentId);
-    this.#ownedByPromotion.delete(deploymentId);
     await this.#stop(deploymentId);
   }
 
-  async #assignmentOf(row: DeploymentRow): Promise<Assignment | undefined> {
-    const [serving] = await listEnvironmentsServing(this.#sql, row.id);
-    if (serving) return { environment: serving, candidate: false };
-    const [promotion] = await this.#sql.query<PromotionRow>(
-      `SELECT * FROM promotions WHERE deployment_id = $1 AND ${IN_PROGRESS_SQL} LIMIT 1`,
-      [row.id],
-    );
-    if (!promotion) return undefined;
-    const [environment] = await this.#sql.query<EnvironmentRow>("SELECT * FROM environments WHERE id = $1", [promotion.environment_id]);
-    return environment ? { environment, candidate: true } : undefined;
+  /** The environments a deployment needs a set in: those it serves, and those it is promoted into. */
+  async #wantedEnvironments(row: DeploymentRow): Promise<WantedEnvironment[]> {
+    const wanted: WantedEnvironment[] = (await listEnvironmentsServing(this.#sql, row.id)).map((environment) => ({ environment, role: "serving" }));
+    const promotions = await this.#sql.query<PromotionRow>(`SELECT * FROM promotions WHERE deployment_id = $1 AND ${IN_PROGRESS_SQL}`, [row.id]);
+    for (const promotion of promotions) {
+      if (wanted.some((entry) => entry.environment.id === promotion.environment_id)) continue;
+      const [environment] = await this.#sql.query<EnvironmentRow>("SELECT * FROM environments WHERE id = $1 AND deleted_at IS NULL", [promotion.environment_id]);
+      if (environment) wanted.push({ environment, role: "candidate" });
+    }
+    return wanted;
   }
 
-  async #specFor(row: DeploymentRow, assignment: Assignment | undefined): Promise<ReplicaSetSpec> {
+  /** A set's spec: the deployment's env; for an environment's set also its variables, secrets and ENVIRONMENT. */
+  async #specFor(row: DeploymentRow, modelName: string, environment: EnvironmentRow | null): Promise<ReplicaSetSpec> {
     const env: Record<string, string> = { ...row.spec.env };
     const secrets: Record<string, string> = {};
     const hash = createHash("sha256");
-    if (assignment) {
-      for (const variable of await listVariables(this.#sql, assignment.environment.id)) {
+    if (environment) {
+      for (const variable of await listVariables(this.#sql, environment.id)) {
         // A secret and a plain variable never share a name (one row per name).
         if (variable.secret) secrets[variable.name] = variable.value;
         else env[variable.name] = variable.value;
-        hash.update(`${variable.name}\0${variable.value}\0`);
+        hash.update(`${variable.secret ? "s" : "v"}\0${variable.name}\0${variable.value}\0`);
       }
-      env.ENVIRONMENT = assignment.environment.name;
+      env.ENVIRONMENT = environment.name;
     }
-    const model = await findLiveModel(this.#sql, row.model_id);
     // Replicas are replaced (new ones first) when the deployment is live-patched or redeployed
     // (revision) or when its environment's variables change, so the model always sees them.
     const revision = `${row.revision}.${hash.digest("hex").slice(0, 12)}`;
+    const name = environment?.name ?? null;
     return {
-      id: replicaSetId(row.id, null),
-      owner: { modelId: row.model_id, modelName: model?.name ?? row.model_id, deploymentId: row.id, deploymentName: row.name, environment: null },
+      id: replicaSetId(row.id, name),
+      owner: { modelId: row.model_id, modelName, deploymentId: row.id, deploymentName: row.name, environment: name },
       workload: this.#workloadFor(row),
       env,
       secrets,
@@ -310,7 +412,7 @@ export class DeploymentController {
     if (this.#closed) return;
     const row = await findLiveDeploymentById(this.#sql, deploymentId);
     if (!row) return;
-    const observation = this.#runtime.observe(replicaSetId(deploymentId, null));
+    const observation = combineObservations([...(this.#setsOf.get(deploymentId) ?? [])].map((id) => this.#runtime.observe(id)));
     if (observation.ready > 0) this.#everReady.add(deploymentId);
     const status = statusOf(row, observation, this.#everReady.has(deploymentId));
     const replicas = { desired: observation.desired, ready: observation.ready, starting: observation.starting };
@@ -326,8 +428,20 @@ export class DeploymentController {
   }
 }
 
+/** A deployment's replicas over all its sets: counts add up; failing when any set keeps failing. */
+export function combineObservations(observations: readonly ReplicaSetObservation[]): Pick<ReplicaSetObservation, "desired" | "ready" | "starting" | "failing" | "lastError"> {
+  const failing = observations.find((observation) => observation.failing);
+  return {
+    desired: observations.reduce((sum, observation) => sum + observation.desired, 0),
+    ready: observations.reduce((sum, observation) => sum + observation.ready, 0),
+    starting: observations.reduce((sum, observation) => sum + observation.starting, 0),
+    failing: failing !== undefined,
+    ...(failing?.lastError !== undefined ? { lastError: failing.lastError } : {}),
+  };
+}
+
 /** The reference's deployment statuses, from the stored row and what the runtime observes. */
-export function statusOf(row: Pick<DeploymentRow, "active" | "status">, observation: ReplicaSetObservation, everReady: boolean): DeploymentStatus {
+export function statusOf(row: Pick<DeploymentRow, "active" | "status">, observation: Pick<ReplicaSetObservation, "desired" | "ready" | "failing">, everReady: boolean): DeploymentStatus {
   if (!row.active) return "INACTIVE";
   if (observation.failing) return everReady ? "UNHEALTHY" : "FAILED";
   if (observation.ready > 0) return "ACTIVE";

@@ -13,10 +13,11 @@ import type { PromotionActionName, PromotionExecutor, ValidatedPromotionRequest 
 import { persistPromotionState } from "./persist.js";
 
 export interface PromotionExecutorOptions {
-  /** replicas the previous deployment runs now (the controller's desired count) */
-  currentReplicas(deploymentId: string): number;
-  /** ready replicas of a deployment now (for the row's ready counts) */
-  readyReplicas(deploymentId: string): number;
+  /** replicas the previous deployment runs for the environment now (the controller's desired count of its set) */
+  currentReplicas(deploymentId: string, environmentName: string): number;
+  /** ready replicas of a deployment's set for the environment now (for the row's ready counts);
+   * its other sets are not the environment's capacity */
+  readyReplicas(deploymentId: string, environmentName: string): number;
   /** how long a candidate gets to have the replicas it is asked for (default 5 min) */
   readyTimeoutMs?: number;
   clock?: () => number;
@@ -72,7 +73,7 @@ export function createPromotionExecutor(options: PromotionExecutorOptions): Prom
         candidateDeploymentName: candidate.name,
         settings: request.settings,
         bounds: { min_replica: bounds.min_replica, max_replica: bounds.max_replica },
-        previousReplicas: previous ? options.currentReplicas(previous) : 0,
+        previousReplicas: previous ? options.currentReplicas(previous, request.environment.name) : 0,
         now: clock(),
         readyTimeoutMs: request.timeoutSeconds ? Math.min(readyTimeoutMs, request.timeoutSeconds * 1000) : readyTimeoutMs,
       });
@@ -88,8 +89,8 @@ export function createPromotionExecutor(options: PromotionExecutorOptions): Prom
         totalSteps: state.totalSteps,
         phase: state.phase,
         replicas: {
-          previous: { desired: state.desiredReplicas.previous, ready: previous ? options.readyReplicas(previous) : 0 },
-          candidate: { desired: state.desiredReplicas.candidate, ready: options.readyReplicas(candidate.id) },
+          previous: { desired: state.desiredReplicas.previous, ready: previous ? options.readyReplicas(previous, request.environment.name) : 0 },
+          candidate: { desired: state.desiredReplicas.candidate, ready: options.readyReplicas(candidate.id, request.environment.name) },
         },
         settings: request.settings,
         plannerState: state as unknown as Record<string, unknown>,
@@ -103,8 +104,8 @@ export function createPromotionExecutor(options: PromotionExecutorOptions): Prom
       const result = applyControlAction(state, action, clock());
       if (!result.ok) throw conflict(result.reason, { promotion_id: promotion.id, status: promotion.status, action });
       const ready = {
-        previous: state.previousDeploymentId ? options.readyReplicas(state.previousDeploymentId) : 0,
-        candidate: options.readyReplicas(state.candidateDeploymentId),
+        previous: state.previousDeploymentId ? options.readyReplicas(state.previousDeploymentId, promotion.environment_name) : 0,
+        candidate: options.readyReplicas(state.candidateDeploymentId, promotion.environment_name),
       };
       const written = await persistPromotionState(work.tx, promotion, result.state, ready, work.at);
       // The environment row is locked by the service, so nobody can have written in between.

@@ -11,7 +11,6 @@ import { nameWithId } from "../../sdk/labels.js";
 import { cleanupFor, isTerminalStatus, planNextStep, type Observation, type PromotionState } from "../rollout/index.js";
 import { failPromotion } from "../rollout/outcomes.js";
 import { replicaSetId, type ReplicaSetObservation, type Runtime } from "../runtime/runtime.js";
-import { listEnvironmentsServing } from "../store/environments.js";
 import { releaseLease, tryAcquireLease } from "../store/leases.js";
 import { findPromotion, listInProgressPromotions, type PromotionRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
@@ -45,9 +44,9 @@ interface Scheduled {
   again: boolean;
 }
 
-function replicaObservation(observation: ReplicaSetObservation, floor: number) {
+function replicaObservation(observation: ReplicaSetObservation) {
   return {
-    ready: Math.max(0, observation.ready - floor),
+    ready: observation.ready,
     starting: observation.starting,
     failing: observation.failing,
     ...(observation.lastError !== undefined ? { lastError: observation.lastError } : {}),
@@ -185,9 +184,8 @@ export class PromotionReconciler {
       // Ended by an API action (force cancel, force roll forward, instant cancel) since the last
       // pass: the terminal write already happened with its consequences; act on it once.
       if (this.#active.has(row.id)) {
-        const floors = await this.#floors(row, state);
-        await this.#apply(row, state, floors);
-        await this.#cleanup(row, state, floors);
+        await this.#apply(row, state);
+        await this.#cleanup(row, state);
       }
       return null;
     }
@@ -201,19 +199,20 @@ export class PromotionReconciler {
     }
 
     this.#track(row);
+    // A promotion moves the environment between the two deployments' sets FOR THIS ENVIRONMENT:
+    // replicas of their other sets (other environments, the per-deployment endpoint) are not its capacity.
+    const setOf = (id: string) => replicaSetId(id, row.environment_name);
     for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) {
       if (!id) continue;
-      if (!deployments.specOf(id)) await deployments.syncDeployment(id);
-      deployments.setOwnedByPromotion(id, true);
+      if (!deployments.specOf(setOf(id))) await deployments.syncDeployment(id);
+      deployments.setOwnedByPromotion(setOf(id), true);
     }
 
     const { autoscaler } = this.#options;
     const environmentDemand = state.previousDeploymentId
-      ? autoscaler.demand(replicaSetId(state.previousDeploymentId, null)) + autoscaler.demand(replicaSetId(state.candidateDeploymentId, null))
+      ? autoscaler.demand(setOf(state.previousDeploymentId)) + autoscaler.demand(setOf(state.candidateDeploymentId))
       : 0;
-    // Replicas other environments keep on a shared deployment are not this promotion's to count.
-    const floors = await this.#floors(row, state);
-    const observe = (id: string) => replicaObservation(runtime.observe(replicaSetId(id, null)), floors.get(id) ?? 0);
+    const observe = (id: string) => replicaObservation(runtime.observe(setOf(id)));
     const observation: Observation = {
       now: this.#clock(),
       previous: state.previousDeploymentId ? observe(state.previousDeploymentId) : null,
@@ -237,9 +236,9 @@ export class PromotionReconciler {
       if (!written) return this.#clock();
       for (const event of events) this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: ${event.message}`);
     }
-    await this.#apply(row, next, floors);
+    await this.#apply(row, next);
     if (isTerminalStatus(next.status)) {
-      await this.#cleanup(row, next, floors);
+      await this.#cleanup(row, next);
       return null;
     }
     return wakeAt ?? this.#clock() + (this.#options.maxIdleMs ?? 1000);
@@ -249,49 +248,41 @@ export class PromotionReconciler {
    * Desired replicas and traffic of a persisted state; idempotent. Order: scale-ups, then the
    * traffic split, then scale-downs, so traffic never moves onto capacity asked away in the same pass.
    */
-  async #apply(row: PromotionRow, state: PromotionState, floors: Map<string, number>): Promise<void> {
+  async #apply(row: PromotionRow, state: PromotionState): Promise<void> {
     const { deployments } = this.#options;
-    // This environment's share comes on top of what other environments keep on a shared deployment.
-    const withFloor = (id: string, replicas: number) => replicas + (floors.get(id) ?? 0);
-    const targets: Array<[string, number]> = [[state.candidateDeploymentId, withFloor(state.candidateDeploymentId, state.desiredReplicas.candidate)]];
-    if (state.previousDeploymentId) targets.push([state.previousDeploymentId, withFloor(state.previousDeploymentId, state.desiredReplicas.previous)]);
-    const growing = targets.filter(([id, replicas]) => replicas >= deployments.desiredReplicas(id));
-    const shrinking = targets.filter(([id, replicas]) => replicas < deployments.desiredReplicas(id));
-    for (const [id, replicas] of growing) deployments.setReplicas(id, replicas);
+    const setOf = (id: string) => replicaSetId(id, row.environment_name);
+    const targets: Array<[string, number]> = [[setOf(state.candidateDeploymentId), state.desiredReplicas.candidate]];
+    if (state.previousDeploymentId) targets.push([setOf(state.previousDeploymentId), state.desiredReplicas.previous]);
+    const growing = targets.filter(([setId, replicas]) => replicas >= deployments.desiredReplicas(setId));
+    const shrinking = targets.filter(([setId, replicas]) => replicas < deployments.desiredReplicas(setId));
+    for (const [setId, replicas] of growing) deployments.setReplicas(setId, replicas);
     const terminal = isTerminalStatus(state.status);
     deployments.setTraffic(row.model_id, row.environment_name, {
       currentDeploymentId: state.status === "SUCCEEDED" ? state.candidateDeploymentId : state.previousDeploymentId,
       candidateDeploymentId: terminal ? null : state.candidateDeploymentId,
       percentToCandidate: terminal ? 0 : state.percentTrafficToNewVersion,
     });
-    for (const [id, replicas] of shrinking) deployments.setReplicas(id, replicas);
+    for (const [setId, replicas] of shrinking) deployments.setReplicas(setId, replicas);
   }
 
   /**
-   * A deployment may also serve other environments (staging and production on the same v1): a
-   * promotion here must not take their replicas away. Its floor is the largest min_replica (at
-   * least one warm replica) of the other environments it serves.
+   * After the terminal write: hand both sets back to autoscaling and apply the cleanup strategy to
+   * the set of the deployment that stopped serving this environment (its other sets are not
+   * touched: another environment it serves keeps its own replicas). SCALE_TO_ZERO and a failed or
+   * canceled candidate: the set goes to 0 and is removed; KEEP: it stays warm, out of traffic, for
+   * a rollback; DEACTIVATE: persist deactivated the deployment (unless it serves elsewhere).
    */
-  async #floors(row: PromotionRow, state: PromotionState): Promise<Map<string, number>> {
-    const floors = new Map<string, number>();
-    for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) {
-      if (!id) continue;
-      const others = (await listEnvironmentsServing(this.#options.sql, id)).filter((environment) => environment.id !== row.environment_id);
-      if (others.length > 0) floors.set(id, Math.max(1, ...others.map((environment) => environment.autoscaling_settings.min_replica)));
-    }
-    return floors;
-  }
-
-  /** After the terminal write: hand both deployments back to autoscaling, apply the cleanup strategy. */
-  async #cleanup(row: PromotionRow, state: PromotionState, floors: Map<string, number>): Promise<void> {
+  async #cleanup(row: PromotionRow, state: PromotionState): Promise<void> {
     const { deployments } = this.#options;
+    const setOf = (id: string) => replicaSetId(id, row.environment_name);
     this.#untrack(row);
     const cleanup = cleanupFor(state);
-    for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) deployments.setOwnedByPromotion(id, false);
-    if (state.status !== "SUCCEEDED") deployments.setReplicas(state.candidateDeploymentId, floors.get(state.candidateDeploymentId) ?? 0);
-    if (cleanup.action === "scale_to_zero") deployments.setReplicas(cleanup.deploymentId, floors.get(cleanup.deploymentId) ?? 0);
-    if (cleanup.action === "keep") deployments.setReplicas(cleanup.deploymentId, cleanup.replicas);
-    // Re-derive specs and autoscaling from the rows: the candidate now serves with the environment's settings.
+    for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) deployments.setOwnedByPromotion(setOf(id), false);
+    if (state.status !== "SUCCEEDED") deployments.setReplicas(setOf(state.candidateDeploymentId), 0);
+    if (cleanup.action === "scale_to_zero") deployments.setReplicas(setOf(cleanup.deploymentId), 0);
+    if (cleanup.action === "keep") deployments.keepSet(setOf(cleanup.deploymentId), cleanup.replicas);
+    // Re-derive sets, specs and autoscaling from the rows: the candidate now serves with the
+    // environment's settings; sets no longer needed are removed.
     for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) await deployments.syncDeployment(id);
     await deployments.syncEnvironment(row.model_id, row.environment_name);
   }
@@ -300,7 +291,7 @@ export class PromotionReconciler {
     this.#active.add(row.id);
     for (const id of [row.deployment_id, row.previous_deployment_id]) {
       if (!id) continue;
-      const setId = replicaSetId(id, null);
+      const setId = replicaSetId(id, row.environment_name);
       let set = this.#bySet.get(setId);
       if (!set) this.#bySet.set(setId, (set = new Set()));
       set.add(row.id);
@@ -309,6 +300,6 @@ export class PromotionReconciler {
 
   #untrack(row: PromotionRow): void {
     this.#active.delete(row.id);
-    for (const id of [row.deployment_id, row.previous_deployment_id]) if (id) this.#bySet.get(replicaSetId(id, null))?.delete(row.id);
+    for (const id of [row.deployment_id, row.previous_deployment_id]) if (id) this.#bySet.get(replicaSetId(id, row.environment_name))?.delete(row.id);
   }
 }

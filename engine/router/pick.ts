@@ -50,6 +50,9 @@ export function resolveTarget(table: RoutingTable, target: DataPlaneTarget, rand
   const { modelId } = target;
   if (!table.hasModel(modelId)) return { ok: false, message: `model "${modelId}" not found` };
   let deploymentId: string;
+  // An environment's traffic only reaches its own set (its ENVIRONMENT, variables and secrets);
+  // the per-deployment and development endpoints reach the deployment's own set.
+  let setEnvironment: string | null = null;
   switch (target.kind) {
     case "environment": {
       const environment = table.environment(modelId, target.envName);
@@ -64,6 +67,7 @@ export function resolveTarget(table: RoutingTable, target: DataPlaneTarget, rand
         };
       }
       deploymentId = picked;
+      setEnvironment = target.envName;
       break;
     }
     case "deployment":
@@ -83,5 +87,5 @@ export function resolveTarget(table: RoutingTable, target: DataPlaneTarget, rand
   if (!deployment.active) {
     return { ok: false, message: `deployment "${deploymentId}" of model "${modelId}" is inactive: activate it to serve predictions` };
   }
-  return { ok: true, modelId, deploymentId, replicaSetId: replicaSetId(deploymentId, null), deployment };
+  return { ok: true, modelId, deploymentId, replicaSetId: replicaSetId(deploymentId, setEnvironment), deployment };
 }

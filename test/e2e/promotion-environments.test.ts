@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { replicaSetId } from "../../engine/runtime/runtime.js";
 import { ConflictError } from "../../sdk/client-errors.js";
 import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
 import { ENGINE_OPTIONS, followPromotion, modelOnV1, predict, V1_COMMAND, V2_COMMAND } from "./promotion-support.js";
@@ -25,9 +26,9 @@ async function apiText(path: string): Promise<string> {
   return response.text();
 }
 
-/** What a ready replica of the deployment sees for variable `name` (asked directly on its port). */
+/** What a ready replica of the deployment's production set sees for variable `name` (asked directly on its port). */
 async function replicaSees(deploymentId: string, name: string): Promise<{ set: boolean; sha256: string | null }> {
-  const [replica] = engine.engine.dataPlane.runtime.readyReplicas(deploymentId);
+  const [replica] = engine.engine.dataPlane.runtime.readyReplicas(replicaSetId(deploymentId, "production"));
   if (!replica) throw new Error(`no ready replica of ${deploymentId}`);
   const response = await fetch(`${replica.url}/env/${name}`);
   return (await response.json()) as { set: boolean; sha256: string | null };

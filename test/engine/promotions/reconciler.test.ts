@@ -10,7 +10,7 @@ import { DeploymentController } from "../../../engine/control/deployment-control
 import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
 import { PromotionReconciler } from "../../../engine/promotions/reconciler.js";
 import { RoutingTable } from "../../../engine/router/index.js";
-import type { ExistingReplicaSet, ReplicaInfo, ReplicaSetObservation, ReplicaSetSpec, Runtime } from "../../../engine/runtime/runtime.js";
+import { replicaSetId, type ExistingReplicaSet, type ReplicaInfo, type ReplicaSetObservation, type ReplicaSetSpec, type Runtime } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { openStore } from "../../../engine/store/open-store.js";
 import { findPromotion } from "../../../engine/store/promotions.js";
@@ -93,6 +93,8 @@ afterAll(async () => {
   await template?.cleanup();
 });
 
+const inProduction = (deploymentId: string) => replicaSetId(deploymentId, "production");
+
 describe("promotion reconciler", () => {
   it("a pass with nothing changed writes nothing and changes nothing in the runtime", async () => {
     let now = Date.parse("2025-01-01T00:00:00Z");
@@ -105,7 +107,11 @@ describe("promotion reconciler", () => {
     const deployments = controller;
     const service = new ControlPlane({ sql, now: () => new Date(now) });
     service.setPromotionExecutor(
-      createPromotionExecutor({ currentReplicas: (id) => deployments.desiredReplicas(id), readyReplicas: (id) => runtime.observe(id).ready, clock }),
+      createPromotionExecutor({
+        currentReplicas: (id, environment) => deployments.desiredReplicas(replicaSetId(id, environment)),
+        readyReplicas: (id, environment) => runtime.observe(replicaSetId(id, environment)).ready,
+        clock,
+      }),
     );
     const logged: string[] = [];
     const reconciler = new PromotionReconciler({ sql, runtime, deployments, autoscaler, clock, maxIdleMs: 60_000, log: (line) => logged.push(line) });
@@ -114,7 +120,9 @@ describe("promotion reconciler", () => {
       await service.patchEnvironment(model.id, "production", { autoscaling_settings: { min_replica: 2, max_replica: 2 } });
       const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
       const first = await service.promote(model.id, "production", { deployment_id: v1.id });
-      runtime.ready.set(v1.id, 2);
+      // the first pass asks v1's production set for 2 replicas; once they are ready the next one finishes
+      await reconciler.reconcileNow(first.id);
+      runtime.ready.set(inProduction(v1.id), 2);
       await reconciler.reconcileNow(first.id);
       expect((await findPromotion(sql, first.id))?.status).toBe("SUCCEEDED");
 
@@ -127,7 +135,8 @@ describe("promotion reconciler", () => {
       await reconciler.reconcileNow(promotion.id);
       const settled = await findPromotion(sql, promotion.id);
       expect(settled?.phase, JSON.stringify(settled)).toBe("scaling_up_candidate");
-      expect(runtime.desiredSnapshot()).toEqual({ [v1.id]: 2, [v2.id]: 1 });
+      // the promotion scales the deployments' production sets; their own sets (per-deployment endpoint) stay at 0
+      expect(runtime.desiredSnapshot()).toEqual({ [inProduction(v1.id)]: 2, [inProduction(v2.id)]: 1, [v1.id]: 0, [v2.id]: 0 });
 
       // Nothing changed (same clock, same observation): three more passes write nothing.
       const writesBefore = writes.length;
@@ -143,7 +152,7 @@ describe("promotion reconciler", () => {
       for (const call of runtime.calls.slice(callsBefore)) expect(call.replicas).toBe(desiredBefore[call.replicaSetId]);
 
       // Positive control: the candidate's replica becomes ready → one pass persists one new state and shifts traffic.
-      runtime.ready.set(v2.id, 1);
+      runtime.ready.set(inProduction(v2.id), 1);
       const writesBeforeChange = writes.length;
       await reconciler.reconcileNow(promotion.id);
       const shifted = await findPromotion(sql, promotion.id);
@@ -162,7 +171,7 @@ describe("promotion reconciler", () => {
       now += 30_000;
       await reconciler.reconcileNow(promotion.id);
       expect((await findPromotion(sql, promotion.id))?.phase).toBe("scaling_down_previous");
-      expect(runtime.desiredSnapshot()[v1.id]).toBe(1);
+      expect(runtime.desiredSnapshot()[inProduction(v1.id)]).toBe(1);
     } finally {
       await reconciler.close();
       autoscaler.close();

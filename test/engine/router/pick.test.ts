@@ -102,9 +102,10 @@ describe("resolveTarget", () => {
   const resolve = (target: Parameters<typeof resolveTarget>[1]) => resolveTarget(table, target, Math.random);
 
   it("resolves environments, deployments and the development deployment", () => {
-    expect(resolve({ kind: "environment", modelId: "m", envName: "production" })).toMatchObject({ ok: true, deploymentId: "d1" });
-    expect(resolve({ kind: "deployment", modelId: "m", deploymentId: "d1" })).toMatchObject({ ok: true, deploymentId: "d1" });
-    expect(resolve({ kind: "development", modelId: "m" })).toMatchObject({ ok: true, deploymentId: "dev" });
+    // an environment's traffic reaches the deployment's set for that environment; the other endpoints its own set
+    expect(resolve({ kind: "environment", modelId: "m", envName: "production" })).toMatchObject({ ok: true, deploymentId: "d1", replicaSetId: "d1.production" });
+    expect(resolve({ kind: "deployment", modelId: "m", deploymentId: "d1" })).toMatchObject({ ok: true, deploymentId: "d1", replicaSetId: "d1" });
+    expect(resolve({ kind: "development", modelId: "m" })).toMatchObject({ ok: true, deploymentId: "dev", replicaSetId: "dev" });
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { request as httpRequest, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { InFlightCounts, createRouter, DEPLOYMENT_ID_HEADER, RoutingTable, type Router } from "../../../engine/router/index.js";
 import { ProcessRuntime } from "../../../engine/runtime/process/index.js";
+import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { FAST_RUNTIME_OPTIONS, SENTIMENT_V2, eventually, sentimentSpec } from "../runtime/helpers.js";
 import { StaticReplicas, engineServer, listen, stop } from "./helpers.js";
 
@@ -41,14 +42,17 @@ describe("router with process replicas", () => {
     table.setDeployment("m1", "dep-v2", { active: true, predictPath: "/predict", isDevelopment: false });
     table.setEnvironment("m1", "production", { currentDeploymentId: "dep-v1", candidateDeploymentId: "dep-v2", percentToCandidate: 30 });
     table.setEnvironment("m1", "staging", { currentDeploymentId: null, candidateDeploymentId: null, percentToCandidate: 0 });
-    runtime.setDesired(sentimentSpec({ id: "dep-v1", env: { ENVIRONMENT: "production" } }), 1);
-    runtime.setDesired(sentimentSpec({ id: "dep-v2", command: [process.execPath, SENTIMENT_V2], env: { ENVIRONMENT: "production" } }), 1);
-    await eventually("both ready", () => runtime.observe("dep-v1").ready === 1 && runtime.observe("dep-v2").ready === 1);
+    // production's traffic reaches the deployments' production sets; the per-deployment endpoint their own sets
+    const [v1Production, v2Production] = [replicaSetId("dep-v1", "production"), replicaSetId("dep-v2", "production")];
+    runtime.setDesired(sentimentSpec({ id: v1Production, env: { ENVIRONMENT: "production" } }), 1);
+    runtime.setDesired(sentimentSpec({ id: v2Production, command: [process.execPath, SENTIMENT_V2], env: { ENVIRONMENT: "production" } }), 1);
+    runtime.setDesired(sentimentSpec({ id: "dep-v2", command: [process.execPath, SENTIMENT_V2] }), 1);
+    await eventually("all ready", () => runtime.observe(v1Production).ready === 1 && runtime.observe(v2Production).ready === 1 && runtime.observe("dep-v2").ready === 1);
 
     const single = await predict(`${url}/models/m1/deployment/dep-v2/predict`, "not good");
     expect(single.status).toBe(200);
     expect(single.headers.get(DEPLOYMENT_ID_HEADER)).toBe("dep-v2");
-    expect(await single.json()).toMatchObject({ label: "negative", version: "v2", environment: "production" });
+    expect(await single.json()).toMatchObject({ label: "negative", version: "v2", environment: null });
 
     // 400 requests at 30 %: mean 120, standard deviation 9.2; ±40 is over 4 standard deviations.
     const requests = 400;

@@ -1,0 +1,183 @@
+/**
+ * Replica sets per environment, end to end with real replicas (issue 14): a replica runs with the
+ * configuration of the environment whose traffic it answers — its ENVIRONMENT, that environment's
+ * variables and secrets — and an environment's traffic only reaches replicas of its own set. The
+ * replicas (test/support/replicas/env-echo-server.js) say on every answer which ENVIRONMENT they run
+ * with and the sha256 of their API_TOKEN, so every response under load is checked.
+ */
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
+import { Pool } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
+import { ENGINE_OPTIONS, followPromotion } from "./promotion-support.js";
+
+const ECHO = ["node", resolve(import.meta.dirname, "../support/replicas/env-echo-server.js")];
+const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
+
+let engine: TestEngine;
+const engineLog: string[] = [];
+
+beforeAll(async () => {
+  engine = await startTestEngine({ ...ENGINE_OPTIONS, log: (line) => engineLog.push(line) });
+});
+afterAll(async () => engine?.close());
+
+interface Identity {
+  environment: string | null;
+  secret_sha256: string | null;
+  version: string | null;
+  pid: number;
+}
+
+interface CheckedLoadReport {
+  /** answers whose body was checked (status 200) */
+  checked: number;
+  /** status ≥ 500, other non-200 or no answer at all */
+  failed: number;
+  /** 200 answers from a replica with another ENVIRONMENT or another secret than the endpoint's */
+  wrong: number;
+  byVersion: Record<string, number>;
+  /** the first few failed and wrong answers, for assertion messages */
+  samples: string[];
+}
+
+/**
+ * Closed-loop load on a predict URL until stop(); every answer is checked against what a replica
+ * of that environment must hold.
+ */
+function checkedLoad(url: string, expected: { environment: string; secretSha256: string | null }, concurrency = 3) {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections: concurrency });
+  const report: CheckedLoadReport = { checked: 0, failed: 0, wrong: 0, byVersion: {}, samples: [] };
+  let stopping = false;
+  const sample = (line: string) => {
+    if (report.samples.length < 10) report.samples.push(line);
+  };
+  const worker = async () => {
+    while (!stopping) {
+      try {
+        const response = await pool.request({
+          method: "POST",
+          path: target.pathname,
+          headers: { "content-type": "application/json", authorization: `Api-Key ${engine.apiKey}` },
+          body: JSON.stringify({ text: "hello" }),
+          headersTimeout: 30_000,
+          bodyTimeout: 30_000,
+        });
+        const text = await response.body.text();
+        if (response.statusCode !== 200) {
+          report.failed++;
+          sample(`${response.statusCode} ${text.slice(0, 200)}`);
+          continue;
+        }
+        const identity = JSON.parse(text) as Identity;
+        report.checked++;
+        report.byVersion[identity.version ?? "none"] = (report.byVersion[identity.version ?? "none"] ?? 0) + 1;
+        if (identity.environment !== expected.environment || identity.secret_sha256 !== expected.secretSha256) {
+          report.wrong++;
+          sample(`wrong: ${text}`);
+        }
+      } catch (error) {
+        report.failed++;
+        sample(`error: ${(error as Error).message}`);
+      }
+    }
+  };
+  const workers = Array.from({ length: concurrency }, worker);
+  return {
+    report,
+    async stop(): Promise<CheckedLoadReport> {
+      stopping = true;
+      await Promise.all(workers);
+      await pool.close();
+      return report;
+    },
+  };
+}
+
+async function predictIdentity(url: string): Promise<{ status: number; identity: Identity | undefined }> {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Api-Key ${engine.apiKey}` }, body: "{}" });
+  const text = await response.text();
+  return { status: response.status, identity: response.status === 200 ? (JSON.parse(text) as Identity) : undefined };
+}
+
+async function promoteAndWait(modelId: string, environment: string, deploymentId: string) {
+  const promotion = await engine.client.call("promote", { params: { model_id: modelId, env_name: environment }, body: { deployment_id: deploymentId } });
+  const { final } = await followPromotion(engine, modelId, promotion.id, environment);
+  expect(final.status, final.error_message ?? "").toBe("SUCCEEDED");
+}
+
+const ROLLING = { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 2 } } as const;
+
+describe("replica sets per environment", () => {
+  it("staging and production on one deployment with different secrets: each endpoint's answers come from replicas holding its own value, under load, during a rolling deploy and after", async () => {
+    const { client } = engine;
+    const model = await client.call("createModel", { body: { name: "two-environments" } });
+    await client.call("createEnvironment", { params: { model_id: model.id }, body: { name: "staging" } });
+    const secrets: Record<string, string> = { staging: `s-staging-${Math.random()}`, production: `s-prod-${Math.random()}` };
+    for (const environment of ["staging", "production"]) {
+      const params = { model_id: model.id, env_name: environment };
+      await client.call("patchEnvironment", { params, body: { autoscaling_settings: { min_replica: 2, max_replica: 2 }, promotion_settings: ROLLING } });
+      await client.call("putVariable", { params: { ...params, name: "API_TOKEN" }, body: { value: secrets[environment]!, secret: true } });
+    }
+    const v1 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: ECHO, env: { ECHO_VERSION: "v1" } } });
+    await promoteAndWait(model.id, "staging", v1.id);
+    await promoteAndWait(model.id, "production", v1.id);
+
+    const url = (environment: string) => `${engine.url}/models/${model.id}/environments/${environment}/predict`;
+    const loads = {
+      staging: checkedLoad(url("staging"), { environment: "staging", secretSha256: sha256(secrets.staging!) }),
+      production: checkedLoad(url("production"), { environment: "production", secretSha256: sha256(secrets.production!) }),
+    };
+    await waitFor(() => loads.staging.report.checked + loads.production.report.checked > 200, { timeoutMs: 30_000, message: "load before the rolling deploy" });
+
+    // a rolling deploy of production to v2 while both endpoints are under load; staging stays on v1
+    const v2 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: ECHO, env: { ECHO_VERSION: "v2" } } });
+    const during = { staging: loads.staging.report.checked, production: loads.production.report.checked };
+    await promoteAndWait(model.id, "production", v2.id);
+    const duringChecked = loads.staging.report.checked - during.staging + loads.production.report.checked - during.production;
+    const after = loads.production.report.checked;
+    await waitFor(() => loads.production.report.checked > after + 200, { timeoutMs: 30_000, message: "load after the rolling deploy" });
+    const staging = await loads.staging.stop();
+    const production = await loads.production.stop();
+
+    console.log(`replica-sets must-show 1: staging ${JSON.stringify({ ...staging, samples: undefined })}, production ${JSON.stringify({ ...production, samples: undefined })}, checked during the rolling deploy ${duringChecked}`);
+    expect(staging.samples).toEqual([]);
+    expect(production.samples).toEqual([]);
+    expect({ failed: staging.failed + production.failed, wrong: staging.wrong + production.wrong }).toEqual({ failed: 0, wrong: 0 });
+    expect(duringChecked).toBeGreaterThan(50);
+    expect(production.byVersion.v2).toBeGreaterThan(100);
+    expect(Object.keys(staging.byVersion)).toEqual(["v1"]);
+  });
+
+  it("a deployment warm from creation, promoted to production: every production answer during and after the rollout says ENVIRONMENT=production", async () => {
+    const { client } = engine;
+    const model = await client.call("createModel", { body: { name: "warm-then-promoted" } });
+    const params = { model_id: model.id, env_name: "production" };
+    await client.call("patchEnvironment", { params, body: { autoscaling_settings: { min_replica: 2, max_replica: 2 }, promotion_settings: ROLLING } });
+    await client.call("putVariable", { params: { ...params, name: "API_TOKEN" }, body: { value: "p-token", secret: true } });
+    const v0 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: ECHO, env: { ECHO_VERSION: "v0" } } });
+    await promoteAndWait(model.id, "production", v0.id);
+
+    // v1 is created on its own: its replica is warm for its per-deployment endpoint, with no environment
+    const v1 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: ECHO, env: { ECHO_VERSION: "v1" } } });
+    const own = await waitFor(async () => {
+      const answer = await predictIdentity(`${engine.url}/models/${model.id}/deployment/${v1.id}/predict`);
+      return answer.status === 200 ? answer.identity : undefined;
+    }, { timeoutMs: 30_000, message: "v1's own replica" });
+    expect(own).toMatchObject({ environment: null, secret_sha256: null, version: "v1" });
+
+    const load = checkedLoad(`${engine.url}/models/${model.id}/production/predict`, { environment: "production", secretSha256: sha256("p-token") });
+    await waitFor(() => load.report.checked > 100, { timeoutMs: 30_000, message: "load before the promotion" });
+    await promoteAndWait(model.id, "production", v1.id);
+    const after = load.report.checked;
+    await waitFor(() => load.report.checked > after + 200, { timeoutMs: 30_000, message: "load after the promotion" });
+    const report = await load.stop();
+
+    console.log(`replica-sets must-show 2: production ${JSON.stringify({ ...report, samples: undefined })}`);
+    expect(report.samples).toEqual([]);
+    expect({ failed: report.failed, wrong: report.wrong }).toEqual({ failed: 0, wrong: 0 });
+    expect(report.byVersion.v1).toBeGreaterThan(200);
+  });
+});
