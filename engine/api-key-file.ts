@@ -20,7 +20,7 @@ export function resolveApiKey(options: { apiKey?: string; dataDir: string; env?:
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  mkdirSync(options.dataDir, { recursive: true });
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   // 32 random bytes, URL-safe: fits an HTTP header without escaping
   const apiKey = `mp_${randomBytes(32).toString("base64url")}`;
   writeFileSync(path, `${apiKey}\n`, { mode: 0o600, flag: "wx" });

@@ -5,7 +5,8 @@ export const serveUsage = {
   summary: "run the engine: management API, data plane, replicas and promotions on one port",
   usage:
     "modelplane serve [--port 7070] [--host 127.0.0.1] [--data-dir ./.modelplane] [--database-url postgres://…] [--readiness-timeout 60]\n" +
-    "                 [--runtime process|kubernetes] [--kubeconfig PATH] [--namespace NS] [--image-pull-policy IfNotPresent|Always|Never]",
+    "                 [--runtime process|kubernetes] [--kubeconfig PATH] [--namespace NS] [--image-pull-policy IfNotPresent|Always|Never]\n" +
+    "                 [--api-key-file PATH] [--secret-key-file PATH] [--database-url-file PATH] [--replica-user NAME] [--pass-env NAME]…",
   help: [
     "  --readiness-timeout S  a starting replica must answer 200 on its readiness path within S seconds (default 60),",
     "                         else it is replaced; a deployment fails after 3 such starts in a row (about 3 × S)",
@@ -13,5 +14,13 @@ export const serveUsage = {
     "  --kubeconfig PATH      default: in-cluster in a pod, else $KUBECONFIG or ~/.kube/config",
     "  --namespace NS         where the replica sets' Deployments go; default: the pod's, else the kubeconfig context's",
     "  --image-pull-policy P  Never for images imported on the nodes without a registry; default IfNotPresent",
+    "  --api-key-file PATH    the admin key from a file instead of MODELPLANE_API_KEY (likewise --secret-key-file for",
+    "                         MODELPLANE_SECRET_KEY, --database-url-file for MODELPLANE_DATABASE_URL): the variables are",
+    "                         removed from the engine's environment once read, but a file keeps them out of it entirely",
+    "  --replica-user NAME    run replicas as this user; default when serve runs as root: modelplane-replica if it",
+    "                         exists, else nobody (--replica-user root keeps them root). Their command and cwd must be",
+    "                         reachable by that user",
+    "  --pass-env NAME        also give replicas this variable of the engine's environment (repeatable); by default",
+    "                         they get only PATH, HOME, LANG, LC_ALL, TZ plus their deployment's and environment's",
   ].join("\n"),
 };

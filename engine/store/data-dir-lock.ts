@@ -1,4 +1,4 @@
-import { openSync, readFileSync, unlinkSync, writeSync, closeSync, mkdirSync } from "node:fs";
+import { chmodSync, openSync, readFileSync, unlinkSync, writeSync, closeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -44,7 +44,9 @@ function readOwnerPid(path: string): number | undefined {
 }
 
 export function acquireDataDirLock(dataDir: string): DataDirLock {
-  mkdirSync(dataDir, { recursive: true });
+  // the engine's user only: the database (secrets included), the key files
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   const path = join(dataDir, "engine.lock");
   // two attempts: the second after removing a stale lock
   for (let attempt = 0; attempt < 2; attempt++) {

@@ -5,6 +5,8 @@ import { DataDirLockedError } from "../../store/data-dir-lock.js";
 import { startModelplane } from "../../main.js";
 import type { KubernetesRuntimeChoice } from "../../runtime/kubernetes/start-kubernetes-runtime.js";
 import { RuntimeStartError } from "../../runtime/runtime-start-error.js";
+import { defaultReplicaUser, lookupUser, type ReplicaUser } from "../../runtime/process/replica-user.js";
+import { takeEngineCredentials } from "../engine-credentials.js";
 import { serveUsage } from "../serve-usage.js";
 import { UsageError, type CliCommand } from "../usage-error.js";
 
@@ -52,6 +54,30 @@ function kubernetesChoice(
   };
 }
 
+/**
+ * Who replicas run as: --replica-user NAME|UID, else (engine running as root) the first of
+ * DEFAULT_REPLICA_USERS that exists. Undefined: the engine's own user (`--replica-user root` as
+ * root, or any engine not running as root).
+ */
+function chooseReplicaUser(given: string | undefined): ReplicaUser | undefined {
+  const engineUid = process.getuid?.();
+  if (given === undefined) return defaultReplicaUser(engineUid);
+  const user = lookupUser(given);
+  if (user === undefined) throw new UsageError(`--replica-user ${given}: no such user in /etc/passwd (create one: useradd --system --no-create-home modelplane-replica)`);
+  if (user.uid === engineUid) return undefined;
+  if (engineUid !== 0) throw new UsageError(`--replica-user ${given}: only an engine running as root can run replicas as another user`);
+  return user;
+}
+
+/** --pass-env NAME: an engine variable replicas also get. Never one of the engine's own. */
+function parsePassEnv(names: string[]): string[] {
+  for (const name of names) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--pass-env ${name}: not a variable name`);
+    if (name.startsWith("MODELPLANE_")) throw new UsageError(`--pass-env ${name}: the engine's own MODELPLANE_* settings never reach replicas`);
+  }
+  return names;
+}
+
 export const serveCommand: CliCommand = {
   ...serveUsage,
   async run(args) {
@@ -69,6 +95,11 @@ export const serveCommand: CliCommand = {
           kubeconfig: { type: "string" },
           namespace: { type: "string" },
           "image-pull-policy": { type: "string" },
+          "api-key-file": { type: "string" },
+          "secret-key-file": { type: "string" },
+          "database-url-file": { type: "string" },
+          "replica-user": { type: "string" },
+          "pass-env": { type: "string", multiple: true },
         },
         strict: true,
         allowPositionals: false,
@@ -76,9 +107,21 @@ export const serveCommand: CliCommand = {
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    const databaseUrl = values["database-url"] ?? process.env.MODELPLANE_DATABASE_URL;
+    // read once, then gone from the environment (engine-credentials.ts)
+    const credentials = takeEngineCredentials(values, { databaseUrl: values["database-url"] });
+    const databaseUrl = credentials.databaseUrl;
     const readinessTimeoutSeconds = values["readiness-timeout"] !== undefined ? parseReadinessTimeout(values["readiness-timeout"]) : undefined;
     const kubernetes = kubernetesChoice(values, readinessTimeoutSeconds);
+    if (kubernetes !== undefined && (values["replica-user"] !== undefined || values["pass-env"] !== undefined)) {
+      throw new UsageError("--replica-user and --pass-env are for --runtime process (pods run as their image says)");
+    }
+    const replicaUser = kubernetes === undefined ? chooseReplicaUser(values["replica-user"]) : undefined;
+    const passEnv = parsePassEnv(values["pass-env"] ?? []);
+    const runtimeOptions = {
+      ...(readinessTimeoutSeconds !== undefined ? { startupTimeoutMs: readinessTimeoutSeconds * 1000 } : {}),
+      ...(replicaUser !== undefined ? { replicaUser } : {}),
+      ...(passEnv.length > 0 ? { passEnv } : {}),
+    };
     const dataDir = values["data-dir"] ?? process.env.MODELPLANE_DATA_DIR ?? "./.modelplane";
     const started = Date.now();
     // Opening the store is most of a start: PGlite creates its database on the first one (5–12 s
@@ -98,7 +141,8 @@ export const serveCommand: CliCommand = {
         host: values.host ?? "127.0.0.1",
         dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),
-        ...(readinessTimeoutSeconds !== undefined ? { runtime: { startupTimeoutMs: readinessTimeoutSeconds * 1000 } } : {}),
+        ...(credentials.apiKey !== undefined ? { apiKey: credentials.apiKey } : {}),
+        ...(Object.keys(runtimeOptions).length > 0 ? { runtime: runtimeOptions } : {}),
         showGeneratedApiKey: process.stderr.isTTY === true,
         ...(kubernetes !== undefined ? { kubernetes } : {}),
       });
@@ -107,6 +151,9 @@ export const serveCommand: CliCommand = {
       const plain = error instanceof DataDirLockedError || error instanceof RuntimeStartError;
       process.stderr.write(`modelplane: ${plain ? error.message : String((error as Error).stack ?? error)}\n`);
       return 1;
+    }
+    if (replicaUser !== undefined) {
+      process.stderr.write(`modelplane: replicas run as user ${replicaUser.name} (uid ${replicaUser.uid}); --replica-user chooses another\n`);
     }
     process.stderr.write(`modelplane: started in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     // the one line scripts and tests wait for

@@ -16,6 +16,7 @@ import { findFreePort } from "./free-port.js";
 import { OutputTail } from "./output-tail.js";
 import { probeReadiness } from "./readiness-probe.js";
 import { replicaEnvironment, secretValues } from "./replica-env.js";
+import { replicaAccessProblem, type ReplicaUser } from "./replica-user.js";
 import { spawnFailureReason } from "./spawn-failure.js";
 
 export interface ProcessRuntimeOptions {
@@ -46,15 +47,22 @@ export interface ProcessRuntimeOptions {
   stopGracePeriodMs?: number;
   /** Lines of replica output kept for failure reports. Default 20. */
   outputTailLines?: number;
-  /** Environment replicas inherit (minus MODELPLANE_*). Default process.env. */
+  /** The engine's environment, of which replicas get only PATH, HOME, LANG, LC_ALL, TZ and
+   * `passEnv` (replica-env.ts). Default process.env. */
   baseEnv?: NodeJS.ProcessEnv;
+  /** More variables of the engine's environment to pass to replicas (e.g. LD_LIBRARY_PATH). */
+  passEnv?: readonly string[];
+  /** Run replicas as this user (the engine must be root): they cannot read the engine's
+   * /proc/<pid>/environ or its data dir. Default: the engine's own user. `modelplane serve`
+   * defaults it to an unprivileged user when it runs as root (replica-user.ts). */
+  replicaUser?: ReplicaUser;
   /** Start replicas under a /bin/sh supervisor that kills them if the engine is SIGKILLed (see
    * ORPHAN_GUARD_SCRIPT). Default true; the 'exit' handler alone covers only graceful exits and
    * uncaught exceptions. */
   orphanGuard?: boolean;
 }
 
-type ResolvedOptions = Required<Omit<ProcessRuntimeOptions, "inFlight">>;
+type ResolvedOptions = Required<Omit<ProcessRuntimeOptions, "inFlight" | "replicaUser">> & { replicaUser: ReplicaUser | undefined };
 
 const DEFAULTS: ResolvedOptions = {
   host: "127.0.0.1",
@@ -70,6 +78,8 @@ const DEFAULTS: ResolvedOptions = {
   stopGracePeriodMs: 10_000,
   outputTailLines: 20,
   baseEnv: process.env,
+  passEnv: [],
+  replicaUser: undefined,
   orphanGuard: true,
 };
 
@@ -408,18 +418,32 @@ export class ProcessRuntime implements Runtime {
     replica.port = port;
     replica.url = `http://${this.options.host}:${port}`;
     replica.startedAt = Date.now();
+    const user = this.options.replicaUser;
+    const env = replicaEnvironment(this.options.baseEnv, spec, port, {
+      passThrough: this.options.passEnv,
+      ...(user !== undefined ? { overrides: { HOME: user.home, USER: user.name, LOGNAME: user.name } } : {}),
+    });
+    if (user !== undefined) {
+      const problem = replicaAccessProblem(user, executable, cwd, env["PATH"] ?? "");
+      if (problem !== undefined) {
+        this.failBeforeStart(deployment, replica, problem);
+        return;
+      }
+    }
+    // libuv drops supplementary groups and sets gid, then uid, in the child before exec
+    const identity = user !== undefined ? { uid: user.uid, gid: user.gid } : {};
     let child: ChildProcess;
     try {
-      const env = replicaEnvironment(this.options.baseEnv, spec, port);
       child = this.options.orphanGuard
         ? spawn("/bin/sh", ["-c", ORPHAN_GUARD_SCRIPT, "modelplane-replica", executable, ...args], {
             cwd,
             env,
+            ...identity,
             detached: true,
             // stdin is the engine-held pipe whose EOF tells the supervisor the engine is gone
             stdio: ["pipe", "pipe", "pipe"],
           })
-        : spawn(executable, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        : spawn(executable, args, { cwd, env, ...identity, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     } catch (error) {
       this.failBeforeStart(deployment, replica, spawnFailureReason(executable, cwd, error));
       return;

@@ -27,8 +27,8 @@ afterEach(async () => {
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
 describe("ProcessRuntime", () => {
-  it("scales up, passes env and secrets (not MODELPLANE_*), scales down the newest, leaves no process", async () => {
-    const runtime = newRuntime({ baseEnv: { ...process.env, MODELPLANE_API_KEY: "engine-only" } });
+  it("scales up, passes env and secrets (not the engine's variables), scales down the newest, leaves no process", async () => {
+    const runtime = newRuntime({ baseEnv: { ...process.env, MODELPLANE_API_KEY: "engine-only", CLOUD_TOKEN: "engine-cloud-token", LANG: "C.UTF-8" } });
     const spec = sentimentSpec({
       id: "dep-scale",
       env: { ENVIRONMENT: "staging" },
@@ -45,6 +45,9 @@ describe("ProcessRuntime", () => {
     expect(await getJson(`${first.url}/env/ENVIRONMENT`)).toMatchObject({ set: true, sha256: sha256("staging") });
     expect(await getJson(`${first.url}/env/PORT`)).toMatchObject({ sha256: sha256(new URL(first.url).port) });
     expect(await getJson(`${first.url}/env/MODELPLANE_API_KEY`)).toMatchObject({ set: false });
+    // an allow-list, not a deny-list: any other engine variable stays with the engine
+    expect(await getJson(`${first.url}/env/CLOUD_TOKEN`)).toMatchObject({ set: false });
+    expect(await getJson(`${first.url}/env/LANG`)).toMatchObject({ set: true, sha256: sha256("C.UTF-8") });
 
     const [oldest, newest] = [...replicas].sort((a, b) => a.startedAt - b.startedAt);
     runtime.setDesired(spec, 1);

@@ -4,7 +4,8 @@
 //                            the values of A and B raw and in base64, then exit 1
 //   PROBE_LONG_LINE=N        print one line of N characters, then exit 1
 //   PROBE_READ_ENVIRON=PID   POST /predict also answers what /proc/PID/environ held (or the error)
-import { readFileSync } from "node:fs";
+//   PROBE_READ_DIR=PATH      POST /predict also answers the names in directory PATH (or the error)
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 
 if (process.env.PROBE_PRINT_AND_EXIT) {
@@ -35,7 +36,15 @@ if (process.env.PROBE_PRINT_AND_EXIT) {
           environ = `unreadable: ${error.code}`;
         }
       }
-      const body = JSON.stringify({ headers: req.headers, env: process.env, environ, uid: process.getuid?.() ?? null, bytes: Buffer.concat(chunks).length });
+      let dir = null;
+      if (process.env.PROBE_READ_DIR) {
+        try {
+          dir = readdirSync(process.env.PROBE_READ_DIR);
+        } catch (error) {
+          dir = `unreadable: ${error.code}`;
+        }
+      }
+      const body = JSON.stringify({ headers: req.headers, env: process.env, environ, dir, uid: process.getuid?.() ?? null, bytes: Buffer.concat(chunks).length });
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
       res.end(body);
     });
