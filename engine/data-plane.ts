@@ -71,6 +71,7 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     ...(options.log ? { log: options.log } : {}),
     ...(options.promotionLeaseTtlMs !== undefined ? { leaseTtlMs: options.promotionLeaseTtlMs } : {}),
   });
+  controlPlane.setVariablesRolloutSource((modelId, environmentName) => deployments.variablesRollout(modelId, environmentName));
   controlPlane.setPromotionExecutor(
     createPromotionExecutor({
       currentReplicas: (deploymentId, environmentName) => deployments.desiredReplicas(replicaSetId(deploymentId, environmentName)),

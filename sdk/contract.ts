@@ -26,8 +26,10 @@ import {
   PromotionSettingsObject,
   PutDevelopmentDeploymentBody,
   PutVariableBody,
-  Variable,
+  VariableChange,
+  DeletedVariable,
   VariableName,
+  VariablesRollout,
 } from "./schemas/index.js";
 
 /**
@@ -180,13 +182,18 @@ export const contract = {
   }),
   putVariable: route({
     method: "PUT", path: "/v1/models/{model_id}/environments/{env_name}/variables/{name}", params: VariableParams,
-    body: PutVariableBody, response: Variable, successStatus: 200, idempotent: true,
-    summary: "Set an environment variable or secret (secret values are write-only; without `secret` an existing secret stays secret)",
+    body: PutVariableBody, response: VariableChange, successStatus: 200, idempotent: true,
+    summary: "Set an environment variable or secret (secret values are write-only; without `secret` an existing secret stays secret); answers with the rollout of the environment's replicas it started",
   }),
   deleteVariable: route({
     method: "DELETE", path: "/v1/models/{model_id}/environments/{env_name}/variables/{name}", params: VariableParams,
-    body: undefined, response: DeletedResponse, successStatus: 200, idempotent: true,
-    summary: "Delete an environment variable or secret",
+    body: undefined, response: DeletedVariable, successStatus: 200, idempotent: true,
+    summary: "Delete an environment variable or secret; answers with the rollout of the environment's replicas it started",
+  }),
+  getVariablesRollout: route({
+    method: "GET", path: "/v1/models/{model_id}/environments/{env_name}/variables_rollout", params: EnvironmentParams,
+    body: undefined, response: VariablesRollout, successStatus: 200, idempotent: true,
+    summary: "Follow the roll of an environment's replicas onto its current variables and secrets",
   }),
 
   // promotions

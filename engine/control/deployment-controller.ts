@@ -10,7 +10,8 @@
  * re-reads the rows, so a missed or repeated event does no harm.
  */
 import { createHash } from "node:crypto";
-import type { AutoscalingSettings, DeploymentStatus } from "../../sdk/index.js";
+import type { AutoscalingSettings, DeploymentStatus, PromotionSettings, VariablesRollout } from "../../sdk/index.js";
+import { effectivePromotionSettings } from "../service/lookups.js";
 import type { Autoscaler } from "../autoscaler/index.js";
 import type { RoutingTable } from "../router/index.js";
 import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
@@ -279,6 +280,37 @@ export class DeploymentController {
     return this.#sets.get(setId)?.desired ?? 0;
   }
 
+  /**
+   * Where the roll of an environment's sets onto its current variables stands. The configuration
+   * they must run is derived from the store (not from the specs last handed to the runtime), so an
+   * answer given right after a change, before this controller has synced it, already says
+   * IN_PROGRESS: the replicas still run the previous revision.
+   */
+  async variablesRollout(modelId: string, environmentName: string): Promise<VariablesRollout> {
+    const replicas = { desired: 0, updated_ready: 0, outdated: 0 };
+    const environment = await findLiveEnvironment(this.#sql, modelId, environmentName);
+    if (!environment) return { environment: environmentName, deployment_ids: [], status: "NONE", replicas };
+    const promotion = await findInProgressPromotion(this.#sql, environment.id);
+    const model = await findLiveModel(this.#sql, modelId);
+    const deploymentIds: string[] = [];
+    for (const deploymentId of new Set([environment.current_deployment_id, promotion?.deployment_id ?? null])) {
+      if (deploymentId === null) continue;
+      const row = await findLiveDeploymentById(this.#sql, deploymentId);
+      if (!row || !row.active) continue;
+      deploymentIds.push(deploymentId);
+      const expected = (await this.#specFor(row, model?.name ?? modelId, environment)).revision;
+      const observation = this.#runtime.observe(replicaSetId(deploymentId, environmentName));
+      replicas.desired += observation.desired;
+      for (const replica of observation.replicas) {
+        if (replica.state === "stopped") continue;
+        if (replica.revision !== expected) replicas.outdated++;
+        else if (replica.state === "ready") replicas.updated_ready++;
+      }
+    }
+    const done = replicas.outdated === 0 && replicas.updated_ready >= replicas.desired;
+    return { environment: environmentName, deployment_ids: deploymentIds, status: deploymentIds.length === 0 ? "NONE" : done ? "SUCCEEDED" : "IN_PROGRESS", replicas };
+  }
+
   /** The sets the controller runs for a deployment (tests, status). */
   setsOf(deploymentId: string): ReplicaSetId[] {
     return [...(this.#setsOf.get(deploymentId) ?? [])];
@@ -369,6 +401,9 @@ export class DeploymentController {
     // (revision) or when its environment's variables change, so the model always sees them.
     const revision = `${row.revision}.${hash.digest("hex").slice(0, 12)}`;
     const name = environment?.name ?? null;
+    // An environment's configuration change rolls its set like a promotion would: as many new
+    // replicas at once as its rolling settings allow, or all of them (instant); old ones go as new ones are ready.
+    const maxSurgePercent = environment ? surgePercentOf(await effectivePromotionSettings(this.#sql, environment)) : undefined;
     return {
       id: replicaSetId(row.id, name),
       owner: { modelId: row.model_id, modelName, deploymentId: row.id, deploymentName: row.name, environment: name },
@@ -377,6 +412,7 @@ export class DeploymentController {
       secrets,
       readinessPath: row.spec.readiness_path,
       revision,
+      ...(maxSurgePercent !== undefined ? { maxSurgePercent } : {}),
     };
   }
 
@@ -426,6 +462,13 @@ export class DeploymentController {
     if (unchanged) return;
     await updateDeployment(this.#sql, deploymentId, { status, replicas, errorMessage }, this.#clock().toISOString());
   }
+}
+
+/** The surge of an environment's configuration roll: its rolling max_surge_percent (at least one replica
+ * in max-unavailable mode, where it is 0: capacity never drops), or 100 % when promotions are instant. */
+export function surgePercentOf(settings: PromotionSettings): number {
+  if (!settings.rolling_deploy) return 100;
+  return Math.max(1, settings.rolling_deploy_config.max_surge_percent);
 }
 
 /** A deployment's replicas over all its sets: counts add up; failing when any set keeps failing. */

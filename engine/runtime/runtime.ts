@@ -59,6 +59,12 @@ export interface ReplicaSetSpec {
   /** Opaque revision (hash of everything above that affects a replica): when it changes, replicas are
    * replaced by ones from the new spec, new ones first. */
   revision: string;
+  /** How many replicas above the desired count a revision change may start at once, in percent of
+   * the desired count (at least one; default 25). Old replicas go only as new ones become ready
+   * (never below the desired count of ready replicas), so a change of configuration drops no request.
+   * An environment's set takes it from the environment's promotion settings (rolling: max_surge_percent;
+   * otherwise 100, all new replicas at once, like an instant promotion). Not part of the revision. */
+  maxSurgePercent?: number;
 }
 
 export type ReplicaState =

@@ -18,7 +18,9 @@ import {
   type PromotionSettingsObject,
   type PutDevelopmentDeploymentBody,
   type PutVariableBody,
-  type Variable,
+  type VariableChange,
+  type DeletedVariable,
+  type VariablesRollout,
 } from "../../sdk/index.js";
 import { notImplemented } from "../errors.js";
 import { findLiveEnvironment } from "../store/environments.js";
@@ -46,6 +48,7 @@ export class ControlPlane {
   readonly events = new DomainEvents();
   readonly #context: ServiceContext;
   #promotionExecutor: PromotionExecutor | undefined;
+  #variablesRolloutSource: ((modelId: string, environmentName: string) => Promise<VariablesRollout>) | undefined;
 
   constructor(options: { sql: Sql; now?: () => Date; promotionExecutor?: PromotionExecutor }) {
     this.#context = { sql: options.sql, events: this.events, now: options.now ?? (() => new Date()) };
@@ -58,6 +61,11 @@ export class ControlPlane {
 
   onChange(listener: DomainEventListener): () => void {
     return this.events.onChange(listener);
+  }
+
+  /** Plug in what observes the replicas of an environment's sets (the deployment controller). */
+  setVariablesRolloutSource(source: (modelId: string, environmentName: string) => Promise<VariablesRollout>): void {
+    this.#variablesRolloutSource = source;
   }
 
   /** Plug in promotion execution (the reconciler); until then promote routes answer 501. */
@@ -176,11 +184,26 @@ export class ControlPlane {
   deleteEnvironment(modelId: string, name: string): Promise<Deleted> {
     return environments.deleteEnvironment(this.#context, modelId, name);
   }
-  putVariable(modelId: string, environmentName: string, name: string, body: PutVariableBody): Promise<Variable> {
-    return variables.putVariable(this.#context, modelId, environmentName, name, body);
+  /** Set a variable; the answer carries the rollout of the environment's replicas it started. */
+  async putVariable(modelId: string, environmentName: string, name: string, body: PutVariableBody): Promise<VariableChange> {
+    const variable = await variables.putVariable(this.#context, modelId, environmentName, name, body);
+    return { ...variable, rollout: await this.variablesRollout(modelId, environmentName) };
   }
-  deleteVariable(modelId: string, environmentName: string, name: string): Promise<Deleted> {
-    return variables.deleteVariable(this.#context, modelId, environmentName, name);
+  async deleteVariable(modelId: string, environmentName: string, name: string): Promise<DeletedVariable> {
+    const deleted = await variables.deleteVariable(this.#context, modelId, environmentName, name);
+    return { ...deleted, rollout: await this.variablesRollout(modelId, environmentName) };
+  }
+
+  /**
+   * Where the roll of an environment's replicas onto its current variables stands. The runtime side
+   * (the deployment controller) answers; without one attached (a control plane on its own) there is
+   * nothing running to roll: NONE.
+   */
+  async variablesRollout(modelId: string, environmentName: string): Promise<VariablesRollout> {
+    await requireModel(this.#context.sql, modelId);
+    await requireEnvironment(this.#context.sql, modelId, environmentName);
+    if (this.#variablesRolloutSource) return this.#variablesRolloutSource(modelId, environmentName);
+    return { environment: environmentName, deployment_ids: [], status: "NONE", replicas: { desired: 0, updated_ready: 0, outdated: 0 } };
   }
 
   // promotions

@@ -6,3 +6,4 @@ export * from "./deployment.js";
 export * from "./promotion.js";
 export * from "./environment.js";
 export * from "./audit-log.js";
+export * from "./variables-rollout.js";

@@ -46,7 +46,7 @@ interface CheckedLoadReport {
  * Closed-loop load on a predict URL until stop(); every answer is checked against what a replica
  * of that environment must hold.
  */
-function checkedLoad(url: string, expected: { environment: string; secretSha256: string | null }, concurrency = 3) {
+function checkedLoad(url: string, expected: { environment: string; secretSha256: string | null | ((sha256: string | null) => boolean) }, concurrency = 3) {
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections: concurrency });
   const report: CheckedLoadReport = { checked: 0, failed: 0, wrong: 0, byVersion: {}, samples: [] };
@@ -74,7 +74,8 @@ function checkedLoad(url: string, expected: { environment: string; secretSha256:
         const identity = JSON.parse(text) as Identity;
         report.checked++;
         report.byVersion[identity.version ?? "none"] = (report.byVersion[identity.version ?? "none"] ?? 0) + 1;
-        if (identity.environment !== expected.environment || identity.secret_sha256 !== expected.secretSha256) {
+        const secretOk = typeof expected.secretSha256 === "function" ? expected.secretSha256(identity.secret_sha256) : identity.secret_sha256 === expected.secretSha256;
+        if (identity.environment !== expected.environment || !secretOk) {
           report.wrong++;
           sample(`wrong: ${text}`);
         }
@@ -179,5 +180,55 @@ describe("replica sets per environment", () => {
     expect(report.samples).toEqual([]);
     expect({ failed: report.failed, wrong: report.wrong }).toEqual({ failed: 0, wrong: 0 });
     expect(report.byVersion.v1).toBeGreaterThan(200);
+  });
+
+  it("a secret change on production rolls its replicas with zero failed requests under load; the API answers with the rollout it started", async () => {
+    const { client } = engine;
+    const model = await client.call("createModel", { body: { name: "secret-roll" } });
+    const params = { model_id: model.id, env_name: "production" };
+    await client.call("patchEnvironment", { params, body: { autoscaling_settings: { min_replica: 3, max_replica: 3 }, promotion_settings: ROLLING } });
+    await client.call("putVariable", { params: { ...params, name: "API_TOKEN" }, body: { value: "token-1", secret: true } });
+    const v1 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: ECHO, env: { ECHO_VERSION: "v1" } } });
+    await promoteAndWait(model.id, "production", v1.id);
+    const before = await client.call("getVariablesRollout", { params });
+    expect(before).toMatchObject({ status: "SUCCEEDED", deployment_ids: [v1.id], replicas: { desired: 3, updated_ready: 3, outdated: 0 } });
+
+    // every answer comes from a production replica holding the old or the new token — and none fails
+    let rolledAt = Number.POSITIVE_INFINITY;
+    const stale: number[] = [];
+    const load = checkedLoad(`${engine.url}/models/${model.id}/production/predict`, {
+      environment: "production",
+      secretSha256: (hash) => {
+        if (hash === sha256("token-2")) return true;
+        if (hash === sha256("token-1")) {
+          if (Date.now() > rolledAt) stale.push(Date.now() - rolledAt);
+          return true;
+        }
+        return false;
+      },
+    });
+    await waitFor(() => load.report.checked > 100, { timeoutMs: 30_000, message: "load before the change" });
+    const change = await client.call("putVariable", { params: { ...params, name: "API_TOKEN" }, body: { value: "token-2", secret: true } });
+    expect(change).toMatchObject({ name: "API_TOKEN", secret: true, rollout: { environment: "production", status: "IN_PROGRESS", deployment_ids: [v1.id] } });
+    expect(JSON.stringify(change)).not.toContain("token-2");
+    const progress: string[] = [];
+    await waitFor(async () => {
+      const rollout = await client.call("getVariablesRollout", { params });
+      const line = `${rollout.status} ${rollout.replicas.updated_ready}/${rollout.replicas.desired} updated, ${rollout.replicas.outdated} outdated`;
+      if (progress.at(-1) !== line) progress.push(line);
+      return rollout.status === "SUCCEEDED";
+    }, { timeoutMs: 90_000, intervalMs: 100, message: "the variables rollout to finish" });
+    rolledAt = Date.now();
+    const after = load.report.checked;
+    await waitFor(() => load.report.checked > after + 200, { timeoutMs: 30_000, message: "load after the rollout" });
+    const report = await load.stop();
+
+    console.log(`replica-sets must-show 3: production ${JSON.stringify({ ...report, samples: undefined })}, old-token answers after SUCCEEDED ${stale.length}, rollout ${progress.join(" → ")}`);
+    expect(report.samples).toEqual([]);
+    expect({ failed: report.failed, wrong: report.wrong, staleAfterSucceeded: stale.length }).toEqual({ failed: 0, wrong: 0, staleAfterSucceeded: 0 });
+    expect(progress.length).toBeGreaterThan(1);
+    expect(engineLog.join("\n")).not.toContain("token-2");
+    // the deployment stayed the same: a configuration roll is not a promotion
+    expect((await client.call("getEnvironment", { params })).current_deployment?.id).toBe(v1.id);
   });
 });

@@ -21,7 +21,8 @@ export function containerWorkload(spec: ReplicaSetSpec): ContainerWorkload {
  * The Kubernetes Deployment that runs a replica set, applied with server-side apply when the set is
  * created and when its revision changes (then only `spec.replicas` moves). A new revision changes
  * the pod template (its revision annotation, usually the image or env too), which Kubernetes rolls
- * out new pods first (maxUnavailable 0).
+ * out new pods first (maxUnavailable 0; maxSurge from the spec, for an environment's set from its
+ * promotion settings).
  */
 export function deploymentManifest(spec: ReplicaSetSpec, replicas: number, settings: KubernetesSettings): V1Deployment {
   const workload = containerWorkload(spec);
@@ -50,7 +51,7 @@ export function deploymentManifest(spec: ReplicaSetSpec, replicas: number, setti
       selector: { matchLabels: podSelector(settings.installation, name) },
       // The engine's own routing sees old pods leave and new ones become ready; Kubernetes only
       // has to never take capacity away first: a new pod is ready before an old one goes.
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: 0 } },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: `${spec.maxSurgePercent ?? 25}%`, maxUnavailable: 0 } },
       // A new pod counts as available 1 s after the kubelet calls it ready: by then the endpoint
       // controller has published it and this engine routes to it, before an old pod is let go.
       minReadySeconds: 1,

@@ -346,7 +346,7 @@ export class ProcessRuntime implements Runtime {
 
     const missing = desired - currentKept;
     if (missing <= 0) return;
-    const surge = outdatedKept > 0 ? Math.max(1, Math.ceil(desired / 4)) : 0;
+    const surge = outdatedKept > 0 ? surgeReplicas(desired, deployment.spec.maxSurgePercent) : 0;
     const room = desired + surge - currentKept - outdatedKept;
     const toStart = Math.min(missing, Math.max(0, room));
     if (toStart === 0) return;
@@ -652,4 +652,10 @@ function errorMessage(error: unknown): string {
 
 function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Extra replicas a revision change may start: `maxSurgePercent` of desired (default 25 %), rounded
+ * up, at least one so a change always moves (4 desired at 25 % → 1; 4 at 50 % → 2; 3 at 100 % → 3). */
+export function surgeReplicas(desired: number, maxSurgePercent = 25): number {
+  return Math.max(1, Math.ceil((desired * maxSurgePercent) / 100));
 }

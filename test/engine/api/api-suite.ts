@@ -6,6 +6,12 @@ import type { DomainEvent } from "../../../engine/service/index.js";
 import { findLiveEnvironment, insertPromotion, updateEnvironment } from "../../../engine/store/index.js";
 import type { ApiResponse, TestEngine } from "../../support/test-engine.js";
 
+/** A variable's PUT answer without the rollout it started (asserted on its own). */
+function withoutRollout(body: Record<string, unknown>): Record<string, unknown> {
+  const { rollout: _rollout, ...variable } = body;
+  return variable;
+}
+
 /**
  * The management API's rules, run against a real engine over HTTP. The same suite runs on
  * PGlite and on PostgreSQL (api-pglite.test.ts, api-postgres.test.ts). Tests share one engine
@@ -375,9 +381,15 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
       it("variables: secrets are write-only and never appear in reads or the audit log", async () => {
         const modelId = await newModel();
         const base = `/v1/models/${modelId}/environments/production/variables`;
-        expect((await call("PUT", `${base}/LOG_LEVEL`, { value: "debug" })).body).toEqual({ name: "LOG_LEVEL", secret: false, value: "debug" });
+        const first = await call("PUT", `${base}/LOG_LEVEL`, { value: "debug" });
+        expect(withoutRollout(first.body)).toEqual({ name: "LOG_LEVEL", secret: false, value: "debug" });
+        // the answer carries the rollout of production's replicas it started: none, nothing serves production yet
+        const noRollout = { environment: "production", deployment_ids: [], status: "NONE", replicas: { desired: 0, updated_ready: 0, outdated: 0 } };
+        expect(first.body.rollout).toEqual(noRollout);
+        expect((await call("GET", `/v1/models/${modelId}/environments/production/variables_rollout`)).body).toEqual(noRollout);
+        expectError(await call("GET", `/v1/models/${modelId}/environments/nope/variables_rollout`), 404, "NOT_FOUND");
         const secretValue = `s3cr3t-${randomUUID()}`;
-        expect((await call("PUT", `${base}/HF_TOKEN`, { value: secretValue, secret: true })).body).toEqual({ name: "HF_TOKEN", secret: true });
+        expect(withoutRollout((await call("PUT", `${base}/HF_TOKEN`, { value: secretValue, secret: true })).body)).toEqual({ name: "HF_TOKEN", secret: true });
         const environment = await call("GET", `/v1/models/${modelId}/environments/production`);
         expect(environment.body.variables).toEqual([
           { name: "HF_TOKEN", secret: true },
@@ -395,7 +407,9 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
           expectError(await call("PUT", `${base}/${reserved}`, { value: "x" }), 400, "VALIDATION_FAILED");
         }
         expectError(await call("PUT", `${base}/OK`, { value: 3 }), 400, "VALIDATION_FAILED");
-        expect((await call("DELETE", `${base}/LOG_LEVEL`)).status).toBe(200);
+        const deleted = await call("DELETE", `${base}/LOG_LEVEL`);
+        expect(deleted.status).toBe(200);
+        expect(deleted.body).toMatchObject({ id: "LOG_LEVEL", deleted: true, rollout: { status: "NONE" } });
         expectError(await call("DELETE", `${base}/LOG_LEVEL`), 404, "NOT_FOUND");
         expectError(await call("PUT", `/v1/models/${modelId}/environments/nope/variables/A`, { value: "x" }), 404, "NOT_FOUND");
       });
@@ -404,20 +418,20 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
         const modelId = await newModel();
         const base = `/v1/models/${modelId}/environments/production/variables`;
         const variables = async () => (await call("GET", `/v1/models/${modelId}/environments/production`)).body.variables;
-        expect((await call("PUT", `${base}/API_TOKEN`, { value: "first-secret", secret: true })).body).toEqual({ name: "API_TOKEN", secret: true });
+        expect(withoutRollout((await call("PUT", `${base}/API_TOKEN`, { value: "first-secret", secret: true })).body)).toEqual({ name: "API_TOKEN", secret: true });
         // a value-only update (as a client that only knows `value` sends it)
         const updated = await call("PUT", `${base}/API_TOKEN`, { value: "second-secret" });
         expect(updated.status, updated.text).toBe(200);
-        expect(updated.body).toEqual({ name: "API_TOKEN", secret: true });
+        expect(withoutRollout(updated.body)).toEqual({ name: "API_TOKEN", secret: true });
         expect(await variables()).toEqual([{ name: "API_TOKEN", secret: true }]);
         expect((await call("GET", `/v1/models/${modelId}/environments/production`)).text).not.toContain("second-secret");
         expect((await api.engine.service.replicaVariables(modelId, "production"))?.env).toEqual({ API_TOKEN: "second-secret" });
         // a new variable without `secret` is plain, and stays plain on a value-only update
-        expect((await call("PUT", `${base}/LOG_LEVEL`, { value: "info" })).body).toEqual({ name: "LOG_LEVEL", secret: false, value: "info" });
-        expect((await call("PUT", `${base}/LOG_LEVEL`, { value: "debug" })).body).toEqual({ name: "LOG_LEVEL", secret: false, value: "debug" });
+        expect(withoutRollout((await call("PUT", `${base}/LOG_LEVEL`, { value: "info" })).body)).toEqual({ name: "LOG_LEVEL", secret: false, value: "info" });
+        expect(withoutRollout((await call("PUT", `${base}/LOG_LEVEL`, { value: "debug" })).body)).toEqual({ name: "LOG_LEVEL", secret: false, value: "debug" });
         // dropping secret-ness is explicit
-        expect((await call("PUT", `${base}/API_TOKEN`, { value: "now-public", secret: false })).body).toEqual({ name: "API_TOKEN", secret: false, value: "now-public" });
-        expect((await call("PUT", `${base}/LOG_LEVEL`, { value: "hidden", secret: true })).body).toEqual({ name: "LOG_LEVEL", secret: true });
+        expect(withoutRollout((await call("PUT", `${base}/API_TOKEN`, { value: "now-public", secret: false })).body)).toEqual({ name: "API_TOKEN", secret: false, value: "now-public" });
+        expect(withoutRollout((await call("PUT", `${base}/LOG_LEVEL`, { value: "hidden", secret: true })).body)).toEqual({ name: "LOG_LEVEL", secret: true });
       });
     });
 
