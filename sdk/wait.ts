@@ -13,7 +13,7 @@ import { isTerminalPromotionStatus, type Promotion } from "./schemas/promotion.j
 export interface PromotionTarget {
   modelId: string;
   environment: string;
-  /** follow this promotion; default: the environment's in-progress one, else its newest */
+  /** follow this promotion; default: the environment's newest one (in progress or ended) */
   promotionId?: string;
 }
 
@@ -76,9 +76,8 @@ async function resolvePromotionId(client: ModelplaneClient, target: PromotionTar
   if (target.promotionId) return target.promotionId;
   const params = { model_id: target.modelId, env_name: target.environment };
   const environment = await client.call("getEnvironment", { params }, { signal });
-  if (environment.in_progress_promotion) return environment.in_progress_promotion.id;
-  const { promotions } = await client.call("listPromotions", { params }, { signal });
-  const newest = promotions[0];
+  // The environment shows its newest promotion, running or ended (with its terminal status).
+  const newest = environment.in_progress_promotion;
   if (!newest) throw new ModelplaneError("NOT_FOUND", `environment ${target.environment} has no promotion to wait for`);
   return newest.id;
 }

@@ -1,10 +1,10 @@
-import type { Deployment, Environment, PromotionSettings } from "../../sdk/index.js";
+import { isTerminalPromotionStatus, type Deployment, type Environment, type PromotionSettings } from "../../sdk/index.js";
 import { notFound } from "../errors.js";
 import { findLiveDeployment, type DeploymentRow } from "../store/deployments.js";
 import { findLiveEnvironment, listServingEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel, type ModelRow } from "../store/models.js";
 import { findLivePromotionSettings } from "../store/promotion-settings.js";
-import { findInProgressPromotion } from "../store/promotions.js";
+import { findLatestPromotion } from "../store/promotions.js";
 import type { SqlExecutor } from "../store/sql.js";
 import { toIsoTimestamp } from "../store/timestamps.js";
 import { listVariables } from "../store/variables.js";
@@ -83,13 +83,16 @@ export async function loadEnvironment(sql: SqlExecutor, environment: Environment
     const row = await findLiveDeployment(sql, environment.model_id, deploymentId);
     return row ? presentDeployment(row, serving.get(row.id) ?? null) : null;
   };
-  const promotion = await findInProgressPromotion(sql, environment.id);
+  // The newest promotion stays in `in_progress_promotion` with its terminal status (and
+  // finished_at) until the next one starts, as Baseten documents; only a running one has a candidate.
+  const promotion = await findLatestPromotion(sql, environment.id);
+  const running = promotion !== undefined && !isTerminalPromotionStatus(promotion.status) ? promotion : undefined;
   return {
     name: environment.name,
     model_id: environment.model_id,
     created_at: toIsoTimestamp(environment.created_at),
     current_deployment: await present(environment.current_deployment_id),
-    candidate_deployment: await present(promotion?.deployment_id ?? null),
+    candidate_deployment: await present(running?.deployment_id ?? null),
     in_progress_promotion: promotion ? presentPromotion(promotion) : null,
     autoscaling_settings: environment.autoscaling_settings,
     promotion_settings: await effectivePromotionSettings(sql, environment),

@@ -144,7 +144,9 @@ function servingLabel(environment: Environment): string | null {
 async function promoteAndWait(client: ModelplaneClient, report: ResourceReport, modelId: string, name: string, deploymentId: string, timeoutSeconds: number): Promise<Promotion | undefined> {
   const params = { model_id: modelId, env_name: name };
   const environment = await client.call("getEnvironment", { params });
-  const inProgress = environment.in_progress_promotion;
+  // `in_progress_promotion` keeps the last promotion with its terminal status: only a running one is joined or conflicts.
+  const latest = environment.in_progress_promotion;
+  const inProgress = latest !== null && !isTerminalPromotionStatus(latest.status) ? latest : null;
   if (!inProgress && environment.current_deployment?.id === deploymentId) return undefined;
   let promotion: Promotion;
   if (inProgress && inProgress.deployment_id === deploymentId) {

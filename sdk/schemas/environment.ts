@@ -40,6 +40,11 @@ export const Environment = z.object({
   current_deployment: Deployment.nullable(),
   /** the deployment an in-progress promotion moves to, or null */
   candidate_deployment: Deployment.nullable(),
+  /**
+   * the newest promotion of this environment: while it runs, and after it ended with its terminal
+   * status (SUCCEEDED, FAILED, CANCELED) and finished_at, until the next one starts (as Baseten
+   * documents); null before the first promotion. Use `isTerminalPromotionStatus` to tell "done".
+   */
   in_progress_promotion: Promotion.nullable(),
   autoscaling_settings: AutoscalingSettings,
   /** effective settings: the named object's when promotion_settings_id is set, else the inline ones */

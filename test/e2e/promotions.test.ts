@@ -89,7 +89,10 @@ describe.skipIf(runtime.skipReason !== undefined)(`rolling deploy under load (${
     expect(report.responses.filter((r) => r.at < started).every((r) => r.deploymentId === v1.id)).toBe(true);
     const environment = await engine.client.call("getEnvironment", { params });
     expect(environment.current_deployment?.id).toBe(v2.id);
-    expect(environment.in_progress_promotion).toBeNull();
+    // the finished promotion stays in in_progress_promotion with its terminal status until the next one
+    expect(environment.in_progress_promotion).toMatchObject({ id: promotion.id, status: "SUCCEEDED", percent_traffic_to_new_version: 100 });
+    expect(environment.in_progress_promotion?.finished_at).not.toBeNull();
+    expect(environment.candidate_deployment).toBeNull();
     const history = await engine.client.call("listPromotions", { params });
     expect(history.promotions.map((p) => p.status)).toEqual(["SUCCEEDED", "SUCCEEDED"]);
   });

@@ -278,7 +278,7 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       const v1 = String(first.outputs.v1?.value);
       options = { ...options, target: "v2" };
       const upA = stackA.up(quiet);
-      await waitFor(async () => (await engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } })).in_progress_promotion !== null, { timeoutMs: 60_000, message: "stack A's promotion to start" });
+      await waitFor(async () => (await engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } })).in_progress_promotion?.status.match(/RELEASING|RAMPING_UP/) != null, { timeoutMs: 60_000, message: "stack A's promotion to start" });
       // Stack B, another team's program, says production should serve v1.
       const programB = async () => {
         const production = new mp.Environment("production", { modelId, name: "production", deploymentId: v1 });

@@ -8,6 +8,7 @@ import { ModelplaneError } from "../../../sdk/errors.js";
 import { nameWithId } from "../../../sdk/labels.js";
 import type { Deployment } from "../../../sdk/schemas/deployment.js";
 import type { Model } from "../../../sdk/schemas/model.js";
+import { isTerminalPromotionStatus } from "../../../sdk/schemas/promotion.js";
 import { connect, namedPositionals, parseCommandLine, parseSeconds, printJson, printLine } from "../command-line.js";
 import { resolveModel } from "../resolve.js";
 import type { CliCommand } from "../usage-error.js";
@@ -99,8 +100,10 @@ export const deployCommand: CliCommand = {
     if (values.environment !== undefined) {
       const environment = await client.call("getEnvironment", { params: { model_id: model.id, env_name: values.environment } });
       const promotion = environment.in_progress_promotion;
-      if (promotion === null || promotion.deployment_id !== deployment.id) {
-        // Already over (instant promotions can end before this read): report where things stand.
+      const ended = promotion !== null && isTerminalPromotionStatus(promotion.status);
+      if (promotion === null || promotion.deployment_id !== deployment.id || (ended && values.wait !== true)) {
+        // Already over (instant promotions can end before this read; the environment then shows
+        // it with its terminal status): report where things stand. --wait reports how it ended.
         if (json) printJson(environment);
         else say(`${values.environment} serves ${environment.current_deployment?.id ?? "no deployment"}`);
         return environment.current_deployment?.id === deployment.id ? 0 : 1;
