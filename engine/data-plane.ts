@@ -76,6 +76,7 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     createPromotionExecutor({
       currentReplicas: (deploymentId, environmentName) => deployments.desiredReplicas(replicaSetId(deploymentId, environmentName)),
       readyReplicas: (deploymentId, environmentName) => runtime.observe(replicaSetId(deploymentId, environmentName)).ready,
+      routeEnded: (promotion, state) => reconciler.route(promotion, state),
       ...(options.promotionReadyTimeoutMs !== undefined ? { readyTimeoutMs: options.promotionReadyTimeoutMs } : {}),
     }),
   );

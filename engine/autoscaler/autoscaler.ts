@@ -23,6 +23,8 @@ interface TrackedSet {
   settings: AutoscalingSettings;
   samples: LoadSample[];
   lastRequestCount: number;
+  /** requests in flight when the load was last forgotten that have not finished yet: not demand */
+  inFlightBaseline: number;
   currentReplicas: number;
   lastHighDemandAt: number;
   /** a promotion owns the replica count: sampled, never applied */
@@ -59,6 +61,7 @@ export class Autoscaler {
         settings: resolved,
         samples: [],
         lastRequestCount: this.options.source.requestsForSet?.(replicaSetId) ?? 0,
+        inFlightBaseline: 0,
         currentReplicas,
         lastHighDemandAt: this.clock(),
         excluded: false,
@@ -86,6 +89,22 @@ export class Autoscaler {
     tracked.excluded = false;
     tracked.currentReplicas = currentReplicas;
     tracked.lastHighDemandAt = this.clock();
+  }
+
+  /**
+   * The traffic this set had is gone elsewhere (a promotion moved the environment to another
+   * deployment): drop the samples, and do not count the requests still finishing on it, so that
+   * the load it carried does not bring it back (e.g. a previous deployment just scaled to zero
+   * woke up ~1 s later, from its own window of samples, and stayed for the scale-down delay).
+   * Requests that arrive from now on count as usual.
+   */
+  forgetLoad(replicaSetId: string): void {
+    const tracked = this.sets.get(replicaSetId);
+    if (tracked === undefined) return;
+    tracked.samples = [];
+    tracked.last = undefined;
+    tracked.lastRequestCount = this.options.source.requestsForSet?.(replicaSetId) ?? 0;
+    tracked.inFlightBaseline = this.options.source.inFlightForSet(replicaSetId);
   }
 
   /** The engine changed the replica count itself (activation, manual scaling). */
@@ -126,7 +145,10 @@ export class Autoscaler {
     const { source } = this.options;
     for (const [replicaSetId, tracked] of this.sets) {
       const requestCount = source.requestsForSet?.(replicaSetId) ?? 0;
-      tracked.samples.push({ at: now, inFlight: source.inFlightForSet(replicaSetId), arrivals: Math.max(0, requestCount - tracked.lastRequestCount) });
+      const inFlight = source.inFlightForSet(replicaSetId);
+      // The forgotten requests can only finish: the baseline follows the count down to 0.
+      tracked.inFlightBaseline = Math.min(tracked.inFlightBaseline, inFlight);
+      tracked.samples.push({ at: now, inFlight: inFlight - tracked.inFlightBaseline, arrivals: Math.max(0, requestCount - tracked.lastRequestCount) });
       tracked.lastRequestCount = requestCount;
       const windowStart = now - tracked.settings.autoscaling_window * 1000;
       let stale = 0;

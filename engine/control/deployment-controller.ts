@@ -16,9 +16,9 @@ import type { Autoscaler } from "../autoscaler/index.js";
 import type { RoutingTable } from "../router/index.js";
 import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
 import { findLiveDeploymentById, listAllLiveDeployments, updateDeployment, type DeploymentRow } from "../store/deployments.js";
-import { findLiveEnvironment, listEnvironmentsServing, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
+import { listEnvironmentsServing, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel } from "../store/models.js";
-import { findInProgressPromotion, IN_PROGRESS_SQL, type PromotionRow } from "../store/promotions.js";
+import { findEnvironmentRoute, IN_PROGRESS_SQL, type PromotionRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
 import { listVariables } from "../store/variables.js";
 
@@ -126,8 +126,9 @@ export class DeploymentController {
   /** An environment changed: its route (current, candidate, traffic split) and its deployments' sets
    * (a change of its variables gives its sets a new revision: the runtime replaces their replicas). */
   async syncEnvironment(modelId: string, environmentName: string): Promise<void> {
-    const environment = await findLiveEnvironment(this.#sql, modelId, environmentName);
-    if (!environment) {
+    // One read of environment and promotion together: see findEnvironmentRoute.
+    const route = await findEnvironmentRoute(this.#sql, modelId, environmentName);
+    if (!route) {
       this.#table.removeEnvironment(modelId, environmentName);
       // Deleted: its sets go (kept ones too).
       for (const set of [...this.#sets.values()]) {
@@ -138,13 +139,12 @@ export class DeploymentController {
       }
       return;
     }
-    const promotion = await findInProgressPromotion(this.#sql, environment.id);
     this.setTraffic(modelId, environmentName, {
-      currentDeploymentId: environment.current_deployment_id,
-      candidateDeploymentId: promotion?.deployment_id ?? null,
-      percentToCandidate: promotion?.percent_traffic_to_new_version ?? 0,
+      currentDeploymentId: route.current_deployment_id,
+      candidateDeploymentId: route.candidate_deployment_id,
+      percentToCandidate: route.percent_traffic_to_new_version ?? 0,
     });
-    for (const deploymentId of [environment.current_deployment_id, promotion?.deployment_id]) {
+    for (const deploymentId of [route.current_deployment_id, route.candidate_deployment_id]) {
       if (deploymentId) await this.syncDeployment(deploymentId);
     }
   }

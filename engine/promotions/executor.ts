@@ -3,7 +3,7 @@
  * service validated the request and audits it). The planner decides; this only persists.
  */
 import { conflict } from "../errors.js";
-import { applyControlAction, startPromotion, type PromotionState } from "../rollout/index.js";
+import { applyControlAction, isTerminalStatus, startPromotion, type PromotionState } from "../rollout/index.js";
 import { insertDeployment, updateDeployment, type DeploymentRow } from "../store/deployments.js";
 import { takeDeploymentNumber } from "../store/models.js";
 import { insertPromotion, type PromotionRow } from "../store/promotions.js";
@@ -18,6 +18,8 @@ export interface PromotionExecutorOptions {
   /** ready replicas of a deployment's set for the environment now (for the row's ready counts);
    * its other sets are not the environment's capacity */
   readyReplicas(deploymentId: string, environmentName: string): number;
+  /** the router switch of a promotion an action just ended (in the action's transaction: before its answer) */
+  routeEnded?: (promotion: PromotionRow, state: PromotionState) => void;
   /** how long a candidate gets to have the replicas it is asked for (default 5 min) */
   readyTimeoutMs?: number;
   clock?: () => number;
@@ -110,6 +112,7 @@ export function createPromotionExecutor(options: PromotionExecutorOptions): Prom
       const written = await persistPromotionState(work.tx, promotion, result.state, ready, work.at);
       // The environment row is locked by the service, so nobody can have written in between.
       if (!written) throw conflict(`promotion ${promotion.id} changed while the ${action} was recorded; try again`);
+      if (isTerminalStatus(result.state.status)) options.routeEnded?.(written, result.state);
       return written;
     },
   };

@@ -230,8 +230,15 @@ export class PromotionReconciler {
     const ready = { previous: observation.previous?.ready ?? 0, candidate: observation.candidate.ready };
     const rowDiffers = next !== state || row.replicas.previous.ready !== ready.previous || row.replicas.candidate.ready !== ready.candidate;
     if (rowDiffers) {
-      // Persist before acting: a crash right after this write resumes from it.
-      const written = await sql.transaction((tx) => persistPromotionState(tx, row, next, ready, at));
+      // Persist before acting: a crash right after this write resumes from it. A terminal write
+      // switches the router in the same step, before the transaction returns: nobody can read
+      // SUCCEEDED and still be routed to the previous deployment. (Should the commit itself fail,
+      // the next pass re-reads the row and routes by it again.)
+      const written = await sql.transaction(async (tx) => {
+        const persisted = await persistPromotionState(tx, row, next, ready, at);
+        if (persisted && isTerminalStatus(next.status)) this.route(row, next);
+        return persisted;
+      });
       // Someone else wrote first (an API action, another engine): re-read and plan again.
       if (!written) return this.#clock();
       for (const event of events) this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: ${event.message}`);
@@ -256,13 +263,22 @@ export class PromotionReconciler {
     const growing = targets.filter(([setId, replicas]) => replicas >= deployments.desiredReplicas(setId));
     const shrinking = targets.filter(([setId, replicas]) => replicas < deployments.desiredReplicas(setId));
     for (const [setId, replicas] of growing) deployments.setReplicas(setId, replicas);
+    this.route(row, state);
+    for (const [setId, replicas] of shrinking) deployments.setReplicas(setId, replicas);
+  }
+
+  /**
+   * The router's split for a persisted state; idempotent. After the end, only the deployment that
+   * serves. Also called by the executor when an API action (force roll forward, cancel) ends a
+   * promotion, inside that request's transaction, so its answer never precedes the switch.
+   */
+  route(row: PromotionRow, state: PromotionState): void {
     const terminal = isTerminalStatus(state.status);
-    deployments.setTraffic(row.model_id, row.environment_name, {
+    this.#options.deployments.setTraffic(row.model_id, row.environment_name, {
       currentDeploymentId: state.status === "SUCCEEDED" ? state.candidateDeploymentId : state.previousDeploymentId,
       candidateDeploymentId: terminal ? null : state.candidateDeploymentId,
       percentToCandidate: terminal ? 0 : state.percentTrafficToNewVersion,
     });
-    for (const [setId, replicas] of shrinking) deployments.setReplicas(setId, replicas);
   }
 
   /**
@@ -277,6 +293,10 @@ export class PromotionReconciler {
     const setOf = (id: string) => replicaSetId(id, row.environment_name);
     this.#untrack(row);
     const cleanup = cleanupFor(state);
+    // The set that no longer gets the environment's traffic must not be scaled back up by the
+    // autoscaler from the load it carried during the promotion (its samples span a whole window).
+    const leftBehind = state.status === "SUCCEEDED" ? state.previousDeploymentId : state.candidateDeploymentId;
+    if (leftBehind) this.#options.autoscaler.forgetLoad(setOf(leftBehind));
     for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) deployments.setOwnedByPromotion(setOf(id), false);
     if (state.status !== "SUCCEEDED") deployments.setReplicas(setOf(state.candidateDeploymentId), 0);
     if (cleanup.action === "scale_to_zero") deployments.setReplicas(setOf(cleanup.deploymentId), 0);

@@ -127,6 +127,32 @@ export async function findInProgressPromotion(
   return row;
 }
 
+/** What the router needs of an environment: its deployment, and the in-progress promotion's candidate and split. */
+export interface EnvironmentRouteRow {
+  environment_id: string;
+  current_deployment_id: string | null;
+  candidate_deployment_id: string | null;
+  percent_traffic_to_new_version: number | null;
+}
+
+/**
+ * An environment's route in one statement, so one snapshot: a promotion's terminal write changes
+ * the promotion and the environment's current deployment in one transaction, and two separate
+ * reads around that commit could pair the old current deployment with "no promotion" (all traffic
+ * back to the previous deployment after SUCCEEDED) or the new one with a stale candidate.
+ */
+export async function findEnvironmentRoute(sql: SqlExecutor, modelId: string, environmentName: string): Promise<EnvironmentRouteRow | undefined> {
+  const [row] = await sql.query<EnvironmentRouteRow>(
+    `SELECT environments.id AS environment_id, environments.current_deployment_id,
+            promotions.deployment_id AS candidate_deployment_id, promotions.percent_traffic_to_new_version
+       FROM environments
+       LEFT JOIN promotions ON promotions.environment_id = environments.id AND promotions.${IN_PROGRESS_SQL}
+      WHERE environments.model_id = $1 AND environments.name = $2 AND environments.deleted_at IS NULL`,
+    [modelId, environmentName],
+  );
+  return row;
+}
+
 /**
  * The environment's newest promotion, in progress or finished: what `in_progress_promotion` shows
  * (Baseten keeps the last one there with its terminal status until the next one starts).

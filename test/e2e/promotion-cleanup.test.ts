@@ -4,6 +4,10 @@
  * it), KEEP (still running, so a rollback is quick), DEACTIVATE (inactive, predict answers 404).
  * Runs on processes, and on Kubernetes pods as the `kubernetes` vitest project.
  */
+import { randomUUID } from "node:crypto";
+import { readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad, startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
 import { ENGINE_OPTIONS, expectNoFailures, followPromotion, modelOnV1, predict } from "./promotion-support.js";
@@ -47,6 +51,62 @@ describe.skipIf(runtime.skipReason !== undefined)(`cleanup of the previous deplo
     console.log(`SCALE_TO_ZERO: first request to the scaled-to-zero previous deployment answered after ${Date.now() - wakeStartedAt} ms`);
     // production is untouched by the wake-up
     expect((await engine.client.call("getEnvironment", { params })).current_deployment?.id).toBe(v2.id);
+  });
+
+  it("SCALE_TO_ZERO under load after a rolling deploy: no request reaches the previous once SUCCEEDED, it is at 0 replicas within 10 s and stays there", async () => {
+    // The previous replicas write down every prediction they serve: what really reached them,
+    // whatever the router's headers say. (Kubernetes pods cannot write to this machine's files.)
+    const requestLog = join(tmpdir(), `modelplane-cleanup-${randomUUID()}.log`);
+    const { model, params, v1, v2, url } = await modelOnV1(
+      engine,
+      "scale-to-zero-load",
+      2,
+      { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 1 } },
+      runtime.name === "process" ? { v1Env: { MODEL_REQUEST_LOG: requestLog } } : {},
+    );
+    try {
+      const load = startLoad({ url, concurrency: 8 });
+      await waitFor(() => load.snapshot().succeeded >= 50, { message: "load on v1" });
+      const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
+      const { final } = await followPromotion(engine, model.id, promotion.id);
+      const succeededSeenAt = Date.now();
+      const mark = load.snapshot().durationMs;
+      expect(final.status).toBe("SUCCEEDED");
+      const zeroAt = await waitFor(async () => {
+        const previous = await deploymentOf(model.id, v1.id);
+        return previous.replicas.desired === 0 && previous.replicas.ready === 0 && previous.replicas.starting === 0 ? Date.now() : undefined;
+      }, { timeoutMs: 10_000, intervalMs: 100, message: "v1 at 0 replicas" });
+      // Still under load, it must stay at 0: the environment's traffic is v2's now, so nothing may
+      // wake v1 (it did ~1 s later, from the load the autoscaler had seen on it during the
+      // promotion). Asserting an absence needs a window: 5 s, polled.
+      const statuses = new Set<string>();
+      const windowEnd = Date.now() + 5_000;
+      await waitFor(async () => {
+        const previous = await deploymentOf(model.id, v1.id);
+        statuses.add(`${previous.status} desired ${previous.replicas.desired}`);
+        return Date.now() > windowEnd;
+      }, { timeoutMs: 10_000, intervalMs: 200 });
+      const report = await load.stop();
+      expectNoFailures(report);
+      expect([...statuses]).toEqual(["SCALED_TO_ZERO desired 0"]);
+      // every answer to a request sent after SUCCEEDED was seen came from v2 …
+      const after = report.responses.filter((response) => response.at > mark);
+      expect(after.length).toBeGreaterThan(50);
+      expect(after.filter((response) => response.deploymentId !== v2.id)).toEqual([]);
+      // … and, by v1's own account, no request reached it once SUCCEEDED was seen
+      if (runtime.name === "process") {
+        const served = (await readFile(requestLog, "utf8")).trim().split("\n").map((line) => Number(line.split(" ")[0]));
+        expect(served.length).toBeGreaterThan(50);
+        expect(served.filter((at) => at > succeededSeenAt)).toEqual([]);
+        const finishedAt = Date.parse(final.finished_at!);
+        console.log(
+          `SCALE_TO_ZERO under load: v1 at 0 replicas ${zeroAt - succeededSeenAt} ms after SUCCEEDED was seen; ` +
+            `v1 served ${served.length} predictions, the last ${finishedAt - Math.max(...served)} ms before finished_at; ${after.length} answers after, all from v2`,
+        );
+      }
+    } finally {
+      await rm(requestLog, { force: true });
+    }
   });
 
   it("KEEP: the previous keeps its replicas; rollback promotes it again, quickly because it is warm", async () => {

@@ -1,6 +1,7 @@
 // The HTTP plumbing shared by the example model servers: readiness, predict, the env probe,
 // fault-injection knobs and graceful shutdown. node:http only, no dependencies, no build step.
 import { createHash } from "node:crypto";
+import { appendFileSync } from "node:fs";
 import { createServer } from "node:http";
 
 /** Reads a non-negative integer knob from the environment; 0 when unset. */
@@ -39,6 +40,9 @@ export function serveModel(model) {
   // answer 500. Deterministic (every 1/rate-th request), so tests do not depend on luck.
   const errorRate = fraction("MODEL_ERROR_RATE");
   const errorAfterRequests = knob("MODEL_ERROR_AFTER_REQUESTS");
+  // Tests that must know which requests really reached this replica (not what a router header
+  // says): one line "<epoch ms> <version> <pid>" per prediction, appended to this file.
+  const requestLog = process.env.MODEL_REQUEST_LOG ?? "";
   let predictions = 0;
   const startedAt = Date.now();
 
@@ -78,6 +82,7 @@ export function serveModel(model) {
           return;
         }
         predictions++;
+        if (requestLog !== "") appendFileSync(requestLog, `${Date.now()} ${model.version} ${process.pid}\n`);
         const degraded = predictions - errorAfterRequests;
         if (errorRate > 0 && degraded > 0 && Math.floor(degraded * errorRate) > Math.floor((degraded - 1) * errorRate)) {
           sendJson(res, 500, { error: `simulated failure (MODEL_ERROR_RATE=${errorRate})`, version: model.version });

@@ -86,4 +86,27 @@ describe("Autoscaler", () => {
     autoscaler.close();
     expect(applied[0]).toBe(3);
   });
+
+  it("forgetLoad: a deployment whose traffic went elsewhere stays at zero, though it carried load a moment ago (issue 13, finding 10)", () => {
+    const { autoscaler, inFlight, requests, applied, run } = harness();
+    autoscaler.track("previous", settings, 2);
+    autoscaler.exclude("previous"); // a promotion drives it
+    inFlight.set("previous", 4);
+    requests.set("previous", 500);
+    run(5);
+    // the promotion ends: the environment's traffic is the candidate's now; 2 requests still finishing
+    inFlight.set("previous", 2);
+    autoscaler.forgetLoad("previous");
+    autoscaler.include("previous", 0);
+    run(0.5);
+    inFlight.set("previous", 0);
+    run(60);
+    expect(applied).toEqual([]);
+    expect(autoscaler.demand("previous")).toBe(0);
+    // a request that arrives afterwards (its own endpoint) still wakes it
+    requests.set("previous", 501);
+    inFlight.set("previous", 1);
+    run(1);
+    expect(applied).toEqual([["previous", 1]]);
+  });
 });
