@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { nameWithId } from "../../sdk/labels.js";
-import { cleanupFor, isTerminalStatus, planNextStep, type Observation, type PromotionState } from "../rollout/index.js";
+import { cleanupFor, isTerminalStatus, planNextStep, resumedAfterTakeover, type Observation, type PromotionState } from "../rollout/index.js";
 import { failPromotion } from "../rollout/outcomes.js";
 import { replicaSetId, type ReplicaSetObservation, type Runtime } from "../runtime/runtime.js";
 import { releaseLease, tryAcquireLease } from "../store/leases.js";
@@ -62,6 +62,15 @@ export class PromotionReconciler {
   readonly #bySet = new Map<string, Set<string>>();
   /** promotions this engine drove and has not cleaned up after yet */
   readonly #active = new Set<string>();
+  /**
+   * Promotions this engine took over mid-way (after a restart, or from a dead engine), with when,
+   * until the candidate has back the ready replicas their persisted traffic needs: the planner
+   * holds them meanwhile (Observation.resumingSince). What "caught up" means is the planner's
+   * `resumedAfterTakeover`; only the moment of the takeover lives here, and it is this engine's own.
+   */
+  readonly #resuming = new Map<string, number>();
+  /** promotions this engine has driven at least one pass of */
+  readonly #seen = new Set<string>();
   /** promotion lease names this engine took, released on close so another engine takes over at once */
   readonly #leases = new Set<string>();
   readonly #unsubscribe: () => void;
@@ -213,11 +222,20 @@ export class PromotionReconciler {
       ? autoscaler.demand(setOf(state.previousDeploymentId)) + autoscaler.demand(setOf(state.candidateDeploymentId))
       : 0;
     const observe = (id: string) => replicaObservation(runtime.observe(setOf(id)));
+    const now = this.#clock();
+    const candidateObserved = observe(state.candidateDeploymentId);
+    if (!this.#seen.has(row.id)) {
+      this.#seen.add(row.id);
+      this.#resuming.set(row.id, now);
+    }
+    if (this.#resuming.has(row.id) && resumedAfterTakeover(state, candidateObserved)) this.#resuming.delete(row.id);
+    const resumingSince = this.#resuming.get(row.id);
     const observation: Observation = {
-      now: this.#clock(),
+      now,
       previous: state.previousDeploymentId ? observe(state.previousDeploymentId) : null,
-      candidate: observe(state.candidateDeploymentId),
+      candidate: candidateObserved,
       ...(environmentDemand > 0 ? { demandReplicas: environmentDemand } : {}),
+      ...(resumingSince !== undefined ? { resumingSince } : {}),
     };
     let { state: next, wakeAt, events } = planNextStep(state, observation);
     // The promotion's own deadline (promote body `timeout_seconds`): fail, traffic back to previous.
@@ -320,6 +338,8 @@ export class PromotionReconciler {
 
   #untrack(row: PromotionRow): void {
     this.#active.delete(row.id);
+    this.#resuming.delete(row.id);
+    this.#seen.delete(row.id);
     for (const id of [row.deployment_id, row.previous_deployment_id]) if (id) this.#bySet.get(replicaSetId(id, row.environment_name))?.delete(row.id);
   }
 }

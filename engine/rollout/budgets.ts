@@ -70,6 +70,15 @@ export function trafficPercentForReady(candidateReady: number, baseReplicas: num
 }
 
 /**
+ * Ready candidate replicas that carry `percent` of traffic at N, the inverse of
+ * `trafficPercentForReady`: ceil(percent × N / 100), never above N.
+ * Example: N = 4: 25 → 1, 50 → 2, 100 → 4, 0 → 0; N = 3: 33 → 1, 66 → 2, 100 → 3.
+ */
+export function candidateReadyForPercent(percent: number, baseReplicas: number): number {
+  return Math.min(baseReplicas, Math.max(0, ceilPercentOf(baseReplicas, percent)));
+}
+
+/**
  * Lowest candidate traffic the previous deployment can take over during a ramp-down: the previous
  * may get at most its ready share 100 × ready / N, so the candidate keeps 100 − floor(100 × ready / N).
  * Example: N = 4: 4 ready → 0, 3 → 25, 2 → 50, 0 → 100; N = 3, 2 ready → 34.

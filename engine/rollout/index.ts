@@ -29,6 +29,7 @@ export {
   autoscaleGrowth,
   baseReplicaCount,
   candidateScaleDownTarget,
+  candidateReadyForPercent,
   candidateScaleUpTarget,
   canaryReadyThreshold,
   canaryStageIntervalMs,
@@ -44,7 +45,7 @@ export {
 } from "./budgets.js";
 export { promotionKindFor, promotionSettingsProblems, rollingModeOf, rollingStepsFor } from "./settings.js";
 export { startPromotion } from "./start.js";
-export { candidateFailureReason, isTerminalStatus, nextWakeAt, planNextStep } from "./plan.js";
+export { candidateFailureReason, candidateReadyNeeded, isTerminalStatus, nextWakeAt, planNextStep, resumedAfterTakeover } from "./plan.js";
 export { allowedActions, applyControlAction, statusAfterAction } from "./actions.js";
 export { cleanupFor } from "./outcomes.js";
 export { promotionStateChanged } from "./changes.js";

@@ -6,6 +6,7 @@
  */
 import {
   autoscaleGrowth,
+  candidateReadyForPercent,
   canaryReadyThreshold,
   canaryStageIntervalMs,
   CANARY_STAGE_COUNT,
@@ -50,6 +51,35 @@ function isRampingForward(status: PromotionStatus): boolean {
 }
 
 /**
+ * Ready candidate replicas the persisted traffic needs: ROLLING, its ready share at N
+ * (`candidateReadyForPercent`); CANARY and INSTANT, one as soon as any traffic goes to it. Never
+ * more than the candidate is asked for.
+ * Example: ROLLING N = 4 at 50%, candidate asked for 2 → 2; CANARY at 30% → 1; any kind at 0% → 0.
+ */
+export function candidateReadyNeeded(state: PromotionState): number {
+  const percent = state.percentTrafficToNewVersion;
+  const needed = state.kind === "ROLLING" ? candidateReadyForPercent(percent, state.baseReplicas) : percent > 0 ? 1 : 0;
+  return Math.min(needed, state.desiredReplicas.candidate);
+}
+
+/**
+ * Whether an engine that took a promotion over (restart, or another engine) has caught up: the
+ * candidate has the ready replicas the persisted traffic needs, or the promotion is not moving
+ * forward (a ramp-down only takes traffic away from the candidate, and a terminal one is done).
+ * Until then the reconciler passes `resumingSince` and the planner holds the persisted state.
+ * Example: killed at 50% of N = 4 → caught up once 2 candidate replicas are ready again.
+ */
+export function resumedAfterTakeover(state: PromotionState, candidate: DeploymentReplicaObservation): boolean {
+  if (!isRampingForward(state.status)) return true;
+  return !candidate.failing && candidate.ready >= candidateReadyNeeded(state);
+}
+
+/** True while a taken-over promotion waits for its candidate's replicas to come back. */
+function holdingAfterTakeover(state: PromotionState, observation: Observation): boolean {
+  return observation.resumingSince !== undefined && !resumedAfterTakeover(state, observation.candidate);
+}
+
+/**
  * Why the candidate has failed, or null. A crash loop fails at once; otherwise the replicas it was
  * asked for must be ready by `readyDeadlineAt`.
  * Example: asked for 2 at t = 0 with a 600 000 ms timeout, 1 ready at t = 600 000 → failed.
@@ -62,12 +92,20 @@ export function candidateFailureReason(state: PromotionState, observation: Obser
   if (candidate.failing) {
     return `candidate deployment ${label} is failing${lastError}`;
   }
+  const seconds = Math.round(state.readyTimeoutMs / 1000);
   const deadline = state.readyDeadlineAt;
   if (deadline !== null && observation.now >= deadline && candidate.ready < state.desiredReplicas.candidate) {
-    const seconds = Math.round(state.readyTimeoutMs / 1000);
     return (
       `candidate deployment ${label} had ${candidate.ready} of ` +
       `${state.desiredReplicas.candidate} replicas ready ${seconds}s after they were requested${lastError}`
+    );
+  }
+  // After a takeover the replicas that carried the persisted traffic get the same time to come back.
+  const resuming = observation.resumingSince;
+  if (resuming !== undefined && observation.now >= resuming + state.readyTimeoutMs && candidate.ready < candidateReadyNeeded(state)) {
+    return (
+      `candidate deployment ${label} had ${candidate.ready} of the ${candidateReadyNeeded(state)} replicas ` +
+      `its ${state.percentTrafficToNewVersion}% of traffic needs ready ${seconds}s after the engine took the promotion over${lastError}`
     );
   }
   return null;
@@ -220,6 +258,9 @@ function passOnce(state: PromotionState, observation: Observation): PromotionSta
   if (isTerminalStatus(state.status)) return state;
   const failure = candidateFailureReason(state, observation);
   if (failure !== null) return failPromotion(state, observation.now, failure);
+  // Taken over mid-way and the candidate's replicas are not back yet: keep the persisted traffic,
+  // step and N exactly (clamping to cold replicas would move traffic backwards and recount steps).
+  if (holdingAfterTakeover(state, observation)) return state;
   let next = growWithDemand(state, observation);
   next = clampTrafficToCandidateReady(next, observation);
   next = clearSatisfiedDeadline(next, observation);
@@ -263,7 +304,15 @@ export function planNextStep(state: PromotionState, observation: Observation): P
   for (let move = 0; move < MAX_PHASE_MOVES_PER_PASS; move += 1) {
     const next = passOnce(current, observation);
     if (!promotionStateChanged(current, next)) {
-      if (!promotionStateChanged(state, current)) return { state, wakeAt: nextWakeAt(state), events: [] };
+      if (!promotionStateChanged(state, current)) {
+        // Holding after a takeover, the phase timers (maybe long past) wait too: only the
+        // deadlines of the candidate's replicas can end the wait before a runtime event does.
+        if (holdingAfterTakeover(state, observation)) {
+          const deadlines = [state.readyDeadlineAt, (observation.resumingSince ?? 0) + state.readyTimeoutMs];
+          return { state, wakeAt: Math.min(...deadlines.filter((at): at is number => at !== null)), events: [] };
+        }
+        return { state, wakeAt: nextWakeAt(state), events: [] };
+      }
       const changed: PromotionState = { ...current, version: state.version + 1 };
       return { state: changed, wakeAt: nextWakeAt(changed), events: progressEventsBetween(state, changed) };
     }

@@ -195,6 +195,14 @@ export interface Observation {
   candidate: DeploymentReplicaObservation;
   /** The autoscaler's recommended total replicas for the environment, when it has one. */
   demandReplicas?: number;
+  /**
+   * Set (ms) while an engine that has just taken the promotion over (a restart, or another engine
+   * after its driver died) waits for the runtime to bring back the candidate replicas the persisted
+   * traffic needs (`resumedAfterTakeover`): replicas of a killed engine restart cold, so a plain
+   * pass would clamp the persisted traffic to 0 ready and count the way back up as new steps. The
+   * planner then holds: no clamp, no autoscaling growth, no phase move, only failure checks.
+   */
+  resumingSince?: number;
 }
 
 /** A human-readable progress line; emitted only when the thing it names changed. */

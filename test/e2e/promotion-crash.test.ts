@@ -62,6 +62,17 @@ function alive(pid: number): boolean {
   }
 }
 
+/** POST one predict and say which deployment answered (null without an answer). */
+async function predictOnce(url: string): Promise<string | null> {
+  try {
+    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "a good day" }), signal: AbortSignal.timeout(60_000) });
+    await response.arrayBuffer();
+    return response.status === 200 ? response.headers.get("x-modelplane-deployment-id") : null;
+  } catch {
+    return null;
+  }
+}
+
 function expectNoFailures(report: LoadReport, minimum: number) {
   expect(report.failures, `failed requests: ${JSON.stringify(report.failures)}`).toEqual([]);
   expect(report.sent).toBeGreaterThan(minimum);
@@ -159,5 +170,82 @@ describe.skipIf(runtime.skipReason !== undefined)(`kill -9 of the engine during 
         `found step ${afterRestart.step}, next step after ${firstMoveAfterRestartMs ?? "?"} ms, finished ${Date.now() - restartedAt} ms after restart; ` +
         `${reportAfterRestart.sent} requests after restart, ${reportAfterRestart.failed} failed`,
     );
+  });
+});
+
+describe.skipIf(runtime.skipReason !== undefined || runtime.name !== "process")("exact progress across two kill -9 restarts of the engine (process)", () => {
+  it("total_steps stays 4, every (step, traffic) seen is a step of the plan, traffic never goes back, and the first requests after each restart follow the persisted split", { timeout: 300_000 }, async () => {
+    const dataDir = await template.freshDataDir();
+    let current = await startServe(dataDir);
+    const model = await current.client.call("createModel", { body: { name: "restarts" } });
+    const params = { model_id: model.id, env_name: "production" };
+    const url = () => `${current.engine.url}/models/${model.id}/production/predict`;
+    await current.client.call("patchEnvironment", { params, body: { autoscaling_settings: { min_replica: 4, max_replica: 4 } } });
+    const v1 = await current.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v1") });
+    const initial = await current.client.call("promote", { params, body: { deployment_id: v1.id } });
+    await waitForPromotion(current.client, { modelId: model.id, environment: "production", promotionId: initial.id }, { deadline: Date.now() + 60_000 });
+    // 4 steps of 25% with 5 s of stabilization each: room for two kills in the middle
+    await current.client.call("patchEnvironment", {
+      params,
+      body: { promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 25, max_unavailable_percent: 0, stabilization_time_seconds: 5 } } },
+    });
+    const v2 = await current.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
+    const promotion = await current.client.call("promote", { params, body: { deployment_id: v2.id } });
+    const promotionParams = { ...params, promotion_id: promotion.id };
+
+    // every state any engine reported, in order (polled every 100 ms, across the restarts)
+    const seen: Promotion[] = [promotion];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        try {
+          const state = await current.client.call("getPromotion", { params: promotionParams });
+          const last = seen[seen.length - 1]!;
+          if (state.step !== last.step || state.total_steps !== last.total_steps || state.percent_traffic_to_new_version !== last.percent_traffic_to_new_version || state.status !== last.status) seen.push(state);
+        } catch {
+          // the engine is down between a kill and its restart
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+
+    const restarts: string[] = [];
+    for (const killAtStep of [1, 2]) {
+      const persisted = await waitFor(
+        async () => {
+          const state = await current.client.call("getPromotion", { params: promotionParams });
+          return state.step >= killAtStep && state.step < state.total_steps && state.status === "RAMPING_UP" ? state : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 100, message: `a persisted step ≥ ${killAtStep}` },
+      );
+      current.engine.child.kill("SIGKILL");
+      await current.engine.exited;
+      current = await startServe(dataDir);
+      // The very first requests to the restarted engine: the router must already split them by the
+      // persisted percentage (held until the cold replicas are ready), not send them all to v1.
+      const burst = await Promise.all(Array.from({ length: 40 }, () => predictOnce(url())));
+      expect(burst.filter((answer) => answer === null), "every request of the burst answered").toEqual([]);
+      const share = burst.filter((answer) => answer === v2.id).length / burst.length;
+      const after = await current.client.call("getPromotion", { params: promotionParams });
+      restarts.push(`killed at ${persisted.step}/${persisted.total_steps} (${persisted.percent_traffic_to_new_version}%), v2 answered ${Math.round(share * 100)}% of the first 40 requests after the restart, then ${after.step}/${after.total_steps} (${after.percent_traffic_to_new_version}%)`);
+      expect(after.total_steps).toBe(persisted.total_steps);
+      expect(after.step).toBeGreaterThanOrEqual(persisted.step);
+      expect(after.percent_traffic_to_new_version).toBeGreaterThanOrEqual(persisted.percent_traffic_to_new_version);
+      // 40 requests at ≥ 25%: none to v2 has a chance of 0.75^40 ≈ 1e-5
+      expect(share, restarts[restarts.length - 1]).toBeGreaterThan(0);
+      expect(Math.abs(share - persisted.percent_traffic_to_new_version / 100), restarts[restarts.length - 1]).toBeLessThan(0.25);
+    }
+
+    const final = await waitForPromotion(current.client, { modelId: model.id, environment: "production", promotionId: promotion.id }, { pollMs: 100, deadline: Date.now() + 120_000 });
+    polling = false;
+    await poller;
+    seen.push(final);
+    expect(final.status).toBe("SUCCEEDED");
+    const plan = new Set(["0/4 at 0%", "1/4 at 25%", "2/4 at 50%", "3/4 at 75%", "4/4 at 100%"]);
+    const pairs = seen.map((state) => `${state.step}/${state.total_steps} at ${state.percent_traffic_to_new_version}%`);
+    for (const pair of pairs) expect(plan, pairs.join(", ")).toContain(pair);
+    const forward = seen.filter((state) => state.status === "RELEASING" || state.status === "RAMPING_UP").map((state) => state.percent_traffic_to_new_version);
+    for (let i = 1; i < forward.length; i += 1) expect(forward[i], forward.join(" → ")).toBeGreaterThanOrEqual(forward[i - 1]!);
+    console.log(`two kill -9 restarts: ${restarts.join("; ")}; seen ${[...new Set(pairs)].join(" → ")}`);
   });
 });

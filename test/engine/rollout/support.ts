@@ -5,6 +5,7 @@
 import {
   isTerminalStatus,
   planNextStep,
+  resumedAfterTakeover,
   startPromotion,
   type DeploymentReplicaObservation,
   type Observation,
@@ -96,6 +97,11 @@ export class SimulatedDeployment {
     return observation;
   }
 
+  /** The engine was killed and its replicas with it: the runtime starts every one again, cold. */
+  restartAll(now: number): void {
+    this.replicaReadyAt = this.replicaReadyAt.map(() => now + this.startupDelayMs());
+  }
+
   /** When the next starting replica becomes ready, or null when none is starting. */
   nextReadyAt(now: number): number | null {
     const pending = this.replicaReadyAt.filter((readyAt) => readyAt > now);
@@ -109,6 +115,8 @@ export class SimulatedRollout {
   readonly candidate: SimulatedDeployment;
   now: number;
   demandReplicas: number | undefined;
+  /** Set by `takeOver` until the planner says the candidate is back (as the reconciler keeps it). */
+  resumingSince: number | undefined;
   /** Every state the planner returned, oldest first. */
   readonly history: PromotionState[] = [];
   readonly observations: Observation[] = [];
@@ -137,11 +145,20 @@ export class SimulatedRollout {
       candidate: this.candidate.observe(this.now),
     };
     if (this.demandReplicas !== undefined) observation.demandReplicas = this.demandReplicas;
+    if (this.resumingSince !== undefined) observation.resumingSince = this.resumingSince;
     return observation;
+  }
+
+  /** kill -9 and restart of the engine: every replica starts again cold; a new engine takes over. */
+  takeOver(): void {
+    this.previous.restartAll(this.now);
+    this.candidate.restartAll(this.now);
+    this.resumingSince = this.now;
   }
 
   /** One reconciler pass: observe, plan, persist, apply. Returns the plan's wakeAt. */
   pass(): number | null {
+    if (this.resumingSince !== undefined && resumedAfterTakeover(this.state, this.candidate.observe(this.now))) this.resumingSince = undefined;
     const observation = this.observe();
     this.observations.push(observation);
     const result = planNextStep(this.state, observation);
