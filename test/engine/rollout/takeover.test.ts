@@ -183,7 +183,7 @@ describe("a promotion taken over after kill -9 resumes exactly where it was pers
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 });
