@@ -16,9 +16,9 @@ import type { Autoscaler } from "../autoscaler/index.js";
 import type { RoutingTable } from "../router/index.js";
 import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
 import { findLiveDeploymentById, listAllLiveDeployments, updateDeployment, type DeploymentRow } from "../store/deployments.js";
-import { listEnvironmentsServing, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
+import { findLiveEnvironment, listEnvironmentsServing, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel } from "../store/models.js";
-import { findEnvironmentRoute, IN_PROGRESS_SQL, type PromotionRow } from "../store/promotions.js";
+import { findEnvironmentRoute, findInProgressPromotion, IN_PROGRESS_SQL, type PromotionRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
 import { listVariables } from "../store/variables.js";
 
