@@ -18,6 +18,9 @@ export interface EngineOptions {
   databaseUrl?: string;
   /** default: MODELPLANE_API_KEY, else `<dataDir>/api-key` (generated on first start) */
   apiKey?: string;
+  /** the data key(s) secrets are encrypted with at rest, first current (engine/store/secret-keyring.ts);
+   * default: MODELPLANE_SECRET_KEY, else `<dataDir>/secret-key` (generated on first start) */
+  secretKey?: string;
   /** operational log lines (never bodies or secrets); default: stderr */
   log?: (line: string) => void;
   /** Print a newly generated API key itself, not only its file: for an operator at a terminal
@@ -56,7 +59,12 @@ function defaultFallback(_req: IncomingMessage, res: ServerResponse): void {
 export async function startEngine(options: EngineOptions = {}): Promise<RunningEngine> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const dataDir = resolve(options.dataDir ?? "./.modelplane");
-  const store = await openStore({ dataDir, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) });
+  const store = await openStore({
+    dataDir,
+    log,
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
+  });
   try {
     const { apiKey, source } = resolveApiKey({ dataDir, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
     if (source === "generated") {

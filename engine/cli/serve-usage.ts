@@ -6,7 +6,7 @@ export const serveUsage = {
   usage:
     "modelplane serve [--port 7070] [--host 127.0.0.1] [--data-dir ./.modelplane] [--database-url postgres://…] [--readiness-timeout 60]\n" +
     "                 [--runtime process|kubernetes] [--kubeconfig PATH] [--namespace NS] [--image-pull-policy IfNotPresent|Always|Never]\n" +
-    "                 [--api-key-file PATH] [--secret-key-file PATH] [--database-url-file PATH] [--replica-user NAME] [--pass-env NAME]…",
+    "                 [--api-key-file PATH] [--secret-key-file PATH] [--database-url-file PATH] [--replica-user NAME] [--pass-env NAME]… [--rotate-secret-key]",
   help: [
     "  --readiness-timeout S  a starting replica must answer 200 on its readiness path within S seconds (default 60),",
     "                         else it is replaced; a deployment fails after 3 such starts in a row (about 3 × S)",
@@ -20,7 +20,9 @@ export const serveUsage = {
     "  --replica-user NAME    run replicas as this user; default when serve runs as root: modelplane-replica if it",
     "                         exists, else nobody (--replica-user root keeps them root). Their command and cwd must be",
     "                         reachable by that user",
+    "  --rotate-secret-key    put a new random key first in <data-dir>/secret-key and re-encrypt every secret under it",
+    "                         at this start (the old key stays in the file after it; remove it afterwards if you like)",
     "  --pass-env NAME        also give replicas this variable of the engine's environment (repeatable); by default",
-    "                         they get only PATH, HOME, LANG, LC_ALL, TZ plus their deployment's and environment's",
+    "                         they get only PATH, HOME, LANG, LC_ALL, TZ plus their deployment's and environment's variables and secrets",
   ].join("\n"),
 };

@@ -11,3 +11,6 @@ export * from "./variables.js";
 export * from "./promotion-settings.js";
 export * from "./audit-log.js";
 export * from "./timestamps.js";
+export { SecretKeyError, parseSecretKeyring, secretKeyId, generateSecretKey, variableContext, type SecretKeyring } from "./secret-keyring.js";
+export { resolveSecretKeyring, rotateSecretKeyFile, SECRET_KEY_FILE } from "./secret-key-source.js";
+export { restrictToOwner } from "./owner-only.js";

@@ -158,6 +158,16 @@ CREATE TABLE audit_logs (
 CREATE INDEX audit_logs_model ON audit_logs (model_id, seq DESC);
 `,
   },
+  {
+    version: 2,
+    name: "secret values encrypted at rest",
+    sql: `
+-- the key a secret's value is encrypted with (secret-keyring.ts); its value is then base64 of
+-- iv, auth tag and ciphertext. NULL for plain variables, and for secrets written before this
+-- migration, which the engine encrypts at start (openStore).
+ALTER TABLE variables ADD COLUMN key_id text;
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

@@ -1,11 +1,12 @@
 import pg from "pg";
+import type { SecretKeyring } from "./secret-keyring.js";
 import type { Sql, SqlExecutor, SqlParam } from "./sql.js";
 
 /**
  * PostgreSQL adapter for several engines sharing one database. A transaction holds one pooled
  * client from BEGIN to COMMIT; a failed COMMIT or a thrown callback rolls back.
  */
-export async function openPostgresSql(databaseUrl: string, options: { maxConnections?: number } = {}): Promise<Sql> {
+export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyring, options: { maxConnections?: number } = {}): Promise<Sql> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 10 });
   // an idle client losing its connection must not crash the engine; the pool replaces it
   pool.on("error", () => {});
@@ -14,6 +15,7 @@ export async function openPostgresSql(databaseUrl: string, options: { maxConnect
   probe.release();
 
   const executorOf = (target: pg.Pool | pg.PoolClient): SqlExecutor => ({
+    keyring,
     async query<Row>(text: string, params: readonly SqlParam[] = []): Promise<Row[]> {
       const result = await target.query(text, params as unknown[]);
       return result.rows as Row[];
@@ -27,6 +29,7 @@ export async function openPostgresSql(databaseUrl: string, options: { maxConnect
   let closed = false;
   return {
     kind: "postgres",
+    keyring,
     query: root.query,
     exec: root.exec,
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {

@@ -1,3 +1,5 @@
+import type { SecretKeyring } from "./secret-keyring.js";
+
 /**
  * The SQL port: the only way engine code talks to the database. Two adapters implement it —
  * PGlite (embedded, one data directory) and PostgreSQL (a pool, several engines) — with one
@@ -8,6 +10,9 @@
 export type SqlParam = string | number | boolean | null | Date;
 
 export interface SqlExecutor {
+  /** The data keys secret values are encrypted with at rest (variables.ts); the same on every
+   * executor of one store, transactions included. */
+  readonly keyring: SecretKeyring;
   /** Run one statement with `$1…$n` parameters and return its rows. */
   query<Row = Record<string, unknown>>(text: string, params?: readonly SqlParam[]): Promise<Row[]>;
   /** Run a script of one or more statements without parameters (migrations). */

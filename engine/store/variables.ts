@@ -1,6 +1,11 @@
-import type { SqlExecutor } from "./sql.js";
+import { variableContext } from "./secret-keyring.js";
+import type { Sql, SqlExecutor } from "./sql.js";
 
-/** A stored variable. `value` of a secret one must never leave the engine except into a replica's env. */
+/**
+ * A variable as the engine uses it: `value` is plain text here (decrypted). A secret's value is
+ * stored encrypted (secret-keyring.ts, `key_id` names the key) and must never leave the engine
+ * except into a replica's env.
+ */
 export interface VariableRow {
   environment_id: string;
   name: string;
@@ -10,24 +15,48 @@ export interface VariableRow {
   updated_at: Date;
 }
 
+/** As stored: a secret's `value` is the ciphertext under `key_id`. */
+interface StoredVariableRow extends VariableRow {
+  key_id: string | null;
+}
+
+function decrypted(sql: SqlExecutor, row: StoredVariableRow): VariableRow {
+  const { key_id: keyId, ...rest } = row;
+  // key_id NULL on a secret: written before encryption, encrypted at the next start (reencryptSecrets)
+  if (!row.secret || keyId === null) return rest;
+  return { ...rest, value: sql.keyring.decrypt(keyId, row.value, variableContext(row.environment_id, row.name)) };
+}
+
 /**
  * Create or replace a variable. `secret` undefined keeps an existing variable's secret-ness (a
- * new one is plain): a value-only PUT must never turn a secret into a readable variable.
+ * new one is plain): a value-only PUT must never turn a secret into a readable variable. A
+ * secret's value is encrypted before it reaches the database.
  */
 export async function upsertVariable(
   sql: SqlExecutor,
   variable: { environmentId: string; name: string; value: string; secret: boolean | undefined; at: string },
 ): Promise<{ row: VariableRow; created: boolean }> {
-  const [row] = await sql.query<VariableRow & { inserted: boolean }>(
-    `INSERT INTO variables (environment_id, name, value, secret, created_at, updated_at)
-     VALUES ($1, $2, $3, COALESCE($4::boolean, false), $5, $5)
-     ON CONFLICT (environment_id, name) DO UPDATE SET value = EXCLUDED.value,
-       secret = COALESCE($4::boolean, variables.secret), updated_at = EXCLUDED.updated_at
+  let secret = variable.secret;
+  if (secret === undefined) {
+    const [existing] = await sql.query<{ secret: boolean }>(
+      "SELECT secret FROM variables WHERE environment_id = $1 AND name = $2 FOR UPDATE",
+      [variable.environmentId, variable.name],
+    );
+    secret = existing?.secret ?? false;
+  }
+  const stored = secret
+    ? sql.keyring.encrypt(variable.value, variableContext(variable.environmentId, variable.name))
+    : { keyId: null, ciphertext: variable.value };
+  const [row] = await sql.query<StoredVariableRow & { inserted: boolean }>(
+    `INSERT INTO variables (environment_id, name, value, secret, key_id, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6)
+     ON CONFLICT (environment_id, name) DO UPDATE SET value = EXCLUDED.value, secret = EXCLUDED.secret,
+       key_id = EXCLUDED.key_id, updated_at = EXCLUDED.updated_at
      RETURNING *, (xmax = 0) AS inserted`,
-    [variable.environmentId, variable.name, variable.value, variable.secret ?? null, variable.at],
+    [variable.environmentId, variable.name, stored.ciphertext, secret, stored.keyId, variable.at],
   );
-  const { inserted, ...stored } = row!;
-  return { row: stored, created: inserted };
+  const { inserted, ...rest } = row!;
+  return { row: { ...decrypted(sql, rest), value: variable.value }, created: inserted };
 }
 
 export async function deleteVariable(sql: SqlExecutor, environmentId: string, name: string): Promise<boolean> {
@@ -39,5 +68,55 @@ export async function deleteVariable(sql: SqlExecutor, environmentId: string, na
 }
 
 export async function listVariables(sql: SqlExecutor, environmentId: string): Promise<VariableRow[]> {
-  return sql.query<VariableRow>("SELECT * FROM variables WHERE environment_id = $1 ORDER BY name", [environmentId]);
+  const rows = await sql.query<StoredVariableRow>("SELECT * FROM variables WHERE environment_id = $1 ORDER BY name", [environmentId]);
+  return rows.map((row) => decrypted(sql, row));
+}
+
+export interface ReencryptionReport {
+  /** secrets stored in plain text (before encryption at rest) now encrypted */
+  fromPlaintext: number;
+  /** secrets under an older key now under the current one */
+  fromOldKeys: number;
+}
+
+/**
+ * Bring every secret under the current key: encrypt plain-text ones (from before encryption at
+ * rest), re-encrypt those of older keys (after a rotation). One transaction with the rows locked,
+ * so engines starting together on one PostgreSQL do it once. Throws SecretKeyError naming the
+ * first secret no configured key decrypts. After plain text was replaced, the table is rewritten
+ * (VACUUM FULL) and a CHECKPOINT taken, so the old row versions leave the table's files and the
+ * WAL segments holding them become recyclable.
+ */
+export async function reencryptSecrets(sql: Sql): Promise<ReencryptionReport> {
+  const report = await sql.transaction(async (tx) => {
+    const rows = await tx.query<StoredVariableRow>(
+      "SELECT * FROM variables WHERE secret AND key_id IS DISTINCT FROM $1 ORDER BY environment_id, name FOR UPDATE",
+      [tx.keyring.currentKeyId],
+    );
+    const counts: ReencryptionReport = { fromPlaintext: 0, fromOldKeys: 0 };
+    for (const row of rows) {
+      const context = variableContext(row.environment_id, row.name);
+      const plaintext = decrypted(tx, row).value;
+      const stored = tx.keyring.encrypt(plaintext, context);
+      await tx.query("UPDATE variables SET value = $3, key_id = $4 WHERE environment_id = $1 AND name = $2", [
+        row.environment_id,
+        row.name,
+        stored.ciphertext,
+        stored.keyId,
+      ]);
+      if (row.key_id === null) counts.fromPlaintext++;
+      else counts.fromOldKeys++;
+    }
+    return counts;
+  });
+  if (report.fromPlaintext > 0) {
+    await sql.exec("VACUUM FULL variables");
+    try {
+      await sql.exec("CHECKPOINT");
+    } catch {
+      // PostgreSQL allows it to superusers and pg_checkpoint only: the server's own checkpoint
+      // recycles those WAL segments a few minutes later
+    }
+  }
+  return report;
 }

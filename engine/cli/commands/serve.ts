@@ -2,6 +2,8 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DataDirLockedError } from "../../store/data-dir-lock.js";
+import { rotateSecretKeyFile } from "../../store/secret-key-source.js";
+import { SecretKeyError } from "../../store/secret-keyring.js";
 import { startModelplane } from "../../main.js";
 import type { KubernetesRuntimeChoice } from "../../runtime/kubernetes/start-kubernetes-runtime.js";
 import { RuntimeStartError } from "../../runtime/runtime-start-error.js";
@@ -100,6 +102,7 @@ export const serveCommand: CliCommand = {
           "database-url-file": { type: "string" },
           "replica-user": { type: "string" },
           "pass-env": { type: "string", multiple: true },
+          "rotate-secret-key": { type: "boolean" },
         },
         strict: true,
         allowPositionals: false,
@@ -123,6 +126,15 @@ export const serveCommand: CliCommand = {
       ...(passEnv.length > 0 ? { passEnv } : {}),
     };
     const dataDir = values["data-dir"] ?? process.env.MODELPLANE_DATA_DIR ?? "./.modelplane";
+    if (values["rotate-secret-key"] === true) {
+      if (credentials.secretKey !== undefined) {
+        throw new UsageError("--rotate-secret-key rotates <data-dir>/secret-key; with MODELPLANE_SECRET_KEY or --secret-key-file, put the new key first and the old one after it, and restart");
+      }
+      const keyId = rotateSecretKeyFile(resolve(dataDir));
+      process.stderr.write(`modelplane: new secret key ${keyId} first in ${join(resolve(dataDir), "secret-key")}; every secret is re-encrypted under it now\n`);
+    }
+    // everything the engine creates (PGlite's files, key files) is its user's only
+    process.umask(0o077);
     const started = Date.now();
     // Opening the store is most of a start: PGlite creates its database on the first one (5–12 s
     // measured on 2 cores, 22 s on a loaded machine), then migrations run. Say so before the wait.
@@ -142,13 +154,14 @@ export const serveCommand: CliCommand = {
         dataDir,
         ...(databaseUrl ? { databaseUrl } : {}),
         ...(credentials.apiKey !== undefined ? { apiKey: credentials.apiKey } : {}),
+        ...(credentials.secretKey !== undefined ? { secretKey: credentials.secretKey } : {}),
         ...(Object.keys(runtimeOptions).length > 0 ? { runtime: runtimeOptions } : {}),
         showGeneratedApiKey: process.stderr.isTTY === true,
         ...(kubernetes !== undefined ? { kubernetes } : {}),
       });
     } catch (error) {
       if (error instanceof UsageError) throw error;
-      const plain = error instanceof DataDirLockedError || error instanceof RuntimeStartError;
+      const plain = error instanceof DataDirLockedError || error instanceof RuntimeStartError || error instanceof SecretKeyError;
       process.stderr.write(`modelplane: ${plain ? error.message : String((error as Error).stack ?? error)}\n`);
       return 1;
     }
