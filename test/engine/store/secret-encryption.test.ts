@@ -16,6 +16,8 @@ import {
   listVariables,
   openStore,
   parseSecretKeyring,
+  resolveSecretKeyring,
+  rotateSecretKeyFile,
   SecretKeyError,
   upsertVariable,
   type Sql,
@@ -192,6 +194,18 @@ describe("secret keys", () => {
   it("a malformed MODELPLANE_SECRET_KEY is refused, saying how to make one", () => {
     expect(() => parseSecretKeyring("too-short", "MODELPLANE_SECRET_KEY")).toThrow(/MODELPLANE_SECRET_KEY: key 1 is not a 32-byte key .*openssl rand -base64 32/);
     expect(parseSecretKeyring(`${KEY_A}\n${"ab".repeat(32)}\n`, "file").keyIds).toHaveLength(2);
+  });
+
+  it("--rotate-secret-key puts a new key first in <data-dir>/secret-key and keeps the old one after it, 0600", async () => {
+    const dataDir = join(scratch, "rotated");
+    const first = resolveSecretKeyring({ dataDir, env: {} });
+    expect(first.source).toBe("generated");
+    const newId = rotateSecretKeyFile(dataDir);
+    const text = await readFile(join(dataDir, "secret-key"), "utf8");
+    const ring = parseSecretKeyring(text, "file");
+    expect(ring.keyIds).toEqual([newId, first.keyring.currentKeyId]);
+    expect((await stat(join(dataDir, "secret-key"))).mode & 0o777).toBe(0o600);
+    expect(resolveSecretKeyring({ dataDir, env: {} })).toMatchObject({ source: "file", keyring: { currentKeyId: newId } });
   });
 
   it("without a key the engine generates <data-dir>/secret-key, 0600, and reuses it", async () => {
