@@ -10,6 +10,7 @@ import { DeploymentController } from "./control/deployment-controller.js";
 import { createPromotionExecutor } from "./promotions/executor.js";
 import { PromotionReconciler } from "./promotions/reconciler.js";
 import { createRouter, InFlightCounts, RoutingTable } from "./router/index.js";
+import type { AuthorizePredict } from "./router/router.js";
 import type { ConnectionHandler } from "./router/front-door.js";
 import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/index.js";
 import { replicaSetId, type InFlightCounter, type Runtime } from "./runtime/runtime.js";
@@ -19,6 +20,8 @@ import type { Sql } from "./store/sql.js";
 import type { KubernetesRuntimeChoice } from "./runtime/kubernetes/start-kubernetes-runtime.js";
 
 export interface DataPlaneOptions {
+  /** who may call a predict target (the engine's AccessView); required, so no router runs open */
+  authorizePredict: AuthorizePredict;
   /** options of the default process runtime */
   runtime?: ProcessRuntimeOptions;
   /** another runtime instead; it drains on the router's counts it is given */
@@ -46,7 +49,7 @@ export interface DataPlane {
   close(): Promise<void>;
 }
 
-export async function startDataPlane(controlPlane: ControlPlane, options: DataPlaneOptions = {}): Promise<DataPlane> {
+export async function startDataPlane(controlPlane: ControlPlane, options: DataPlaneOptions): Promise<DataPlane> {
   const sql = controlPlane.sql;
   const inFlight = new InFlightCounts();
   const runtime = await createRuntime(sql, inFlight, options);
@@ -57,6 +60,7 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     table,
     runtime,
     inFlight,
+    authorize: options.authorizePredict,
     onWake: (setId) => controller?.wake(setId),
     ...(options.wakeTimeoutMs !== undefined ? { wakeTimeoutMs: options.wakeTimeoutMs } : {}),
   });

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { createApiHandler, type ApiHandler } from "./api/api-handler.js";
 import { resolveApiKey } from "./api-key-file.js";
+import { AccessView } from "./auth/access-view.js";
 import { closeFrontDoor, createFrontDoor, type ConnectionHandler } from "./router/front-door.js";
 import { ControlPlane } from "./service/control-plane.js";
 import { openStore } from "./store/open-store.js";
@@ -21,6 +22,10 @@ export interface EngineOptions {
   /** the data key(s) secrets are encrypted with at rest, first current (engine/store/secret-keyring.ts);
    * default: MODELPLANE_SECRET_KEY, else `<dataDir>/secret-key` (generated on first start) */
   secretKey?: string;
+  /** how often API keys and public environments are re-read from the store, so that a key
+   * revoked through another engine on the same PostgreSQL is refused here within this time
+   * (this engine's own changes apply at once); default 5000 ms */
+  accessResyncMs?: number;
   /** operational log lines (never bodies or secrets); default: stderr */
   log?: (line: string) => void;
   /** Print a newly generated API key itself, not only its file: for an operator at a terminal
@@ -41,6 +46,8 @@ export interface RunningEngine {
   url: string;
   apiKey: string;
   service: ControlPlane;
+  /** API keys and public environments in memory: the management API's and the router's checks */
+  access: AccessView;
   store: Sql;
   /** the node:http server of the management API and the router's full path; it does not listen
    * itself: connections reach it through the front door (engine/router/front-door.ts) */
@@ -65,6 +72,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
   });
+  let stopAccess = (): void => undefined;
   try {
     const { apiKey, source } = resolveApiKey({ dataDir, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
     if (source === "generated") {
@@ -77,7 +85,15 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
       );
     }
     const service = new ControlPlane({ sql: store });
-    const handleApi = createApiHandler({ service, apiKey, log });
+    const access = new AccessView({
+      sql: store,
+      bootstrapKey: apiKey,
+      log,
+      ...(options.accessResyncMs !== undefined ? { resyncMs: options.accessResyncMs } : {}),
+    });
+    await access.start();
+    stopAccess = () => access.close();
+    const handleApi = createApiHandler({ service, access, log });
     const fallback = options.fallbackHandler ?? defaultFallback;
     const server = createServer((req, res) => {
       void (async () => {
@@ -109,18 +125,21 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
       url: `http://${host}:${address.port}`,
       apiKey,
       service,
+      access,
       store,
       server,
       handleApi,
       close() {
         closing ??= (async () => {
           await closeFrontDoor(front, server);
+          access.close();
           await store.close();
         })();
         return closing;
       },
     };
   } catch (error) {
+    stopAccess();
     await store.close();
     throw error;
   }

@@ -7,7 +7,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { startDataPlane, type DataPlane, type DataPlaneOptions } from "./data-plane.js";
 import { startEngine, type EngineOptions, type RunningEngine } from "./engine.js";
 
-export interface ModelplaneOptions extends Omit<EngineOptions, "fallbackHandler" | "acceptConnection">, DataPlaneOptions {}
+export interface ModelplaneOptions
+  extends Omit<EngineOptions, "fallbackHandler" | "acceptConnection">,
+    Omit<DataPlaneOptions, "authorizePredict"> {}
 
 export interface RunningModelplane extends RunningEngine {
   dataPlane: DataPlane;
@@ -31,7 +33,11 @@ export async function startModelplane(options: ModelplaneOptions = {}): Promise<
     acceptConnection: (socket, handOff) => (dataPlane ? dataPlane.acceptConnection(socket, handOff) : handOff(socket)),
   });
   try {
-    dataPlane = await startDataPlane(engine.service, options);
+    const { access } = engine;
+    dataPlane = await startDataPlane(engine.service, {
+      ...options,
+      authorizePredict: (target, authorization) => access.authorizePredict(target, authorization),
+    });
   } catch (error) {
     await engine.close();
     throw error;

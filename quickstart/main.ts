@@ -65,7 +65,7 @@ async function main(): Promise<number> {
     await up(stack, { staging: "v2", production: "v1" }, "promote v2 to staging (a reviewed one-line change: staging → v2)");
 
     say(bold("\n▶ promote v2 to production: rolling deploy (4 replicas, 25% surge) under load"));
-    const load = startLoad({ url: first.productionEndpoint!, concurrency: 8 });
+    const load = startLoad({ apiKey: engine.apiKey, url: first.productionEndpoint!, concurrency: 8 });
     const splitTimer = setInterval(() => {
       const snapshot = load.snapshot();
       // answers completed in the last second (a slow answer counts when it arrives)

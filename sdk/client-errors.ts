@@ -25,6 +25,7 @@ const classByCode: Partial<Record<ErrorCode, new (code: ErrorCode, message: stri
   PAYLOAD_TOO_LARGE: ValidationError,
   UNSUPPORTED_MEDIA_TYPE: ValidationError,
   UNAUTHORIZED: AuthError,
+  FORBIDDEN: AuthError,
   NOT_FOUND: NotFoundError,
   CONFLICT: ConflictError,
   ENGINE_UNAVAILABLE: EngineUnavailableError,
@@ -41,7 +42,8 @@ export function errorFromBody(body: ErrorBody): ModelplaneError {
 export function errorFromStatus(status: number, text: string): ModelplaneError {
   const code: ErrorCode =
     status === 400 ? "VALIDATION_FAILED"
-    : status === 401 || status === 403 ? "UNAUTHORIZED"
+    : status === 401 ? "UNAUTHORIZED"
+    : status === 403 ? "FORBIDDEN"
     : status === 404 ? "NOT_FOUND"
     : status === 409 ? "CONFLICT"
     : status === 502 || status === 503 ? "ENGINE_UNAVAILABLE"

@@ -96,6 +96,26 @@ export class ModelplaneClient {
     this.#pool = poolFor(this.endpoint);
   }
 
+  /** The Authorization header value this client sends (undefined without a key), for a predict
+   * request made by hand: the data plane needs a key too, unless the environment is public. */
+  get authorization(): string | undefined {
+    return this.#apiKey ? `Api-Key ${this.#apiKey}` : undefined;
+  }
+
+  // API keys
+  /** Creates a key; the answer's `key` is its secret, shown this once. */
+  createApiKey(body: RouteBodyInput<"createApiKey">, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<"createApiKey">> {
+    return this.call("createApiKey", { body }, options);
+  }
+  /** Live keys, without their secrets. */
+  async listApiKeys(options: { signal?: AbortSignal } = {}): Promise<RouteResponse<"listApiKeys">["api_keys"]> {
+    return (await this.call("listApiKeys", {}, options)).api_keys;
+  }
+  /** Revokes a key: refused at once by this engine, by every engine within its resync period. */
+  revokeApiKey(apiKeyId: string, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<"revokeApiKey">> {
+    return this.call("revokeApiKey", { params: { api_key_id: apiKeyId } }, options);
+  }
+
   /** Call any route of the contract by name. */
   async call<N extends RouteName>(name: N, args: CallArgs<N>, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<N>> {
     const route = contract[name];

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import {
+  ApiKeyList,
   AuditLogList,
+  CreateApiKeyBody,
+  CreatedApiKey,
   AutoscalingSettingsPatch,
   CreateDeploymentBody,
   CreateEnvironmentBody,
@@ -72,6 +75,7 @@ const EnvironmentParams = z.object({ model_id: ObjectId, env_name: DnsLabelName 
 const PromotionParams = z.object({ model_id: ObjectId, env_name: DnsLabelName, promotion_id: ObjectId }).strict();
 const VariableParams = z.object({ model_id: ObjectId, env_name: DnsLabelName, name: VariableName }).strict();
 const PromotionSettingsParams = z.object({ promotion_settings_id: ObjectId }).strict();
+const ApiKeyParams = z.object({ api_key_id: ObjectId }).strict();
 
 const promotionAction = (action: string, summary: string) =>
   route({
@@ -250,6 +254,22 @@ export const contract = {
     method: "DELETE", path: "/v1/promotion_settings/{promotion_settings_id}", params: PromotionSettingsParams,
     body: undefined, response: DeletedResponse, successStatus: 200, idempotent: true,
     summary: "Delete promotion settings (not while an environment uses them)",
+  }),
+
+  // API keys (admin keys only)
+  createApiKey: route({
+    method: "POST", path: "/v1/api_keys", params: NoParams, body: CreateApiKeyBody, response: CreatedApiKey,
+    successStatus: 201, idempotent: false,
+    summary: "Create an API key (admin, inference or metrics); the answer holds its secret, shown this once",
+  }),
+  listApiKeys: route({
+    method: "GET", path: "/v1/api_keys", params: NoParams, body: undefined, response: ApiKeyList,
+    successStatus: 200, idempotent: true, summary: "List live API keys (never their secrets)",
+  }),
+  revokeApiKey: route({
+    method: "DELETE", path: "/v1/api_keys/{api_key_id}", params: ApiKeyParams, body: undefined,
+    response: DeletedResponse, successStatus: 200, idempotent: true,
+    summary: "Revoke an API key: every engine refuses it within its resync period (5 s by default), this one at once",
   }),
 
   // audit

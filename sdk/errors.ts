@@ -9,8 +9,10 @@ export const ERROR_HTTP_STATUS = {
   VALIDATION_FAILED: 400,
   /** body is not JSON, or not an object */
   MALFORMED_REQUEST: 400,
-  /** missing or wrong `Authorization: Api-Key …` */
+  /** missing, wrong or revoked `Authorization: Api-Key …` (or `Bearer …`) */
   UNAUTHORIZED: 401,
+  /** a valid key whose scope does not cover this route, model, environment or deployment */
+  FORBIDDEN: 403,
   /** unknown path, or the object does not exist (or was deleted) */
   NOT_FOUND: 404,
   /** the path exists but not with this method */

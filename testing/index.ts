@@ -21,6 +21,9 @@ export { temporaryPulumi, pulumiBinDir, type TemporaryPulumi } from "./pulumi.js
 export { copyPgliteTemplate, pgliteTemplateDir } from "./pglite-template.js";
 export { ModelplaneClient } from "../sdk/client.js";
 
+/** The admin key startTestEngine gives its engine unless told otherwise. */
+export const TEST_ENGINE_API_KEY = "modelplane-test-key";
+
 export interface TestEngine {
   url: string;
   apiKey: string;
@@ -40,7 +43,7 @@ export async function startTestEngine(options: ModelplaneOptions = {}): Promise<
     await copyPgliteTemplate(dataDir);
     ownsDataDir = true;
   }
-  const apiKey = options.apiKey ?? "modelplane-test-key";
+  const apiKey = options.apiKey ?? TEST_ENGINE_API_KEY;
   const engine = await startModelplane({ port: 0, log: () => undefined, ...options, apiKey, ...(dataDir ? { dataDir } : {}) });
   return {
     url: engine.url,
@@ -79,7 +82,7 @@ export interface LoadResponse {
 export interface LoadReport {
   sent: number;
   succeeded: number;
-  /** responses with a status ≥ 500, or no response at all */
+  /** responses with a status ≥ 500, 401 or 403 (a caller without a valid key), or no response at all */
   failed: number;
   /** answers per deployment id */
   byDeployment: Record<string, number>;
@@ -98,6 +101,9 @@ export interface LoadOptions {
   /** pause between a response and the next request of the same worker (default 0) */
   pauseMs?: number;
   headers?: Record<string, string>;
+  /** sent as `Authorization: Api-Key …`: predict needs a key unless the environment is public
+   * (TestEngine.apiKey is an admin key) */
+  apiKey?: string;
 }
 
 /** Steady closed-loop load against a predict endpoint until `stop()`; records every answer. */
@@ -105,6 +111,11 @@ export function startLoad(options: LoadOptions): { stop(): Promise<LoadReport>; 
   const target = new URL(options.url);
   const pool = new Pool(target.origin, { connections: options.concurrency ?? 8 });
   const payload = JSON.stringify(options.body ?? { text: "a great and wonderful day" });
+  const headers = {
+    "content-type": "application/json",
+    ...(options.apiKey !== undefined ? { authorization: `Api-Key ${options.apiKey}` } : {}),
+    ...options.headers,
+  };
   const started = Date.now();
   const responses: LoadResponse[] = [];
   let stopping = false;
@@ -115,7 +126,7 @@ export function startLoad(options: LoadOptions): { stop(): Promise<LoadReport>; 
         const response = await pool.request({
           method: "POST",
           path: target.pathname + target.search,
-          headers: { "content-type": "application/json", ...options.headers },
+          headers,
           body: payload,
           headersTimeout: 30_000,
           bodyTimeout: 30_000,
@@ -134,7 +145,7 @@ export function startLoad(options: LoadOptions): { stop(): Promise<LoadReport>; 
     const byDeployment: Record<string, number> = {};
     const failures: LoadResponse[] = [];
     for (const response of responses) {
-      if (response.status === 0 || response.status >= 500) failures.push(response);
+      if (response.status === 0 || response.status >= 500 || response.status === 401 || response.status === 403) failures.push(response);
       else if (response.deploymentId) byDeployment[response.deploymentId] = (byDeployment[response.deploymentId] ?? 0) + 1;
     }
     return {

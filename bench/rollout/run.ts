@@ -106,8 +106,8 @@ function median(values: number[]): number {
   return percentile(values, 0.5);
 }
 
-async function measure<T>(phase: Window["phase"], url: string, during: () => Promise<T>): Promise<Window> {
-  const load = startLoad({ url, concurrency: 8 });
+async function measure<T>(phase: Window["phase"], url: string, apiKey: string, during: () => Promise<T>): Promise<Window> {
+  const load = startLoad({ apiKey, url, concurrency: 8 });
   const ticks = processTicks();
   const started = Date.now();
   await during();
@@ -169,8 +169,8 @@ async function run(runtimeName: string): Promise<RuntimeRun> {
       const windows: Window[] = [];
       for (let round = 0; round < rounds; round++) {
         process.stderr.write(`${runtimeName}: round ${round + 1} of ${rounds}\n`);
-        windows.push(await measure("steady", url, () => new Promise((resolve) => setTimeout(resolve, steadySeconds * 1000))));
-        windows.push(await measure("rollout", url, () => promote(versions[(round + 1) % 2]!.id)));
+        windows.push(await measure("steady", url, engine.apiKey, () => new Promise((resolve) => setTimeout(resolve, steadySeconds * 1000))));
+        windows.push(await measure("rollout", url, engine.apiKey, () => promote(versions[(round + 1) % 2]!.id)));
       }
       return { runtime: runtimeName, windows, replicaStartMs: replicaStarts };
     } finally {

@@ -5,10 +5,16 @@
  * deployments that both run on that replica, so the weighted pick is on the measured path.
  * ROUTER_WORKERS > 1 runs that many processes sharing the port through node:cluster;
  * ROUTER_FAST_PATH=0 leaves the fast path out (every request through node:http and undici).
+ * ROUTER_API_KEY=<key> turns the engine's key check on (the engine's AccessView, with that key as
+ * a live inference key limited to model "bench"); without it every caller is let in — only the
+ * bench does that, to measure what the check costs.
  */
 import cluster from "node:cluster";
 import { createServer } from "node:http";
-import { createFrontDoor, createRouter, RoutingTable } from "../../engine/router/index.js";
+import { AccessView } from "../../engine/auth/access-view.js";
+import { hashApiKey } from "../../engine/auth/api-key-secret.js";
+import { createFrontDoor, createRouter, RoutingTable, type AuthorizePredict } from "../../engine/router/index.js";
+import type { Sql } from "../../engine/store/sql.js";
 import type { ReplicaSetObservation, ReplicaInfo, Runtime } from "../../engine/runtime/runtime.js";
 
 const upstreamUrl = requiredEnv("UPSTREAM_URL");
@@ -16,6 +22,7 @@ const port = Number(requiredEnv("PORT"));
 const workers = Number(process.env["ROUTER_WORKERS"] ?? "1");
 /** "0": no fast path, every request through node:http and undici (router.handle) */
 const fastPath = process.env["ROUTER_FAST_PATH"] !== "0";
+const apiKey = process.env["ROUTER_API_KEY"];
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -40,12 +47,31 @@ function fixedReplicas(deploymentIds: string[]): Pick<Runtime, "readyReplicas" |
   };
 }
 
-function serve(): void {
+/** The engine's check with one stored inference key, from a store that holds just that row. */
+async function keyCheck(key: string): Promise<AuthorizePredict> {
+  const row = {
+    id: "key_bench", name: "bench", scope: "inference", model_ids: ["bench"], environment_names: null, prefix: key.slice(0, 12),
+    key_hash: hashApiKey(key), created_at: new Date(), last_used_at: null, revoked_at: null,
+  };
+  const sql: Sql = {
+    kind: "postgres",
+    query: async <Row>(text: string) => (text.includes("FROM api_keys") ? [row] : []) as Row[],
+    exec: async () => undefined,
+    transaction: (fn) => fn(sql),
+    close: async () => undefined,
+  };
+  const access = new AccessView({ sql, bootstrapKey: `bootstrap-${key}`, resyncMs: 60_000 });
+  await access.refresh();
+  return (target, authorization) => access.authorizePredict(target, authorization);
+}
+
+async function serve(): Promise<void> {
   const table = new RoutingTable();
   table.setDeployment("bench", "current", { active: true, predictPath: "/predict", isDevelopment: false });
   table.setDeployment("bench", "candidate", { active: true, predictPath: "/predict", isDevelopment: false });
   table.setEnvironment("bench", "production", { currentDeploymentId: "current", candidateDeploymentId: "candidate", percentToCandidate: 10 });
-  const router = createRouter({ table, runtime: fixedReplicas(["current", "candidate"]) });
+  const authorize: AuthorizePredict = apiKey === undefined ? () => ({ ok: true }) : await keyCheck(apiKey);
+  const router = createRouter({ table, runtime: fixedReplicas(["current", "candidate"]), authorize });
   const server = createServer((req, res) => {
     if (router.handle(req, res)) return;
     res.writeHead(404).end();
@@ -63,5 +89,5 @@ if (workers > 1 && cluster.isPrimary) {
     process.exit(0);
   });
 } else {
-  serve();
+  await serve();
 }

@@ -5,14 +5,15 @@ import { EmptyBody } from "../../sdk/schemas/common.js";
 import { ModelplaneError, validationError } from "../../sdk/errors.js";
 import { generateOpenApiDocument } from "../../sdk/openapi.js";
 import type { ControlPlane } from "../service/control-plane.js";
-import { createApiKeyCheck } from "./api-key-auth.js";
+import type { AccessView } from "../auth/access-view.js";
 import { NO_BODY, readJsonBody } from "./read-json-body.js";
 import { matchRoute } from "./route-matcher.js";
 import { createRouteHandlers, type RouteHandlers } from "./route-handlers.js";
 
 export interface ApiHandlerOptions {
   service: ControlPlane;
-  apiKey: string;
+  /** who may call what: the management API needs an admin key */
+  access: AccessView;
   /** one line per server-side failure; never receives bodies or secrets */
   log?: (line: string) => void;
 }
@@ -35,6 +36,17 @@ function sendError(res: ServerResponse, error: ModelplaneError, extraHeaders: Re
   sendJson(res, error.status, error.toBody(), extraHeaders);
 }
 
+/** Routes after which the access view is re-read: keys, public environments, and deletions that
+ * take public environments away. */
+const CHANGES_ACCESS: ReadonlySet<RouteName> = new Set<RouteName>([
+  "createApiKey",
+  "revokeApiKey",
+  "createEnvironment",
+  "patchEnvironment",
+  "deleteEnvironment",
+  "deleteModel",
+]);
+
 /** `/v1/…` plus the two unauthenticated documents; everything else belongs to the data plane. */
 function isApiPath(pathname: string): boolean {
   return pathname === "/v1" || pathname.startsWith("/v1/") || pathname === "/openapi.json" || pathname === "/healthz";
@@ -46,7 +58,7 @@ function isApiPath(pathname: string): boolean {
  * response schema. Every failure is `{"error": {code, message, details}}`.
  */
 export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
-  const isAuthorized = createApiKeyCheck(options.apiKey);
+  const { access } = options;
   const handlers: RouteHandlers = createRouteHandlers(options.service);
   const log = options.log ?? (() => {});
   let openApiDocument: unknown;
@@ -63,11 +75,14 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       sendJson(res, 200, openApiDocument);
       return;
     }
-    if (!isAuthorized(req.headers)) {
+    const decision = access.authorizeManagement(req.headers.authorization);
+    if (!decision.ok) {
       req.resume();
       throw new ModelplaneError(
-        "UNAUTHORIZED",
-        "missing or wrong API key: send the header 'Authorization: Api-Key <key>' (MODELPLANE_API_KEY of the engine, or the key it generated in <data-dir>/api-key, ./.modelplane/api-key by default)",
+        decision.code,
+        decision.code === "UNAUTHORIZED"
+          ? `${decision.message} (an admin key: MODELPLANE_API_KEY of the engine, the key it generated in <data-dir>/api-key — ./.modelplane/api-key by default — or one from 'modelplane keys create --scope admin')`
+          : decision.message,
       );
     }
     let match;
@@ -98,6 +113,9 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     if (!body.success) throw validationError(body.error, "body");
     const handler = handlers[match.name] as (input: { params: unknown; body: unknown }) => Promise<unknown>;
     const result = await handler({ params: params.data, body: route.body ? body.data : undefined });
+    // This engine's own changes to who may call what take effect before the caller hears back
+    // (other engines on the same PostgreSQL pick them up at their next resync).
+    if (CHANGES_ACCESS.has(match.name)) await access.refresh();
     const serialized = (route.response as z.ZodType).safeParse(result);
     if (!serialized.success) {
       throw new ModelplaneError("INTERNAL", `engine produced an invalid ${match.name} response`, {

@@ -54,6 +54,10 @@ export function createRouteHandlers(service: ControlPlane): RouteHandlers {
     patchPromotionSettings: ({ params, body }) => service.patchPromotionSettings(params.promotion_settings_id, body),
     deletePromotionSettings: ({ params }) => service.deletePromotionSettings(params.promotion_settings_id),
 
+    createApiKey: ({ body }) => service.createApiKey(body),
+    listApiKeys: async () => ({ api_keys: await service.listApiKeys() }),
+    revokeApiKey: ({ params }) => service.revokeApiKey(params.api_key_id),
+
     listAuditLogs: async ({ params }) => ({ audit_logs: await service.listAuditLogs(params.model_id) }),
   };
 }

@@ -19,8 +19,9 @@ export interface FastRoute {
 /** What the fast path needs from the router: its routing decisions and its bookkeeping. */
 export interface FastPathCore {
   /** The route of a request the fast path can serve now; undefined for anything else — not a
-   * predict request, a 404, a deployment scaled to zero (wake) — which node:http handles. */
-  route(method: string, target: string): FastRoute | undefined;
+   * predict request, no or a wrong API key (checked first: 401/403), a 404, a deployment scaled
+   * to zero (wake) — which node:http handles. `authorization`: the request's Authorization value. */
+  route(method: string, target: string, authorization: string | undefined): FastRoute | undefined;
   /** least-in-flight ready replica of the set, skipping those that refused a connection */
   pickReplica(replicaSetId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined;
   connectionsTo(replica: ReplicaInfo): UpstreamConnections;
@@ -205,7 +206,7 @@ class ClientConnection {
           const parsed = parseRequestHead(this.pending);
           if (parsed.kind === "incomplete") return this.stillArriving(this.fastPath.headersTimeoutMs);
           if (parsed.kind === "unsupported") return this.handOff();
-          const route = this.fastPath.core.route(parsed.head.method, parsed.head.target);
+          const route = this.fastPath.core.route(parsed.head.method, parsed.head.target, parsed.head.authorization);
           if (route === undefined) return this.handOff();
           awaiting = { head: parsed.head, route };
         }

@@ -7,14 +7,16 @@ import { HOP_BY_HOP_HEADERS } from "./http1/hop-by-hop.js";
 export const DEPLOYMENT_ID_HEADER = "x-modelplane-deployment-id";
 
 
-/** The request headers to send upstream, as the flat [name, value, …] list undici accepts. */
+/** The request headers to send upstream, as the flat [name, value, …] list undici accepts:
+ * without hop-by-hop fields and without `authorization` (every one of them) — the caller's
+ * credential is the engine's business and never reaches a replica. */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], connectionHeader: string | undefined): string[] {
   const alsoDropped = connectionTokens(connectionHeader);
   const headers: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP_HEADERS.has(lower) || alsoDropped?.has(lower)) continue;
+    if (HOP_BY_HOP_HEADERS.has(lower) || lower === "authorization" || alsoDropped?.has(lower)) continue;
     headers.push(name, rawHeaders[i + 1]!);
   }
   return headers;

@@ -1,4 +1,4 @@
-export { createRouter, type Router, type RouterOptions } from "./router.js";
+export { createRouter, type AuthorizePredict, type Router, type RouterOptions } from "./router.js";
 export { RoutingTable, type DeploymentRoute, type EnvironmentRoute } from "./routing-table.js";
 export { pickDeployment, pickReplica, resolveTarget, type Resolution } from "./pick.js";
 export { parseDataPlaneUrl, type DataPlaneTarget, type ParsedDataPlaneUrl } from "./data-plane-path.js";

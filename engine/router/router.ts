@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { Pool } from "undici";
+import type { AccessDecision } from "../auth/access-rules.js";
 import type { ReplicaInfo, Runtime } from "../runtime/runtime.js";
 import { parseDataPlaneUrl, type DataPlaneTarget } from "./data-plane-path.js";
 import { sendError } from "./error-response.js";
@@ -11,8 +12,14 @@ import { pickReplica, resolveTarget } from "./pick.js";
 import type { RoutingTable } from "./routing-table.js";
 import { UpstreamConnections } from "./upstream-connections.js";
 
+/** Who may call a predict target, from the request's Authorization value (undefined without
+ * one); the engine's is AccessView.authorizePredict. Asked before anything else happens to a
+ * request: no routing, no wake-up, no autoscaling signal for a caller it turns away. */
+export type AuthorizePredict = (target: DataPlaneTarget, authorization: string | undefined) => AccessDecision;
+
 export interface RouterOptions {
   table: RoutingTable;
+  authorize: AuthorizePredict;
   runtime: Pick<Runtime, "readyReplicas" | "observe" | "onChange">;
   /** The per-replica request counts this router keeps (the runtime drains on them); made at the
    * composition root and given to the runtime too. Default: a new one. */
@@ -98,7 +105,7 @@ interface ReplicaPool {
  * table, the runtime's ready replicas and those counters.
  */
 export function createRouter(options: RouterOptions): Router {
-  const { table, runtime } = options;
+  const { table, runtime, authorize } = options;
   const onWake = options.onWake ?? (() => undefined);
   const wakeTimeoutMs = options.wakeTimeoutMs ?? 60_000;
   const maxConnectRetries = options.maxConnectRetries ?? 2;
@@ -162,10 +169,12 @@ export function createRouter(options: RouterOptions): Router {
 
   const fastPath = new FastPath(
     {
-      route(method, target) {
+      route(method, target, authorization) {
         if (method !== "POST") return undefined;
         const parsed = parseDataPlaneUrl(target);
         if (parsed === undefined) return undefined;
+        // Turned away callers go to node:http, which checks again and answers 401/403.
+        if (!authorize(parsed.target, authorization).ok) return undefined;
         const resolution = resolveTarget(table, parsed.target, rand);
         if (!resolution.ok || runtime.readyReplicas(resolution.replicaSetId).length === 0) return undefined;
         return { deploymentId: resolution.deploymentId, replicaSetId: resolution.replicaSetId, path: resolution.deployment.predictPath + parsed.query };
@@ -214,6 +223,13 @@ export function createRouter(options: RouterOptions): Router {
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
     const parsed = parseDataPlaneUrl(req.url ?? "/");
     if (parsed === undefined) return false;
+    const { authorization } = req.headers;
+    const access = authorize(parsed.target, authorization);
+    if (!access.ok) {
+      req.resume();
+      sendError(res, access.code, access.message, access.code === "UNAUTHORIZED" ? { "www-authenticate": 'Api-Key, Bearer realm="modelplane"' } : {});
+      return true;
+    }
     if (req.method !== "POST") {
       req.resume();
       sendError(res, "METHOD_NOT_ALLOWED", "predict endpoints accept POST only", { allow: "POST" });

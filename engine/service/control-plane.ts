@@ -1,5 +1,8 @@
 import {
   AUTOSCALING_DEFAULTS,
+  type ApiKey,
+  type CreateApiKeyBody,
+  type CreatedApiKey,
   AutoscalingSettingsInput,
   type AuditLogEntry,
   type AutoscalingSettingsPatch,
@@ -26,6 +29,7 @@ import { notImplemented } from "../errors.js";
 import { findLiveEnvironment } from "../store/environments.js";
 import type { Sql } from "../store/sql.js";
 import { listVariables } from "../store/variables.js";
+import * as apiKeys from "./api-keys.js";
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
 import * as deployments from "./deployments.js";
 import * as environments from "./environments.js";
@@ -241,6 +245,17 @@ export class ControlPlane {
   }
   deletePromotionSettings(id: string): Promise<Deleted> {
     return promotionSettings.deletePromotionSettings(this.#context, id);
+  }
+
+  // API keys
+  createApiKey(body: CreateApiKeyBody): Promise<CreatedApiKey> {
+    return apiKeys.createApiKey(this.#context, body);
+  }
+  listApiKeys(): Promise<ApiKey[]> {
+    return apiKeys.listApiKeys(this.#context);
+  }
+  revokeApiKey(id: string): Promise<Deleted> {
+    return apiKeys.revokeApiKey(this.#context, id);
   }
 
   // hooks for the runtime driver and the reconciler

@@ -67,6 +67,7 @@ export async function createEnvironment(
             : { ...AUTOSCALING_DEFAULTS },
           inlinePromotionSettings: mergedPromotionSettings(defaultPromotionSettings(), body.promotion_settings ?? {}),
           promotionSettingsId: body.promotion_settings_id ?? null,
+          public: body.public ?? false,
           at: work.at,
         }),
       {
@@ -78,7 +79,8 @@ export async function createEnvironment(
       kind: "environment.created",
       objectId: environment.id,
       objectName: environment.name,
-      details: { promotion_settings_id: environment.promotion_settings_id },
+      // public is audited: it opens the predict endpoint to callers without a key
+      details: { promotion_settings_id: environment.promotion_settings_id, public: environment.public },
     });
     work.emit({ type: "environment.changed", modelId, environmentName: environment.name, deleted: false });
     return loadEnvironment(work.tx, environment);
@@ -135,6 +137,7 @@ export async function patchEnvironment(
       if (body.promotion_settings_id !== null) await requirePromotionSettingsObject(work.tx, body.promotion_settings_id);
       changes.promotionSettingsId = body.promotion_settings_id;
     }
+    if (body.public !== undefined && body.public !== existing.public) changes.public = body.public;
     if (Object.keys(changes).length === 0) return loadEnvironment(work.tx, existing);
     const row = await updateEnvironment(work.tx, existing.id, changes, work.at);
     await work.audit({
@@ -147,6 +150,7 @@ export async function patchEnvironment(
         ...(changes.autoscalingSettings ? { autoscaling_settings: changes.autoscalingSettings } : {}),
         ...(changes.inlinePromotionSettings ? { promotion_settings: changes.inlinePromotionSettings } : {}),
         ...(changes.promotionSettingsId !== undefined ? { promotion_settings_id: changes.promotionSettingsId } : {}),
+        ...(changes.public !== undefined ? { public: changes.public } : {}),
       },
     });
     work.emit({ type: "environment.changed", modelId, environmentName: row.name, deleted: false });

@@ -99,5 +99,6 @@ export async function loadEnvironment(sql: SqlExecutor, environment: Environment
     promotion_settings_id: environment.promotion_settings_id,
     variables: (await listVariables(sql, environment.id)).map(presentVariable),
     endpoint: environmentEndpoint(environment.model_id, environment.name),
+    public: environment.public,
   };
 }

@@ -10,6 +10,8 @@ export interface EnvironmentRow {
   autoscaling_settings: AutoscalingSettings;
   inline_promotion_settings: PromotionSettings;
   promotion_settings_id: string | null;
+  /** predict needs no API key */
+  public: boolean;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
@@ -24,13 +26,14 @@ export async function insertEnvironment(
     autoscalingSettings: AutoscalingSettings;
     inlinePromotionSettings: PromotionSettings;
     promotionSettingsId: string | null;
+    public?: boolean;
     at: string;
   },
 ): Promise<EnvironmentRow> {
   const [row] = await sql.query<EnvironmentRow>(
     `INSERT INTO environments (id, model_id, name, autoscaling_settings, inline_promotion_settings, promotion_settings_id,
-       created_at, updated_at)
-     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $7) RETURNING *`,
+       created_at, updated_at, public)
+     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $7, $8) RETURNING *`,
     [
       environment.id,
       environment.modelId,
@@ -39,6 +42,7 @@ export async function insertEnvironment(
       JSON.stringify(environment.inlinePromotionSettings),
       environment.promotionSettingsId,
       environment.at,
+      environment.public ?? false,
     ],
   );
   return row!;
@@ -105,6 +109,7 @@ export interface EnvironmentChanges {
   /** set by the promotion reconciler when a promotion succeeds */
   currentDeploymentId?: string | null;
   previousDeploymentId?: string | null;
+  public?: boolean;
 }
 
 export async function updateEnvironment(
@@ -114,8 +119,8 @@ export async function updateEnvironment(
   at: string,
 ): Promise<EnvironmentRow> {
   const sets: string[] = ["updated_at = $2"];
-  const params: (string | null)[] = [id, at];
-  const set = (column: string, value: string | null, cast = "") => {
+  const params: (string | boolean | null)[] = [id, at];
+  const set = (column: string, value: string | boolean | null, cast = "") => {
     params.push(value);
     sets.push(`${column} = $${params.length}${cast}`);
   };
@@ -126,6 +131,7 @@ export async function updateEnvironment(
   if (changes.promotionSettingsId !== undefined) set("promotion_settings_id", changes.promotionSettingsId);
   if (changes.currentDeploymentId !== undefined) set("current_deployment_id", changes.currentDeploymentId);
   if (changes.previousDeploymentId !== undefined) set("previous_deployment_id", changes.previousDeploymentId);
+  if (changes.public !== undefined) set("public", changes.public);
   const [row] = await sql.query<EnvironmentRow>(
     `UPDATE environments SET ${sets.join(", ")} WHERE id = $1 RETURNING *`,
     params,
@@ -136,4 +142,12 @@ export async function updateEnvironment(
 
 export async function softDeleteEnvironment(sql: SqlExecutor, id: string, at: string): Promise<void> {
   await sql.query("UPDATE environments SET deleted_at = $2, updated_at = $2 WHERE id = $1", [id, at]);
+}
+
+/** Live environments whose predict endpoint needs no key, for the data plane's access view. */
+export async function listPublicEnvironments(sql: SqlExecutor): Promise<{ model_id: string; name: string }[]> {
+  return sql.query<{ model_id: string; name: string }>(
+    `SELECT e.model_id, e.name FROM environments e JOIN models m ON m.id = e.model_id
+     WHERE e.public AND e.deleted_at IS NULL AND m.deleted_at IS NULL`,
+  );
 }

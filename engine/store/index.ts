@@ -14,3 +14,4 @@ export * from "./timestamps.js";
 export { SecretKeyError, parseSecretKeyring, secretKeyId, generateSecretKey, variableContext, type SecretKeyring } from "./secret-keyring.js";
 export { resolveSecretKeyring, rotateSecretKeyFile, SECRET_KEY_FILE } from "./secret-key-source.js";
 export { restrictToOwner } from "./owner-only.js";
+export * from "./api-keys.js";

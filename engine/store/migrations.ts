@@ -168,6 +168,32 @@ CREATE INDEX audit_logs_model ON audit_logs (model_id, seq DESC);
 ALTER TABLE variables ADD COLUMN key_id text;
 `,
   },
+  {
+    version: 3,
+    name: "api keys and public environments",
+    sql: `
+-- keys for the management API and the data plane; the secret itself is never stored, only its
+-- sha256 (a 256-bit random secret needs no salt or slow hash: nothing to brute-force)
+CREATE TABLE api_keys (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  scope text NOT NULL CHECK (scope IN ('admin', 'inference', 'metrics')),
+  -- inference keys: the models / environment names it may call; NULL = all
+  model_ids jsonb,
+  environment_names jsonb,
+  -- the secret's first characters, to recognise a key in a list
+  prefix text NOT NULL,
+  key_hash text NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL,
+  last_used_at timestamptz,
+  revoked_at timestamptz
+);
+CREATE UNIQUE INDEX api_keys_name_live ON api_keys (name) WHERE revoked_at IS NULL;
+
+-- opt-in: predict on a public environment needs no key
+ALTER TABLE environments ADD COLUMN public boolean NOT NULL DEFAULT false;
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

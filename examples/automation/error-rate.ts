@@ -72,6 +72,8 @@ export interface WatchReport {
 export interface WatchOptions {
   /** predict URL of the environment to watch */
   url: string;
+  /** API key for the predict endpoint (an inference key is enough; the engine removes it before the replica) */
+  apiKey: string;
   budget: ErrorBudget;
   /** request bodies, sent in turn */
   bodies: readonly unknown[];
@@ -127,7 +129,7 @@ export function watchErrorRate(options: WatchOptions): ErrorRateWatch {
       try {
         const response = await fetch(options.url, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", authorization: `Api-Key ${options.apiKey}` },
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(options.requestTimeoutMs ?? 10_000),
         });

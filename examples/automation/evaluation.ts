@@ -27,7 +27,7 @@ function predictedLabel(body: unknown): string | undefined {
 export async function evaluateEndpoint(
   url: string,
   sentences: readonly LabelledSentence[],
-  options: { minAccuracy: number; concurrency?: number; requestTimeoutMs?: number },
+  options: { minAccuracy: number; apiKey: string; concurrency?: number; requestTimeoutMs?: number },
 ): Promise<EvaluationReport> {
   let correct = 0;
   let serverErrors = 0;
@@ -39,7 +39,7 @@ export async function evaluateEndpoint(
       try {
         const response = await fetch(url, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", authorization: `Api-Key ${options.apiKey}` },
           body: JSON.stringify({ text: sentence.text }),
           signal: AbortSignal.timeout(options.requestTimeoutMs ?? 30_000),
         });

@@ -286,7 +286,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutResult
   // 2. evaluation on staging
   const minAccuracy = options.evaluation?.minAccuracy ?? 0.9;
   const sentences = options.evaluation?.sentences ?? evaluationSet;
-  result.evaluation = await evaluateEndpoint(outputs.stagingEndpoint, sentences, { minAccuracy });
+  result.evaluation = await evaluateEndpoint(outputs.stagingEndpoint, sentences, { minAccuracy, apiKey: options.apiKey });
   log(`staging evaluation: ${result.evaluation.verdict}`);
   if (!result.evaluation.passed) {
     return finish("rejected-in-staging", `evaluation failed: ${result.evaluation.verdict}; production was not touched (staging keeps the candidate for inspection)`);
@@ -300,6 +300,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutResult
   };
   const watch = watchErrorRate({
     url: outputs.productionEndpoint,
+    apiKey: options.apiKey,
     budget,
     bodies: sentences.map((sentence) => ({ text: sentence.text })),
     concurrency: options.errorBudget?.concurrency ?? 4,

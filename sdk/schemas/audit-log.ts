@@ -27,12 +27,14 @@ export const AUDIT_LOG_KINDS = [
   "promotion.started",
   "promotion.action",
   "promotion.finished",
+  "api_key.created",
+  "api_key.revoked",
 ] as const;
 export type AuditLogKind = (typeof AUDIT_LOG_KINDS)[number];
 
 export const AuditLogEntry = z.object({
   id: ObjectId,
-  /** null for objects outside a model (named promotion settings) */
+  /** null for objects outside a model (named promotion settings, API keys) */
   model_id: ObjectId.nullable(),
   at: Timestamp,
   kind: z.string().max(100),

@@ -53,6 +53,8 @@ export const Environment = z.object({
   variables: z.array(Variable),
   /** predict URL path of the environment on the engine's data plane */
   endpoint: z.string().max(512),
+  /** true: its predict endpoint answers without an API key (opt-in, audited); default false */
+  public: z.boolean(),
 });
 export type Environment = z.infer<typeof Environment>;
 
@@ -65,6 +67,8 @@ export const CreateEnvironmentBody = z
     promotion_settings: PromotionSettingsPatch.optional(),
     /** … or a named settings object; not both */
     promotion_settings_id: ObjectId.optional(),
+    /** serve predict without an API key; default false (every caller needs a key) */
+    public: z.boolean().optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -89,6 +93,8 @@ export const PatchEnvironmentBody = z
     autoscaling_settings: AutoscalingSettingsPatch.optional(),
     promotion_settings: PromotionSettingsPatch.optional(),
     promotion_settings_id: ObjectId.nullable().optional(),
+    /** serve predict without an API key (true), or require one again (false) */
+    public: z.boolean().optional(),
   })
   .strict()
   .superRefine((body, ctx) => {

@@ -7,3 +7,4 @@ export * from "./promotion.js";
 export * from "./environment.js";
 export * from "./audit-log.js";
 export * from "./variables-rollout.js";
+export * from "./api-key.js";

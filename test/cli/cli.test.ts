@@ -228,7 +228,11 @@ describe("deploy", () => {
     expect(lines[1]).toMatch(new RegExp(`^created deployment first \\(dep_\\w+\\): node server\\.js in ${join(appDir, "good")}$`));
     expect(deployed.stdout).toMatch(/: ACTIVE, replicas 1\/1 ready/);
     const predictUrl = /^predict: POST (\S+)$/m.exec(deployed.stdout)![1]!;
-    const answer = await fetch(predictUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "not good" }) });
+    const answer = await fetch(predictUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Api-Key ${engine.apiKey}` },
+      body: JSON.stringify({ text: "not good" }),
+    });
     expect(answer.status).toBe(200);
     expect(await answer.json()).toMatchObject({ version: "v2" });
 

@@ -119,7 +119,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`cleanup of the previous deplo
     expect(kept.status).toBe("ACTIVE");
     expect(kept.replicas.ready).toBe(2);
 
-    const load = startLoad({ url, concurrency: 4 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 4 });
     await waitFor(() => load.snapshot().succeeded >= 20, { message: "load to start" });
     const rollbackStartedAt = Date.now();
     const rollback = await engine.client.call("rollback", { params, body: {} });

@@ -101,7 +101,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`kill -9 of the engine during 
     });
     const v2 = await first.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
 
-    const loadBeforeKill = startLoad({ url: `${first.engine.url}/models/${model.id}/production/predict`, concurrency: 4 });
+    const loadBeforeKill = startLoad({ apiKey: API_KEY, url: `${first.engine.url}/models/${model.id}/production/predict`, concurrency: 4 });
     await waitFor(() => loadBeforeKill.snapshot().succeeded >= 20, { timeoutMs: 30_000, message: "load on v1 to start" });
     const promotion = await first.client.call("promote", { params, body: { deployment_id: v2.id } });
     expect(promotion.kind).toBe("ROLLING");
@@ -141,7 +141,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`kill -9 of the engine during 
     const afterRestart = await second.client.call("getPromotion", { params: { ...params, promotion_id: promotion.id } });
     expect(afterRestart.status).not.toMatch(/SUCCEEDED|FAILED|CANCELED/);
     expect(afterRestart.step).toBeGreaterThanOrEqual(beforeKill.step);
-    const loadAfterRestart = startLoad({ url: `${second.engine.url}/models/${model.id}/production/predict`, concurrency: 4 });
+    const loadAfterRestart = startLoad({ apiKey: API_KEY, url: `${second.engine.url}/models/${model.id}/production/predict`, concurrency: 4 });
     const seen: Promotion[] = [];
     let firstMoveAfterRestartMs: number | undefined;
     const final = await waitForPromotion(

@@ -17,7 +17,7 @@ afterAll(async () => engine?.close());
 describe("canary ramp", () => {
   it("starts once the candidate has min_replica ready, then 10 stages of 10% over ramp_up_duration_seconds", async () => {
     const { model, params, v2, url } = await modelOnV1(engine, "canary", 2, { ramp_up_while_promoting: true, ramp_up_duration_seconds: 10 });
-    const load = startLoad({ url, concurrency: 4 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 4 });
     await waitFor(() => load.snapshot().succeeded >= 20, { message: "load to start" });
     const startedAt = Date.now();
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
@@ -42,7 +42,7 @@ describe("canary ramp", () => {
 describe("instant promotion", () => {
   it("moves all traffic at once when the candidate has its replicas ready", async () => {
     const { model, params, v1, v2, url } = await modelOnV1(engine, "instant", 2);
-    const load = startLoad({ url, concurrency: 4 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 4 });
     await waitFor(() => load.snapshot().succeeded >= 20, { message: "load to start" });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
     expect(promotion.kind).toBe("INSTANT");
@@ -66,7 +66,7 @@ describe("rolling deploy, max-unavailable mode", () => {
       rolling_deploy: true,
       rolling_deploy_config: { max_surge_percent: 0, max_unavailable_percent: 25, stabilization_time_seconds: 0 },
     });
-    const load = startLoad({ url, concurrency: 4 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 4 });
     await waitFor(() => load.snapshot().succeeded >= 20, { message: "load to start" });
     const startedAt = Date.now();
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
@@ -90,7 +90,7 @@ describe("rolling deploy with replica_overhead_percent", () => {
       rolling_deploy: true,
       rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 0, replica_overhead_percent: 50 },
     });
-    const load = startLoad({ url, concurrency: 4 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 4 });
     await waitFor(() => load.snapshot().succeeded >= 20, { message: "load to start" });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
     expect(promotion.phase).toBe("provisioning_overhead");
@@ -113,7 +113,7 @@ describe("force roll forward", () => {
 
   it("while RAMPING_UP: SUCCEEDED at once, all traffic to the candidate, zero failed requests", async () => {
     const { model, params, v2, url } = await modelOnV1(engine, "force-forward", 2, rolling);
-    const load = startLoad({ url, concurrency: 4 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 4 });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
     await waitFor(async () => (await engine.client.call("getPromotion", { params: { ...params, promotion_id: promotion.id } })).percent_traffic_to_new_version >= 50, { timeoutMs: 60_000, message: "first shift" });
     const forced = await engine.client.call("forceRollForwardPromotion", { params });
@@ -141,7 +141,7 @@ describe("force roll forward", () => {
       { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 0 } },
       { v1Env: { MODEL_STARTUP_DELAY_MS: "6000" }, v2Env: { MODEL_STARTUP_DELAY_MS: "3000" } },
     );
-    const load = startLoad({ url, concurrency: 4 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 4 });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
     // first step done: 50% on v2, the previous scaled down to 1, v2's 2nd replica starting
     await waitFor(async () => {

@@ -7,7 +7,7 @@ import { expect } from "vitest";
 import type { Promotion } from "../../sdk/schemas/promotion.js";
 import type { PromotionSettingsPatch } from "../../sdk/schemas/promotion-settings.js";
 import { PromotionNotSucceededError } from "../../sdk/wait.js";
-import { waitForPromotion, type LoadReport, type TestEngine } from "../../testing/index.js";
+import { TEST_ENGINE_API_KEY, waitForPromotion, type LoadReport, type TestEngine } from "../../testing/index.js";
 import { runtimeUnderTest } from "./runtime-under-test.js";
 
 const models = resolve(import.meta.dirname, "../../examples/models");
@@ -69,9 +69,17 @@ export function expectNoFailures(report: LoadReport, minimum = 50) {
   expect(report.sent).toBeGreaterThan(minimum);
 }
 
-/** POST a predict request; status and parsed body. */
-export async function predict(url: string, body: unknown = { text: "a good day" }): Promise<{ status: number; body: Record<string, unknown>; deploymentId: string | null }> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+/** POST a predict request with an API key (default: the admin key of startTestEngine's engines); status and parsed body. */
+export async function predict(
+  url: string,
+  body: unknown = { text: "a good day" },
+  apiKey: string = TEST_ENGINE_API_KEY,
+): Promise<{ status: number; body: Record<string, unknown>; deploymentId: string | null }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Api-Key ${apiKey}` },
+    body: JSON.stringify(body),
+  });
   const text = await response.text();
   let parsed: Record<string, unknown> = {};
   try {

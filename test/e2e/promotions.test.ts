@@ -53,7 +53,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`rolling deploy under load (${
   it("moves 4 replicas with 25% surge step by step, zero failed requests, traffic share follows the percentage", async () => {
     const { model, params, v1, url } = await modelOnV1("rolling", 4, { stabilization_time_seconds: 1 });
     const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
-    const load = startLoad({ url, concurrency: 8 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 8 });
     await waitFor(() => load.snapshot().sent > 50, { message: "load to start" });
     const started = load.snapshot().durationMs;
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
@@ -100,7 +100,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`rolling deploy under load (${
   it("a graceful cancel ramps back down (RAMPING_DOWN then CANCELED) with zero failed requests", async () => {
     const { model, params, v1, url } = await modelOnV1("cancel", 4, { stabilization_time_seconds: 3 });
     const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
-    const load = startLoad({ url, concurrency: 8 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 8 });
     await waitFor(() => load.snapshot().sent > 50, { message: "load to start" });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
     await waitFor(async () => {
@@ -115,7 +115,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`rolling deploy under load (${
     expectNoFailures(report);
     const environment = await engine.client.call("getEnvironment", { params });
     expect(environment.current_deployment?.id).toBe(v1.id);
-    const after = startLoad({ url, concurrency: 2 });
+    const after = startLoad({ apiKey: engine.apiKey, url, concurrency: 2 });
     await waitFor(() => after.snapshot().sent >= 20);
     expect(Object.keys((await after.stop()).byDeployment)).toEqual([v1.id]);
   });
@@ -123,7 +123,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`rolling deploy under load (${
   it("force cancel returns all traffic to the previous deployment at once, zero failed requests", async () => {
     const { model, params, v1, url } = await modelOnV1("force-cancel", 4, { stabilization_time_seconds: 3 });
     const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
-    const load = startLoad({ url, concurrency: 8 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 8 });
     await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
     await waitFor(async () => ((await engine.client.call("getEnvironment", { params })).in_progress_promotion?.percent_traffic_to_new_version ?? 0) >= 25, { message: "first traffic shift" });
     const canceled = await engine.client.call("forceCancelPromotion", { params });
@@ -141,7 +141,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`rolling deploy under load (${
   it("pause holds the traffic split until resume", async () => {
     const { model, params, url } = await modelOnV1("pause", 4, { stabilization_time_seconds: 1 });
     const v2 = await engine.client.call("createDeployment", { params: { model_id: model.id }, body: runtime.runnable("v2") });
-    const load = startLoad({ url, concurrency: 4 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 4 });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
     await waitFor(async () => ((await engine.client.call("getEnvironment", { params })).in_progress_promotion?.percent_traffic_to_new_version ?? 0) >= 25);
     const paused = await engine.client.call("pausePromotion", { params });
@@ -168,7 +168,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`failing candidates (${runtime
       params: { model_id: model.id },
       body: { ...runtime.runnable("v2"), env: { MODEL_CRASH_AFTER_MS: "1" } },
     });
-    const load = startLoad({ url, concurrency: 4 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 4 });
     await waitFor(() => load.snapshot().sent > 50, { message: "load to start" });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: broken.id } });
     const error = await waitForPromotion(engine.client, { modelId: model.id, environment: "production", promotionId: promotion.id }).catch((e: unknown) => e);
@@ -189,7 +189,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`failing candidates (${runtime
       params: { model_id: model.id },
       body: { ...runtime.runnable("v2"), env: { MODEL_FAIL_READINESS: "1" } },
     });
-    const load = startLoad({ url, concurrency: 2 });
+    const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 2 });
     const promotion = await engine.client.call("promote", { params, body: { deployment_id: broken.id } });
     const final = await waitForPromotion(engine.client, { modelId: model.id, environment: "production", promotionId: promotion.id }, { deadline: Date.now() + 90_000 }).catch((e: unknown) => (e as PromotionNotSucceededError).promotion);
     const report = await load.stop();

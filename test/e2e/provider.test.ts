@@ -122,7 +122,7 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       expect(preview.changeSummary.create).toBe(1); // v2
       expect(preview.changeSummary.update).toBe(1); // production: the promotion
 
-      const load = startLoad({ url: predict, concurrency: 6 });
+      const load = startLoad({ apiKey: engine.apiKey, url: predict, concurrency: 6 });
       let output = "";
       const up = await stack.up({ onOutput: (text) => (output += text) });
       const report = await load.stop();

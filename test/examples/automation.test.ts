@@ -19,7 +19,11 @@ const rolloutScript = resolve(repoRoot, "examples/automation/dist/rollout.js");
 let engine: TestEngine;
 
 async function predictVersion(url: string): Promise<string> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "a good day" }) });
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Api-Key ${engine.apiKey}` },
+    body: JSON.stringify({ text: "a good day" }),
+  });
   const body = (await response.json()) as { version?: string };
   return `${response.status} ${body.version}`;
 }

@@ -216,7 +216,11 @@ describe("retries", () => {
       expect(environment.current_deployment?.id).toBe(v2.id);
       // the restarted engine really serves v2: the data plane answers from it
       await waitFor(async () => {
-        const response = await fetch(`${engine!.url}/models/${model.id}/production/predict`, { method: "POST", body: JSON.stringify({ text: "good" }), headers: { "content-type": "application/json" } });
+        const response = await fetch(`${engine!.url}/models/${model.id}/production/predict`, {
+          method: "POST",
+          body: JSON.stringify({ text: "good" }),
+          headers: { "content-type": "application/json", authorization: `Api-Key ${API_KEY}` },
+        });
         return response.status === 200 && response.headers.get("x-modelplane-deployment-id") === v2.id;
       }, { message: "v2 answering after the restart" });
     });

@@ -83,10 +83,11 @@ export const predictCommand: CliCommand = {
     } else {
       path = `/models/${encodedModelId}/environments/${encodeURIComponent(values.env ?? "production")}/predict`;
     }
-    // No API key on the data plane: it is not checked there, and the replica would see it.
+    // The data plane needs a key (the engine removes it before the request reaches a replica).
+    const { authorization } = client;
     const response = await request(`${client.endpoint}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(authorization !== undefined ? { authorization } : {}) },
       body,
       headersTimeout: PREDICT_TIMEOUT_MS,
       bodyTimeout: PREDICT_TIMEOUT_MS,

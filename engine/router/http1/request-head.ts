@@ -13,8 +13,11 @@ export interface RequestHead {
   /** origin-form request target: path and query */
   target: string;
   /** the fields to send on, as `name: value\r\n` lines: without hop-by-hop fields, `host` and
-   * `content-length` (the router writes its own) */
+   * `content-length` (the router writes its own), and without `authorization` — the caller's
+   * credential is the engine's business and never reaches a replica */
   forwardedFields: string;
+  /** the Authorization field's value, undefined without one */
+  authorization: string | undefined;
   /** 0 when the request has no body */
   contentLength: number;
   /** the client sent `Connection: close` */
@@ -71,6 +74,7 @@ export function parseRequestHead(buffer: Buffer): RequestHeadParse {
   let contentLength = -1;
   let close = false;
   let hasHost = false;
+  let authorization: string | undefined;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const field = parseFieldLine(line);
@@ -85,6 +89,11 @@ export function parseRequestHead(buffer: Buffer): RequestHeadParse {
       case "host":
         if (hasHost) return unsupported("host");
         hasHost = true;
+        continue;
+      case "authorization":
+        // two credentials: node:http would take the first; let it decide with its own rules
+        if (authorization !== undefined) return unsupported("authorization");
+        authorization = value;
         continue;
       case "connection": {
         const option = value.toLowerCase();
@@ -107,6 +116,7 @@ export function parseRequestHead(buffer: Buffer): RequestHeadParse {
       method: requestLine[1]!,
       target: requestLine[2]!,
       forwardedFields,
+      authorization,
       contentLength: contentLength === -1 ? 0 : contentLength,
       close,
       headLength,

@@ -67,7 +67,50 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
       it("answers 401 without or with a wrong API key, in the error shape", async () => {
         expectError(await call("GET", "/v1/models", undefined, { authorization: "" }), 401, "UNAUTHORIZED", /Api-Key/);
         expectError(await call("GET", "/v1/models", undefined, { authorization: "Api-Key nope" }), 401, "UNAUTHORIZED");
-        expectError(await call("GET", "/v1/models", undefined, { authorization: "Bearer test-key-0123456789" }), 401, "UNAUTHORIZED");
+        expectError(await call("GET", "/v1/models", undefined, { authorization: "Bearer nope" }), 401, "UNAUTHORIZED");
+        expectError(await call("GET", "/v1/models", undefined, { authorization: "Basic dGVzdA==" }), 401, "UNAUTHORIZED");
+        // the bootstrap key also works as a bearer token
+        expect((await call("GET", "/v1/models", undefined, { authorization: "Bearer test-key-0123456789" })).status).toBe(200);
+      });
+
+      it("API keys: created with the secret shown once, listed without it, usable at once, revoked (audited), refused after", async () => {
+        const name = `ops-${randomUUID().slice(0, 8)}`;
+        const created = await call("POST", "/v1/api_keys", { name, scope: "admin" });
+        expect(created.status, created.text).toBe(201);
+        const { key, id, prefix } = created.body as { key: string; id: string; prefix: string };
+        expect(key).toMatch(/^mpk_[A-Za-z0-9_-]{43}$/);
+        expect(key.startsWith(prefix)).toBe(true);
+        expect(created.body).toMatchObject({ name, scope: "admin", model_ids: null, environment_names: null, last_used_at: null });
+        // stored hashed: the secret is nowhere in the database
+        const stored = await api.engine.store.query<{ row: string }>("SELECT row_to_json(k)::text AS row FROM api_keys k WHERE id = $1", [id]);
+        expect(stored[0]!.row).not.toContain(key);
+        expect(stored[0]!.row).not.toContain(key.slice(prefix.length));
+
+        const asNewKey = await call("GET", "/v1/api_keys", undefined, { authorization: `Api-Key ${key}` });
+        expect(asNewKey.status, asNewKey.text).toBe(200);
+        const listed = (asNewKey.body.api_keys as { id: string }[]).find((entry) => entry.id === id);
+        expect(listed).toMatchObject({ id, name, prefix });
+        expect(asNewKey.text).not.toContain(key);
+
+        expectError(await call("POST", "/v1/api_keys", { name, scope: "inference" }), 409, "CONFLICT", /already exists/);
+        const invalid = await call("POST", "/v1/api_keys", { name: "x", scope: "admin", model_ids: ["mdl_1"] });
+        expectError(invalid, 400, "VALIDATION_FAILED");
+        expect(fieldPaths(invalid)).toEqual(["model_ids"]);
+
+        expect((await call("DELETE", `/v1/api_keys/${id}`)).body).toEqual({ id, deleted: true });
+        expectError(await call("GET", "/v1/models", undefined, { authorization: `Api-Key ${key}` }), 401, "UNAUTHORIZED");
+        expectError(await call("DELETE", `/v1/api_keys/${id}`), 404, "NOT_FOUND");
+        expect(((await call("GET", "/v1/api_keys")).body.api_keys as { id: string }[]).some((entry) => entry.id === id)).toBe(false);
+        const audit = await api.engine.store.query<{ kind: string }>("SELECT kind FROM audit_logs WHERE object_id = $1 ORDER BY seq", [id]);
+        expect(audit.map((entry) => entry.kind)).toEqual(["api_key.created", "api_key.revoked"]);
+      });
+
+      it("inference and metrics keys cannot use the management API (403)", async () => {
+        for (const scope of ["inference", "metrics"]) {
+          const created = await call("POST", "/v1/api_keys", { name: `${scope}-${randomUUID().slice(0, 8)}`, scope });
+          expect(created.status, created.text).toBe(201);
+          expectError(await call("GET", "/v1/models", undefined, { authorization: `Api-Key ${created.body.key}` }), 403, "FORBIDDEN", /admin key/);
+        }
       });
 
       it("serves /healthz and /openapi.json without a key; the document covers every route", async () => {

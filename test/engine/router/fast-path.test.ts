@@ -8,7 +8,7 @@ import { createConnection, createServer as createTcpServer, type AddressInfo, ty
 import { afterEach, describe, expect, it } from "vitest";
 import { createRouter, DEPLOYMENT_ID_HEADER, RoutingTable, type Router, type RouterOptions } from "../../../engine/router/index.js";
 import { eventually } from "../runtime/helpers.js";
-import { StaticReplicas, engineServer, listen, stop, type EngineServer } from "./helpers.js";
+import { ALLOW_EVERY_CALLER, StaticReplicas, engineServer, listen, stop, type EngineServer } from "./helpers.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -17,12 +17,12 @@ afterEach(async () => {
 
 const PATH = "/models/m/deployment/d/predict";
 
-async function setup(replicaUrls: string[], options: Omit<RouterOptions, "table" | "runtime"> = {}): Promise<{ router: Router; engine: EngineServer; port: number }> {
+async function setup(replicaUrls: string[], options: Partial<Omit<RouterOptions, "table" | "runtime">> = {}): Promise<{ router: Router; engine: EngineServer; port: number }> {
   const replicas = new StaticReplicas();
   replicas.set("d", replicaUrls);
   const table = new RoutingTable();
   table.setDeployment("m", "d", { active: true, predictPath: "/predict", isDevelopment: false });
-  const router = createRouter({ table, runtime: replicas, ...options });
+  const router = createRouter({ table, runtime: replicas, authorize: ALLOW_EVERY_CALLER, ...options });
   cleanups.push(() => router.close());
   const engine = await engineServer(router);
   cleanups.push(() => engine.close());

@@ -1,7 +1,11 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { ReplicaSetObservation, ReplicaInfo, Runtime } from "../../../engine/runtime/runtime.js";
-import { closeFrontDoor, createFrontDoor, type Router } from "../../../engine/router/index.js";
+import { closeFrontDoor, createFrontDoor, type AuthorizePredict, type Router } from "../../../engine/router/index.js";
+
+/** Router tests that are not about access let every caller in (the engine never does: its
+ * AccessView decides; test/e2e/data-plane-auth.test.ts covers that). */
+export const ALLOW_EVERY_CALLER: AuthorizePredict = () => ({ ok: true });
 
 export async function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
   const server = createServer(handler);

@@ -372,6 +372,7 @@ describe("parseRequestHead", () => {
           method: "POST",
           target: "/models/m1/production/predict?x=1&y=%20",
           forwardedFields: "User-Agent: curl/8.5.0\r\nContent-Type: application/json\r\nAccept: */*\r\n",
+          authorization: undefined,
           contentLength: 13,
           close: false,
           headLength: head.length,
@@ -385,13 +386,14 @@ describe("parseRequestHead", () => {
         method: "GET",
         target: "/",
         forwardedFields: "",
+        authorization: undefined,
         contentLength: 0,
         close: false,
         headLength: head.length,
       });
     });
 
-    it("drops hop-by-hop fields, host and content-length, keeping the others verbatim and in order", () => {
+    it("drops hop-by-hop fields, host, content-length and the credential (kept aside), keeping the others verbatim and in order", () => {
       const head = requestOf([
         "X-First: 1",
         "Connection: keep-alive",
@@ -408,7 +410,8 @@ describe("parseRequestHead", () => {
         "Authorization: Bearer t",
       ]);
       const parsed = expectHead(parseRequestHead(bytes(head)));
-      expect(parsed.forwardedFields).toBe("X-First: 1\r\nX-Second:   spaced  value\t \r\nx-third:\r\nAuthorization: Bearer t\r\n");
+      expect(parsed.forwardedFields).toBe("X-First: 1\r\nX-Second:   spaced  value\t \r\nx-third:\r\n");
+      expect(parsed.authorization).toBe("Bearer t");
       expect(parsed.contentLength).toBe(2);
       expect(parsed.close).toBe(false);
     });
@@ -633,7 +636,7 @@ describe("parseRequestHead", () => {
 
   describe("properties", () => {
     const tokenName = fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,20}$/);
-    const special = new Set(["content-length", "host", "connection", "transfer-encoding", "expect", "upgrade"]);
+    const special = new Set(["content-length", "host", "connection", "transfer-encoding", "expect", "upgrade", "authorization"]);
     const droppable = [...HOP_BY_HOP_HEADERS].filter((name) => !special.has(name));
     const randomCase = (name: string) =>
       fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((upper) =>
@@ -699,6 +702,7 @@ describe("parseRequestHead", () => {
                 .filter((f) => f.forwarded)
                 .map((f) => `${f.line}\r\n`)
                 .join(""),
+              authorization: undefined,
               contentLength: contentLength?.[2] ?? 0,
               close: connection?.[2] === "close",
               headLength: head.length,

@@ -5,7 +5,7 @@ import { InFlightCounts, createRouter, DEPLOYMENT_ID_HEADER, RoutingTable, type 
 import { ProcessRuntime } from "../../../engine/runtime/process/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { FAST_RUNTIME_OPTIONS, SENTIMENT_V2, eventually, sentimentSpec } from "../runtime/helpers.js";
-import { StaticReplicas, engineServer, listen, stop } from "./helpers.js";
+import { ALLOW_EVERY_CALLER, StaticReplicas, engineServer, listen, stop } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -35,7 +35,7 @@ describe("router with process replicas", () => {
     const inFlight = new InFlightCounts();
     const runtime = track(new ProcessRuntime({ ...FAST_RUNTIME_OPTIONS, inFlight }));
     const table = new RoutingTable();
-    const router = track(createRouter({ table, runtime, inFlight }));
+    const router = track(createRouter({ table, runtime, inFlight, authorize: ALLOW_EVERY_CALLER }));
     const url = await serve(router);
 
     table.setDeployment("m1", "dep-v1", { active: true, predictPath: "/predict", isDevelopment: false });
@@ -99,6 +99,7 @@ describe("router with process replicas", () => {
       createRouter({
         table,
         runtime,
+        authorize: ALLOW_EVERY_CALLER,
         onWake: (deploymentId) => {
           woken.push(deploymentId);
           runtime.setDesired(spec, 1);
@@ -121,7 +122,7 @@ describe("router with process replicas", () => {
 
   it("answers 503 when a woken deployment has no ready replica in time", async () => {
     const table = new RoutingTable();
-    const router = track(createRouter({ table, runtime: new StaticReplicas(), wakeTimeoutMs: 200 }));
+    const router = track(createRouter({ table, runtime: new StaticReplicas(), wakeTimeoutMs: 200, authorize: ALLOW_EVERY_CALLER }));
     const url = await serve(router);
     table.setDeployment("m3", "d", { active: true, predictPath: "/predict", isDevelopment: false });
     const response = await predict(`${url}/models/m3/deployment/d/predict`);
@@ -136,7 +137,7 @@ describe("router forwarding", () => {
     replicas.set("d", replicaUrls);
     const table = new RoutingTable();
     table.setDeployment("m", "d", { active: true, predictPath: "/work", isDevelopment: false });
-    const router = track(createRouter({ table, runtime: replicas }));
+    const router = track(createRouter({ table, runtime: replicas, authorize: ALLOW_EVERY_CALLER }));
     const url = await serve(router);
     return { router, url: `${url}/models/m/deployment/d/predict` };
   }
@@ -242,7 +243,7 @@ describe("router forwarding", () => {
     await expect(midway.text()).rejects.toThrow();
   });
 
-  it("forwards method, headers and query, drops hop-by-hop headers", async () => {
+  it("forwards method, headers and query, drops hop-by-hop headers and the caller's credential", async () => {
     let seen: { url?: string; headers?: Record<string, unknown> } = {};
     const replica = await upstream((req, res) => {
       req.resume();
@@ -260,7 +261,8 @@ describe("router forwarding", () => {
     expect(response.headers.get("x-model")).toBe("yes");
     expect(response.headers.get("proxy-authenticate")).toBeNull();
     expect(seen.url).toBe("/work?stream=1");
-    expect(seen.headers).toMatchObject({ "x-request-id": "abc", authorization: "Api-Key k" });
+    expect(seen.headers).toMatchObject({ "x-request-id": "abc" });
+    expect(seen.headers?.["authorization"]).toBeUndefined();
     expect(seen.headers?.["proxy-authorization"]).toBeUndefined();
   });
 });

@@ -11,6 +11,7 @@ import {
   insertEnvironment,
   insertModel,
   insertPromotion,
+  MIGRATIONS,
   openStore,
   softDeleteEnvironment,
   softDeleteModelCascade,
@@ -94,7 +95,7 @@ describe("store", () => {
     const versions = await second.query<{ version: number }>("SELECT version FROM schema_migrations");
     await second.close();
     expect(rows.map((row) => row.name)).toEqual(["keep"]);
-    expect(versions).toHaveLength(1);
+    expect(versions).toHaveLength(MIGRATIONS.length);
   });
 
   it("enforces names, development and production rules in the database", async () => {
