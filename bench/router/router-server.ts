@@ -14,7 +14,7 @@ import { createServer } from "node:http";
 import { AccessView } from "../../engine/auth/access-view.js";
 import { hashApiKey } from "../../engine/auth/api-key-secret.js";
 import { createFrontDoor, createRouter, RoutingTable, type AuthorizePredict } from "../../engine/router/index.js";
-import type { Sql } from "../../engine/store/sql.js";
+import type { SqlExecutor } from "../../engine/store/sql.js";
 import type { ReplicaSetObservation, ReplicaInfo, Runtime } from "../../engine/runtime/runtime.js";
 
 const upstreamUrl = requiredEnv("UPSTREAM_URL");
@@ -53,12 +53,8 @@ async function keyCheck(key: string): Promise<AuthorizePredict> {
     id: "key_bench", name: "bench", scope: "inference", model_ids: ["bench"], environment_names: null, prefix: key.slice(0, 12),
     key_hash: hashApiKey(key), created_at: new Date(), last_used_at: null, revoked_at: null,
   };
-  const sql: Sql = {
-    kind: "postgres",
+  const sql: Pick<SqlExecutor, "query"> = {
     query: async <Row>(text: string) => (text.includes("FROM api_keys") ? [row] : []) as Row[],
-    exec: async () => undefined,
-    transaction: (fn) => fn(sql),
-    close: async () => undefined,
   };
   const access = new AccessView({ sql, bootstrapKey: `bootstrap-${key}`, resyncMs: 60_000 });
   await access.refresh();

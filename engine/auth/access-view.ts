@@ -1,14 +1,15 @@
 import { timingSafeEqual } from "node:crypto";
 import { listLiveApiKeys, touchApiKeys, type ApiKeyRow } from "../store/api-keys.js";
 import { listPublicEnvironments } from "../store/environments.js";
-import type { Sql } from "../store/sql.js";
+import type { SqlExecutor } from "../store/sql.js";
 import type { DataPlaneTarget } from "../router/data-plane-path.js";
 import { decideManagementAccess, decidePredictAccess, type AccessDecision, type KeyGrant } from "./access-rules.js";
 import { hashApiKey } from "./api-key-secret.js";
 import { credentialOf } from "./credential.js";
 
 export interface AccessViewOptions {
-  sql: Sql;
+  /** only queries: the view reads keys and public environments, and writes last_used_at */
+  sql: Pick<SqlExecutor, "query">;
   /** the engine's bootstrap admin key (option, MODELPLANE_API_KEY or `<data-dir>/api-key`) */
   bootstrapKey: string;
   /**
@@ -32,7 +33,7 @@ interface StoredGrant extends KeyGrant {
  * through this engine's API, and every `resyncMs`.
  */
 export class AccessView {
-  readonly #sql: Sql;
+  readonly #sql: Pick<SqlExecutor, "query">;
   readonly #bootstrap: StoredGrant;
   readonly #resyncMs: number;
   readonly #log: (line: string) => void;

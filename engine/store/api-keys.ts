@@ -47,7 +47,7 @@ export async function insertApiKey(
 }
 
 /** Live (not revoked) keys, oldest first. */
-export async function listLiveApiKeys(sql: SqlExecutor): Promise<ApiKeyRow[]> {
+export async function listLiveApiKeys(sql: Pick<SqlExecutor, "query">): Promise<ApiKeyRow[]> {
   return sql.query<ApiKeyRow>("SELECT * FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id");
 }
 
@@ -61,7 +61,7 @@ export async function revokeApiKey(sql: SqlExecutor, id: string, at: string): Pr
 }
 
 /** Notes use by request; written in batches, so it is as precise as the batching period. */
-export async function touchApiKeys(sql: SqlExecutor, ids: readonly string[], at: string): Promise<void> {
+export async function touchApiKeys(sql: Pick<SqlExecutor, "query">, ids: readonly string[], at: string): Promise<void> {
   if (ids.length === 0) return;
   await sql.query("UPDATE api_keys SET last_used_at = $2 WHERE id = ANY($1::text[]) AND revoked_at IS NULL", [
     `{${ids.join(",")}}`,

@@ -145,7 +145,7 @@ export async function softDeleteEnvironment(sql: SqlExecutor, id: string, at: st
 }
 
 /** Live environments whose predict endpoint needs no key, for the data plane's access view. */
-export async function listPublicEnvironments(sql: SqlExecutor): Promise<{ model_id: string; name: string }[]> {
+export async function listPublicEnvironments(sql: Pick<SqlExecutor, "query">): Promise<{ model_id: string; name: string }[]> {
   return sql.query<{ model_id: string; name: string }>(
     `SELECT e.model_id, e.name FROM environments e JOIN models m ON m.id = e.model_id
      WHERE e.public AND e.deleted_at IS NULL AND m.deleted_at IS NULL`,
