@@ -11,6 +11,10 @@
  * diff says (pulumi/pulumi step_generator: "resource was unchanged, but there were
  * initialization errors"). The reason is reported as the resource's error instead, and the
  * engine's own line for the failure reads "resource init failed".
+ *
+ * A change of `variables` or `secrets` rolls the environment's replicas onto the new configuration
+ * (engine: sdk/schemas/variables-rollout.ts); the update waits for that roll too, bounded by
+ * `promotionTimeoutSeconds`.
  */
 import { ConflictError, NotFoundError, TimeoutError } from "../../sdk/client-errors.js";
 import type { ModelplaneClient } from "../../sdk/client.js";
@@ -101,23 +105,56 @@ async function syncSettings(client: ModelplaneClient, modelId: string, name: str
   }
 }
 
-/** Make the engine's variables match the program's; secrets are compared by value, never printed. */
-async function syncVariables(client: ModelplaneClient, modelId: string, name: string, olds: Props, news: Props): Promise<void> {
+/** Make the engine's variables match the program's; secrets are compared by value, never printed.
+ * True when anything changed (the environment's replicas then roll onto the new configuration). */
+async function syncVariables(client: ModelplaneClient, modelId: string, name: string, olds: Props, news: Props): Promise<boolean> {
+  let changed = false;
   for (const [field, secret] of [["variables", false], ["secrets", true]] as const) {
     const before = record(olds[field]);
     const after = record(news[field]);
     for (const [variable, value] of Object.entries(after)) {
       if (before[variable] === value) continue;
       await client.call("putVariable", { params: { model_id: modelId, env_name: name, name: variable }, body: { value, secret } });
+      changed = true;
     }
     for (const variable of Object.keys(before)) {
       if (variable in after) continue;
       try {
         await client.call("deleteVariable", { params: { model_id: modelId, env_name: name, name: variable } });
+        changed = true;
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error;
       }
     }
+  }
+  return changed;
+}
+
+/** How often the rollout of a variables change is polled while `pulumi up` waits for it. */
+const ROLLOUT_POLL_MS = 500;
+
+/**
+ * A change of variables or secrets rolls the environment's replicas (new ones with the new
+ * configuration first, old ones drained last); like a promotion, the update returns only when the
+ * roll is done, reporting a line per change of its progress.
+ */
+async function waitForVariablesRollout(client: ModelplaneClient, report: ResourceReport, modelId: string, name: string, timeoutSeconds: number): Promise<void> {
+  const params = { model_id: modelId, env_name: name };
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last = "";
+  for (;;) {
+    const rollout = await client.call("getVariablesRollout", { params });
+    if (rollout.status !== "IN_PROGRESS") {
+      if (last !== "") await report.progress(`${name}: replicas rolled onto the new variables (${rollout.replicas.updated_ready}/${rollout.replicas.desired} updated)`);
+      return;
+    }
+    const line = `${name}: rolling replicas onto the new variables: ${rollout.replicas.updated_ready}/${rollout.replicas.desired} updated, ${rollout.replicas.outdated} with the previous ones`;
+    if (line !== last) await report.progress(line);
+    last = line;
+    if (Date.now() > deadline) {
+      throw new Error(`the replicas of ${name} did not roll onto the new variables within ${timeoutSeconds} s (${rollout.replicas.updated_ready}/${rollout.replicas.desired} updated, ${rollout.replicas.outdated} outdated); the variables are set and the roll goes on`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, ROLLOUT_POLL_MS));
   }
 }
 
@@ -200,11 +237,11 @@ async function apply(id: string, olds: Props, news: Props): Promise<Props> {
   const modelId = String(news.modelId);
   const name = String(news.name);
   await syncSettings(client, modelId, name, olds, news);
-  await syncVariables(client, modelId, name, olds, news);
+  const variablesChanged = await syncVariables(client, modelId, name, olds, news);
   let lastPromotion: Props | undefined;
   const deploymentId = str(news.deploymentId);
+  const timeout = typeof news.promotionTimeoutSeconds === "number" ? news.promotionTimeoutSeconds : DEFAULT_PROMOTION_TIMEOUT_SECONDS;
   if (deploymentId) {
-    const timeout = typeof news.promotionTimeoutSeconds === "number" ? news.promotionTimeoutSeconds : DEFAULT_PROMOTION_TIMEOUT_SECONDS;
     try {
       lastPromotion = lastPromotionOutput(await promoteAndWait(client, report, modelId, name, deploymentId, timeout));
     } catch (error) {
@@ -218,6 +255,9 @@ async function apply(id: string, olds: Props, news: Props): Promise<Props> {
       throw partialFailure(message, id, { ...state, __provider: news.__provider }, []);
     }
   }
+  // After the promotion: a new current deployment already started with the new configuration, and
+  // the wait covers whichever deployment serves now.
+  if (variablesChanged) await waitForVariablesRollout(client, report, modelId, name, timeout);
   const environment = await client.call("getEnvironment", { params: { model_id: modelId, env_name: name } });
   // Nothing promoted (already serving): the last promotion stays what it was.
   return outputs(news, environment, client.endpoint, lastPromotion ?? olds.lastPromotion);
