@@ -65,6 +65,8 @@ describe("Deployment manifest", () => {
   it("sets replicas, a rolling update that never removes capacity first, the image and port", () => {
     expect(manifest.spec!.replicas).toBe(3);
     expect(manifest.spec!.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: 0 } });
+    // an environment's set rolls a configuration change with its promotion settings' surge
+    expect(deploymentManifest(containerSpec({ maxSurgePercent: 50 }), 3, SETTINGS).spec!.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: "50%", maxUnavailable: 0 } });
     expect(manifest.spec!.minReadySeconds).toBe(1);
     expect(container.image).toBe("localhost/sentiment-v2:1");
     expect(container.imagePullPolicy).toBe("Never");
