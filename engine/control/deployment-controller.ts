@@ -144,7 +144,13 @@ export class DeploymentController {
       candidateDeploymentId: route.candidate_deployment_id,
       percentToCandidate: route.percent_traffic_to_new_version ?? 0,
     });
-    for (const deploymentId of [route.current_deployment_id, route.candidate_deployment_id]) {
+    const deploymentIds = new Set([route.current_deployment_id, route.candidate_deployment_id]);
+    // Sets kept warm for a rollback follow the environment's variables too: promoted again, they
+    // must not serve a moment with the configuration they were kept with.
+    for (const set of this.#sets.values()) {
+      if (set.role === "kept" && set.environment === environmentName && this.#modelOf.get(set.deploymentId) === modelId) deploymentIds.add(set.deploymentId);
+    }
+    for (const deploymentId of deploymentIds) {
       if (deploymentId) await this.syncDeployment(deploymentId);
     }
   }
