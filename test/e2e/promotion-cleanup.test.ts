@@ -65,7 +65,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`cleanup of the previous deplo
       runtime.name === "process" ? { v1Env: { MODEL_REQUEST_LOG: requestLog } } : {},
     );
     try {
-      const load = startLoad({ url, concurrency: 8 });
+      const load = startLoad({ apiKey: engine.apiKey, url, concurrency: 8 });
       await waitFor(() => load.snapshot().succeeded >= 50, { message: "load on v1" });
       const promotion = await engine.client.call("promote", { params, body: { deployment_id: v2.id } });
       const { final } = await followPromotion(engine, model.id, promotion.id);

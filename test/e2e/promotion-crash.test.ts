@@ -65,7 +65,7 @@ function alive(pid: number): boolean {
 /** POST one predict and say which deployment answered (null without an answer). */
 async function predictOnce(url: string): Promise<string | null> {
   try {
-    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "a good day" }), signal: AbortSignal.timeout(60_000) });
+    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Api-Key ${API_KEY}` }, body: JSON.stringify({ text: "a good day" }), signal: AbortSignal.timeout(60_000) });
     await response.arrayBuffer();
     return response.status === 200 ? response.headers.get("x-modelplane-deployment-id") : null;
   } catch {
