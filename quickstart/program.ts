@@ -15,10 +15,17 @@ const modelsDir = resolve(fileURLToPath(import.meta.url), "../../../examples/mod
 export function declareQuickstart() {
   const config = new pulumi.Config("quickstart");
   const model = new Model("sentiment", { name: config.get("modelName") ?? "sentiment" });
+  // How a version runs: a command for the process runtime; with `quickstart:v1Image` and
+  // `quickstart:v2Image` set (the Kubernetes quickstart: an engine with `--runtime kubernetes`), the
+  // image of that model server (scripts/kubernetes/build-model-images.sh), on its port 8080.
+  const runs = (version: "v1" | "v2") => {
+    const image = config.get(`${version}Image`);
+    return image !== undefined ? { image, port: 8080 } : { command: ["node", `${modelsDir}/sentiment-${version}/server.js`] };
+  };
   // Named as people will read them in every progress line: "production → v2 (dep_…)".
   const deployments = {
-    v1: new Deployment("v1", { modelId: model.id, name: "v1", command: ["node", `${modelsDir}/sentiment-v1/server.js`] }),
-    v2: new Deployment("v2", { modelId: model.id, name: "v2", command: ["node", `${modelsDir}/sentiment-v2/server.js`] }),
+    v1: new Deployment("v1", { modelId: model.id, name: "v1", ...runs("v1") }),
+    v2: new Deployment("v2", { modelId: model.id, name: "v2", ...runs("v2") }),
   };
   const pick = (key: string) => deployments[(config.get(key) ?? "v1") === "v2" ? "v2" : "v1"].id;
   // 25% surge: one extra replica per step on 4; a 2 s pause after each traffic shift to watch it.

@@ -7,6 +7,7 @@
  * desired state, so after a crash the first pass resumes exactly where the row says.
  */
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { nameWithId } from "../../sdk/labels.js";
 import { cleanupFor, isTerminalStatus, planNextStep, resumedAfterTakeover, type Observation, type PromotionState } from "../rollout/index.js";
 import { failPromotion } from "../rollout/outcomes.js";
@@ -56,7 +57,9 @@ function replicaObservation(observation: ReplicaSetObservation) {
 export class PromotionReconciler {
   readonly #options: PromotionReconcilerOptions;
   readonly #clock: () => number;
-  readonly #holder = `engine-${randomUUID()}`;
+  /** unique per engine process; names the host (a pod's name in Kubernetes) so that people and tests
+   * reading the leases table see which engine drives a promotion */
+  readonly #holder = `engine-${hostname()}-${randomUUID()}`;
   readonly #scheduled = new Map<string, Scheduled>();
   /** replica set id → promotions it takes part in, to wake them on runtime events */
   readonly #bySet = new Map<string, Set<string>>();

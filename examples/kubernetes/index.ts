@@ -19,6 +19,15 @@ const namespace = config.get("namespace");
 const postgresImage = config.get("postgresImage");
 const postgresStorage = config.get("postgresStorage");
 const storageClassName = config.get("storageClassName");
+const engineCommand = config.getObject<string[]>("engineCommand");
+if (engineCommand !== undefined && (!Array.isArray(engineCommand) || engineCommand.length === 0 || !engineCommand.every((part) => typeof part === "string"))) {
+  throw new Error(`engineCommand must be a non-empty JSON array of strings, got ${JSON.stringify(engineCommand)}`);
+}
+const modelImagePullPolicy = config.get("modelImagePullPolicy");
+if (modelImagePullPolicy !== undefined && modelImagePullPolicy !== "Always" && modelImagePullPolicy !== "IfNotPresent" && modelImagePullPolicy !== "Never") {
+  throw new Error(`modelImagePullPolicy must be Always, IfNotPresent or Never, got ${modelImagePullPolicy}`);
+}
+const clusterDns = config.getBoolean("clusterDns");
 
 const cluster = declareModelplaneCluster({
   image: config.require("image"),
@@ -31,6 +40,9 @@ const cluster = declareModelplaneCluster({
   ...(postgresStorage !== undefined ? { postgresStorage } : {}),
   ...(storageClassName !== undefined ? { storageClassName } : {}),
   ...(serviceType !== undefined ? { serviceType } : {}),
+  ...(engineCommand !== undefined ? { engineCommand } : {}),
+  ...(modelImagePullPolicy !== undefined ? { modelImagePullPolicy } : {}),
+  ...(clusterDns !== undefined ? { clusterDns } : {}),
 });
 
 /** in-cluster endpoint; set it as `modelplane:endpoint` in the stacks that deploy models */

@@ -12,6 +12,23 @@ import * as pulumi from "@pulumi/pulumi";
 export interface ModelplaneClusterSettings {
   /** engine image, e.g. `ghcr.io/acme/modelplane:0.1.0`; its entry point is the `modelplane` CLI */
   image: string;
+  /**
+   * How the image runs the `modelplane` CLI (default `["modelplane"]`); e.g. `["node",
+   * "/app/dist/engine/cli/main.js"]` for the image scripts/kubernetes/build-engine-image.sh builds.
+   */
+  engineCommand?: string[];
+  /**
+   * The pull policy of the model images the engine's runtime starts (`serve --image-pull-policy`):
+   * `Never` for images imported on the nodes without a registry. Default: the runtime's, IfNotPresent.
+   */
+  modelImagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /**
+   * Whether the cluster resolves Service names (default true). Without cluster DNS (a bare test
+   * cluster), the engine reaches PostgreSQL at its Service's ClusterIP instead of
+   * `postgres.<namespace>.svc.cluster.local` (that Service then gets one: it is headless otherwise),
+   * and `endpoint` is the engine Service's ClusterIP.
+   */
+  clusterDns?: boolean;
   /** the engine's admin API key (a Pulumi secret) */
   apiKey: pulumi.Input<string>;
   /** PostgreSQL's password (a Pulumi secret) */
@@ -36,6 +53,7 @@ export interface ModelplaneClusterSettings {
 /** The engine listens here, inside the pod and on its Service (the CLI's default port). */
 export const ENGINE_PORT = 7070;
 export const POSTGRES_PORT = 5432;
+const ENGINE_PRESTOP_SECONDS = 5;
 const POSTGRES_USER = "modelplane";
 const POSTGRES_DATABASE = "modelplane";
 
@@ -66,12 +84,13 @@ export interface ModelplaneCluster {
   postgres: k8s.apps.v1.StatefulSet;
   engine: k8s.apps.v1.Deployment;
   engineService: k8s.core.v1.Service;
-  /** `http://modelplane.<namespace>.svc.cluster.local:7070`: the endpoint for the provider and the SDK */
+  /** `http://modelplane.<namespace>.svc.cluster.local:7070` (without cluster DNS `http://<ClusterIP>:7070`): the endpoint for the provider and the SDK */
   endpoint: pulumi.Output<string>;
 }
 
 export function declareModelplaneCluster(settings: ModelplaneClusterSettings): ModelplaneCluster {
   const namespaceName = settings.namespace ?? "modelplane";
+  const clusterDns = settings.clusterDns ?? true;
   const labels = { "app.kubernetes.io/part-of": "modelplane" };
   const engineLabels = { ...labels, "app.kubernetes.io/name": "modelplane-engine" };
   const postgresLabels = { ...labels, "app.kubernetes.io/name": "postgres" };
@@ -107,21 +126,26 @@ export function declareModelplaneCluster(settings: ModelplaneClusterSettings): M
   // The URL is built here, percent-encoding the password, and kept in a Secret of its own: the engine
   // reads it from MODELPLANE_DATABASE_URL (what `serve --database-url` falls back to), so it appears
   // neither in the pod spec nor in the engine's argv (/proc/1/cmdline).
-  const databaseUrl = pulumi.interpolate`postgres://${POSTGRES_USER}:${pulumi.output(settings.postgresPassword).apply(encodeURIComponent)}@postgres.${namespace.metadata.name}.svc.cluster.local:${POSTGRES_PORT}/${POSTGRES_DATABASE}`;
-  const databaseUrlSecret = new k8s.core.v1.Secret(
-    "modelplane-database",
-    { metadata: metadata("modelplane-database"), type: "Opaque", stringData: { url: pulumi.secret(databaseUrl) } },
-    inNamespace,
-  );
-
   // ---- PostgreSQL: one replica with its own volume ----
-  // Headless: the StatefulSet's pod gets a stable DNS name, and `postgres` resolves to it.
+  // Headless: the StatefulSet's pod gets a stable DNS name, and `postgres` resolves to it. Without
+  // cluster DNS the Service gets a ClusterIP, which is what the engine connects to.
   const postgresService = new k8s.core.v1.Service(
     "postgres",
     {
       metadata: metadata("postgres", postgresLabels),
-      spec: { clusterIP: "None", selector: postgresLabels, ports: [{ name: "postgres", port: POSTGRES_PORT, targetPort: "postgres" }] },
+      spec: {
+        ...(clusterDns ? { clusterIP: "None" } : {}),
+        selector: postgresLabels,
+        ports: [{ name: "postgres", port: POSTGRES_PORT, targetPort: "postgres" }],
+      },
     },
+    inNamespace,
+  );
+  const postgresHost = clusterDns ? pulumi.interpolate`postgres.${namespace.metadata.name}.svc.cluster.local` : postgresService.spec.clusterIP;
+  const databaseUrl = pulumi.interpolate`postgres://${POSTGRES_USER}:${pulumi.output(settings.postgresPassword).apply(encodeURIComponent)}@${postgresHost}:${POSTGRES_PORT}/${POSTGRES_DATABASE}`;
+  const databaseUrlSecret = new k8s.core.v1.Secret(
+    "modelplane-database",
+    { metadata: metadata("modelplane-database"), type: "Opaque", stringData: { url: pulumi.secret(databaseUrl) } },
     inNamespace,
   );
   const postgres = new k8s.apps.v1.StatefulSet(
@@ -191,8 +215,21 @@ export function declareModelplaneCluster(settings: ModelplaneClusterSettings): M
               {
                 name: "engine",
                 image: settings.image,
-                command: ["modelplane"],
-                args: ["serve", "--host", "0.0.0.0", "--port", String(ENGINE_PORT), "--data-dir", "/var/lib/modelplane"],
+                command: settings.engineCommand ?? ["modelplane"],
+                // The Kubernetes runtime: replica sets as Deployments in the engine's own namespace
+                // (in-cluster configuration, the ServiceAccount above).
+                args: [
+                  "serve",
+                  "--host",
+                  "0.0.0.0",
+                  "--port",
+                  String(ENGINE_PORT),
+                  "--data-dir",
+                  "/var/lib/modelplane",
+                  "--runtime",
+                  "kubernetes",
+                  ...(settings.modelImagePullPolicy !== undefined ? ["--image-pull-policy", settings.modelImagePullPolicy] : []),
+                ],
                 ports: [{ name: "http", containerPort: ENGINE_PORT }],
                 env: [
                   { name: "MODELPLANE_API_KEY", valueFrom: { secretKeyRef: { name: apiKeySecret.metadata.name, key: "api-key" } } },
@@ -206,6 +243,10 @@ export function declareModelplaneCluster(settings: ModelplaneClusterSettings): M
                 livenessProbe: { httpGet: { path: "/healthz", port: "http" }, initialDelaySeconds: 15, periodSeconds: 10, failureThreshold: 6 },
                 resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi" } },
                 securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true },
+                // A deleted engine pod keeps serving for 5 s before its SIGTERM (the kubelet's own sleep:
+                // no `sleep` binary needed): the Service's other endpoints (kube-proxy) stop sending it new
+                // connections meanwhile. Then `serve` closes cleanly and hands its promotions' leases over.
+                lifecycle: { preStop: { sleep: { seconds: ENGINE_PRESTOP_SECONDS } } },
               },
             ],
             volumes: [{ name: "data-dir", emptyDir: {} }],
@@ -237,6 +278,8 @@ export function declareModelplaneCluster(settings: ModelplaneClusterSettings): M
     postgres,
     engine,
     engineService,
-    endpoint: pulumi.interpolate`http://${engineService.metadata.name}.${namespace.metadata.name}.svc.cluster.local:${ENGINE_PORT}`,
+    endpoint: clusterDns
+      ? pulumi.interpolate`http://${engineService.metadata.name}.${namespace.metadata.name}.svc.cluster.local:${ENGINE_PORT}`
+      : pulumi.interpolate`http://${engineService.spec.clusterIP}:${ENGINE_PORT}`,
   };
 }

@@ -12,6 +12,8 @@
 #                  else `node` on PATH. The shared libraries it links are copied too (ldd), at the paths the
 #                  loader asks for.
 #   --env K=V      an environment variable of the image (repeatable)
+#   --add SRC:DEST another file or directory in the image (repeatable), e.g. a program the Node one runs
+#   --libs-of BIN  also the shared libraries BIN links (ldd), at their paths (repeatable)
 #   --out FILE     where the docker-archive tar goes (default $MODELPLANE_CACHE/kubernetes/images/<name>.tar)
 #   --no-import    write the tar only
 #
@@ -21,14 +23,16 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 node_bin=${MODELPLANE_NODE:-$(ls -d "$MODELPLANE_CACHE"/node-v*/bin/node 2>/dev/null | sort -V | tail -1)}
 node_bin=${node_bin:-$(command -v node || true)}
-out="" import=1 envs=()
+out="" import=1 envs=() extra=() libs_of=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --node) node_bin=$2; shift 2 ;;
     --env) envs+=(--env "$2"); shift 2 ;;
+    --add) extra+=(--add "$2"); shift 2 ;;
+    --libs-of) libs_of+=("$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --no-import) import=0; shift ;;
     --) break ;;
@@ -49,10 +53,11 @@ if [ -z "$out" ]; then
 fi
 
 # the libraries the dynamic loader resolves for node, at the paths it will look them up
-adds=(--add "$dir:/app" --add "$node_bin:/usr/local/bin/node")
+adds=(--add "$dir:/app" --add "$node_bin:/usr/local/bin/node" ${extra[@]+"${extra[@]}"})
 while read -r lib; do
   [ -n "$lib" ] && adds+=(--add "$lib:$lib")
-done < <(ldd "$node_bin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' | sort -u)
+done < <(for bin in "$node_bin" ${libs_of[@]+"${libs_of[@]}"}; do ldd "$bin" 2>/dev/null; done \
+         | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' | sort -u)
 
 entrypoint=$(node -e 'process.stdout.write(JSON.stringify(process.argv.slice(1)))' -- "$@")
 node "$here/image-archive.mjs" --out "$out.tmp" --name "$ref" --workdir /app --entrypoint "$entrypoint" \

@@ -174,7 +174,7 @@ describe("Kubernetes example (Pulumi mocks, no cluster)", () => {
     expect(engine.replicas).toBe(3); // engineReplicas from the stack config
     const container = engine.template.spec.containers[0]!;
     expect(container.image).toBe("ghcr.io/acme/modelplane:0.1.0");
-    expect([...(container.command ?? []), ...container.args]).toEqual(["modelplane", "serve", "--host", "0.0.0.0", "--port", "7070", "--data-dir", "/var/lib/modelplane"]);
+    expect([...(container.command ?? []), ...container.args]).toEqual(["modelplane", "serve", "--host", "0.0.0.0", "--port", "7070", "--data-dir", "/var/lib/modelplane", "--runtime", "kubernetes"]);
     expect(container.ports).toEqual([{ name: "http", containerPort: 7070 }]);
     expect(container.readinessProbe?.httpGet).toEqual({ path: "/healthz", port: "http" });
     expect(container.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "http" });
