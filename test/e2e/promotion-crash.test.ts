@@ -174,7 +174,7 @@ describe.skipIf(runtime.skipReason !== undefined)(`kill -9 of the engine during 
 });
 
 describe.skipIf(runtime.skipReason !== undefined || runtime.name !== "process")("exact progress across two kill -9 restarts of the engine (process)", () => {
-  it("total_steps stays 4, every (step, traffic) seen is a step of the plan, traffic never goes back, and the first requests after each restart follow the persisted split", { timeout: 300_000 }, async () => {
+  it("total_steps stays 4, every (step, traffic) seen is a step of the plan, traffic never goes back, and the first requests after each restart follow the persisted split", { timeout: 480_000 }, async () => {
     const dataDir = await template.freshDataDir();
     let current = await startServe(dataDir);
     const model = await current.client.call("createModel", { body: { name: "restarts" } });
