@@ -140,14 +140,14 @@ describe("ProcessRuntime", () => {
   });
 
   it("fails a replica that never becomes ready; the deployment fails after crashLoopThreshold starts in a row, and says so", async () => {
-    const runtime = newRuntime({ startupTimeoutMs: 600, crashLoopThreshold: 2 });
+    const runtime = newRuntime({ startupTimeoutMs: 3000, crashLoopThreshold: 2 });
     runtime.setDesired(sentimentSpec({ id: "dep-unready", env: { MODEL_FAIL_READINESS: "1" } }), 1);
     const failing = await eventually("failing", () => {
       const observation = runtime.observe("dep-unready");
       return observation.failing ? observation : undefined;
     });
     // 2 when observed at once; a later observation may already see the next start fail too
-    const inARow = /^replica not ready after 0\.6 s \(GET \/health never answered 200\) \((\d+) failed starts in a row\); last output:/.exec(failing.lastError ?? "");
+    const inARow = /^replica not ready after 3 s \(GET \/health never answered 200\) \((\d+) failed starts in a row\); last output:/.exec(failing.lastError ?? "");
     expect(Number(inARow?.[1]), failing.lastError).toBeGreaterThanOrEqual(2);
     expect(failing.lastError).toContain("listening on");
     expect(failing.ready).toBe(0);
