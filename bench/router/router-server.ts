@@ -15,7 +15,7 @@ import { AccessView } from "../../engine/auth/access-view.js";
 import { hashApiKey } from "../../engine/auth/api-key-secret.js";
 import { createFrontDoor, createRouter, RoutingTable, type AuthorizePredict } from "../../engine/router/index.js";
 import type { SqlExecutor } from "../../engine/store/sql.js";
-import type { ReplicaSetObservation, ReplicaInfo, Runtime } from "../../engine/runtime/runtime.js";
+import { replicaSetId, type ReplicaSetObservation, type ReplicaInfo, type Runtime } from "../../engine/runtime/runtime.js";
 
 const upstreamUrl = requiredEnv("UPSTREAM_URL");
 const port = Number(requiredEnv("PORT"));
@@ -30,18 +30,18 @@ function requiredEnv(name: string): string {
   return value;
 }
 
-/** One ready replica per deployment, fixed: the bench measures forwarding, not the runtime. */
-function fixedReplicas(deploymentIds: string[]): Pick<Runtime, "readyReplicas" | "observe" | "onChange"> {
+/** One ready replica per replica set, fixed: the bench measures forwarding, not the runtime. */
+function fixedReplicas(setIds: string[]): Pick<Runtime, "readyReplicas" | "observe" | "onChange"> {
   const replicas = new Map<string, readonly ReplicaInfo[]>(
-    deploymentIds.map((deploymentId) => [
-      deploymentId,
-      [{ id: `${deploymentId}/replica-1`, replicaSetId: deploymentId, url: upstreamUrl, state: "ready", startedAt: 0, revision: "1" }],
+    setIds.map((setId) => [
+      setId,
+      [{ id: `${setId}/replica-1`, replicaSetId: setId, url: upstreamUrl, state: "ready", startedAt: 0, revision: "1" }],
     ]),
   );
   return {
-    readyReplicas: (deploymentId) => replicas.get(deploymentId) ?? [],
-    observe: (deploymentId): ReplicaSetObservation => ({
-      replicaSetId: deploymentId, desired: 1, ready: 1, starting: 0, consecutiveFailures: 0, failing: false, replicas: [...(replicas.get(deploymentId) ?? [])],
+    readyReplicas: (setId) => replicas.get(setId) ?? [],
+    observe: (setId): ReplicaSetObservation => ({
+      replicaSetId: setId, desired: 1, ready: 1, starting: 0, consecutiveFailures: 0, failing: false, replicas: [...(replicas.get(setId) ?? [])],
     }),
     onChange: () => () => undefined,
   };
@@ -67,7 +67,9 @@ async function serve(): Promise<void> {
   table.setDeployment("bench", "candidate", { active: true, predictPath: "/predict", isDevelopment: false });
   table.setEnvironment("bench", "production", { currentDeploymentId: "current", candidateDeploymentId: "candidate", percentToCandidate: 10 });
   const authorize: AuthorizePredict = apiKey === undefined ? () => ({ ok: true }) : await keyCheck(apiKey);
-  const router = createRouter({ table, runtime: fixedReplicas(["current", "candidate"]), authorize });
+  // production's traffic goes to each deployment's replica set for production
+  const sets = ["current", "candidate"].map((deploymentId) => replicaSetId(deploymentId, "production"));
+  const router = createRouter({ table, runtime: fixedReplicas(sets), authorize });
   const server = createServer((req, res) => {
     if (router.handle(req, res)) return;
     res.writeHead(404).end();

@@ -13,6 +13,8 @@
  *   BENCH_RATE=1000       fixed request rate of the latency run (requests/s, open loop)
  *   BENCH_RATE_S=4        duration of the latency run
  *   BENCH_WORKERS=2       processes of the multi-process router and nginx variants
+ *   BENCH_ONLY=keys       only the direct replica and the two 1-process fast-path routers, with and
+ *                         without the key check (what the check costs, in a 1-minute run)
  * Prints a markdown table (paste it into RESULTS.md).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -29,7 +31,12 @@ const durationSeconds = Number(process.env["BENCH_DURATION_S"] ?? "5");
 const fixedRate = Number(process.env["BENCH_RATE"] ?? "1000");
 const fixedRateSeconds = Number(process.env["BENCH_RATE_S"] ?? "4");
 const workers = Number(process.env["BENCH_WORKERS"] ?? "2");
+const only = process.env["BENCH_ONLY"];
 const REQUEST_BODY = JSON.stringify({ text: "what a great movie, I love it" });
+/** Every request carries it, so the routers with and without the key check parse, remove and
+ * forward the same bytes; the one with the check also looks it up (a live inference key). */
+const API_KEY = "mpk_bench0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
+const AUTHORIZATION = `Api-Key ${API_KEY}`;
 
 /** A minimal model replica: the cheapest possible upstream makes proxy overhead most visible. */
 const UPSTREAM_SCRIPT = `
@@ -80,7 +87,7 @@ async function waitForPort(url: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      const response = await fetch(url, { method: "POST", body: REQUEST_BODY });
+      const response = await fetch(url, { method: "POST", body: REQUEST_BODY, headers: { authorization: AUTHORIZATION } });
       await response.arrayBuffer();
       if (response.status === 200) return;
     } catch {
@@ -192,7 +199,7 @@ async function latencyAtFixedRate(url: string, rate: number, seconds: number): P
       const sentAt = performance.now();
       pending.push(
         pool
-          .request({ path: pathname, method: "POST", body: REQUEST_BODY, headers: { "content-type": "application/json" } })
+          .request({ path: pathname, method: "POST", body: REQUEST_BODY, headers: { "content-type": "application/json", authorization: AUTHORIZATION } })
           .then(async ({ statusCode, body }) => {
             await body.dump();
             if (statusCode !== 200) errors++;
@@ -237,7 +244,7 @@ async function main(): Promise<void> {
   const luaScript = join(dir, "post.lua");
   writeFileSync(
     luaScript,
-    `wrk.method = "POST"\nwrk.body = '${REQUEST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\n`,
+    `wrk.method = "POST"\nwrk.body = '${REQUEST_BODY}'\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "${AUTHORIZATION}"\n`,
   );
   const routerScript = join(dirname(fileURLToPath(import.meta.url)), "router-server.js");
   try {
@@ -248,11 +255,13 @@ async function main(): Promise<void> {
 
     const targets: Target[] = [{ name: "direct to replica", url: `${upstreamUrl}/predict` }];
     const routers = [
-      { name: "modelplane router, 1 process", workers: 1, fastPath: true },
-      { name: `modelplane router, ${workers} processes`, workers, fastPath: true },
+      { name: "modelplane router, 1 process", workers: 1, fastPath: true, keyCheck: true },
+      // the same without the key check (only the bench turns it off): what the check costs
+      { name: "modelplane router, 1 process, no key check", workers: 1, fastPath: true, keyCheck: false },
+      { name: `modelplane router, ${workers} processes`, workers, fastPath: true, keyCheck: true },
       // What large and chunked bodies take (and all requests took before the fast path).
-      { name: "modelplane router, node:http path only", workers: 1, fastPath: false },
-    ];
+      { name: "modelplane router, node:http path only", workers: 1, fastPath: false, keyCheck: true },
+    ].filter((router) => only !== "keys" || (router.workers === 1 && router.fastPath));
     for (const router of routers) {
       const port = await freePort();
       const child = start(process.execPath, [routerScript], {
@@ -260,6 +269,7 @@ async function main(): Promise<void> {
         PORT: String(port),
         ROUTER_WORKERS: String(router.workers),
         ROUTER_FAST_PATH: router.fastPath ? "1" : "0",
+        ...(router.keyCheck ? { ROUTER_API_KEY: API_KEY } : {}),
       });
       targets.push({
         name: router.name,
@@ -267,7 +277,7 @@ async function main(): Promise<void> {
         ...(child.pid === undefined ? {} : { processGroup: child.pid }),
       });
     }
-    for (const nginxWorkers of [1, workers]) {
+    for (const nginxWorkers of only === "keys" ? [] : [1, workers]) {
       const port = await freePort();
       const config = join(dir, `nginx-${nginxWorkers}.conf`);
       writeFileSync(config, nginxConfig(dir, port, upstreamPort, nginxWorkers));
@@ -333,6 +343,14 @@ function report(rounds: Measurement[][]): void {
     for (const nginx of indexOf("nginx")) {
       lines.push(`  - vs ${targetNames[nginx]}: ${ratio(router, nginx).toFixed(2)}× throughput; p50 ${signedMs(delta(router, nginx, (m) => m.p50Ms))}, p99 ${signedMs(delta(router, nginx, (m) => m.p99Ms))}`);
     }
+  }
+  const checked = targetNames.indexOf("modelplane router, 1 process");
+  const unchecked = targetNames.indexOf("modelplane router, 1 process, no key check");
+  if (checked !== -1 && unchecked !== -1) {
+    const cpu = (index: number) => median(rounds.map((round) => round[index]!.cpuMicrosecondsPerRequest));
+    lines.push(
+      `- key check on the fast path: ${ratio(checked, unchecked).toFixed(3)}× the throughput without it (per-round ratios ${rounds.map((round) => (round[checked]!.requestsPerSecond / round[unchecked]!.requestsPerSecond).toFixed(3)).join(", ")}); CPU ${cpuCell(cpu(checked))} vs ${cpuCell(cpu(unchecked))} per request; p50 ${signedMs(delta(checked, unchecked, (m) => m.p50Ms))}, p99 ${signedMs(delta(checked, unchecked, (m) => m.p99Ms))}`,
+    );
   }
   console.log(lines.join("\n"));
 }

@@ -3,6 +3,7 @@ import { deployCommand } from "./commands/deploy.js";
 import { deploymentsCommand } from "./commands/deployments.js";
 import { devCommand } from "./commands/dev.js";
 import { environmentsCommand } from "./commands/environments.js";
+import { keysCommand } from "./commands/keys.js";
 import { modelsCommand } from "./commands/models.js";
 import { predictCommand } from "./commands/predict.js";
 import { promoteCommand } from "./commands/promote.js";
@@ -34,5 +35,6 @@ export const commands: readonly CliCommand[] = [
   ...promotionActionCommands,
   predictCommand,
   devCommand,
+  keysCommand,
 ];
 

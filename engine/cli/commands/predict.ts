@@ -49,6 +49,9 @@ function errorMessageOf(text: string): string {
   return text.slice(0, 2000);
 }
 
+/** An engine-minted id (`mdl_…`, `dep_…`: a prefix, '_', 12 base-36 characters), not a name. */
+const OBJECT_ID = /^(mdl|dep)_[0-9a-z]{12}$/;
+
 export const predictCommand: CliCommand = {
   name: "predict",
   summary: "send a prediction request to an environment (default production), a deployment or development",
@@ -72,12 +75,13 @@ export const predictCommand: CliCommand = {
     if (targets.length > 1) throw new UsageError("give at most one of --env, --deployment and --development");
     const body = await requestBody(values.data);
     const client = connect(values);
-    const modelId = await resolveModelId(client, model);
+    // Ids are used as given: an inference key cannot read the management API to resolve names.
+    const modelId = OBJECT_ID.test(model) ? model : await resolveModelId(client, model);
     const encodedModelId = encodeURIComponent(modelId);
     let path: string;
     if (values.deployment !== undefined) {
-      const deployment = await resolveDeployment(client, modelId, values.deployment);
-      path = `/models/${encodedModelId}/deployment/${encodeURIComponent(deployment.id)}/predict`;
+      const deploymentId = OBJECT_ID.test(values.deployment) ? values.deployment : (await resolveDeployment(client, modelId, values.deployment)).id;
+      path = `/models/${encodedModelId}/deployment/${encodeURIComponent(deploymentId)}/predict`;
     } else if (values.development) {
       path = `/models/${encodedModelId}/development/predict`;
     } else {
