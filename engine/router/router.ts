@@ -67,7 +67,8 @@ export interface Router {
   close(): Promise<void>;
 }
 
-type WakeOutcome = "ready" | "failing" | "timeout" | "gone" | "closed";
+/** `stalled`: the set has no ready replica and none asked for (a promotion scaled it to 0 or removed it). */
+type WakeOutcome = "ready" | "failing" | "stalled" | "timeout" | "gone" | "closed";
 
 interface Waiter {
   settle(outcome: WakeOutcome): void;
@@ -79,6 +80,9 @@ interface Exchange {
   res: ServerResponse;
   deploymentId: string;
   replicaSetId: string;
+  /** what the client asked for, to route a held request again */
+  target: DataPlaneTarget;
+  query: string;
   /** path and query on the replica */
   path: string;
   headers: string[];
@@ -129,8 +133,10 @@ export function createRouter(options: RouterOptions): Router {
     if (waiting === undefined) return;
     if (runtime.readyReplicas(replicaSetId).length > 0) {
       for (const waiter of waiting) waiter.settle("ready");
-    } else if (runtime.observe(replicaSetId).failing) {
-      for (const waiter of waiting) waiter.settle("failing");
+    } else {
+      const observation = runtime.observe(replicaSetId);
+      if (observation.failing) for (const waiter of waiting) waiter.settle("failing");
+      else if (observation.desired === 0) for (const waiter of waiting) waiter.settle("stalled");
     }
   });
 
@@ -267,7 +273,7 @@ export function createRouter(options: RouterOptions): Router {
         res.destroy(); // the client broke off its upload
         return;
       }
-      const exchange: Exchange = { req, res, deploymentId, replicaSetId, path, headers, body };
+      const exchange: Exchange = { req, res, deploymentId, replicaSetId, target, query, path, headers, body };
       if (runtime.readyReplicas(replicaSetId).length > 0) {
         dispatch(exchange, 0, undefined);
         return;
@@ -277,10 +283,32 @@ export function createRouter(options: RouterOptions): Router {
   }
 
   async function wakeThenDispatch(exchange: Exchange, modelId: string): Promise<void> {
-    const { req, res, deploymentId, replicaSetId } = exchange;
+    const { req, res } = exchange;
+    let outcome: WakeOutcome;
+    for (;;) {
+      onWake(exchange.replicaSetId);
+      outcome = runtime.observe(exchange.replicaSetId).failing ? "failing" : await waitForReady(exchange.replicaSetId, res);
+      if (outcome !== "stalled") break;
+      // The set this request waited for went to 0 without being woken: a promotion took it away
+      // (scaled down, or removed once the environment moved on). An environment request is routed
+      // again, to whatever serves the environment now; any other one waits on.
+      if (exchange.target.kind !== "environment") continue;
+      const resolution = resolveTarget(table, exchange.target, rand);
+      if (!resolution.ok) {
+        req.resume();
+        sendError(res, "NOT_FOUND", resolution.message);
+        return;
+      }
+      exchange.deploymentId = resolution.deploymentId;
+      exchange.replicaSetId = resolution.replicaSetId;
+      exchange.path = resolution.deployment.predictPath + exchange.query;
+      if (runtime.readyReplicas(exchange.replicaSetId).length > 0) {
+        outcome = "ready";
+        break;
+      }
+    }
+    const { deploymentId } = exchange;
     const deploymentHeader = { [DEPLOYMENT_ID_HEADER]: deploymentId };
-    onWake(replicaSetId);
-    const outcome = runtime.observe(replicaSetId).failing ? "failing" : await waitForReady(replicaSetId, res);
     if (outcome === "gone") return;
     if (outcome === "failing") {
       req.resume();

@@ -131,6 +131,32 @@ describe("router with process replicas", () => {
   });
 });
 
+describe("router: an environment request held for a set a promotion took away", () => {
+  it("is routed again to what serves the environment now, instead of waiting for the set it was held for", async () => {
+    const replica = await upstream((_req, res) => res.end(JSON.stringify({ served: "v2" })));
+    const replicas = new StaticReplicas();
+    const table = new RoutingTable();
+    const woken: string[] = [];
+    const router = track(createRouter({ table, runtime: replicas, authorize: ALLOW_EVERY_CALLER, wakeTimeoutMs: 30_000, onWake: (setId) => woken.push(setId) }));
+    const url = await serve(router);
+    table.setDeployment("m", "v1", { active: true, predictPath: "/predict", isDevelopment: false });
+    table.setDeployment("m", "v2", { active: true, predictPath: "/predict", isDevelopment: false });
+    // production still routes to v1, whose production set a promotion has scaled to 0
+    table.setEnvironment("m", "production", { currentDeploymentId: "v1", candidateDeploymentId: null, percentToCandidate: 0 });
+    const responsePromise = predict(`${url}/models/m/production/predict`);
+    await eventually("request held for v1's production set", () => router.inFlightForSet(replicaSetId("v1", "production")) === 1);
+    expect(woken).toEqual([replicaSetId("v1", "production")]);
+    // the promotion ends: production moves to v2, v1's production set is removed (no replica, none asked for)
+    replicas.set(replicaSetId("v2", "production"), [replica.url]);
+    table.setEnvironment("m", "production", { currentDeploymentId: "v2", candidateDeploymentId: null, percentToCandidate: 0 });
+    replicas.set(replicaSetId("v1", "production"), []);
+    const response = await responsePromise;
+    expect(response.status).toBe(200);
+    expect(response.headers.get(DEPLOYMENT_ID_HEADER)).toBe("v2");
+    expect(await response.json()).toEqual({ served: "v2" });
+  });
+});
+
 describe("router forwarding", () => {
   async function setup(replicaUrls: string[]) {
     const replicas = new StaticReplicas();
