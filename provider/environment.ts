@@ -21,6 +21,9 @@ export interface EnvironmentArgs {
   secrets?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** A promotion still running after this long is canceled gracefully and the update fails (default 1800). */
   promotionTimeoutSeconds?: pulumi.Input<number>;
+  /** true: the environment's predict endpoint answers without an API key (audited on the engine).
+   * Default false: every caller needs a key. */
+  public?: pulumi.Input<boolean>;
 }
 
 export interface LastPromotion {

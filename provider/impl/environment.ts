@@ -41,7 +41,7 @@ import {
 } from "./resource.js";
 
 const REPLACE_INPUTS = ["modelId", "name"] as const;
-const UPDATE_INPUTS = ["deploymentId", "promotionSettingsId", "autoscalingSettings", "variables", "secrets", "promotionTimeoutSeconds"] as const;
+const UPDATE_INPUTS = ["deploymentId", "promotionSettingsId", "autoscalingSettings", "variables", "secrets", "promotionTimeoutSeconds", "public"] as const;
 const DEFAULT_PROMOTION_TIMEOUT_SECONDS = 1800;
 /** After a timeout the promotion is canceled gracefully; this bounds the wait for the ramp-down. */
 const CANCEL_GRACE_MS = 5 * 60_000;
@@ -56,6 +56,7 @@ const EnvironmentInputs = z
     variables: z.record(VariableName, z.string().max(65_536)).optional(),
     secrets: z.record(VariableName, z.string().max(65_536)).optional(),
     promotion_timeout_seconds: z.int().min(1).max(86_400).optional(),
+    public: z.boolean().optional(),
   })
   .superRefine((inputs, ctx) => {
     for (const name of Object.keys(inputs.secrets ?? {})) {
@@ -100,6 +101,8 @@ async function syncSettings(client: ModelplaneClient, modelId: string, name: str
   if (changedProperties(olds, news, ["promotionSettingsId"]).length > 0) {
     body.promotion_settings_id = str(news.promotionSettingsId) ?? null;
   }
+  // Left out of the program, an environment is private (the engine's default).
+  if (changedProperties(olds, news, ["public"]).length > 0) body.public = news.public === true;
   if (Object.keys(body).length > 0) {
     await client.call("patchEnvironment", { params: { model_id: modelId, env_name: name }, body: body as never });
   }
@@ -274,6 +277,7 @@ export const environmentImplementation: ResourceImplementation = {
       variables: known.variables,
       secrets: known.secrets,
       promotion_timeout_seconds: known.promotionTimeoutSeconds,
+      public: known.public,
     });
     return { inputs: news, failures: failures.map((f) => ({ ...f, reason: f.reason.replace(/^secrets\.[A-Z0-9_]+: /, "secrets: ") })) };
   },
@@ -291,12 +295,19 @@ export const environmentImplementation: ResourceImplementation = {
     if (!adopted) {
       await client.call("createEnvironment", {
         params: { model_id: modelId },
-        body: { name, autoscaling_settings: snakeKeys(inputs.autoscalingSettings), promotion_settings_id: str(inputs.promotionSettingsId) } as never,
+        body: {
+          name,
+          autoscaling_settings: snakeKeys(inputs.autoscalingSettings),
+          promotion_settings_id: str(inputs.promotionSettingsId),
+          ...(inputs.public === true ? { public: true } : {}),
+        } as never,
       });
     }
     const id = `${modelId}/${name}`;
     // Adopting production: settings the program does not set stay as they are on the engine.
-    const olds: Props = adopted ? {} : { autoscalingSettings: inputs.autoscalingSettings, promotionSettingsId: inputs.promotionSettingsId };
+    const olds: Props = adopted
+      ? {}
+      : { autoscalingSettings: inputs.autoscalingSettings, promotionSettingsId: inputs.promotionSettingsId, public: inputs.public };
     const outs = await apply(id, olds, inputs);
     return { id, outs: { ...outs, adopted } };
   },
@@ -314,6 +325,7 @@ export const environmentImplementation: ResourceImplementation = {
       promotionSettingsId: environment.promotion_settings_id,
       variables: Object.fromEntries(environment.variables.filter((v) => !v.secret).map((v) => [v.name, v.value ?? ""])),
       autoscalingSettings: camelKeys(environment.autoscaling_settings),
+      public: environment.public,
     };
     // The recorded inputs keep the resource's URN too: its later reports (a delete's note) need it.
     const recorded = Object.fromEntries(Object.entries(props).filter(([key]) => [...REPLACE_INPUTS, ...UPDATE_INPUTS, "resourceUrn"].includes(key as never)));
