@@ -11,7 +11,6 @@ import {
   findInProgressPromotion,
   findPromotion,
   listPromotions as listPromotionRows,
-  type PendingPromotionAction,
   type PromotionRow,
 } from "../store/promotions.js";
 import { nameWithId } from "../../sdk/labels.js";
@@ -33,7 +32,8 @@ export interface ValidatedPromotionRequest {
   timeoutSeconds: number | null;
 }
 
-export type PromotionActionName = PendingPromotionAction["action"];
+/** The actions `POST …/promotions/{action}` takes. */
+export type PromotionActionName = "pause" | "resume" | "cancel" | "force_cancel" | "force_roll_forward";
 
 /**
  * Promotion execution, provided by the reconciler (the lead's part). Both calls run inside the

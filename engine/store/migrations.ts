@@ -194,6 +194,14 @@ CREATE UNIQUE INDEX api_keys_name_live ON api_keys (name) WHERE revoked_at IS NU
 ALTER TABLE environments ADD COLUMN public boolean NOT NULL DEFAULT false;
 `,
   },
+  {
+    version: 4,
+    name: "drop promotions.pending_actions",
+    sql: `
+-- never read: promotion actions are applied in the request's transaction (engine/service/promotions.ts)
+ALTER TABLE promotions DROP COLUMN pending_actions;
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

@@ -12,12 +12,6 @@ export interface PromotionReplicas {
   candidate: { desired: number; ready: number };
 }
 
-/** An action requested through the API, applied by the reconciler between steps. */
-export interface PendingPromotionAction {
-  action: "pause" | "resume" | "cancel" | "force_cancel" | "force_roll_forward";
-  requested_at: string;
-}
-
 export interface PromotionRow {
   id: string;
   model_id: string;
@@ -38,7 +32,6 @@ export interface PromotionRow {
   replicas: PromotionReplicas;
   settings: PromotionSettings;
   planner_state: Record<string, unknown>;
-  pending_actions: PendingPromotionAction[];
   timeout_seconds: number | null;
   version: number;
   started_at: Date;
@@ -198,7 +191,6 @@ export interface PromotionChanges {
   phase?: string;
   replicas?: PromotionReplicas;
   plannerState?: Record<string, unknown>;
-  pendingActions?: PendingPromotionAction[];
   finishedAt?: string | null;
 }
 
@@ -228,7 +220,6 @@ export async function compareAndSetPromotion(
   if (changes.phase !== undefined) set("phase", changes.phase);
   if (changes.replicas !== undefined) set("replicas", JSON.stringify(changes.replicas), "::jsonb");
   if (changes.plannerState !== undefined) set("planner_state", JSON.stringify(changes.plannerState), "::jsonb");
-  if (changes.pendingActions !== undefined) set("pending_actions", JSON.stringify(changes.pendingActions), "::jsonb");
   if (changes.finishedAt !== undefined) set("finished_at", changes.finishedAt);
   const [row] = await sql.query<PromotionRow>(
     `UPDATE promotions SET ${sets.join(", ")} WHERE id = $1 AND version = $2 RETURNING ${PROMOTION_COLUMNS}`,
