@@ -15,6 +15,8 @@ import { effectivePromotionSettings } from "../service/lookups.js";
 import type { Autoscaler } from "../autoscaler/index.js";
 import type { RoutingTable } from "../router/index.js";
 import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
+import { newObjectId } from "../service/ids.js";
+import { appendAuditLog } from "../store/audit-log.js";
 import { findLiveDeploymentById, listAllLiveDeployments, updateDeployment, type DeploymentRow } from "../store/deployments.js";
 import { findLiveEnvironment, listEnvironmentsServing, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel } from "../store/models.js";
@@ -466,7 +468,24 @@ export class DeploymentController {
       row.replicas_starting === replicas.starting &&
       row.error_message === errorMessage;
     if (unchanged) return;
-    await updateDeployment(this.#sql, deploymentId, { status, replicas, errorMessage }, this.#clock().toISOString());
+    const at = this.#clock().toISOString();
+    if (row.status === status) {
+      await updateDeployment(this.#sql, deploymentId, { status, replicas, errorMessage }, at);
+      return;
+    }
+    // A status change is history a user asks about ("when did it scale to zero, why did it fail"): audited with the write.
+    await this.#sql.transaction(async (tx) => {
+      await updateDeployment(tx, deploymentId, { status, replicas, errorMessage }, at);
+      await appendAuditLog(tx, {
+        id: newObjectId("log"),
+        modelId: row.model_id,
+        at,
+        kind: "deployment.status_changed",
+        objectId: deploymentId,
+        objectName: row.name,
+        details: { from: row.status, to: status, ...(errorMessage !== null ? { error_message: errorMessage } : {}) },
+      });
+    });
   }
 }
 

@@ -100,6 +100,15 @@ describe("environments", () => {
     expect(answer.body.environment).toBe("staging");
     // production was not touched
     expect((await engine.client.call("getEnvironment", { params: { model_id: model.id, env_name: "production" } })).current_deployment).toBeNull();
+    // the controller's status writes are history: audited, oldest first here
+    const { audit_logs } = await engine.client.call("listAuditLogs", { params: { model_id: model.id } });
+    const changes = audit_logs.filter((entry) => entry.kind === "deployment.status_changed" && entry.object_id === deployment.id).reverse();
+    expect(changes.length, JSON.stringify(audit_logs)).toBeGreaterThan(0);
+    expect(changes.at(-1)?.details).toMatchObject({ to: "ACTIVE" });
+    for (const [i, change] of changes.entries()) {
+      expect(change.details.from).not.toBe(change.details.to);
+      if (i > 0) expect(change.details.from).toBe(changes[i - 1]!.details.to);
+    }
   });
 
   it("redeploy_on_promotion: replicas are replaced and see the new ENVIRONMENT", async () => {
