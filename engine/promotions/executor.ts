@@ -78,6 +78,7 @@ export function createPromotionExecutor(options: PromotionExecutorOptions): Prom
         previousReplicas: previous ? options.currentReplicas(previous, request.environment.name) : 0,
         now: clock(),
         readyTimeoutMs: request.timeoutSeconds ? Math.min(readyTimeoutMs, request.timeoutSeconds * 1000) : readyTimeoutMs,
+        timeoutSeconds: request.timeoutSeconds ?? null,
       });
       return insertPromotion(work.tx, {
         id,

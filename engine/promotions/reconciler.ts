@@ -10,7 +10,6 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { nameWithId } from "../../sdk/labels.js";
 import { cleanupFor, isTerminalStatus, planNextStep, resumedAfterTakeover, type Observation, type PromotionState } from "../rollout/index.js";
-import { failPromotion } from "../rollout/outcomes.js";
 import { replicaSetId, type ReplicaSetObservation, type Runtime } from "../runtime/runtime.js";
 import { releaseLease, tryAcquireLease } from "../store/leases.js";
 import { findPromotion, listInProgressPromotions, type PromotionRow } from "../store/promotions.js";
@@ -191,7 +190,9 @@ export class PromotionReconciler {
     const { sql, runtime, deployments } = this.#options;
     const row = await findPromotion(sql, promotionId);
     if (!row) return null;
-    const state = row.planner_state as unknown as PromotionState;
+    const stored = row.planner_state as unknown as PromotionState;
+    // States stored before the planner owned the deadline: the row has it.
+    const state: PromotionState = stored.timeoutSeconds === undefined ? { ...stored, timeoutSeconds: row.timeout_seconds } : stored;
     if (isTerminalStatus(row.status)) {
       // Ended by an API action (force cancel, force roll forward, instant cancel) since the last
       // pass: the terminal write already happened with its consequences; act on it once.
@@ -240,13 +241,7 @@ export class PromotionReconciler {
       ...(environmentDemand > 0 ? { demandReplicas: environmentDemand } : {}),
       ...(resumingSince !== undefined ? { resumingSince } : {}),
     };
-    let { state: next, wakeAt, events } = planNextStep(state, observation);
-    // The promotion's own deadline (promote body `timeout_seconds`): fail, traffic back to previous.
-    if (row.timeout_seconds !== null && !isTerminalStatus(next.status) && observation.now > state.startedAt + row.timeout_seconds * 1000) {
-      next = failPromotion({ ...next, version: state.version + 1 }, observation.now, `promotion did not finish within timeout_seconds=${row.timeout_seconds}`);
-      events = [{ kind: "status", message: `FAILED: ${next.errorMessage}` }];
-      wakeAt = null;
-    }
+    const { state: next, wakeAt, events } = planNextStep(state, observation);
     const at = new Date(observation.now).toISOString();
     const ready = { previous: observation.previous?.ready ?? 0, candidate: observation.candidate.ready };
     const rowDiffers = next !== state || row.replicas.previous.ready !== ready.previous || row.replicas.candidate.ready !== ready.candidate;

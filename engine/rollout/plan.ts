@@ -256,6 +256,10 @@ function advanceRampingDown(state: PromotionState, observation: Observation): Pr
 /** One guarded move: the first of failure, autoscaling, clamp, phase advance that applies. */
 function passOnce(state: PromotionState, observation: Observation): PromotionState {
   if (isTerminalStatus(state.status)) return state;
+  const deadline = promotionDeadlineAt(state);
+  if (deadline !== null && observation.now >= deadline) {
+    return failPromotion(state, observation.now, `promotion did not finish within timeout_seconds=${state.timeoutSeconds}`);
+  }
   const failure = candidateFailureReason(state, observation);
   if (failure !== null) return failPromotion(state, observation.now, failure);
   // Taken over mid-way and the candidate's replicas are not back yet: keep the persisted traffic,
@@ -276,10 +280,17 @@ function passOnce(state: PromotionState, observation: Observation): PromotionSta
   }
 }
 
+/** When the promotion fails for not having finished (`timeout_seconds`), or null. Paused time counts. */
+export function promotionDeadlineAt(state: PromotionState): number | null {
+  return state.timeoutSeconds == null ? null : state.startedAt + state.timeoutSeconds * 1000;
+}
+
 /** The earliest timer the state is waiting for, or null (terminal, or waiting on the runtime). */
 export function nextWakeAt(state: PromotionState): number | null {
   if (isTerminalStatus(state.status)) return null;
   const timers: number[] = [];
+  const deadline = promotionDeadlineAt(state);
+  if (deadline !== null) timers.push(deadline);
   if (state.readyDeadlineAt !== null) timers.push(state.readyDeadlineAt);
   if (state.status !== "PAUSED") {
     if (state.phase === "stabilizing") {
@@ -308,7 +319,7 @@ export function planNextStep(state: PromotionState, observation: Observation): P
         // Holding after a takeover, the phase timers (maybe long past) wait too: only the
         // deadlines of the candidate's replicas can end the wait before a runtime event does.
         if (holdingAfterTakeover(state, observation)) {
-          const deadlines = [state.readyDeadlineAt, (observation.resumingSince ?? 0) + state.readyTimeoutMs];
+          const deadlines = [state.readyDeadlineAt, (observation.resumingSince ?? 0) + state.readyTimeoutMs, promotionDeadlineAt(state)];
           return { state, wakeAt: Math.min(...deadlines.filter((at): at is number => at !== null)), events: [] };
         }
         return { state, wakeAt: nextWakeAt(state), events: [] };

@@ -47,6 +47,7 @@ export function startPromotion(input: StartPromotionInput): PromotionState {
     startedAt: input.now,
     readyTimeoutMs: input.readyTimeoutMs,
     readyDeadlineAt: null,
+    timeoutSeconds: input.timeoutSeconds ?? null,
   };
   switch (kind) {
     case "INSTANT":

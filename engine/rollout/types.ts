@@ -167,6 +167,9 @@ export interface PromotionState {
   /** The candidate must have `desiredReplicas.candidate` ready by then, else FAILED. Null when no
    * candidate scale-up is outstanding (set at each scale-up request, cleared once satisfied). */
   readyDeadlineAt: number | null;
+  /** The promote request's `timeout_seconds`: not terminal this long after `startedAt` → FAILED.
+   * Null or absent: no deadline (absent in states stored before the planner owned it). */
+  timeoutSeconds?: number | null;
   /** When a terminal status was reached (ms). */
   finishedAt?: number;
   /** Why it FAILED (with the candidate's last error). */
@@ -255,6 +258,8 @@ export interface StartPromotionInput {
   now: number;
   /** How long the candidate gets to have the replicas it is asked for, ms. */
   readyTimeoutMs: number;
+  /** The promote request's `timeout_seconds` (null or absent: none). */
+  timeoutSeconds?: number | null;
 }
 
 /** What the reconciler does with the previous deployment once the promotion is SUCCEEDED. */

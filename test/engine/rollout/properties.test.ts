@@ -71,6 +71,8 @@ const scenarioArbitrary = fc.record({
     maxLength: 3,
   }),
   crashAtPass: fc.option(fc.integer({ min: 0, max: 80 }), { freq: 4 }),
+  /** the promote request's timeout_seconds: from shorter than one replica start to longer than most rollouts */
+  timeoutSeconds: fc.option(fc.integer({ min: 1, max: 7_200 }), { freq: 2 }),
 });
 
 type Scenario = typeof scenarioArbitrary extends fc.Arbitrary<infer T> ? T : never;
@@ -111,7 +113,9 @@ function checkTerminal(state: PromotionState): void {
     expect(state.percentTrafficToNewVersion).toBe(0);
     expect(state.desiredReplicas).toEqual({ previous: previousAtRollback, candidate: 0 });
   }
-  if (state.status === "FAILED") expect(state.errorMessage).toMatch(/candidate deployment dep-candidate/);
+  if (state.status === "FAILED") {
+    expect(state.errorMessage).toMatch(/candidate deployment dep-candidate|^promotion did not finish within timeout_seconds=\d+$/);
+  }
 }
 
 function runScenario(scenario: Scenario): { passes: number; final: PromotionState } {
@@ -120,7 +124,8 @@ function runScenario(scenario: Scenario): { passes: number; final: PromotionStat
     max_replica: Math.max(scenario.previousReplicas, scenario.minReplica) + scenario.extraMaxReplica,
   };
   const random = seededRandom(scenario.seed);
-  const initial = start(scenario.settings, scenario.previousReplicas, { bounds, readyTimeoutMs: 10 * MINUTE_MS });
+  const initial = start(scenario.settings, scenario.previousReplicas, { bounds, readyTimeoutMs: 10 * MINUTE_MS, timeoutSeconds: scenario.timeoutSeconds });
+  const deadline = scenario.timeoutSeconds === null ? null : initial.startedAt + scenario.timeoutSeconds * 1000;
   const rollout = new SimulatedRollout(initial, {
     previousReady: scenario.previousReplicas,
     startupDelayMs: () => 1 + Math.floor(random() * scenario.maxStartupDelayMs),
@@ -162,6 +167,11 @@ function runScenario(scenario: Scenario): { passes: number; final: PromotionStat
     expect(state.percentTrafficToNewVersion).toBeGreaterThanOrEqual(0);
     expect(state.percentTrafficToNewVersion).toBeLessThanOrEqual(100);
     expect(state.baseReplicas, "N never shrinks").toBeGreaterThanOrEqual(baseBefore);
+    // The deadline: planned on at or after it → terminal; failed for it → not before it.
+    if (deadline !== null && observation !== null && observation.now >= deadline) {
+      expect(isTerminalStatus(state.status), `not terminal at ${observation.now} ≥ deadline ${deadline}`).toBe(true);
+    }
+    if (state.errorMessage?.startsWith("promotion did not finish")) expect(state.finishedAt).toBeGreaterThanOrEqual(deadline ?? Infinity);
     expect(state.baseReplicas, "N capped at max_replica").toBeLessThanOrEqual(Math.max(initialBase, bounds.max_replica));
     checkRollingInvariants(state, observation);
 
@@ -219,12 +229,23 @@ describe("rollout planner properties", () => {
     );
   });
 
+  it("with timeout_seconds, a promotion has ended by its deadline, and fails for it only once it has passed", () => {
+    fc.assert(
+      fc.property(scenarioArbitrary, fc.integer({ min: 1, max: 7_200 }), (scenario, timeoutSeconds) => {
+        const { final } = runScenario({ ...scenario, timeoutSeconds });
+        expect(final.finishedAt).toBeLessThanOrEqual(final.startedAt + timeoutSeconds * 1000);
+        if (final.errorMessage?.startsWith("promotion did not finish")) expect(final.finishedAt).toBe(final.startedAt + timeoutSeconds * 1000);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("without failures or actions, a rolling deploy ends SUCCEEDED with the candidate at N", () => {
     fc.assert(
       fc.property(
         scenarioArbitrary.filter((scenario) => scenario.settings.rolling_deploy),
         (scenario) => {
-          const { final } = runScenario({ ...scenario, actions: [], crashAtPass: null });
+          const { final } = runScenario({ ...scenario, actions: [], crashAtPass: null, timeoutSeconds: null });
           expect(final.status).toBe("SUCCEEDED");
           expect(final.desiredReplicas.candidate).toBe(final.baseReplicas);
         },
@@ -243,6 +264,7 @@ describe("rollout planner properties", () => {
             ...scenario,
             actions: [{ atPass: cancelAtPass, action: "cancel" }],
             crashAtPass: null,
+            timeoutSeconds: null,
           });
           expect(["CANCELED", "SUCCEEDED"]).toContain(final.status);
         },

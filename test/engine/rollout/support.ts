@@ -48,7 +48,14 @@ export function rollingSettings(config: Partial<RollingDeployConfig>, cleanup: P
 export function start(
   settings: PromotionSettingsSnapshot,
   previousReplicas: number,
-  options: { bounds?: ScalingBounds; previousDeploymentId?: string | null; now?: number; readyTimeoutMs?: number; candidateDeploymentName?: string } = {},
+  options: {
+    bounds?: ScalingBounds;
+    previousDeploymentId?: string | null;
+    now?: number;
+    readyTimeoutMs?: number;
+    candidateDeploymentName?: string;
+    timeoutSeconds?: number | null;
+  } = {},
 ): PromotionState {
   const input: StartPromotionInput = {
     id: "prom-1",
@@ -60,6 +67,7 @@ export function start(
     previousReplicas,
     now: options.now ?? 0,
     readyTimeoutMs: options.readyTimeoutMs ?? 10 * MINUTE_MS,
+    timeoutSeconds: options.timeoutSeconds ?? null,
   };
   return startPromotion(input);
 }
