@@ -47,7 +47,7 @@ if [ ! -f "$MOD/go.sum" ]; then
 fi
 
 TMP=$(mktemp -d "$KUBE_CACHE/$KUBE_VERSION/bin.tmp.XXXXXX")
-trap 'kill $ticker 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $ticker 2>/dev/null || true; rm -rf "$TMP"' EXIT
 PKG=k8s.io/component-base/version
 MINOR=$(echo "$KUBE_VERSION" | cut -d. -f2)
 LD="-s -w -X $PKG.gitVersion=$KUBE_VERSION -X $PKG.gitMajor=1 -X $PKG.gitMinor=$MINOR -X $PKG.gitTreeState=clean -X $PKG.buildDate=1970-01-01T00:00:00Z"

@@ -78,7 +78,7 @@ jq -c . "$MOD/terraform-mapping.json" >"$MOD/terraform-mapping-embed.json"
 
 TMP=$(mktemp -d "$WORK/out.XXXXXX")
 ticker=""
-trap '[ -n "$ticker" ] && kill $ticker 2>/dev/null; rm -rf "$TMP"' EXIT
+trap '[ -n "$ticker" ] && kill $ticker 2>/dev/null || true; rm -rf "$TMP"' EXIT
 say "compiling pulumi-resource-kubernetes v$version (log $LOGS/go-build.log; Go build cache $GOCACHE)"
 ( while sleep 60; do say "still compiling: Go build cache $(du -sh "$GOCACHE" 2>/dev/null | cut -f1)"; done ) &
 ticker=$!
