@@ -7,6 +7,7 @@
 # localhost/modelplane/postgres:15 (MODELPLANE_POSTGRES_IMAGE overrides). initdb and postgres run as
 # uid/gid 999 (`postgres` in the image's /etc/passwd): PostgreSQL refuses to run as root.
 # /bin/sh is the machine's (dash): initdb runs `postgres -V` and its bootstrap through popen().
+# pg_isready is also on PATH (/usr/bin): the example's probes run it by name.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
@@ -19,7 +20,7 @@ printf 'root:x:0:0:root:/root:/sbin/nologin\npostgres:x:999:999:PostgreSQL:/var/
 printf 'root:x:0:\npostgres:x:999:\n' >"$etc/group"
 mkdir -p "$etc/empty"
 args=(--env TZ=UTC --env LANG=C --env PGDATA=/var/lib/postgresql/data
-  --add "$pg/bin/postgres:$pg/bin/postgres" --add "$pg/bin/initdb:$pg/bin/initdb" --add "$pg/bin/pg_isready:$pg/bin/pg_isready"
+  --add "$pg/bin/postgres:$pg/bin/postgres" --add "$pg/bin/initdb:$pg/bin/initdb" --add "$pg/bin/pg_isready:$pg/bin/pg_isready" --add "$pg/bin/pg_isready:/usr/bin/pg_isready"
   --add "$pg/lib:$pg/lib" --add "/usr/share/postgresql/15:/usr/share/postgresql/15"
   --add "/usr/share/zoneinfo/UTC:/usr/share/zoneinfo/UTC" --add "/usr/share/zoneinfo/Etc/UTC:/usr/share/zoneinfo/Etc/UTC"
   --add "$(readlink -f /bin/sh):/bin/sh" --libs-of "$(readlink -f /bin/sh)"
