@@ -12,6 +12,7 @@ import { serveCommand } from "../../engine/cli/commands/serve.js";
 import { ModelplaneClient } from "../../sdk/client.js";
 import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
 import { assertCliBuilt, cliMain, runCli, startCli } from "./run-cli.js";
+import { replicaUserArgs } from "../support/compiled-engine.js";
 
 const models = resolve(import.meta.dirname, "../../examples/models");
 const v1Command = ["node", `${models}/sentiment-v1/server.js`];
@@ -260,7 +261,7 @@ describe("serve", () => {
   it("generates an API key without printing it; the CLI run in that directory finds it, elsewhere it does not; --readiness-timeout applies", { timeout: 300_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), "modelplane-serve-"));
     const noKey = { MODELPLANE_API_KEY: "", MODELPLANE_ENDPOINT: "" };
-    const serve = startCli(["serve", "--port", "0", "--readiness-timeout", "1"], noKey, dir);
+    const serve = startCli(["serve", "--port", "0", "--readiness-timeout", "1", ...replicaUserArgs([])], noKey, dir);
     try {
       // a first start creates the database: 5-12 s on 2 idle cores, 30 s seen under load
       const listening = await serve.waitForLine(/^modelplane engine listening on (\S+)$/, 150_000);

@@ -6,7 +6,7 @@
  * /proc/<pid>/environ nor its data dir. With --api-key-file the key is not even in the engine's
  * initial environment.
  */
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,9 @@ import { ModelplaneClient } from "../../sdk/client.js";
 import { waitForPromotion } from "../../sdk/wait.js";
 import { compileEngineCli, spawnEngine, type EngineProcess } from "../support/compiled-engine.js";
 
-const PROBE = ["node", resolve(import.meta.dirname, "../support/replicas/probe-server.js")];
+const PROBE_SOURCE = resolve(import.meta.dirname, "../support/replicas/probe-server.js");
+/** The probe as the replica user can reach it: the repository may sit in a 0700 directory (CI's clone, /root). */
+let probe: string[];
 const ADMIN_KEY = "engine-admin-key-4b1d9e0c7a";
 const CLOUD_TOKEN = "cloud-token-in-the-engines-env-77aa";
 const isRoot = process.getuid?.() === 0;
@@ -30,6 +32,10 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "modelplane-replica-env-"));
   // the data dirs' parent is open to all: only the engine's own modes keep a replica out
   await chmod(root, 0o755);
+  const probeScript = join(root, "probe-server.js");
+  await copyFile(PROBE_SOURCE, probeScript);
+  await chmod(probeScript, 0o644);
+  probe = ["node", probeScript];
 });
 afterAll(async () => {
   for (const engine of engines) {
@@ -49,7 +55,8 @@ interface ProbeAnswer {
 /** Start an engine, deploy the probe into production with a variable and a secret, ask it what it sees. */
 async function probeReplica(name: string, args: string[], env: Record<string, string>, apiKey: string): Promise<{ answer: ProbeAnswer; engine: EngineProcess; dataDir: string }> {
   const dataDir = join(root, name);
-  const engine = await spawnEngine(mainJs, ["--port", "0", "--data-dir", dataDir, "--readiness-timeout", "30", ...args], env);
+  // serve's own choice of replica user is what this file tests
+  const engine = await spawnEngine(mainJs, ["--port", "0", "--data-dir", dataDir, "--readiness-timeout", "30", ...args], env, { replicaUser: "serve's default" });
   engines.push(engine);
   const client = new ModelplaneClient({ endpoint: engine.url, apiKey });
   const model = await client.call("createModel", { body: { name } });
@@ -58,7 +65,7 @@ async function probeReplica(name: string, args: string[], env: Record<string, st
   await client.call("putVariable", { params: { ...params, name: "MODEL_SECRET" }, body: { value: "model-secret-value", secret: true } });
   const deployment = await client.call("createDeployment", {
     params: { model_id: model.id },
-    body: { command: PROBE, env: { PROBE_READ_ENVIRON: String(engine.child.pid), PROBE_READ_DIR: dataDir } },
+    body: { command: probe, env: { PROBE_READ_ENVIRON: String(engine.child.pid), PROBE_READ_DIR: dataDir } },
   });
   const promotion = await client.call("promote", { params, body: { deployment_id: deployment.id } });
   await waitForPromotion(client, { modelId: model.id, environment: "production", promotionId: promotion.id }, { deadline: Date.now() + 90_000 });

@@ -37,13 +37,24 @@ export interface EngineProcess {
   exited: Promise<number | null>;
 }
 
+/**
+ * `serve` as root runs replicas as an unprivileged user, who cannot reach a repository inside a 0700
+ * directory (CI's `mktemp -d` clone, /root): the replicas of tests about other things run as the
+ * engine's user unless the test chooses. test/e2e/replica-environment.test.ts tests that default.
+ */
+export function replicaUserArgs(args: readonly string[], replicaUser: "engine's" | "serve's default" = "engine's"): string[] {
+  if (replicaUser === "serve's default" || args.includes("--replica-user")) return [];
+  return process.getuid?.() === 0 ? ["--replica-user", "root"] : [];
+}
+
 /** Start `modelplane serve` and wait for its "listening" line. */
 export async function spawnEngine(
   mainJs: string,
   args: string[],
   env: Record<string, string> = {},
+  options: { replicaUser?: "engine's" | "serve's default" } = {},
 ): Promise<EngineProcess> {
-  const child = spawn(process.execPath, [mainJs, "serve", ...args], {
+  const child = spawn(process.execPath, [mainJs, "serve", ...args, ...replicaUserArgs(args, options.replicaUser)], {
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
