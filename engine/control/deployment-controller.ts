@@ -460,7 +460,8 @@ export class DeploymentController {
     if (observation.ready > 0) this.#everReady.add(deploymentId);
     const status = statusOf(row, observation, this.#everReady.has(deploymentId));
     const replicas = { desired: observation.desired, ready: observation.ready, starting: observation.starting };
-    const errorMessage = status === "FAILED" || status === "UNHEALTHY" ? (observation.lastError ?? "replicas keep failing") : null;
+    const keptFailure = !observation.failing && status === "FAILED" ? row.error_message : null;
+    const errorMessage = status === "FAILED" || status === "UNHEALTHY" ? (observation.lastError ?? keptFailure ?? "replicas keep failing") : null;
     const unchanged =
       row.status === status &&
       row.replicas_desired === replicas.desired &&
@@ -513,6 +514,9 @@ export function statusOf(row: Pick<DeploymentRow, "active" | "status">, observat
   if (!row.active) return "INACTIVE";
   if (observation.failing) return everReady ? "UNHEALTHY" : "FAILED";
   if (observation.ready > 0) return "ACTIVE";
+  // A deployment that failed stays FAILED once its failing set is removed (a failed promotion's
+  // clean-up), until it is asked for replicas again.
+  if (observation.desired === 0 && row.status === "FAILED") return "FAILED";
   if (observation.desired === 0) return "SCALED_TO_ZERO";
   return row.status === "SCALED_TO_ZERO" || row.status === "WAKING_UP" ? "WAKING_UP" : "DEPLOYING";
 }
