@@ -43,7 +43,8 @@ export interface EngineProcess {
  * engine's user unless the test chooses. test/e2e/replica-environment.test.ts tests that default.
  */
 export function replicaUserArgs(args: readonly string[], replicaUser: "engine's" | "serve's default" = "engine's"): string[] {
-  if (replicaUser === "serve's default" || args.includes("--replica-user")) return [];
+  // pods run as their image says: serve refuses --replica-user with --runtime kubernetes
+  if (replicaUser === "serve's default" || args.includes("--replica-user") || args.includes("kubernetes")) return [];
   return process.getuid?.() === 0 ? ["--replica-user", "root"] : [];
 }
 
