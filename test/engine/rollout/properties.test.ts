@@ -18,18 +18,7 @@ import {
   type PromotionState,
 } from "../../../engine/rollout/index.js";
 import { CONTROL_ACTIONS, documentedOutcome } from "./documented-actions.js";
-import { MINUTE_MS, settingsWith, SimulatedRollout, start } from "./support.js";
-
-/** Deterministic pseudo-random numbers from a fast-check seed (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let value = seed >>> 0;
-  return () => {
-    value = (value + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(value ^ (value >>> 15), 1 | value);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { MINUTE_MS, seededRandom, settingsWith, SimulatedRollout, start } from "./support.js";
 
 const settingsArbitrary: fc.Arbitrary<PromotionSettingsSnapshot> = fc
   .record({

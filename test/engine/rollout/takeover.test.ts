@@ -16,18 +16,7 @@ import {
   type PromotionSettingsSnapshot,
   type PromotionState,
 } from "../../../engine/rollout/index.js";
-import { MINUTE_MS, rollingSettings, settingsWith, SimulatedRollout, start } from "./support.js";
-
-/** Deterministic pseudo-random numbers from a fast-check seed (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let value = seed >>> 0;
-  return () => {
-    value = (value + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(value ^ (value >>> 15), 1 | value);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { MINUTE_MS, rollingSettings, seededRandom, settingsWith, SimulatedRollout, start } from "./support.js";
 
 const pairOf = (state: PromotionState) => `${state.step}/${state.totalSteps} at ${state.percentTrafficToNewVersion}%`;
 
