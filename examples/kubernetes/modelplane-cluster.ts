@@ -14,7 +14,7 @@ export interface ModelplaneClusterSettings {
   image: string;
   /**
    * How the image runs the `modelplane` CLI (default `["modelplane"]`); e.g. `["node",
-   * "/app/dist/engine/cli/main.js"]` for the image scripts/kubernetes/build-engine-image.sh builds.
+   * "/app/dist/cli/main.js"]` for the image scripts/kubernetes/build-engine-image.sh builds.
    */
   engineCommand?: string[];
   /**

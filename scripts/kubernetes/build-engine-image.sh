@@ -2,7 +2,7 @@
 # Builds the modelplane engine's image like the model images (build-image.sh): /app holds the compiled
 # package (dist/, package.json) and the npm packages it needs at run time — package-lock.json's
 # non-dev packages, nothing of Pulumi or the test tools — and the entry point is the CLI:
-# `node /app/dist/engine/cli/main.js` (examples/kubernetes runs `… serve --runtime kubernetes …`).
+# `node /app/dist/cli/main.js` (examples/kubernetes runs `… serve --runtime kubernetes …`).
 #   scripts/kubernetes/build-engine-image.sh [--no-import] [--node PATH]   # prints the reference
 # localhost/modelplane/engine:dev (MODELPLANE_ENGINE_IMAGE overrides). Run `npx tsc -p tsconfig.json`
 # first: the image takes dist/ as it is.
@@ -11,7 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 ref=${MODELPLANE_ENGINE_IMAGE:-localhost/modelplane/engine:dev}
-[ -f "$root/dist/engine/cli/main.js" ] || die "build-engine-image: no dist/engine/cli/main.js (npx tsc -p tsconfig.json first)"
+[ -f "$root/dist/cli/main.js" ] || die "build-engine-image: no dist/cli/main.js (npx tsc -p tsconfig.json first)"
 # A directory of symbolic links (the archive follows them): dist/, package.json and each top-level
 # package that package-lock.json does not mark dev-only.
 app=$(mktemp -d)
@@ -29,4 +29,4 @@ node -e '
   mkdir -p "$app/node_modules/$(dirname "$package")"
   ln -s "$root/node_modules/$package" "$app/node_modules/$package"
 done
-"$here/build-image.sh" "$@" "$app" "$ref" -- node /app/dist/engine/cli/main.js
+"$here/build-image.sh" "$@" "$app" "$ref" -- node /app/dist/cli/main.js

@@ -7,8 +7,8 @@ import { mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from "node:fs
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commands, serveEntry } from "../../engine/cli/command-table.js";
-import { serveCommand } from "../../engine/cli/commands/serve.js";
+import { commands, serveEntry } from "../../cli/command-table.js";
+import { serveCommand } from "../../cli/commands/serve.js";
 import { ModelplaneClient } from "../../sdk/client.js";
 import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
 import { assertCliBuilt, cliMain, runCli, startCli } from "./run-cli.js";

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { takeEngineCredentials } from "../../engine/cli/engine-credentials.js";
+import { takeEngineCredentials } from "../../cli/engine-credentials.js";
 
 describe("the engine's credentials (finding 3)", () => {
   it("come from a file option or the variable, and every credential variable is gone from the environment afterwards", () => {

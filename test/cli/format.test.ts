@@ -1,8 +1,8 @@
 /** The CLI's pure pieces: progress lines, the terminal redraw, tables, command splitting, ignored paths. */
 import { describe, expect, it } from "vitest";
-import { isIgnoredChange, splitCommand } from "../../engine/cli/commands/dev.js";
-import { formatTable } from "../../engine/cli/format.js";
-import { createProgressReporter, formatLiveLine, formatLogLine, trafficBar } from "../../engine/cli/progress.js";
+import { isIgnoredChange, splitCommand } from "../../cli/commands/dev.js";
+import { formatTable } from "../../cli/format.js";
+import { createProgressReporter, formatLiveLine, formatLogLine, trafficBar } from "../../cli/progress.js";
 import type { Promotion } from "../../sdk/schemas/promotion.js";
 
 function promotion(overrides: Partial<Promotion> = {}): Promotion {

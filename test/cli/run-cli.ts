@@ -7,9 +7,9 @@ import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
-export const cliMain = join(repoRoot, "dist", "engine", "cli", "main.js");
+export const cliMain = join(repoRoot, "dist", "cli", "main.js");
 
-/** Throws unless dist/ holds a build of every engine/cli source at least as new as the source. */
+/** Throws unless dist/ holds a build of every cli/ source at least as new as the source. */
 export function assertCliBuilt(): void {
   const built = (path: string) => {
     try {
@@ -21,12 +21,12 @@ export function assertCliBuilt(): void {
   if (built(cliMain) === undefined) {
     throw new Error(`${cliMain} is missing: build first with \`npx tsc -p tsconfig.json\` (npm test does)`);
   }
-  const sources = readdirSync(join(repoRoot, "engine", "cli"), { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".ts"));
+  const sources = readdirSync(join(repoRoot, "cli"), { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".ts"));
   for (const source of sources) {
-    const sourceTime = statSync(join(repoRoot, "engine", "cli", source)).mtimeMs;
-    const outputTime = built(join(repoRoot, "dist", "engine", "cli", source.replace(/\.ts$/, ".js")));
+    const sourceTime = statSync(join(repoRoot, "cli", source)).mtimeMs;
+    const outputTime = built(join(repoRoot, "dist", "cli", source.replace(/\.ts$/, ".js")));
     if (outputTime === undefined || outputTime < sourceTime) {
-      throw new Error(`dist/ is older than engine/cli/${source}: rebuild with \`npx tsc -p tsconfig.json\``);
+      throw new Error(`dist/ is older than cli/${source}: rebuild with \`npx tsc -p tsconfig.json\``);
     }
   }
 }

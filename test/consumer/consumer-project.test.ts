@@ -114,7 +114,7 @@ afterAll(async () => {
 
 describe("modelplane installed into a project of its own", () => {
   it("the package holds what a user needs, built by prepare, and nothing else", () => {
-    for (const file of ["package.json", "README.md", "LICENSE", "dist/provider/index.js", "dist/provider/index.d.ts", "dist/sdk/index.js", "dist/engine/index.js", "dist/engine/cli/main.js", "dist/testing/index.js"]) {
+    for (const file of ["package.json", "README.md", "LICENSE", "dist/provider/index.js", "dist/provider/index.d.ts", "dist/sdk/index.js", "dist/engine/index.js", "dist/cli/main.js", "dist/testing/index.js"]) {
       expect(tarballFiles).toContain(file);
     }
     const unwanted = tarballFiles.filter((file) => /^(test|\.ci|bench|scripts|examples|quickstart|dist\/bench|dist\/quickstart)\//.test(file) || (file.endsWith(".ts") && !file.endsWith(".d.ts")) || file.endsWith(".map"));

@@ -6,11 +6,10 @@
  * requests to both engines never fail.
  */
 import { execFileSync } from "node:child_process";
-import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Promotion } from "../../sdk/schemas/promotion.js";
 import { ModelplaneClient, startLoad, waitFor, waitForPromotion, type LoadReport } from "../../testing/index.js";
-import { compileEngineCli, spawnEngine, type EngineProcess } from "../support/compiled-engine.js";
+import { compileEngineCli, removeCompiledEngineCli, spawnEngine, type EngineProcess } from "../support/compiled-engine.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../support/pglite-template.js";
 import { runtimeUnderTest } from "./runtime-under-test.js";
 
@@ -29,7 +28,7 @@ afterAll(async () => {
   for (const engine of engines) if (engine.child.exitCode === null && engine.child.signalCode === null) engine.child.kill("SIGTERM");
   await Promise.all(engines.map((engine) => engine.exited));
   await template?.cleanup();
-  if (mainJs) await rm(mainJs.replace(/\/engine\/cli\/main\.js$/, ""), { recursive: true, force: true });
+  if (mainJs) await removeCompiledEngineCli(mainJs);
   await runtime.cleanup();
 });
 

@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelplaneClient } from "../../sdk/client.js";
 import { waitForPromotion } from "../../sdk/wait.js";
-import { compileEngineCli, spawnEngine, type EngineProcess } from "../support/compiled-engine.js";
+import { compileEngineCli, removeCompiledEngineCli, spawnEngine, type EngineProcess } from "../support/compiled-engine.js";
 
 const PROBE_SOURCE = resolve(import.meta.dirname, "../support/replicas/probe-server.js");
 /** The probe as the replica user can reach it: the repository may sit in a 0700 directory (CI's clone, /root). */
@@ -43,6 +43,7 @@ afterAll(async () => {
     await engine.exited;
   }
   await rm(root, { recursive: true, force: true });
+  if (mainJs) await removeCompiledEngineCli(mainJs);
 });
 
 interface ProbeAnswer {

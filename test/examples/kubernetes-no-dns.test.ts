@@ -34,7 +34,7 @@ beforeAll(async () => {
   const { declareModelplaneCluster } = await import("../../examples/kubernetes/modelplane-cluster.js");
   const cluster = declareModelplaneCluster({
     image: "localhost/modelplane/engine:dev",
-    engineCommand: ["node", "/app/dist/engine/cli/main.js"],
+    engineCommand: ["node", "/app/dist/cli/main.js"],
     modelImagePullPolicy: "Never",
     apiKey: pulumi.secret("key"),
     postgresPassword: pulumi.secret("pw"),
@@ -60,7 +60,7 @@ describe("Kubernetes example without cluster DNS (Pulumi mocks)", () => {
     const engine = declared.find((resource) => resource.type === "kubernetes:apps/v1:Deployment" && resource.name === "modelplane-engine");
     const container = (engine?.inputs.spec as { template: { spec: { containers: Array<{ command: string[]; args: string[]; lifecycle: unknown }> } } }).template.spec.containers[0]!;
     expect([...container.command, ...container.args]).toEqual([
-      "node", "/app/dist/engine/cli/main.js", "serve", "--host", "0.0.0.0", "--port", "7070", "--data-dir", "/var/lib/modelplane",
+      "node", "/app/dist/cli/main.js", "serve", "--host", "0.0.0.0", "--port", "7070", "--data-dir", "/var/lib/modelplane",
       "--runtime", "kubernetes", "--image-pull-policy", "Never",
     ]);
     expect(container.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });

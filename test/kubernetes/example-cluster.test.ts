@@ -145,7 +145,7 @@ describe.skip("examples/kubernetes applied to the test cluster", () => {
     await stack.setAllConfig({
       "kubernetes:kubeconfig": { value: cluster.kubeconfig },
       [`${PROJECT}:image`]: { value: engineImage },
-      [`${PROJECT}:engineCommand`]: { value: JSON.stringify(["node", "/app/dist/engine/cli/main.js"]) },
+      [`${PROJECT}:engineCommand`]: { value: JSON.stringify(["node", "/app/dist/cli/main.js"]) },
       [`${PROJECT}:apiKey`]: { value: API_KEY, secret: true },
       [`${PROJECT}:postgresPassword`]: { value: POSTGRES_PASSWORD, secret: true },
       [`${PROJECT}:namespace`]: { value: namespace },

@@ -1,10 +1,11 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, "../..");
+const OUT_DIR_PREFIX = "modelplane-engine-test-";
 
 /**
  * Compile the engine CLI (and only what it imports) for tests that need a real child process
@@ -12,7 +13,7 @@ const repoRoot = resolve(import.meta.dirname, "../..");
  * repo's node_modules without touching dist/, which other builds own.
  */
 export async function compileEngineCli(): Promise<string> {
-  const outDir = join(repoRoot, "node_modules", ".cache", `modelplane-engine-test-${process.pid}`);
+  const outDir = join(repoRoot, "node_modules", ".cache", `${OUT_DIR_PREFIX}${process.pid}`);
   await mkdir(outDir, { recursive: true });
   // node_modules stops the package-scope lookup: mark the output as ESM explicitly
   await writeFile(join(outDir, "package.json"), '{"type": "module"}\n');
@@ -21,11 +22,19 @@ export async function compileEngineCli(): Promise<string> {
     [
       "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2023",
       "--types", "node", "--strict", "--skipLibCheck", "--esModuleInterop", "--rootDir", repoRoot, "--outDir", outDir,
-      join(repoRoot, "engine", "cli", "main.ts"),
+      join(repoRoot, "cli", "main.ts"),
     ],
     { cwd: repoRoot },
   );
-  return join(outDir, "engine", "cli", "main.js");
+  // tsc mirrors the sources under rootDir (the repository): cli/main.ts → <outDir>/cli/main.js
+  return join(outDir, "cli", "main.js");
+}
+
+/** Delete the output of compileEngineCli, given the path it returned (and nothing else). */
+export async function removeCompiledEngineCli(mainJs: string): Promise<void> {
+  const outDir = resolve(mainJs, "../..");
+  if (!basename(outDir).startsWith(OUT_DIR_PREFIX)) throw new Error(`${mainJs} is not an output of compileEngineCli`);
+  await rm(outDir, { recursive: true, force: true });
 }
 
 export interface EngineProcess {

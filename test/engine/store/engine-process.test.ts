@@ -1,9 +1,8 @@
 import { execFile } from "node:child_process";
-import { rm } from "node:fs/promises";
 import { promisify } from "node:util";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compileEngineCli, spawnEngine } from "../../support/compiled-engine.js";
+import { compileEngineCli, removeCompiledEngineCli, spawnEngine } from "../../support/compiled-engine.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
 import { startTestEngine, TEST_API_KEY } from "../../support/test-engine.js";
 
@@ -17,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await template?.cleanup();
-  if (mainJs) await rm(mainJs.replace(/\/engine\/cli\/main\.js$/, ""), { recursive: true, force: true });
+  if (mainJs) await removeCompiledEngineCli(mainJs);
 });
 
 async function createModel(url: string, name: string): Promise<number> {

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ModelplaneClient } from "../../sdk/client.js";
+import { ModelplaneClient } from "../sdk/client.js";
 import { UsageError } from "./usage-error.js";
 
 type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;

@@ -3,12 +3,12 @@
  * like `truss push`: optionally straight into an environment, which starts a promotion there.
  * With --wait it follows the deployment until it serves (or the promotion to its end).
  */
-import type { ModelplaneClient } from "../../../sdk/client.js";
-import { ModelplaneError } from "../../../sdk/errors.js";
-import { nameWithId } from "../../../sdk/labels.js";
-import type { Deployment } from "../../../sdk/schemas/deployment.js";
-import type { Model } from "../../../sdk/schemas/model.js";
-import { isTerminalPromotionStatus } from "../../../sdk/schemas/promotion.js";
+import type { ModelplaneClient } from "../../sdk/client.js";
+import { ModelplaneError } from "../../sdk/errors.js";
+import { nameWithId } from "../../sdk/labels.js";
+import type { Deployment } from "../../sdk/schemas/deployment.js";
+import type { Model } from "../../sdk/schemas/model.js";
+import { isTerminalPromotionStatus } from "../../sdk/schemas/promotion.js";
 import { connect, namedPositionals, parseCommandLine, parseSeconds, printJson, printLine } from "../command-line.js";
 import { resolveModel } from "../resolve.js";
 import type { CliCommand } from "../usage-error.js";

@@ -1,4 +1,4 @@
-import type { Deployment } from "../../../sdk/schemas/deployment.js";
+import type { Deployment } from "../../sdk/schemas/deployment.js";
 import { connect, namedPositionals, parseCommandLine, printJson, printLine } from "../command-line.js";
 import { formatFields, formatTable, formatTime, orDash } from "../format.js";
 import { resolveDeployment, resolveModelId } from "../resolve.js";

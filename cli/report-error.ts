@@ -1,5 +1,5 @@
 /** How a failed command explains itself on stderr: `error: <message>`, then each failing field. */
-import { ValidationError } from "../../sdk/client-errors.js";
+import { ValidationError } from "../sdk/client-errors.js";
 
 export function formatCliError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { request } from "undici";
-import { ModelplaneError } from "../../../sdk/errors.js";
-import { nameWithId } from "../../../sdk/labels.js";
+import { ModelplaneError } from "../../sdk/errors.js";
+import { nameWithId } from "../../sdk/labels.js";
 import { connect, namedPositionals, parseCommandLine, printLine } from "../command-line.js";
 import { resolveDeployment, resolveModelId } from "../resolve.js";
 import { UsageError, type CliCommand } from "../usage-error.js";

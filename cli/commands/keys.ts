@@ -1,5 +1,5 @@
-import { API_KEY_SCOPES, type ApiKey, type ApiKeyScope } from "../../../sdk/schemas/api-key.js";
-import type { ModelplaneClient } from "../../../sdk/client.js";
+import { API_KEY_SCOPES, type ApiKey, type ApiKeyScope } from "../../sdk/schemas/api-key.js";
+import type { ModelplaneClient } from "../../sdk/client.js";
 import { connect, namedPositionals, parseCommandLine, printJson, printLine } from "../command-line.js";
 import { formatTable, formatTime } from "../format.js";
 import { resolveModelId } from "../resolve.js";

@@ -1,4 +1,4 @@
-import type { Model } from "../../../sdk/schemas/model.js";
+import type { Model } from "../../sdk/schemas/model.js";
 import { connect, namedPositionals, parseCommandLine, printJson, printLine } from "../command-line.js";
 import { formatFields, formatTable, formatTime, orDash } from "../format.js";
 import { resolveModel } from "../resolve.js";

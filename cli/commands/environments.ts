@@ -1,7 +1,7 @@
-import type { Deployment } from "../../../sdk/schemas/deployment.js";
-import type { Environment } from "../../../sdk/schemas/environment.js";
-import type { PromotionSettings } from "../../../sdk/schemas/promotion-settings.js";
-import { describePromotion } from "../../../sdk/wait.js";
+import type { Deployment } from "../../sdk/schemas/deployment.js";
+import type { Environment } from "../../sdk/schemas/environment.js";
+import type { PromotionSettings } from "../../sdk/schemas/promotion-settings.js";
+import { describePromotion } from "../../sdk/wait.js";
 import { connect, namedPositionals, parseCommandLine, printJson, printLine } from "../command-line.js";
 import { formatFields, formatTable, formatTime, orDash } from "../format.js";
 import { resolveModelId } from "../resolve.js";

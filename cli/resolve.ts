@@ -2,11 +2,11 @@
  * Commands take a model or deployment by id (`mdl_…`, `dep_…`) or by name: ids are what the API
  * uses, names are what people remember. The id is tried first, so a lookup by id costs one call.
  */
-import { NotFoundError, ValidationError } from "../../sdk/client-errors.js";
-import type { ModelplaneClient } from "../../sdk/client.js";
-import { ModelplaneError } from "../../sdk/errors.js";
-import type { Deployment } from "../../sdk/schemas/deployment.js";
-import type { Model } from "../../sdk/schemas/model.js";
+import { NotFoundError, ValidationError } from "../sdk/client-errors.js";
+import type { ModelplaneClient } from "../sdk/client.js";
+import { ModelplaneError } from "../sdk/errors.js";
+import type { Deployment } from "../sdk/schemas/deployment.js";
+import type { Model } from "../sdk/schemas/model.js";
 
 function isMissOrMalformed(error: unknown): boolean {
   return error instanceof NotFoundError || error instanceof ValidationError;

@@ -3,8 +3,8 @@
  * and erase-line, no dependency) with a small traffic bar; anywhere else (a pipe, a CI log) each
  * change is one plain line, so logs read as a history.
  */
-import type { Promotion } from "../../sdk/schemas/promotion.js";
-import { describePromotion } from "../../sdk/wait.js";
+import type { Promotion } from "../sdk/schemas/promotion.js";
+import { describePromotion } from "../sdk/wait.js";
 
 /** The part of a stream the reporter needs; `process.stdout`/`process.stderr` satisfy it. */
 export interface ProgressStream {

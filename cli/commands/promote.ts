@@ -1,6 +1,6 @@
-import type { Promotion } from "../../../sdk/schemas/promotion.js";
-import { describePromotion } from "../../../sdk/wait.js";
-import type { ModelplaneClient } from "../../../sdk/client.js";
+import type { Promotion } from "../../sdk/schemas/promotion.js";
+import { describePromotion } from "../../sdk/wait.js";
+import type { ModelplaneClient } from "../../sdk/client.js";
 import { connect, namedPositionals, parseCommandLine, parseSeconds, printJson, printLine } from "../command-line.js";
 import { describeOutcome, followPromotion } from "../follow-promotion.js";
 import { resolveDeployment, resolveModelId } from "../resolve.js";

@@ -6,8 +6,8 @@
 import { watch, type FSWatcher } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
-import type { ModelplaneClient } from "../../../sdk/client.js";
-import type { Deployment } from "../../../sdk/schemas/deployment.js";
+import type { ModelplaneClient } from "../../sdk/client.js";
+import type { Deployment } from "../../sdk/schemas/deployment.js";
 import { connect, namedPositionals, parseCommandLine, printLine } from "../command-line.js";
 import { formatCliError } from "../report-error.js";
 import { resolveModelId } from "../resolve.js";

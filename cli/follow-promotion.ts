@@ -2,11 +2,11 @@
  * `--wait`: follow a promotion to its end with live progress, for promote, resume, cancel,
  * force-roll-forward and rollback. Ctrl-C stops waiting, not the promotion.
  */
-import type { ModelplaneClient } from "../../sdk/client.js";
-import { ModelplaneError } from "../../sdk/errors.js";
-import { candidateLabel, previousLabel } from "../../sdk/labels.js";
-import type { Promotion } from "../../sdk/schemas/promotion.js";
-import { PromotionNotSucceededError, waitForPromotion } from "../../sdk/wait.js";
+import type { ModelplaneClient } from "../sdk/client.js";
+import { ModelplaneError } from "../sdk/errors.js";
+import { candidateLabel, previousLabel } from "../sdk/labels.js";
+import type { Promotion } from "../sdk/schemas/promotion.js";
+import { PromotionNotSucceededError, waitForPromotion } from "../sdk/wait.js";
 import { createProgressReporter, type ProgressStream } from "./progress.js";
 import { InterruptedError } from "./usage-error.js";
 

@@ -2,8 +2,8 @@
  * Actions on an environment's promotion: pause, resume, cancel, force-cancel, force-roll-forward,
  * rollback. Each prints the resulting promotion; those whose effect takes time accept `--wait`.
  */
-import type { ModelplaneClient } from "../../../sdk/client.js";
-import type { Promotion } from "../../../sdk/schemas/promotion.js";
+import type { ModelplaneClient } from "../../sdk/client.js";
+import type { Promotion } from "../../sdk/schemas/promotion.js";
 import { connect, namedPositionals, parseCommandLine, parseSeconds } from "../command-line.js";
 import { resolveModelId } from "../resolve.js";
 import { UsageError, type CliCommand } from "../usage-error.js";

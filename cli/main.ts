@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { closeAllClients } from "../../sdk/client.js";
+import { closeAllClients } from "../sdk/client.js";
 import { CONNECTION_HELP } from "./command-line.js";
 import { commands } from "./command-table.js";
 import { formatCliError } from "./report-error.js";
