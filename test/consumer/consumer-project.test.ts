@@ -130,6 +130,13 @@ describe("modelplane installed into a project of its own", () => {
     expect(existsSync(join(project, "node_modules/.bin/modelplane"))).toBe(true);
   });
 
+  it("the modelplane bin runs from the project (package.json's bin names the compiled CLI)", async () => {
+    const help = await run(join(project, "node_modules/.bin/modelplane"), ["--help"], { cwd: project, env: cleanEnv(), timeout: 60_000 });
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toContain("usage: modelplane <command>");
+    expect(help.stdout).toMatch(/serve\s+run the engine/);
+  });
+
   it("a TypeScript program typechecks against modelplane's types (the README's), and a wrong input does not", async () => {
     const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
     const readmeProgram = /## Add modelplane to a project[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
