@@ -6,6 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Autoscaler } from "./autoscaler/index.js";
+import { ChangeFeed, type ClusterChange } from "./control/change-feed.js";
+import { ControlLease } from "./control/control-lease.js";
 import { DeploymentController } from "./control/deployment-controller.js";
 import { createPromotionExecutor } from "./promotions/executor.js";
 import { PromotionReconciler } from "./promotions/reconciler.js";
@@ -32,8 +34,12 @@ export interface DataPlaneOptions {
   promotionReadyTimeoutMs?: number;
   /** how long a predict request waits for a deployment scaled to zero (default 60 s) */
   wakeTimeoutMs?: number;
-  /** with several engines on one PostgreSQL: how long after its driver died another engine takes a promotion over (default 10 s) */
+  /** with several engines on one PostgreSQL: how long after the leading engine died another takes the
+   * lead (replica counts, autoscaling) and its promotions over (default 10 s) */
   promotionLeaseTtlMs?: number;
+  /** with several engines on one PostgreSQL: how often each re-reads everything from the store, the
+   * guarantee behind the change notifications other engines send (default 10 s) */
+  storeResyncMs?: number;
   /** progress lines of promotions and replica changes */
   log?: (line: string) => void;
 }
@@ -46,6 +52,8 @@ export interface DataPlane {
   runtime: Runtime;
   controller: DeploymentController;
   reconciler: PromotionReconciler;
+  /** whether this engine leads (writes counts, drives promotions): always on PGlite */
+  leadership: ControlLease;
   close(): Promise<void>;
 }
 
@@ -65,13 +73,44 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     ...(options.wakeTimeoutMs !== undefined ? { wakeTimeoutMs: options.wakeTimeoutMs } : {}),
   });
   const autoscaler = new Autoscaler({ source: router, apply: (setId, replicas) => controller?.applyAutoscaling(setId, replicas) });
-  const deployments = new DeploymentController({ sql, runtime, table, autoscaler });
+
+  // Events are handled one at a time, in order: each handler re-reads the rows it needs.
+  let queue: Promise<void> = Promise.resolve();
+  const enqueue = (what: string, work: () => Promise<void>): void => {
+    queue = queue.then(work).catch((error: unknown) => options.log?.(`${what} failed: ${(error as Error).message}`));
+  };
+  let started = false;
+  const leadership = new ControlLease({
+    sql,
+    ...(options.promotionLeaseTtlMs !== undefined ? { ttlMs: options.promotionLeaseTtlMs } : {}),
+    ...(options.log ? { log: options.log } : {}),
+    onChange: (leading) => {
+      if (started) enqueue("leadership change", () => deployments.leadershipChanged(leading));
+    },
+  });
+  const feed = new ChangeFeed({
+    sql,
+    onChange: (change) => enqueue(`change ${change.type} from another engine`, () => onChange(change)),
+    onGap: () => enqueue("resync after lost notifications", () => deployments.resync()),
+    ...(options.log ? { log: options.log } : {}),
+  });
+  const deployments = new DeploymentController({
+    sql,
+    runtime,
+    table,
+    autoscaler,
+    leadership,
+    publish: (change) => feed.publish(change),
+    ...(options.log ? { log: options.log } : {}),
+  });
   controller = deployments;
   const reconciler = new PromotionReconciler({
     sql,
     runtime,
     deployments,
     autoscaler,
+    leadership,
+    publish: (change) => feed.publish(change),
     ...(options.log ? { log: options.log } : {}),
     ...(options.promotionLeaseTtlMs !== undefined ? { leaseTtlMs: options.promotionLeaseTtlMs } : {}),
   });
@@ -85,30 +124,51 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     }),
   );
 
-  // Events are handled one at a time, in order: each handler re-reads the rows it needs.
-  let queue: Promise<void> = Promise.resolve();
-  const onEvent = async (event: DomainEvent): Promise<void> => {
-    switch (event.type) {
+  const onChange = async (change: ClusterChange): Promise<void> => {
+    switch (change.type) {
       case "model.created":
       case "model.deleted":
-        return deployments.syncModel(event.modelId);
+        return deployments.syncModel(change.modelId);
       case "deployment.changed":
-        return deployments.syncDeployment(event.deploymentId);
+        return deployments.syncDeployment(change.deploymentId);
       case "environment.changed":
-        return deployments.syncEnvironment(event.modelId, event.environmentName);
+        return deployments.syncEnvironment(change.modelId, change.environmentName);
       case "promotion.changed":
-        await deployments.syncEnvironment(event.modelId, event.environmentName);
-        return reconciler.wake(event.promotionId);
+        await deployments.syncEnvironment(change.modelId, change.environmentName);
+        return reconciler.wake(change.promotionId);
       case "promotion_settings.changed":
         return;
+      case "replica_set.changed":
+        return deployments.syncDeployment(change.deploymentId);
+      case "replica_set.wake":
+        return deployments.wake(change.setId);
     }
   };
   const unsubscribe = controlPlane.onChange((event) => {
-    queue = queue.then(() => onEvent(event)).catch((error: unknown) => options.log?.(`event ${event.type} failed: ${(error as Error).message}`));
+    enqueue(`event ${event.type}`, () => onChange(event));
+    feed.publish(event);
   });
 
-  await deployments.syncAll();
+  await feed.start();
+  await leadership.start();
+  const leadingAtStart = leadership.isLeader();
+  runtime.setWriter(leadingAtStart);
+  await deployments.resync({ restore: true });
+  started = true;
+  // The lead changed while the first sync ran: act on it now.
+  if (leadership.isLeader() !== leadingAtStart) enqueue("leadership change", () => deployments.leadershipChanged(leadership.isLeader()));
   await reconciler.start();
+  // The guarantee behind the notifications: everything re-read now and then (one engine on PGlite needs none).
+  let resyncQueued = false;
+  const resyncTimer =
+    sql.kind === "postgres"
+      ? setInterval(() => {
+          if (resyncQueued) return;
+          resyncQueued = true;
+          enqueue("periodic resync", () => deployments.resync().finally(() => (resyncQueued = false)));
+        }, options.storeResyncMs ?? 10_000)
+      : undefined;
+  resyncTimer?.unref();
 
   return {
     handle: (req, res) => router.handle(req, res),
@@ -116,12 +176,17 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     runtime,
     controller: deployments,
     reconciler,
+    leadership,
     async close() {
       unsubscribe();
+      clearInterval(resyncTimer);
+      await feed.close();
       await queue;
       await reconciler.close();
       autoscaler.close();
       await deployments.close();
+      // Released only now: the replica counts and observations this engine wrote are all stored.
+      await leadership.close();
       await router.close();
       // Processes stop with the engine; replicas that can outlive it (Kubernetes) keep serving.
       await runtime.detach();

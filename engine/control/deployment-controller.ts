@@ -18,11 +18,14 @@ import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type Repli
 import { newObjectId } from "../service/ids.js";
 import { appendAuditLog } from "../store/audit-log.js";
 import { findLiveDeploymentById, listAllLiveDeployments, updateDeployment, type DeploymentRow } from "../store/deployments.js";
-import { findLiveEnvironment, listEnvironmentsServing, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
-import { findLiveModel } from "../store/models.js";
-import { findEnvironmentRoute, findInProgressPromotion, IN_PROGRESS_SQL, type PromotionRow } from "../store/promotions.js";
+import { findLiveEnvironment, listEnvironmentsPromotedInto, listEnvironmentsServing, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
+import { findLiveModel, listLiveModels } from "../store/models.js";
+import { findEnvironmentRoute, findInProgressPromotion } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
 import { listVariables } from "../store/variables.js";
+import { deleteReplicaSet, listReplicaSetsOf, writeReplicaSet, type ReplicaSetRole, type ReplicaSetRow } from "../store/replica-sets.js";
+import type { ClusterChange } from "./change-feed.js";
+import type { Leadership } from "./control-lease.js";
 
 /** The container port of an image deployment that names none (the common default of model servers). */
 const DEFAULT_CONTAINER_PORT = 8080;
@@ -35,8 +38,16 @@ export interface DeploymentControllerOptions {
   runtime: Runtime;
   table: RoutingTable;
   autoscaler: Autoscaler;
+  /** who decides counts (default: this engine, alone) — see engine/control/control-lease.ts */
+  leadership?: Leadership;
+  /** tells the other engines what the leader changed (default: nobody to tell) */
+  publish?: (change: ClusterChange) => void;
+  log?: (line: string) => void;
   clock?: () => Date;
 }
+
+/** One engine, nobody else: it always leads and writes unfenced. */
+const ALONE: Leadership = { isLeader: () => true, fence: () => undefined };
 
 /**
  * Why a set runs:
@@ -46,7 +57,7 @@ export interface DeploymentControllerOptions {
  * - kept: the previous deployment of an environment whose promotion's cleanup was KEEP (warm for
  *   a rollback, gets no traffic); in memory only, so a restarted engine does not keep it
  */
-type SetRole = "own" | "serving" | "candidate" | "kept";
+type SetRole = ReplicaSetRole;
 
 interface ManagedSet {
   id: ReplicaSetId;
@@ -60,6 +71,8 @@ interface ManagedSet {
   ownedByPromotion: boolean;
   /** own set only: the deployment had environment sets at the last sync (own set then scales from 0) */
   besideEnvironments: boolean;
+  /** `role/desired` last written to the store by this engine as leader (undefined: write at the next apply) */
+  persisted: string | undefined;
 }
 
 interface WantedEnvironment {
@@ -81,6 +94,11 @@ export class DeploymentController {
   /** Deployments that had a ready replica since their last (re)start: tells UNHEALTHY from FAILED. */
   readonly #everReady = new Set<string>();
   readonly #statusWrites = new Map<string, Promise<void>>();
+  /** writes of replica_sets rows, one at a time per set, in order */
+  readonly #rowWrites = new Map<ReplicaSetId, Promise<void>>();
+  readonly #leadership: Leadership;
+  readonly #publish: (change: ClusterChange) => void;
+  readonly #log: (line: string) => void;
   readonly #unsubscribe: () => void;
   #closed = false;
 
@@ -90,27 +108,50 @@ export class DeploymentController {
     this.#table = options.table;
     this.#autoscaler = options.autoscaler;
     this.#clock = options.clock ?? (() => new Date());
+    this.#leadership = options.leadership ?? ALONE;
+    this.#publish = options.publish ?? (() => undefined);
+    this.#log = options.log ?? (() => undefined);
     this.#unsubscribe = this.#runtime.onChange((setId) => {
       const set = this.#sets.get(setId);
       if (set !== undefined) this.#recordObservation(set.deploymentId);
     });
   }
 
-  /** Engine start: rebuild the router table and the desired replica counts from the store. */
-  async syncAll(): Promise<void> {
-    for (const row of await listAllLiveDeployments(this.#sql)) {
+  /**
+   * Everything again from the store: the router table, every set and its count. Engine start (a
+   * deployment's persisted total restores its count when its sets have no rows yet: stores from
+   * before replica_sets), the periodic resync behind the change feed's hints, a gap in those hints,
+   * and this engine becoming the leader. Deployments no longer live are forgotten; the leader also
+   * sweeps the runtime's sets nobody wants (Kubernetes objects left by a previous engine).
+   */
+  async resync(options: { restore?: boolean } = {}): Promise<void> {
+    const live = await listAllLiveDeployments(this.#sql);
+    const liveIds = new Set(live.map((row) => row.id));
+    for (const deploymentId of [...this.#modelOf.keys()]) if (!liveIds.has(deploymentId)) await this.#forget(deploymentId);
+    for (const row of live) {
       this.#table.setModel(row.model_id);
-      await this.syncDeployment(row.id, { restoreReplicas: row.replicas_desired });
+      await this.syncDeployment(row.id, options.restore ? { restoreReplicas: row.replicas_desired } : {});
     }
-    const models = new Set((await listAllLiveDeployments(this.#sql)).map((row) => row.model_id));
-    const modelRows = await this.#sql.query<{ id: string }>("SELECT id FROM models WHERE deleted_at IS NULL");
-    for (const { id } of modelRows) models.add(id);
+    const models = new Set(live.map((row) => row.model_id));
+    for (const model of await listLiveModels(this.#sql)) models.add(model.id);
     for (const modelId of models) await this.syncModel(modelId);
+    for (const modelId of this.#table.modelIds()) if (!models.has(modelId)) await this.syncModel(modelId);
+    if (!this.#leadership.isLeader()) return;
     // Sets that outlived a previous engine (Kubernetes): those still wanted were adopted above
     // (same id and revision: nothing restarts); the rest are swept.
     for (const existing of await this.#runtime.list()) {
       if (!this.#sets.has(existing.id)) await this.#runtime.remove(existing.id);
     }
+  }
+
+  /** This engine gained or lost the control lease. */
+  async leadershipChanged(leading: boolean): Promise<void> {
+    this.#runtime.setWriter(leading);
+    if (!leading) return;
+    // What the previous leader wrote since this engine last wrote is unknown: write again what differs.
+    for (const set of this.#sets.values()) set.persisted = undefined;
+    await this.resync();
+    for (const deploymentId of this.#setsOf.keys()) this.#recordObservation(deploymentId);
   }
 
   /** A model changed: its environments' routes, or everything gone when deleted. */
@@ -122,7 +163,11 @@ export class DeploymentController {
       return;
     }
     this.#table.setModel(modelId);
-    for (const environment of await listLiveEnvironments(this.#sql, modelId)) await this.syncEnvironment(modelId, environment.name);
+    const environments = await listLiveEnvironments(this.#sql, modelId);
+    for (const environment of environments) await this.syncEnvironment(modelId, environment.name);
+    // Deleted through another engine: gone from the store, still routed here.
+    const live = new Set(environments.map((environment) => environment.name));
+    for (const name of this.#table.environmentNames(modelId)) if (!live.has(name)) await this.syncEnvironment(modelId, name);
   }
 
   /** An environment changed: its route (current, candidate, traffic split) and its deployments' sets
@@ -185,6 +230,10 @@ export class DeploymentController {
     const model = await findLiveModel(this.#sql, row.model_id);
     const modelName = model?.name ?? row.model_id;
     const wanted = row.is_development ? [] : await this.#wantedEnvironments(row);
+    // The counts the leader stored: a follower runs exactly these; the leader starts from them when
+    // it first sees a set (engine start, takeover), so a restart restores every set's count.
+    const stored = new Map<ReplicaSetId, ReplicaSetRow>((await listReplicaSetsOf(this.#sql, row.id)).map((set) => [set.id, set]));
+    const leading = this.#leadership.isLeader();
 
     // Environment sets.
     const wantedIds = new Set<ReplicaSetId>([replicaSetId(row.id, null)]);
@@ -192,20 +241,35 @@ export class DeploymentController {
       const id = replicaSetId(row.id, environment.name);
       wantedIds.add(id);
       const spec = await this.#specFor(row, modelName, environment);
-      const existing = this.#sets.get(id);
-      let replicas = existing?.desired;
-      if (replicas === undefined) {
-        // A candidate's count is the promotion's to set; a serving set seen for the first time (engine
-        // start) restores the persisted count when it is the deployment's only set with replicas.
-        replicas = role === "candidate" ? 0 : Math.max(1, environment.autoscaling_settings.min_replica, wanted.length === 1 ? (options.restoreReplicas ?? 0) : 0);
-      }
+      // A candidate's count is the promotion's to set; a serving set seen for the first time without a
+      // stored count (a store from before replica_sets) restores the deployment's persisted total
+      // when it is the deployment's only set with replicas.
+      const replicas = leading
+        ? (this.#sets.get(id)?.desired ??
+          stored.get(id)?.desired ??
+          (role === "candidate" ? 0 : Math.max(1, environment.autoscaling_settings.min_replica, wanted.length === 1 ? (options.restoreReplicas ?? 0) : 0)))
+        : (stored.get(id)?.desired ?? 0);
       const set = this.#upsert(id, row.id, environment.name, role, spec, false);
       this.#autoscaler.track(id, environment.autoscaling_settings, replicas);
       if (set.ownedByPromotion) this.#autoscaler.exclude(id);
       this.#apply(set, replicas);
     }
-    // Kept sets stay until a promotion takes them again or the environment goes.
-    for (const id of this.#setsOf.get(row.id) ?? []) if (this.#sets.get(id)?.role === "kept") wantedIds.add(id);
+    // Kept sets stay until a promotion takes them again or the environment goes; the store
+    // remembers them across restarts and tells followers.
+    const kept = new Set<ReplicaSetId>();
+    for (const id of this.#setsOf.get(row.id) ?? []) if (this.#sets.get(id)?.role === "kept" && !wantedIds.has(id)) kept.add(id);
+    for (const set of stored.values()) if (set.role === "kept" && !wantedIds.has(set.id)) kept.add(set.id);
+    for (const id of kept) {
+      const known = this.#sets.get(id);
+      const environmentName = known?.environment ?? stored.get(id)?.environment ?? null;
+      const environment = environmentName === null ? undefined : await findLiveEnvironment(this.#sql, row.model_id, environmentName);
+      if (environment === undefined) continue;
+      wantedIds.add(id);
+      const replicas = leading ? (known?.desired ?? stored.get(id)?.desired ?? 0) : (stored.get(id)?.desired ?? 0);
+      const set = this.#upsert(id, row.id, environment.name, "kept", await this.#specFor(row, modelName, environment), false);
+      this.#autoscaler.untrack(id);
+      this.#apply(set, replicas);
+    }
 
     // The own set. Beside environment sets it scales from zero (a request to the per-deployment
     // endpoint wakes it): the environments' traffic is served by their own sets.
@@ -216,11 +280,16 @@ export class DeploymentController {
       ? DEVELOPMENT_AUTOSCALING
       : besideEnvironments ? { ...row.autoscaling_settings, min_replica: 0 } : row.autoscaling_settings;
     const own = this.#sets.get(ownId);
-    let replicas = own?.desired;
-    if (replicas === undefined || (besideEnvironments && own?.besideEnvironments === false)) {
-      // First sight: a restart restores the persisted count; a new deployment starts its minimum,
-      // and at least one replica so that a broken command shows up at once, not at the first request.
-      replicas = besideEnvironments ? 0 : (options.restoreReplicas ?? Math.max(1, settings.min_replica ?? 0));
+    let replicas: number;
+    if (!leading) {
+      replicas = stored.get(ownId)?.desired ?? 0;
+    } else if (own !== undefined) {
+      replicas = besideEnvironments && !own.besideEnvironments ? 0 : own.desired;
+    } else {
+      // First sight: the stored count, else (a store from before replica_sets) the persisted total;
+      // a new deployment starts its minimum, and at least one replica so that a broken command shows
+      // up at once, not at the first request.
+      replicas = stored.get(ownId)?.desired ?? (besideEnvironments ? 0 : (options.restoreReplicas ?? Math.max(1, settings.min_replica ?? 0)));
       if (row.is_development) replicas = Math.min(replicas, 1);
     }
     const ownSet = this.#upsert(ownId, row.id, null, "own", ownSpec, besideEnvironments);
@@ -232,6 +301,8 @@ export class DeploymentController {
       const set = this.#sets.get(id);
       if (set && !wantedIds.has(id)) await this.#removeSet(set);
     }
+    // Rows of sets that are gone (a leader stopped between removing a set and its row).
+    if (leading) for (const id of stored.keys()) if (!wantedIds.has(id)) this.#deleteRow(id, row.id);
   }
 
   /** Spec of a set as last synced (undefined: the controller does not run it). */
@@ -248,10 +319,10 @@ export class DeploymentController {
     else this.#autoscaler.include(setId, set.desired);
   }
 
-  /** Set a set's replica count (autoscaler decisions, promotion steps, cleanup). */
+  /** Set a set's replica count (autoscaler decisions, promotion steps, cleanup); the leader's only. */
   setReplicas(setId: ReplicaSetId, replicas: number): void {
     const set = this.#sets.get(setId);
-    if (!set) return;
+    if (!set || !this.#leadership.isLeader()) return;
     this.#autoscaler.setCurrentReplicas(setId, replicas);
     this.#apply(set, replicas);
   }
@@ -259,7 +330,7 @@ export class DeploymentController {
   /** KEEP cleanup: the previous deployment's set of the environment stays warm (no traffic) for a rollback. */
   keepSet(setId: ReplicaSetId, replicas: number): void {
     const set = this.#sets.get(setId);
-    if (!set || set.environment === null) return;
+    if (!set || set.environment === null || !this.#leadership.isLeader()) return;
     set.role = "kept";
     set.ownedByPromotion = false;
     // Out of traffic, nothing to autoscale on: it holds the count it had.
@@ -267,10 +338,10 @@ export class DeploymentController {
     this.#apply(set, replicas);
   }
 
-  /** Autoscaler callback: ignored for sets a promotion owns. */
+  /** Autoscaler callback: ignored for sets a promotion owns, and on followers (the leader's autoscaler decides). */
   applyAutoscaling(setId: ReplicaSetId, replicas: number): void {
     const set = this.#sets.get(setId);
-    if (set === undefined || set.ownedByPromotion || set.role === "kept") return;
+    if (set === undefined || set.ownedByPromotion || set.role === "kept" || !this.#leadership.isLeader()) return;
     this.#apply(set, replicas);
   }
 
@@ -278,6 +349,8 @@ export class DeploymentController {
   wake(setId: ReplicaSetId): void {
     const set = this.#sets.get(setId);
     if (set === undefined) return;
+    // A follower asks the leader, whose count it will then run.
+    if (!this.#leadership.isLeader()) return this.#publish({ type: "replica_set.wake", setId });
     if (this.#autoscaler.wake(setId)) return;
     // Untracked or promotion-owned: make sure at least one replica is asked for.
     if (set.desired === 0 && !set.ownedByPromotion) this.#apply(set, 1);
@@ -328,13 +401,13 @@ export class DeploymentController {
   async close(): Promise<void> {
     this.#closed = true;
     this.#unsubscribe();
-    await Promise.allSettled([...this.#statusWrites.values()]);
+    await Promise.allSettled([...this.#statusWrites.values(), ...this.#rowWrites.values()]);
   }
 
   #upsert(id: ReplicaSetId, deploymentId: string, environment: string | null, role: SetRole, spec: ReplicaSetSpec, besideEnvironments: boolean): ManagedSet {
     let set = this.#sets.get(id);
     if (set === undefined) {
-      set = { id, deploymentId, environment, role, spec, desired: 0, ownedByPromotion: false, besideEnvironments };
+      set = { id, deploymentId, environment, role, spec, desired: 0, ownedByPromotion: false, besideEnvironments, persisted: undefined };
       this.#sets.set(id, set);
       let ids = this.#setsOf.get(deploymentId);
       if (!ids) this.#setsOf.set(deploymentId, (ids = new Set()));
@@ -351,6 +424,8 @@ export class DeploymentController {
     if (this.#closed || this.#sets.get(set.id) !== set) return;
     set.desired = replicas;
     this.#runtime.setDesired(set.spec, replicas);
+    if (!this.#leadership.isLeader()) return;
+    this.#persist(set);
     this.#recordObservation(set.deploymentId);
   }
 
@@ -358,8 +433,46 @@ export class DeploymentController {
     this.#autoscaler.untrack(set.id);
     this.#sets.delete(set.id);
     this.#setsOf.get(set.deploymentId)?.delete(set.id);
+    if (this.#leadership.isLeader()) this.#deleteRow(set.id, set.deploymentId);
     await this.#runtime.remove(set.id);
     this.#recordObservation(set.deploymentId);
+  }
+
+  /** Store the leader's decision for a set (when it changed), then tell the other engines. */
+  #persist(set: ManagedSet): void {
+    const key = `${set.role}/${set.desired}`;
+    if (set.persisted === key) return;
+    set.persisted = key;
+    const row = { id: set.id, deploymentId: set.deploymentId, environment: set.environment, role: set.role, desired: set.desired, at: this.#clock() };
+    const fence = this.#leadership.fence();
+    this.#writeRow(set.id, async () => {
+      if (await writeReplicaSet(this.#sql, row, fence)) this.#publish({ type: "replica_set.changed", deploymentId: set.deploymentId });
+      // Fenced out: this engine no longer leads; its successor writes.
+      else if (set.persisted === key) set.persisted = undefined;
+    }, () => {
+      if (set.persisted === key) set.persisted = undefined;
+    });
+  }
+
+  #deleteRow(setId: ReplicaSetId, deploymentId: string): void {
+    const fence = this.#leadership.fence();
+    this.#writeRow(setId, async () => {
+      await deleteReplicaSet(this.#sql, setId, fence);
+      this.#publish({ type: "replica_set.changed", deploymentId });
+    });
+  }
+
+  /** Row writes of one set run one at a time, in order (a later count never lands before an earlier one). */
+  #writeRow(setId: ReplicaSetId, write: () => Promise<void>, failed?: () => void): void {
+    const previous = this.#rowWrites.get(setId) ?? Promise.resolve();
+    const next = previous.then(write).catch((error: unknown) => {
+      failed?.();
+      this.#log(`replica set ${setId}: could not store its count (the next change or resync stores it): ${(error as Error).message}`);
+    });
+    this.#rowWrites.set(setId, next);
+    void next.finally(() => {
+      if (this.#rowWrites.get(setId) === next) this.#rowWrites.delete(setId);
+    });
   }
 
   async #stop(deploymentId: string): Promise<void> {
@@ -382,11 +495,8 @@ export class DeploymentController {
   /** The environments a deployment needs a set in: those it serves, and those it is promoted into. */
   async #wantedEnvironments(row: DeploymentRow): Promise<WantedEnvironment[]> {
     const wanted: WantedEnvironment[] = (await listEnvironmentsServing(this.#sql, row.id)).map((environment) => ({ environment, role: "serving" }));
-    const promotions = await this.#sql.query<PromotionRow>(`SELECT * FROM promotions WHERE deployment_id = $1 AND ${IN_PROGRESS_SQL}`, [row.id]);
-    for (const promotion of promotions) {
-      if (wanted.some((entry) => entry.environment.id === promotion.environment_id)) continue;
-      const [environment] = await this.#sql.query<EnvironmentRow>("SELECT * FROM environments WHERE id = $1 AND deleted_at IS NULL", [promotion.environment_id]);
-      if (environment) wanted.push({ environment, role: "candidate" });
+    for (const environment of await listEnvironmentsPromotedInto(this.#sql, row.id)) {
+      if (!wanted.some((entry) => entry.environment.id === environment.id)) wanted.push({ environment, role: "candidate" });
     }
     return wanted;
   }
@@ -443,7 +553,8 @@ export class DeploymentController {
 
   /** Persist what the runtime sees, when it differs from the row; one write at a time per deployment. */
   #recordObservation(deploymentId: string): void {
-    if (this.#closed) return;
+    // One writer of the deployment rows' observations: the leader (followers would write their own view).
+    if (this.#closed || !this.#leadership.isLeader()) return;
     const previous = this.#statusWrites.get(deploymentId) ?? Promise.resolve();
     const next = previous.then(() => this.#writeObservation(deploymentId)).catch(() => undefined);
     this.#statusWrites.set(deploymentId, next);

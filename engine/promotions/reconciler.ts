@@ -17,6 +17,8 @@ import type { Sql } from "../store/sql.js";
 import type { DeploymentController } from "../control/deployment-controller.js";
 import type { Autoscaler } from "../autoscaler/index.js";
 import { persistPromotionState } from "./persist.js";
+import type { ClusterChange } from "../control/change-feed.js";
+import type { Leadership } from "../control/control-lease.js";
 
 export interface PromotionReconcilerOptions {
   sql: Sql;
@@ -26,6 +28,10 @@ export interface PromotionReconcilerOptions {
   clock?: () => number;
   /** progress lines (one per status, step, traffic or replica change) */
   log?: (line: string) => void;
+  /** only the leading engine drives promotions (default: this engine alone, always) */
+  leadership?: Leadership;
+  /** tells the other engines of each persisted step, so their routers follow it */
+  publish?: (change: ClusterChange) => void;
   /** lease time-to-live: another engine on the same PostgreSQL takes a promotion over this long after its driver died */
   leaseTtlMs?: number;
   /** safety net: a pass at least this often even without events (default 1 s) */
@@ -203,7 +209,10 @@ export class PromotionReconciler {
       return null;
     }
 
-    // With several engines on one PostgreSQL, only the lease holder drives a promotion.
+    // With several engines on one PostgreSQL, only the leading engine drives promotions (it alone
+    // writes replica counts), and of a promotion only the holder of its lease (fencing a paused ex-leader).
+    // A follower drops it: its scan wakes it again, should this engine lead later.
+    if (this.#options.leadership !== undefined && !this.#options.leadership.isLeader()) return null;
     if (sql.kind === "postgres") {
       const leaseName = `promotion:${row.id}`;
       const epoch = await tryAcquireLease(sql, { name: leaseName, holder: this.#holder, ttlMs: this.#options.leaseTtlMs ?? 10_000, now: new Date(this.#clock()) });
@@ -257,6 +266,7 @@ export class PromotionReconciler {
       });
       // Someone else wrote first (an API action, another engine): re-read and plan again.
       if (!written) return this.#clock();
+      this.#options.publish?.({ type: "promotion.changed", modelId: row.model_id, environmentName: row.environment_name, promotionId: row.id });
       for (const event of events) this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: ${event.message}`);
     }
     await this.#apply(row, next);

@@ -55,6 +55,16 @@ export class RoutingTable {
     this.models.delete(modelId);
   }
 
+  /** Models with routes (a resync drops those no longer stored). */
+  modelIds(): string[] {
+    return [...this.models.keys()];
+  }
+
+  /** A model's environments with routes. */
+  environmentNames(modelId: string): string[] {
+    return [...(this.models.get(modelId)?.environments.keys() ?? [])];
+  }
+
   hasModel(modelId: string): boolean {
     return this.models.has(modelId);
   }

@@ -137,6 +137,14 @@ export interface Runtime {
   readyReplicas(replicaSetId: ReplicaSetId): readonly ReplicaInfo[];
   /** Called whenever something observable of a set changes. */
   onChange(listener: (replicaSetId: ReplicaSetId) => void): () => void;
+  /**
+   * Whether this engine writes replicas shared with other engines. Kubernetes pods are the same for
+   * every engine of an installation: only the engine holding the control lease creates, scales and
+   * deletes their objects; the others only watch them (declared sets are observed, `remove` forgets
+   * without deleting). Becoming the writer applies every declared set. Processes belong to the
+   * engine that started them: the process runtime always writes and ignores this.
+   */
+  setWriter(writing: boolean): void;
   /** Engine start: the sets that already exist (Kubernetes Deployments labelled as ours; none for
    * processes, which die with the engine). The controller adopts those it still wants (setDesired with
    * the same id and revision must not restart anything) and removes the rest (the sweep). */

@@ -15,3 +15,4 @@ export { SecretKeyError, parseSecretKeyring, secretKeyId, generateSecretKey, var
 export { resolveSecretKeyring, rotateSecretKeyFile, SECRET_KEY_FILE } from "./secret-key-source.js";
 export { restrictToOwner } from "./owner-only.js";
 export * from "./api-keys.js";
+export * from "./replica-sets.js";

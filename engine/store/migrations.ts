@@ -202,6 +202,26 @@ ALTER TABLE environments ADD COLUMN public boolean NOT NULL DEFAULT false;
 ALTER TABLE promotions DROP COLUMN pending_actions;
 `,
   },
+  {
+    version: 5,
+    name: "replica sets with their desired counts",
+    sql: `
+-- What the runtime is asked to run, per replica set: written only by the engine holding the
+-- 'control' lease (engine/control/control-lease.ts), read by every engine, so that engines on one
+-- PostgreSQL converge on one count and a restarted engine restores each set's count exactly.
+CREATE TABLE replica_sets (
+  id text PRIMARY KEY,
+  deployment_id text NOT NULL REFERENCES deployments (id),
+  -- NULL: the deployment's own set (per-deployment endpoint, development deployment)
+  environment text,
+  -- own | serving | candidate | kept (warm for a rollback after a KEEP cleanup, out of traffic)
+  role text NOT NULL CHECK (role IN ('own', 'serving', 'candidate', 'kept')),
+  desired integer NOT NULL CHECK (desired >= 0),
+  updated_at timestamptz NOT NULL
+);
+CREATE INDEX replica_sets_deployment ON replica_sets (deployment_id);
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

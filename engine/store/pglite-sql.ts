@@ -43,6 +43,13 @@ export async function openPgliteSql(dataDir: string, keyring: SecretKeyring): Pr
     transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       return db.transaction((tx) => fn(executorOf(tx)));
     },
+    async listen(channel, onPayload) {
+      // One engine per data directory: only its own notifications arrive, and none are lost.
+      const unlisten = await db.listen(channel, onPayload);
+      return async () => {
+        if (!closed) await unlisten();
+      };
+    },
     async close() {
       if (closed) return;
       closed = true;

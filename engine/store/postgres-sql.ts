@@ -27,6 +27,7 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
   });
   const root = executorOf(pool);
   let closed = false;
+  const listeners = new Set<{ stop(): Promise<void> }>();
   return {
     kind: "postgres",
     keyring,
@@ -51,10 +52,70 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
         client.release(broken);
       }
     },
+    async listen(channel, onPayload, onGap) {
+      const listener = await listenOn(databaseUrl, channel, onPayload, onGap);
+      listeners.add(listener);
+      return async () => {
+        listeners.delete(listener);
+        await listener.stop();
+      };
+    },
     async close() {
       if (closed) return;
       closed = true;
+      await Promise.allSettled([...listeners].map((listener) => listener.stop()));
       await pool.end();
+    },
+  };
+}
+
+/**
+ * LISTEN on a dedicated connection (a pooled one would be handed to other queries). When it drops,
+ * it reconnects (0.5 s, then doubling to 10 s) and reports the gap: notifications sent meanwhile
+ * are lost, so the caller re-reads.
+ */
+async function listenOn(databaseUrl: string, channel: string, onPayload: (payload: string) => void, onGap: () => void): Promise<{ stop(): Promise<void> }> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryMs = 500;
+  const quoted = `"${channel.replaceAll('"', '""')}"`;
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: databaseUrl });
+    next.on("notification", (message) => {
+      if (message.channel === channel && message.payload !== undefined) onPayload(message.payload);
+    });
+    next.on("error", () => reconnect(next));
+    next.on("end", () => reconnect(next));
+    await next.connect();
+    await next.query(`LISTEN ${quoted}`);
+    client = next;
+    retryMs = 500;
+  };
+  const reconnect = (broken: pg.Client): void => {
+    if (stopped || client !== broken) return;
+    client = undefined;
+    broken.end().catch(() => undefined);
+    const attempt = (): void => {
+      retryTimer = setTimeout(() => {
+        if (stopped) return;
+        connect().then(onGap, () => {
+          retryMs = Math.min(retryMs * 2, 10_000);
+          attempt();
+        });
+      }, retryMs);
+      retryTimer.unref();
+    };
+    attempt();
+  };
+  await connect();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      const current = client;
+      client = undefined;
+      await current?.end().catch(() => undefined);
     },
   };
 }

@@ -27,6 +27,13 @@ export interface Sql extends SqlExecutor {
    * connections, so code must rely on constraints and row locks, not on being alone.
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Receive the payloads of `NOTIFY channel` (pg_notify) sent by any session — other engines on
+   * the same PostgreSQL. Delivery is a hint, not a guarantee: after a lost connection the adapter
+   * reconnects and calls `onGap`, so the listener re-reads everything it may have missed.
+   * Returns the unsubscribe function.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onGap: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 

@@ -107,6 +107,8 @@ export class KubernetesRuntime implements Runtime {
   readonly #probeFailures = new Map<string, string>();
   readonly #probeFetched = new Map<string, number>();
   readonly #listeners = new Set<(id: ReplicaSetId) => void>();
+  /** only the engine holding the control lease writes objects (setWriter) */
+  #writing = true;
   #closed = false;
 
   private constructor(options: KubernetesRuntimeOptions) {
@@ -183,6 +185,12 @@ export class KubernetesRuntime implements Runtime {
     this.#changed(set);
   }
 
+  setWriter(writing: boolean): void {
+    if (this.#writing === writing || this.#closed) return;
+    this.#writing = writing;
+    if (writing) for (const set of this.#sets.values()) this.#apply(set);
+  }
+
   async remove(id: ReplicaSetId): Promise<void> {
     const name = objectNameOf(id);
     const set = this.#sets.get(id);
@@ -191,6 +199,11 @@ export class KubernetesRuntime implements Runtime {
       clearTimeout(set.retryTimer);
       clearTimeout(set.recheckTimer);
       this.#emit(id);
+    }
+    // Not the writer: the set is no longer observed here; the leader deletes its objects.
+    if (!this.#writing) {
+      if (!this.#removals.has(name)) this.#idsByName.delete(name);
+      return;
     }
     const pending = this.#removals.get(name);
     if (pending !== undefined) return pending;
@@ -284,6 +297,7 @@ export class KubernetesRuntime implements Runtime {
 
   /** Apply the set's objects, one pass at a time per set; a change during a pass runs one more. */
   #apply(set: ManagedSet): void {
+    if (!this.#writing) return;
     if (set.applying !== undefined) {
       set.again = true;
       return;

@@ -281,6 +281,9 @@ export class ProcessRuntime implements Runtime {
     return () => this.listeners.delete(listener);
   }
 
+  /** Every engine runs its own processes (at the counts the leader stored): nothing is shared to hold back. */
+  setWriter(): void {}
+
   /** The sets this runtime runs now: processes die with the engine, so a new engine finds none. */
   list(): Promise<ExistingReplicaSet[]> {
     return Promise.resolve(

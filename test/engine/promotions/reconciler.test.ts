@@ -49,6 +49,7 @@ class RecordingRuntime implements Runtime {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
+  setWriter(): void {}
   async list(): Promise<ExistingReplicaSet[]> {
     return [];
   }
