@@ -11,7 +11,7 @@ import { ControlLease } from "./control/control-lease.js";
 import { DeploymentController } from "./control/deployment-controller.js";
 import { createPromotionExecutor } from "./promotions/executor.js";
 import { PromotionReconciler } from "./promotions/reconciler.js";
-import { createRouter, InFlightCounts, RoutingTable } from "./router/index.js";
+import { createRouter, InFlightCounts, RoutingTable, type EnvironmentRoute } from "./router/index.js";
 import type { AuthorizePredict } from "./router/router.js";
 import type { ConnectionHandler } from "./router/front-door.js";
 import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/index.js";
@@ -54,6 +54,10 @@ export interface DataPlane {
   reconciler: PromotionReconciler;
   /** whether this engine leads (writes counts, drives promotions): always on PGlite */
   leadership: ControlLease;
+  /** what this engine's router does with an environment's traffic now (diagnostics, tests) */
+  routeOf(modelId: string, environmentName: string): EnvironmentRoute | undefined;
+  /** whether this engine's router knows a deployment (diagnostics, tests) */
+  routesDeployment(modelId: string, deploymentId: string): boolean;
   close(): Promise<void>;
 }
 
@@ -177,6 +181,8 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     controller: deployments,
     reconciler,
     leadership,
+    routeOf: (modelId, environmentName) => table.environment(modelId, environmentName),
+    routesDeployment: (modelId, deploymentId) => table.deployment(modelId, deploymentId) !== undefined,
     async close() {
       unsubscribe();
       clearInterval(resyncTimer);
