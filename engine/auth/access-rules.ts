@@ -85,6 +85,13 @@ export function decidePredictAccess(
   return ALLOWED;
 }
 
+/** May a caller read `GET /metrics`? Metrics and admin keys; an inference key is for predict only. */
+export function decideMetricsAccess(credentialGiven: boolean, grant: KeyGrant | undefined): AccessDecision {
+  if (grant === undefined) return credentialGiven ? UNKNOWN_KEY : NO_KEY;
+  if (grant.scope === "admin" || grant.scope === "metrics") return ALLOWED;
+  return forbidden("an inference key cannot read GET /metrics: it needs a metrics key ('modelplane keys create NAME --scope metrics') or an admin key");
+}
+
 /** May a caller use the management API (`/v1/…`)? Admin keys only. */
 export function decideManagementAccess(credentialGiven: boolean, grant: KeyGrant | undefined): AccessDecision {
   if (grant === undefined) return credentialGiven ? UNKNOWN_KEY : NO_KEY;

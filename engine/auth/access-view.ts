@@ -3,7 +3,7 @@ import { listLiveApiKeys, touchApiKeys, type ApiKeyRow } from "../store/api-keys
 import { listPublicEnvironments } from "../store/environments.js";
 import type { SqlExecutor } from "../store/sql.js";
 import type { DataPlaneTarget } from "../router/data-plane-path.js";
-import { decideManagementAccess, decidePredictAccess, type AccessDecision, type KeyGrant } from "./access-rules.js";
+import { decideManagementAccess, decideMetricsAccess, decidePredictAccess, type AccessDecision, type KeyGrant } from "./access-rules.js";
 import { hashApiKey } from "./api-key-secret.js";
 import { credentialOf } from "./credential.js";
 
@@ -117,6 +117,11 @@ export class AccessView {
   /** A management API request (`/v1/…`). */
   authorizeManagement(authorization: string | undefined): AccessDecision {
     return decideManagementAccess(authorization !== undefined, this.grantFor(credentialOf(authorization)));
+  }
+
+  /** `GET /metrics`. */
+  authorizeMetrics(authorization: string | undefined): AccessDecision {
+    return decideMetricsAccess(authorization !== undefined, this.grantFor(credentialOf(authorization)));
   }
 
   close(): void {

@@ -1,4 +1,7 @@
 import type { Socket } from "node:net";
+import { performance } from "node:perf_hooks";
+import { ERROR_HTTP_STATUS } from "../../sdk/errors.js";
+import { CLIENT_CLOSED_REQUEST, type RequestSeries } from "../metrics/request-metrics.js";
 import type { ReplicaInfo } from "../runtime/runtime.js";
 import { rawErrorResponse, type DataPlaneErrorCode } from "./error-response.js";
 import { DEPLOYMENT_ID_HEADER, isConnectionRefused } from "./forward.js";
@@ -14,6 +17,8 @@ export interface FastRoute {
   replicaSetId: string;
   /** path and query on the replica */
   path: string;
+  /** where the request is counted; undefined when the router keeps no metrics */
+  series: RequestSeries | undefined;
 }
 
 /** What the fast path needs from the router: its routing decisions and its bookkeeping. */
@@ -126,7 +131,7 @@ class ClientConnection {
   private pending: Buffer | undefined;
   private exchange: Exchange | undefined;
   /** a request whose head is parsed and routed while its body is still arriving */
-  private awaitingBody: { head: RequestHead; route: FastRoute } | undefined;
+  private awaitingBody: { head: RequestHead; route: FastRoute; startedAt: number } | undefined;
   private closeAfterExchange = false;
   private gone = false;
   private serving = false;
@@ -208,9 +213,10 @@ class ClientConnection {
           if (parsed.kind === "unsupported") return this.handOff();
           const route = this.fastPath.core.route(parsed.head.method, parsed.head.target, parsed.head.authorization);
           if (route === undefined) return this.handOff();
-          awaiting = { head: parsed.head, route };
+          // The request's clock starts with its routed head, as on node:http (metrics only).
+          awaiting = { head: parsed.head, route, startedAt: route.series === undefined ? 0 : performance.now() };
         }
-        const { head, route } = awaiting;
+        const { head, route, startedAt } = awaiting;
         const total = head.headLength + head.contentLength;
         if (this.pending.length < total) {
           this.awaitingBody = awaiting;
@@ -221,7 +227,7 @@ class ClientConnection {
         const body = this.pending.subarray(head.headLength, total);
         this.pending = this.pending.length === total ? undefined : this.pending.subarray(total);
         if (head.close) this.closeAfterExchange = true;
-        this.exchange = new Exchange(this, head, body, route);
+        this.exchange = new Exchange(this, head, body, route, startedAt);
         this.exchange.start();
       }
     } finally {
@@ -310,12 +316,16 @@ class Exchange implements UpstreamListener {
   private lastActivity: number;
   /** reading from the replica is paused because the client is slow: not the replica's silence */
   private upstreamPaused = false;
+  /** `performance.now()` when the response head went to the client (metrics only) */
+  private headAt: number | undefined;
 
   constructor(
     private readonly client: ClientConnection,
     private readonly request: RequestHead,
     private readonly body: Buffer,
     private readonly route: FastRoute,
+    /** `performance.now()` when the request was routed (0 without metrics) */
+    private readonly startedAt: number,
   ) {
     this.lastActivity = client.fastPath.now;
   }
@@ -411,6 +421,7 @@ class Exchange implements UpstreamListener {
       }
       const head = parsed.head;
       this.head = head;
+      if (this.route.series !== undefined) this.headAt = performance.now();
       if (head.framing.kind === "length") this.remaining = head.framing.length;
       if (head.framing.kind === "chunked") this.scanner = new ChunkedBodyScanner();
       const fields = `${DEPLOYMENT_ID_HEADER}: ${this.route.deploymentId}\r\n${this.client.connectionFields(head.framing.kind === "until-close")}\r\n`;
@@ -498,12 +509,12 @@ class Exchange implements UpstreamListener {
       this.failBeforeResponse(message, code);
       return;
     }
-    this.settle();
+    this.settle(this.head!.statusCode);
     this.client.destroy();
   }
 
   private failBeforeResponse(message: string, code: DataPlaneErrorCode = "BAD_GATEWAY"): void {
-    this.settle();
+    this.settle(ERROR_HTTP_STATUS[code]);
     this.client.sendError(code, message, this.route.deploymentId);
     this.client.exchangeDone();
   }
@@ -512,7 +523,7 @@ class Exchange implements UpstreamListener {
     const head = this.head!;
     this.connection?.release(reusable, head.keepAliveHintMs);
     this.connection = undefined;
-    this.settle();
+    this.settle(head.statusCode);
     this.client.exchangeDone();
   }
 
@@ -521,7 +532,7 @@ class Exchange implements UpstreamListener {
     if (this.settled) return;
     this.connection?.destroy();
     this.connection = undefined;
-    this.settle();
+    this.settle(CLIENT_CLOSED_REQUEST);
   }
 
   private releaseReplica(): void {
@@ -530,10 +541,17 @@ class Exchange implements UpstreamListener {
     this.replicaId = undefined;
   }
 
-  private settle(): void {
+  /** `statusIfNoHead`: what the request counts as when no response head reached the client. */
+  private settle(statusIfNoHead: number): void {
     if (this.settled) return;
     this.settled = true;
     this.releaseReplica();
     this.core.requestFinished(this.route.replicaSetId);
+    const { series } = this.route;
+    if (series !== undefined) {
+      // A response cut midway counts with the status its head already told the client.
+      const status = this.head !== undefined && this.responseStarted ? this.head.statusCode : statusIfNoHead;
+      series.record(status, this.startedAt, this.headAt, performance.now());
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
+import type { RequestTiming } from "../metrics/request-metrics.js";
 import { sendError } from "./error-response.js";
 import { HOP_BY_HOP_HEADERS } from "./http1/hop-by-hop.js";
 
@@ -58,6 +59,8 @@ export interface ForwardRequest {
   deploymentId: string;
   /** the request body if already collected (small bodies); else it streams from `req` */
   body?: Buffer | undefined;
+  /** told when the replica's response head goes to the client (metrics' time to first byte) */
+  timing?: RequestTiming | undefined;
 }
 
 /** Request bodies up to this size (declared by content-length) are collected before dispatch:
@@ -74,7 +77,7 @@ const SMALL_BODY_LIMIT = 64 * 1024;
  */
 export function forward(request: ForwardRequest, onSettled: (outcome: ForwardOutcome) => void): void {
   const { req } = request;
-  const handler = new RelayHandler(request.res, request.deploymentId, onSettled);
+  const handler = new RelayHandler(request.res, request.deploymentId, request.timing, onSettled);
   request.res.once("close", handler.onClientClosed);
   const method = req.method ?? "POST";
   const contentLength = req.headers["content-length"];
@@ -136,6 +139,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly res: ServerResponse,
     private readonly deploymentId: string,
+    private readonly timing: RequestTiming | undefined,
     private readonly onSettled: (outcome: ForwardOutcome) => void,
   ) {}
 
@@ -163,6 +167,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     const contentLength = headers["content-length"];
     if (typeof contentLength === "string") this.expectedBytes = Number(contentLength);
     const outgoing = responseHeaders(headers, this.deploymentId);
+    this.timing?.head();
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, outgoing);
     else this.res.writeHead(statusCode, outgoing);
   }

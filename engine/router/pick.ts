@@ -42,7 +42,17 @@ export function pickReplica<R extends Pick<ReplicaInfo, "id">>(
 }
 
 export type Resolution =
-  | { ok: true; modelId: string; deploymentId: string; replicaSetId: ReplicaSetId; deployment: DeploymentRoute }
+  | {
+      ok: true;
+      modelId: string;
+      deploymentId: string;
+      replicaSetId: ReplicaSetId;
+      deployment: DeploymentRoute;
+      /** the environment whose set serves it; null for the per-deployment and development endpoints */
+      environment: string | null;
+      /** that environment has a promotion in progress (metrics' rollout_phase) */
+      promoting: boolean;
+    }
   | { ok: false; message: string };
 
 /** Which deployment serves a predict request, or why none does (a 404). Pure. */
@@ -53,6 +63,7 @@ export function resolveTarget(table: RoutingTable, target: DataPlaneTarget, rand
   // An environment's traffic only reaches its own set (its ENVIRONMENT, variables and secrets);
   // the per-deployment and development endpoints reach the deployment's own set.
   let setEnvironment: string | null = null;
+  let promoting = false;
   switch (target.kind) {
     case "environment": {
       const environment = table.environment(modelId, target.envName);
@@ -68,6 +79,7 @@ export function resolveTarget(table: RoutingTable, target: DataPlaneTarget, rand
       }
       deploymentId = picked;
       setEnvironment = target.envName;
+      promoting = environment.candidateDeploymentId !== null;
       break;
     }
     case "deployment":
@@ -87,5 +99,5 @@ export function resolveTarget(table: RoutingTable, target: DataPlaneTarget, rand
   if (!deployment.active) {
     return { ok: false, message: `deployment "${deploymentId}" of model "${modelId}" is inactive: activate it to serve predictions` };
   }
-  return { ok: true, modelId, deploymentId, replicaSetId: replicaSetId(deploymentId, setEnvironment), deployment };
+  return { ok: true, modelId, deploymentId, replicaSetId: replicaSetId(deploymentId, setEnvironment), deployment, environment: setEnvironment, promoting };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { Pool } from "undici";
 import type { AccessDecision } from "../auth/access-rules.js";
+import { CLIENT_CLOSED_REQUEST, RequestTiming, type RequestMetrics } from "../metrics/request-metrics.js";
 import type { ReplicaInfo, Runtime } from "../runtime/runtime.js";
 import { parseDataPlaneUrl, type DataPlaneTarget } from "./data-plane-path.js";
 import { sendError } from "./error-response.js";
@@ -47,6 +48,9 @@ export interface RouterOptions {
    * the request head within 60 s, the whole request within 300 s (408 and close otherwise). */
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Counts and times every predict request on both paths (engine/metrics); none when undefined
+   * (only the router bench leaves it out, to measure what it costs). */
+  metrics?: RequestMetrics;
 }
 
 export interface Router {
@@ -88,6 +92,8 @@ interface Exchange {
   headers: string[];
   /** collected small body, or undefined when the body streams from req */
   body: Buffer | undefined;
+  /** the request's clock and series (metrics) */
+  timing: RequestTiming | undefined;
 }
 
 /** How the router reaches one replica: raw keep-alive connections for the fast path, an undici
@@ -109,7 +115,7 @@ interface ReplicaPool {
  * table, the runtime's ready replicas and those counters.
  */
 export function createRouter(options: RouterOptions): Router {
-  const { table, runtime, authorize } = options;
+  const { table, runtime, authorize, metrics } = options;
   const onWake = options.onWake ?? (() => undefined);
   const wakeTimeoutMs = options.wakeTimeoutMs ?? 60_000;
   const maxConnectRetries = options.maxConnectRetries ?? 2;
@@ -183,7 +189,12 @@ export function createRouter(options: RouterOptions): Router {
         if (!authorize(parsed.target, authorization).ok) return undefined;
         const resolution = resolveTarget(table, parsed.target, rand);
         if (!resolution.ok || runtime.readyReplicas(resolution.replicaSetId).length === 0) return undefined;
-        return { deploymentId: resolution.deploymentId, replicaSetId: resolution.replicaSetId, path: resolution.deployment.predictPath + parsed.query };
+        return {
+          deploymentId: resolution.deploymentId,
+          replicaSetId: resolution.replicaSetId,
+          path: resolution.deployment.predictPath + parsed.query,
+          series: metrics?.seriesFor(resolution),
+        };
       },
       pickReplica: pickReadyReplica,
       connectionsTo(replica) {
@@ -232,11 +243,13 @@ export function createRouter(options: RouterOptions): Router {
     const { authorization } = req.headers;
     const access = authorize(parsed.target, authorization);
     if (!access.ok) {
+      metrics?.reject(access.code === "UNAUTHORIZED" ? "unauthorized" : "forbidden");
       req.resume();
       sendError(res, access.code, access.message, access.code === "UNAUTHORIZED" ? { "www-authenticate": 'Api-Key, Bearer realm="modelplane"' } : {});
       return true;
     }
     if (req.method !== "POST") {
+      metrics?.reject("method_not_allowed");
       req.resume();
       sendError(res, "METHOD_NOT_ALLOWED", "predict endpoints accept POST only", { allow: "POST" });
       return true;
@@ -248,11 +261,13 @@ export function createRouter(options: RouterOptions): Router {
   function serve(req: IncomingMessage, res: ServerResponse, target: DataPlaneTarget, query: string): void {
     const resolution = resolveTarget(table, target, rand);
     if (!resolution.ok) {
+      metrics?.reject("not_found");
       req.resume();
       sendError(res, "NOT_FOUND", resolution.message);
       return;
     }
     const { deploymentId, replicaSetId } = resolution;
+    const timing = metrics === undefined ? undefined : new RequestTiming(metrics.seriesFor(resolution));
     increment(inFlightBySet, replicaSetId);
     increment(requestsBySet, replicaSetId);
     // A pipelined request's response waits its turn without a socket; if the connection dies
@@ -262,6 +277,7 @@ export function createRouter(options: RouterOptions): Router {
       res.off("close", finished);
       socket.off("close", finished);
       decrement(inFlightBySet, replicaSetId);
+      timing?.end(res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST);
     };
     res.once("close", finished);
     socket.once("close", finished);
@@ -273,7 +289,7 @@ export function createRouter(options: RouterOptions): Router {
         res.destroy(); // the client broke off its upload
         return;
       }
-      const exchange: Exchange = { req, res, deploymentId, replicaSetId, target, query, path, headers, body };
+      const exchange: Exchange = { req, res, deploymentId, replicaSetId, target, query, path, headers, body, timing };
       if (runtime.readyReplicas(replicaSetId).length > 0) {
         dispatch(exchange, 0, undefined);
         return;
@@ -301,6 +317,7 @@ export function createRouter(options: RouterOptions): Router {
       }
       exchange.deploymentId = resolution.deploymentId;
       exchange.replicaSetId = resolution.replicaSetId;
+      if (exchange.timing !== undefined && metrics !== undefined) exchange.timing.series = metrics.seriesFor(resolution);
       exchange.path = resolution.deployment.predictPath + exchange.query;
       if (runtime.readyReplicas(exchange.replicaSetId).length > 0) {
         outcome = "ready";

@@ -182,6 +182,34 @@ export async function listInProgressPromotions(
   );
 }
 
+/** What the metrics export shows of an environment's latest promotion. */
+export type PromotionSummaryRow = Pick<
+  PromotionRow,
+  | "model_id"
+  | "environment_name"
+  | "deployment_id"
+  | "previous_deployment_id"
+  | "kind"
+  | "status"
+  | "percent_traffic_to_new_version"
+  | "step"
+  | "total_steps"
+  | "started_at"
+  | "finished_at"
+>;
+
+/** The latest promotion of every live environment (one row each; at most one is in progress). */
+export async function listLatestPromotionPerEnvironment(sql: Pick<SqlExecutor, "query">): Promise<PromotionSummaryRow[]> {
+  return sql.query<PromotionSummaryRow>(
+    `SELECT DISTINCT ON (p.environment_id) p.model_id, p.environment_name, p.deployment_id, p.previous_deployment_id, p.kind,
+       p.status, p.percent_traffic_to_new_version, p.step, p.total_steps, p.started_at, p.finished_at
+     FROM promotions p
+     JOIN environments e ON e.id = p.environment_id AND e.deleted_at IS NULL
+     JOIN models m ON m.id = p.model_id AND m.deleted_at IS NULL
+     ORDER BY p.environment_id, p.started_at DESC, p.id DESC`,
+  );
+}
+
 export interface PromotionChanges {
   status?: PromotionStatus;
   percentTrafficToNewVersion?: number;
