@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Autoscaler } from "./autoscaler/index.js";
+import type { EngineMetrics } from "./metrics/index.js";
 import { ChangeFeed, type ClusterChange } from "./control/change-feed.js";
 import { ControlLease } from "./control/control-lease.js";
 import { DeploymentController } from "./control/deployment-controller.js";
@@ -42,6 +43,8 @@ export interface DataPlaneOptions {
   storeResyncMs?: number;
   /** progress lines of promotions and replica changes */
   log?: (line: string) => void;
+  /** the engine's metrics (GET /metrics): the router counts requests into it, the rest is read at scrape time */
+  metrics?: EngineMetrics;
 }
 
 export interface DataPlane {
@@ -74,6 +77,7 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     inFlight,
     authorize: options.authorizePredict,
     onWake: (setId) => controller?.wake(setId),
+    ...(options.metrics ? { metrics: options.metrics.requests } : {}),
     ...(options.wakeTimeoutMs !== undefined ? { wakeTimeoutMs: options.wakeTimeoutMs } : {}),
   });
   const autoscaler = new Autoscaler({ source: router, apply: (setId, replicas) => controller?.applyAutoscaling(setId, replicas) });
@@ -117,6 +121,15 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     publish: (change) => feed.publish(change),
     ...(options.log ? { log: options.log } : {}),
     ...(options.promotionLeaseTtlMs !== undefined ? { leaseTtlMs: options.promotionLeaseTtlMs } : {}),
+    ...(options.metrics ? { onPass: options.metrics.reconcilePass.bind(options.metrics) } : {}),
+  });
+  const stopMetrics = options.metrics?.observeDataPlane({
+    replicaSets: () => deployments.replicaSets(),
+    runtime,
+    inFlightForSet: (setId) => router.inFlightForSet(setId),
+    autoscaler,
+    table,
+    sql,
   });
   controlPlane.setVariablesRolloutSource((modelId, environmentName) => deployments.variablesRollout(modelId, environmentName));
   controlPlane.setPromotionExecutor(
@@ -184,6 +197,7 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     routeOf: (modelId, environmentName) => table.environment(modelId, environmentName),
     routesDeployment: (modelId, deploymentId) => table.deployment(modelId, deploymentId) !== undefined,
     async close() {
+      stopMetrics?.();
       unsubscribe();
       clearInterval(resyncTimer);
       await feed.close();

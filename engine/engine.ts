@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { createApiHandler, type ApiHandler } from "./api/api-handler.js";
 import { resolveApiKey } from "./api-key-file.js";
 import { AccessView } from "./auth/access-view.js";
+import { createMetricsEndpoint, EngineMetrics, timedSql } from "./metrics/index.js";
 import { closeFrontDoor, createFrontDoor, type ConnectionHandler } from "./router/front-door.js";
 import { ControlPlane } from "./service/control-plane.js";
 import { openStore } from "./store/open-store.js";
@@ -53,6 +54,8 @@ export interface RunningEngine {
    * itself: connections reach it through the front door (engine/router/front-door.ts) */
   server: Server;
   handleApi: ApiHandler;
+  /** what GET /metrics shows (the data plane adds its requests and state) */
+  metrics: EngineMetrics;
   /** Stop accepting, finish in-flight requests, close the store (and release the data-dir lock). */
   close(): Promise<void>;
 }
@@ -66,12 +69,13 @@ function defaultFallback(_req: IncomingMessage, res: ServerResponse): void {
 export async function startEngine(options: EngineOptions = {}): Promise<RunningEngine> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const dataDir = resolve(options.dataDir ?? "./.modelplane");
-  const store = await openStore({
+  const metrics = new EngineMetrics({ log });
+  const store = timedSql(await openStore({
     dataDir,
     log,
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
-  });
+  }), metrics.store);
   let stopAccess = (): void => undefined;
   try {
     const { apiKey, source } = resolveApiKey({ dataDir, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
@@ -94,11 +98,12 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
     await access.start();
     stopAccess = () => access.close();
     const handleApi = createApiHandler({ service, access, log });
+    const serveMetrics = createMetricsEndpoint({ metrics, authorize: (authorization) => access.authorizeMetrics(authorization), log });
     const fallback = options.fallbackHandler ?? defaultFallback;
     const server = createServer((req, res) => {
       void (async () => {
         try {
-          if (await handleApi(req, res)) return;
+          if (serveMetrics(req, res) || (await handleApi(req, res))) return;
           await fallback(req, res);
         } catch (error) {
           log(`request ${req.method} ${req.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -129,6 +134,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
       store,
       server,
       handleApi,
+      metrics,
       close() {
         closing ??= (async () => {
           await closeFrontDoor(front, server);

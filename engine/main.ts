@@ -37,6 +37,7 @@ export async function startModelplane(options: ModelplaneOptions = {}): Promise<
     dataPlane = await startDataPlane(engine.service, {
       ...options,
       authorizePredict: (target, authorization) => access.authorizePredict(target, authorization),
+      metrics: engine.metrics,
     });
   } catch (error) {
     await engine.close();

@@ -14,7 +14,7 @@ import type { AutoscalingSettings, DeploymentStatus, PromotionSettings, Variable
 import { effectivePromotionSettings } from "../service/lookups.js";
 import type { Autoscaler } from "../autoscaler/index.js";
 import type { RoutingTable } from "../router/index.js";
-import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
+import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetOwner, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
 import { newObjectId } from "../service/ids.js";
 import { appendAuditLog } from "../store/audit-log.js";
 import { findLiveDeploymentById, listAllLiveDeployments, updateDeployment, type DeploymentRow } from "../store/deployments.js";
@@ -395,6 +395,11 @@ export class DeploymentController {
   /** The sets the controller runs for a deployment (tests, status). */
   setsOf(deploymentId: string): ReplicaSetId[] {
     return [...(this.#setsOf.get(deploymentId) ?? [])];
+  }
+
+  /** Every set the controller runs, with its owner (the metrics export). */
+  replicaSets(): Array<{ id: ReplicaSetId; owner: ReplicaSetOwner }> {
+    return [...this.#sets.values()].map((set) => ({ id: set.id, owner: set.spec.owner }));
   }
 
   /** Stop observing (engine shutdown); pending status writes finish first. */

@@ -65,6 +65,7 @@ export function timedSql(sql: Sql, timing: StoreTiming): Sql {
         timing.transaction((performance.now() - started) / 1000, failed);
       }
     },
+    listen: (channel, onPayload, onGap) => sql.listen(channel, onPayload, onGap),
     close: () => sql.close(),
   };
 }

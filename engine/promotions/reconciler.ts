@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { performance } from "node:perf_hooks";
 import { nameWithId } from "../../sdk/labels.js";
 import { cleanupFor, isTerminalStatus, planNextStep, resumedAfterTakeover, type Observation, type PromotionState } from "../rollout/index.js";
 import { replicaSetId, type ReplicaSetObservation, type Runtime } from "../runtime/runtime.js";
@@ -42,12 +43,16 @@ export interface PromotionReconcilerOptions {
    * no event here, so without the scan nobody would take it over.
    */
   scanIntervalMs?: number;
+  /** told after every pass: its result, how long it took and how late it started (seconds) */
+  onPass?: (result: "ok" | "error", seconds: number, lagSeconds: number) => void;
 }
 
 interface Scheduled {
   timer: NodeJS.Timeout | undefined;
   running: Promise<void> | undefined;
   again: boolean;
+  /** `performance.now()` when the next pass is due (metrics: how late it starts) */
+  dueAt: number;
 }
 
 function replicaObservation(observation: ReplicaSetObservation) {
@@ -119,7 +124,7 @@ export class PromotionReconciler {
     if (this.#closed) return;
     let entry = this.#scheduled.get(promotionId);
     if (!entry) {
-      entry = { timer: undefined, running: undefined, again: false };
+      entry = { timer: undefined, running: undefined, again: false, dueAt: performance.now() };
       this.#scheduled.set(promotionId, entry);
     }
     if (entry.running) {
@@ -127,6 +132,7 @@ export class PromotionReconciler {
       return;
     }
     if (entry.timer) clearTimeout(entry.timer);
+    entry.dueAt = performance.now();
     entry.timer = setTimeout(() => this.#run(promotionId), 0);
   }
 
@@ -141,12 +147,13 @@ export class PromotionReconciler {
     if (pending?.running) await pending.running.catch(() => undefined);
     let entry = this.#scheduled.get(promotionId);
     if (!entry) {
-      entry = { timer: undefined, running: undefined, again: false };
+      entry = { timer: undefined, running: undefined, again: false, dueAt: performance.now() };
       this.#scheduled.set(promotionId, entry);
     }
     // Another caller may have started a pass while this one waited: that one started after this call too.
     if (!entry.running) {
       if (entry.timer) clearTimeout(entry.timer);
+      entry.dueAt = performance.now();
       this.#run(promotionId);
     }
     await entry.running;
@@ -173,11 +180,20 @@ export class PromotionReconciler {
     if (!entry || this.#closed) return;
     entry.timer = undefined;
     entry.again = false;
+    const startedAt = performance.now();
+    const passed = (result: "ok" | "error"): void => this.#options.onPass?.(result, (performance.now() - startedAt) / 1000, (startedAt - entry.dueAt) / 1000);
     entry.running = this.#pass(promotionId)
-      .catch((error: unknown) => {
-        this.#options.log?.(`promotion ${promotionId}: reconcile pass failed, retrying: ${(error as Error).message}`);
-        return this.#clock() + 1000;
-      })
+      .then(
+        (wakeAt) => {
+          passed("ok");
+          return wakeAt;
+        },
+        (error: unknown) => {
+          passed("error");
+          this.#options.log?.(`promotion ${promotionId}: reconcile pass failed, retrying: ${(error as Error).message}`);
+          return this.#clock() + 1000;
+        },
+      )
       .then((wakeAt) => {
         entry.running = undefined;
         if (this.#closed) return;
@@ -187,6 +203,7 @@ export class PromotionReconciler {
         }
         if (entry.again) return this.wake(promotionId);
         const delay = Math.max(0, Math.min(wakeAt - this.#clock(), this.#options.maxIdleMs ?? 1000));
+        entry.dueAt = performance.now() + delay;
         entry.timer = setTimeout(() => this.#run(promotionId), delay);
       });
   }

@@ -6,7 +6,7 @@ import { ALWAYS_CHECK, DnsLabelName, ObjectId, Timestamp } from "./common.js";
  * - `admin`: everything (the management API and every predict route), as the engine's bootstrap key;
  * - `inference`: the four predict routes only, optionally limited to some models and/or some
  *   environments (by name);
- * - `metrics`: reserved for reading `GET /metrics`; nothing else.
+ * - `metrics`: `GET /metrics` (the Prometheus export) only; predict and the management API are 403.
  */
 export const API_KEY_SCOPES = ["admin", "inference", "metrics"] as const;
 export const ApiKeyScope = z.enum(API_KEY_SCOPES);
