@@ -2,29 +2,26 @@
  * Everything that makes deployments really run and serve, wired together: the process runtime
  * (replicas), the router (predict traffic), the autoscaler, the deployment controller (stored
  * state → runtime and router) and the promotion reconciler. Driven by the control plane's domain
- * events; rebuilt from the store on start, so a restarted engine resumes where it stopped.
+ * events, and with several engines on one PostgreSQL by theirs (the change feed) and the control
+ * lease (one leader writes counts and drives promotions); rebuilt from the store on start, so a
+ * restarted engine resumes where it stopped. Mounted by the engine (engine.ts) before it listens.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { VariablesRollout } from "../sdk/index.js";
 import { Autoscaler } from "./autoscaler/index.js";
-import type { EngineMetrics } from "./metrics/index.js";
 import { ChangeFeed, type ClusterChange } from "./control/change-feed.js";
 import { ControlLease } from "./control/control-lease.js";
 import { DeploymentController } from "./control/deployment-controller.js";
 import { createPromotionExecutor } from "./promotions/executor.js";
 import { PromotionReconciler } from "./promotions/reconciler.js";
 import { createRouter, InFlightCounts, RoutingTable, type EnvironmentRoute } from "./router/index.js";
-import type { AuthorizePredict } from "./router/router.js";
-import type { ConnectionHandler } from "./router/front-door.js";
 import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/index.js";
 import { replicaSetId, type InFlightCounter, type Runtime } from "./runtime/runtime.js";
-import type { ControlPlane } from "./service/control-plane.js";
-import type { DomainEvent } from "./service/events.js";
+import type { EngineMount, EngineParts } from "./engine.js";
+import type { PromotionExecutor } from "./service/promotions.js";
 import type { Sql } from "./store/sql.js";
 import type { KubernetesRuntimeChoice } from "./runtime/kubernetes/start-kubernetes-runtime.js";
 
 export interface DataPlaneOptions {
-  /** who may call a predict target (the engine's AccessView); required, so no router runs open */
-  authorizePredict: AuthorizePredict;
   /** options of the default process runtime */
   runtime?: ProcessRuntimeOptions;
   /** another runtime instead; it drains on the router's counts it is given */
@@ -43,15 +40,11 @@ export interface DataPlaneOptions {
   storeResyncMs?: number;
   /** progress lines of promotions and replica changes */
   log?: (line: string) => void;
-  /** the engine's metrics (GET /metrics): the router counts requests into it, the rest is read at scrape time */
-  metrics?: EngineMetrics;
 }
 
-export interface DataPlane {
-  /** serves data-plane paths (`/models/...`); false for any other path */
-  handle(req: IncomingMessage, res: ServerResponse): boolean;
-  /** the router's fast path for new connections (see engine/router/fast-path.ts) */
-  acceptConnection: ConnectionHandler;
+export interface DataPlane extends EngineMount {
+  promotionExecutor: PromotionExecutor;
+  variablesRollout(modelId: string, environmentName: string): Promise<VariablesRollout>;
   runtime: Runtime;
   controller: DeploymentController;
   reconciler: PromotionReconciler;
@@ -64,23 +57,23 @@ export interface DataPlane {
   close(): Promise<void>;
 }
 
-export async function startDataPlane(controlPlane: ControlPlane, options: DataPlaneOptions): Promise<DataPlane> {
-  const sql = controlPlane.sql;
+/** Built from the engine's parts (store, domain events, access view): every piece made once, in order. */
+export async function startDataPlane(parts: EngineParts, options: DataPlaneOptions): Promise<DataPlane> {
+  // metrics (GET /metrics): the router counts requests into them, the rest is read at scrape time
+  const { sql, events, access, metrics } = parts;
   const inFlight = new InFlightCounts();
   const runtime = await createRuntime(sql, inFlight, options);
   const table = new RoutingTable();
-  // The controller is created after the router and autoscaler it uses; their callbacks reach it late.
-  let controller: DeploymentController | undefined;
   const router = createRouter({
     table,
     runtime,
     inFlight,
-    authorize: options.authorizePredict,
-    onWake: (setId) => controller?.wake(setId),
-    ...(options.metrics ? { metrics: options.metrics.requests } : {}),
+    // required: no router runs open
+    authorize: (target, authorization) => access.authorizePredict(target, authorization),
+    metrics: metrics.requests,
     ...(options.wakeTimeoutMs !== undefined ? { wakeTimeoutMs: options.wakeTimeoutMs } : {}),
   });
-  const autoscaler = new Autoscaler({ source: router, apply: (setId, replicas) => controller?.applyAutoscaling(setId, replicas) });
+  const autoscaler = new Autoscaler({ source: router });
 
   // Events are handled one at a time, in order: each handler re-reads the rows it needs.
   let queue: Promise<void> = Promise.resolve();
@@ -111,7 +104,8 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     publish: (change) => feed.publish(change),
     ...(options.log ? { log: options.log } : {}),
   });
-  controller = deployments;
+  router.onWake((setId) => deployments.wake(setId));
+  autoscaler.onDecision((setId, replicas) => deployments.applyAutoscaling(setId, replicas));
   const reconciler = new PromotionReconciler({
     sql,
     runtime,
@@ -121,9 +115,9 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     publish: (change) => feed.publish(change),
     ...(options.log ? { log: options.log } : {}),
     ...(options.promotionLeaseTtlMs !== undefined ? { leaseTtlMs: options.promotionLeaseTtlMs } : {}),
-    ...(options.metrics ? { onPass: options.metrics.reconcilePass.bind(options.metrics) } : {}),
+    onPass: metrics.reconcilePass.bind(metrics),
   });
-  const stopMetrics = options.metrics?.observeDataPlane({
+  const stopMetrics = metrics.observeDataPlane({
     replicaSets: () => deployments.replicaSets(),
     runtime,
     inFlightForSet: (setId) => router.inFlightForSet(setId),
@@ -131,15 +125,12 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     table,
     sql,
   });
-  controlPlane.setVariablesRolloutSource((modelId, environmentName) => deployments.variablesRollout(modelId, environmentName));
-  controlPlane.setPromotionExecutor(
-    createPromotionExecutor({
-      currentReplicas: (deploymentId, environmentName) => deployments.desiredReplicas(replicaSetId(deploymentId, environmentName)),
-      readyReplicas: (deploymentId, environmentName) => runtime.observe(replicaSetId(deploymentId, environmentName)).ready,
-      routeEnded: (promotion, state) => reconciler.route(promotion, state),
-      ...(options.promotionReadyTimeoutMs !== undefined ? { readyTimeoutMs: options.promotionReadyTimeoutMs } : {}),
-    }),
-  );
+  const promotionExecutor = createPromotionExecutor({
+    currentReplicas: (deploymentId, environmentName) => deployments.desiredReplicas(replicaSetId(deploymentId, environmentName)),
+    readyReplicas: (deploymentId, environmentName) => runtime.observe(replicaSetId(deploymentId, environmentName)).ready,
+    routeEnded: (promotion, state) => reconciler.route(promotion, state),
+    ...(options.promotionReadyTimeoutMs !== undefined ? { readyTimeoutMs: options.promotionReadyTimeoutMs } : {}),
+  });
 
   const onChange = async (change: ClusterChange): Promise<void> => {
     switch (change.type) {
@@ -161,7 +152,7 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
         return deployments.wake(change.setId);
     }
   };
-  const unsubscribe = controlPlane.onChange((event) => {
+  const unsubscribe = events.onChange((event) => {
     enqueue(`event ${event.type}`, () => onChange(event));
     feed.publish(event);
   });
@@ -188,6 +179,8 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
   resyncTimer?.unref();
 
   return {
+    promotionExecutor,
+    variablesRollout: (modelId, environmentName) => deployments.variablesRollout(modelId, environmentName),
     handle: (req, res) => router.handle(req, res),
     acceptConnection: (socket, handOff) => router.acceptConnection(socket, handOff),
     runtime,
@@ -197,7 +190,7 @@ export async function startDataPlane(controlPlane: ControlPlane, options: DataPl
     routeOf: (modelId, environmentName) => table.environment(modelId, environmentName),
     routesDeployment: (modelId, deploymentId) => table.deployment(modelId, deploymentId) !== undefined,
     async close() {
-      stopMetrics?.();
+      stopMetrics();
       unsubscribe();
       clearInterval(resyncTimer);
       await feed.close();

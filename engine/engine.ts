@@ -7,6 +7,9 @@ import { AccessView } from "./auth/access-view.js";
 import { createMetricsEndpoint, EngineMetrics, timedSql } from "./metrics/index.js";
 import { closeFrontDoor, createFrontDoor, type ConnectionHandler } from "./router/front-door.js";
 import { ControlPlane } from "./service/control-plane.js";
+import { DomainEvents } from "./service/events.js";
+import type { PromotionExecutor } from "./service/promotions.js";
+import type { VariablesRollout } from "../sdk/index.js";
 import { openStore } from "./store/open-store.js";
 import type { Sql } from "./store/sql.js";
 
@@ -32,17 +35,37 @@ export interface EngineOptions {
   /** Print a newly generated API key itself, not only its file: for an operator at a terminal
    * (`modelplane serve` sets it when stderr is a TTY). Default false. */
   showGeneratedApiKey?: boolean;
-  /**
-   * Requests the management API does not own (data-plane `/models/...`). Default: 404 JSON.
-   * The lead mounts the router here.
-   */
-  fallbackHandler?: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-  /** Takes each new connection first (the router's fast path), handing it to the node:http
-   * server at the first request it does not serve. Default: node:http serves everything. */
-  acceptConnection?: ConnectionHandler;
 }
 
-export interface RunningEngine {
+/** What the engine is built from, for what it mounts beside the API (engine/main.ts: the data plane). */
+export interface EngineParts {
+  sql: Sql;
+  /** the control plane's domain events, emitted after each commit */
+  events: DomainEvents;
+  /** who may call what: API keys and public environments in memory */
+  access: AccessView;
+  /** what GET /metrics shows (the data plane counts its requests and adds its state) */
+  metrics: EngineMetrics;
+}
+
+/** What the engine mounts beside its management API, built before the server listens. */
+export interface EngineMount {
+  /** serves the paths the management API does not own (data-plane `/models/...`): true when it did */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** takes each new connection first (the router's fast path), handing it to the node:http server
+   * at the first request it does not serve */
+  acceptConnection: ConnectionHandler;
+  /** runs promotions (without it, promote routes answer 501) */
+  promotionExecutor?: PromotionExecutor;
+  /** where an environment's configuration roll stands */
+  variablesRollout?: (modelId: string, environmentName: string) => Promise<VariablesRollout>;
+  /** stops what it runs (replicas drained); called before the API closes */
+  close(): Promise<void>;
+}
+
+export interface RunningEngine<M extends EngineMount = EngineMount> {
+  /** what was mounted beside the API (undefined: the management API alone) */
+  mounted: M | undefined;
   /** base URL, e.g. http://127.0.0.1:7070 */
   url: string;
   apiKey: string;
@@ -60,13 +83,21 @@ export interface RunningEngine {
   close(): Promise<void>;
 }
 
-function defaultFallback(_req: IncomingMessage, res: ServerResponse): void {
-  const body = JSON.stringify({ error: { code: "NOT_FOUND", message: "not found", details: {} } });
+function notFound(req: IncomingMessage, res: ServerResponse): void {
+  const body = JSON.stringify({ error: { code: "NOT_FOUND", message: `no route for ${req.method} ${req.url?.split("?")[0]}`, details: {} } });
   res.writeHead(404, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
   res.end(body);
 }
 
-export async function startEngine(options: EngineOptions = {}): Promise<RunningEngine> {
+/**
+ * The composition root of an engine: the store, the domain events, the access view, then what is
+ * mounted beside the API (built from those, before anything listens), then the control plane with
+ * the mount's promotion executor, the API and the server — each made once, in order.
+ */
+export async function startEngine<M extends EngineMount = EngineMount>(
+  options: EngineOptions = {},
+  mount?: (parts: EngineParts) => Promise<M>,
+): Promise<RunningEngine<M>> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const dataDir = resolve(options.dataDir ?? "./.modelplane");
   const metrics = new EngineMetrics({ log });
@@ -77,6 +108,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
     ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
   }), metrics.store);
   let stopAccess = (): void => undefined;
+  let mounted: M | undefined;
   try {
     const { apiKey, source } = resolveApiKey({ dataDir, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
     if (source === "generated") {
@@ -88,7 +120,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
           : `modelplane: generated an API key in ${keyFile} (readable by this user only); clients: export MODELPLANE_API_KEY=$(cat ${keyFile})`,
       );
     }
-    const service = new ControlPlane({ sql: store });
+    const events = new DomainEvents();
     const access = new AccessView({
       sql: store,
       bootstrapKey: apiKey,
@@ -97,14 +129,21 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
     });
     await access.start();
     stopAccess = () => access.close();
+    mounted = await mount?.({ sql: store, events, access, metrics });
+    const service = new ControlPlane({
+      sql: store,
+      events,
+      ...(mounted?.promotionExecutor !== undefined ? { promotionExecutor: mounted.promotionExecutor } : {}),
+      ...(mounted?.variablesRollout !== undefined ? { variablesRollout: mounted.variablesRollout } : {}),
+    });
     const handleApi = createApiHandler({ service, access, log });
     const serveMetrics = createMetricsEndpoint({ metrics, authorize: (authorization) => access.authorizeMetrics(authorization), log });
-    const fallback = options.fallbackHandler ?? defaultFallback;
     const server = createServer((req, res) => {
       void (async () => {
         try {
           if (serveMetrics(req, res) || (await handleApi(req, res))) return;
-          await fallback(req, res);
+          if (mounted?.handle(req, res) === true) return;
+          notFound(req, res);
         } catch (error) {
           log(`request ${req.method} ${req.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
           if (!res.headersSent) res.writeHead(500).end();
@@ -114,7 +153,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
     });
     // keep-alive sockets would hold close() open; in-flight requests still finish
     server.keepAliveTimeout = 5_000;
-    const acceptConnection = options.acceptConnection ?? ((socket, handOff) => handOff(socket));
+    const acceptConnection: ConnectionHandler = mounted !== undefined ? mounted.acceptConnection : (socket, handOff) => handOff(socket);
     const front = createFrontDoor(server, acceptConnection);
     await new Promise<void>((resolveListen, rejectListen) => {
       front.once("error", rejectListen);
@@ -126,7 +165,9 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
     const address = front.address() as AddressInfo;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     let closing: Promise<void> | undefined;
+    const running = mounted;
     return {
+      mounted,
       url: `http://${host}:${address.port}`,
       apiKey,
       service,
@@ -137,6 +178,8 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
       metrics,
       close() {
         closing ??= (async () => {
+          // Replicas stop first (drained, while their requests still have a server), then the API.
+          await running?.close();
           await closeFrontDoor(front, server);
           access.close();
           await store.close();
@@ -145,6 +188,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
       },
     };
   } catch (error) {
+    await mounted?.close().catch(() => undefined);
     stopAccess();
     await store.close();
     throw error;

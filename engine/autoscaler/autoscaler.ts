@@ -11,8 +11,6 @@ export interface LoadSource {
 
 export interface AutoscalerOptions {
   source: LoadSource;
-  /** Set a deployment's replica count (the engine persists it and calls runtime.setDesired). */
-  apply: (replicaSetId: string, replicas: number) => void;
   /** Default 250 ms. */
   sampleIntervalMs?: number;
   /** Default Date.now. */
@@ -38,6 +36,8 @@ interface TrackedSet {
  */
 export class Autoscaler {
   private readonly sets = new Map<string, TrackedSet>();
+  /** who applies a decision (the deployment controller persists it and calls runtime.setDesired) */
+  private readonly deciders = new Set<(replicaSetId: string, replicas: number) => void>();
   private readonly clock: () => number;
   private readonly sampleIntervalMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -124,9 +124,19 @@ export class Autoscaler {
     tracked.lastHighDemandAt = this.clock();
     if (tracked.currentReplicas === 0) {
       tracked.currentReplicas = Math.min(tracked.settings.max_replica, Math.max(1, tracked.settings.min_replica));
-      this.options.apply(replicaSetId, tracked.currentReplicas);
+      this.decide(replicaSetId, tracked.currentReplicas);
     }
     return true;
+  }
+
+  /** Called with each replica count decided for a set; returns the unsubscribe function. */
+  onDecision(listener: (replicaSetId: string, replicas: number) => void): () => void {
+    this.deciders.add(listener);
+    return () => this.deciders.delete(listener);
+  }
+
+  private decide(replicaSetId: string, replicas: number): void {
+    for (const listener of this.deciders) listener(replicaSetId, replicas);
   }
 
   /** Replicas the load calls for, unclamped (0 when untracked). For the promotion reconciler. */
@@ -167,7 +177,7 @@ export class Autoscaler {
       tracked.lastHighDemandAt = recommendation.lastHighDemandAt;
       if (recommendation.replicas !== tracked.currentReplicas) {
         tracked.currentReplicas = recommendation.replicas;
-        this.options.apply(replicaSetId, recommendation.replicas);
+        this.decide(replicaSetId, recommendation.replicas);
       }
     }
   }

@@ -25,10 +25,6 @@ export interface RouterOptions {
   /** The per-replica request counts this router keeps (the runtime drains on them); made at the
    * composition root and given to the runtime too. Default: a new one. */
   inFlight?: InFlightCounts;
-  /** A request reached an active deployment whose replica set has no ready replica (scaled to
-   * zero): the engine should scale it up. Called once per held request; must be idempotent and
-   * must not throw. */
-  onWake?: (replicaSetId: string) => void;
   /** How long a request is held while its deployment wakes up. Default 60 s. */
   wakeTimeoutMs?: number;
   /** Other replicas tried when one refuses the connection (a replica that just died). Default 2. */
@@ -68,6 +64,10 @@ export interface Router {
   /** Requests ever received for a replica set (monotonic), so a sampler can tell that traffic
    * arrived between two samples even if none was in flight at either. */
   requestsForSet(replicaSetId: string): number;
+  /** A request reached an active deployment whose replica set has no ready replica (scaled to
+   * zero): the listener should scale it up. Called once per held request; must be idempotent and
+   * must not throw. Returns the unsubscribe function. */
+  onWake(listener: (replicaSetId: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -116,7 +116,10 @@ interface ReplicaPool {
  */
 export function createRouter(options: RouterOptions): Router {
   const { table, runtime, authorize, metrics } = options;
-  const onWake = options.onWake ?? (() => undefined);
+  const wakeListeners = new Set<(replicaSetId: string) => void>();
+  const onWake = (replicaSetId: string): void => {
+    for (const listener of wakeListeners) listener(replicaSetId);
+  };
   const wakeTimeoutMs = options.wakeTimeoutMs ?? 60_000;
   const maxConnectRetries = options.maxConnectRetries ?? 2;
   const rand = options.rand ?? Math.random;
@@ -421,6 +424,10 @@ export function createRouter(options: RouterOptions): Router {
     inFlight,
     inFlightForSet: (replicaSetId) => inFlightBySet.get(replicaSetId) ?? 0,
     requestsForSet: (replicaSetId) => requestsBySet.get(replicaSetId) ?? 0,
+    onWake(listener) {
+      wakeListeners.add(listener);
+      return () => wakeListeners.delete(listener);
+    },
     close,
   };
 }

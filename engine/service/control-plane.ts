@@ -48,15 +48,29 @@ type Deleted = { id: string; deleted: true };
  * driver and reconciler need. Every write is one transaction with an audit entry; domain events
  * (`onChange`) fire after commit.
  */
-export class ControlPlane {
-  readonly events = new DomainEvents();
-  readonly #context: ServiceContext;
-  #promotionExecutor: PromotionExecutor | undefined;
-  #variablesRolloutSource: ((modelId: string, environmentName: string) => Promise<VariablesRollout>) | undefined;
+export interface ControlPlaneOptions {
+  sql: Sql;
+  /** where domain events go after commit (the data plane listens); default: a new, unheard one */
+  events?: DomainEvents;
+  now?: () => Date;
+  /** promotion execution (the data plane's reconciler); without it, promote routes answer 501 */
+  promotionExecutor?: PromotionExecutor;
+  /** what observes the replicas of an environment's sets (the deployment controller); without it,
+   * variable changes report no rollout */
+  variablesRollout?: (modelId: string, environmentName: string) => Promise<VariablesRollout>;
+}
 
-  constructor(options: { sql: Sql; now?: () => Date; promotionExecutor?: PromotionExecutor }) {
+export class ControlPlane {
+  readonly events: DomainEvents;
+  readonly #context: ServiceContext;
+  readonly #promotionExecutor: PromotionExecutor | undefined;
+  readonly #variablesRolloutSource: ((modelId: string, environmentName: string) => Promise<VariablesRollout>) | undefined;
+
+  constructor(options: ControlPlaneOptions) {
+    this.events = options.events ?? new DomainEvents();
     this.#context = { sql: options.sql, events: this.events, now: options.now ?? (() => new Date()) };
     this.#promotionExecutor = options.promotionExecutor;
+    this.#variablesRolloutSource = options.variablesRollout;
   }
 
   get sql(): Sql {
@@ -65,16 +79,6 @@ export class ControlPlane {
 
   onChange(listener: DomainEventListener): () => void {
     return this.events.onChange(listener);
-  }
-
-  /** Plug in what observes the replicas of an environment's sets (the deployment controller). */
-  setVariablesRolloutSource(source: (modelId: string, environmentName: string) => Promise<VariablesRollout>): void {
-    this.#variablesRolloutSource = source;
-  }
-
-  /** Plug in promotion execution (the reconciler); until then promote routes answer 501. */
-  setPromotionExecutor(executor: PromotionExecutor): void {
-    this.#promotionExecutor = executor;
   }
 
   /** Run custom work in a service transaction (audit + events after commit), for the reconciler. */

@@ -100,7 +100,7 @@ describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL: one wr
         if (killedAt === undefined) {
           const [v1Row] = await store.query<{ replicas_desired: number }>("SELECT replicas_desired FROM deployments WHERE id = $1", [v1.id]);
           if (v1Row) v1Desired.push(v1Row.replicas_desired);
-          for (const set of await store.query<{ id: string; desired: number }>("SELECT id, desired FROM replica_sets WHERE id = ANY($1)", [[`${v1.id}.production`, `${v2.id}.production`]])) {
+          for (const set of await store.query<{ id: string; desired: number }>("SELECT id, desired FROM replica_sets WHERE id IN ($1, $2)", [`${v1.id}.production`, `${v2.id}.production`])) {
             setCounts.set(set.id, [...(setCounts.get(set.id) ?? []), set.desired]);
           }
         }

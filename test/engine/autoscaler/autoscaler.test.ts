@@ -11,9 +11,9 @@ function harness() {
       inFlightForSet: (id) => inFlight.get(id) ?? 0,
       requestsForSet: (id) => requests.get(id) ?? 0,
     },
-    apply: (id, replicas) => applied.push([id, replicas]),
     clock: () => now,
   });
+  autoscaler.onDecision((id, replicas) => applied.push([id, replicas]));
   /** advance the clock by `seconds`, sampling every 250 ms as the timer would */
   const run = (seconds: number) => {
     for (let tick = 0; tick < seconds * 4; tick++) {
@@ -72,7 +72,8 @@ describe("Autoscaler", () => {
 
   it("samples on its own timer", async () => {
     const applied: number[] = [];
-    const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 3 }, apply: (_, replicas) => applied.push(replicas), sampleIntervalMs: 10 });
+    const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 3 }, sampleIntervalMs: 10 });
+    autoscaler.onDecision((_, replicas) => applied.push(replicas));
     const done = new Promise<void>((resolve) => {
       const check = setInterval(() => {
         if (applied.length > 0) {

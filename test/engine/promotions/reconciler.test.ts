@@ -107,18 +107,18 @@ describe("promotion reconciler", () => {
     const clock = () => now;
     const { sql, writes } = countingWrites(store);
     const runtime = new RecordingRuntime();
-    let controller: DeploymentController | undefined;
-    const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 }, apply: (id, replicas) => controller?.applyAutoscaling(id, replicas), clock });
-    controller = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, clock: () => new Date(now) });
-    const deployments = controller;
-    const service = new ControlPlane({ sql, now: () => new Date(now) });
-    service.setPromotionExecutor(
-      createPromotionExecutor({
+    const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 }, clock });
+    const deployments = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, clock: () => new Date(now) });
+    autoscaler.onDecision((id, replicas) => deployments.applyAutoscaling(id, replicas));
+    const service = new ControlPlane({
+      sql,
+      now: () => new Date(now),
+      promotionExecutor: createPromotionExecutor({
         currentReplicas: (id, environment) => deployments.desiredReplicas(replicaSetId(id, environment)),
         readyReplicas: (id, environment) => runtime.observe(replicaSetId(id, environment)).ready,
         clock,
       }),
-    );
+    });
     const logged: string[] = [];
     const reconciler = new PromotionReconciler({ sql, runtime, deployments, autoscaler, clock, maxIdleMs: 60_000, log: (line) => logged.push(line) });
     try {

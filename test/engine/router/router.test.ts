@@ -95,17 +95,11 @@ describe("router with process replicas", () => {
     const table = new RoutingTable();
     const spec = sentimentSpec({ id: "dev-1", env: { MODEL_STARTUP_DELAY_MS: "300" } });
     const woken: string[] = [];
-    const router = track(
-      createRouter({
-        table,
-        runtime,
-        authorize: ALLOW_EVERY_CALLER,
-        onWake: (deploymentId) => {
-          woken.push(deploymentId);
-          runtime.setDesired(spec, 1);
-        },
-      }),
-    );
+    const router = track(createRouter({ table, runtime, authorize: ALLOW_EVERY_CALLER }));
+    router.onWake((deploymentId) => {
+      woken.push(deploymentId);
+      runtime.setDesired(spec, 1);
+    });
     const url = await serve(router);
     table.setDeployment("m2", "dev-1", { active: true, predictPath: "/predict", isDevelopment: true });
     expect(runtime.observe("dev-1").ready).toBe(0);
@@ -137,7 +131,8 @@ describe("router: an environment request held for a set a promotion took away", 
     const replicas = new StaticReplicas();
     const table = new RoutingTable();
     const woken: string[] = [];
-    const router = track(createRouter({ table, runtime: replicas, authorize: ALLOW_EVERY_CALLER, wakeTimeoutMs: 30_000, onWake: (setId) => woken.push(setId) }));
+    const router = track(createRouter({ table, runtime: replicas, authorize: ALLOW_EVERY_CALLER, wakeTimeoutMs: 30_000 }));
+    router.onWake((setId) => woken.push(setId));
     const url = await serve(router);
     table.setDeployment("m", "v1", { active: true, predictPath: "/predict", isDevelopment: false });
     table.setDeployment("m", "v2", { active: true, predictPath: "/predict", isDevelopment: false });
