@@ -250,6 +250,9 @@ export class DeploymentController {
           (role === "candidate" ? 0 : Math.max(1, environment.autoscaling_settings.min_replica, wanted.length === 1 ? (options.restoreReplicas ?? 0) : 0)))
         : (stored.get(id)?.desired ?? 0);
       const set = this.#upsert(id, row.id, environment.name, role, spec, false);
+      // A candidate's count is its promotion's from the start: before the reconciler's first pass the
+      // autoscaler would otherwise raise it to the environment's min_replica at once, past the surge.
+      if (role === "candidate") set.ownedByPromotion = true;
       this.#autoscaler.track(id, environment.autoscaling_settings, replicas);
       if (set.ownedByPromotion) this.#autoscaler.exclude(id);
       this.#apply(set, replicas);

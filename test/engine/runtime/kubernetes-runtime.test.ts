@@ -169,6 +169,36 @@ describe.skipIf(skipReason !== undefined)(`Kubernetes runtime${skipReason ? ` �
     expect(left.map((list) => list.items.length)).toEqual([0, 0, 0, 0]);
   });
 
+  it("two engines on one installation: only the writer writes; a follower observes the same pods, and its declarations and removals touch nothing", async () => {
+    const leader = await start();
+    const follower = await start();
+    follower.setWriter(false);
+    const set = spec();
+    const name = objectNameOf(set.id);
+    leader.setDesired(set, 2);
+    // the follower declares what it last read from the store — an older count — and must not write it
+    follower.setDesired(set, 1);
+    await eventually("the leader's 2 ready, seen by the follower too", () => leader.readyReplicas(set.id).length === 2 && follower.readyReplicas(set.id).length === 2, 90_000);
+    const before = await apps.readNamespacedDeployment({ name, namespace: namespace.name });
+    expect(before.spec?.replicas).toBe(2);
+    expect(follower.readyReplicas(set.id).map((replica) => replica.id).sort()).toEqual(leader.readyReplicas(set.id).map((replica) => replica.id).sort());
+    // a scale by hand: the leader's declaration wins again; the follower does not fight it either way
+    await apps.patchNamespacedDeploymentScale({ name, namespace: namespace.name, body: [{ op: "replace", path: "/spec/replicas", value: 3 }] });
+    await eventually("replicas back to 2", async () => (await apps.readNamespacedDeployment({ name, namespace: namespace.name })).spec?.replicas === 2, 30_000);
+    follower.setDesired(set, 5);
+    await follower.remove(set.id);
+    const after = await apps.readNamespacedDeployment({ name, namespace: namespace.name });
+    expect(after.spec?.replicas).toBe(2);
+    // the writer's generation moved only for the hand scale and its correction (2 writes), never for the follower
+    expect(after.metadata?.generation).toBe((before.metadata?.generation ?? 0) + 2);
+    // the follower takes over: its declaration is applied at once
+    await leader.detach();
+    runtimes.splice(runtimes.indexOf(leader), 1);
+    follower.setDesired(set, 1);
+    follower.setWriter(true);
+    await eventually("scaled to the new writer's 1", async () => (await apps.readNamespacedDeployment({ name, namespace: namespace.name })).spec?.replicas === 1, 30_000);
+  });
+
   it("a variable that changes without a new revision restarts no pod, even while the cache has not seen the Deployment yet", async () => {
     const runtime = await start();
     const set = spec();
