@@ -8,10 +8,15 @@
  * ROUTER_API_KEY=<key> turns the engine's key check on (the engine's AccessView, with that key as
  * a live inference key limited to model "bench"); without it every caller is let in — only the
  * bench does that, to measure what the check costs.
+ * ROUTER_METRICS=0 leaves the request metrics out (the engine always counts; only the bench turns
+ * it off, to measure what counting costs). With them on, the router counts into an EngineMetrics,
+ * as the engine does (prom-client's process collectors included), rendered every 5 s as a
+ * scraper would ask for it.
  */
 import cluster from "node:cluster";
 import { createServer } from "node:http";
 import { AccessView } from "../../engine/auth/access-view.js";
+import { EngineMetrics } from "../../engine/metrics/index.js";
 import { hashApiKey } from "../../engine/auth/api-key-secret.js";
 import { createFrontDoor, createRouter, RoutingTable, type AuthorizePredict } from "../../engine/router/index.js";
 import type { SqlExecutor } from "../../engine/store/sql.js";
@@ -23,6 +28,7 @@ const workers = Number(process.env["ROUTER_WORKERS"] ?? "1");
 /** "0": no fast path, every request through node:http and undici (router.handle) */
 const fastPath = process.env["ROUTER_FAST_PATH"] !== "0";
 const apiKey = process.env["ROUTER_API_KEY"];
+const withMetrics = process.env["ROUTER_METRICS"] !== "0";
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -69,7 +75,9 @@ async function serve(): Promise<void> {
   const authorize: AuthorizePredict = apiKey === undefined ? () => ({ ok: true }) : await keyCheck(apiKey);
   // production's traffic goes to each deployment's replica set for production
   const sets = ["current", "candidate"].map((deploymentId) => replicaSetId(deploymentId, "production"));
-  const router = createRouter({ table, runtime: fixedReplicas(sets), authorize });
+  const metrics = withMetrics ? new EngineMetrics() : undefined;
+  const router = createRouter({ table, runtime: fixedReplicas(sets), authorize, ...(metrics ? { metrics: metrics.requests } : {}) });
+  if (metrics !== undefined) setInterval(() => void metrics.render(), 5_000).unref();
   const server = createServer((req, res) => {
     if (router.handle(req, res)) return;
     res.writeHead(404).end();

@@ -6,15 +6,18 @@
  *   npx tsc -p bench/router/tsconfig.json && node dist/bench/router/run.js
  *
  * Needs `wrk` and `nginx` on PATH (Debian: apt-get install -y nginx wrk). Knobs (env):
- *   BENCH_ROUNDS=3        rounds; each round measures every target once, in turn, so a target is
- *                         compared with the others under the same background load; the report
- *                         gives medians over rounds (of values, and of per-round ratios)
+ *   BENCH_ROUNDS=3        rounds; each round measures every target once, in turn (every other
+ *                         round in reverse order), so a target is compared with the others under
+ *                         the same background load; the report gives medians over rounds (of
+ *                         values, and of per-round ratios)
  *   BENCH_DURATION_S=5    saturation run per target and round (wrk -t 2 -c 32)
  *   BENCH_RATE=1000       fixed request rate of the latency run (requests/s, open loop)
  *   BENCH_RATE_S=4        duration of the latency run
  *   BENCH_WORKERS=2       processes of the multi-process router and nginx variants
  *   BENCH_ONLY=keys       only the direct replica and the two 1-process fast-path routers, with and
  *                         without the key check (what the check costs, in a 1-minute run)
+ *   BENCH_ONLY=metrics    only the direct replica and the 1-process routers (fast path, and
+ *                         node:http only) with and without the request metrics (what counting costs)
  * Prints a markdown table (paste it into RESULTS.md).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -255,13 +258,20 @@ async function main(): Promise<void> {
 
     const targets: Target[] = [{ name: "direct to replica", url: `${upstreamUrl}/predict` }];
     const routers = [
-      { name: "modelplane router, 1 process", workers: 1, fastPath: true, keyCheck: true },
+      { name: "modelplane router, 1 process", workers: 1, fastPath: true, keyCheck: true, metrics: true },
       // the same without the key check (only the bench turns it off): what the check costs
-      { name: "modelplane router, 1 process, no key check", workers: 1, fastPath: true, keyCheck: false },
-      { name: `modelplane router, ${workers} processes`, workers, fastPath: true, keyCheck: true },
+      { name: "modelplane router, 1 process, no key check", workers: 1, fastPath: true, keyCheck: false, metrics: true },
+      // the same without the request metrics (only the bench turns them off): what counting costs
+      { name: "modelplane router, 1 process, no metrics", workers: 1, fastPath: true, keyCheck: true, metrics: false },
+      { name: `modelplane router, ${workers} processes`, workers, fastPath: true, keyCheck: true, metrics: true },
       // What large and chunked bodies take (and all requests took before the fast path).
-      { name: "modelplane router, node:http path only", workers: 1, fastPath: false, keyCheck: true },
-    ].filter((router) => only !== "keys" || (router.workers === 1 && router.fastPath));
+      { name: "modelplane router, node:http path only", workers: 1, fastPath: false, keyCheck: true, metrics: true },
+      { name: "modelplane router, node:http path only, no metrics", workers: 1, fastPath: false, keyCheck: true, metrics: false },
+    ].filter((router) => {
+      if (only === "keys") return router.workers === 1 && router.fastPath && router.metrics;
+      if (only === "metrics") return router.workers === 1 && router.keyCheck;
+      return true;
+    });
     for (const router of routers) {
       const port = await freePort();
       const child = start(process.execPath, [routerScript], {
@@ -270,6 +280,7 @@ async function main(): Promise<void> {
         ROUTER_WORKERS: String(router.workers),
         ROUTER_FAST_PATH: router.fastPath ? "1" : "0",
         ...(router.keyCheck ? { ROUTER_API_KEY: API_KEY } : {}),
+        ROUTER_METRICS: router.metrics ? "1" : "0",
       });
       targets.push({
         name: router.name,
@@ -277,7 +288,7 @@ async function main(): Promise<void> {
         ...(child.pid === undefined ? {} : { processGroup: child.pid }),
       });
     }
-    for (const nginxWorkers of only === "keys" ? [] : [1, workers]) {
+    for (const nginxWorkers of only === "keys" || only === "metrics" ? [] : [1, workers]) {
       const port = await freePort();
       const config = join(dir, `nginx-${nginxWorkers}.conf`);
       writeFileSync(config, nginxConfig(dir, port, upstreamPort, nginxWorkers));
@@ -293,9 +304,12 @@ async function main(): Promise<void> {
     const results: Measurement[][] = [];
     for (let round = 0; round < rounds; round++) {
       process.stderr.write(`round ${round + 1} of ${rounds}\n`);
-      const roundResults: Measurement[] = [];
-      for (const target of targets) roundResults.push(await measure(target, luaScript));
-      results.push(roundResults);
+      // Every other round in reverse order, so that a pair compared (with/without a feature) is
+      // not always measured in the same order as the machine's background load drifts.
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      const measured = new Map<Target, Measurement>();
+      for (const target of order) measured.set(target, await measure(target, luaScript));
+      results.push(targets.map((target) => measured.get(target)!));
     }
     report(results);
   } finally {
@@ -344,14 +358,20 @@ function report(rounds: Measurement[][]): void {
       lines.push(`  - vs ${targetNames[nginx]}: ${ratio(router, nginx).toFixed(2)}× throughput; p50 ${signedMs(delta(router, nginx, (m) => m.p50Ms))}, p99 ${signedMs(delta(router, nginx, (m) => m.p99Ms))}`);
     }
   }
-  const checked = targetNames.indexOf("modelplane router, 1 process");
-  const unchecked = targetNames.indexOf("modelplane router, 1 process, no key check");
-  if (checked !== -1 && unchecked !== -1) {
-    const cpu = (index: number) => median(rounds.map((round) => round[index]!.cpuMicrosecondsPerRequest));
+  const cpu = (index: number) => median(rounds.map((round) => round[index]!.cpuMicrosecondsPerRequest));
+  /** one feature on against off, in the same rounds: throughput ratio, CPU per request, latency */
+  const compare = (what: string, on: string, off: string) => {
+    const with_ = targetNames.indexOf(on);
+    const without = targetNames.indexOf(off);
+    if (with_ === -1 || without === -1) return;
+    const cpuRatios = rounds.map((round) => round[with_]!.cpuMicrosecondsPerRequest / round[without]!.cpuMicrosecondsPerRequest);
     lines.push(
-      `- key check on the fast path: ${ratio(checked, unchecked).toFixed(3)}× the throughput without it (per-round ratios ${rounds.map((round) => (round[checked]!.requestsPerSecond / round[unchecked]!.requestsPerSecond).toFixed(3)).join(", ")}); CPU ${cpuCell(cpu(checked))} vs ${cpuCell(cpu(unchecked))} per request; p50 ${signedMs(delta(checked, unchecked, (m) => m.p50Ms))}, p99 ${signedMs(delta(checked, unchecked, (m) => m.p99Ms))}`,
+      `- ${what}: ${ratio(with_, without).toFixed(3)}× the throughput without (per-round ratios ${rounds.map((round) => (round[with_]!.requestsPerSecond / round[without]!.requestsPerSecond).toFixed(3)).join(", ")}); CPU ${cpuCell(cpu(with_))} vs ${cpuCell(cpu(without))} per request (per-round ratios ${cpuRatios.map((value) => value.toFixed(3)).join(", ")}, median ${median(cpuRatios).toFixed(3)}); p50 ${signedMs(delta(with_, without, (m) => m.p50Ms))}, p99 ${signedMs(delta(with_, without, (m) => m.p99Ms))}`,
     );
-  }
+  };
+  compare("key check on the fast path", "modelplane router, 1 process", "modelplane router, 1 process, no key check");
+  compare("request metrics on the fast path", "modelplane router, 1 process", "modelplane router, 1 process, no metrics");
+  compare("request metrics on the node:http path", "modelplane router, node:http path only", "modelplane router, node:http path only, no metrics");
   console.log(lines.join("\n"));
 }
 
