@@ -1,0 +1,68 @@
+/**
+ * Counts the engine's store queries by wrapping its Sql port. The engine opens its store itself
+ * (engine/engine.ts) and every component holds that one object, so its methods are replaced in
+ * place, once, right after the engine started: from then on each statement, inside transactions
+ * too, is counted under its shape (whitespace collapsed, first 90 characters), and what it
+ * returned is shown to `onRows` (the bench reads promotion writes from there, see promotion-watch.ts).
+ * Queries of the engine's start (migrations, the first sync) are not counted.
+ */
+import type { Sql, SqlExecutor, SqlParam } from "../../engine/store/sql.js";
+
+export interface QueryCounts {
+  /** statements run (query and exec), transactions' included */
+  queries: number;
+  transactions: number;
+  /** statement shape → count */
+  byShape: Map<string, number>;
+}
+
+export interface CountingSql {
+  counts(): QueryCounts;
+  reset(): void;
+}
+
+/** The shape a statement is counted under: its text with whitespace collapsed, cut at 90 characters. */
+export function statementShape(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 90 ? `${flat.slice(0, 90)}…` : flat;
+}
+
+export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly unknown[]) => void = () => undefined): CountingSql {
+  let queries = 0;
+  let transactions = 0;
+  let byShape = new Map<string, number>();
+  const count = (text: string) => {
+    queries++;
+    const shape = statementShape(text);
+    byShape.set(shape, (byShape.get(shape) ?? 0) + 1);
+  };
+  const counted = (executor: SqlExecutor) => ({
+    query: async <Row>(text: string, params?: readonly SqlParam[]): Promise<Row[]> => {
+      count(text);
+      const rows = await executor.query<Row>(text, params);
+      onRows(text, rows);
+      return rows;
+    },
+    exec: async (script: string): Promise<void> => {
+      count(script);
+      await executor.exec(script);
+    },
+  });
+  // The adapters' methods are closures over their driver (no `this`), so the originals can be kept as values.
+  const original: SqlExecutor & Pick<Sql, "transaction"> = { keyring: sql.keyring, query: sql.query, exec: sql.exec, transaction: sql.transaction };
+  const root = counted(original);
+  sql.query = root.query;
+  sql.exec = root.exec;
+  sql.transaction = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => {
+    transactions++;
+    return original.transaction((tx) => fn({ keyring: tx.keyring, ...counted(tx) }));
+  };
+  return {
+    counts: () => ({ queries, transactions, byShape: new Map(byShape) }),
+    reset() {
+      queries = 0;
+      transactions = 0;
+      byShape = new Map();
+    },
+  };
+}

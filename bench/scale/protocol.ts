@@ -1,0 +1,52 @@
+/**
+ * Messages between the bench (run.ts) and the engine process it forks (engine-process.ts). The
+ * engine runs alone in its process so that its memory and CPU are its own, and API latencies are
+ * those a separate client sees.
+ */
+import type { LagSamples, PromotionEnded } from "./promotion-watch.js";
+
+export interface EngineProcessConfig {
+  dataDir: string;
+  /** PostgreSQL instead of PGlite */
+  databaseUrl?: string;
+  apiKey: string;
+  /** the hollow replicas' start-to-ready time */
+  readyAfterMs: number;
+}
+
+export interface WindowStats {
+  seconds: number;
+  queries: number;
+  transactions: number;
+  /** statement shape → count, most frequent first */
+  byShape: Array<[string, number]>;
+  lag: LagSamples;
+  /** engine CPU (user + system) over the window, seconds */
+  cpuSeconds: number;
+  rssMaxBytes: number;
+  rssEndBytes: number;
+  heapUsedEndBytes: number;
+  /** event-loop delay over the window, ms */
+  eventLoopDelayP50Ms: number;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+  /** hollow replica records alive at the end */
+  replicas: number;
+  /** the engine's log lines over the window, and the last few that report a failure */
+  logLines: number;
+  failureLines: string[];
+}
+
+export type ToEngine =
+  /** start a measurement window (counters, samples, histograms to zero) */
+  | { type: "reset" }
+  /** end the window: answered with `stats` */
+  | { type: "collect" }
+  | { type: "stop" };
+
+export type FromEngine =
+  /** rssBytes/heapUsedBytes: the engine right after its start, with its store open and nothing in it yet */
+  | { type: "ready"; url: string; startMs: number; rssBytes: number; heapUsedBytes: number }
+  | { type: "ended"; promotion: PromotionEnded }
+  | { type: "stats"; stats: WindowStats }
+  | { type: "stopped" };

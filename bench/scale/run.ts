@@ -1,0 +1,608 @@
+/**
+ * Scale benchmark: the control plane alone at scale. The engine (startModelplane, as `modelplane
+ * serve` runs it) runs in a process of its own with a hollow runtime (hollow-runtime.ts: replicas
+ * are in-memory records, ready 200 ms after they are asked for, at URLs nothing answers — as
+ * kubemark's hollow nodes do for Kubernetes), so every cost measured is the engine's own. This
+ * process drives it through the SDK client only:
+ *
+ *   setup    1,000 models, each with production, staging and dev (the two created through the API),
+ *            3 replicas and rolling promotion settings per environment (33 % surge: 3 steps, 1 s
+ *            stabilization); 10,000 deployments (10 per model, 1 hollow replica each); each
+ *            environment given a deployment by a first (instant) promotion
+ *   quiet    100 rolling promotions in flight at once, each replaced by a new one (another
+ *            environment, another deployment) as it ends; no other load: reconciler lag and store
+ *            queries per promotion step
+ *   loaded   the same promotions plus 200 API requests/s, open loop (gets of models, deployments,
+ *            environments and promotions, list calls, PATCH autoscaling settings, create
+ *            deployment): API p50/p99, reconciler lag, engine RSS and CPU
+ *
+ * and again on PostgreSQL (a throwaway PostgreSQL 15 server, test/support/postgres.ts).
+ *
+ *   npx tsc -p bench/scale/tsconfig.json && node dist/bench/scale/run.js
+ *   BENCH_MODELS=50 BENCH_DEPLOYMENTS=500 BENCH_PROMOTIONS=20 BENCH_STORE=pglite node dist/bench/scale/run.js   # a 2-minute try
+ *
+ * Knobs (env):
+ *   BENCH_MODELS=1000          models (3 environments each)
+ *   BENCH_DEPLOYMENTS=10000    deployments in all, spread evenly over the models (at least 3 per model)
+ *   BENCH_PROMOTIONS=100       rolling promotions kept in flight
+ *   BENCH_STORE=both           pglite | postgres | both (PostgreSQL 15 from /usr/lib/postgresql/15/bin)
+ *   BENCH_RATE=200             API requests/s of the loaded window
+ *   BENCH_QUIET_S=20           seconds of the promotions-only window
+ *   BENCH_DURATION_S=60        seconds of the loaded window
+ *   BENCH_READY_MS=200         a hollow replica's start-to-ready time
+ *   BENCH_REPLICAS=3           replicas per environment (steps per promotion, at 100/N % surge)
+ *   BENCH_STABILIZATION_S=1    stabilization after each traffic shift
+ *   BENCH_SETUP_CONCURRENCY=16 API calls in flight during setup
+ *   BENCH_CPU_PROF=<dir>       write the engine's CPU profile (node --cpu-prof) there
+ * Prints markdown (paste it into RESULTS.md); progress goes to stderr.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { closeAllClients, ModelplaneClient, type RouteName } from "../../sdk/index.js";
+import { startTestPostgres, type TestPostgres } from "../../test/support/postgres.js";
+import type { PromotionEnded } from "./promotion-watch.js";
+import type { EngineProcessConfig, FromEngine, ToEngine, WindowStats } from "./protocol.js";
+
+const MODELS = Number(process.env["BENCH_MODELS"] ?? "1000");
+const DEPLOYMENTS = Math.max(Number(process.env["BENCH_DEPLOYMENTS"] ?? "10000"), 3 * MODELS);
+const PROMOTIONS = Number(process.env["BENCH_PROMOTIONS"] ?? "100");
+const STORES = (process.env["BENCH_STORE"] ?? "both") === "both" ? ["pglite", "postgres"] : [process.env["BENCH_STORE"] ?? "pglite"];
+const RATE = Number(process.env["BENCH_RATE"] ?? "200");
+const QUIET_S = Number(process.env["BENCH_QUIET_S"] ?? "20");
+const LOADED_S = Number(process.env["BENCH_DURATION_S"] ?? "60");
+const READY_MS = Number(process.env["BENCH_READY_MS"] ?? "200");
+const REPLICAS = Number(process.env["BENCH_REPLICAS"] ?? "3");
+const STABILIZATION_S = Number(process.env["BENCH_STABILIZATION_S"] ?? "1");
+const SETUP_CONCURRENCY = Number(process.env["BENCH_SETUP_CONCURRENCY"] ?? "16");
+const CPU_PROF_DIR = process.env["BENCH_CPU_PROF"];
+/** One replica per step: 33 % of 3 → 1 (the planner rounds up, at least 1; the API allows up to 50 %). */
+const SURGE_PERCENT = Math.min(50, Math.floor(100 / REPLICAS));
+const ENVIRONMENTS = ["production", "staging", "dev"] as const;
+/** A promotion not ended after this long counts as stuck: its environment leaves the pool. */
+const PROMOTION_GIVE_UP_MS = 120_000;
+
+/** The targets of issue 14, for the embedded store. */
+const TARGETS = { apiP99Ms: 20, lagP99Ms: 250, rssBytes: 500 * 1024 * 1024 };
+
+const log = (line: string) => process.stderr.write(`[bench/scale ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+function summary(values: readonly number[]): { count: number; p50: number; p99: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN };
+}
+
+const ms = (value: number) => (Number.isNaN(value) ? "—" : value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(1)} ms`);
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+const load = () => loadavg().map((value) => value.toFixed(1)).join(" ");
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      await fn(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine process
+
+class EngineProcess {
+  readonly #child: ChildProcess;
+  readonly #waiters: Array<(message: FromEngine) => boolean> = [];
+  onEnded: (promotion: PromotionEnded) => void = () => undefined;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    child.on("message", (message: FromEngine) => {
+      if (message.type === "ended") return this.onEnded(message.promotion);
+      const index = this.#waiters.findIndex((waiter) => waiter(message));
+      if (index >= 0) this.#waiters.splice(index, 1);
+    });
+  }
+
+  static async start(config: EngineProcessConfig): Promise<{ engine: EngineProcess; ready: Extract<FromEngine, { type: "ready" }> }> {
+    const script = fileURLToPath(new URL("./engine-process.js", import.meta.url));
+    const execArgv = CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : [];
+    const child = fork(script, [JSON.stringify(config)], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const engine = new EngineProcess(child);
+    const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`engine process exited with ${code}`))));
+    const ready = await Promise.race([engine.#next((message) => message.type === "ready"), exited]);
+    exited.catch(() => undefined);
+    if (ready.type !== "ready") throw new Error("unexpected first message");
+    return { engine, ready };
+  }
+
+  #next(match: (message: FromEngine) => boolean): Promise<FromEngine> {
+    return new Promise((resolve) => {
+      this.#waiters.push((message) => {
+        if (!match(message)) return false;
+        resolve(message);
+        return true;
+      });
+    });
+  }
+
+  #send(message: ToEngine): void {
+    this.#child.send(message);
+  }
+
+  reset(): void {
+    this.#send({ type: "reset" });
+  }
+
+  async collect(): Promise<WindowStats> {
+    const answer = this.#next((message) => message.type === "stats");
+    this.#send({ type: "collect" });
+    const message = await answer;
+    if (message.type !== "stats") throw new Error("unexpected answer");
+    return message.stats;
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.#child.once("exit", () => resolve()));
+    this.#send({ type: "stop" });
+    await Promise.race([exited, sleep(60_000)]);
+    if (this.#child.exitCode === null) this.#child.kill("SIGKILL");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What exists, as the bench created it
+
+interface ModelEntry {
+  id: string;
+  deployments: string[];
+}
+
+interface EnvironmentSlot {
+  model: ModelEntry;
+  name: string;
+  /** the deployment it serves (after its first promotion) */
+  current: string | undefined;
+}
+
+interface World {
+  models: ModelEntry[];
+  environments: EnvironmentSlot[];
+  /** the newest promotions, for GET …/promotions/{id} */
+  recentPromotions: Array<{ modelId: string; environment: string; id: string }>;
+}
+
+const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
+
+/** Runs promotions and waits for their end, told by the engine process (its promotion writes). */
+class PromotionDriver {
+  readonly #client: ModelplaneClient;
+  readonly #world: World;
+  readonly #waiting = new Map<string, (ended: PromotionEnded) => void>();
+  /** ends seen before the promote request returned */
+  readonly #early = new Map<string, PromotionEnded>();
+  readonly promoteLatencies: number[] = [];
+  readonly durations: number[] = [];
+  errors = 0;
+  stuck = 0;
+  lastError = "";
+
+  constructor(client: ModelplaneClient, world: World) {
+    this.#client = client;
+    this.#world = world;
+  }
+
+  ended(promotion: PromotionEnded): void {
+    const resolve = this.#waiting.get(promotion.promotionId);
+    if (resolve) {
+      this.#waiting.delete(promotion.promotionId);
+      resolve(promotion);
+    } else {
+      this.#early.set(promotion.promotionId, promotion);
+    }
+  }
+
+  /** Promote and wait for the end: "refused" when the request failed, "stuck" when it never ended. */
+  async promote(slot: EnvironmentSlot, deploymentId: string): Promise<"ended" | "refused" | "stuck"> {
+    const started = performance.now();
+    let id: string;
+    try {
+      const promotion = await this.#client.call("promote", { params: { model_id: slot.model.id, env_name: slot.name }, body: { deployment_id: deploymentId } });
+      id = promotion.id;
+    } catch (error) {
+      this.errors++;
+      this.lastError = (error as Error).message;
+      return "refused";
+    }
+    this.promoteLatencies.push(performance.now() - started);
+    this.#world.recentPromotions.push({ modelId: slot.model.id, environment: slot.name, id });
+    if (this.#world.recentPromotions.length > 1000) this.#world.recentPromotions.shift();
+    const ended =
+      this.#early.get(id) ??
+      (await new Promise<PromotionEnded | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#waiting.delete(id);
+          resolve(undefined);
+        }, PROMOTION_GIVE_UP_MS);
+        this.#waiting.set(id, (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        });
+      }));
+    this.#early.delete(id);
+    if (ended === undefined) {
+      this.stuck++;
+      return "stuck";
+    }
+    this.durations.push(performance.now() - started);
+    if (ended.status === "SUCCEEDED") slot.current = deploymentId;
+    return "ended";
+  }
+
+  /**
+   * `inFlight` workers, each promoting a random idle environment to another of its model's
+   * deployments and starting the next as soon as it ended, until `stop()`.
+   */
+  runContinuously(inFlight: number): { stop(): Promise<void> } {
+    let running = true;
+    // Idle environments in random order; one that just ended goes to the back.
+    const idle = [...this.#world.environments].sort(() => Math.random() - 0.5);
+    const worker = async () => {
+      while (running) {
+        const slot = idle.shift();
+        if (slot === undefined) {
+          await sleep(50);
+          continue;
+        }
+        const candidates = slot.model.deployments.filter((id) => id !== slot.current);
+        const outcome = await this.promote(slot, pick(candidates));
+        // A stuck environment stays out of the pool; a refused request gets a breath before the next.
+        if (outcome !== "stuck") idle.push(slot);
+        if (outcome === "refused") await sleep(200);
+      }
+    };
+    const workers = Array.from({ length: inFlight }, worker);
+    return {
+      async stop() {
+        running = false;
+        await Promise.all(workers);
+      },
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+
+function environmentSettings() {
+  return {
+    autoscaling_settings: { min_replica: REPLICAS, max_replica: REPLICAS },
+    promotion_settings: {
+      rolling_deploy: true,
+      rolling_deploy_config: {
+        max_surge_percent: SURGE_PERCENT,
+        max_unavailable_percent: 0,
+        stabilization_time_seconds: STABILIZATION_S,
+        replica_overhead_percent: 0,
+      },
+      promotion_cleanup_strategy: "SCALE_TO_ZERO" as const,
+    },
+  };
+}
+
+interface SetupFigures {
+  modelsSeconds: number;
+  deploymentsSeconds: number;
+  firstPromotionsSeconds: number;
+}
+
+async function setUp(client: ModelplaneClient, driver: PromotionDriver, world: World): Promise<SetupFigures> {
+  let started = performance.now();
+  const indexes = Array.from({ length: MODELS }, (_, index) => index);
+  await forEachLimited(indexes, SETUP_CONCURRENCY, async (index) => {
+    const model = await client.call("createModel", { body: { name: `bench-model-${index}` } });
+    const entry: ModelEntry = { id: model.id, deployments: [] };
+    world.models[index] = entry;
+    const settings = environmentSettings();
+    await client.call("patchEnvironment", { params: { model_id: model.id, env_name: "production" }, body: settings });
+    for (const name of ENVIRONMENTS.slice(1)) await client.call("createEnvironment", { params: { model_id: model.id }, body: { name, ...settings } });
+  });
+  const modelsSeconds = (performance.now() - started) / 1000;
+  log(`${MODELS} models × ${ENVIRONMENTS.length} environments in ${modelsSeconds.toFixed(1)} s (load ${load()})`);
+
+  // Round-robin over the models, so that concurrent creations touch different models.
+  started = performance.now();
+  const creations = Array.from({ length: DEPLOYMENTS }, (_, index) => world.models[index % MODELS]!);
+  let created = 0;
+  await forEachLimited(creations, SETUP_CONCURRENCY, async (model) => {
+    const deployment = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: ["hollow-model"] } });
+    model.deployments.push(deployment.id);
+    if (++created % 1000 === 0) log(`  ${created} deployments (load ${load()})`);
+  });
+  const deploymentsSeconds = (performance.now() - started) / 1000;
+  log(`${DEPLOYMENTS} deployments in ${deploymentsSeconds.toFixed(1)} s`);
+
+  // Each environment gets a deployment of its own by an instant first promotion.
+  started = performance.now();
+  for (const model of world.models) {
+    ENVIRONMENTS.forEach((name) => world.environments.push({ model, name, current: undefined }));
+  }
+  await forEachLimited(world.environments, PROMOTIONS, async (slot) => {
+    const deploymentId = slot.model.deployments[ENVIRONMENTS.indexOf(slot.name as (typeof ENVIRONMENTS)[number])]!;
+    if ((await driver.promote(slot, deploymentId)) !== "ended") throw new Error(`first promotion of ${slot.model.id}/${slot.name} failed: ${driver.lastError}`);
+  });
+  const firstPromotionsSeconds = (performance.now() - started) / 1000;
+  log(`${world.environments.length} first promotions in ${firstPromotionsSeconds.toFixed(1)} s`);
+  return { modelsSeconds, deploymentsSeconds, firstPromotionsSeconds };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API load: open loop, latency from the moment each request was due
+
+type Operation = { name: string; weight: number; run: (client: ModelplaneClient, world: World) => Promise<unknown> };
+
+const OPERATIONS: Operation[] = [
+  { name: "GET model", weight: 20, run: (client, world) => client.call("getModel", { params: { model_id: pick(world.models).id } }) },
+  {
+    name: "GET deployment",
+    weight: 28,
+    run: (client, world) => {
+      const model = pick(world.models);
+      return client.call("getDeployment", { params: { model_id: model.id, deployment_id: pick(model.deployments) } });
+    },
+  },
+  { name: "GET environment", weight: 10, run: (client, world) => client.call("getEnvironment", { params: { model_id: pick(world.models).id, env_name: pick(ENVIRONMENTS) } }) },
+  {
+    name: "GET promotion",
+    weight: 10,
+    run: (client, world) => {
+      const promotion = pick(world.recentPromotions);
+      return client.call("getPromotion", { params: { model_id: promotion.modelId, env_name: promotion.environment, promotion_id: promotion.id } });
+    },
+  },
+  { name: "list deployments", weight: 10, run: (client, world) => client.call("listDeployments", { params: { model_id: pick(world.models).id } }) },
+  { name: "list environments", weight: 5, run: (client, world) => client.call("listEnvironments", { params: { model_id: pick(world.models).id } }) },
+  { name: "list promotions", weight: 5, run: (client, world) => client.call("listPromotions", { params: { model_id: pick(world.models).id, env_name: pick(ENVIRONMENTS) } }) },
+  { name: `list models (all ${MODELS})`, weight: 2, run: (client) => client.call("listModels", {}) },
+  {
+    name: "PATCH autoscaling",
+    weight: 5,
+    run: (client, world) => {
+      const model = pick(world.models);
+      return client.call("updateDeploymentAutoscalingSettings", {
+        params: { model_id: model.id, deployment_id: pick(model.deployments) },
+        body: { scale_down_delay: 600 + Math.floor(Math.random() * 300) },
+      });
+    },
+  },
+  {
+    name: "create deployment",
+    weight: 5,
+    run: async (client, world) => {
+      const model = pick(world.models);
+      const deployment = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: ["hollow-model"] } });
+      model.deployments.push(deployment.id);
+    },
+  },
+];
+const TOTAL_WEIGHT = OPERATIONS.reduce((sum, operation) => sum + operation.weight, 0);
+
+function pickOperation(): Operation {
+  let roll = Math.random() * TOTAL_WEIGHT;
+  for (const operation of OPERATIONS) {
+    roll -= operation.weight;
+    if (roll < 0) return operation;
+  }
+  return OPERATIONS[0]!;
+}
+
+interface ApiFigures {
+  byOperation: Map<string, { latencies: number[]; errors: number; lastError: string }>;
+  all: number[];
+  sent: number;
+}
+
+async function apiLoad(client: ModelplaneClient, world: World, rate: number, seconds: number): Promise<ApiFigures> {
+  const figures: ApiFigures = { byOperation: new Map(OPERATIONS.map((operation) => [operation.name, { latencies: [], errors: 0, lastError: "" }])), all: [], sent: 0 };
+  const start = performance.now();
+  const total = Math.floor(rate * seconds);
+  const pending: Promise<void>[] = [];
+  while (figures.sent < total) {
+    const due = start + (figures.sent * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    // Every request whose time has come goes now, timed from when it was due (no coordinated omission).
+    while (figures.sent < total && start + (figures.sent * 1000) / rate <= performance.now()) {
+      const dueAt = start + (figures.sent * 1000) / rate;
+      figures.sent++;
+      const operation = pickOperation();
+      const entry = figures.byOperation.get(operation.name)!;
+      pending.push(
+        operation.run(client, world).then(
+          () => {
+            const latency = performance.now() - dueAt;
+            entry.latencies.push(latency);
+            figures.all.push(latency);
+          },
+          (error: unknown) => {
+            entry.errors++;
+            entry.lastError = (error as Error).message.slice(0, 200);
+          },
+        ),
+      );
+    }
+  }
+  await Promise.all(pending);
+  return figures;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One store
+
+interface StoreRun {
+  store: string;
+  ready: Extract<FromEngine, { type: "ready" }>;
+  setup: SetupFigures;
+  afterSetup: WindowStats;
+  quiet: WindowStats;
+  loaded: WindowStats;
+  api: ApiFigures;
+  driver: PromotionDriver;
+  loads: { setup: string; quiet: string; loaded: string };
+}
+
+async function runStore(store: string): Promise<StoreRun> {
+  const dataDir = mkdtempSync(join(tmpdir(), "modelplane-bench-scale-"));
+  let postgres: TestPostgres | undefined;
+  let engine: EngineProcess | undefined;
+  try {
+    let databaseUrl: string | undefined;
+    if (store === "postgres") {
+      postgres = await startTestPostgres();
+      databaseUrl = await postgres.createDatabase("bench_scale");
+    }
+    const apiKey = `mpk_bench${randomBytes(24).toString("hex")}`;
+    const started = await EngineProcess.start({ dataDir, apiKey, readyAfterMs: READY_MS, ...(databaseUrl ? { databaseUrl } : {}) });
+    engine = started.engine;
+    const { ready } = started;
+    log(`${store}: engine at ${ready.url} (started in ${ready.startMs.toFixed(0)} ms, RSS ${mib(ready.rssBytes)})`);
+    const client = new ModelplaneClient({ endpoint: ready.url, apiKey, timeoutMs: 120_000 });
+    const world: World = { models: [], environments: [], recentPromotions: [] };
+    const driver = new PromotionDriver(client, world);
+    engine.onEnded = (promotion) => driver.ended(promotion);
+
+    engine.reset();
+    const setup = await setUp(client, driver, world);
+    const setupLoad = load();
+    const afterSetup = await engine.collect();
+    log(`${store}: set up; engine RSS ${mib(afterSetup.rssEndBytes)}, ${afterSetup.replicas} hollow replicas`);
+
+    driver.promoteLatencies.length = 0;
+    driver.durations.length = 0;
+    const promotions = driver.runContinuously(PROMOTIONS);
+    // The first promotions start together; the window begins once they are under way.
+    await sleep(3_000);
+    engine.reset();
+    await sleep(QUIET_S * 1000);
+    const quiet = await engine.collect();
+    const quietLoad = load();
+    log(`${store}: quiet window: ${quiet.lag.steps} steps, ${Object.values(quiet.lag.ended).reduce((a, b) => a + b, 0)} promotions ended (load ${quietLoad})`);
+
+    engine.reset();
+    const api = await apiLoad(client, world, RATE, LOADED_S);
+    const loaded = await engine.collect();
+    const loadedLoad = load();
+    log(`${store}: loaded window: ${api.sent} requests (load ${loadedLoad})`);
+    await promotions.stop();
+    return { store, ready, setup, afterSetup, quiet, loaded, api, driver, loads: { setup: setupLoad, quiet: quietLoad, loaded: loadedLoad } };
+  } finally {
+    await engine?.stop();
+    await closeAllClients();
+    await postgres?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function report(run: StoreRun): string {
+  const lines: string[] = [];
+  const { quiet, loaded, api, setup } = run;
+  const ended = (stats: WindowStats) => Object.entries(stats.lag.ended).map(([status, count]) => `${count} ${status}`).join(", ") || "none";
+  const apiAll = summary(api.all);
+  const apiErrors = [...api.byOperation.values()].reduce((sum, entry) => sum + entry.errors, 0);
+  const lagQuiet = summary(quiet.lag.timerTaken);
+  const lagLoaded = summary(loaded.lag.timerTaken);
+  const verdict = (ok: boolean) => (ok ? "meets" : "**misses**");
+  const rssMax = Math.max(run.afterSetup.rssMaxBytes, quiet.rssMaxBytes, loaded.rssMaxBytes);
+
+  lines.push(`### ${run.store}`, "");
+  lines.push(
+    `${MODELS} models × ${ENVIRONMENTS.length} environments, ${DEPLOYMENTS} deployments, ${PROMOTIONS} rolling promotions in flight ` +
+      `(${REPLICAS} replicas, ${SURGE_PERCENT} % surge, ${STABILIZATION_S} s stabilization, replicas ready after ${READY_MS} ms); ` +
+      `load average (1/5/15 min) at the end of setup ${run.loads.setup}, of the quiet window ${run.loads.quiet}, of the loaded window ${run.loads.loaded}.`,
+    "",
+  );
+  lines.push("| target | measured | |", "|---|---|---|");
+  lines.push(`| API p99 < ${TARGETS.apiP99Ms} ms at ${RATE} req/s | p50 ${ms(apiAll.p50)}, p99 ${ms(apiAll.p99)} | ${verdict(apiAll.p99 < TARGETS.apiP99Ms)} |`);
+  lines.push(`| reconciler lag p99 < ${TARGETS.lagP99Ms} ms (under the API load) | p50 ${ms(lagLoaded.p50)}, p99 ${ms(lagLoaded.p99)} (${lagLoaded.count} steps due) | ${verdict(lagLoaded.p99 < TARGETS.lagP99Ms)} |`);
+  lines.push(`| engine RSS < ${mib(TARGETS.rssBytes)} | max ${mib(rssMax)} | ${verdict(rssMax < TARGETS.rssBytes)} |`);
+  const perStep = quiet.lag.steps > 0 ? quiet.queries / quiet.lag.steps : Number.NaN;
+  lines.push(`| store queries per promotion step (no target) | ${perStep.toFixed(1)} (promotions alone) | |`, "");
+
+  lines.push(
+    `Setup: engine start ${run.ready.startMs.toFixed(0)} ms, RSS then ${mib(run.ready.rssBytes)} (JS heap ${mib(run.ready.heapUsedBytes)}` +
+      `${run.store === "pglite" ? "; the rest is mostly PGlite's WebAssembly PostgreSQL" : ""}); models and environments ${setup.modelsSeconds.toFixed(1)} s; ` +
+      `deployments ${setup.deploymentsSeconds.toFixed(1)} s (${(DEPLOYMENTS / setup.deploymentsSeconds).toFixed(0)}/s); ` +
+      `first promotions ${setup.firstPromotionsSeconds.toFixed(1)} s; then RSS ${mib(run.afterSetup.rssEndBytes)} ` +
+      `(heap ${mib(run.afterSetup.heapUsedEndBytes)}), ${run.afterSetup.replicas} hollow replicas.`,
+    "",
+  );
+
+  lines.push("| window | s | promotions ended | steps | lag p50 / p99 / max (due → taken) | due → persisted p99 | ready → taken p50 / p99 | engine CPU | event-loop delay p99 / max | RSS max | queries/s |");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const [name, stats] of [["promotions alone", quiet], [`promotions + ${RATE} API req/s`, loaded]] as const) {
+    const taken = summary(stats.lag.timerTaken);
+    const persisted = summary(stats.lag.timerPersisted);
+    const ready = summary(stats.lag.readyTaken);
+    lines.push(
+      `| ${name} | ${stats.seconds.toFixed(0)} | ${ended(stats)} | ${stats.lag.steps} | ${ms(taken.p50)} / ${ms(taken.p99)} / ${ms(taken.max)} | ${ms(persisted.p99)} | ` +
+        `${ms(ready.p50)} / ${ms(ready.p99)} | ${((100 * stats.cpuSeconds) / stats.seconds).toFixed(0)} % | ` +
+        `${ms(stats.eventLoopDelayP99Ms)} / ${ms(stats.eventLoopDelayMaxMs)} | ${mib(stats.rssMaxBytes)} | ${(stats.queries / stats.seconds).toFixed(0)} |`,
+    );
+  }
+  lines.push("");
+
+  lines.push(`API, ${api.sent} requests over ${LOADED_S} s (latency from the moment each was due):`, "");
+  lines.push("| request | share | count | p50 | p99 | max | errors |", "|---|---|---|---|---|---|---|");
+  for (const operation of OPERATIONS) {
+    const entry = api.byOperation.get(operation.name)!;
+    const figures = summary(entry.latencies);
+    const errors = entry.errors > 0 ? `${entry.errors} (${entry.lastError})` : "0";
+    lines.push(`| ${operation.name} | ${((100 * operation.weight) / TOTAL_WEIGHT).toFixed(0)} % | ${figures.count} | ${ms(figures.p50)} | ${ms(figures.p99)} | ${ms(figures.max)} | ${errors} |`);
+  }
+  lines.push(`| **all** | | ${apiAll.count} | ${ms(apiAll.p50)} | ${ms(apiAll.p99)} | ${ms(apiAll.max)} | ${apiErrors} |`);
+  const promote = summary(run.driver.promoteLatencies);
+  const durations = summary(run.driver.durations);
+  lines.push(
+    "",
+    `Promote requests (the driver's, both windows): ${promote.count}, p50 ${ms(promote.p50)}, p99 ${ms(promote.p99)}; a promotion from request to end p50 ${ms(durations.p50)}, ` +
+      `p99 ${ms(durations.p99)}; refused ${run.driver.errors}${run.driver.errors > 0 ? ` (last: ${run.driver.lastError.slice(0, 160)})` : ""}, never ended ${run.driver.stuck}.`,
+    "",
+  );
+
+  lines.push(
+    `Store statements, promotions alone (${quiet.queries} in ${quiet.seconds.toFixed(0)} s, ${quiet.transactions} transactions; ` +
+      `${quiet.lag.steps} steps, ${quiet.lag.writes} promotion writes): per step`,
+    "",
+  );
+  lines.push("| statement | per step |", "|---|---|");
+  for (const [shape, count] of quiet.byShape.slice(0, 12)) lines.push(`| \`${shape.replace(/\|/g, "\\|")}\` | ${(count / Math.max(1, quiet.lag.steps)).toFixed(2)} |`);
+  const rest = quiet.byShape.slice(12).reduce((sum, [, count]) => sum + count, 0);
+  lines.push(`| ${quiet.byShape.length - 12 > 0 ? `${quiet.byShape.length - 12} other shapes` : "others"} | ${(rest / Math.max(1, quiet.lag.steps)).toFixed(2)} |`, "");
+  const failures = [...quiet.failureLines, ...loaded.failureLines];
+  if (failures.length > 0) lines.push("Engine log lines reporting failures (last ones):", "", ...failures.map((line) => `    ${line}`), "");
+  return lines.join("\n");
+}
+
+const results: string[] = [];
+log(`${MODELS} models, ${DEPLOYMENTS} deployments, ${PROMOTIONS} promotions in flight, stores ${STORES.join(", ")}; load ${load()}`);
+for (const store of STORES) {
+  const run = await runStore(store);
+  results.push(report(run));
+}
+process.stdout.write(`${results.join("\n")}\n`);
