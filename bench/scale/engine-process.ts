@@ -49,7 +49,7 @@ let cpuStart = process.cpuUsage();
 let rssMax = 0;
 const rssTimer = setInterval(() => {
   rssMax = Math.max(rssMax, process.memoryUsage.rss());
-}, 250);
+}, 500);
 rssTimer.unref();
 
 function reset(): void {
