@@ -9,6 +9,7 @@
  *            3 replicas and rolling promotion settings per environment (33 % surge: 3 steps, 1 s
  *            stabilization); 10,000 deployments (10 per model, 1 hollow replica each); each
  *            environment given a deployment by a first (instant) promotion
+ *   API      200 API requests/s alone (the mix below): API p50/p99 without promotions
  *   quiet    100 rolling promotions in flight at once, each replaced by a new one (another
  *            environment, another deployment) as it ends; no other load: reconciler lag and store
  *            queries per promotion step
@@ -27,6 +28,7 @@
  *   BENCH_PROMOTIONS=100       rolling promotions kept in flight
  *   BENCH_STORE=both           pglite | postgres | both (PostgreSQL 15 from /usr/lib/postgresql/15/bin)
  *   BENCH_RATE=200             API requests/s of the loaded window
+ *   BENCH_API_ALONE_S=20       seconds of the API-only window (before any promotion)
  *   BENCH_QUIET_S=20           seconds of the promotions-only window
  *   BENCH_DURATION_S=60        seconds of the loaded window
  *   BENCH_READY_MS=200         a hollow replica's start-to-ready time
@@ -56,6 +58,7 @@ const STORES = (process.env["BENCH_STORE"] ?? "both") === "both" ? ["pglite", "p
 const RATE = Number(process.env["BENCH_RATE"] ?? "200");
 const QUIET_S = Number(process.env["BENCH_QUIET_S"] ?? "20");
 const LOADED_S = Number(process.env["BENCH_DURATION_S"] ?? "60");
+const API_ALONE_S = Number(process.env["BENCH_API_ALONE_S"] ?? "20");
 const READY_MS = Number(process.env["BENCH_READY_MS"] ?? "200");
 const REPLICAS = Number(process.env["BENCH_REPLICAS"] ?? "3");
 const STABILIZATION_S = Number(process.env["BENCH_STABILIZATION_S"] ?? "1");
@@ -452,16 +455,24 @@ async function apiLoad(client: ModelplaneClient, world: World, rate: number, sec
 // ---------------------------------------------------------------------------------------------
 // One store
 
+interface Window {
+  name: string;
+  stats: WindowStats;
+  /** load average (1/5/15 min) at its end */
+  load: string;
+  api?: ApiFigures;
+}
+
 interface StoreRun {
   store: string;
   ready: Extract<FromEngine, { type: "ready" }>;
   setup: SetupFigures;
   afterSetup: WindowStats;
-  quiet: WindowStats;
-  loaded: WindowStats;
-  api: ApiFigures;
+  setupLoad: string;
+  apiAlone: Window;
+  promotionsAlone: Window;
+  both: Window;
   driver: PromotionDriver;
-  loads: { setup: string; quiet: string; loaded: string };
 }
 
 async function runStore(store: string): Promise<StoreRun> {
@@ -490,24 +501,27 @@ async function runStore(store: string): Promise<StoreRun> {
     const afterSetup = await engine.collect();
     log(`${store}: set up; engine RSS ${mib(afterSetup.rssEndBytes)}, ${afterSetup.replicas} hollow replicas`);
 
+    const measure = async (name: string, during: () => Promise<ApiFigures | undefined>): Promise<Window> => {
+      engine!.reset();
+      const api = await during();
+      const window: Window = { name, stats: await engine!.collect(), load: load(), ...(api ? { api } : {}) };
+      log(`${store}: ${name}: ${window.stats.lag.steps} steps, ${api?.sent ?? 0} API requests (load ${window.load})`);
+      return window;
+    };
+    const apiAlone = await measure(`${RATE} API req/s alone`, () => apiLoad(client, world, RATE, API_ALONE_S));
+
     driver.promoteLatencies.length = 0;
     driver.durations.length = 0;
     const promotions = driver.runContinuously(PROMOTIONS);
-    // The first promotions start together; the window begins once they are under way.
+    // The first promotions start together; the windows begin once they are under way.
     await sleep(3_000);
-    engine.reset();
-    await sleep(QUIET_S * 1000);
-    const quiet = await engine.collect();
-    const quietLoad = load();
-    log(`${store}: quiet window: ${quiet.lag.steps} steps, ${Object.values(quiet.lag.ended).reduce((a, b) => a + b, 0)} promotions ended (load ${quietLoad})`);
-
-    engine.reset();
-    const api = await apiLoad(client, world, RATE, LOADED_S);
-    const loaded = await engine.collect();
-    const loadedLoad = load();
-    log(`${store}: loaded window: ${api.sent} requests (load ${loadedLoad})`);
+    const promotionsAlone = await measure(`${PROMOTIONS} promotions alone`, async () => {
+      await sleep(QUIET_S * 1000);
+      return undefined;
+    });
+    const both = await measure(`${PROMOTIONS} promotions + ${RATE} API req/s`, () => apiLoad(client, world, RATE, LOADED_S));
     await promotions.stop();
-    return { store, ready, setup, afterSetup, quiet, loaded, api, driver, loads: { setup: setupLoad, quiet: quietLoad, loaded: loadedLoad } };
+    return { store, ready, setup, afterSetup, setupLoad, apiAlone, promotionsAlone, both, driver };
   } finally {
     await engine?.stop();
     await closeAllClients();
@@ -521,28 +535,37 @@ async function runStore(store: string): Promise<StoreRun> {
 
 function report(run: StoreRun): string {
   const lines: string[] = [];
-  const { quiet, loaded, api, setup } = run;
+  const { setup, apiAlone, promotionsAlone, both } = run;
+  const windows = [apiAlone, promotionsAlone, both];
   const ended = (stats: WindowStats) => Object.entries(stats.lag.ended).map(([status, count]) => `${count} ${status}`).join(", ") || "none";
-  const apiAll = summary(api.all);
-  const apiErrors = [...api.byOperation.values()].reduce((sum, entry) => sum + entry.errors, 0);
-  const lagQuiet = summary(quiet.lag.timerTaken);
-  const lagLoaded = summary(loaded.lag.timerTaken);
+  const apiSummary = (api: ApiFigures | undefined) => summary(api?.all ?? []);
+  const apiBoth = apiSummary(both.api);
+  const apiOnly = apiSummary(apiAlone.api);
+  const lagBoth = summary(both.stats.lag.timerTaken);
+  const lagAlone = summary(promotionsAlone.stats.lag.timerTaken);
   const verdict = (ok: boolean) => (ok ? "meets" : "**misses**");
-  const rssMax = Math.max(run.afterSetup.rssMaxBytes, quiet.rssMaxBytes, loaded.rssMaxBytes);
+  const rssMax = Math.max(run.afterSetup.rssMaxBytes, ...windows.map((window) => window.stats.rssMaxBytes));
 
   lines.push(`### ${run.store}`, "");
   lines.push(
     `${MODELS} models × ${ENVIRONMENTS.length} environments, ${DEPLOYMENTS} deployments, ${PROMOTIONS} rolling promotions in flight ` +
-      `(${REPLICAS} replicas, ${SURGE_PERCENT} % surge, ${STABILIZATION_S} s stabilization, replicas ready after ${READY_MS} ms); ` +
-      `load average (1/5/15 min) at the end of setup ${run.loads.setup}, of the quiet window ${run.loads.quiet}, of the loaded window ${run.loads.loaded}.`,
+      `(${REPLICAS} replicas, ${SURGE_PERCENT} % surge, ${STABILIZATION_S} s stabilization, replicas ready after ${READY_MS} ms). ` +
+      `Load average (1/5/15 min) at the end of setup ${run.setupLoad}; of each window in the table below.`,
     "",
   );
   lines.push("| target | measured | |", "|---|---|---|");
-  lines.push(`| API p99 < ${TARGETS.apiP99Ms} ms at ${RATE} req/s | p50 ${ms(apiAll.p50)}, p99 ${ms(apiAll.p99)} | ${verdict(apiAll.p99 < TARGETS.apiP99Ms)} |`);
-  lines.push(`| reconciler lag p99 < ${TARGETS.lagP99Ms} ms (under the API load) | p50 ${ms(lagLoaded.p50)}, p99 ${ms(lagLoaded.p99)} (${lagLoaded.count} steps due) | ${verdict(lagLoaded.p99 < TARGETS.lagP99Ms)} |`);
-  lines.push(`| engine RSS < ${mib(TARGETS.rssBytes)} | max ${mib(rssMax)} | ${verdict(rssMax < TARGETS.rssBytes)} |`);
+  lines.push(
+    `| API p99 < ${TARGETS.apiP99Ms} ms at ${RATE} req/s, promotions in flight | p50 ${ms(apiBoth.p50)}, p99 ${ms(apiBoth.p99)} ` +
+      `(API alone: p50 ${ms(apiOnly.p50)}, p99 ${ms(apiOnly.p99)}) | ${verdict(apiBoth.p99 < TARGETS.apiP99Ms)} |`,
+  );
+  lines.push(
+    `| reconciler lag p99 < ${TARGETS.lagP99Ms} ms, under the API load | p50 ${ms(lagBoth.p50)}, p99 ${ms(lagBoth.p99)} of ${lagBoth.count} steps due ` +
+      `(promotions alone: p50 ${ms(lagAlone.p50)}, p99 ${ms(lagAlone.p99)}) | ${verdict(lagBoth.p99 < TARGETS.lagP99Ms)} |`,
+  );
+  lines.push(`| engine RSS < ${mib(TARGETS.rssBytes)} | max ${mib(rssMax)} (at start, empty: ${mib(run.ready.rssBytes)}) | ${verdict(rssMax < TARGETS.rssBytes)} |`);
+  const quiet = promotionsAlone.stats;
   const perStep = quiet.lag.steps > 0 ? quiet.queries / quiet.lag.steps : Number.NaN;
-  lines.push(`| store queries per promotion step (no target) | ${perStep.toFixed(1)} (promotions alone) | |`, "");
+  lines.push(`| store queries per promotion step (no target) | ${perStep.toFixed(1)} (promotions alone, everything the engine ran ÷ traffic shifts) | |`, "");
 
   lines.push(
     `Setup: engine start ${run.ready.startMs.toFixed(0)} ms, RSS then ${mib(run.ready.rssBytes)} (JS heap ${mib(run.ready.heapUsedBytes)}` +
@@ -553,48 +576,59 @@ function report(run: StoreRun): string {
     "",
   );
 
-  lines.push("| window | s | promotions ended | steps | lag p50 / p99 / max (due → taken) | due → persisted p99 | ready → taken p50 / p99 | engine CPU | event-loop delay p99 / max | RSS max | queries/s |");
-  lines.push("|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const [name, stats] of [["promotions alone", quiet], [`promotions + ${RATE} API req/s`, loaded]] as const) {
+  lines.push("| window | s | load avg | API req done/s | promotions ended | steps | lag p50 / p99 / max (due → taken) | due → persisted p99 | ready → taken p50 / p99 | engine CPU | event-loop delay p99 / max | RSS max | queries/s |");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const { name, stats, load: windowLoad, api } of windows) {
     const taken = summary(stats.lag.timerTaken);
     const persisted = summary(stats.lag.timerPersisted);
     const ready = summary(stats.lag.readyTaken);
     lines.push(
-      `| ${name} | ${stats.seconds.toFixed(0)} | ${ended(stats)} | ${stats.lag.steps} | ${ms(taken.p50)} / ${ms(taken.p99)} / ${ms(taken.max)} | ${ms(persisted.p99)} | ` +
-        `${ms(ready.p50)} / ${ms(ready.p99)} | ${((100 * stats.cpuSeconds) / stats.seconds).toFixed(0)} % | ` +
-        `${ms(stats.eventLoopDelayP99Ms)} / ${ms(stats.eventLoopDelayMaxMs)} | ${mib(stats.rssMaxBytes)} | ${(stats.queries / stats.seconds).toFixed(0)} |`,
+      `| ${name} | ${stats.seconds.toFixed(0)} | ${windowLoad} | ${api ? (api.all.length / stats.seconds).toFixed(0) : "—"} | ${ended(stats)} | ${stats.lag.steps} | ` +
+        `${ms(taken.p50)} / ${ms(taken.p99)} / ${ms(taken.max)} | ${ms(persisted.p99)} | ${ms(ready.p50)} / ${ms(ready.p99)} | ` +
+        `${((100 * stats.cpuSeconds) / stats.seconds).toFixed(0)} % | ${ms(stats.eventLoopDelayP99Ms)} / ${ms(stats.eventLoopDelayMaxMs)} | ` +
+        `${mib(stats.rssMaxBytes)} | ${(stats.queries / stats.seconds).toFixed(0)} |`,
     );
   }
   lines.push("");
 
-  lines.push(`API, ${api.sent} requests over ${LOADED_S} s (latency from the moment each was due):`, "");
-  lines.push("| request | share | count | p50 | p99 | max | errors |", "|---|---|---|---|---|---|---|");
+  lines.push(`API requests, latency from the moment each was due (open loop, ${RATE}/s):`, "");
+  lines.push("| request | share | alone: p50 | p99 | with promotions: p50 | p99 | max | errors |", "|---|---|---|---|---|---|---|---|");
+  let errorsTotal = 0;
   for (const operation of OPERATIONS) {
-    const entry = api.byOperation.get(operation.name)!;
-    const figures = summary(entry.latencies);
-    const errors = entry.errors > 0 ? `${entry.errors} (${entry.lastError})` : "0";
-    lines.push(`| ${operation.name} | ${((100 * operation.weight) / TOTAL_WEIGHT).toFixed(0)} % | ${figures.count} | ${ms(figures.p50)} | ${ms(figures.p99)} | ${ms(figures.max)} | ${errors} |`);
+    const alone = apiAlone.api?.byOperation.get(operation.name);
+    const loaded = both.api?.byOperation.get(operation.name);
+    const aloneFigures = summary(alone?.latencies ?? []);
+    const loadedFigures = summary(loaded?.latencies ?? []);
+    const errors = (alone?.errors ?? 0) + (loaded?.errors ?? 0);
+    errorsTotal += errors;
+    const lastError = loaded?.lastError || alone?.lastError || "";
+    lines.push(
+      `| ${operation.name} | ${((100 * operation.weight) / TOTAL_WEIGHT).toFixed(0)} % | ${ms(aloneFigures.p50)} | ${ms(aloneFigures.p99)} | ` +
+        `${ms(loadedFigures.p50)} | ${ms(loadedFigures.p99)} | ${ms(loadedFigures.max)} | ${errors > 0 ? `${errors} (${lastError})` : "0"} |`,
+    );
   }
-  lines.push(`| **all** | | ${apiAll.count} | ${ms(apiAll.p50)} | ${ms(apiAll.p99)} | ${ms(apiAll.max)} | ${apiErrors} |`);
+  lines.push(
+    `| **all** | | ${ms(apiOnly.p50)} | ${ms(apiOnly.p99)} | ${ms(apiBoth.p50)} | ${ms(apiBoth.p99)} | ${ms(apiBoth.max)} | ${errorsTotal} |`,
+  );
   const promote = summary(run.driver.promoteLatencies);
   const durations = summary(run.driver.durations);
   lines.push(
     "",
-    `Promote requests (the driver's, both windows): ${promote.count}, p50 ${ms(promote.p50)}, p99 ${ms(promote.p99)}; a promotion from request to end p50 ${ms(durations.p50)}, ` +
+    `Promote requests (the driver's, both promotion windows): ${promote.count}, p50 ${ms(promote.p50)}, p99 ${ms(promote.p99)}; a promotion from request to end p50 ${ms(durations.p50)}, ` +
       `p99 ${ms(durations.p99)}; refused ${run.driver.errors}${run.driver.errors > 0 ? ` (last: ${run.driver.lastError.slice(0, 160)})` : ""}, never ended ${run.driver.stuck}.`,
     "",
   );
 
   lines.push(
-    `Store statements, promotions alone (${quiet.queries} in ${quiet.seconds.toFixed(0)} s, ${quiet.transactions} transactions; ` +
-      `${quiet.lag.steps} steps, ${quiet.lag.writes} promotion writes): per step`,
+    `Store statements with the promotions alone (${quiet.queries} in ${quiet.seconds.toFixed(0)} s, ${quiet.transactions} transactions; ` +
+      `${quiet.lag.steps} steps, ${quiet.lag.writes} promotion writes):`,
     "",
   );
   lines.push("| statement | per step |", "|---|---|");
   for (const [shape, count] of quiet.byShape.slice(0, 12)) lines.push(`| \`${shape.replace(/\|/g, "\\|")}\` | ${(count / Math.max(1, quiet.lag.steps)).toFixed(2)} |`);
   const rest = quiet.byShape.slice(12).reduce((sum, [, count]) => sum + count, 0);
-  lines.push(`| ${quiet.byShape.length - 12 > 0 ? `${quiet.byShape.length - 12} other shapes` : "others"} | ${(rest / Math.max(1, quiet.lag.steps)).toFixed(2)} |`, "");
-  const failures = [...quiet.failureLines, ...loaded.failureLines];
+  lines.push(`| ${Math.max(0, quiet.byShape.length - 12)} other shapes | ${(rest / Math.max(1, quiet.lag.steps)).toFixed(2)} |`, "");
+  const failures = windows.flatMap((window) => window.stats.failureLines);
   if (failures.length > 0) lines.push("Engine log lines reporting failures (last ones):", "", ...failures.map((line) => `    ${line}`), "");
   return lines.join("\n");
 }
