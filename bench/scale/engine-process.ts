@@ -18,6 +18,10 @@ function send(message: FromEngine): void {
 const config = JSON.parse(process.argv[2] ?? "{}") as EngineProcessConfig;
 const watch = new PromotionWatch((promotion) => send({ type: "ended", promotion }));
 let runtime: HollowRuntime | undefined;
+/** deployments created (their first deployment.changed event) whose own set the controller has not declared yet → when */
+const createdAt = new Map<string, number>();
+const seenDeployments = new Set<string>();
+let controllerLag: number[] = [];
 let logLines = 0;
 let failureLines: string[] = [];
 
@@ -35,11 +39,28 @@ const engine = await startModelplane({
     }
   },
   createRuntime: (inFlight) => {
-    runtime = new HollowRuntime({ inFlight, readyAfterMs: config.readyAfterMs, onReplicaReady: (setId, at) => watch.replicaReady(setId, at) });
+    runtime = new HollowRuntime({
+      inFlight,
+      readyAfterMs: config.readyAfterMs,
+      onReplicaReady: (setId, at) => watch.replicaReady(setId, at),
+      // A deployment's own set has the deployment's id (replicaSetId(id, null)).
+      onSetCreated: (setId, at) => {
+        const emitted = createdAt.get(setId);
+        if (emitted === undefined) return;
+        createdAt.delete(setId);
+        controllerLag.push(at - emitted);
+      },
+    });
     return runtime;
   },
 });
 const counting = instrumentSql(engine.store, (text, rows) => watch.rows(text, rows));
+// Subscribed after the data plane, so this listener runs after the one that queues the controller's work.
+engine.service.onChange((event) => {
+  if (event.type !== "deployment.changed" || event.deleted || seenDeployments.has(event.deploymentId)) return;
+  seenDeployments.add(event.deploymentId);
+  createdAt.set(event.deploymentId, Date.now());
+});
 
 // The window's figures.
 const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -59,6 +80,7 @@ function reset(): void {
   windowStart = performance.now();
   cpuStart = process.cpuUsage();
   rssMax = process.memoryUsage.rss();
+  controllerLag = [];
   logLines = 0;
   failureLines = [];
 }
@@ -75,6 +97,7 @@ function collect(): WindowStats {
     transactions: counts.transactions,
     byShape: [...counts.byShape].sort((a, b) => b[1] - a[1]),
     lag: watch.take(),
+    controllerLag,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     rssMaxBytes: rssMax,
     rssEndBytes: memory.rss,
@@ -82,7 +105,7 @@ function collect(): WindowStats {
     eventLoopDelayP50Ms: nsToMs(eventLoopDelay.percentile(50)),
     eventLoopDelayP99Ms: nsToMs(eventLoopDelay.percentile(99)),
     eventLoopDelayMaxMs: nsToMs(eventLoopDelay.max),
-    replicas: runtime?.replicaCount ?? 0,
+    replicas: runtime?.replicaCountByKind() ?? { own: 0, environment: 0 },
     logLines,
     failureLines,
   };
@@ -95,6 +118,9 @@ process.on("message", (message: ToEngine) => {
       return;
     case "collect":
       send({ type: "stats", stats: collect() });
+      return;
+    case "backlog":
+      send({ type: "backlog", deployments: createdAt.size });
       return;
     case "stop":
       void engine.close().finally(() => {

@@ -33,6 +33,8 @@ export interface HollowRuntimeOptions {
   drainTimeoutMs?: number;
   /** Told of every replica that becomes ready (the bench times the engine's reaction from it). */
   onReplicaReady?: (replicaSetId: ReplicaSetId, at: number) => void;
+  /** Told of every set declared for the first time (the bench times the controller from it). */
+  onSetCreated?: (replicaSetId: ReplicaSetId, at: number) => void;
 }
 
 interface HollowReplica {
@@ -63,6 +65,7 @@ export class HollowRuntime implements Runtime {
   readonly #drainTimeoutMs: number;
   readonly #inFlight: InFlightCounter;
   readonly #onReplicaReady: ((replicaSetId: ReplicaSetId, at: number) => void) | undefined;
+  readonly #onSetCreated: ((replicaSetId: ReplicaSetId, at: number) => void) | undefined;
   readonly #sets = new Map<ReplicaSetId, HollowSet>();
   /** every replica not yet stopped, those of removed sets included (stopAll waits for them) */
   readonly #live = new Set<HollowReplica>();
@@ -77,6 +80,7 @@ export class HollowRuntime implements Runtime {
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#inFlight = options.inFlight ?? { inFlight: () => 0 };
     this.#onReplicaReady = options.onReplicaReady;
+    this.#onSetCreated = options.onSetCreated;
   }
 
   /** Runs any workload: there is nothing to run. */
@@ -93,6 +97,7 @@ export class HollowRuntime implements Runtime {
     if (set === undefined) {
       set = { spec, desired, replicas: new Map(), readyCache: undefined };
       this.#sets.set(spec.id, set);
+      this.#onSetCreated?.(spec.id, Date.now());
     } else {
       set.spec = spec;
       set.desired = desired;
@@ -155,6 +160,17 @@ export class HollowRuntime implements Runtime {
   /** Replica records alive now (the bench reports it beside the engine's memory). */
   get replicaCount(): number {
     return this.#live.size;
+  }
+
+  /** Live replicas of deployments' own sets and of environment sets (ids with a '.', see replicaSetId). */
+  replicaCountByKind(): { own: number; environment: number } {
+    let own = 0;
+    let environment = 0;
+    for (const replica of this.#live) {
+      if (replica.replicaSetId.includes(".")) environment++;
+      else own++;
+    }
+    return { own, environment };
   }
 
   async #closeAll(): Promise<void> {

@@ -21,6 +21,8 @@ export interface WindowStats {
   /** statement shape → count, most frequent first */
   byShape: Array<[string, number]>;
   lag: LagSamples;
+  /** deployment created (its event, emitted after the commit) → its own replica set declared to the runtime, ms */
+  controllerLag: number[];
   /** engine CPU (user + system) over the window, seconds */
   cpuSeconds: number;
   rssMaxBytes: number;
@@ -30,8 +32,8 @@ export interface WindowStats {
   eventLoopDelayP50Ms: number;
   eventLoopDelayP99Ms: number;
   eventLoopDelayMaxMs: number;
-  /** hollow replica records alive at the end */
-  replicas: number;
+  /** hollow replica records alive at the end: of deployments' own sets, of environment sets */
+  replicas: { own: number; environment: number };
   /** the engine's log lines over the window, and the last few that report a failure */
   logLines: number;
   failureLines: string[];
@@ -42,6 +44,8 @@ export type ToEngine =
   | { type: "reset" }
   /** end the window: answered with `stats` */
   | { type: "collect" }
+  /** how many created deployments the controller has not given a replica set yet: answered with `backlog` */
+  | { type: "backlog" }
   | { type: "stop" };
 
 export type FromEngine =
@@ -49,4 +53,5 @@ export type FromEngine =
   | { type: "ready"; url: string; startMs: number; rssBytes: number; heapUsedBytes: number }
   | { type: "ended"; promotion: PromotionEnded }
   | { type: "stats"; stats: WindowStats }
+  | { type: "backlog"; deployments: number }
   | { type: "stopped" };

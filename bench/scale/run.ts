@@ -6,7 +6,7 @@
  * process drives it through the SDK client only:
  *
  *   setup    1,000 models, each with production, staging and dev (the two created through the API),
- *            3 replicas and rolling promotion settings per environment (33 % surge: 3 steps, 1 s
+ *            3 replicas and rolling promotion settings per environment (33 % surge: 3 steps, 5 s
  *            stabilization); 10,000 deployments (10 per model, 1 hollow replica each); each
  *            environment given a deployment by a first (instant) promotion
  *   API      200 API requests/s alone (the mix below): API p50/p99 without promotions
@@ -33,7 +33,7 @@
  *   BENCH_DURATION_S=60        seconds of the loaded window
  *   BENCH_READY_MS=200         a hollow replica's start-to-ready time
  *   BENCH_REPLICAS=3           replicas per environment (steps per promotion, at 100/N % surge)
- *   BENCH_STABILIZATION_S=1    stabilization after each traffic shift
+ *   BENCH_STABILIZATION_S=5    stabilization after each traffic shift
  *   BENCH_SETUP_CONCURRENCY=16 API calls in flight during setup
  *   BENCH_CPU_PROF=<dir>       write the engine's CPU profile (node --cpu-prof) there
  * Prints markdown (paste it into RESULTS.md); progress goes to stderr.
@@ -61,7 +61,7 @@ const LOADED_S = Number(process.env["BENCH_DURATION_S"] ?? "60");
 const API_ALONE_S = Number(process.env["BENCH_API_ALONE_S"] ?? "20");
 const READY_MS = Number(process.env["BENCH_READY_MS"] ?? "200");
 const REPLICAS = Number(process.env["BENCH_REPLICAS"] ?? "3");
-const STABILIZATION_S = Number(process.env["BENCH_STABILIZATION_S"] ?? "1");
+const STABILIZATION_S = Number(process.env["BENCH_STABILIZATION_S"] ?? "5");
 const SETUP_CONCURRENCY = Number(process.env["BENCH_SETUP_CONCURRENCY"] ?? "16");
 const CPU_PROF_DIR = process.env["BENCH_CPU_PROF"];
 /** One replica per step: 33 % of 3 → 1 (the planner rounds up, at least 1; the API allows up to 50 %). */
@@ -69,6 +69,8 @@ const SURGE_PERCENT = Math.min(50, Math.floor(100 / REPLICAS));
 const ENVIRONMENTS = ["production", "staging", "dev"] as const;
 /** A promotion not ended after this long counts as stuck: its environment leaves the pool. */
 const PROMOTION_GIVE_UP_MS = 120_000;
+/** How long the setup waits for the controller to catch up with the creations. */
+const BACKLOG_GIVE_UP_MS = 20 * 60_000;
 
 /** The targets of issue 14, for the embedded store. */
 const TARGETS = { apiP99Ms: 20, lagP99Ms: 250, rssBytes: 500 * 1024 * 1024 };
@@ -156,6 +158,14 @@ class EngineProcess {
     const message = await answer;
     if (message.type !== "stats") throw new Error("unexpected answer");
     return message.stats;
+  }
+
+  async backlog(): Promise<number> {
+    const answer = this.#next((message) => message.type === "backlog");
+    this.#send({ type: "backlog" });
+    const message = await answer;
+    if (message.type !== "backlog") throw new Error("unexpected answer");
+    return message.deployments;
   }
 
   async stop(): Promise<void> {
@@ -310,9 +320,11 @@ interface SetupFigures {
   modelsSeconds: number;
   deploymentsSeconds: number;
   firstPromotionsSeconds: number;
+  /** after the last request of the setup, until the controller had declared every created deployment's set */
+  backlogSeconds: number;
 }
 
-async function setUp(client: ModelplaneClient, driver: PromotionDriver, world: World): Promise<SetupFigures> {
+async function setUp(client: ModelplaneClient, driver: PromotionDriver, world: World, engine: EngineProcess): Promise<SetupFigures> {
   let started = performance.now();
   const indexes = Array.from({ length: MODELS }, (_, index) => index);
   await forEachLimited(indexes, SETUP_CONCURRENCY, async (index) => {
@@ -349,7 +361,17 @@ async function setUp(client: ModelplaneClient, driver: PromotionDriver, world: W
   });
   const firstPromotionsSeconds = (performance.now() - started) / 1000;
   log(`${world.environments.length} first promotions in ${firstPromotionsSeconds.toFixed(1)} s`);
-  return { modelsSeconds, deploymentsSeconds, firstPromotionsSeconds };
+
+  // The controller works through domain events one at a time: let it catch up, so that the
+  // windows measure a settled engine, and say how far behind it was.
+  started = performance.now();
+  for (let backlog = await engine.backlog(); backlog > 0; backlog = await engine.backlog()) {
+    if (performance.now() - started > BACKLOG_GIVE_UP_MS) throw new Error(`the controller still had ${backlog} deployments without a replica set after ${BACKLOG_GIVE_UP_MS / 1000} s`);
+    log(`  controller backlog: ${backlog} created deployments without a replica set yet`);
+    await sleep(5_000);
+  }
+  const backlogSeconds = (performance.now() - started) / 1000;
+  return { modelsSeconds, deploymentsSeconds, firstPromotionsSeconds, backlogSeconds };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,6 +480,8 @@ async function apiLoad(client: ModelplaneClient, world: World, rate: number, sec
 interface Window {
   name: string;
   stats: WindowStats;
+  /** this process's CPU (load generator, driver, SDK client), seconds: it shares the machine with the engine */
+  benchCpuSeconds: number;
   /** load average (1/5/15 min) at its end */
   load: string;
   api?: ApiFigures;
@@ -496,15 +520,17 @@ async function runStore(store: string): Promise<StoreRun> {
     engine.onEnded = (promotion) => driver.ended(promotion);
 
     engine.reset();
-    const setup = await setUp(client, driver, world);
+    const setup = await setUp(client, driver, world, engine);
     const setupLoad = load();
     const afterSetup = await engine.collect();
-    log(`${store}: set up; engine RSS ${mib(afterSetup.rssEndBytes)}, ${afterSetup.replicas} hollow replicas`);
+    log(`${store}: set up; engine RSS ${mib(afterSetup.rssEndBytes)}, hollow replicas ${JSON.stringify(afterSetup.replicas)}`);
 
     const measure = async (name: string, during: () => Promise<ApiFigures | undefined>): Promise<Window> => {
       engine!.reset();
+      const cpu = process.cpuUsage();
       const api = await during();
-      const window: Window = { name, stats: await engine!.collect(), load: load(), ...(api ? { api } : {}) };
+      const used = process.cpuUsage(cpu);
+      const window: Window = { name, stats: await engine!.collect(), benchCpuSeconds: (used.user + used.system) / 1e6, load: load(), ...(api ? { api } : {}) };
       log(`${store}: ${name}: ${window.stats.lag.steps} steps, ${api?.sent ?? 0} API requests (load ${window.load})`);
       return window;
     };
@@ -571,21 +597,29 @@ function report(run: StoreRun): string {
     `Setup: engine start ${run.ready.startMs.toFixed(0)} ms, RSS then ${mib(run.ready.rssBytes)} (JS heap ${mib(run.ready.heapUsedBytes)}` +
       `${run.store === "pglite" ? "; the rest is mostly PGlite's WebAssembly PostgreSQL" : ""}); models and environments ${setup.modelsSeconds.toFixed(1)} s; ` +
       `deployments ${setup.deploymentsSeconds.toFixed(1)} s (${(DEPLOYMENTS / setup.deploymentsSeconds).toFixed(0)}/s); ` +
-      `first promotions ${setup.firstPromotionsSeconds.toFixed(1)} s; then RSS ${mib(run.afterSetup.rssEndBytes)} ` +
-      `(heap ${mib(run.afterSetup.heapUsedEndBytes)}), ${run.afterSetup.replicas} hollow replicas.`,
+      `first promotions ${setup.firstPromotionsSeconds.toFixed(1)} s; the controller caught up ${setup.backlogSeconds.toFixed(0)} s after that; then RSS ${mib(run.afterSetup.rssEndBytes)} ` +
+      `(heap ${mib(run.afterSetup.heapUsedEndBytes)}); hollow replicas: ${run.afterSetup.replicas.environment} in environment sets, ` +
+      `${run.afterSetup.replicas.own} in deployments' own sets.`,
     "",
   );
 
-  lines.push("| window | s | load avg | API req done/s | promotions ended | steps | lag p50 / p99 / max (due → taken) | due → persisted p99 | ready → taken p50 / p99 | engine CPU | event-loop delay p99 / max | RSS max | queries/s |");
-  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const { name, stats, load: windowLoad, api } of windows) {
+  const controllerSetup = summary(run.afterSetup.controllerLag);
+  lines.push(
+    `The controller during setup: a created deployment's replica set was declared to the runtime p50 ${ms(controllerSetup.p50)}, ` +
+      `p99 ${ms(controllerSetup.p99)}, max ${ms(controllerSetup.max)} after its creation committed (${controllerSetup.count} deployments).`,
+    "",
+  );
+  lines.push("| window | s | load avg | API req done/s | promotions ended | steps | lag p50 / p99 / max (due → taken) | due → persisted p99 | ready → taken p50 / p99 | created → set declared p50 / p99 | engine CPU (bench's) | event-loop delay p99 / max | RSS max | queries/s |");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const { name, stats, load: windowLoad, api, benchCpuSeconds } of windows) {
     const taken = summary(stats.lag.timerTaken);
     const persisted = summary(stats.lag.timerPersisted);
     const ready = summary(stats.lag.readyTaken);
+    const controller = summary(stats.controllerLag);
     lines.push(
       `| ${name} | ${stats.seconds.toFixed(0)} | ${windowLoad} | ${api ? (api.all.length / stats.seconds).toFixed(0) : "—"} | ${ended(stats)} | ${stats.lag.steps} | ` +
-        `${ms(taken.p50)} / ${ms(taken.p99)} / ${ms(taken.max)} | ${ms(persisted.p99)} | ${ms(ready.p50)} / ${ms(ready.p99)} | ` +
-        `${((100 * stats.cpuSeconds) / stats.seconds).toFixed(0)} % | ${ms(stats.eventLoopDelayP99Ms)} / ${ms(stats.eventLoopDelayMaxMs)} | ` +
+        `${ms(taken.p50)} / ${ms(taken.p99)} / ${ms(taken.max)} | ${ms(persisted.p99)} | ${ms(ready.p50)} / ${ms(ready.p99)} | ${ms(controller.p50)} / ${ms(controller.p99)} | ` +
+        `${((100 * stats.cpuSeconds) / stats.seconds).toFixed(0)} % (${((100 * benchCpuSeconds) / stats.seconds).toFixed(0)} %) | ${ms(stats.eventLoopDelayP99Ms)} / ${ms(stats.eventLoopDelayMaxMs)} | ` +
         `${mib(stats.rssMaxBytes)} | ${(stats.queries / stats.seconds).toFixed(0)} |`,
     );
   }
