@@ -142,6 +142,9 @@ export class HollowRuntime implements Runtime {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Hollow replicas live in this engine's memory, as processes do: it always writes. */
+  setWriter(): void {}
+
   /** The sets of this runtime; none at an engine's start (in-memory replicas die with the engine). */
   list(): Promise<ExistingReplicaSet[]> {
     return Promise.resolve([...this.#sets.values()].map((set) => ({ id: set.spec.id, owner: set.spec.owner, desired: set.desired, revision: set.spec.revision })));
