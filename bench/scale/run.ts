@@ -9,6 +9,7 @@
  *            3 replicas and rolling promotion settings per environment (33 % surge: 3 steps, 5 s
  *            stabilization); 10,000 deployments (10 per model, 1 hollow replica each); each
  *            environment given a deployment by a first (instant) promotion
+ *   idle     nothing asked: what the engine does in the background (PostgreSQL: its periodic resync)
  *   API      200 API requests/s alone (the mix below): API p50/p99 without promotions
  *   quiet    100 rolling promotions in flight at once, each replaced by a new one (another
  *            environment, another deployment) as it ends; no other load: reconciler lag and store
@@ -28,6 +29,7 @@
  *   BENCH_PROMOTIONS=100       rolling promotions kept in flight
  *   BENCH_STORE=both           pglite | postgres | both (PostgreSQL 15 from /usr/lib/postgresql/15/bin)
  *   BENCH_RATE=200             API requests/s of the loaded window
+ *   BENCH_IDLE_S=20            seconds of the idle window (nothing asked of the engine: its background work)
  *   BENCH_API_ALONE_S=20       seconds of the API-only window (before any promotion)
  *   BENCH_QUIET_S=20           seconds of the promotions-only window
  *   BENCH_DURATION_S=60        seconds of the loaded window
@@ -59,6 +61,7 @@ const RATE = Number(process.env["BENCH_RATE"] ?? "200");
 const QUIET_S = Number(process.env["BENCH_QUIET_S"] ?? "20");
 const LOADED_S = Number(process.env["BENCH_DURATION_S"] ?? "60");
 const API_ALONE_S = Number(process.env["BENCH_API_ALONE_S"] ?? "20");
+const IDLE_S = Number(process.env["BENCH_IDLE_S"] ?? "20");
 const READY_MS = Number(process.env["BENCH_READY_MS"] ?? "200");
 const REPLICAS = Number(process.env["BENCH_REPLICAS"] ?? "3");
 const STABILIZATION_S = Number(process.env["BENCH_STABILIZATION_S"] ?? "5");
@@ -68,7 +71,7 @@ const CPU_PROF_DIR = process.env["BENCH_CPU_PROF"];
 const SURGE_PERCENT = Math.min(50, Math.floor(100 / REPLICAS));
 const ENVIRONMENTS = ["production", "staging", "dev"] as const;
 /** A promotion not ended after this long counts as stuck: its environment leaves the pool. */
-const PROMOTION_GIVE_UP_MS = 120_000;
+const PROMOTION_GIVE_UP_MS = 300_000;
 /** How long the setup waits for the controller to catch up with the creations. */
 const BACKLOG_GIVE_UP_MS = 20 * 60_000;
 
@@ -493,6 +496,7 @@ interface StoreRun {
   setup: SetupFigures;
   afterSetup: WindowStats;
   setupLoad: string;
+  idle: Window;
   apiAlone: Window;
   promotionsAlone: Window;
   both: Window;
@@ -534,6 +538,10 @@ async function runStore(store: string): Promise<StoreRun> {
       log(`${store}: ${name}: ${window.stats.lag.steps} steps, ${api?.sent ?? 0} API requests (load ${window.load})`);
       return window;
     };
+    const idle = await measure("idle", async () => {
+      await sleep(IDLE_S * 1000);
+      return undefined;
+    });
     const apiAlone = await measure(`${RATE} API req/s alone`, () => apiLoad(client, world, RATE, API_ALONE_S));
 
     driver.promoteLatencies.length = 0;
@@ -547,7 +555,7 @@ async function runStore(store: string): Promise<StoreRun> {
     });
     const both = await measure(`${PROMOTIONS} promotions + ${RATE} API req/s`, () => apiLoad(client, world, RATE, LOADED_S));
     await promotions.stop();
-    return { store, ready, setup, afterSetup, setupLoad, apiAlone, promotionsAlone, both, driver };
+    return { store, ready, setup, afterSetup, setupLoad, idle, apiAlone, promotionsAlone, both, driver };
   } finally {
     await engine?.stop();
     await closeAllClients();
@@ -561,8 +569,8 @@ async function runStore(store: string): Promise<StoreRun> {
 
 function report(run: StoreRun): string {
   const lines: string[] = [];
-  const { setup, apiAlone, promotionsAlone, both } = run;
-  const windows = [apiAlone, promotionsAlone, both];
+  const { setup, idle, apiAlone, promotionsAlone, both } = run;
+  const windows = [idle, apiAlone, promotionsAlone, both];
   const ended = (stats: WindowStats) => Object.entries(stats.lag.ended).map(([status, count]) => `${count} ${status}`).join(", ") || "none";
   const apiSummary = (api: ApiFigures | undefined) => summary(api?.all ?? []);
   const apiBoth = apiSummary(both.api);
@@ -591,7 +599,13 @@ function report(run: StoreRun): string {
   lines.push(`| engine RSS < ${mib(TARGETS.rssBytes)} | max ${mib(rssMax)} (at start, empty: ${mib(run.ready.rssBytes)}) | ${verdict(rssMax < TARGETS.rssBytes)} |`);
   const quiet = promotionsAlone.stats;
   const perStep = quiet.lag.steps > 0 ? quiet.queries / quiet.lag.steps : Number.NaN;
-  lines.push(`| store queries per promotion step (no target) | ${perStep.toFixed(1)} (promotions alone, everything the engine ran ÷ traffic shifts) | |`, "");
+  const idleRate = idle.stats.queries / idle.stats.seconds;
+  const perStepNet = quiet.lag.steps > 0 ? (quiet.queries - idleRate * quiet.seconds) / quiet.lag.steps : Number.NaN;
+  lines.push(
+    `| store queries per promotion step (no target) | ${perStepNet.toFixed(1)} net of the idle engine's ${idleRate.toFixed(0)}/s; ` +
+      `${perStep.toFixed(1)} with it (promotions alone: statements ÷ traffic shifts) | |`,
+    "",
+  );
 
   lines.push(
     `Setup: engine start ${run.ready.startMs.toFixed(0)} ms, RSS then ${mib(run.ready.rssBytes)} (JS heap ${mib(run.ready.heapUsedBytes)}` +
@@ -655,13 +669,23 @@ function report(run: StoreRun): string {
 
   lines.push(
     `Store statements with the promotions alone (${quiet.queries} in ${quiet.seconds.toFixed(0)} s, ${quiet.transactions} transactions; ` +
-      `${quiet.lag.steps} steps, ${quiet.lag.writes} promotion writes):`,
+      `${quiet.lag.steps} steps, ${quiet.lag.writes} promotion writes), per step, and of the idle engine, per second:`,
     "",
   );
-  lines.push("| statement | per step |", "|---|---|");
-  for (const [shape, count] of quiet.byShape.slice(0, 12)) lines.push(`| \`${shape.replace(/\|/g, "\\|")}\` | ${(count / Math.max(1, quiet.lag.steps)).toFixed(2)} |`);
-  const rest = quiet.byShape.slice(12).reduce((sum, [, count]) => sum + count, 0);
-  lines.push(`| ${Math.max(0, quiet.byShape.length - 12)} other shapes | ${(rest / Math.max(1, quiet.lag.steps)).toFixed(2)} |`, "");
+  lines.push("| statement | per step, promotions alone | per second, idle |", "|---|---|---|");
+  const idleShapes = new Map(idle.stats.byShape);
+  // The promotions' most frequent statements, then the idle engine's.
+  const shown = new Set([...quiet.byShape.slice(0, 12), ...idle.stats.byShape.slice(0, 6)].map(([shape]) => shape));
+  const quietShapes = new Map(quiet.byShape);
+  for (const shape of shown) {
+    lines.push(
+      `| \`${shape.replace(/\|/g, "\\|")}\` | ${((quietShapes.get(shape) ?? 0) / Math.max(1, quiet.lag.steps)).toFixed(2)} | ` +
+        `${((idleShapes.get(shape) ?? 0) / idle.stats.seconds).toFixed(1)} |`,
+    );
+  }
+  const restQuiet = quiet.byShape.filter(([shape]) => !shown.has(shape)).reduce((sum, [, count]) => sum + count, 0);
+  const restIdle = idle.stats.byShape.filter(([shape]) => !shown.has(shape)).reduce((sum, [, count]) => sum + count, 0);
+  lines.push(`| other statements | ${(restQuiet / Math.max(1, quiet.lag.steps)).toFixed(2)} | ${(restIdle / idle.stats.seconds).toFixed(1)} |`, "");
   const failures = windows.flatMap((window) => window.stats.failureLines);
   if (failures.length > 0) lines.push("Engine log lines reporting failures (last ones):", "", ...failures.map((line) => `    ${line}`), "");
   return lines.join("\n");
