@@ -99,6 +99,13 @@ export class RequestMetrics {
     }
   }
 
+  /** The series of one replica set (one per rollout phase it was seen in). */
+  seriesOfSet(replicaSetId: string): RequestSeries[] {
+    const set = this.#bySet.get(replicaSetId);
+    if (set === undefined) return [];
+    return [set.own, set.stable, set.promoting].filter((series): series is RequestSeries => series !== undefined);
+  }
+
   /** Forgets the series of sets whose deployment or environment no longer exists (deleted), so
    * that series do not pile up over the engine's life; called at scrape time. */
   prune(exists: (series: RequestSeries) => boolean): void {

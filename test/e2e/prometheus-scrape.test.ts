@@ -2,12 +2,14 @@
  * Issue 16: a real Prometheus (the Debian package) scrapes a real engine's GET /metrics with a
  * metrics key, as a user's scrape config would, and PromQL over what it stored gives the traffic
  * sent — the request count, a success rate and a latency quantile of the histograms, the queries
- * a promotion analysis would run. A scrape with an inference key is refused (403) and Prometheus
+ * a promotion analysis would run — and the engine's own reading of its counters
+ * (engine/metrics/request-window.ts) gives the same quantiles as PromQL. A scrape with an inference key is refused (403) and Prometheus
  * says so. Skips without a `prometheus` binary, naming why (fails instead under
  * MODELPLANE_TEST_PROMETHEUS=1, as in CI).
  */
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestWindow, snapshotSet } from "../../engine/metrics/index.js";
 import { startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
 import { prometheusSkipReason, startPrometheus, type RunningPrometheus } from "../support/prometheus-server.js";
 import { ENGINE_OPTIONS, V1_COMMAND } from "./promotion-support.js";
@@ -98,6 +100,14 @@ describe.skipIf(skipReason !== undefined)(`a real Prometheus scraping the engine
     expect(p99[0]?.value).toBeGreaterThan(0);
     // every request here answered well within 5 s (the bucket bounds are 5 ms … 300 s)
     expect(p99[0]?.value).toBeLessThanOrEqual(5);
+    // the engine's own reading of the same counters (what a built-in analysis uses) agrees with PromQL
+    const empty = { statusCounts: new Map<number, number>(), endToEnd: { bounds: [], counts: [], sum: 0, count: 0 } };
+    const window = requestWindow(empty, snapshotSet(engine.engine.metrics.requests, `${v1}.production`));
+    expect(window.requests).toBe(30);
+    expect(window.successRate).toBe(1);
+    expect(window.latencyQuantile(0.99)).toBeCloseTo(p99[0]!.value, 9);
+    const p50 = await prometheus.query(`histogram_quantile(0.5, sum by (le) (modelplane_inference_end_to_end_response_time_seconds_bucket{${selector}}))`);
+    expect(window.latencyQuantile(0.5)).toBeCloseTo(p50[0]!.value, 9);
     const ready = await prometheus.query(`modelplane_replicas_ready{job="modelplane",replica_set="${v1}.production"}`);
     expect(ready.map((entry) => entry.value)).toEqual([1]);
     const promotion = await prometheus.query(`modelplane_promotion_status{job="modelplane",model_id="${modelId}",status="SUCCEEDED"}`);
