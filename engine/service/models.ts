@@ -9,7 +9,15 @@ import {
 import { listAuditLogs } from "../store/audit-log.js";
 import { insertEnvironment } from "../store/environments.js";
 import { listLiveDeployments } from "../store/deployments.js";
-import { insertModel, listLiveModels, modelEverExisted, softDeleteModelCascade, summarizeModel, type ModelRow } from "../store/models.js";
+import {
+  insertModel,
+  listLiveModelSummaries,
+  modelEverExisted,
+  softDeleteModelCascade,
+  summarizeModel,
+  type ModelRow,
+  type ModelSummaryRow,
+} from "../store/models.js";
 import type { SqlExecutor } from "../store/sql.js";
 import { inTransaction, type ServiceContext } from "./context.js";
 import { withConflictMessages } from "./database-conflicts.js";
@@ -17,13 +25,16 @@ import { newObjectId } from "./ids.js";
 import { requireModel } from "./lookups.js";
 import { presentAuditLog, presentModel } from "./presenters.js";
 
-async function summarize(sql: SqlExecutor, row: ModelRow): Promise<Model> {
-  const summary = await summarizeModel(sql, row.id);
+function present(row: ModelRow, summary: ModelSummaryRow): Model {
   return presentModel(row, {
     deploymentsCount: summary.deployments_count,
     productionDeploymentId: summary.production_deployment_id,
     developmentDeploymentId: summary.development_deployment_id,
   });
+}
+
+async function summarize(sql: SqlExecutor, row: ModelRow): Promise<Model> {
+  return present(row, await summarizeModel(sql, row.id));
 }
 
 /** Create a model and its `production` environment (default autoscaling and promotion settings). */
@@ -56,8 +67,7 @@ export async function createModel(context: ServiceContext, body: CreateModelBody
 }
 
 export async function listModels(context: ServiceContext): Promise<Model[]> {
-  const rows = await listLiveModels(context.sql);
-  return Promise.all(rows.map((row) => summarize(context.sql, row)));
+  return (await listLiveModelSummaries(context.sql)).map((row) => present(row, row));
 }
 
 export async function getModel(context: ServiceContext, modelId: string): Promise<Model> {

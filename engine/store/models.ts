@@ -40,18 +40,30 @@ export interface ModelSummaryRow {
   development_deployment_id: string | null;
 }
 
+/** The ModelSummaryRow columns for the model whose id is the SQL expression `modelId` ($1, or models.id). */
+function summaryColumns(modelId: string): string {
+  return `(SELECT count(*)::int FROM deployments WHERE model_id = ${modelId} AND deleted_at IS NULL) AS deployments_count,
+       (SELECT current_deployment_id FROM environments
+          WHERE model_id = ${modelId} AND name = 'production' AND deleted_at IS NULL) AS production_deployment_id,
+       (SELECT id FROM deployments WHERE model_id = ${modelId} AND is_development AND deleted_at IS NULL)
+          AS development_deployment_id`;
+}
+
 /** What a model's API object shows about what is under it. */
 export async function summarizeModel(sql: SqlExecutor, modelId: string): Promise<ModelSummaryRow> {
-  const [row] = await sql.query<ModelSummaryRow>(
-    `SELECT
-       (SELECT count(*)::int FROM deployments WHERE model_id = $1 AND deleted_at IS NULL) AS deployments_count,
-       (SELECT current_deployment_id FROM environments
-          WHERE model_id = $1 AND name = 'production' AND deleted_at IS NULL) AS production_deployment_id,
-       (SELECT id FROM deployments WHERE model_id = $1 AND is_development AND deleted_at IS NULL)
-          AS development_deployment_id`,
-    [modelId],
-  );
+  const [row] = await sql.query<ModelSummaryRow>(`SELECT ${summaryColumns("$1")}`, [modelId]);
   return row ?? { deployments_count: 0, production_deployment_id: null, development_deployment_id: null };
+}
+
+/**
+ * Every live model with its summary, in one statement: GET /v1/models summarized each model with a
+ * query of its own, 1,001 statements for 1,000 models (bench/scale: about 1 s of the embedded
+ * store's time per list, during which every other query waits).
+ */
+export async function listLiveModelSummaries(sql: SqlExecutor): Promise<Array<ModelRow & ModelSummaryRow>> {
+  return sql.query<ModelRow & ModelSummaryRow>(
+    `SELECT models.*, ${summaryColumns("models.id")} FROM models WHERE deleted_at IS NULL ORDER BY created_at, id`,
+  );
 }
 
 /** Reserve the next `deployment-N` number of a model. */
