@@ -1,4 +1,4 @@
-import { recommendReplicas, type LoadSample, type Recommendation } from "./recommend.js";
+import { recommendFromLoad, type LoadSample, type Recommendation, type WindowLoad } from "./recommend.js";
 import { resolveAutoscalingSettings, type AutoscalingSettings } from "./settings.js";
 
 /** Where load comes from: the router. */
@@ -19,7 +19,10 @@ export interface AutoscalerOptions {
 
 interface TrackedSet {
   settings: AutoscalingSettings;
+  /** the samples of the current window, oldest first */
   samples: LoadSample[];
+  /** what `samples` add up to, kept as they enter and leave the window */
+  load: WindowLoad;
   lastRequestCount: number;
   /** requests in flight when the load was last forgotten that have not finished yet: not demand */
   inFlightBaseline: number;
@@ -60,6 +63,7 @@ export class Autoscaler {
       this.sets.set(replicaSetId, {
         settings: resolved,
         samples: [],
+        load: emptyLoad(),
         lastRequestCount: this.options.source.requestsForSet?.(replicaSetId) ?? 0,
         inFlightBaseline: 0,
         currentReplicas,
@@ -102,6 +106,7 @@ export class Autoscaler {
     const tracked = this.sets.get(replicaSetId);
     if (tracked === undefined) return;
     tracked.samples = [];
+    tracked.load = emptyLoad();
     tracked.last = undefined;
     tracked.lastRequestCount = this.options.source.requestsForSet?.(replicaSetId) ?? 0;
     tracked.inFlightBaseline = this.options.source.inFlightForSet(replicaSetId);
@@ -158,16 +163,18 @@ export class Autoscaler {
       const inFlight = source.inFlightForSet(replicaSetId);
       // The forgotten requests can only finish: the baseline follows the count down to 0.
       tracked.inFlightBaseline = Math.min(tracked.inFlightBaseline, inFlight);
-      tracked.samples.push({ at: now, inFlight: inFlight - tracked.inFlightBaseline, arrivals: Math.max(0, requestCount - tracked.lastRequestCount) });
+      const sample: LoadSample = { at: now, inFlight: inFlight - tracked.inFlightBaseline, arrivals: Math.max(0, requestCount - tracked.lastRequestCount) };
+      tracked.samples.push(sample);
+      addToLoad(tracked.load, sample, 1);
       tracked.lastRequestCount = requestCount;
       const windowStart = now - tracked.settings.autoscaling_window * 1000;
       let stale = 0;
-      while (stale < tracked.samples.length && tracked.samples[stale]!.at <= windowStart) stale++;
+      while (stale < tracked.samples.length && tracked.samples[stale]!.at <= windowStart) addToLoad(tracked.load, tracked.samples[stale++]!, -1);
       if (stale > 0) tracked.samples.splice(0, stale);
 
-      const recommendation = recommendReplicas({
+      const recommendation = recommendFromLoad({
         settings: tracked.settings,
-        samples: tracked.samples,
+        load: tracked.load,
         currentReplicas: tracked.currentReplicas,
         lastHighDemandAt: tracked.lastHighDemandAt,
         now,
@@ -199,4 +206,15 @@ export class Autoscaler {
     clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+function emptyLoad(): WindowLoad {
+  return { samples: 0, inFlightSum: 0, arrivals: 0 };
+}
+
+/** A sample enters (+1) or leaves (−1) the window. Counts are integers, so the sums stay exact. */
+function addToLoad(load: WindowLoad, sample: LoadSample, sign: 1 | -1): void {
+  load.samples += sign;
+  load.inFlightSum += sign * sample.inFlight;
+  load.arrivals += sign * sample.arrivals;
 }

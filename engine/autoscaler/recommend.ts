@@ -43,17 +43,37 @@ export interface Recommendation {
  * during the window, i.e. window + delay after the last request.
  */
 export function recommendReplicas(input: RecommendationInput): Recommendation {
-  const { settings, samples, currentReplicas, lastHighDemandAt, now } = input;
-  const windowStart = now - settings.autoscaling_window * 1000;
-  let inFlightSum = 0;
-  let sampleCount = 0;
-  let arrivals = 0;
+  return recommendFromLoad({ ...input, load: windowLoad(input.samples, input.now - input.settings.autoscaling_window * 1000, input.now) });
+}
+
+/** What the samples of one window add up to: how many there are, their in-flight counts, their arrivals. */
+export interface WindowLoad {
+  samples: number;
+  inFlightSum: number;
+  arrivals: number;
+}
+
+/** The load of the samples taken in (windowStart, now]. Example: in-flight 2, 4 and 0 with 1 arrival → {3, 6, 1}. */
+export function windowLoad(samples: readonly LoadSample[], windowStart: number, now: number): WindowLoad {
+  const load: WindowLoad = { samples: 0, inFlightSum: 0, arrivals: 0 };
   for (const sample of samples) {
     if (sample.at <= windowStart || sample.at > now) continue;
-    inFlightSum += sample.inFlight;
-    arrivals += sample.arrivals;
-    sampleCount++;
+    load.inFlightSum += sample.inFlight;
+    load.arrivals += sample.arrivals;
+    load.samples++;
   }
+  return load;
+}
+
+/**
+ * `recommendReplicas` from a window's load already added up: the autoscaler keeps each set's sums
+ * as samples enter and leave the window, instead of adding up 240 samples (60 s at 4 per second)
+ * of every set at every tick — 13 % of the engine's CPU with 16,000 sets (bench/scale).
+ */
+export function recommendFromLoad(input: Omit<RecommendationInput, "samples"> & { load: WindowLoad }): Recommendation {
+  const { settings, currentReplicas, lastHighDemandAt, now, load } = input;
+  const { inFlightSum, arrivals } = load;
+  const sampleCount = load.samples;
   const averageInFlight = sampleCount === 0 ? 0 : inFlightSum / sampleCount;
   const perReplica = settings.concurrency_target * (settings.target_utilization_percentage / 100);
   // The epsilon absorbs float noise: 2.1 / 0.7 is 3.0000000000000004, which must give 3, not 4.

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Autoscaler } from "../../../engine/autoscaler/index.js";
+import { recommendReplicas, type LoadSample } from "../../../engine/autoscaler/recommend.js";
+import { resolveAutoscalingSettings } from "../../../engine/autoscaler/settings.js";
+import { seededRandom } from "../rollout/support.js";
 
 function harness() {
   let now = 1_000_000;
@@ -109,5 +112,51 @@ describe("Autoscaler", () => {
     inFlight.set("previous", 1);
     run(1);
     expect(applied).toEqual([["previous", 1]]);
+  });
+
+  it("keeps each window's load as samples enter and leave it: the demand recommendReplicas gives over the same samples, tick after tick", () => {
+    const { autoscaler, inFlight, requests, run } = harness();
+    const random = seededRandom(14);
+    // Short and long windows, settings changed midway, and a forgotten load, each against its own sample history.
+    const windows: Record<string, number> = { short: 10, long: 60, changing: 30 };
+    const history = new Map<string, LoadSample[]>(Object.keys(windows).map((id) => [id, []]));
+    const countOf = new Map<string, number>();
+    const baseline = new Map<string, number>();
+    for (const [id, window] of Object.entries(windows)) autoscaler.track(id, { ...settings, max_replica: 50, autoscaling_window: window }, 1);
+    let now = 1_000_000;
+    for (let tick = 1; tick <= 1_200; tick++) {
+      if (tick === 400) {
+        windows["changing"] = 15;
+        autoscaler.track("changing", { ...settings, max_replica: 50, autoscaling_window: 15 }, 1);
+      }
+      if (tick === 700) {
+        // Forgotten: no samples, and the requests in flight now are not demand (the baseline, down as they finish).
+        autoscaler.forgetLoad("long");
+        history.set("long", []);
+        baseline.set("long", inFlight.get("long") ?? 0);
+      }
+      for (const id of Object.keys(windows)) {
+        const load = Math.floor(random() * 12);
+        const arrivals = random() < 0.3 ? Math.floor(random() * 4) : 0;
+        inFlight.set(id, load);
+        requests.set(id, (countOf.get(id) ?? 0) + arrivals);
+        countOf.set(id, (countOf.get(id) ?? 0) + arrivals);
+        const finishing = Math.min(baseline.get(id) ?? 0, load);
+        baseline.set(id, finishing);
+        history.get(id)!.push({ at: now + 250, inFlight: load - finishing, arrivals });
+      }
+      run(0.25);
+      now += 250;
+      for (const [id, window] of Object.entries(windows)) {
+        const expected = recommendReplicas({
+          settings: resolveAutoscalingSettings({ ...settings, max_replica: 50, autoscaling_window: window }),
+          samples: history.get(id)!,
+          currentReplicas: 1,
+          lastHighDemandAt: now,
+          now,
+        });
+        expect(autoscaler.demand(id), `${id} at tick ${tick}`).toBe(expected.demand);
+      }
+    }
   });
 });
