@@ -134,8 +134,9 @@ export class DeploymentController {
     }
     const models = new Set(live.map((row) => row.model_id));
     for (const model of await listLiveModels(this.#sql)) models.add(model.id);
-    for (const modelId of models) await this.syncModel(modelId);
-    for (const modelId of this.#table.modelIds()) if (!models.has(modelId)) await this.syncModel(modelId);
+    // Every live deployment was synced just above: the environments' pass only sets their routes.
+    for (const modelId of models) await this.syncModel(modelId, { deploymentsSynced: true });
+    for (const modelId of this.#table.modelIds()) if (!models.has(modelId)) await this.syncModel(modelId, { deploymentsSynced: true });
     if (!this.#leadership.isLeader()) return;
     // Sets that outlived a previous engine (Kubernetes): those still wanted were adopted above
     // (same id and revision: nothing restarts); the rest are swept.
@@ -154,8 +155,9 @@ export class DeploymentController {
     for (const deploymentId of this.#setsOf.keys()) this.#recordObservation(deploymentId);
   }
 
-  /** A model changed: its environments' routes, or everything gone when deleted. */
-  async syncModel(modelId: string): Promise<void> {
+  /** A model changed: its environments' routes, or everything gone when deleted. `deploymentsSynced`:
+   * the caller has just synced every live deployment (resync), so the environments' routes are enough. */
+  async syncModel(modelId: string, options: { deploymentsSynced?: boolean } = {}): Promise<void> {
     const model = await findLiveModel(this.#sql, modelId);
     if (!model) {
       for (const [deploymentId, owner] of this.#modelOf) if (owner === modelId) await this.#forget(deploymentId);
@@ -164,15 +166,15 @@ export class DeploymentController {
     }
     this.#table.setModel(modelId);
     const environments = await listLiveEnvironments(this.#sql, modelId);
-    for (const environment of environments) await this.syncEnvironment(modelId, environment.name);
+    for (const environment of environments) await this.syncEnvironment(modelId, environment.name, options);
     // Deleted through another engine: gone from the store, still routed here.
     const live = new Set(environments.map((environment) => environment.name));
-    for (const name of this.#table.environmentNames(modelId)) if (!live.has(name)) await this.syncEnvironment(modelId, name);
+    for (const name of this.#table.environmentNames(modelId)) if (!live.has(name)) await this.syncEnvironment(modelId, name, options);
   }
 
   /** An environment changed: its route (current, candidate, traffic split) and its deployments' sets
    * (a change of its variables gives its sets a new revision: the runtime replaces their replicas). */
-  async syncEnvironment(modelId: string, environmentName: string): Promise<void> {
+  async syncEnvironment(modelId: string, environmentName: string, options: { deploymentsSynced?: boolean } = {}): Promise<void> {
     // One read of environment and promotion together: see findEnvironmentRoute.
     const route = await findEnvironmentRoute(this.#sql, modelId, environmentName);
     if (!route) {
@@ -191,6 +193,7 @@ export class DeploymentController {
       candidateDeploymentId: route.candidate_deployment_id,
       percentToCandidate: route.percent_traffic_to_new_version ?? 0,
     });
+    if (options.deploymentsSynced) return;
     const deploymentIds = new Set([route.current_deployment_id, route.candidate_deployment_id]);
     // Sets kept warm for a rollback follow the environment's variables too: promoted again, they
     // must not serve a moment with the configuration they were kept with.
