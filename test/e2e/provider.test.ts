@@ -91,7 +91,8 @@ const quiet = { onOutput: () => undefined };
 beforeAll(async () => {
   if (!existsSync(distProvider)) throw new Error("dist/ is missing: run `npm run build` (npm test does) before the provider tests");
   mp = (await import(distProvider)) as Provider;
-  engine = await startTestEngine({ runtime: { startupTimeoutMs: 2_000, crashLoopThreshold: 2, stopGracePeriodMs: 2_000 } });
+  // 6 s to start: under CI's load (two test files on two cores) a healthy replica once took over 2 s to answer its first probe
+  engine = await startTestEngine({ runtime: { startupTimeoutMs: 6_000, crashLoopThreshold: 2, stopGracePeriodMs: 2_000 } });
 });
 afterAll(async () => {
   await engine?.close();
