@@ -183,6 +183,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     variablesRollout: (modelId, environmentName) => deployments.variablesRollout(modelId, environmentName),
     handle: (req, res) => router.handle(req, res),
     acceptConnection: (socket, handOff) => router.acceptConnection(socket, handOff),
+    drainConnections: (idleGraceMs) => router.drainConnections(idleGraceMs),
     runtime,
     controller: deployments,
     reconciler,

@@ -5,7 +5,7 @@ import { createApiHandler, type ApiHandler } from "./api/api-handler.js";
 import { resolveApiKey } from "./api-key-file.js";
 import { AccessView } from "./auth/access-view.js";
 import { createMetricsEndpoint, EngineMetrics, timedSql } from "./metrics/index.js";
-import { closeFrontDoor, createFrontDoor, type ConnectionHandler } from "./router/front-door.js";
+import { closeFrontDoor, createFrontDoor, drainConnections, type ConnectionHandler } from "./router/front-door.js";
 import { ControlPlane } from "./service/control-plane.js";
 import { DomainEvents } from "./service/events.js";
 import type { PromotionExecutor } from "./service/promotions.js";
@@ -32,6 +32,14 @@ export interface EngineOptions {
   accessResyncMs?: number;
   /** operational log lines (never bodies or secrets); default: stderr */
   log?: (line: string) => void;
+  /**
+   * How long a stopping engine keeps serving the client connections it has (each answer now says
+   * `connection: close`) before it closes those still idle; default 0: closed at once. A load
+   * balancer's keep-alive clients send their next request on an open connection at any moment:
+   * closing it under them cuts that request, answering it with `connection: close` does not.
+   * `modelplane serve` sets it (an engine pod stops this way after its preStop delay).
+   */
+  connectionDrainMs?: number;
   /** Print a newly generated API key itself, not only its file: for an operator at a terminal
    * (`modelplane serve` sets it when stderr is a TTY). Default false. */
   showGeneratedApiKey?: boolean;
@@ -59,6 +67,9 @@ export interface EngineMount {
   promotionExecutor?: PromotionExecutor;
   /** where an environment's configuration roll stands */
   variablesRollout?: (modelId: string, environmentName: string) => Promise<VariablesRollout>;
+  /** shutdown begins (`connectionDrainMs`): idle client connections it holds are closed once they
+   * stay idle this long, busy ones after their answer; it keeps serving meanwhile */
+  drainConnections?(idleGraceMs: number): void;
   /** stops what it runs (replicas drained); called before the API closes */
   close(): Promise<void>;
 }
@@ -138,7 +149,10 @@ export async function startEngine<M extends EngineMount = EngineMount>(
     });
     const handleApi = createApiHandler({ service, access, log });
     const serveMetrics = createMetricsEndpoint({ metrics, authorize: (authorization) => access.authorizeMetrics(authorization), log });
+    let stopping = false;
     const server = createServer((req, res) => {
+      // a stopping engine answers what reaches it and tells the client to reconnect elsewhere
+      if (stopping) res.shouldKeepAlive = false;
       void (async () => {
         try {
           if (serveMetrics(req, res) || (await handleApi(req, res))) return;
@@ -178,6 +192,9 @@ export async function startEngine<M extends EngineMount = EngineMount>(
       metrics,
       close() {
         closing ??= (async () => {
+          stopping = true;
+          const drainMs = options.connectionDrainMs ?? 0;
+          if (drainMs > 0) await drainConnections(front, drainMs, running);
           // Replicas stop first (drained, while their requests still have a server), then the API.
           await running?.close();
           await closeFrontDoor(front, server);

@@ -28,6 +28,10 @@ function parseReadinessTimeout(value: string): number {
 }
 
 const PULL_POLICIES = ["IfNotPresent", "Always", "Never"] as const;
+/** On SIGTERM, the clients' open connections are served this long (answers say `connection: close`)
+ * before the idle ones are closed: a keep-alive client's next request is answered, not cut. Kept
+ * within an engine pod's termination grace (30 s by default) with its preStop delay. */
+const CONNECTION_DRAIN_MS = 2_000;
 
 /** The Kubernetes runtime's settings from the flags, or undefined for the process runtime (the default). */
 function kubernetesChoice(
@@ -157,6 +161,7 @@ export const serveCommand: CliCommand = {
         ...(credentials.secretKey !== undefined ? { secretKey: credentials.secretKey } : {}),
         ...(Object.keys(runtimeOptions).length > 0 ? { runtime: runtimeOptions } : {}),
         showGeneratedApiKey: process.stderr.isTTY === true,
+        connectionDrainMs: CONNECTION_DRAIN_MS,
         ...(kubernetes !== undefined ? { kubernetes } : {}),
       });
     } catch (error) {

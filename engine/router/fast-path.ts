@@ -118,12 +118,17 @@ export class FastPath {
     if (this.closing && this.clients.size === 0) clearInterval(this.sweep);
   }
 
-  /** Closes idle client connections now and busy ones after their response. */
-  close(): void {
+  /**
+   * Shutdown: every answer from now on says `connection: close`, and a busy connection closes
+   * after its answer. An idle one is closed at once, or, with `idleGraceMs`, once it has stayed
+   * idle that long: a keep-alive client may be sending its next request on it right now, and
+   * closing under it cuts that request (the client sees the connection reset, not an answer).
+   */
+  close(idleGraceMs = 0): void {
     this.closing = true;
     // the exchanges still running keep their timeout; the timer stops with the last client
     if (this.clients.size === 0) clearInterval(this.sweep);
-    for (const client of this.clients) client.closeWhenIdle();
+    for (const client of this.clients) client.closeWhenIdle(idleGraceMs);
   }
 }
 
@@ -196,9 +201,10 @@ class ClientConnection {
     if (this.exchange?.silentSince(time)) this.exchange.timedOut(this.fastPath.replicaTimeoutMs);
   }
 
-  closeWhenIdle(): void {
-    if (this.exchange === undefined) this.socket.destroy();
-    else this.closeAfterExchange = true;
+  closeWhenIdle(idleGraceMs: number): void {
+    if (this.exchange !== undefined) this.closeAfterExchange = true;
+    else if (idleGraceMs > 0) this.socket.setTimeout(idleGraceMs); // onTimeout closes it if still idle
+    else this.socket.destroy();
   }
 
   private serveNext(): void {

@@ -19,14 +19,41 @@ export function createFrontDoor(httpServer: HttpServer, accept: ConnectionHandle
   // Half-open as node:http expects: a client may send its request and FIN before the answer.
   const front = createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => accept(socket, handOff));
   front.on("close", () => httpServer.close(() => undefined));
+  closed.set(front, new Promise((resolve) => front.once("close", () => resolve())));
   return front;
+}
+
+/** Each front door's 'close' (stopped accepting and every connection gone), whoever stopped it. */
+const closed = new WeakMap<TcpServer, Promise<void>>();
+
+function stopAccepting(front: TcpServer): Promise<void> {
+  if (front.listening) front.close();
+  return closed.get(front) ?? Promise.resolve();
 }
 
 /** Stops accepting and resolves once every connection, fast path or handed off, has closed;
  * idle keep-alive connections are closed now, busy ones after their response. */
 export function closeFrontDoor(front: TcpServer, httpServer: HttpServer): Promise<void> {
-  return new Promise((resolve) => {
-    front.close(() => resolve());
-    httpServer.closeIdleConnections();
-  });
+  const allClosed = stopAccepting(front);
+  httpServer.closeIdleConnections();
+  return allClosed;
+}
+
+/**
+ * The first part of a graceful stop: no new connection is accepted, the open ones keep being
+ * served for up to `drainMs` (answers say `connection: close`, so each closes after its next
+ * answer), and those that stay idle all that time are closed at its end. Resolves when every
+ * connection has closed or `drainMs` has passed, whichever is first.
+ */
+export async function drainConnections(
+  front: TcpServer,
+  drainMs: number,
+  fastPath: { drainConnections?(idleGraceMs: number): void } | undefined,
+): Promise<void> {
+  const allClosed = stopAccepting(front);
+  fastPath?.drainConnections?.(drainMs);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs)));
+  await Promise.race([allClosed, deadline]);
+  clearTimeout(timer);
 }

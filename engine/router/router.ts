@@ -68,6 +68,9 @@ export interface Router {
    * zero): the listener should scale it up. Called once per held request; must be idempotent and
    * must not throw. Returns the unsubscribe function. */
   onWake(listener: (replicaSetId: string) => void): () => void;
+  /** Engine shutdown begins: answers say `connection: close`; idle client connections are closed
+   * once they stay idle `idleGraceMs` (see FastPath.close). The router keeps routing meanwhile. */
+  drainConnections(idleGraceMs: number): void;
   close(): Promise<void>;
 }
 
@@ -421,6 +424,7 @@ export function createRouter(options: RouterOptions): Router {
   return {
     handle,
     acceptConnection: (socket, handOff) => fastPath.accept(socket, handOff),
+    drainConnections: (idleGraceMs) => fastPath.close(idleGraceMs),
     inFlight,
     inFlightForSet: (replicaSetId) => inFlightBySet.get(replicaSetId) ?? 0,
     requestsForSet: (replicaSetId) => requestsBySet.get(replicaSetId) ?? 0,

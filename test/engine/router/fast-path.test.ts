@@ -293,6 +293,32 @@ describe("router fast path", () => {
     expect(second!.body).not.toBe(first!.body);
   });
 
+  it("draining: a request sent on an idle keep-alive connection is answered with connection: close, not cut; a connection left idle is closed after the grace", async () => {
+    const url = await replica((req, res) => {
+      req.resume();
+      req.on("end", () => res.end("ok"));
+    });
+    const { router, port } = await setup([url]);
+    const [sending, idle] = [await rawClient(port), await rawClient(port)];
+    for (const client of [sending, idle]) {
+      client.socket.write(post("before"));
+      await eventually("first answer", () => responses(client.received())[0]);
+    }
+    router.drainConnections(60_000);
+    // a keep-alive client's next request, racing the shutdown
+    sending.socket.write(post("during the drain"));
+    await eventually("answered", () => responses(sending.received())[1]);
+    const answer = responses(sending.received())[1]!;
+    expect(answer).toMatchObject({ status: 200, body: "ok" });
+    expect(answer.headers.connection).toBe("close");
+    await sending.closed;
+    // the idle connection is still open (60 s grace) until the router closes for good
+    expect(idle.socket.destroyed).toBe(false);
+    await router.close();
+    await idle.closed;
+    expect(responses(idle.received())).toHaveLength(1);
+  });
+
   it("stops the replica's work when the client goes away mid-request", async () => {
     let replicaGotRequest = false;
     let replicaSawClose = false;
