@@ -60,7 +60,7 @@ export interface DataPlane extends EngineMount {
 /** Built from the engine's parts (store, domain events, access view): every piece made once, in order. */
 export async function startDataPlane(parts: EngineParts, options: DataPlaneOptions): Promise<DataPlane> {
   // metrics (GET /metrics): the router counts requests into them, the rest is read at scrape time
-  const { sql, events, access, metrics } = parts;
+  const { sql, events, access, metrics, recordChange } = parts;
   const inFlight = new InFlightCounts();
   const runtime = await createRuntime(sql, inFlight, options);
   const table = new RoutingTable();
@@ -91,17 +91,26 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
   });
   const feed = new ChangeFeed({
     sql,
-    onChange: (change) => enqueue(`change ${change.type} from another engine`, () => onChange(change)),
+    onChange: (change) => {
+      recordChange(change);
+      enqueue(`change ${change.type} from another engine`, () => onChange(change));
+    },
     onGap: () => enqueue("resync after lost notifications", () => deployments.resync()),
     ...(options.log ? { log: options.log } : {}),
   });
+  // What the controller and the reconciler write outside the control plane's transactions: told to
+  // the other engines and to this engine's GET /v1/events.
+  const publish = (change: ClusterChange): void => {
+    recordChange(change);
+    feed.publish(change);
+  };
   const deployments = new DeploymentController({
     sql,
     runtime,
     table,
     autoscaler,
     leadership,
-    publish: (change) => feed.publish(change),
+    publish,
     ...(options.log ? { log: options.log } : {}),
   });
   router.onWake((setId) => deployments.wake(setId));
@@ -112,7 +121,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     deployments,
     autoscaler,
     leadership,
-    publish: (change) => feed.publish(change),
+    publish,
     ...(options.log ? { log: options.log } : {}),
     ...(options.promotionLeaseTtlMs !== undefined ? { leaseTtlMs: options.promotionLeaseTtlMs } : {}),
     onPass: metrics.reconcilePass.bind(metrics),

@@ -8,6 +8,10 @@ import { createMetricsEndpoint, EngineMetrics, timedSql } from "./metrics/index.
 import { closeFrontDoor, createFrontDoor, drainConnections, type ConnectionHandler } from "./router/front-door.js";
 import { ControlPlane } from "./service/control-plane.js";
 import { DomainEvents } from "./service/events.js";
+import type { ClusterChange } from "./control/change-feed.js";
+import { DEFAULT_RING_SIZE, EventRing } from "./events/event-ring.js";
+import { EventRecorder } from "./events/event-recorder.js";
+import { createEventStreams } from "./events/event-stream.js";
 import type { PromotionExecutor } from "./service/promotions.js";
 import type { VariablesRollout } from "../sdk/index.js";
 import { openStore } from "./store/open-store.js";
@@ -30,6 +34,9 @@ export interface EngineOptions {
    * revoked through another engine on the same PostgreSQL is refused here within this time
    * (this engine's own changes apply at once); default 5000 ms */
   accessResyncMs?: number;
+  /** `GET /v1/events`: how many recent events a reconnecting client can resume from (default
+   * 10,000), heartbeat period (default 15 s), bytes a stream may queue before it waits (64 KiB) */
+  events?: { ringSize?: number; heartbeatMs?: number; highWaterBytes?: number };
   /** operational log lines (never bodies or secrets); default: stderr */
   log?: (line: string) => void;
   /**
@@ -54,6 +61,9 @@ export interface EngineParts {
   access: AccessView;
   /** what GET /metrics shows (the data plane counts its requests and adds its state) */
   metrics: EngineMetrics;
+  /** a change for GET /v1/events that is not one of this engine's domain events (those are
+   * recorded already): its reconciler's and controller's writes, other engines' changes */
+  recordChange: (change: ClusterChange) => void;
 }
 
 /** What the engine mounts beside its management API, built before the server listens. */
@@ -119,6 +129,7 @@ export async function startEngine<M extends EngineMount = EngineMount>(
     ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
   }), metrics.store);
   let stopAccess = (): void => undefined;
+  let stopRecorder = (): Promise<void> => Promise.resolve();
   let mounted: M | undefined;
   try {
     const { apiKey, source } = resolveApiKey({ dataDir, ...(options.apiKey ? { apiKey: options.apiKey } : {}) });
@@ -140,14 +151,23 @@ export async function startEngine<M extends EngineMount = EngineMount>(
     });
     await access.start();
     stopAccess = () => access.close();
-    mounted = await mount?.({ sql: store, events, access, metrics });
+    const ring = new EventRing(options.events?.ringSize ?? DEFAULT_RING_SIZE);
+    const recorder = new EventRecorder({ sql: store, ring, log });
+    events.onChange((event) => recorder.record(event));
+    const eventStreams = createEventStreams({
+      ring,
+      ...(options.events?.heartbeatMs !== undefined ? { heartbeatMs: options.events.heartbeatMs } : {}),
+      ...(options.events?.highWaterBytes !== undefined ? { highWaterBytes: options.events.highWaterBytes } : {}),
+    });
+    stopRecorder = () => recorder.close();
+    mounted = await mount?.({ sql: store, events, access, metrics, recordChange: (change) => recorder.record(change) });
     const service = new ControlPlane({
       sql: store,
       events,
       ...(mounted?.promotionExecutor !== undefined ? { promotionExecutor: mounted.promotionExecutor } : {}),
       ...(mounted?.variablesRollout !== undefined ? { variablesRollout: mounted.variablesRollout } : {}),
     });
-    const handleApi = createApiHandler({ service, access, log });
+    const handleApi = createApiHandler({ service, access, events: eventStreams, log });
     const serveMetrics = createMetricsEndpoint({ metrics, authorize: (authorization) => access.authorizeMetrics(authorization), log });
     let stopping = false;
     const server = createServer((req, res) => {
@@ -193,12 +213,16 @@ export async function startEngine<M extends EngineMount = EngineMount>(
       close() {
         closing ??= (async () => {
           stopping = true;
+          // Event streams end first: they never finish by themselves and would hold the drain and
+          // the server open; their clients reconnect (to another engine, or after the restart).
+          eventStreams.close();
           const drainMs = options.connectionDrainMs ?? 0;
           if (drainMs > 0) await drainConnections(front, drainMs, running);
           // Replicas stop first (drained, while their requests still have a server), then the API.
           await running?.close();
           await closeFrontDoor(front, server);
           access.close();
+          await stopRecorder();
           await store.close();
         })();
         return closing;
@@ -207,6 +231,7 @@ export async function startEngine<M extends EngineMount = EngineMount>(
   } catch (error) {
     await mounted?.close().catch(() => undefined);
     stopAccess();
+    await stopRecorder();
     await store.close();
     throw error;
   }

@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { errorFromBody, errorFromStatus, EngineUnavailableError, TimeoutError } from "./client-errors.js";
 import { contract, fillPath, type Contract, type RouteBodyInput, type RouteName, type RouteResponse } from "./contract.js";
 import { ErrorBody, ModelplaneError } from "./errors.js";
+import { streamEvents, type EventsOptions, type StreamedEvent } from "./events.js";
 
 export interface ClientOptions {
   /** engine URL, e.g. http://127.0.0.1:7070; default MODELPLANE_ENDPOINT, then http://127.0.0.1:7070 */
@@ -114,6 +115,15 @@ export class ModelplaneClient {
   /** Revokes a key: refused at once by this engine, by every engine within its resync period. */
   revokeApiKey(apiKeyId: string, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<"revokeApiKey">> {
     return this.call("revokeApiKey", { params: { api_key_id: apiKeyId } }, options);
+  }
+
+  /**
+   * The engine's state changes as they happen (`GET /v1/events`), reconnecting by itself and
+   * resuming after the last event it gave; a `reset` event means refetch (see sdk/events.ts).
+   * Ends when `signal` aborts or the caller stops iterating.
+   */
+  events(options: EventsOptions = {}): AsyncGenerator<StreamedEvent, void, undefined> {
+    return streamEvents(this.#pool, this.authorization, options);
   }
 
   /** Call any route of the contract by name. */

@@ -6,3 +6,5 @@ export { ModelplaneClient, closeAllClients, backoffDelayMs, type ClientOptions, 
 export * from "./client-errors.js";
 export * from "./wait.js";
 export * from "./labels.js";
+export { streamEvents, type EventsOptions, type StreamedEvent } from "./events.js";
+export { SseParser, type SseMessage } from "./sse-parser.js";

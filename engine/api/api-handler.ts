@@ -8,12 +8,15 @@ import type { ControlPlane } from "../service/control-plane.js";
 import type { AccessView } from "../auth/access-view.js";
 import { NO_BODY, readJsonBody } from "./read-json-body.js";
 import { matchRoute } from "./route-matcher.js";
+import type { EventStreams } from "../events/event-stream.js";
 import { createRouteHandlers, type RouteHandlers } from "./route-handlers.js";
 
 export interface ApiHandlerOptions {
   service: ControlPlane;
   /** who may call what: the management API needs an admin key */
   access: AccessView;
+  /** `GET /v1/events` (absent: 404) */
+  events?: EventStreams;
   /** one line per server-side failure; never receives bodies or secrets */
   log?: (line: string) => void;
 }
@@ -63,7 +66,8 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   const log = options.log ?? (() => {});
   let openApiDocument: unknown;
 
-  async function dispatch(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  async function dispatch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const { pathname } = url;
     const method = req.method ?? "GET";
     if (pathname === "/healthz") {
       sendJson(res, 200, { status: "ok" });
@@ -84,6 +88,13 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
           ? `${decision.message} (an admin key: MODELPLANE_API_KEY of the engine, the key it generated in <data-dir>/api-key — ./.modelplane/api-key by default — or one from 'modelplane keys create --scope admin')`
           : decision.message,
       );
+    }
+    // A stream, not a JSON answer: outside the contract's route table (its event schema is sdk/schemas/event.ts).
+    if (pathname === "/v1/events" && options.events !== undefined) {
+      req.resume();
+      if (method !== "GET") throw new ModelplaneError("METHOD_NOT_ALLOWED", `${method} is not allowed on ${pathname}; use GET`, { allowed: ["GET"] });
+      options.events.serve(req, res, url.searchParams);
+      return;
     }
     let match;
     try {
@@ -126,15 +137,16 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   }
 
   return async (req, res) => {
-    let pathname: string;
+    let url: URL;
     try {
-      pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+      url = new URL(req.url ?? "/", "http://localhost");
     } catch {
       return false;
     }
+    const { pathname } = url;
     if (!isApiPath(pathname)) return false;
     try {
-      await dispatch(req, res, pathname);
+      await dispatch(req, res, url);
     } catch (error) {
       const known =
         error instanceof ModelplaneError

@@ -8,3 +8,4 @@ export * from "./environment.js";
 export * from "./audit-log.js";
 export * from "./variables-rollout.js";
 export * from "./api-key.js";
+export * from "./event.js";
