@@ -19,6 +19,7 @@ import { replicaSetId, type InFlightCounter, type Runtime } from "./runtime/runt
 import type { EngineMount, EngineParts } from "./engine.js";
 import type { PromotionExecutor } from "./service/promotions.js";
 import type { Sql } from "./store/sql.js";
+import { nextResyncDelayMs } from "./control/resync-schedule.js";
 import type { KubernetesRuntimeChoice } from "./runtime/kubernetes/start-kubernetes-runtime.js";
 
 export interface DataPlaneOptions {
@@ -36,7 +37,8 @@ export interface DataPlaneOptions {
    * lead (replica counts, autoscaling) and its promotions over (default 10 s) */
   promotionLeaseTtlMs?: number;
   /** with several engines on one PostgreSQL: how often each re-reads everything from the store, the
-   * guarantee behind the change notifications other engines send (default 10 s) */
+   * guarantee behind the change notifications other engines send (default 10 s; longer when a
+   * resync takes over a tenth of it) */
   storeResyncMs?: number;
   /** progress lines of promotions and replica changes */
   log?: (line: string) => void;
@@ -176,16 +178,25 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
   if (leadership.isLeader() !== leadingAtStart) enqueue("leadership change", () => deployments.leadershipChanged(leadership.isLeader()));
   await reconciler.start();
   // The guarantee behind the notifications: everything re-read now and then (one engine on PGlite needs none).
-  let resyncQueued = false;
-  const resyncTimer =
-    sql.kind === "postgres"
-      ? setInterval(() => {
-          if (resyncQueued) return;
-          resyncQueued = true;
-          enqueue("periodic resync", () => deployments.resync().finally(() => (resyncQueued = false)));
-        }, options.storeResyncMs ?? 10_000)
-      : undefined;
-  resyncTimer?.unref();
+  // Never more than a tenth of the engine's time (control/resync-schedule.ts); lost notifications
+  // trigger one at once (onGap above).
+  let resyncTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const scheduleResync = (afterMs: number): void => {
+    if (stopped) return;
+    resyncTimer = setTimeout(() => {
+      enqueue("periodic resync", async () => {
+        const began = performance.now();
+        try {
+          await deployments.resync();
+        } finally {
+          scheduleResync(nextResyncDelayMs(options.storeResyncMs ?? 10_000, performance.now() - began));
+        }
+      });
+    }, afterMs);
+    resyncTimer.unref();
+  };
+  if (sql.kind === "postgres") scheduleResync(options.storeResyncMs ?? 10_000);
 
   return {
     promotionExecutor,
@@ -202,7 +213,8 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     async close() {
       stopMetrics();
       unsubscribe();
-      clearInterval(resyncTimer);
+      stopped = true;
+      clearTimeout(resyncTimer);
       await feed.close();
       await queue;
       await reconciler.close();
