@@ -5,6 +5,7 @@
  */
 import { cancelPromotion, succeedPromotion, withoutPausedFrom } from "./outcomes.js";
 import { enterRestoringPrevious } from "./phases.js";
+import { analysisAfterResume } from "./analysis.js";
 import type { ControlAction, ControlActionResult, PromotionState, PromotionStatus } from "./types.js";
 
 /**
@@ -58,7 +59,8 @@ function applyAllowed(state: PromotionState, action: ControlAction, now: number)
         pausedFrom: state.status === "RELEASING" ? "RELEASING" : "RAMPING_UP",
       };
     case "resume":
-      return { ...withoutPausedFrom(state), status: state.pausedFrom ?? "RAMPING_UP" };
+      // An analysis pause is resumed by a person: measure afresh rather than pause again at once.
+      return analysisAfterResume({ ...withoutPausedFrom(state), status: state.pausedFrom ?? "RAMPING_UP" });
     case "cancel":
       if (state.kind !== "ROLLING") return cancelPromotion(state, now);
       // Graceful: reverse the cycle, starting with the previous deployment, no candidate deadline.

@@ -28,7 +28,13 @@ export function promotionStateChanged(before: PromotionState, after: PromotionSt
 export function progressEventsBetween(before: PromotionState, after: PromotionState): ProgressEvent[] {
   const events: ProgressEvent[] = [];
   if (before.status !== after.status) {
-    const reason = after.errorMessage !== undefined && after.status === "FAILED" ? `: ${after.errorMessage}` : "";
+    const pausedReason = after.status === "PAUSED" ? after.analysis?.pausedReason : undefined;
+    const reason =
+      after.errorMessage !== undefined && after.status === "FAILED"
+        ? `: ${after.errorMessage}`
+        : pausedReason !== undefined && pausedReason !== null
+          ? `: ${pausedReason}`
+          : "";
     events.push({ kind: "status", message: `status ${before.status} → ${after.status}${reason}` });
   }
   if (before.step !== after.step || before.totalSteps !== after.totalSteps) {
@@ -38,6 +44,16 @@ export function progressEventsBetween(before: PromotionState, after: PromotionSt
     events.push({
       kind: "traffic",
       message: `traffic to candidate ${before.percentTrafficToNewVersion}% → ${after.percentTrafficToNewVersion}%`,
+    });
+  }
+  const runBefore = before.analysis?.runs.at(-1);
+  const runAfter = after.analysis?.runs.at(-1);
+  if (runAfter !== undefined && runAfter.endedAt !== runBefore?.endedAt) {
+    events.push({
+      kind: "analysis",
+      message:
+        `analysis at step ${runAfter.step}/${runAfter.totalSteps} (${runAfter.percentTrafficToNewVersion}%): ${runAfter.verdict} — ` +
+        runAfter.metrics.map((metric) => metric.message).join("; "),
     });
   }
   const replicasBefore = before.desiredReplicas;

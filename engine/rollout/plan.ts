@@ -26,6 +26,7 @@ import {
   rollingTotalSteps,
 } from "./phases.js";
 import { rollingModeOf } from "./settings.js";
+import { analysisGateOpen, applyAnalysisDecision, recordAnalysisRun, syncAnalysisWindow } from "./analysis.js";
 import type {
   DeploymentReplicaObservation,
   Observation,
@@ -196,6 +197,7 @@ function advanceCanary(state: PromotionState, observation: Observation): Promoti
   }
   if (state.phase === "canary_stage") {
     if (now < state.phaseStartedAt + canaryStageIntervalMs(state.settings.ramp_up_duration_seconds)) return state;
+    if (!analysisGateOpen(state)) return state;
     if (state.step >= CANARY_STAGE_COUNT) return succeedPromotion(state, now);
     return enterCanaryStage(state, state.step + 1, now);
   }
@@ -219,6 +221,7 @@ function advanceRollingForward(state: PromotionState, observation: Observation):
       if (now < state.phaseStartedAt + state.settings.rolling_deploy_config.stabilization_time_seconds * 1000) {
         return state;
       }
+      if (!analysisGateOpen(state)) return state;
       return enterScalingDownPrevious(state, candidate.ready, now);
     case "scaling_down_previous":
       if (!drainedTo(previous, state.desiredReplicas.previous)) return state;
@@ -253,8 +256,13 @@ function advanceRampingDown(state: PromotionState, observation: Observation): Pr
   }
 }
 
-/** One guarded move: the first of failure, autoscaling, clamp, phase advance that applies. */
+/** One guarded move, then the analysis window kept in step with where the promotion now is. */
 function passOnce(state: PromotionState, observation: Observation): PromotionState {
+  return syncAnalysisWindow(guardedMove(state, observation), observation.now);
+}
+
+/** The first of failure, analysis verdict, autoscaling, clamp, phase advance that applies. */
+function guardedMove(state: PromotionState, observation: Observation): PromotionState {
   if (isTerminalStatus(state.status)) return state;
   const deadline = promotionDeadlineAt(state);
   if (deadline !== null && observation.now >= deadline) {
@@ -265,6 +273,8 @@ function passOnce(state: PromotionState, observation: Observation): PromotionSta
   // Taken over mid-way and the candidate's replicas are not back yet: keep the persisted traffic,
   // step and N exactly (clamping to cold replicas would move traffic backwards and recount steps).
   if (holdingAfterTakeover(state, observation)) return state;
+  const judged = applyAnalysisDecision(state, observation.now);
+  if (judged !== state) return judged;
   let next = growWithDemand(state, observation);
   next = clampTrafficToCandidateReady(next, observation);
   next = clearSatisfiedDeadline(next, observation);
@@ -311,7 +321,8 @@ export function nextWakeAt(state: PromotionState): number | null {
  * calls again at `wakeAt` or on the next runtime change event, whichever comes first.
  */
 export function planNextStep(state: PromotionState, observation: Observation): PlanResult {
-  let current = state;
+  // A judged window is recorded once, before the moves: the decisions below read it from the state.
+  let current = observation.analysis !== undefined ? recordAnalysisRun(state, observation.analysis) : state;
   for (let move = 0; move < MAX_PHASE_MOVES_PER_PASS; move += 1) {
     const next = passOnce(current, observation);
     if (!promotionStateChanged(current, next)) {

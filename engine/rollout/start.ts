@@ -9,6 +9,7 @@ import {
 } from "./phases.js";
 import { promotionKindFor, promotionSettingsProblems, rollingModeOf } from "./settings.js";
 import type { PromotionState, StartPromotionInput } from "./types.js";
+import { initialAnalysisState } from "./analysis.js";
 
 /**
  * The initial state of a promotion (version 1, RELEASING). Throws RangeError on settings the API
@@ -48,6 +49,7 @@ export function startPromotion(input: StartPromotionInput): PromotionState {
     readyTimeoutMs: input.readyTimeoutMs,
     readyDeadlineAt: null,
     timeoutSeconds: input.timeoutSeconds ?? null,
+    ...(input.settings.analysis != null && kind !== "INSTANT" ? { analysis: initialAnalysisState() } : {}),
   };
   switch (kind) {
     case "INSTANT":

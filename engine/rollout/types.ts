@@ -2,6 +2,8 @@
  * Types of the pure rollout planner. Everything a promotion needs to resume after a crash lives in
  * `PromotionState`; the planner never keeps anything in memory between calls.
  */
+import type { AnalysisMeasured, AnalysisState } from "../analysis/types.js";
+import type { PromotionAnalysis } from "../../sdk/index.js";
 
 /** Lifecycle of a promotion, as reported in `in_progress_promotion.status`. */
 export type PromotionStatus =
@@ -79,6 +81,9 @@ export interface PromotionSettingsSnapshot {
   /** Whether the candidate is a fresh copy of the source deployment (handled when the promotion is
    * created, not by the planner; kept so the snapshot is complete). */
   redeploy_on_promotion: boolean;
+  /** Automated analysis while traffic moves (rollout/analysis.ts); null or absent (snapshots taken
+   * before analysis existed): none. */
+  analysis?: PromotionAnalysis | null;
 }
 
 /** The environment's autoscaling bounds. */
@@ -174,6 +179,8 @@ export interface PromotionState {
   finishedAt?: number;
   /** Why it FAILED (with the candidate's last error). */
   errorMessage?: string;
+  /** The automated analysis' runs, counters and window (present when the settings have analysis). */
+  analysis?: AnalysisState;
 }
 
 /** What the runtime reports for one deployment. */
@@ -206,11 +213,13 @@ export interface Observation {
    * planner then holds: no clamp, no autoscaling growth, no phase move, only failure checks.
    */
   resumingSince?: number;
+  /** A window the analysis runner has just judged, to record on the state (rollout/analysis.ts). */
+  analysis?: AnalysisMeasured;
 }
 
 /** A human-readable progress line; emitted only when the thing it names changed. */
 export interface ProgressEvent {
-  kind: "status" | "step" | "traffic" | "replicas";
+  kind: "status" | "step" | "traffic" | "replicas" | "analysis";
   message: string;
 }
 

@@ -13,6 +13,8 @@ import type { ModelRow } from "../store/models.js";
 import type { PromotionRow } from "../store/promotions.js";
 import type { PromotionSettingsRow } from "../store/promotion-settings.js";
 import { toIsoTimestamp } from "../store/timestamps.js";
+import { presentAnalysisStatus } from "../analysis/status.js";
+import type { PromotionState } from "../rollout/types.js";
 import type { VariableRow } from "../store/variables.js";
 
 /** Rows → API objects. The only place that decides what a read returns (secrets are stripped here). */
@@ -59,6 +61,8 @@ export function presentDeployment(row: DeploymentRow, environmentName: string | 
 }
 
 export function presentPromotion(row: PromotionRow): Promotion {
+  // the planner's persisted state (engine/rollout/types.ts); only its analysis part is shown as is
+  const plannerState = row.planner_state as unknown as Partial<PromotionState>;
   return {
     id: row.id,
     environment: row.environment_name,
@@ -74,6 +78,7 @@ export function presentPromotion(row: PromotionRow): Promotion {
     total_steps: row.total_steps,
     phase: row.phase,
     replicas: row.replicas,
+    analysis: presentAnalysisStatus(plannerState.analysis, plannerState.settings?.analysis?.dry_run ?? false),
     started_at: toIsoTimestamp(row.started_at),
     updated_at: toIsoTimestamp(row.updated_at),
     finished_at: toIsoTimestamp(row.finished_at),

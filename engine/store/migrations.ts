@@ -222,6 +222,17 @@ CREATE TABLE replica_sets (
 CREATE INDEX replica_sets_deployment ON replica_sets (deployment_id);
 `,
   },
+  {
+    version: 6,
+    name: "promotion settings carry analysis",
+    sql: `
+-- promotion_settings.analysis (sdk/schemas/promotion-analysis.ts) is part of the full settings
+-- every reader expects: settings stored before it existed have none.
+UPDATE environments SET inline_promotion_settings = inline_promotion_settings || '{"analysis": null}'::jsonb
+  WHERE NOT (inline_promotion_settings ? 'analysis');
+UPDATE promotion_settings SET settings = settings || '{"analysis": null}'::jsonb WHERE NOT (settings ? 'analysis');
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

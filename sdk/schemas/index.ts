@@ -1,5 +1,6 @@
 export * from "./common.js";
 export * from "./autoscaling.js";
+export * from "./promotion-analysis.js";
 export * from "./promotion-settings.js";
 export * from "./model.js";
 export * from "./deployment.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ALWAYS_CHECK, DisplayName, ObjectId, Timestamp } from "./common.js";
+import { PromotionAnalysis } from "./promotion-analysis.js";
 
 /**
  * Promotion settings (reference: rolling deployments). Held inline by an environment or as a named,
@@ -30,6 +31,7 @@ export const PROMOTION_SETTINGS_DEFAULTS = {
   ramp_up_while_promoting: false,
   ramp_up_duration_seconds: 600,
   redeploy_on_promotion: false,
+  analysis: null,
 } as const;
 
 const rollingDeployConfigFields = {
@@ -85,10 +87,16 @@ const promotionSettingsFields = {
   ramp_up_duration_seconds: z.int().min(10).max(86_400),
   /** restart the candidate's replicas on promotion so they see the new ENVIRONMENT and variables */
   redeploy_on_promotion: z.boolean(),
+  /** automated analysis of the candidate while traffic moves to it (promotion-analysis.ts); null: none */
+  analysis: PromotionAnalysis.nullable(),
 };
 
 /** Full (effective) settings, as returned by the API and snapshotted by a promotion. */
-export const PromotionSettings = z.object(promotionSettingsFields);
+export const PromotionSettings = z.object({
+  ...promotionSettingsFields,
+  // settings stored before analysis existed have no such field: they have none
+  analysis: promotionSettingsFields.analysis.default(null),
+});
 export type PromotionSettings = z.infer<typeof PromotionSettings>;
 
 /** Partial rolling config in an input; the mode rule is checked when both fields are present. */
@@ -111,6 +119,8 @@ export const PromotionSettingsPatch = z
     ramp_up_while_promoting: promotionSettingsFields.ramp_up_while_promoting.optional(),
     ramp_up_duration_seconds: promotionSettingsFields.ramp_up_duration_seconds.optional(),
     redeploy_on_promotion: promotionSettingsFields.redeploy_on_promotion.optional(),
+    /** replaces the analysis whole; null turns it off */
+    analysis: promotionSettingsFields.analysis.optional(),
   })
   .strict();
 export type PromotionSettingsPatch = z.infer<typeof PromotionSettingsPatch>;
@@ -132,6 +142,8 @@ export function mergePromotionSettings(current: PromotionSettings, patch: Promot
     ramp_up_while_promoting: patch.ramp_up_while_promoting ?? current.ramp_up_while_promoting,
     ramp_up_duration_seconds: patch.ramp_up_duration_seconds ?? current.ramp_up_duration_seconds,
     redeploy_on_promotion: patch.redeploy_on_promotion ?? current.redeploy_on_promotion,
+    // replaced whole, never merged: a list of metrics has no field-by-field meaning
+    analysis: patch.analysis !== undefined ? patch.analysis : (current.analysis ?? null),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DnsLabelName, ObjectId, Timestamp } from "./common.js";
+import { PromotionAnalysisStatus } from "./promotion-analysis.js";
 
 /** How a promotion moves traffic, chosen from the environment's settings when it starts. */
 export const PromotionKind = z.enum([
@@ -60,6 +61,8 @@ export const Promotion = z.object({
   /** planner's name for what it waits on now, e.g. "waiting_for_candidate_ready" */
   phase: z.string().max(200),
   replicas: z.object({ previous: DesiredReady, candidate: DesiredReady }),
+  /** the automated analysis' recent runs and counters; null when the promotion runs without analysis */
+  analysis: PromotionAnalysisStatus.nullable().default(null),
   started_at: Timestamp,
   updated_at: Timestamp,
   finished_at: Timestamp.nullable(),
