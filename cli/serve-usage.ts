@@ -6,7 +6,8 @@ export const serveUsage = {
   usage:
     "modelplane serve [--port 7070] [--host 127.0.0.1] [--data-dir ./.modelplane] [--database-url postgres://…] [--readiness-timeout 60]\n" +
     "                 [--runtime process|kubernetes] [--kubeconfig PATH] [--namespace NS] [--image-pull-policy IfNotPresent|Always|Never]\n" +
-    "                 [--api-key-file PATH] [--secret-key-file PATH] [--database-url-file PATH] [--replica-user NAME] [--pass-env NAME]… [--rotate-secret-key]",
+    "                 [--api-key-file PATH] [--secret-key-file PATH] [--database-url-file PATH] [--replica-user NAME] [--pass-env NAME]… [--rotate-secret-key]\n" +
+    "                 [--prometheus-url http://127.0.0.1:9090]",
   help: [
     "  --readiness-timeout S  a starting replica must answer 200 on its readiness path within S seconds (default 60),",
     "                         else it is replaced; a deployment fails after 3 such starts in a row (about 3 × S)",
@@ -22,6 +23,7 @@ export const serveUsage = {
     "                         reachable by that user",
     "  --rotate-secret-key    put a new random key first in <data-dir>/secret-key and re-encrypt every secret under it",
     "                         at this start (the old key stays in the file after it; remove it afterwards if you like)",
+    "  --prometheus-url URL   the Prometheus server of promotion analysis metrics of type prometheus that give no url\n" +
     "  --pass-env NAME        also give replicas this variable of the engine's environment (repeatable); by default",
     "                         they get only PATH, HOME, LANG, LC_ALL, TZ plus their deployment's and environment's variables and secrets",
   ].join("\n"),

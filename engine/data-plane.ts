@@ -13,6 +13,7 @@ import { ControlLease } from "./control/control-lease.js";
 import { DeploymentController } from "./control/deployment-controller.js";
 import { createPromotionExecutor } from "./promotions/executor.js";
 import { PromotionReconciler } from "./promotions/reconciler.js";
+import { AnalysisRunner } from "./analysis/runner.js";
 import { createRouter, InFlightCounts, RoutingTable, type EnvironmentRoute } from "./router/index.js";
 import { ProcessRuntime, type ProcessRuntimeOptions } from "./runtime/process/index.js";
 import { replicaSetId, type InFlightCounter, type Runtime } from "./runtime/runtime.js";
@@ -40,6 +41,8 @@ export interface DataPlaneOptions {
    * guarantee behind the change notifications other engines send (default 10 s; longer when a
    * resync takes over a tenth of it) */
   storeResyncMs?: number;
+  /** the Prometheus server of analysis metrics that give no url of their own (e.g. http://127.0.0.1:9090) */
+  prometheusUrl?: string;
   /** progress lines of promotions and replica changes */
   log?: (line: string) => void;
 }
@@ -127,6 +130,11 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     ...(options.log ? { log: options.log } : {}),
     ...(options.promotionLeaseTtlMs !== undefined ? { leaseTtlMs: options.promotionLeaseTtlMs } : {}),
     onPass: metrics.reconcilePass.bind(metrics),
+    // promotion analysis measures the candidate with the router's own counters
+    analysis: new AnalysisRunner({
+      requests: metrics.requests,
+      ...(options.prometheusUrl !== undefined ? { prometheusUrl: options.prometheusUrl } : {}),
+    }),
   });
   const stopMetrics = metrics.observeDataPlane({
     replicaSets: () => deployments.replicaSets(),

@@ -29,7 +29,7 @@ export interface WaitOptions {
 
 export interface ProgressChange {
   /** which aspects changed since the previous report (all of them on the first report) */
-  aspects: Array<"status" | "step" | "traffic" | "replicas" | "phase">;
+  aspects: Array<"status" | "step" | "traffic" | "replicas" | "phase" | "analysis">;
   previous: Promotion | undefined;
 }
 
@@ -54,6 +54,9 @@ function changedAspects(previous: Promotion | undefined, next: Promotion): Progr
   if (previous.percent_traffic_to_new_version !== next.percent_traffic_to_new_version) aspects.push("traffic");
   if (JSON.stringify(previous.replicas) !== JSON.stringify(next.replicas)) aspects.push("replicas");
   if (previous.phase !== next.phase) aspects.push("phase");
+  // a new analysis run (or the analysis' pause reason) is progress too: each result shows as it comes
+  const lastRun = (p: Promotion) => p.analysis?.runs.at(-1)?.at;
+  if (lastRun(previous) !== lastRun(next) || previous.analysis?.paused_reason !== next.analysis?.paused_reason) aspects.push("analysis");
   return aspects;
 }
 
@@ -69,7 +72,22 @@ export function describePromotion(p: Promotion): string {
     side(p.deployment_name, p.replicas.candidate),
   ].join(", ");
   const error = p.error_message ? ` — ${p.error_message}` : "";
-  return `${p.status}${step}, ${p.percent_traffic_to_new_version} % to ${candidateLabel(p)} · ${p.kind.toLowerCase()} · ${p.phase.replaceAll("_", " ")} · ready ${ready}${error}`;
+  return `${p.status}${step}, ${p.percent_traffic_to_new_version} % to ${candidateLabel(p)} · ${p.kind.toLowerCase()} · ${p.phase.replaceAll("_", " ")} · ready ${ready}${describeAnalysis(p)}${error}`;
+}
+
+/**
+ * The analysis part of the line, empty without runs:
+ * ` · analysis pass (3 passed, 0 failed, 1 inconclusive): success_rate 0.998 ≥ 0.95 (…)`; while
+ * paused by the analysis, its reason instead of the last run.
+ */
+function describeAnalysis(p: Promotion): string {
+  const analysis = p.analysis;
+  const last = analysis?.runs.at(-1);
+  if (!analysis || !last) return "";
+  const counts = `${analysis.passed_runs} passed, ${analysis.failed_runs} failed, ${analysis.inconclusive_runs} inconclusive${analysis.dry_run ? ", dry run" : ""}`;
+  if (p.status === "PAUSED" && analysis.paused_reason) return ` · analysis paused (${counts}): ${analysis.paused_reason}`;
+  if (p.status === "FAILED" && last.verdict === "fail") return ` · analysis ${last.verdict} (${counts})`;
+  return ` · analysis ${last.verdict} (${counts}): ${last.metrics.map((metric) => metric.message).join("; ")}`;
 }
 
 async function resolvePromotionId(client: ModelplaneClient, target: PromotionTarget, signal?: AbortSignal): Promise<string> {

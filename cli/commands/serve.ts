@@ -107,6 +107,7 @@ export const serveCommand: CliCommand = {
           "replica-user": { type: "string" },
           "pass-env": { type: "string", multiple: true },
           "rotate-secret-key": { type: "boolean" },
+          "prometheus-url": { type: "string" },
         },
         strict: true,
         allowPositionals: false,
@@ -129,6 +130,10 @@ export const serveCommand: CliCommand = {
       ...(replicaUser !== undefined ? { replicaUser } : {}),
       ...(passEnv.length > 0 ? { passEnv } : {}),
     };
+    const prometheusUrl = values["prometheus-url"];
+    if (prometheusUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(prometheusUrl)) {
+      throw new UsageError(`--prometheus-url must be an http(s) URL such as http://127.0.0.1:9090, got '${prometheusUrl}'`);
+    }
     const dataDir = values["data-dir"] ?? process.env.MODELPLANE_DATA_DIR ?? "./.modelplane";
     if (values["rotate-secret-key"] === true) {
       if (credentials.secretKey !== undefined) {
@@ -163,6 +168,7 @@ export const serveCommand: CliCommand = {
         showGeneratedApiKey: process.stderr.isTTY === true,
         connectionDrainMs: CONNECTION_DRAIN_MS,
         ...(kubernetes !== undefined ? { kubernetes } : {}),
+        ...(prometheusUrl !== undefined ? { prometheusUrl } : {}),
       });
     } catch (error) {
       if (error instanceof UsageError) throw error;

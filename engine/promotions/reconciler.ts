@@ -20,6 +20,7 @@ import type { Autoscaler } from "../autoscaler/index.js";
 import { persistPromotionState } from "./persist.js";
 import type { ClusterChange } from "../control/change-feed.js";
 import type { Leadership } from "../control/control-lease.js";
+import type { AnalysisRunner } from "../analysis/runner.js";
 
 export interface PromotionReconcilerOptions {
   sql: Sql;
@@ -43,6 +44,8 @@ export interface PromotionReconcilerOptions {
    * no event here, so without the scan nobody would take it over.
    */
   scanIntervalMs?: number;
+  /** measures promotions with analysis (promotion_settings.analysis); without it their windows are never judged */
+  analysis?: AnalysisRunner;
   /** told after every pass: its result, how long it took and how late it started (seconds) */
   onPass?: (result: "ok" | "error", seconds: number, lagSeconds: number) => void;
 }
@@ -274,12 +277,25 @@ export class PromotionReconciler {
     }
     if (this.#resuming.has(row.id) && resumedAfterTakeover(state, candidateObserved)) this.#resuming.delete(row.id);
     const resumingSince = this.#resuming.get(row.id);
+    // The analysis window is measured here, at the edge; the planner records and judges it.
+    const analysis = await this.#options.analysis?.measure(
+      {
+        promotionId: row.id,
+        modelId: row.model_id,
+        environmentName: row.environment_name,
+        candidateName: row.deployment_name,
+        previousName: row.previous_deployment_name ?? row.previous_deployment_id,
+      },
+      state,
+      now,
+    );
     const observation: Observation = {
       now,
       previous: state.previousDeploymentId ? observe(state.previousDeploymentId) : null,
       candidate: candidateObserved,
       ...(environmentDemand > 0 ? { demandReplicas: environmentDemand } : {}),
       ...(resumingSince !== undefined ? { resumingSince } : {}),
+      ...(analysis !== undefined ? { analysis } : {}),
     };
     const { state: next, wakeAt, events } = planNextStep(state, observation);
     const at = new Date(observation.now).toISOString();
@@ -305,7 +321,9 @@ export class PromotionReconciler {
       await this.#cleanup(row, next);
       return null;
     }
-    return wakeAt ?? this.#clock() + (this.#options.maxIdleMs ?? 1000);
+    const analysisDueAt = this.#options.analysis?.nextDueAt(row.id, next) ?? null;
+    const due = [wakeAt, analysisDueAt].filter((at): at is number => at !== null);
+    return due.length > 0 ? Math.min(...due) : this.#clock() + (this.#options.maxIdleMs ?? 1000);
   }
 
   /**
@@ -378,6 +396,7 @@ export class PromotionReconciler {
   #untrack(row: PromotionRow): void {
     this.#active.delete(row.id);
     this.#resuming.delete(row.id);
+    this.#options.analysis?.forget(row.id);
     this.#seen.delete(row.id);
     this.#leaseRenewals.delete(`promotion:${row.id}`);
     for (const id of [row.deployment_id, row.previous_deployment_id]) if (id) this.#bySet.get(replicaSetId(id, row.environment_name))?.delete(row.id);

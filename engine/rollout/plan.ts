@@ -302,7 +302,9 @@ export function nextWakeAt(state: PromotionState): number | null {
   const deadline = promotionDeadlineAt(state);
   if (deadline !== null) timers.push(deadline);
   if (state.readyDeadlineAt !== null) timers.push(state.readyDeadlineAt);
-  if (state.status !== "PAUSED") {
+  // A stage held for an analysis run waits on the analysis runner's schedule, not on its own timer
+  // (already past: waking on it would spin); the recorded run changes the state and re-plans.
+  if (state.status !== "PAUSED" && analysisGateOpen(state)) {
     if (state.phase === "stabilizing") {
       timers.push(state.phaseStartedAt + state.settings.rolling_deploy_config.stabilization_time_seconds * 1000);
     }

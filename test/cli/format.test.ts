@@ -21,6 +21,7 @@ function promotion(overrides: Partial<Promotion> = {}): Promotion {
     total_steps: 4,
     phase: "stabilizing",
     replicas: { previous: { desired: 4, ready: 3 }, candidate: { desired: 1, ready: 1 } },
+    analysis: null,
     started_at: "2026-01-01T00:00:00.000Z",
     updated_at: "2026-01-01T00:00:01.000Z",
     finished_at: null,
@@ -52,6 +53,23 @@ describe("progress", () => {
     expect(formatLogLine(promotion({ status: "FAILED", phase: "done", error_message: "candidate deployment v2 (dep_2) is failing" }), 0)).toBe(
       "[   0.0s] FAILED step 1/4, 25 % to v2 (dep_2) · rolling · done · ready v1 3/4, v2 1/1 — candidate deployment v2 (dep_2) is failing",
     );
+  });
+
+  it("the log line shows the newest analysis run as it comes, and the analysis' reason while it pauses the promotion", () => {
+    const run = {
+      at: "2026-01-01T00:00:02.000Z",
+      window_seconds: 2,
+      step: 1,
+      percent_traffic_to_new_version: 25,
+      verdict: "pass" as const,
+      metrics: [{ name: "success_rate", verdict: "pass" as const, value: 1, message: "success_rate 1 ≥ 0.95 (candidate v2, 40 requests)" }],
+    };
+    const analysis = { dry_run: false, runs: [run], passed_runs: 1, failed_runs: 0, inconclusive_runs: 0, inconclusive_in_a_row: 0, paused_reason: null };
+    expect(formatLogLine(promotion({ analysis }), 0)).toBe(
+      "[   0.0s] RAMPING_UP step 1/4, 25 % to v2 (dep_2) · rolling · stabilizing · ready v1 3/4, v2 1/1 · analysis pass (1 passed, 0 failed, 0 inconclusive): success_rate 1 ≥ 0.95 (candidate v2, 40 requests)",
+    );
+    const paused = { ...analysis, paused_reason: "analysis inconclusive 4 times in a row" };
+    expect(formatLogLine(promotion({ status: "PAUSED", analysis: paused }), 0)).toContain("· analysis paused (1 passed, 0 failed, 0 inconclusive): analysis inconclusive 4 times in a row");
   });
 
   it("on a terminal, redraws one line in place, starts a new line when the status changes, never wider than the terminal", () => {
