@@ -12,6 +12,7 @@ import type { ClusterChange } from "./control/change-feed.js";
 import { DEFAULT_RING_SIZE, EventRing } from "./events/event-ring.js";
 import { EventRecorder } from "./events/event-recorder.js";
 import { createEventStreams } from "./events/event-stream.js";
+import { createConsoleHandler } from "./console/console-files.js";
 import type { PromotionExecutor } from "./service/promotions.js";
 import type { VariablesRollout } from "../sdk/index.js";
 import { openStore } from "./store/open-store.js";
@@ -169,13 +170,14 @@ export async function startEngine<M extends EngineMount = EngineMount>(
     });
     const handleApi = createApiHandler({ service, access, events: eventStreams, log });
     const serveMetrics = createMetricsEndpoint({ metrics, authorize: (authorization) => access.authorizeMetrics(authorization), log });
+    const serveConsole = createConsoleHandler();
     let stopping = false;
     const server = createServer((req, res) => {
       // a stopping engine answers what reaches it and tells the client to reconnect elsewhere
       if (stopping) res.shouldKeepAlive = false;
       void (async () => {
         try {
-          if (serveMetrics(req, res) || (await handleApi(req, res))) return;
+          if (serveMetrics(req, res) || serveConsole(req, res) || (await handleApi(req, res))) return;
           if (mounted?.handle(req, res) === true) return;
           notFound(req, res);
         } catch (error) {

@@ -1,0 +1,90 @@
+import { api, paths } from "../api.js";
+import { bus } from "../bus.js";
+import { debounce } from "../format.js";
+import { html, useEffect, useState } from "../html.js";
+import { AuditLog } from "./audit-log.js";
+import { ConfirmDialog } from "./confirm.js";
+import { DeploymentsTable } from "./deployments.js";
+import { EnvironmentPanel } from "./environment-panel.js";
+
+async function loadModel(modelId) {
+  const [model, { environments }, { deployments }, { audit_logs: audit }] = await Promise.all([
+    api("GET", paths.model(modelId)),
+    api("GET", paths.environments(modelId)),
+    api("GET", paths.deployments(modelId)),
+    api("GET", paths.audit(modelId)),
+  ]);
+  const histories = await Promise.all(environments.map((environment) => api("GET", paths.promotions(modelId, environment.name)).then((body) => body.promotions)));
+  return { model, environments, deployments, audit, promotions: Object.fromEntries(environments.map((environment, index) => [environment.name, histories[index]])) };
+}
+
+/** A promotion event applied at once (the live view moves with the event, not with the refetch). */
+function withPromotion(data, event) {
+  return {
+    ...data,
+    environments: data.environments.map((environment) =>
+      environment.name === event.environment && (environment.in_progress_promotion?.id === event.promotion.id || environment.in_progress_promotion === null || event.promotion.started_at >= environment.in_progress_promotion.started_at)
+        ? { ...environment, in_progress_promotion: event.promotion }
+        : environment,
+    ),
+  };
+}
+
+export function ModelPage({ modelId, environmentName, canWrite }) {
+  const [data, setData] = useState(undefined);
+  const [error, setError] = useState(undefined);
+  const [actionError, setActionError] = useState(undefined);
+  const [confirmRequest, setConfirmRequest] = useState(null);
+  const [selected, setSelected] = useState(environmentName ?? "");
+
+  useEffect(() => {
+    let live = true;
+    const refresh = () =>
+      loadModel(modelId).then(
+        (result) => live && (setData(result), setError(undefined)),
+        (failure) => live && setError(failure.message),
+      );
+    refresh();
+    const later = debounce(refresh, 250);
+    const unsubscribe = bus.subscribe((event) => {
+      if (event.type === "reset") return later();
+      if (event.model_id !== modelId) return;
+      if (event.type === "promotion.changed") setData((current) => (current ? withPromotion(current, event) : current));
+      later();
+    });
+    return () => {
+      live = false;
+      unsubscribe();
+    };
+  }, [modelId]);
+
+  if (error && !data) return html`<p class="error" role="alert">${error}</p>`;
+  if (!data) return html`<p aria-busy="true">Loading…</p>`;
+  const shown = data.environments.filter((environment) => selected === "" || environment.name === selected);
+  return html`
+    <section aria-labelledby="model-title">
+      <p><a href="#/">← Models</a></p>
+      <div class="row between">
+        <h1 id="model-title">${data.model.name}</h1>
+        <div class="field inline">
+          <label for="model-env">Environment</label>
+          <select id="model-env" value=${selected} onChange=${(event) => setSelected(event.currentTarget.value)}>
+            <option value="">all</option>
+            ${data.environments.map((environment) => html`<option value=${environment.name}>${environment.name}</option>`)}
+          </select>
+        </div>
+      </div>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${actionError && html`<p class="error" role="alert">${actionError}</p>`}
+      <div class="grid">
+        ${shown.map(
+          (environment) => html`<${EnvironmentPanel} key=${environment.name} modelId=${modelId} environment=${environment} deployments=${data.deployments}
+            promotions=${data.promotions[environment.name] ?? []} canWrite=${canWrite} confirm=${setConfirmRequest} report=${setActionError} />`,
+        )}
+      </div>
+      <${DeploymentsTable} modelId=${modelId} deployments=${data.deployments} canWrite=${canWrite} confirm=${setConfirmRequest} report=${setActionError} />
+      <${AuditLog} entries=${data.audit} />
+      <${ConfirmDialog} request=${confirmRequest} onClose=${() => setConfirmRequest(null)} />
+    </section>
+  `;
+}
