@@ -18,14 +18,34 @@ async function loadModel(modelId) {
   return { model, environments, deployments, audit, promotions: Object.fromEntries(environments.map((environment, index) => [environment.name, histories[index]])) };
 }
 
+/**
+ * The newer of two views of an environment's latest promotion. A refetch can answer after an event
+ * that is newer than what it read (its request left first): the page must not step back to it.
+ */
+function newerPromotion(shown, fetched) {
+  if (!shown || !fetched) return fetched ?? shown;
+  if (shown.id !== fetched.id) return fetched.started_at >= shown.started_at ? fetched : shown;
+  return shown.updated_at > fetched.updated_at ? shown : fetched;
+}
+
+function mergePromotions(current, next) {
+  if (!current) return next;
+  return {
+    ...next,
+    environments: next.environments.map((environment) => {
+      const shown = current.environments.find((candidate) => candidate.name === environment.name)?.in_progress_promotion ?? null;
+      const promotion = newerPromotion(shown, environment.in_progress_promotion);
+      return promotion === environment.in_progress_promotion ? environment : { ...environment, in_progress_promotion: promotion };
+    }),
+  };
+}
+
 /** A promotion event applied at once (the live view moves with the event, not with the refetch). */
 function withPromotion(data, event) {
   return {
     ...data,
     environments: data.environments.map((environment) =>
-      environment.name === event.environment && (environment.in_progress_promotion?.id === event.promotion.id || environment.in_progress_promotion === null || event.promotion.started_at >= environment.in_progress_promotion.started_at)
-        ? { ...environment, in_progress_promotion: event.promotion }
-        : environment,
+      environment.name === event.environment ? { ...environment, in_progress_promotion: newerPromotion(environment.in_progress_promotion, event.promotion) } : environment,
     ),
   };
 }
@@ -39,11 +59,21 @@ export function ModelPage({ modelId, environmentName, canWrite }) {
 
   useEffect(() => {
     let live = true;
-    const refresh = () =>
-      loadModel(modelId).then(
-        (result) => live && (setData(result), setError(undefined)),
+    // refetches can answer out of order: only a newer one's answer replaces an older one's
+    let started = 0;
+    let applied = 0;
+    const refresh = () => {
+      const sequence = ++started;
+      return loadModel(modelId).then(
+        (result) => {
+          if (!live || sequence < applied) return;
+          applied = sequence;
+          setData((current) => mergePromotions(current, result));
+          setError(undefined);
+        },
         (failure) => live && setError(failure.message),
       );
+    };
     refresh();
     const later = debounce(refresh, 250);
     const unsubscribe = bus.subscribe((event) => {
