@@ -208,6 +208,7 @@ export const contract = {
   }),
   pausePromotion: promotionAction("pause_promotion", "Pause the in-progress promotion between steps"),
   resumePromotion: promotionAction("resume_promotion", "Resume a paused promotion"),
+  approvePromotion: promotionAction("approve_promotion", "Pass the promotion's manual gate (confirm_promotion): the candidate may get all the traffic"),
   cancelPromotion: promotionAction("cancel_promotion", "Cancel: ramp back gracefully (rolling) or at once"),
   forceCancelPromotion: promotionAction("force_cancel_promotion", "Return all traffic to the previous deployment now"),
   forceRollForwardPromotion: promotionAction(

@@ -72,7 +72,8 @@ export function describePromotion(p: Promotion): string {
     side(p.deployment_name, p.replicas.candidate),
   ].join(", ");
   const error = p.error_message ? ` — ${p.error_message}` : "";
-  return `${p.status}${step}, ${p.percent_traffic_to_new_version} % to ${candidateLabel(p)} · ${p.kind.toLowerCase()} · ${p.phase.replaceAll("_", " ")} · ready ${ready}${describeAnalysis(p)}${error}`;
+  const gate = p.approval === "waiting" ? " · waiting for approval (confirm_promotion): modelplane approve" : "";
+  return `${p.status}${step}, ${p.percent_traffic_to_new_version} % to ${candidateLabel(p)} · ${p.kind.toLowerCase()} · ${p.phase.replaceAll("_", " ")} · ready ${ready}${gate}${describeAnalysis(p)}${error}`;
 }
 
 /**

@@ -60,6 +60,12 @@ export const promotionActionCommands: readonly CliCommand[] = [
     call: (client, params) => client.call("resumePromotion", { params }),
   }),
   actionCommand({
+    name: "approve",
+    summary: "pass the promotion's manual gate (confirm_promotion): the candidate may get all the traffic",
+    waitsFor: "SUCCEEDED",
+    call: (client, params) => client.call("approvePromotion", { params }),
+  }),
+  actionCommand({
     name: "cancel",
     summary: "cancel the promotion: ramp traffic back gracefully (rolling) or at once",
     waitsFor: "CANCELED",

@@ -39,6 +39,7 @@ export function createRouteHandlers(service: ControlPlane): RouteHandlers {
     promote: ({ params, body }) => service.promote(params.model_id, params.env_name, body),
     pausePromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "pause"),
     resumePromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "resume"),
+    approvePromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "approve"),
     cancelPromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "cancel"),
     forceCancelPromotion: ({ params }) =>
       service.requestPromotionAction(params.model_id, params.env_name, "force_cancel"),

@@ -84,3 +84,27 @@ export async function persistPromotionState(
   });
   return written;
 }
+
+/** The audit entry of a pause the planner made (not a user's `pause`, which the API audits as an action). */
+export async function auditPlannerPause(tx: SqlExecutor, row: PromotionRow, state: PromotionState, at: string): Promise<void> {
+  const reason =
+    state.approval === "waiting"
+      ? "waiting for approval before the candidate gets all the traffic (confirm_promotion)"
+      : (state.analysis?.pausedReason ?? "paused by the planner");
+  await appendAuditLog(tx, {
+    id: newObjectId("log"),
+    modelId: row.model_id,
+    at,
+    kind: "promotion.paused",
+    objectId: row.id,
+    objectName: row.environment_name,
+    details: {
+      reason,
+      gate: state.approval === "waiting" ? "confirm_promotion" : "analysis",
+      deployment_id: state.candidateDeploymentId,
+      step: state.step,
+      total_steps: state.totalSteps,
+      percent_traffic_to_new_version: state.percentTrafficToNewVersion,
+    },
+  });
+}

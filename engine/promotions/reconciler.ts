@@ -17,7 +17,7 @@ import { findPromotion, listInProgressPromotions, type PromotionRow } from "../s
 import type { Sql } from "../store/sql.js";
 import type { DeploymentController } from "../control/deployment-controller.js";
 import type { Autoscaler } from "../autoscaler/index.js";
-import { persistPromotionState } from "./persist.js";
+import { auditPlannerPause, persistPromotionState } from "./persist.js";
 import type { ClusterChange } from "../control/change-feed.js";
 import type { Leadership } from "../control/control-lease.js";
 import type { AnalysisRunner } from "../analysis/runner.js";
@@ -309,6 +309,8 @@ export class PromotionReconciler {
       const written = await sql.transaction(async (tx) => {
         const persisted = await persistPromotionState(tx, row, next, ready, at);
         if (persisted && isTerminalStatus(next.status)) this.route(row, next);
+        // The planner paused it by itself (analysis inconclusive, the manual gate): a person must act, so say why where people look.
+        if (persisted && next.status === "PAUSED" && state.status !== "PAUSED") await auditPlannerPause(tx, row, next, at);
         return persisted;
       });
       // Someone else wrote first (an API action, another engine): re-read and plan again.

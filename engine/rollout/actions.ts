@@ -38,6 +38,7 @@ export function statusAfterAction(state: PromotionState, action: ControlAction):
     case "pause":
       return "PAUSED";
     case "resume":
+    case "approve":
       return state.pausedFrom ?? "RAMPING_UP";
     case "cancel":
       return state.kind === "ROLLING" ? "RAMPING_DOWN" : "CANCELED";
@@ -61,6 +62,8 @@ function applyAllowed(state: PromotionState, action: ControlAction, now: number)
     case "resume":
       // An analysis pause is resumed by a person: measure afresh rather than pause again at once.
       return analysisAfterResume({ ...withoutPausedFrom(state), status: state.pausedFrom ?? "RAMPING_UP" });
+    case "approve":
+      return { ...withoutPausedFrom(state), status: state.pausedFrom ?? "RAMPING_UP", approval: "approved" };
     case "cancel":
       if (state.kind !== "ROLLING") return cancelPromotion(state, now);
       // Graceful: reverse the cycle, starting with the previous deployment, no candidate deadline.
@@ -80,6 +83,15 @@ function applyAllowed(state: PromotionState, action: ControlAction, now: number)
  * compare-and-set, or ok:false with a reason naming the current status.
  */
 export function applyControlAction(state: PromotionState, action: ControlAction, now: number): ControlActionResult {
+  // The manual gate is passed by `approve` only (a plain resume would make approving pointless),
+  // and `approve` applies only at the gate: both depend on more than the status.
+  if (action === "approve" && state.approval !== "waiting") {
+    return { ok: false, reason: `cannot approve promotion ${state.id}: it is ${state.status} and not waiting for approval (confirm_promotion)` };
+  }
+  if (action === "resume" && state.approval === "waiting") {
+    return { ok: false, reason: `cannot resume promotion ${state.id}: it waits for approval (confirm_promotion); approve it (POST …/approve_promotion, modelplane approve) or cancel it` };
+  }
+  if (action === "approve") return { ok: true, state: { ...applyAllowed(state, action, now), version: state.version + 1 } };
   const allowed = allowedActions(state.status);
   if (!allowed.includes(action)) {
     const options = allowed.length === 0 ? "none (it has finished)" : allowed.join(", ");

@@ -28,7 +28,12 @@ export function promotionStateChanged(before: PromotionState, after: PromotionSt
 export function progressEventsBetween(before: PromotionState, after: PromotionState): ProgressEvent[] {
   const events: ProgressEvent[] = [];
   if (before.status !== after.status) {
-    const pausedReason = after.status === "PAUSED" ? after.analysis?.pausedReason : undefined;
+    const pausedReason =
+      after.status !== "PAUSED"
+        ? undefined
+        : after.approval === "waiting"
+          ? "waiting for approval before the candidate gets all the traffic (confirm_promotion): approve_promotion or `modelplane approve`"
+          : after.analysis?.pausedReason;
     const reason =
       after.errorMessage !== undefined && after.status === "FAILED"
         ? `: ${after.errorMessage}`

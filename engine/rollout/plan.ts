@@ -26,6 +26,7 @@ import {
   rollingTotalSteps,
 } from "./phases.js";
 import { rollingModeOf } from "./settings.js";
+import { awaitsApproval, holdForApproval } from "./approval.js";
 import { analysisGateOpen, applyAnalysisDecision, recordAnalysisRun, syncAnalysisWindow } from "./analysis.js";
 import type {
   DeploymentReplicaObservation,
@@ -185,8 +186,8 @@ function drainedTo(deployment: DeploymentReplicaObservation, desired: number): b
 }
 
 function advanceInstant(state: PromotionState, observation: Observation): PromotionState {
-  if (observation.candidate.ready >= state.desiredReplicas.candidate) return succeedPromotion(state, observation.now);
-  return state;
+  if (observation.candidate.ready < state.desiredReplicas.candidate) return state;
+  return awaitsApproval(state) ? holdForApproval(state) : succeedPromotion(state, observation.now);
 }
 
 function advanceCanary(state: PromotionState, observation: Observation): PromotionState {
@@ -199,6 +200,7 @@ function advanceCanary(state: PromotionState, observation: Observation): Promoti
     if (now < state.phaseStartedAt + canaryStageIntervalMs(state.settings.ramp_up_duration_seconds)) return state;
     if (!analysisGateOpen(state)) return state;
     if (state.step >= CANARY_STAGE_COUNT) return succeedPromotion(state, now);
+    if (state.step + 1 === CANARY_STAGE_COUNT && awaitsApproval(state)) return holdForApproval(state);
     return enterCanaryStage(state, state.step + 1, now);
   }
   return state;
@@ -216,6 +218,10 @@ function advanceRollingForward(state: PromotionState, observation: Observation):
         : enterScalingDownPrevious(state, candidate.ready, now);
     case "scaling_up_candidate":
       if (candidate.ready < state.desiredReplicas.candidate) return state;
+      // the shift this would make is to 100 %: the manual gate first
+      if (trafficPercentForReady(Math.min(candidate.ready, state.desiredReplicas.candidate), state.baseReplicas) === 100 && awaitsApproval(state)) {
+        return holdForApproval(state);
+      }
       return enterStabilizing(state, candidate.ready, now);
     case "stabilizing":
       if (now < state.phaseStartedAt + state.settings.rolling_deploy_config.stabilization_time_seconds * 1000) {

@@ -84,6 +84,8 @@ export interface PromotionSettingsSnapshot {
   /** Automated analysis while traffic moves (rollout/analysis.ts); null or absent (snapshots taken
    * before analysis existed): none. */
   analysis?: PromotionAnalysis | null;
+  /** Manual gate before the candidate gets 100 % of the traffic (rollout/approval.ts); absent: none. */
+  confirm_promotion?: boolean;
 }
 
 /** The environment's autoscaling bounds. */
@@ -181,6 +183,8 @@ export interface PromotionState {
   errorMessage?: string;
   /** The automated analysis' runs, counters and window (present when the settings have analysis). */
   analysis?: AnalysisState;
+  /** The manual gate: "waiting" while PAUSED at it, "approved" once passed; absent before it. */
+  approval?: "waiting" | "approved";
 }
 
 /** What the runtime reports for one deployment. */
@@ -240,6 +244,8 @@ export type ControlAction =
   | "pause"
   /** Continue from where it was paused. */
   | "resume"
+  /** Pass the manual gate (`confirm_promotion`) a promotion waits at. */
+  | "approve"
   /** Graceful: RAMPING_DOWN for ROLLING, CANCELED at once otherwise. */
   | "cancel"
   /** CANCELED now: all traffic to the previous deployment. */

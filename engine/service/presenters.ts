@@ -15,6 +15,7 @@ import type { PromotionSettingsRow } from "../store/promotion-settings.js";
 import { toIsoTimestamp } from "../store/timestamps.js";
 import { presentAnalysisStatus } from "../analysis/status.js";
 import type { PromotionState } from "../rollout/types.js";
+import { approvalOf } from "../rollout/approval.js";
 import type { VariableRow } from "../store/variables.js";
 
 /** Rows → API objects. The only place that decides what a read returns (secrets are stripped here). */
@@ -79,6 +80,7 @@ export function presentPromotion(row: PromotionRow): Promotion {
     phase: row.phase,
     replicas: row.replicas,
     analysis: presentAnalysisStatus(plannerState.analysis, plannerState.settings?.analysis?.dry_run ?? false),
+    approval: plannerState.settings === undefined ? "not_required" : approvalOf({ settings: plannerState.settings, approval: plannerState.approval, previousDeploymentId: row.previous_deployment_id }),
     started_at: toIsoTimestamp(row.started_at),
     updated_at: toIsoTimestamp(row.updated_at),
     finished_at: toIsoTimestamp(row.finished_at),

@@ -33,7 +33,7 @@ export interface ValidatedPromotionRequest {
 }
 
 /** The actions `POST …/promotions/{action}` takes. */
-export type PromotionActionName = "pause" | "resume" | "cancel" | "force_cancel" | "force_roll_forward";
+export type PromotionActionName = "pause" | "resume" | "approve" | "cancel" | "force_cancel" | "force_roll_forward";
 
 /**
  * Promotion execution, provided by the reconciler (the lead's part). Both calls run inside the

@@ -233,6 +233,16 @@ UPDATE environments SET inline_promotion_settings = inline_promotion_settings ||
 UPDATE promotion_settings SET settings = settings || '{"analysis": null}'::jsonb WHERE NOT (settings ? 'analysis');
 `,
   },
+  {
+    version: 7,
+    name: "promotion settings carry confirm_promotion",
+    sql: `
+-- promotion_settings.confirm_promotion (the manual gate): settings stored before it existed have none.
+UPDATE environments SET inline_promotion_settings = inline_promotion_settings || '{"confirm_promotion": false}'::jsonb
+  WHERE NOT (inline_promotion_settings ? 'confirm_promotion');
+UPDATE promotion_settings SET settings = settings || '{"confirm_promotion": false}'::jsonb WHERE NOT (settings ? 'confirm_promotion');
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

@@ -26,6 +26,7 @@ export const AUDIT_LOG_KINDS = [
   "promotion_settings.deleted",
   "promotion.started",
   "promotion.action",
+  "promotion.paused",
   "promotion.finished",
   "api_key.created",
   "api_key.revoked",

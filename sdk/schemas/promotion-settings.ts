@@ -32,6 +32,7 @@ export const PROMOTION_SETTINGS_DEFAULTS = {
   ramp_up_duration_seconds: 600,
   redeploy_on_promotion: false,
   analysis: null,
+  confirm_promotion: false,
 } as const;
 
 const rollingDeployConfigFields = {
@@ -89,6 +90,12 @@ const promotionSettingsFields = {
   redeploy_on_promotion: z.boolean(),
   /** automated analysis of the candidate while traffic moves to it (promotion-analysis.ts); null: none */
   analysis: PromotionAnalysis.nullable(),
+  /**
+   * Manual gate (Flagger's confirm-promotion): before the candidate would get 100 % of the traffic
+   * (the last rolling step, the last canary stage, an instant switch), the promotion waits PAUSED
+   * until a person approves it (`POST …/approve_promotion`, `modelplane approve <model> <env>`).
+   */
+  confirm_promotion: z.boolean(),
 };
 
 /** Full (effective) settings, as returned by the API and snapshotted by a promotion. */
@@ -96,6 +103,7 @@ export const PromotionSettings = z.object({
   ...promotionSettingsFields,
   // settings stored before analysis existed have no such field: they have none
   analysis: promotionSettingsFields.analysis.default(null),
+  confirm_promotion: promotionSettingsFields.confirm_promotion.default(false),
 });
 export type PromotionSettings = z.infer<typeof PromotionSettings>;
 
@@ -121,6 +129,7 @@ export const PromotionSettingsPatch = z
     redeploy_on_promotion: promotionSettingsFields.redeploy_on_promotion.optional(),
     /** replaces the analysis whole; null turns it off */
     analysis: promotionSettingsFields.analysis.optional(),
+    confirm_promotion: promotionSettingsFields.confirm_promotion.optional(),
   })
   .strict();
 export type PromotionSettingsPatch = z.infer<typeof PromotionSettingsPatch>;
@@ -144,6 +153,7 @@ export function mergePromotionSettings(current: PromotionSettings, patch: Promot
     redeploy_on_promotion: patch.redeploy_on_promotion ?? current.redeploy_on_promotion,
     // replaced whole, never merged: a list of metrics has no field-by-field meaning
     analysis: patch.analysis !== undefined ? patch.analysis : (current.analysis ?? null),
+    confirm_promotion: patch.confirm_promotion ?? current.confirm_promotion ?? false,
   };
 }
 

@@ -13,6 +13,19 @@ export const PromotionKind = z.enum([
 ]);
 export type PromotionKind = z.infer<typeof PromotionKind>;
 
+/** Where the promotion stands with its manual gate (`promotion_settings.confirm_promotion`). */
+export const PromotionApproval = z.enum([
+  /** no manual gate in the settings it started with */
+  "not_required",
+  /** a gate is set and not reached yet */
+  "pending",
+  /** PAUSED at the gate: it waits for a person to approve it */
+  "waiting",
+  /** approved: the candidate may get all the traffic */
+  "approved",
+]);
+export type PromotionApproval = z.infer<typeof PromotionApproval>;
+
 export const PromotionStatus = z.enum([
   /** started; candidate replicas initialising, no traffic moved yet */
   "RELEASING",
@@ -63,6 +76,8 @@ export const Promotion = z.object({
   replicas: z.object({ previous: DesiredReady, candidate: DesiredReady }),
   /** the automated analysis' recent runs and counters; null when the promotion runs without analysis */
   analysis: PromotionAnalysisStatus.nullable().default(null),
+  /** the manual gate: "waiting" while PAUSED until someone approves (approve_promotion) */
+  approval: PromotionApproval.default("not_required"),
   started_at: Timestamp,
   updated_at: Timestamp,
   finished_at: Timestamp.nullable(),

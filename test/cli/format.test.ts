@@ -22,6 +22,7 @@ function promotion(overrides: Partial<Promotion> = {}): Promotion {
     phase: "stabilizing",
     replicas: { previous: { desired: 4, ready: 3 }, candidate: { desired: 1, ready: 1 } },
     analysis: null,
+    approval: "not_required",
     started_at: "2026-01-01T00:00:00.000Z",
     updated_at: "2026-01-01T00:00:01.000Z",
     finished_at: null,

@@ -9,6 +9,7 @@ import type { PromotionAnalysisInput } from "../../sdk/schemas/promotion-analysi
 import { PromotionSettingsPatch } from "../../sdk/schemas/promotion-settings.js";
 import { startLoad, startTestEngine, waitFor, type LoadReport, type TestEngine } from "../../testing/index.js";
 import { ENGINE_OPTIONS, followPromotion, modelOnV1 } from "./promotion-support.js";
+import { assertCliBuilt, runCli } from "../cli/run-cli.js";
 
 let engine: TestEngine;
 
@@ -154,6 +155,11 @@ describe("promotion analysis under load", () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const still = await engine.client.call("getPromotion", { params: promotionParams });
     expect(still).toMatchObject({ status: "PAUSED", percent_traffic_to_new_version: 50, analysis: { inconclusive_runs: 2 } });
+    const { audit_logs: entries } = await engine.client.call("listAuditLogs", { params: { model_id: setup.model.id } });
+    expect(entries.find((entry) => entry.kind === "promotion.paused" && entry.object_id === started.id)?.details).toMatchObject({
+      gate: "analysis",
+      reason: paused.analysis!.paused_reason,
+    });
     const resumed = await engine.client.call("resumePromotion", { params: setup.params });
     expect(resumed.status).toBe("RAMPING_UP");
     expect(resumed.analysis).toMatchObject({ inconclusive_in_a_row: 0, paused_reason: null });
@@ -184,5 +190,39 @@ describe("promotion analysis under load", () => {
     expect(final.analysis!.dry_run).toBe(true);
     expect(final.analysis!.failed_runs).toBeGreaterThan(0);
     expect(final.analysis!.runs.some((run) => run.verdict === "fail" && /^success_rate 0\.\d+ < 0\.95/.test(run.metrics[0]!.message))).toBe(true);
+  });
+
+  it("a manual gate holds the promotion PAUSED before 100 % until `modelplane approve`; the wait and the approval are in the audit log", async () => {
+    assertCliBuilt();
+    const setup = await modelOnV1(engine, "analysis-gate", 2, PromotionSettingsPatch.parse({
+      rolling_deploy: true,
+      rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0 },
+      confirm_promotion: true,
+    }));
+    const load = startLoad({ apiKey: engine.apiKey, url: setup.url, concurrency: 2, pauseMs: 5 });
+    const started = await engine.client.call("promote", { params: setup.params, body: { deployment_id: setup.v2.id } });
+    expect(started.approval).toBe("pending");
+    const promotionParams = { ...setup.params, promotion_id: started.id };
+    const waiting = await waitFor(
+      async () => {
+        const promotion = await engine.client.call("getPromotion", { params: promotionParams });
+        return promotion.status !== "RELEASING" && promotion.status !== "RAMPING_UP" ? promotion : undefined;
+      },
+      { timeoutMs: 60_000, message: "the promotion to reach the gate" },
+    );
+    expect(waiting).toMatchObject({ status: "PAUSED", approval: "waiting", percent_traffic_to_new_version: 50 });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await engine.client.call("getPromotion", { params: promotionParams })).toMatchObject({ status: "PAUSED", percent_traffic_to_new_version: 50 });
+    await expect(engine.client.call("resumePromotion", { params: setup.params })).rejects.toThrow(/waits for approval/);
+    const approved = await runCli(["approve", setup.model.id, "production", "--wait"], { MODELPLANE_ENDPOINT: engine.url, MODELPLANE_API_KEY: engine.apiKey });
+    const report = await load.stop();
+    expect(approved.code, approved.stderr).toBe(0);
+    const final = await engine.client.call("getPromotion", { params: promotionParams });
+    expect(final).toMatchObject({ status: "SUCCEEDED", approval: "approved" });
+    expect(failuresByDeployment(report)).toEqual({});
+    const { audit_logs: entries } = await engine.client.call("listAuditLogs", { params: { model_id: setup.model.id } });
+    const paused = entries.find((entry) => entry.kind === "promotion.paused" && entry.object_id === started.id);
+    expect(paused?.details).toMatchObject({ gate: "confirm_promotion", percent_traffic_to_new_version: 50 });
+    expect(entries.some((entry) => entry.kind === "promotion.action" && entry.details.action === "approve")).toBe(true);
   });
 });

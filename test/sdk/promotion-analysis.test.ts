@@ -30,8 +30,8 @@ describe("promotion_settings.analysis", () => {
 
   it("is null by default, also in settings stored before it existed", () => {
     expect(defaultPromotionSettings().analysis).toBeNull();
-    const { analysis: _analysis, ...stored } = defaultPromotionSettings();
-    expect(PromotionSettings.parse(stored).analysis).toBeNull();
+    const { analysis: _analysis, confirm_promotion: _confirm, ...stored } = defaultPromotionSettings();
+    expect(PromotionSettings.parse(stored)).toMatchObject({ analysis: null, confirm_promotion: false });
   });
 
   it("is replaced whole by a patch, and null turns it off", () => {

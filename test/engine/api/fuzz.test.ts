@@ -90,7 +90,7 @@ const authorization = fc.oneof(
 );
 const contentType = fc.constantFrom("application/json", "text/plain", "application/x-www-form-urlencoded", "");
 
-const promotionRoutePattern = /\/(promote|pause_promotion|resume_promotion|cancel_promotion|force_cancel_promotion|force_roll_forward_promotion|rollback)$/;
+const promotionRoutePattern = /\/(promote|pause_promotion|resume_promotion|approve_promotion|cancel_promotion|force_cancel_promotion|force_roll_forward_promotion|rollback)$/;
 
 describe("API under random input", () => {
   it("never answers 5xx and always uses the error shape for 4xx", async () => {

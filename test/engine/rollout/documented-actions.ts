@@ -36,5 +36,8 @@ export function documentedOutcome(
       return "CANCELED";
     case "force_roll_forward":
       return "SUCCEEDED";
+    case "approve":
+      // only at the manual gate (approval "waiting"), which none of the documented states is at
+      return "refused";
   }
 }
