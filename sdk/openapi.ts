@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { contract, type RouteDefinition } from "./contract.js";
 import { ErrorBody } from "./errors.js";
+import { ModelplaneEvent } from "./schemas/event.js";
 
 /**
  * OpenAPI 3.1 document generated from the route table with zod 4's `z.toJSONSchema`, so the
@@ -55,6 +56,27 @@ export function generateOpenApiDocument(options: { serverUrl?: string; version?:
     const pathItem = (paths[definition.path] ??= {});
     pathItem[definition.method.toLowerCase()] = operation;
   }
+  // The event stream is not a JSON route of the contract (engine/events/event-stream.ts): described here.
+  paths["/v1/events"] = {
+    get: {
+      operationId: "streamEvents",
+      summary: "Server-sent events of state changes; resumes after Last-Event-ID (a `reset` event when it cannot)",
+      parameters: [
+        { name: "model_id", in: "query", required: false, schema: { type: "string" } },
+        { name: "environment", in: "query", required: false, schema: { type: "string" } },
+        { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } },
+      ],
+      responses: {
+        "200": {
+          description: "an endless text/event-stream: `event:` is the type, `data:` one ModelplaneEvent as JSON, `id:` <engine-epoch>.<n>",
+          content: { "text/event-stream": { schema: jsonSchema(ModelplaneEvent, "output") } },
+        },
+        "400": errorResponse("an unknown or malformed query parameter"),
+        "401": errorResponse("missing or wrong API key"),
+        "403": errorResponse("a key whose scope cannot read the management API"),
+      },
+    },
+  };
   return {
     openapi: "3.1.0",
     info: { title: "modelplane management API", version: options.version ?? "0.1.0" },

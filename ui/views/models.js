@@ -31,11 +31,21 @@ export function ModelsView() {
 
   useEffect(() => {
     let live = true;
-    const refresh = () =>
-      loadOverview().then(
-        (result) => live && (setOverview(result), setError(undefined)),
+    // refetches can answer out of order: an older one's answer never replaces a newer one's
+    let started = 0;
+    let applied = 0;
+    const refresh = () => {
+      const sequence = ++started;
+      return loadOverview().then(
+        (result) => {
+          if (!live || sequence < applied) return;
+          applied = sequence;
+          setOverview(result);
+          setError(undefined);
+        },
         (failure) => live && setError(failure.message),
       );
+    };
     refresh();
     const later = debounce(refresh, 300);
     const unsubscribe = bus.subscribe(later);

@@ -112,6 +112,13 @@ describe("contract and OpenAPI", () => {
     }
   });
 
+  it("documents the event stream, which is outside the route table", () => {
+    const document = generateOpenApiDocument() as { paths: Record<string, Record<string, { operationId: string; responses: Record<string, { content?: Record<string, unknown> }> }>> };
+    const events = document.paths["/v1/events"]?.get;
+    expect(events?.operationId).toBe("streamEvents");
+    expect(Object.keys(events?.responses["200"]?.content ?? {})).toEqual(["text/event-stream"]);
+  });
+
   it("body schemas reject non-objects without throwing (cross-field checks only run on objects)", () => {
     for (const [name, route] of Object.entries(contract)) {
       if (!route.body) continue;
