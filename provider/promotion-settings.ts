@@ -12,6 +12,47 @@ export interface RollingDeployConfigArgs {
   replicaOverheadPercent?: pulumi.Input<number>;
 }
 
+/** One analysis metric (sdk/schemas/promotion-analysis.ts), camelCase. */
+export interface AnalysisMetricArgs {
+  /** success_rate: non-5xx share; latency: a quantile in seconds; prometheus: a PromQL query */
+  type: "success_rate" | "latency" | "prometheus";
+  /** the name in results (required for prometheus; built-ins default to success_rate / latency_p99 …) */
+  name?: string;
+  /** success_rate: absolute minimum (0–1); prometheus: fail below it */
+  min?: number;
+  /** success_rate: fail when more than this below the previous deployment over the same window */
+  maxDrop?: number;
+  /** latency: 0.5 for p50, 0.99 for p99 */
+  quantile?: number;
+  /** latency: absolute maximum in seconds */
+  maxSeconds?: number;
+  /** latency: fail when above previous × this over the same window */
+  maxIncreaseRatio?: number;
+  /** built-ins: fewer requests in a window → inconclusive (default 20) */
+  minRequests?: number;
+  /** prometheus: the query ({{candidate_deployment_id}}, {{interval}} … are filled in) */
+  query?: string;
+  /** prometheus: the server (default: the engine's --prometheus-url) */
+  url?: string;
+  /** prometheus: fail above it */
+  max?: number;
+}
+
+/** Automated analysis while traffic moves to the candidate (promotion_settings.analysis). */
+export interface PromotionAnalysisArgs {
+  /** seconds per window, 1–3600 (default 60) */
+  intervalSeconds?: number;
+  /** seconds after the first traffic before the first window (default 0) */
+  initialDelaySeconds?: number;
+  metrics: AnalysisMetricArgs[];
+  /** failed windows tolerated (default 0: the first fails the promotion, and `pulumi up`) */
+  failureLimit?: number;
+  /** inconclusive windows in a row tolerated before it pauses (default 3) */
+  inconclusiveLimit?: number;
+  /** record only, never act (default false) */
+  dryRun?: boolean;
+}
+
 export interface PromotionSettingsArgs {
   /** display name */
   name: pulumi.Input<string>;
@@ -26,6 +67,10 @@ export interface PromotionSettingsArgs {
   rampUpDurationSeconds?: pulumi.Input<number>;
   /** restart the candidate's replicas on promotion so they see the new ENVIRONMENT (default false) */
   redeployOnPromotion?: pulumi.Input<boolean>;
+  /** automated analysis: a failing candidate is rolled back and `pulumi up` fails with the measured value */
+  analysis?: pulumi.Input<PromotionAnalysisArgs | null>;
+  /** manual gate: the promotion waits PAUSED before 100 % until `modelplane approve` (default false) */
+  confirmPromotion?: pulumi.Input<boolean>;
 }
 
 /**

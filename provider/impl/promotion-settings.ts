@@ -5,8 +5,21 @@ import {
   PROMOTION_SETTINGS_DEFAULTS,
   type PromotionSettingsObject,
 } from "../../sdk/schemas/promotion-settings.js";
+import { PromotionAnalysis } from "../../sdk/schemas/promotion-analysis.js";
 import { engineClient } from "./connection.js";
-import { camelKeys, camelToSnake, changedProperties, checkFailures, likeInputs, snakeKeys, withoutUnknowns, type Props, type ResourceImplementation } from "./resource.js";
+import {
+  camelKeys,
+  camelToSnake,
+  changedProperties,
+  checkFailures,
+  likeInputs,
+  snakeKeys,
+  snakeToCamel,
+  stableJson,
+  withoutUnknowns,
+  type Props,
+  type ResourceImplementation,
+} from "./resource.js";
 
 const INPUTS = [
   "name",
@@ -16,6 +29,8 @@ const INPUTS = [
   "rampUpWhilePromoting",
   "rampUpDurationSeconds",
   "redeployOnPromotion",
+  "analysis",
+  "confirmPromotion",
 ] as const;
 
 /** What an input removed from the program goes back to. */
@@ -27,7 +42,34 @@ const DEFAULTS: Record<(typeof INPUTS)[number], unknown> = {
   rampUpWhilePromoting: PROMOTION_SETTINGS_DEFAULTS.ramp_up_while_promoting,
   rampUpDurationSeconds: PROMOTION_SETTINGS_DEFAULTS.ramp_up_duration_seconds,
   redeployOnPromotion: PROMOTION_SETTINGS_DEFAULTS.redeploy_on_promotion,
+  analysis: PROMOTION_SETTINGS_DEFAULTS.analysis,
+  confirmPromotion: PROMOTION_SETTINGS_DEFAULTS.confirm_promotion,
 };
+
+/**
+ * camelCase keys → the API's snake_case, all the way down (the analysis has a list of metric
+ * objects); values (a metric's `type: "success_rate"`) are left alone.
+ */
+function deepSnakeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(deepSnakeKeys);
+  if (value === null || typeof value !== "object") return value;
+  const out: Props = {};
+  for (const [key, inner] of Object.entries(value)) if (inner !== undefined) out[camelToSnake(key)] = deepSnakeKeys(inner);
+  return out;
+}
+
+/** The API's snake_case → camelCase, all the way down. */
+function deepCamelKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(deepCamelKeys);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [snakeToCamel(key), deepCamelKeys(inner)]));
+}
+
+/** The program's analysis and the engine's mean the same once the engine's defaults are filled in. */
+function sameAnalysis(program: unknown, engine: unknown): boolean {
+  const parsed = PromotionAnalysis.nullable().safeParse(deepSnakeKeys(program ?? null));
+  return parsed.success && stableJson(parsed.data) === stableJson(engine ?? null);
+}
 
 /** The API body for the inputs (unset inputs are left to the engine's defaults). */
 function body(inputs: Props): Props {
@@ -35,7 +77,7 @@ function body(inputs: Props): Props {
   for (const key of INPUTS) {
     const value = inputs[key];
     if (value === undefined) continue;
-    out[camelToSnake(key)] = key === "rollingDeployConfig" ? snakeKeys(value) : value;
+    out[camelToSnake(key)] = key === "rollingDeployConfig" ? snakeKeys(value) : key === "analysis" ? deepSnakeKeys(value) : value;
   }
   return out;
 }
@@ -66,9 +108,13 @@ export const promotionSettingsImplementation: ResourceImplementation = {
       rampUpWhilePromoting: settings.ramp_up_while_promoting,
       rampUpDurationSeconds: settings.ramp_up_duration_seconds,
       redeployOnPromotion: settings.redeploy_on_promotion,
+      // the program's own spelling while it means what the engine has (defaults filled in are no drift)
+      analysis: sameAnalysis(props.analysis, settings.analysis) ? props.analysis : deepCamelKeys(settings.analysis),
+      confirmPromotion: settings.confirm_promotion,
     };
     // Keep only the inputs the program set, so a refresh does not invent differences.
     const kept = likeInputs({ ...props, name: true }, inputs);
+    if (props.analysis !== undefined) kept.analysis = inputs.analysis;
     return { id, props: outputs({ ...props, ...kept }, settings), inputs: kept };
   },
   async update(id, olds, news) {
