@@ -48,7 +48,7 @@ async function signIn(page: Page, key: string): Promise<void> {
 }
 
 /** A model on v1 (2 replicas) with rolling settings slow enough to watch, and v2 ready to promote. */
-async function modelWithTwoDeployments(name: string, stabilizationSeconds: number) {
+async function modelWithTwoDeployments(name: string, stabilizationSeconds: number, confirmPromotion = false) {
   const { client } = engine;
   const model = await client.call("createModel", { body: { name } });
   const params = { model_id: model.id, env_name: "production" };
@@ -62,6 +62,7 @@ async function modelWithTwoDeployments(name: string, stabilizationSeconds: numbe
       promotion_settings: {
         rolling_deploy: true,
         rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: stabilizationSeconds },
+        confirm_promotion: confirmPromotion,
       },
     },
   });
@@ -174,6 +175,22 @@ describe.skipIf(skipReason !== undefined)(`web console in headless Chromium${ski
     await page.getByRole("dialog").getByRole("button", { name: "Force cancel" }).click();
     await waitFor(async () => (await liveView(page).getAttribute("data-status")) === "CANCELED", { timeoutMs: 30_000, message: "CANCELED on the page" });
     await waitFor(async () => (await page.locator('[data-testid="audit-log"] tr[data-kind="promotion.action"]').count()) >= 3, { message: "pause, resume and force cancel in the audit log" });
+    await page.close();
+  });
+
+  it("a promotion at the manual gate offers Approve, not Resume; approving from the page (confirmed) takes it to SUCCEEDED", async () => {
+    const { model, v2 } = await modelWithTwoDeployments("console-gate", 1, true);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signIn(page, engine.apiKey);
+    await page.goto(`${engine.url}/ui/#/models/${model.id}`);
+    await page.getByLabel("Deployment", { exact: true }).selectOption(v2.id);
+    await page.getByRole("button", { name: "Promote" }).click();
+    await page.getByText("Waiting at the manual gate").waitFor({ timeout: 60_000 });
+    expect(await liveView(page).getAttribute("data-status")).toBe("PAUSED");
+    expect(await page.getByRole("button", { name: "Resume" }).count()).toBe(0);
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Approve" }).click();
+    await waitFor(async () => (await liveView(page).getAttribute("data-status")) === "SUCCEEDED", { timeoutMs: 60_000, message: "SUCCEEDED after the approval" });
     await page.close();
   });
 

@@ -9,7 +9,9 @@ import { PromotionLive } from "./promotion-live.js";
  */
 const ACTIONS = [
   { path: "pause_promotion", label: "Pause", when: (p) => p.status === "RAMPING_UP" || p.status === "RELEASING" },
-  { path: "resume_promotion", label: "Resume", when: (p) => p.status === "PAUSED" },
+  // at the manual gate resume is refused: approve is what moves it on
+  { path: "resume_promotion", label: "Resume", when: (p) => p.status === "PAUSED" && p.approval !== "waiting" },
+  { path: "approve_promotion", label: "Approve", disruptive: "The candidate gets all the traffic.", when: (p) => p.approval === "waiting" },
   { path: "cancel_promotion", label: "Cancel", disruptive: "Traffic ramps back to the previous deployment.", when: () => true },
   { path: "force_cancel_promotion", label: "Force cancel", disruptive: "All traffic returns to the previous deployment now.", when: () => true },
   { path: "force_roll_forward_promotion", label: "Force roll forward", disruptive: "All traffic moves to the candidate now, whatever its readiness.", when: () => true },
