@@ -153,13 +153,13 @@ export async function startEngine<M extends EngineMount = EngineMount>(
     await access.start();
     stopAccess = () => access.close();
     const ring = new EventRing(options.events?.ringSize ?? DEFAULT_RING_SIZE);
-    const recorder = new EventRecorder({ sql: store, ring, log });
-    events.onChange((event) => recorder.record(event));
     const eventStreams = createEventStreams({
       ring,
       ...(options.events?.heartbeatMs !== undefined ? { heartbeatMs: options.events.heartbeatMs } : {}),
       ...(options.events?.highWaterBytes !== undefined ? { highWaterBytes: options.events.highWaterBytes } : {}),
     });
+    const recorder = new EventRecorder({ sql: store, ring, watched: () => eventStreams.watched(), log });
+    events.onChange((event) => recorder.record(event));
     stopRecorder = () => recorder.close();
     mounted = await mount?.({ sql: store, events, access, metrics, recordChange: (change) => recorder.record(change) });
     const service = new ControlPlane({

@@ -5,6 +5,10 @@
  * a promotion is read after its change committed, so an event shows that state or a newer one,
  * never an older one; a read that finds nothing new (two notices of one write) records nothing,
  * so a client never sees one transition twice.
+ *
+ * Nothing is read while nobody watches (no stream open, none closed within the grace period):
+ * the reads would only cost the store (one per promotion step and per replica-count change,
+ * which bench/scale counts), and the ring marks the gap so a late resume gets `reset`.
  */
 import type { ModelplaneEvent } from "../../sdk/schemas/event.js";
 import type { ClusterChange } from "../control/change-feed.js";
@@ -20,6 +24,8 @@ const REMEMBERED_PROMOTIONS = 1_000;
 export interface EventRecorderOptions {
   sql: SqlExecutor;
   ring: EventRing;
+  /** is a client watching, or likely to resume soon? default: always */
+  watched?: () => boolean;
   log?: (line: string) => void;
 }
 
@@ -38,14 +44,22 @@ export class EventRecorder {
   record(change: ClusterChange): void {
     if (this.#closed) return;
     this.#queue = this.#queue
-      .then(() => this.#toEvent(change))
+      .then(() => {
+        if (this.#options.watched?.() === false) {
+          this.#options.ring.markGap();
+          // what was last recorded for a promotion says nothing once changes went unrecorded
+          this.#lastPromotion.clear();
+          return undefined;
+        }
+        return this.#toEvent(change);
+      })
       .then((event) => {
-        if (event !== undefined && !this.#closed) this.#options.ring.append(event);
+        if (event !== undefined) this.#options.ring.append(event);
       })
       .catch((error: unknown) => this.#options.log?.(`events: could not record ${change.type}: ${(error as Error).message}`));
   }
 
-  /** Stops recording; resolves when the change being read is done (the store may close after). */
+  /** Takes no more changes; resolves when those already taken are recorded (the store may close after). */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#queue;

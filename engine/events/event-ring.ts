@@ -31,6 +31,9 @@ export class EventRing {
   readonly #capacity: number;
   readonly #slots: (RecordedEvent | undefined)[];
   #last = 0;
+  /** changes happened after this sequence without being recorded (nobody was watching): no
+   * resume from at or before it */
+  #gapAfter = -1;
   readonly #listeners = new Set<() => void>();
 
   constructor(capacity = DEFAULT_RING_SIZE) {
@@ -70,6 +73,19 @@ export class EventRing {
     return recorded;
   }
 
+  /**
+   * Changes were not recorded (see EventRecorder): a client that saw the last event may have
+   * missed them. The gap takes a sequence number of its own (an empty slot), so a client that
+   * connects after it stands past it and resumes normally.
+   */
+  markGap(): void {
+    // consecutive unrecorded changes share one hole
+    if (this.#gapAfter >= 0 && this.#gapAfter === this.#last - 1) return;
+    const hole = ++this.#last;
+    this.#slots[hole % this.#capacity] = undefined;
+    this.#gapAfter = hole - 1;
+  }
+
   /** The event at `sequence`, if the ring still holds it. */
   at(sequence: number): RecordedEvent | undefined {
     if (sequence < this.first || sequence > this.#last) return undefined;
@@ -87,6 +103,7 @@ export class EventRing {
     if (match[1] !== this.epoch) return { kind: "reset", reason: "Last-Event-ID is from another engine process (restarted, or another engine on the same database)" };
     const after = Number(match[2]);
     if (after > this.#last) return { kind: "reset", reason: "Last-Event-ID is newer than this engine's last event" };
+    if (after <= this.#gapAfter) return { kind: "reset", reason: "changes happened while no client was watching; they were not recorded" };
     if (after < this.first - 1) return { kind: "reset", reason: `Last-Event-ID is older than the last ${this.#capacity} events this engine keeps` };
     return { kind: "resume", after };
   }

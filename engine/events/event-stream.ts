@@ -17,6 +17,9 @@ export interface EventStreamOptions {
   heartbeatMs?: number;
   /** bytes a stream may have queued in its socket before it waits for drain; default 64 KiB */
   highWaterBytes?: number;
+  /** how long after the last stream closed the engine still records events for a resume; default 5 min */
+  resumeGraceMs?: number;
+  clock?: () => number;
 }
 
 export interface EventStreams {
@@ -24,6 +27,8 @@ export interface EventStreams {
   serve(req: IncomingMessage, res: ServerResponse, searchParams: URLSearchParams): void;
   /** open streams (metrics, tests) */
   readonly open: number;
+  /** a stream is open, or one closed within the resume grace period (its client may come back) */
+  watched(): boolean;
   /** End every stream (engine shutdown); later requests get 503. */
   close(): void;
 }
@@ -42,11 +47,17 @@ export function createEventStreams(options: EventStreamOptions): EventStreams {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const highWaterBytes = options.highWaterBytes ?? 64 * 1024;
   const stops = new Set<() => void>();
+  const clock = options.clock ?? Date.now;
+  const resumeGraceMs = options.resumeGraceMs ?? 5 * 60_000;
+  let lastClosedAt = Number.NEGATIVE_INFINITY;
   let closed = false;
 
   return {
     get open() {
       return stops.size;
+    },
+    watched() {
+      return stops.size > 0 || clock() - lastClosedAt < resumeGraceMs;
     },
     serve(req, res, searchParams) {
       const query = parseEventsQuery(searchParams);
@@ -102,7 +113,7 @@ export function createEventStreams(options: EventStreamOptions): EventStreams {
       const stop = (): void => {
         clearInterval(heartbeat);
         unsubscribe();
-        stops.delete(end);
+        if (stops.delete(end)) lastClosedAt = clock();
       };
       const end = (): void => {
         stop();

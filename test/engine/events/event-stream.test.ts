@@ -10,6 +10,8 @@ import { describe, expect, it } from "vitest";
 import type { ModelplaneEvent } from "../../../sdk/schemas/event.js";
 import { EventRing } from "../../../engine/events/event-ring.js";
 import { createEventStreams } from "../../../engine/events/event-stream.js";
+import { EventRecorder } from "../../../engine/events/event-recorder.js";
+import type { SqlExecutor } from "../../../engine/store/sql.js";
 
 /** A response whose client reads nothing: writes are accepted into the buffer and never complete. */
 class StuckResponse extends Writable {
@@ -78,5 +80,56 @@ describe("EventRing.positionAfter", () => {
     expect(ring.positionAfter("3").kind).toBe("reset");
     expect(ring.at(2)).toBeUndefined();
     expect(ring.at(4)?.event).toEqual(created(3));
+  });
+});
+
+describe("unrecorded changes (nobody watching)", () => {
+  it("a resume from before the gap is reset; a client that connected after it resumes; the stream skips the hole", () => {
+    const ring = new EventRing(10);
+    ring.append(created(0));
+    const before = ring.idOf(ring.last);
+    ring.markGap();
+    ring.markGap();
+    // one hole for consecutive unrecorded changes
+    expect(ring.last).toBe(2);
+    const afterGap = ring.idOf(ring.last);
+    expect(ring.positionAfter(before)).toMatchObject({ kind: "reset" });
+    expect(ring.positionAfter(afterGap)).toEqual({ kind: "resume", after: 2 });
+    // the hole holds no event: nothing to send for it
+    expect(ring.at(2)).toBeUndefined();
+  });
+
+  it("the recorder reads and records nothing while unwatched, and marks the gap", async () => {
+    let watched = false;
+    const ring = new EventRing(10);
+    // model events need no read: a store that throws proves none is made for the others either
+    const sql = { query: () => Promise.reject(new Error("no read expected")) } as unknown as SqlExecutor;
+    const recorder = new EventRecorder({ sql, ring, watched: () => watched });
+    recorder.record({ type: "model.created", modelId: "mdl_a" });
+    recorder.record({ type: "promotion.changed", modelId: "mdl_a", environmentName: "production", promotionId: "prm_a" });
+    await recorder.close();
+    expect(ring.last).toBe(1);
+    expect(ring.at(1)).toBeUndefined();
+    watched = true;
+    const again = new EventRecorder({ sql, ring, watched: () => watched });
+    again.record({ type: "model.deleted", modelId: "mdl_a" });
+    await again.close();
+    expect(ring.at(2)?.event).toEqual({ type: "model.deleted", model_id: "mdl_a" });
+  });
+
+  it("watched(): while a stream is open and for the grace period after the last one closed", () => {
+    let now = 1_000;
+    const ring = new EventRing(10);
+    const streams = createEventStreams({ ring, resumeGraceMs: 500, clock: () => now });
+    expect(streams.watched()).toBe(false);
+    const res = new StuckResponse();
+    streams.serve(request(), res as unknown as ServerResponse, new URLSearchParams());
+    expect(streams.watched()).toBe(true);
+    res.destroy();
+    res.emit("close");
+    now += 499;
+    expect(streams.watched()).toBe(true);
+    now += 2;
+    expect(streams.watched()).toBe(false);
   });
 });
