@@ -53,6 +53,20 @@ export interface PromotionAnalysisArgs {
   dryRun?: boolean;
 }
 
+/** A webhook gate (sdk/schemas/promotion-webhooks.ts), camelCase. */
+export interface PromotionWebhookArgs {
+  /** pre-rollout: before any traffic shifts; a non-2xx answer fails the promotion (and `pulumi up`) */
+  type: "pre-rollout";
+  name: string;
+  url: string;
+  /** per attempt, 1–300 (default 10) */
+  timeoutSeconds?: number;
+  /** further attempts, 0–10 (default 2) */
+  retries?: number;
+  /** passed through in the body as given */
+  metadata?: Record<string, string>;
+}
+
 export interface PromotionSettingsArgs {
   /** display name */
   name: pulumi.Input<string>;
@@ -71,6 +85,8 @@ export interface PromotionSettingsArgs {
   analysis?: pulumi.Input<PromotionAnalysisArgs | null>;
   /** manual gate: the promotion waits PAUSED before 100 % until `modelplane approve` (default false) */
   confirmPromotion?: pulumi.Input<boolean>;
+  /** webhook gates, e.g. an evaluation suite run against the candidate's endpoint before any traffic shifts */
+  webhooks?: pulumi.Input<PromotionWebhookArgs[]>;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { capErrorMessage } from "../runtime/error-message.js";
 import { cleanupFor, isTerminalStatus, type PromotionState } from "../rollout/index.js";
+import type { PromotionWebhookResult } from "../../sdk/index.js";
 import { appendAuditLog } from "../store/audit-log.js";
 import { findLiveDeploymentById, updateDeployment } from "../store/deployments.js";
 import { listEnvironmentsServing, updateEnvironment } from "../store/environments.js";
@@ -107,4 +108,19 @@ export async function auditPlannerPause(tx: SqlExecutor, row: PromotionRow, stat
       percent_traffic_to_new_version: state.percentTrafficToNewVersion,
     },
   });
+}
+
+/** One audit entry per webhook gate called: who answered what, and whether it passed. */
+export async function auditWebhooks(tx: SqlExecutor, row: PromotionRow, results: readonly PromotionWebhookResult[], at: string): Promise<void> {
+  for (const result of results) {
+    await appendAuditLog(tx, {
+      id: newObjectId("log"),
+      modelId: row.model_id,
+      at,
+      kind: "promotion.webhook",
+      objectId: row.id,
+      objectName: row.environment_name,
+      details: { ...result, deployment_id: row.deployment_id },
+    });
+  }
 }

@@ -17,10 +17,12 @@ import { findPromotion, listInProgressPromotions, type PromotionRow } from "../s
 import type { Sql } from "../store/sql.js";
 import type { DeploymentController } from "../control/deployment-controller.js";
 import type { Autoscaler } from "../autoscaler/index.js";
-import { auditPlannerPause, persistPromotionState } from "./persist.js";
+import { auditPlannerPause, auditWebhooks, persistPromotionState } from "./persist.js";
 import type { ClusterChange } from "../control/change-feed.js";
 import type { Leadership } from "../control/control-lease.js";
 import type { AnalysisRunner } from "../analysis/runner.js";
+import { callWebhook } from "../webhooks/call-webhook.js";
+import { preRolloutWebhooks } from "../rollout/pre-rollout.js";
 
 export interface PromotionReconcilerOptions {
   sql: Sql;
@@ -289,13 +291,19 @@ export class PromotionReconciler {
       state,
       now,
     );
+    // Pre-rollout webhooks the planner asked for (before the first traffic shift), called here, one after another.
+    const webhooks =
+      state.preRollout?.status === "due"
+        ? await this.#callPreRollout(row, state)
+        : undefined;
     const observation: Observation = {
-      now,
+      now: webhooks === undefined ? now : this.#clock(),
       previous: state.previousDeploymentId ? observe(state.previousDeploymentId) : null,
       candidate: candidateObserved,
       ...(environmentDemand > 0 ? { demandReplicas: environmentDemand } : {}),
       ...(resumingSince !== undefined ? { resumingSince } : {}),
       ...(analysis !== undefined ? { analysis } : {}),
+      ...(webhooks !== undefined ? { webhooks } : {}),
     };
     const { state: next, wakeAt, events } = planNextStep(state, observation);
     const at = new Date(observation.now).toISOString();
@@ -311,6 +319,7 @@ export class PromotionReconciler {
         if (persisted && isTerminalStatus(next.status)) this.route(row, next);
         // The planner paused it by itself (analysis inconclusive, the manual gate): a person must act, so say why where people look.
         if (persisted && next.status === "PAUSED" && state.status !== "PAUSED") await auditPlannerPause(tx, row, next, at);
+        if (persisted && webhooks !== undefined && next.preRollout?.status !== "due") await auditWebhooks(tx, row, webhooks, at);
         return persisted;
       });
       // Someone else wrote first (an API action, another engine): re-read and plan again.
@@ -326,6 +335,32 @@ export class PromotionReconciler {
     const analysisDueAt = this.#options.analysis?.nextDueAt(row.id, next) ?? null;
     const due = [wakeAt, analysisDueAt].filter((at): at is number => at !== null);
     return due.length > 0 ? Math.min(...due) : this.#clock() + (this.#options.maxIdleMs ?? 1000);
+  }
+
+  /** Calls the pre-rollout webhooks with the candidate's identity and per-deployment endpoint; stops at the first failure. */
+  async #callPreRollout(row: PromotionRow, state: PromotionState) {
+    const results = [];
+    for (const hook of preRolloutWebhooks(state)) {
+      const result = await callWebhook({
+        hook,
+        now: this.#clock,
+        body: {
+          name: hook.name,
+          type: hook.type,
+          model_id: row.model_id,
+          environment: row.environment_name,
+          promotion_id: row.id,
+          deployment_id: state.candidateDeploymentId,
+          previous_deployment_id: state.previousDeploymentId,
+          endpoint: `/models/${row.model_id}/deployment/${state.candidateDeploymentId}/predict`,
+          metadata: hook.metadata,
+        },
+      });
+      results.push(result);
+      this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: pre-rollout webhook ${hook.name} ${result.passed ? "passed" : "failed"}: ${result.message}`);
+      if (!result.passed) break;
+    }
+    return results;
   }
 
   /**

@@ -27,6 +27,7 @@ import {
 } from "./phases.js";
 import { rollingModeOf } from "./settings.js";
 import { awaitsApproval, holdForApproval } from "./approval.js";
+import { awaitsPreRollout, recordPreRollout, requestPreRollout } from "./pre-rollout.js";
 import { analysisGateOpen, applyAnalysisDecision, recordAnalysisRun, syncAnalysisWindow } from "./analysis.js";
 import type {
   DeploymentReplicaObservation,
@@ -187,14 +188,16 @@ function drainedTo(deployment: DeploymentReplicaObservation, desired: number): b
 
 function advanceInstant(state: PromotionState, observation: Observation): PromotionState {
   if (observation.candidate.ready < state.desiredReplicas.candidate) return state;
+  if (awaitsPreRollout(state)) return requestPreRollout(state);
   return awaitsApproval(state) ? holdForApproval(state) : succeedPromotion(state, observation.now);
 }
 
 function advanceCanary(state: PromotionState, observation: Observation): PromotionState {
   const now = observation.now;
   if (state.phase === "scaling_up_candidate") {
-    if (observation.candidate.ready >= canaryReadyThreshold(state.bounds)) return enterCanaryStage(state, 1, now);
-    return state;
+    if (observation.candidate.ready < canaryReadyThreshold(state.bounds)) return state;
+    if (awaitsPreRollout(state)) return requestPreRollout(state);
+    return enterCanaryStage(state, 1, now);
   }
   if (state.phase === "canary_stage") {
     if (now < state.phaseStartedAt + canaryStageIntervalMs(state.settings.ramp_up_duration_seconds)) return state;
@@ -218,7 +221,8 @@ function advanceRollingForward(state: PromotionState, observation: Observation):
         : enterScalingDownPrevious(state, candidate.ready, now);
     case "scaling_up_candidate":
       if (candidate.ready < state.desiredReplicas.candidate) return state;
-      // the shift this would make is to 100 %: the manual gate first
+      // the first shift waits for the pre-rollout webhooks; one to 100 % for the manual gate
+      if (state.percentTrafficToNewVersion === 0 && awaitsPreRollout(state)) return requestPreRollout(state);
       if (trafficPercentForReady(Math.min(candidate.ready, state.desiredReplicas.candidate), state.baseReplicas) === 100 && awaitsApproval(state)) {
         return holdForApproval(state);
       }
@@ -331,6 +335,7 @@ export function nextWakeAt(state: PromotionState): number | null {
 export function planNextStep(state: PromotionState, observation: Observation): PlanResult {
   // A judged window is recorded once, before the moves: the decisions below read it from the state.
   let current = observation.analysis !== undefined ? recordAnalysisRun(state, observation.analysis) : state;
+  if (observation.webhooks !== undefined) current = recordPreRollout(current, observation.webhooks, observation.now);
   for (let move = 0; move < MAX_PHASE_MOVES_PER_PASS; move += 1) {
     const next = passOnce(current, observation);
     if (!promotionStateChanged(current, next)) {

@@ -3,7 +3,7 @@
  * `PromotionState`; the planner never keeps anything in memory between calls.
  */
 import type { AnalysisMeasured, AnalysisState } from "../analysis/types.js";
-import type { PromotionAnalysis } from "../../sdk/index.js";
+import type { PromotionAnalysis, PromotionWebhook, PromotionWebhookResult } from "../../sdk/index.js";
 
 /** Lifecycle of a promotion, as reported in `in_progress_promotion.status`. */
 export type PromotionStatus =
@@ -86,6 +86,8 @@ export interface PromotionSettingsSnapshot {
   analysis?: PromotionAnalysis | null;
   /** Manual gate before the candidate gets 100 % of the traffic (rollout/approval.ts); absent: none. */
   confirm_promotion?: boolean;
+  /** Webhook gates (rollout/pre-rollout.ts); absent: none. */
+  webhooks?: PromotionWebhook[];
 }
 
 /** The environment's autoscaling bounds. */
@@ -185,6 +187,8 @@ export interface PromotionState {
   analysis?: AnalysisState;
   /** The manual gate: "waiting" while PAUSED at it, "approved" once passed; absent before it. */
   approval?: "waiting" | "approved";
+  /** The pre-rollout webhooks: "due" while the first shift waits for the reconciler to call them. */
+  preRollout?: { status: "due" | "passed" | "failed"; results: PromotionWebhookResult[] };
 }
 
 /** What the runtime reports for one deployment. */
@@ -219,6 +223,8 @@ export interface Observation {
   resumingSince?: number;
   /** A window the analysis runner has just judged, to record on the state (rollout/analysis.ts). */
   analysis?: AnalysisMeasured;
+  /** The pre-rollout webhooks' answers, once the reconciler has called them (state.preRollout "due"). */
+  webhooks?: PromotionWebhookResult[];
 }
 
 /** A human-readable progress line; emitted only when the thing it names changed. */

@@ -243,6 +243,16 @@ UPDATE environments SET inline_promotion_settings = inline_promotion_settings ||
 UPDATE promotion_settings SET settings = settings || '{"confirm_promotion": false}'::jsonb WHERE NOT (settings ? 'confirm_promotion');
 `,
   },
+  {
+    version: 8,
+    name: "promotion settings carry webhooks",
+    sql: `
+-- promotion_settings.webhooks (the webhook gates): settings stored before they existed have none.
+UPDATE environments SET inline_promotion_settings = inline_promotion_settings || '{"webhooks": []}'::jsonb
+  WHERE NOT (inline_promotion_settings ? 'webhooks');
+UPDATE promotion_settings SET settings = settings || '{"webhooks": []}'::jsonb WHERE NOT (settings ? 'webhooks');
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

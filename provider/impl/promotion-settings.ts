@@ -31,6 +31,7 @@ const INPUTS = [
   "redeployOnPromotion",
   "analysis",
   "confirmPromotion",
+  "webhooks",
 ] as const;
 
 /** What an input removed from the program goes back to. */
@@ -44,7 +45,18 @@ const DEFAULTS: Record<(typeof INPUTS)[number], unknown> = {
   redeployOnPromotion: PROMOTION_SETTINGS_DEFAULTS.redeploy_on_promotion,
   analysis: PROMOTION_SETTINGS_DEFAULTS.analysis,
   confirmPromotion: PROMOTION_SETTINGS_DEFAULTS.confirm_promotion,
+  webhooks: [],
 };
+
+/** A webhook's camelCase fields → the API's; `metadata` is the user's own keys, passed as they are. */
+function webhookBody(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  return value.map((hook: unknown) => {
+    if (hook === null || typeof hook !== "object") return hook;
+    const { metadata, ...fields } = hook as Props;
+    return { ...(deepSnakeKeys(fields) as Props), ...(metadata !== undefined ? { metadata } : {}) };
+  });
+}
 
 /**
  * camelCase keys → the API's snake_case, all the way down (the analysis has a list of metric
@@ -77,7 +89,8 @@ function body(inputs: Props): Props {
   for (const key of INPUTS) {
     const value = inputs[key];
     if (value === undefined) continue;
-    out[camelToSnake(key)] = key === "rollingDeployConfig" ? snakeKeys(value) : key === "analysis" ? deepSnakeKeys(value) : value;
+    out[camelToSnake(key)] =
+      key === "rollingDeployConfig" ? snakeKeys(value) : key === "analysis" ? deepSnakeKeys(value) : key === "webhooks" ? webhookBody(value) : value;
   }
   return out;
 }
@@ -111,6 +124,7 @@ export const promotionSettingsImplementation: ResourceImplementation = {
       // the program's own spelling while it means what the engine has (defaults filled in are no drift)
       analysis: sameAnalysis(props.analysis, settings.analysis) ? props.analysis : deepCamelKeys(settings.analysis),
       confirmPromotion: settings.confirm_promotion,
+      webhooks: settings.webhooks.map(({ metadata, ...fields }) => ({ ...(deepCamelKeys(fields) as Props), metadata })),
     };
     // Keep only the inputs the program set, so a refresh does not invent differences.
     const kept = likeInputs({ ...props, name: true }, inputs);

@@ -27,6 +27,7 @@ export const AUDIT_LOG_KINDS = [
   "promotion.started",
   "promotion.action",
   "promotion.paused",
+  "promotion.webhook",
   "promotion.finished",
   "api_key.created",
   "api_key.revoked",

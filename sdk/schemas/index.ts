@@ -1,6 +1,7 @@
 export * from "./common.js";
 export * from "./autoscaling.js";
 export * from "./promotion-analysis.js";
+export * from "./promotion-webhooks.js";
 export * from "./promotion-settings.js";
 export * from "./model.js";
 export * from "./deployment.js";

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ALWAYS_CHECK, DisplayName, ObjectId, Timestamp } from "./common.js";
 import { PromotionAnalysis } from "./promotion-analysis.js";
+import { PromotionWebhook } from "./promotion-webhooks.js";
 
 /**
  * Promotion settings (reference: rolling deployments). Held inline by an environment or as a named,
@@ -33,6 +34,8 @@ export const PROMOTION_SETTINGS_DEFAULTS = {
   redeploy_on_promotion: false,
   analysis: null,
   confirm_promotion: false,
+  // typed as the schema's list (not `readonly []`) so the defaults spread into settings; never mutated
+  webhooks: [] as PromotionWebhook[],
 } as const;
 
 const rollingDeployConfigFields = {
@@ -96,6 +99,8 @@ const promotionSettingsFields = {
    * until a person approves it (`POST …/approve_promotion`, `modelplane approve <model> <env>`).
    */
   confirm_promotion: z.boolean(),
+  /** webhook gates (promotion-webhooks.ts): `pre-rollout` before any traffic shifts */
+  webhooks: z.array(PromotionWebhook).max(10),
 };
 
 /** Full (effective) settings, as returned by the API and snapshotted by a promotion. */
@@ -104,6 +109,7 @@ export const PromotionSettings = z.object({
   // settings stored before analysis existed have no such field: they have none
   analysis: promotionSettingsFields.analysis.default(null),
   confirm_promotion: promotionSettingsFields.confirm_promotion.default(false),
+  webhooks: promotionSettingsFields.webhooks.default([]),
 });
 export type PromotionSettings = z.infer<typeof PromotionSettings>;
 
@@ -130,6 +136,8 @@ export const PromotionSettingsPatch = z
     /** replaces the analysis whole; null turns it off */
     analysis: promotionSettingsFields.analysis.optional(),
     confirm_promotion: promotionSettingsFields.confirm_promotion.optional(),
+    /** replaces the list whole */
+    webhooks: promotionSettingsFields.webhooks.optional(),
   })
   .strict();
 export type PromotionSettingsPatch = z.infer<typeof PromotionSettingsPatch>;
@@ -154,11 +162,12 @@ export function mergePromotionSettings(current: PromotionSettings, patch: Promot
     // replaced whole, never merged: a list of metrics has no field-by-field meaning
     analysis: patch.analysis !== undefined ? patch.analysis : (current.analysis ?? null),
     confirm_promotion: patch.confirm_promotion ?? current.confirm_promotion ?? false,
+    webhooks: patch.webhooks ?? current.webhooks ?? [],
   };
 }
 
 export function defaultPromotionSettings(): PromotionSettings {
-  return { ...PROMOTION_SETTINGS_DEFAULTS, rolling_deploy_config: { ...ROLLING_DEPLOY_CONFIG_DEFAULTS } };
+  return { ...PROMOTION_SETTINGS_DEFAULTS, rolling_deploy_config: { ...ROLLING_DEPLOY_CONFIG_DEFAULTS }, webhooks: [] };
 }
 
 /** The named, reusable settings object (`/v1/promotion_settings`). */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DnsLabelName, ObjectId, Timestamp } from "./common.js";
 import { PromotionAnalysisStatus } from "./promotion-analysis.js";
+import { PromotionWebhookResult } from "./promotion-webhooks.js";
 
 /** How a promotion moves traffic, chosen from the environment's settings when it starts. */
 export const PromotionKind = z.enum([
@@ -78,6 +79,8 @@ export const Promotion = z.object({
   analysis: PromotionAnalysisStatus.nullable().default(null),
   /** the manual gate: "waiting" while PAUSED until someone approves (approve_promotion) */
   approval: PromotionApproval.default("not_required"),
+  /** what the webhook gates answered (pre-rollout), oldest first */
+  webhooks: z.array(PromotionWebhookResult).max(20).default([]),
   started_at: Timestamp,
   updated_at: Timestamp,
   finished_at: Timestamp.nullable(),

@@ -23,6 +23,7 @@ function promotion(overrides: Partial<Promotion> = {}): Promotion {
     replicas: { previous: { desired: 4, ready: 3 }, candidate: { desired: 1, ready: 1 } },
     analysis: null,
     approval: "not_required",
+    webhooks: [],
     started_at: "2026-01-01T00:00:00.000Z",
     updated_at: "2026-01-01T00:00:01.000Z",
     finished_at: null,

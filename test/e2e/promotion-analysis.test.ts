@@ -3,6 +3,8 @@
  * models, real load through the router. The engine measures the candidate's replica set with its
  * own router counters every second and rolls back, pauses or lets the promotion go on by itself.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Promotion } from "../../sdk/schemas/promotion.js";
 import type { PromotionAnalysisInput } from "../../sdk/schemas/promotion-analysis.js";
@@ -224,5 +226,62 @@ describe("promotion analysis under load", () => {
     const paused = entries.find((entry) => entry.kind === "promotion.paused" && entry.object_id === started.id);
     expect(paused?.details).toMatchObject({ gate: "confirm_promotion", percent_traffic_to_new_version: 50 });
     expect(entries.some((entry) => entry.kind === "promotion.action" && entry.details.action === "approve")).toBe(true);
+  });
+
+  it("a failing pre-rollout evaluation stops the promotion before any traffic shifts; a passing one lets it through; both recorded and audited", async () => {
+    // An evaluation suite: it predicts through the candidate's per-deployment endpoint it is sent,
+    // then passes or fails as the test says.
+    let verdict = 500;
+    const evaluated: Array<{ endpoint: string; status: number; version: unknown }> = [];
+    const suite = createServer((req, res) => {
+      let text = "";
+      req.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      req.on("end", () => {
+        void (async () => {
+          const body = JSON.parse(text) as { endpoint: string };
+          const answer = await fetch(`${engine.url}${body.endpoint}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Api-Key ${engine.apiKey}` },
+            body: JSON.stringify({ text: "a good day" }),
+          });
+          evaluated.push({ endpoint: body.endpoint, status: answer.status, version: ((await answer.json()) as { version?: unknown }).version });
+          res.writeHead(verdict).end(verdict === 200 ? "accuracy 0.93" : "accuracy 0.61 < 0.8");
+        })();
+      });
+    });
+    await new Promise<void>((resolve) => suite.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(suite.address() as AddressInfo).port}/evaluate`;
+    try {
+      const setup = await modelOnV1(engine, "analysis-webhook", 2, PromotionSettingsPatch.parse({
+        rolling_deploy: true,
+        rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0 },
+        webhooks: [{ type: "pre-rollout", name: "eval-suite", url, retries: 1, timeout_seconds: 30 }],
+      }));
+      const load = startLoad({ apiKey: engine.apiKey, url: setup.url, concurrency: 2, pauseMs: 5 });
+      await waitFor(() => load.snapshot().sent > 20, { message: "load to start" });
+      const first = await engine.client.call("promote", { params: setup.params, body: { deployment_id: setup.v2.id } });
+      const failed = await followPromotion(engine, setup.model.id, first.id);
+      const report = await load.stop();
+      expect(failed.final.status).toBe("FAILED");
+      expect(failed.final.error_message).toBe(
+        "pre-rollout webhook eval-suite failed, no traffic was shifted to the candidate: answered 500: accuracy 0.61 < 0.8 (last of 2 attempts)",
+      );
+      expect(highestTraffic(failed.seen)).toBe(0);
+      expect(report.byDeployment[setup.v2.id]).toBeUndefined();
+      expect(failuresByDeployment(report)).toEqual({});
+      expect(failed.final.webhooks).toMatchObject([{ name: "eval-suite", passed: false, attempts: 2, http_status: 500 }]);
+      // the suite reached the candidate through its per-deployment endpoint, before any traffic shift
+      expect(evaluated[0]).toEqual({ endpoint: `/models/${setup.model.id}/deployment/${setup.v2.id}/predict`, status: 200, version: "v2" });
+      const { audit_logs: entries } = await engine.client.call("listAuditLogs", { params: { model_id: setup.model.id } });
+      expect(entries.find((entry) => entry.kind === "promotion.webhook" && entry.object_id === first.id)?.details).toMatchObject({ name: "eval-suite", passed: false });
+
+      verdict = 200;
+      const second = await engine.client.call("promote", { params: setup.params, body: { deployment_id: setup.v2.id } });
+      const passed = await followPromotion(engine, setup.model.id, second.id);
+      expect(passed.final.status).toBe("SUCCEEDED");
+      expect(passed.final.webhooks).toMatchObject([{ name: "eval-suite", passed: true, attempts: 1, http_status: 200 }]);
+    } finally {
+      suite.close();
+    }
   });
 });

@@ -9,8 +9,14 @@ describe("PromotionSettings.analysis in the provider", () => {
       rollingDeploy: true,
       confirmPromotion: true,
       analysis: { intervalSeconds: 5, failureLimit: 1, metrics: [{ type: "success_rate", maxDrop: 0.02, minRequests: 50 }, { type: "latency", quantile: 0.99, maxSeconds: 1 }] },
+      webhooks: [{ type: "pre-rollout", name: "eval", url: "http://evals.internal/run", timeoutSeconds: 60, metadata: { suiteName: "nightly" } }],
     });
     expect(checked.failures).toEqual([]);
+    const bad = await promotionSettingsImplementation.check({}, { name: "bad-hook", webhooks: [{ type: "pre-rollout", name: "eval", url: "ftp://x", timeoutSeconds: 0 }] });
+    expect((bad.failures ?? []).map((failure) => failure.reason)).toEqual([
+      expect.stringMatching(/^webhooks\.0\.url: an http\(s\) URL|^webhooks\[0\]\.url: an http\(s\) URL/),
+      expect.stringMatching(/timeoutSeconds: /),
+    ]);
   });
 
   it("stops preview naming the input property, the field and the rule's message", async () => {
