@@ -195,7 +195,7 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       const failed = await stack.up(quiet).catch((error: unknown) => error as Error);
       expect(failed).toBeInstanceOf(Error);
       // the reason, by names, as the environment's error
-      expect(String(failed.message)).toMatch(
+      expect(String((failed as Error).message)).toMatch(
         new RegExp(`promotion of crasher \\(${broken.id}\\) to production failed: candidate deployment crasher \\(${broken.id}\\) is failing: .*production is still served by deployment-\\d+ \\(${v1}\\)`, "s"),
       );
 

@@ -65,7 +65,7 @@ async function rawReplica(onRequest: (socket: Socket, request: string) => void):
 /** A client connection that collects everything the router sends back. */
 async function rawClient(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
   const socket = createConnection({ port, host: "127.0.0.1" });
-  cleanups.push(() => socket.destroy());
+  cleanups.push(() => void socket.destroy());
   let received = "";
   socket.on("data", (chunk) => (received += chunk.toString("latin1")));
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
