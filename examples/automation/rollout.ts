@@ -3,10 +3,13 @@
  *
  *   1. `up`: staging → the candidate (production keeps the stable deployment);
  *   2. evaluate the candidate on staging (labelled sentences: accuracy ≥ threshold, no 5xx);
- *   3. `up`: production → the candidate, a rolling deploy, while our own request stream watches
- *      production's error rate; then a short bake with the candidate serving everything;
- *   4. if the error rate breaks the budget: force-cancel the promotion and `up` again with
- *      production → stable, so the program, the state and the engine all say "stable".
+ *   3. `up`: production → the candidate, a rolling deploy judged by the engine's own analysis
+ *      (production's success rate over each window, promotion_settings.analysis): a candidate
+ *      that breaks the budget is rolled back by the engine and the `up` fails with the measured
+ *      value. Our own request stream gives the analysis traffic and reports what clients saw; then
+ *      a short bake with the candidate serving everything;
+ *   4. after a rollback (or a breach in the bake): `up` again with production → stable, so the
+ *      program, the state and the engine all say "stable".
  *
  * Library: `runRollout(options) → RolloutResult`. CLI: `main(argv, env)`, run when this file is
  * the entry point (see README.md). Exit code 0 when the candidate serves production, 1 when it was
@@ -21,7 +24,7 @@ import { LocalWorkspace, type LocalWorkspaceOptions, type OutputMap, type Stack 
 // also what the dynamic-provider host needs: it loads the compiled implementation by path.
 import { Deployment, Environment, Model, PromotionSettings } from "modelplane";
 import { Environment as EnvironmentDetail } from "modelplane/sdk";
-import { watchErrorRate, type Breach, type ErrorBudget, type WatchReport } from "./error-rate.js";
+import { watchErrorRate, type ErrorBudget, type WatchReport } from "./error-rate.js";
 import { evaluateEndpoint, type EvaluationReport } from "./evaluation.js";
 import { evaluationSet, type LabelledSentence } from "./evaluation-set.js";
 
@@ -123,6 +126,7 @@ function rolloutProgram(options: RolloutOptions, targets: () => Targets) {
       stable: new Deployment("stable", deploymentOf(options.stable)),
       candidate: new Deployment("candidate", deploymentOf(options.candidate)),
     };
+    const budget = errorBudgetOf(options);
     const rolling = new PromotionSettings("rolling", {
       name: `${modelName}-rolling`,
       rollingDeploy: true,
@@ -130,6 +134,15 @@ function rolloutProgram(options: RolloutOptions, targets: () => Targets) {
         maxSurgePercent: options.maxSurgePercent ?? 50,
         maxUnavailablePercent: 0,
         stabilizationTimeSeconds: options.stabilizationTimeSeconds ?? 10,
+      },
+      // The engine judges each window of the candidate's traffic and rolls it back itself: no
+      // watcher of ours has to win a race against the next traffic step.
+      analysis: {
+        intervalSeconds: Math.max(1, Math.ceil(budget.windowMs / 1000)),
+        metrics: [{ type: "success_rate", min: 1 - budget.maxErrorRate, minRequests: budget.minRequests }],
+        failureLimit: 0,
+        // a quiet production is not a pass, but it should not stop a CI rollout at once either
+        inconclusiveLimit: 10,
       },
     });
     const { staging: stagingTarget, production: productionTarget } = targets();
@@ -177,7 +190,16 @@ function programOutputs(outputs: OutputMap): ProgramOutputs {
   };
 }
 
-/** The two management calls the rollout makes itself, typed by the engine's own response schema. */
+/** The production budget: the engine's analysis threshold and our own watch's. */
+function errorBudgetOf(options: RolloutOptions): ErrorBudget {
+  return {
+    maxErrorRate: options.errorBudget?.maxErrorRate ?? 0.05,
+    windowMs: options.errorBudget?.windowMs ?? 5_000,
+    minRequests: options.errorBudget?.minRequests ?? 20,
+  };
+}
+
+/** The management call the rollout makes itself, typed by the engine's own response schema. */
 function managementApi(endpoint: string, apiKey: string) {
   const base = new URL(endpoint).origin;
   const call = async (method: "GET" | "POST", path: string): Promise<{ status: number; body: unknown }> => {
@@ -195,17 +217,6 @@ function managementApi(endpoint: string, apiKey: string) {
       const { status, body } = await call("GET", environmentPath(modelId, name));
       if (status !== 200) throw new Error(`GET environment ${name}: HTTP ${status} ${JSON.stringify(body)}`);
       return EnvironmentDetail.parse(body);
-    },
-    /**
-     * Force cancel: all traffic back to the previous deployment at once. A graceful cancel would
-     * ramp back step by step with stabilization in between, while the budget is already broken.
-     * Returns false when there was nothing to cancel (409: the promotion had just ended).
-     */
-    async forceCancelPromotion(modelId: string, name: string): Promise<boolean> {
-      const { status, body } = await call("POST", `${environmentPath(modelId, name)}/force_cancel_promotion`);
-      if (status === 409) return false;
-      if (status !== 200) throw new Error(`force_cancel_promotion ${name}: HTTP ${status} ${JSON.stringify(body)}`);
-      return true;
     },
   };
 }
@@ -292,12 +303,8 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutResult
     return finish("rejected-in-staging", `evaluation failed: ${result.evaluation.verdict}; production was not touched (staging keeps the candidate for inspection)`);
   }
 
-  // 3. production → candidate, watched
-  const budget: ErrorBudget = {
-    maxErrorRate: options.errorBudget?.maxErrorRate ?? 0.05,
-    windowMs: options.errorBudget?.windowMs ?? 5_000,
-    minRequests: options.errorBudget?.minRequests ?? 20,
-  };
+  // 3. production → candidate, judged by the engine's analysis; our stream is its traffic
+  const budget = errorBudgetOf(options);
   const watch = watchErrorRate({
     url: outputs.productionEndpoint,
     apiKey: options.apiKey,
@@ -305,37 +312,33 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutResult
     bodies: sentences.map((sentence) => ({ text: sentence.text })),
     concurrency: options.errorBudget?.concurrency ?? 4,
   });
-  let breachedDuring: "rollout" | "bake" | undefined;
-  let canceling: Promise<void> | undefined;
-  const onBreach = (breach: Breach | undefined) => {
-    if (!breach || breachedDuring) return;
-    breachedDuring = "rollout";
-    log(`production: error rate ${(breach.errorRate * 100).toFixed(1)}% (${breach.failures}/${breach.requests} in ${budget.windowMs / 1000} s) > ${(budget.maxErrorRate * 100).toFixed(1)}%: canceling the promotion`);
-    canceling = api.forceCancelPromotion(outputs.modelId, "production").then((canceled) => {
-      if (!canceled) log("production: the promotion had already ended; rolling back with a new update");
-    });
-  };
-  log(`production: promoting ${outputs.candidateDeployment} (rolling), watching the error rate`);
+  log(`production: promoting ${outputs.candidateDeployment} (rolling), the engine's analysis judging each ${budget.windowMs / 1000}-s window`);
   targets = { staging: "candidate", production: "candidate" };
-  const rolloutWatched = watch.breached.then(onBreach);
+  let breachedDuring: "rollout" | "bake" | undefined;
+  let analysisFailure: string | undefined;
   let productionError: unknown;
   try {
     await stack.up({ onOutput });
   } catch (error) {
     productionError = error;
+    const reason = errorMessage(error);
+    // The engine rolled the candidate back (FAILED, traffic on stable); the provider left the state on stable.
+    if (/analysis failed/.test(reason)) {
+      analysisFailure = reason;
+      breachedDuring = "rollout";
+      log(`production: the engine rolled the candidate back: ${reason}`);
+    }
   }
-  await canceling?.catch((error: unknown) => log(`production: cancel failed: ${errorMessage(error)}`));
 
   if (!breachedDuring && productionError === undefined) {
-    // The candidate now takes all of production's traffic: a bake shows what the rollout's partial
-    // traffic may have hidden.
+    // The candidate now takes all of production's traffic: a bake shows what clients see after the
+    // analysis has passed (a breach our stream saw since the promotion began counts too).
     const bakeMs = (options.errorBudget?.bakeSeconds ?? 15) * 1000;
     log(`production: promoted; baking for ${bakeMs / 1000} s`);
     const bakeBreach = await Promise.race([watch.breached, sleep(bakeMs).then(() => undefined)]);
-    if (bakeBreach && !breachedDuring) breachedDuring = "bake";
+    if (bakeBreach) breachedDuring = "bake";
   }
   const watchReport = await watch.stop();
-  await rolloutWatched;
   result.production = { ...watchReport, breachedDuring };
 
   if (!breachedDuring && productionError !== undefined) {
@@ -346,18 +349,20 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutResult
     return finish("promoted", `${outputs.candidateDeployment} serves staging and production (evaluation: ${result.evaluation.verdict}; production: ${watchReport.failed}/${watchReport.sent} failed requests, peak error rate ${(watchReport.peakErrorRate * 100).toFixed(1)}%)`);
   }
 
-  // 4. roll back: the program says stable again. After a canceled promotion this update only
+  // 4. roll back: the program says stable again. After the engine's rollback this update only
   // records what already serves; after a breach in the bake it promotes stable back.
   log(`production: rolling back to ${outputs.stableDeployment}`);
   targets = { staging: "candidate", production: "stable" };
   const breach = watchReport.breach;
-  const why = breach
+  const why = analysisFailure !== undefined
+    ? `the engine's analysis failed the candidate during the rollout: ${analysisFailure}`
+    : breach
     ? `error rate ${(breach.errorRate * 100).toFixed(1)}% (${breach.failures}/${breach.requests} requests in ${budget.windowMs / 1000} s) exceeded ${(budget.maxErrorRate * 100).toFixed(1)}% during the ${breachedDuring}${breach.samples[0] ? `, e.g. ${breach.samples[0]}` : ""}`
     : `error budget broken during the ${breachedDuring}`;
   try {
     await stack.up({ onOutput });
   } catch (error) {
-    return finish("rolled-back", `${why}; the promotion was canceled but the rollback update failed: ${errorMessage(error)} — check production`);
+    return finish("rolled-back", `${why}; the candidate was rolled back but the rollback update failed: ${errorMessage(error)} — check production`);
   }
   return finish("rolled-back", `${why}; production serves ${outputs.stableDeployment} again`);
 }

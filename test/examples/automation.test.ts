@@ -105,7 +105,7 @@ describe("automation rollout example", { timeout: 300_000 }, () => {
     expect(promotions.map((promotion) => promotion.deployment_id)).toEqual([run.result?.stableDeploymentId]);
   });
 
-  it("a candidate that fails under production traffic is canceled mid-rollout: production serves v1 again, exit code 1", async () => {
+  it("a candidate that fails under production traffic is rolled back by the engine's analysis mid-rollout: production serves v1 again, exit code 1", async () => {
     // Degrades after 100 predictions per replica: the 50-sentence evaluation on staging passes,
     // production's request stream pushes it over and half of its answers become 500s.
     const run = await rollout("rollout-rollback", [
@@ -113,7 +113,7 @@ describe("automation rollout example", { timeout: 300_000 }, () => {
       "--candidate-env", "MODEL_ERROR_AFTER_REQUESTS=100",
       "--max-error-rate", "0.1",
       "--window-seconds", "3",
-      // long steps: the breach must come while the rollout runs, not after it
+      // long steps: the failing window must come while the rollout runs, not after it
       "--stabilization-seconds", "15",
       "--bake-seconds", "5",
     ]);
@@ -123,14 +123,17 @@ describe("automation rollout example", { timeout: 300_000 }, () => {
     expect(result?.outcome).toBe("rolled-back");
     expect(result?.evaluation?.passed).toBe(true);
     expect(result?.production?.breachedDuring).toBe("rollout");
-    expect(result?.production?.breach?.errorRate).toBeGreaterThan(0.1);
     expect(result?.productionDeploymentId).toBe(result?.stableDeploymentId);
-    expect(output).toMatch(/ROLLOUT FAILED \(rolled-back\): error rate .* exceeded 10\.0% during the rollout, e\.g\. 500 .*simulated failure/);
-    expect(output).toMatch(/production serves .* again/);
+    // the engine's reason, with the measured value under the 0.9 threshold
+    const measured = /analysis failed at step \d+\/\d+: success_rate (0\.\d+) < 0\.9 /.exec(output);
+    expect(measured, output).not.toBeNull();
+    expect(Number(measured![1])).toBeLessThan(0.9);
+    expect(output).toMatch(/ROLLOUT FAILED \(rolled-back\): the engine's analysis failed the candidate during the rollout: .*production serves .* again/);
     expect(await predictVersion(`${engine.url}/models/${result?.modelId}/production/predict`)).toBe("200 v1");
     const production = await engine.client.call("getEnvironment", { params: { model_id: String(result?.modelId), env_name: "production" } });
-    expect(production.in_progress_promotion?.status).toBe("CANCELED");
+    expect(production.current_deployment?.id).toBe(result?.stableDeploymentId);
     const { promotions } = await engine.client.call("listPromotions", { params: { model_id: String(result?.modelId), env_name: "production" } });
-    expect(promotions[0]?.status).toBe("CANCELED");
+    expect(promotions[0]?.status).toBe("FAILED");
+    expect(promotions[0]?.error_message).toMatch(/analysis failed at step/);
   });
 });
