@@ -55,8 +55,11 @@ export interface PromotionAnalysisArgs {
 
 /** A webhook gate (sdk/schemas/promotion-webhooks.ts), camelCase. */
 export interface PromotionWebhookArgs {
-  /** pre-rollout: before any traffic shifts; a non-2xx answer fails the promotion (and `pulumi up`) */
-  type: "pre-rollout";
+  /**
+   * pre-rollout: before any traffic shifts; rollout: before each later shift (a non-2xx answer of
+   * either fails the promotion, and `pulumi up`); post-rollout: once after the end, only recorded
+   */
+  type: "pre-rollout" | "rollout" | "post-rollout";
   name: string;
   url: string;
   /** per attempt, 1–300 (default 10) */

@@ -23,6 +23,8 @@ import type { Leadership } from "../control/control-lease.js";
 import type { AnalysisRunner } from "../analysis/runner.js";
 import { callWebhook } from "../webhooks/call-webhook.js";
 import { preRolloutWebhooks } from "../rollout/pre-rollout.js";
+import { rolloutWebhooks } from "../rollout/rollout-webhooks.js";
+import type { PromotionWebhook, PromotionWebhookResult } from "../../sdk/index.js";
 
 export interface PromotionReconcilerOptions {
   sql: Sql;
@@ -291,11 +293,14 @@ export class PromotionReconciler {
       state,
       now,
     );
-    // Pre-rollout webhooks the planner asked for (before the first traffic shift), called here, one after another.
+    // Webhook gates the planner asked for (pre-rollout before the first traffic shift, rollout
+    // before each later one), called here, one after another; the planner decides from the answers.
     const webhooks =
       state.preRollout?.status === "due"
-        ? await this.#callPreRollout(row, state)
-        : undefined;
+        ? await this.#callWebhooks(row, state, preRolloutWebhooks(state), {}, true)
+        : state.rolloutGate?.status === "due"
+          ? await this.#callWebhooks(row, state, rolloutWebhooks(state), { step: state.rolloutGate.step, percent_traffic_to_new_version: state.percentTrafficToNewVersion }, true)
+          : undefined;
     const observation: Observation = {
       now: webhooks === undefined ? now : this.#clock(),
       previous: state.previousDeploymentId ? observe(state.previousDeploymentId) : null,
@@ -319,7 +324,8 @@ export class PromotionReconciler {
         if (persisted && isTerminalStatus(next.status)) this.route(row, next);
         // The planner paused it by itself (analysis inconclusive, the manual gate): a person must act, so say why where people look.
         if (persisted && next.status === "PAUSED" && state.status !== "PAUSED") await auditPlannerPause(tx, row, next, at);
-        if (persisted && webhooks !== undefined && next.preRollout?.status !== "due") await auditWebhooks(tx, row, webhooks, at);
+        // the answers were recorded (the gate is no longer due), so they are audited once
+        if (persisted && webhooks !== undefined && next.preRollout?.status !== "due" && next.rolloutGate?.status !== "due") await auditWebhooks(tx, row, webhooks, at);
         return persisted;
       });
       // Someone else wrote first (an API action, another engine): re-read and plan again.
@@ -337,10 +343,14 @@ export class PromotionReconciler {
     return due.length > 0 ? Math.min(...due) : this.#clock() + (this.#options.maxIdleMs ?? 1000);
   }
 
-  /** Calls the pre-rollout webhooks with the candidate's identity and per-deployment endpoint; stops at the first failure. */
-  async #callPreRollout(row: PromotionRow, state: PromotionState) {
-    const results = [];
-    for (const hook of preRolloutWebhooks(state)) {
+  /**
+   * Calls `hooks` one after another with the candidate's identity and per-deployment endpoint (and
+   * `extra`: the rollout step, the post-rollout outcome). A gate stops at the first failure (its
+   * verdict is known); post-rollout calls every hook, since none can change anything.
+   */
+  async #callWebhooks(row: PromotionRow, state: PromotionState, hooks: readonly PromotionWebhook[], extra: Record<string, unknown>, stopAtFailure: boolean): Promise<PromotionWebhookResult[]> {
+    const results: PromotionWebhookResult[] = [];
+    for (const hook of hooks) {
       const result = await callWebhook({
         hook,
         now: this.#clock,
@@ -353,12 +363,13 @@ export class PromotionReconciler {
           deployment_id: state.candidateDeploymentId,
           previous_deployment_id: state.previousDeploymentId,
           endpoint: `/models/${row.model_id}/deployment/${state.candidateDeploymentId}/predict`,
+          ...extra,
           metadata: hook.metadata,
         },
       });
       results.push(result);
-      this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: pre-rollout webhook ${hook.name} ${result.passed ? "passed" : "failed"}: ${result.message}`);
-      if (!result.passed) break;
+      this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: ${hook.type} webhook ${hook.name} ${result.passed ? "passed" : "failed"}: ${result.message}`);
+      if (stopAtFailure && !result.passed) break;
     }
     return results;
   }

@@ -28,6 +28,7 @@ import {
 import { rollingModeOf } from "./settings.js";
 import { awaitsApproval, holdForApproval } from "./approval.js";
 import { awaitsPreRollout, recordPreRollout, requestPreRollout } from "./pre-rollout.js";
+import { awaitsRolloutGate, recordRolloutGate, requestRolloutGate } from "./rollout-webhooks.js";
 import { analysisGateOpen, applyAnalysisDecision, recordAnalysisRun, syncAnalysisWindow } from "./analysis.js";
 import type {
   DeploymentReplicaObservation,
@@ -203,6 +204,8 @@ function advanceCanary(state: PromotionState, observation: Observation): Promoti
     if (now < state.phaseStartedAt + canaryStageIntervalMs(state.settings.ramp_up_duration_seconds)) return state;
     if (!analysisGateOpen(state)) return state;
     if (state.step >= CANARY_STAGE_COUNT) return succeedPromotion(state, now);
+    // the next stage's shift waits for the rollout webhooks, then (to 100 %) for the manual gate
+    if (awaitsRolloutGate(state)) return requestRolloutGate(state);
     if (state.step + 1 === CANARY_STAGE_COUNT && awaitsApproval(state)) return holdForApproval(state);
     return enterCanaryStage(state, state.step + 1, now);
   }
@@ -222,10 +225,13 @@ function advanceRollingForward(state: PromotionState, observation: Observation):
     case "scaling_up_candidate":
       if (candidate.ready < state.desiredReplicas.candidate) return state;
       // the first shift waits for the pre-rollout webhooks; one to 100 % for the manual gate
+      // each later shift (one that moves traffic) for the rollout webhooks
       if (state.percentTrafficToNewVersion === 0 && awaitsPreRollout(state)) return requestPreRollout(state);
-      if (trafficPercentForReady(Math.min(candidate.ready, state.desiredReplicas.candidate), state.baseReplicas) === 100 && awaitsApproval(state)) {
-        return holdForApproval(state);
+      const target = trafficPercentForReady(Math.min(candidate.ready, state.desiredReplicas.candidate), state.baseReplicas);
+      if (state.percentTrafficToNewVersion > 0 && target !== state.percentTrafficToNewVersion && awaitsRolloutGate(state)) {
+        return requestRolloutGate(state);
       }
+      if (target === 100 && awaitsApproval(state)) return holdForApproval(state);
       return enterStabilizing(state, candidate.ready, now);
     case "stabilizing":
       if (now < state.phaseStartedAt + state.settings.rolling_deploy_config.stabilization_time_seconds * 1000) {
@@ -335,7 +341,10 @@ export function nextWakeAt(state: PromotionState): number | null {
 export function planNextStep(state: PromotionState, observation: Observation): PlanResult {
   // A judged window is recorded once, before the moves: the decisions below read it from the state.
   let current = observation.analysis !== undefined ? recordAnalysisRun(state, observation.analysis) : state;
-  if (observation.webhooks !== undefined) current = recordPreRollout(current, observation.webhooks, observation.now);
+  if (observation.webhooks !== undefined) {
+    current = recordPreRollout(current, observation.webhooks, observation.now);
+    current = recordRolloutGate(current, observation.webhooks, observation.now);
+  }
   for (let move = 0; move < MAX_PHASE_MOVES_PER_PASS; move += 1) {
     const next = passOnce(current, observation);
     if (!promotionStateChanged(current, next)) {

@@ -28,8 +28,11 @@ export function requestPreRollout(state: PromotionState): PromotionState {
  * Record the webhooks' answers. Example: [{ name: "eval", passed: false, message: "answered 500 …" }]
  * → FAILED "pre-rollout webhook eval failed, no traffic was shifted: answered 500 …".
  */
-export function recordPreRollout(state: PromotionState, results: readonly PromotionWebhookResult[], now: number): PromotionState {
+export function recordPreRollout(state: PromotionState, answers: readonly PromotionWebhookResult[], now: number): PromotionState {
   if (state.preRollout?.status !== "due") return state;
+  // answers of other types (the rollout gate's) are not this gate's
+  const results = answers.filter((result) => result.type === "pre-rollout");
+  if (results.length === 0) return state;
   const failed = results.find((result) => !result.passed);
   if (failed === undefined) return { ...state, preRollout: { status: "passed", results: [...results] } };
   return failPromotion(

@@ -86,7 +86,7 @@ export interface PromotionSettingsSnapshot {
   analysis?: PromotionAnalysis | null;
   /** Manual gate before the candidate gets 100 % of the traffic (rollout/approval.ts); absent: none. */
   confirm_promotion?: boolean;
-  /** Webhook gates (rollout/pre-rollout.ts); absent: none. */
+  /** Webhook gates (rollout/pre-rollout.ts, rollout-webhooks.ts, post-rollout.ts); absent: none. */
   webhooks?: PromotionWebhook[];
 }
 
@@ -189,6 +189,12 @@ export interface PromotionState {
   approval?: "waiting" | "approved";
   /** The pre-rollout webhooks: "due" while the first shift waits for the reconciler to call them. */
   preRollout?: { status: "due" | "passed" | "failed"; results: PromotionWebhookResult[] };
+  /** The rollout webhooks of the shift to `step`: "due" while that shift waits for the reconciler to call them. */
+  rolloutGate?: { step: number; status: "due" | "passed" | "failed"; results: PromotionWebhookResult[] };
+  /** Answers of the rollout and post-rollout webhooks, oldest first, the newest 20 (pre-rollout's are in `preRollout`). */
+  webhookResults?: PromotionWebhookResult[];
+  /** The post-rollout webhooks, once called after the end (rollout/post-rollout.ts); absent before. */
+  postRollout?: { results: PromotionWebhookResult[] };
 }
 
 /** What the runtime reports for one deployment. */
@@ -223,7 +229,7 @@ export interface Observation {
   resumingSince?: number;
   /** A window the analysis runner has just judged, to record on the state (rollout/analysis.ts). */
   analysis?: AnalysisMeasured;
-  /** The pre-rollout webhooks' answers, once the reconciler has called them (state.preRollout "due"). */
+  /** The answers of the webhooks the state asked for (`preRollout` or `rolloutGate` "due"), once the reconciler has called them. */
   webhooks?: PromotionWebhookResult[];
 }
 

@@ -80,7 +80,7 @@ export function presentPromotion(row: PromotionRow): Promotion {
     phase: row.phase,
     replicas: row.replicas,
     analysis: presentAnalysisStatus(plannerState.analysis, plannerState.settings?.analysis?.dry_run ?? false),
-    webhooks: plannerState.preRollout?.results ?? [],
+    webhooks: [...(plannerState.preRollout?.results ?? []), ...(plannerState.webhookResults ?? [])].slice(-20),
     approval: plannerState.settings === undefined ? "not_required" : approvalOf({ settings: plannerState.settings, approval: plannerState.approval, previousDeploymentId: row.previous_deployment_id }),
     started_at: toIsoTimestamp(row.started_at),
     updated_at: toIsoTimestamp(row.updated_at),

@@ -99,7 +99,7 @@ const promotionSettingsFields = {
    * until a person approves it (`POST …/approve_promotion`, `modelplane approve <model> <env>`).
    */
   confirm_promotion: z.boolean(),
-  /** webhook gates (promotion-webhooks.ts): `pre-rollout` before any traffic shifts */
+  /** webhook gates (promotion-webhooks.ts): `pre-rollout` before any traffic shifts, `rollout` before each later shift, `post-rollout` after the end */
   webhooks: z.array(PromotionWebhook).max(10),
 };
 

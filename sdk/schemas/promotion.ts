@@ -79,7 +79,7 @@ export const Promotion = z.object({
   analysis: PromotionAnalysisStatus.nullable().default(null),
   /** the manual gate: "waiting" while PAUSED until someone approves (approve_promotion) */
   approval: PromotionApproval.default("not_required"),
-  /** what the webhook gates answered (pre-rollout), oldest first */
+  /** what the webhook gates answered (pre-rollout, rollout, post-rollout), oldest first; the newest 20 */
   webhooks: z.array(PromotionWebhookResult).max(20).default([]),
   started_at: Timestamp,
   updated_at: Timestamp,
