@@ -13,7 +13,7 @@ import { nameWithId } from "../../sdk/labels.js";
 import { cleanupFor, isTerminalStatus, planNextStep, resumedAfterTakeover, type Observation, type PromotionState } from "../rollout/index.js";
 import { replicaSetId, type ReplicaSetObservation, type Runtime } from "../runtime/runtime.js";
 import { releaseLease, tryAcquireLease } from "../store/leases.js";
-import { findPromotion, listInProgressPromotions, type PromotionRow } from "../store/promotions.js";
+import { compareAndSetPromotion, findPromotion, listInProgressPromotions, type PromotionRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
 import type { DeploymentController } from "../control/deployment-controller.js";
 import type { Autoscaler } from "../autoscaler/index.js";
@@ -24,6 +24,7 @@ import type { AnalysisRunner } from "../analysis/runner.js";
 import { callWebhook } from "../webhooks/call-webhook.js";
 import { preRolloutWebhooks } from "../rollout/pre-rollout.js";
 import { rolloutWebhooks } from "../rollout/rollout-webhooks.js";
+import { postRolloutDue, postRolloutOutcome, postRolloutWebhooks, recordPostRollout } from "../rollout/post-rollout.js";
 import type { PromotionWebhook, PromotionWebhookResult } from "../../sdk/index.js";
 
 export interface PromotionReconcilerOptions {
@@ -233,6 +234,7 @@ export class PromotionReconciler {
       if (this.#active.has(row.id)) {
         await this.#apply(row, state);
         await this.#cleanup(row, state);
+        await this.#postRollout(row, state);
       }
       return null;
     }
@@ -314,6 +316,7 @@ export class PromotionReconciler {
     const at = new Date(observation.now).toISOString();
     const ready = { previous: observation.previous?.ready ?? 0, candidate: observation.candidate.ready };
     const rowDiffers = next !== state || row.replicas.previous.ready !== ready.previous || row.replicas.candidate.ready !== ready.candidate;
+    let current = row;
     if (rowDiffers) {
       // Persist before acting: a crash right after this write resumes from it. A terminal write
       // switches the router in the same step, before the transaction returns: nobody can read
@@ -330,12 +333,14 @@ export class PromotionReconciler {
       });
       // Someone else wrote first (an API action, another engine): re-read and plan again.
       if (!written) return this.#clock();
+      current = written;
       this.#options.publish?.({ type: "promotion.changed", modelId: row.model_id, environmentName: row.environment_name, promotionId: row.id });
       for (const event of events) this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: ${event.message}`);
     }
     await this.#apply(row, next);
     if (isTerminalStatus(next.status)) {
       await this.#cleanup(row, next);
+      await this.#postRollout(current, next);
       return null;
     }
     const analysisDueAt = this.#options.analysis?.nextDueAt(row.id, next) ?? null;
@@ -372,6 +377,25 @@ export class PromotionReconciler {
       if (stopAtFailure && !result.passed) break;
     }
     return results;
+  }
+
+  /**
+   * The post-rollout webhooks of a promotion that has just ended, called once by the engine that
+   * drove it, after the end and its cleanup are done (they never hold the outcome up); their
+   * answers are written onto the promotion (compare-and-set on the ended row) and audited. An engine
+   * that dies before this loses the call: at most once, never twice (sdk/schemas/promotion-webhooks.ts).
+   */
+  async #postRollout(row: PromotionRow, state: PromotionState): Promise<void> {
+    if (!postRolloutDue(state)) return;
+    const results = await this.#callWebhooks(row, state, postRolloutWebhooks(state), postRolloutOutcome(state), false);
+    const recorded = recordPostRollout(state, results);
+    const at = new Date(this.#clock()).toISOString();
+    const written = await this.#options.sql.transaction(async (tx) => {
+      const updated = await compareAndSetPromotion(tx, row.id, row.version, { plannerState: recorded as unknown as Record<string, unknown> }, at);
+      if (updated) await auditWebhooks(tx, row, results, at);
+      return updated;
+    });
+    if (!written) this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: post-rollout answers not recorded, the promotion changed meanwhile`);
   }
 
   /**

@@ -284,4 +284,65 @@ describe("promotion analysis under load", () => {
       suite.close();
     }
   });
+
+  it("a failing rollout webhook fails the promotion before its second shift; the post-rollout webhook is told the outcome after the end, changes nothing, and is recorded and audited", async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    const receiver = createServer((req, res) => {
+      let text = "";
+      req.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      req.on("end", () => {
+        const body = JSON.parse(text) as Record<string, unknown>;
+        bodies.push(body);
+        if (body.type === "rollout") res.writeHead(503).end("smoke p99 2.1 s > 1 s");
+        else res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    try {
+      // N = 2, surge 50 %: two shifts (50 %, then 100 %); the rollout gate is before the second
+      const setup = await modelOnV1(engine, "analysis-rollout-hooks", 2, PromotionSettingsPatch.parse({
+        rolling_deploy: true,
+        rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0 },
+        webhooks: [
+          { type: "rollout", name: "smoke", url, retries: 0, timeout_seconds: 30 },
+          { type: "post-rollout", name: "notify", url, retries: 0, timeout_seconds: 30 },
+        ],
+      }));
+      const load = startLoad({ apiKey: engine.apiKey, url: setup.url, concurrency: 2, pauseMs: 5 });
+      await waitFor(() => load.snapshot().sent > 20, { message: "load to start" });
+      const started = await engine.client.call("promote", { params: setup.params, body: { deployment_id: setup.v2.id } });
+      const followed = await followPromotion(engine, setup.model.id, started.id);
+      const report = await load.stop();
+      expect(followed.final.status).toBe("FAILED");
+      expect(followed.final.error_message).toBe(
+        "rollout webhook smoke failed before step 2 (traffic was at 50 %), traffic moved back to the previous deployment: answered 503: smoke p99 2.1 s > 1 s (last of 1 attempts)",
+      );
+      expect(highestTraffic(followed.seen)).toBe(50);
+      expect(failuresByDeployment(report)).toEqual({});
+      // the post-rollout answer is recorded after the end (it never holds the outcome up): poll for it
+      const promotionParams = { ...setup.params, promotion_id: started.id };
+      const recorded = await waitFor(
+        async () => {
+          const promotion = await engine.client.call("getPromotion", { params: promotionParams });
+          return promotion.webhooks.some((result) => result.type === "post-rollout") ? promotion : undefined;
+        },
+        { timeoutMs: 30_000, message: "the post-rollout answer on the promotion" },
+      );
+      expect(recorded.status).toBe("FAILED");
+      expect(recorded.error_message).toBe(followed.final.error_message);
+      expect(recorded.webhooks).toMatchObject([
+        { name: "smoke", type: "rollout", passed: false, attempts: 1, http_status: 503 },
+        { name: "notify", type: "post-rollout", passed: true, attempts: 1, http_status: 204 },
+      ]);
+      expect(bodies.map((body) => body.type)).toEqual(["rollout", "post-rollout"]);
+      expect(bodies[0]).toMatchObject({ name: "smoke", promotion_id: started.id, deployment_id: setup.v2.id, step: 2, percent_traffic_to_new_version: 50 });
+      expect(bodies[1]).toMatchObject({ name: "notify", promotion_id: started.id, outcome: "FAILED", error_message: followed.final.error_message });
+      const { audit_logs: entries } = await engine.client.call("listAuditLogs", { params: { model_id: setup.model.id } });
+      const audited = entries.filter((entry) => entry.kind === "promotion.webhook" && entry.object_id === started.id).map((entry) => `${String(entry.details.type)}:${String(entry.details.passed)}`);
+      expect(audited.sort()).toEqual(["post-rollout:true", "rollout:false"]);
+    } finally {
+      receiver.close();
+    }
+  });
 });
