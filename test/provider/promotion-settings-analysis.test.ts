@@ -19,6 +19,21 @@ describe("PromotionSettings.analysis in the provider", () => {
     ]);
   });
 
+  it("webhooks take every gate type of the API's schema (pre-rollout, rollout, post-rollout) and refuse others at preview", async () => {
+    const checked = await promotionSettingsImplementation.check({}, {
+      name: "hooks",
+      rollingDeploy: true,
+      webhooks: [
+        { type: "pre-rollout", name: "eval", url: "http://evals.internal/run" },
+        { type: "rollout", name: "smoke", url: "http://evals.internal/smoke", retries: 0 },
+        { type: "post-rollout", name: "notify", url: "https://hooks.internal/notify", timeoutSeconds: 5 },
+      ],
+    });
+    expect(checked.failures).toEqual([]);
+    const bad = await promotionSettingsImplementation.check({}, { name: "bad-type", webhooks: [{ type: "pre-deploy", name: "eval", url: "http://evals.internal/run" }] });
+    expect((bad.failures ?? []).map((failure) => failure.reason)).toEqual([expect.stringMatching(/^webhooks(\.0|\[0\])\.type: .*pre-rollout.*rollout.*post-rollout/)]);
+  });
+
   it("stops preview naming the input property, the field and the rule's message", async () => {
     const checked = await promotionSettingsImplementation.check({}, {
       name: "bad",
