@@ -23,7 +23,7 @@ import type { Leadership } from "../control/control-lease.js";
 import type { AnalysisRunner } from "../analysis/runner.js";
 import { callWebhook } from "../webhooks/call-webhook.js";
 import { preRolloutWebhooks } from "../rollout/pre-rollout.js";
-import { rolloutWebhooks } from "../rollout/rollout-webhooks.js";
+import { rolloutGateCallable, rolloutWebhooks } from "../rollout/rollout-webhooks.js";
 import { postRolloutDue, postRolloutOutcome, postRolloutWebhooks, recordPostRollout } from "../rollout/post-rollout.js";
 import type { PromotionWebhook, PromotionWebhookResult } from "../../sdk/index.js";
 
@@ -300,7 +300,7 @@ export class PromotionReconciler {
     const webhooks =
       state.preRollout?.status === "due"
         ? await this.#callWebhooks(row, state, preRolloutWebhooks(state), {}, true)
-        : state.rolloutGate?.status === "due"
+        : state.rolloutGate !== undefined && rolloutGateCallable(state)
           ? await this.#callWebhooks(row, state, rolloutWebhooks(state), { step: state.rolloutGate.step, percent_traffic_to_new_version: state.percentTrafficToNewVersion }, true)
           : undefined;
     const observation: Observation = {

@@ -35,6 +35,15 @@ export function requestRolloutGate(state: PromotionState): PromotionState {
   return { ...state, rolloutGate: { step, status: "due", results: [] } };
 }
 
+/**
+ * Whether the due gate may be called and decided now: only while moving forward. Paused, the call
+ * waits for the resume (a person stopped the rollout; its gate would otherwise be asked on every
+ * pass); ramping down, a verdict on a shift that will never be made must not turn a cancel into FAILED.
+ */
+export function rolloutGateCallable(state: PromotionState): boolean {
+  return state.rolloutGate?.status === "due" && state.status === "RAMPING_UP";
+}
+
 /** Append answers to the promotion's record of every webhook answer, newest kept. */
 export function withWebhookResults(state: PromotionState, results: readonly PromotionWebhookResult[]): PromotionState {
   if (results.length === 0) return state;
@@ -49,7 +58,7 @@ export function withWebhookResults(state: PromotionState, results: readonly Prom
  */
 export function recordRolloutGate(state: PromotionState, answers: readonly PromotionWebhookResult[], now: number): PromotionState {
   const gate = state.rolloutGate;
-  if (gate?.status !== "due") return state;
+  if (gate?.status !== "due" || !rolloutGateCallable(state)) return state;
   const results = answers.filter((result) => result.type === "rollout");
   if (results.length === 0) return state;
   const failed = results.find((result) => !result.passed);

@@ -1,6 +1,7 @@
 /** The per-step (`rollout`) webhook gate in the planner: asked for before each shift after the first, decided from the answers. */
 import { describe, expect, it } from "vitest";
 import { applyControlAction, isTerminalStatus, planNextStep, type PromotionState } from "../../../engine/rollout/index.js";
+import { rolloutGateCallable } from "../../../engine/rollout/rollout-webhooks.js";
 import { PromotionAnalysis, PromotionWebhook, type PromotionWebhookResult } from "../../../sdk/index.js";
 import { settingsWith, SimulatedRollout, start } from "./support.js";
 
@@ -104,6 +105,29 @@ describe("rollout webhooks", () => {
     const rollout = withHooks({ ...ROLLING, analysis });
     driveAnswering(rollout, (step) => step !== 2);
     expect(rollout.state.status).toBe("FAILED");
+  });
+
+  it.each(["pause", "cancel"] as const)("%s while the gate is due: not called or decided until moving forward again; a late failure never turns a cancel into FAILED", (action) => {
+    const rollout = withHooks(ROLLING);
+    runToGate(rollout);
+    expect(rollout.state.rolloutGate?.status).toBe("due");
+    const acted = applyControlAction(rollout.state, action, rollout.now);
+    if (!acted.ok) throw new Error(acted.reason);
+    rollout.state = acted.state;
+    expect(rolloutGateCallable(rollout.state)).toBe(false);
+    const after = planNextStep(rollout.state, { ...rollout.observe(), webhooks: [answer(false)] }).state;
+    expect(after.status).toBe(action === "pause" ? "PAUSED" : "RAMPING_DOWN");
+    expect(after.rolloutGate?.status).toBe("due");
+    if (action === "cancel") {
+      rollout.state = after;
+      rollout.applyDesired();
+      rollout.runToEnd();
+      expect(rollout.state.status).toBe("CANCELED");
+    } else {
+      const resumed = applyControlAction(after, "resume", rollout.now);
+      if (!resumed.ok) throw new Error(resumed.reason);
+      expect(rolloutGateCallable(resumed.state)).toBe(true);
+    }
   });
 
   it("an answer of another gate's type is not this gate's verdict", () => {
