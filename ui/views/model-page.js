@@ -2,6 +2,7 @@ import { api, paths } from "../api.js";
 import { bus } from "../bus.js";
 import { debounce } from "../format.js";
 import { html, useEffect, useState } from "../html.js";
+import { latestAnswer } from "../latest-answer.js";
 import { AuditLog } from "./audit-log.js";
 import { ConfirmDialog } from "./confirm.js";
 import { DeploymentsTable } from "./deployments.js";
@@ -58,22 +59,14 @@ export function ModelPage({ modelId, environmentName, canWrite }) {
   const [selected, setSelected] = useState(environmentName ?? "");
 
   useEffect(() => {
-    let live = true;
-    // refetches can answer out of order: only a newer one's answer replaces an older one's
-    let started = 0;
-    let applied = 0;
-    const refresh = () => {
-      const sequence = ++started;
-      return loadModel(modelId).then(
-        (result) => {
-          if (!live || sequence < applied) return;
-          applied = sequence;
-          setData((current) => mergePromotions(current, result));
-          setError(undefined);
-        },
-        (failure) => live && setError(failure.message),
-      );
-    };
+    const refresh = latestAnswer(
+      () => loadModel(modelId),
+      (result) => {
+        setData((current) => mergePromotions(current, result));
+        setError(undefined);
+      },
+      (failure) => setError(failure.message),
+    );
     refresh();
     const later = debounce(refresh, 250);
     const unsubscribe = bus.subscribe((event) => {
@@ -83,7 +76,7 @@ export function ModelPage({ modelId, environmentName, canWrite }) {
       later();
     });
     return () => {
-      live = false;
+      refresh.stop();
       unsubscribe();
     };
   }, [modelId]);

@@ -2,6 +2,7 @@ import { api, paths } from "../api.js";
 import { bus } from "../bus.js";
 import { debounce, isRunning, percent, statusClass } from "../format.js";
 import { html, useEffect, useMemo, useState } from "../html.js";
+import { latestAnswer } from "../latest-answer.js";
 
 /** Loads every model with its environments (one request per model: a console, not a hot path). */
 async function loadOverview() {
@@ -30,27 +31,19 @@ export function ModelsView() {
   const [environmentFilter, setEnvironmentFilter] = useState("");
 
   useEffect(() => {
-    let live = true;
-    // refetches can answer out of order: an older one's answer never replaces a newer one's
-    let started = 0;
-    let applied = 0;
-    const refresh = () => {
-      const sequence = ++started;
-      return loadOverview().then(
-        (result) => {
-          if (!live || sequence < applied) return;
-          applied = sequence;
-          setOverview(result);
-          setError(undefined);
-        },
-        (failure) => live && setError(failure.message),
-      );
-    };
+    const refresh = latestAnswer(
+      loadOverview,
+      (result) => {
+        setOverview(result);
+        setError(undefined);
+      },
+      (failure) => setError(failure.message),
+    );
     refresh();
     const later = debounce(refresh, 300);
     const unsubscribe = bus.subscribe(later);
     return () => {
-      live = false;
+      refresh.stop();
       unsubscribe();
     };
   }, []);
