@@ -1,4 +1,8 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "../../testing/index.js";
 import { kubectl, kubernetesSkipReason, requireTestCluster, type TestCluster } from "../support/kubernetes-cluster.js";
@@ -25,14 +29,31 @@ async function unlessFailing<T>(probe: () => Promise<T | undefined>): Promise<T 
   }
 }
 
-async function predict(url: string, text: string): Promise<{ status: number; body: { label?: string; version?: string; environment?: string } }> {
+async function predict(url: string, text: string, timeoutMs = 5_000): Promise<{ status: number; body: { label?: string; version?: string; environment?: string } }> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ text }),
-    signal: AbortSignal.timeout(5_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   return { status: response.status, body: (await response.json()) as { label?: string; version?: string; environment?: string } };
+}
+
+const execFileAsync = promisify(execFile);
+
+/** what a failure to reach a ClusterIP needs to be understood: the service's NAT rules, its endpoints, kube-proxy's last words */
+async function serviceDiagnostics(cluster: TestCluster, clusterIp: string): Promise<string> {
+  const attempt = async (what: string, read: () => Promise<string>): Promise<string> => {
+    try {
+      return `--- ${what}\n${(await read()).trim()}`;
+    } catch (error) {
+      return `--- ${what}: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  };
+  return (await Promise.all([
+    attempt(`nat rules naming ${clusterIp}`, async () => (await execFileAsync("iptables-save", ["-t", "nat"])).stdout.split("\n").filter((l) => l.includes(clusterIp)).join("\n")),
+    attempt("kube-proxy log (last 30 lines)", async () => (await readFile(join(cluster.clusterDir, "logs/kube-proxy.log"), "utf8")).split("\n").slice(-30).join("\n")),
+  ])).join("\n");
 }
 
 describe.skipIf(skipReason !== undefined)("the Kubernetes test cluster", () => {
@@ -115,11 +136,14 @@ describe.skipIf(skipReason !== undefined)("the Kubernetes test cluster", () => {
 
     const clusterIp = (await kubectl(cluster, ["get", "service", "sentiment", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}"])).trim();
     expect(clusterIp.startsWith(cluster.serviceCidr.split(".").slice(0, 3).join(".") + ".")).toBe(true);
-    // kube-proxy programs the service's rules a moment after the endpoints become ready
-    const viaService = await waitFor(() => unlessFailing(() => predict(`http://${clusterIp}/predict`, "awful, terrible")), {
-      timeoutMs: 30_000,
+    // kube-proxy programs the service's rules a moment after the endpoints become ready (under CI's load, once,
+    // more than 30 s). Until then a SYN to the ClusterIP goes nowhere, so each attempt is short.
+    const viaService = await waitFor(() => unlessFailing(() => predict(`http://${clusterIp}/predict`, "awful, terrible", 2_000)), {
+      timeoutMs: 90_000,
       intervalMs: 200,
       message: "the service answering",
+    }).catch(async (error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${await serviceDiagnostics(cluster, clusterIp)}`);
     });
     expect(viaService).toMatchObject({ status: 200, body: { label: "negative", version: "v1" } });
   });

@@ -32,6 +32,8 @@ export interface TestCluster {
   nodeName: string;
   podCidr: string;
   serviceCidr: string;
+  /** the cluster's state: logs/<component>.log, pki/, run/ */
+  clusterDir: string;
   /** the example model servers' images, by model directory name: { "sentiment-v1": "localhost/modelplane/sentiment-v1:dev", … } */
   images: Record<string, string>;
 }
@@ -68,6 +70,7 @@ export function findTestCluster(): { cluster: TestCluster } | { missing: string 
     nodeName: need("MODELPLANE_KUBE_NODE"),
     podCidr: need("MODELPLANE_POD_CIDR"),
     serviceCidr: need("MODELPLANE_SERVICE_CIDR"),
+    clusterDir: need("MODELPLANE_CLUSTER_DIR"),
     images,
   };
   if (!existsSync(cluster.kubeconfig)) return { missing: `${CLUSTER_ENV_FILE} names ${cluster.kubeconfig}, which does not exist` };
