@@ -6,7 +6,7 @@
  * lease (one leader writes counts and drives promotions); rebuilt from the store on start, so a
  * restarted engine resumes where it stopped. Mounted by the engine (engine.ts) before it listens.
  */
-import type { VariablesRollout } from "../sdk/index.js";
+import type { ShadowSettings, VariablesRollout } from "../sdk/index.js";
 import { Autoscaler } from "./autoscaler/index.js";
 import { ChangeFeed, type ClusterChange } from "./control/change-feed.js";
 import { ControlLease } from "./control/control-lease.js";
@@ -57,6 +57,8 @@ export interface DataPlane extends EngineMount {
   leadership: ControlLease;
   /** what this engine's router does with an environment's traffic now (diagnostics, tests) */
   routeOf(modelId: string, environmentName: string): EnvironmentRoute | undefined;
+  /** the shadow this engine's router mirrors an environment's requests to (diagnostics, tests) */
+  shadowOf(modelId: string, environmentName: string): ShadowSettings | undefined;
   /** whether this engine's router knows a deployment (diagnostics, tests) */
   routesDeployment(modelId: string, deploymentId: string): boolean;
   close(): Promise<void>;
@@ -76,6 +78,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     // required: no router runs open
     authorize: (target, authorization) => access.authorizePredict(target, authorization),
     metrics: metrics.requests,
+    shadowStats: metrics.shadows,
     ...(options.wakeTimeoutMs !== undefined ? { wakeTimeoutMs: options.wakeTimeoutMs } : {}),
   });
   const autoscaler = new Autoscaler({ source: router });
@@ -217,6 +220,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     reconciler,
     leadership,
     routeOf: (modelId, environmentName) => table.environment(modelId, environmentName),
+    shadowOf: (modelId, environmentName) => table.shadow(modelId, environmentName)?.settings,
     routesDeployment: (modelId, deploymentId) => table.deployment(modelId, deploymentId) !== undefined,
     async close() {
       stopMetrics();

@@ -167,6 +167,7 @@ export async function startEngine<M extends EngineMount = EngineMount>(
       events,
       ...(mounted?.promotionExecutor !== undefined ? { promotionExecutor: mounted.promotionExecutor } : {}),
       ...(mounted?.variablesRollout !== undefined ? { variablesRollout: mounted.variablesRollout } : {}),
+      shadowStats: metrics.shadows,
     });
     const handleApi = createApiHandler({ service, access, events: eventStreams, log });
     const serveMetrics = createMetricsEndpoint({ metrics, authorize: (authorization) => access.authorizeMetrics(authorization), log });

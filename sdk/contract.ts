@@ -33,6 +33,7 @@ import {
   DeletedVariable,
   VariableName,
   VariablesRollout,
+  ShadowReport,
 } from "./schemas/index.js";
 
 /**
@@ -198,6 +199,11 @@ export const contract = {
     method: "GET", path: "/v1/models/{model_id}/environments/{env_name}/variables_rollout", params: EnvironmentParams,
     body: undefined, response: VariablesRollout, successStatus: 200, idempotent: true,
     summary: "Follow the roll of an environment's replicas onto its current variables and secrets",
+  }),
+  getShadow: route({
+    method: "GET", path: "/v1/models/{model_id}/environments/{env_name}/shadow", params: EnvironmentParams,
+    body: undefined, response: ShadowReport, successStatus: 200, idempotent: true,
+    summary: "The live comparison of an environment's shadow with its primary: counts, agreement rates, latency percentiles, shed and skipped copies, sampled disagreements",
   }),
 
   // promotions

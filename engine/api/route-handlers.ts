@@ -35,6 +35,7 @@ export function createRouteHandlers(service: ControlPlane): RouteHandlers {
     putVariable: ({ params, body }) => service.putVariable(params.model_id, params.env_name, params.name, body),
     deleteVariable: ({ params }) => service.deleteVariable(params.model_id, params.env_name, params.name),
     getVariablesRollout: ({ params }) => service.variablesRollout(params.model_id, params.env_name),
+    getShadow: ({ params }) => service.getShadow(params.model_id, params.env_name),
 
     promote: ({ params, body }) => service.promote(params.model_id, params.env_name, body),
     pausePromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "pause"),

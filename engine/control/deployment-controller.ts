@@ -190,6 +190,7 @@ export class DeploymentController {
       }
       return;
     }
+    this.#table.setShadow(modelId, environmentName, route.shadow ?? null);
     this.setTraffic(modelId, environmentName, {
       currentDeploymentId: route.current_deployment_id,
       candidateDeploymentId: route.candidate_deployment_id,

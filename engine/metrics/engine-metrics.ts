@@ -18,6 +18,7 @@ import { listLatestPromotionPerEnvironment, type PromotionSummaryRow } from "../
 import type { SqlExecutor } from "../store/sql.js";
 import { ReadOnlyHistogram } from "./read-only-histogram.js";
 import { RequestMetrics, type RequestSeries } from "./request-metrics.js";
+import { ShadowStats } from "./shadow-stats.js";
 import type { StoreOperation, StoreTiming } from "./timed-sql.js";
 
 /** What the data plane lets the export read; attached once it runs (engine/data-plane.ts). */
@@ -65,6 +66,8 @@ function setLabels(series: RequestSeries): Record<(typeof REQUEST_LABELS)[number
 export class EngineMetrics {
   /** counted by the router on both paths */
   readonly requests = new RequestMetrics();
+  /** counted by the router's shadow mirror (issue 17) */
+  readonly shadows = new ShadowStats();
   readonly #own = new Registry();
   readonly #registry: Registry;
   #dataPlane: DataPlaneSources | undefined;
@@ -140,6 +143,19 @@ export class EngineMetrics {
       collect() {
         this.reset();
         for (const [reason, count] of requests.rejected) this.inc({ reason }, count);
+      },
+    });
+    const shadows = this.shadows;
+    new Counter({
+      name: "modelplane_shadow_requests_total",
+      help: "Requests selected for an environment's shadow, by what became of the copy: agreed/disagreed (both answered, compared: status and output), shadow_error, primary_error, shed (queue full), skipped_body (body over max_body_bytes, streamed, or an answer over 64 KiB), unavailable (no shadow to send to), not_idempotent (Idempotency-Key, not mirrored).",
+      labelNames: ["model_id", "environment", "shadow_deployment_id", "outcome"],
+      registers,
+      collect() {
+        this.reset();
+        for (const counter of shadows.counters()) {
+          this.inc({ model_id: counter.modelId, environment: counter.environment, shadow_deployment_id: counter.shadowDeploymentId, outcome: counter.outcome }, counter.count);
+        }
       },
     });
 

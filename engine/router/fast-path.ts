@@ -8,6 +8,7 @@ import { DEPLOYMENT_ID_HEADER, isConnectionRefused } from "./forward.js";
 import { ChunkedBodyScanner } from "./http1/chunked-body.js";
 import { MAX_FAST_BODY_BYTES, MAX_REQUEST_HEAD_BYTES, parseRequestHead, type RequestHead } from "./http1/request-head.js";
 import { parseResponseHead, type ResponseHead } from "./http1/response-head.js";
+import type { ShadowCopy } from "./shadow/mirror.js";
 import type { UpstreamConnection, UpstreamConnections, UpstreamListener } from "./upstream-connections.js";
 
 /** Where a predict request goes, as decided by the router. */
@@ -19,14 +20,17 @@ export interface FastRoute {
   path: string;
   /** where the request is counted; undefined when the router keeps no metrics */
   series: RequestSeries | undefined;
+  /** the environment's shadow copy of this request (engine/router/shadow/mirror.ts), if selected */
+  shadow?: ShadowCopy | undefined;
 }
 
 /** What the fast path needs from the router: its routing decisions and its bookkeeping. */
 export interface FastPathCore {
   /** The route of a request the fast path can serve now; undefined for anything else — not a
    * predict request, no or a wrong API key (checked first: 401/403), a 404, a deployment scaled
-   * to zero (wake) — which node:http handles. `authorization`: the request's Authorization value. */
-  route(method: string, target: string, authorization: string | undefined): FastRoute | undefined;
+   * to zero (wake) — which node:http handles. `authorization`: the request's Authorization value;
+   * `fields`: the head's forwarded field lines (read only when the environment has a shadow). */
+  route(method: string, target: string, authorization: string | undefined, fields: string): FastRoute | undefined;
   /** least-in-flight ready replica of the set, skipping those that refused a connection */
   pickReplica(replicaSetId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined;
   connectionsTo(replica: ReplicaInfo): UpstreamConnections;
@@ -217,7 +221,7 @@ class ClientConnection {
           const parsed = parseRequestHead(this.pending);
           if (parsed.kind === "incomplete") return this.stillArriving(this.fastPath.headersTimeoutMs);
           if (parsed.kind === "unsupported") return this.handOff();
-          const route = this.fastPath.core.route(parsed.head.method, parsed.head.target, parsed.head.authorization);
+          const route = this.fastPath.core.route(parsed.head.method, parsed.head.target, parsed.head.authorization, parsed.head.forwardedFields);
           if (route === undefined) return this.handOff();
           // The request's clock starts with its routed head, as on node:http (metrics only).
           awaiting = { head: parsed.head, route, startedAt: route.series === undefined ? 0 : performance.now() };
@@ -324,6 +328,8 @@ class Exchange implements UpstreamListener {
   private upstreamPaused = false;
   /** `performance.now()` when the response head went to the client (metrics only) */
   private headAt: number | undefined;
+  /** the whole response reached the client (the shadow compares only those) */
+  private completed = false;
 
   constructor(
     private readonly client: ClientConnection,
@@ -342,6 +348,8 @@ class Exchange implements UpstreamListener {
 
   start(): void {
     this.core.requestStarted(this.route.replicaSetId);
+    // a copy of the body: the client's buffer goes on with its pipelined requests
+    this.route.shadow?.start(Buffer.from(this.body), fieldsAsHeaders(this.request.forwardedFields));
     this.attempt();
   }
 
@@ -428,6 +436,10 @@ class Exchange implements UpstreamListener {
       const head = parsed.head;
       this.head = head;
       if (this.route.series !== undefined) this.headAt = performance.now();
+      if (this.route.shadow !== undefined) {
+        this.route.shadow.head(head.statusCode);
+        this.route.shadow.primaryChunked = head.framing.kind === "chunked";
+      }
       if (head.framing.kind === "length") this.remaining = head.framing.length;
       if (head.framing.kind === "chunked") this.scanner = new ChunkedBodyScanner();
       const fields = `${DEPLOYMENT_ID_HEADER}: ${this.route.deploymentId}\r\n${this.client.connectionFields(head.framing.kind === "until-close")}\r\n`;
@@ -478,6 +490,7 @@ class Exchange implements UpstreamListener {
     }
     const out = head === undefined ? body : body.length === 0 ? head : Buffer.concat([head, body], head.length + body.length);
     this.responseStarted = true;
+    this.route.shadow?.data(body);
     const flushed = out.length === 0 || this.client.write(out);
     if (complete) {
       // Bytes after the response's end mean the replica is out of step: do not reuse it.
@@ -527,6 +540,7 @@ class Exchange implements UpstreamListener {
 
   private finish(reusable: boolean): void {
     const head = this.head!;
+    this.completed = true;
     this.connection?.release(reusable, head.keepAliveHintMs);
     this.connection = undefined;
     this.settle(head.statusCode);
@@ -551,6 +565,7 @@ class Exchange implements UpstreamListener {
   private settle(statusIfNoHead: number): void {
     if (this.settled) return;
     this.settled = true;
+    this.route.shadow?.primaryEnded(this.completed);
     this.releaseReplica();
     this.core.requestFinished(this.route.replicaSetId);
     const { series } = this.route;
@@ -560,4 +575,14 @@ class Exchange implements UpstreamListener {
       series.record(status, this.startedAt, this.headAt, performance.now());
     }
   }
+}
+
+/** The head's forwarded field lines as the flat [name, value, …] list undici takes (shadow copies). */
+function fieldsAsHeaders(fields: string): string[] {
+  const headers: string[] = [];
+  for (const line of fields.split("\r\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers.push(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return headers;
 }

@@ -61,6 +61,14 @@ export interface ForwardRequest {
   body?: Buffer | undefined;
   /** told when the replica's response head goes to the client (metrics' time to first byte) */
   timing?: RequestTiming | undefined;
+  /** told the replica's status and body as relayed (the environment's shadow compares them) */
+  capture?: PrimaryCapture | undefined;
+}
+
+/** What a relay tells an observer of the primary's answer (engine/router/shadow/mirror.ts). */
+export interface PrimaryCapture {
+  head(status: number): void;
+  data(chunk: Buffer): void;
 }
 
 /** Request bodies up to this size (declared by content-length) are collected before dispatch:
@@ -77,7 +85,7 @@ const SMALL_BODY_LIMIT = 64 * 1024;
  */
 export function forward(request: ForwardRequest, onSettled: (outcome: ForwardOutcome) => void): void {
   const { req } = request;
-  const handler = new RelayHandler(request.res, request.deploymentId, request.timing, onSettled);
+  const handler = new RelayHandler(request.res, request.deploymentId, request.timing, onSettled, request.capture);
   request.res.once("close", handler.onClientClosed);
   const method = req.method ?? "POST";
   const contentLength = req.headers["content-length"];
@@ -141,6 +149,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     private readonly deploymentId: string,
     private readonly timing: RequestTiming | undefined,
     private readonly onSettled: (outcome: ForwardOutcome) => void,
+    private readonly capture: PrimaryCapture | undefined,
   ) {}
 
   readonly onClientClosed = (): void => {
@@ -168,12 +177,14 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     if (typeof contentLength === "string") this.expectedBytes = Number(contentLength);
     const outgoing = responseHeaders(headers, this.deploymentId);
     this.timing?.head();
+    this.capture?.head(statusCode);
     if (statusMessage) this.res.writeHead(statusCode, statusMessage, outgoing);
     else this.res.writeHead(statusCode, outgoing);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.relayedBytes += chunk.length;
+    this.capture?.data(chunk);
     if (this.relayedBytes === this.expectedBytes) {
       // Last chunk: head (if still buffered), chunk and end go out in one write.
       this.ended = true;

@@ -11,6 +11,8 @@ import { InFlightCounts } from "./in-flight-counts.js";
 import { DEPLOYMENT_ID_HEADER, forward, readSmallBody, upstreamRequestHeaders } from "./forward.js";
 import { pickReplica, resolveTarget } from "./pick.js";
 import type { RoutingTable } from "./routing-table.js";
+import { ShadowStats } from "../metrics/shadow-stats.js";
+import { ShadowMirrors, type MirroredRequest, type ShadowCopy } from "./shadow/mirror.js";
 import { UpstreamConnections } from "./upstream-connections.js";
 
 /** Who may call a predict target, from the request's Authorization value (undefined without
@@ -47,6 +49,8 @@ export interface RouterOptions {
   /** Counts and times every predict request on both paths (engine/metrics); none when undefined
    * (only the router bench leaves it out, to measure what it costs). */
   metrics?: RequestMetrics;
+  /** where the environments' shadows are counted (engine/metrics/shadow-stats.ts); default: a new one */
+  shadowStats?: ShadowStats;
 }
 
 export interface Router {
@@ -95,6 +99,8 @@ interface Exchange {
   headers: string[];
   /** collected small body, or undefined when the body streams from req */
   body: Buffer | undefined;
+  /** the environment's shadow copy of this request, told the primary's answer */
+  shadow: ShadowCopy | undefined;
   /** the request's clock and series (metrics) */
   timing: RequestTiming | undefined;
 }
@@ -185,9 +191,27 @@ export function createRouter(options: RouterOptions): Router {
     return (entry.pool ??= new Pool(replica.url, poolOptions));
   }
 
+  const mirrors = new ShadowMirrors({
+    table,
+    stats: options.shadowStats ?? new ShadowStats(),
+    rand,
+    pickReplica: (setId) => pickReadyReplica(setId, undefined),
+    poolFor,
+    wake: onWake,
+    started(setId, replicaId) {
+      inFlightByReplica.started(replicaId);
+      increment(inFlightBySet, setId);
+      increment(requestsBySet, setId);
+    },
+    finished(setId, replicaId) {
+      inFlightByReplica.finished(replicaId);
+      decrement(inFlightBySet, setId);
+    },
+  });
+
   const fastPath = new FastPath(
     {
-      route(method, target, authorization) {
+      route(method, target, authorization, fields) {
         if (method !== "POST") return undefined;
         const parsed = parseDataPlaneUrl(target);
         if (parsed === undefined) return undefined;
@@ -200,6 +224,8 @@ export function createRouter(options: RouterOptions): Router {
           replicaSetId: resolution.replicaSetId,
           path: resolution.deployment.predictPath + parsed.query,
           series: metrics?.seriesFor(resolution),
+          // the one check the fast path pays while no environment has a shadow
+          shadow: table.hasShadows ? mirrors.select(resolution, fastPathRequest(method, target, fields)) : undefined,
         };
       },
       pickReplica: pickReadyReplica,
@@ -274,6 +300,7 @@ export function createRouter(options: RouterOptions): Router {
     }
     const { deploymentId, replicaSetId } = resolution;
     const timing = metrics === undefined ? undefined : new RequestTiming(metrics.seriesFor(resolution));
+    const shadow = table.hasShadows ? mirrors.select(resolution, nodeRequest(req)) : undefined;
     increment(inFlightBySet, replicaSetId);
     increment(requestsBySet, replicaSetId);
     // A pipelined request's response waits its turn without a socket; if the connection dies
@@ -284,6 +311,7 @@ export function createRouter(options: RouterOptions): Router {
       socket.off("close", finished);
       decrement(inFlightBySet, replicaSetId);
       timing?.end(res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST);
+      shadow?.primaryEnded(res.writableFinished);
     };
     res.once("close", finished);
     socket.once("close", finished);
@@ -295,7 +323,8 @@ export function createRouter(options: RouterOptions): Router {
         res.destroy(); // the client broke off its upload
         return;
       }
-      const exchange: Exchange = { req, res, deploymentId, replicaSetId, target, query, path, headers, body, timing };
+      shadow?.start(body, headers);
+      const exchange: Exchange = { req, res, deploymentId, replicaSetId, target, query, path, headers, body, timing, shadow };
       if (runtime.readyReplicas(replicaSetId).length > 0) {
         dispatch(exchange, 0, undefined);
         return;
@@ -392,7 +421,7 @@ export function createRouter(options: RouterOptions): Router {
       return;
     }
     inFlightByReplica.started(replica.id);
-    forward({ ...exchange, upstream: poolFor(replica) }, (outcome) => {
+    forward({ ...exchange, upstream: poolFor(replica), capture: exchange.shadow }, (outcome) => {
       inFlightByReplica.finished(replica.id);
       if (outcome !== "refused") return;
       // Nothing reached the replica (it is probably dying and not yet marked so): another one can
@@ -413,6 +442,7 @@ export function createRouter(options: RouterOptions): Router {
 
   async function close(): Promise<void> {
     closed = true;
+    mirrors.close();
     unsubscribe();
     fastPath.close();
     for (const waiting of waiters.values()) for (const waiter of waiting) waiter.settle("closed");
@@ -433,5 +463,31 @@ export function createRouter(options: RouterOptions): Router {
       return () => wakeListeners.delete(listener);
     },
     close,
+  };
+}
+
+/** A fast-path request as the shadow's match sees it; its fields are looked at only when asked. */
+function fastPathRequest(method: string, target: string, fields: string): MirroredRequest {
+  return {
+    method,
+    target,
+    header(name) {
+      for (const line of fields.split("\r\n")) {
+        const colon = line.indexOf(":");
+        if (colon !== -1 && line.slice(0, colon).trim().toLowerCase() === name) return line.slice(colon + 1).trim();
+      }
+      return undefined;
+    },
+  };
+}
+
+function nodeRequest(req: IncomingMessage): MirroredRequest {
+  return {
+    method: req.method ?? "POST",
+    target: req.url ?? "/",
+    header(name) {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    },
   };
 }

@@ -1,3 +1,5 @@
+import type { ShadowSettings } from "../../sdk/schemas/shadow.js";
+
 /**
  * What the data plane knows about models, deployments and environments: an in-memory copy that
  * the engine updates whenever their state changes, so a predict request never touches the
@@ -22,13 +24,24 @@ export interface EnvironmentRoute {
   percentToCandidate: number;
 }
 
+/** An environment's shadow as the router holds it (engine/router/shadow/mirror.ts). */
+export interface ShadowRoute {
+  settings: ShadowSettings;
+  /** identifies the configuration: a changed one gets a new queue and a new report window */
+  key: string;
+}
+
 interface ModelRoutes {
   deployments: Map<string, DeploymentRoute>;
   environments: Map<string, EnvironmentRoute>;
+  /** kept apart from `environments`: a traffic shift (setEnvironment) never touches a shadow */
+  shadows: Map<string, ShadowRoute>;
 }
 
 export class RoutingTable {
   private readonly models = new Map<string, ModelRoutes>();
+  /** environments with a shadow, all models: 0 keeps the data plane's per-request cost to this one check */
+  private shadowCount = 0;
 
   setDeployment(modelId: string, deploymentId: string, route: DeploymentRoute): void {
     this.modelRoutes(modelId).deployments.set(deploymentId, { ...route });
@@ -44,6 +57,31 @@ export class RoutingTable {
 
   removeEnvironment(modelId: string, envName: string): void {
     this.models.get(modelId)?.environments.delete(envName);
+    this.setShadow(modelId, envName, null);
+  }
+
+  /** An environment's shadow (null: none). Unchanged settings keep the same route (and queue). */
+  setShadow(modelId: string, envName: string, settings: ShadowSettings | null): void {
+    const model = this.models.get(modelId);
+    if (settings === null) {
+      if (model?.shadows.delete(envName)) this.shadowCount--;
+      return;
+    }
+    const shadows = this.modelRoutes(modelId).shadows;
+    const key = JSON.stringify(settings);
+    const existing = shadows.get(envName);
+    if (existing?.key === key) return;
+    if (existing === undefined) this.shadowCount++;
+    shadows.set(envName, { settings, key });
+  }
+
+  shadow(modelId: string, envName: string): ShadowRoute | undefined {
+    return this.models.get(modelId)?.shadows.get(envName);
+  }
+
+  /** Whether any environment has a shadow. */
+  get hasShadows(): boolean {
+    return this.shadowCount !== 0;
   }
 
   /** Declares a model with no deployment yet, so that its paths answer a precise 404. */
@@ -52,6 +90,7 @@ export class RoutingTable {
   }
 
   removeModel(modelId: string): void {
+    this.shadowCount -= this.models.get(modelId)?.shadows.size ?? 0;
     this.models.delete(modelId);
   }
 
@@ -88,7 +127,7 @@ export class RoutingTable {
   private modelRoutes(modelId: string): ModelRoutes {
     let model = this.models.get(modelId);
     if (model === undefined) {
-      model = { deployments: new Map(), environments: new Map() };
+      model = { deployments: new Map(), environments: new Map(), shadows: new Map() };
       this.models.set(modelId, model);
     }
     return model;

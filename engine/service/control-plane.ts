@@ -26,6 +26,8 @@ import {
   type VariablesRollout,
 } from "../../sdk/index.js";
 import { notImplemented } from "../errors.js";
+import { ShadowStats } from "../metrics/shadow-stats.js";
+import type { ShadowReport } from "../../sdk/schemas/shadow.js";
 import { findLiveEnvironment } from "../store/environments.js";
 import type { Sql } from "../store/sql.js";
 import { listVariables } from "../store/variables.js";
@@ -58,6 +60,8 @@ export interface ControlPlaneOptions {
   /** what observes the replicas of an environment's sets (the deployment controller); without it,
    * variable changes report no rollout */
   variablesRollout?: (modelId: string, environmentName: string) => Promise<VariablesRollout>;
+  /** the router's shadow counts (engine/metrics/shadow-stats.ts); without it every report is empty */
+  shadowStats?: Pick<ShadowStats, "report">;
 }
 
 export class ControlPlane {
@@ -71,6 +75,16 @@ export class ControlPlane {
     this.#context = { sql: options.sql, events: this.events, now: options.now ?? (() => new Date()) };
     this.#promotionExecutor = options.promotionExecutor;
     this.#variablesRolloutSource = options.variablesRollout;
+    this.#shadowStats = options.shadowStats ?? new ShadowStats();
+  }
+
+  readonly #shadowStats: Pick<ShadowStats, "report">;
+
+  /** The live comparison of an environment's shadow, as this engine's router counted it. */
+  async getShadow(modelId: string, environmentName: string): Promise<ShadowReport> {
+    await requireModel(this.#context.sql, modelId);
+    const environment = await requireEnvironment(this.#context.sql, modelId, environmentName);
+    return this.#shadowStats.report(modelId, environmentName, environment.shadow ?? null);
   }
 
   get sql(): Sql {

@@ -12,8 +12,10 @@ import {
   type Environment,
   type PatchEnvironmentBody,
   type PromotionSettingsPatch,
+  type ShadowSettings,
 } from "../../sdk/index.js";
-import { conflict, notFound } from "../errors.js";
+import { conflict, invalidField, notFound } from "../errors.js";
+import { findLiveDeployment } from "../store/deployments.js";
 import {
   insertEnvironment,
   listLiveEnvironments,
@@ -45,6 +47,20 @@ function mergedPromotionSettings(base: PromotionSettings, patch: PromotionSettin
   return merged.data;
 }
 
+/** A shadow naming a deployment must name a live one of this model (400 on shadow.deployment). */
+async function checkedShadow(tx: SqlExecutor, modelId: string, shadow: ShadowSettings): Promise<ShadowSettings> {
+  if (shadow.deployment === "candidate") return shadow;
+  const deployment = await findLiveDeployment(tx, modelId, shadow.deployment);
+  if (!deployment) {
+    throw invalidField(
+      "shadow.deployment",
+      "exists",
+      `deployment ${shadow.deployment} not found in model ${modelId}; give a deployment id of this model or "candidate"`,
+    );
+  }
+  return shadow;
+}
+
 export async function createEnvironment(
   context: ServiceContext,
   modelId: string,
@@ -56,6 +72,7 @@ export async function createEnvironment(
       throw conflict(`model ${modelId} already has its production environment; it cannot be created twice`);
     }
     if (body.promotion_settings_id !== undefined) await requirePromotionSettingsObject(work.tx, body.promotion_settings_id);
+    const shadow = body.shadow === undefined ? null : await checkedShadow(work.tx, modelId, body.shadow);
     const environment = await withConflictMessages(
       () =>
         insertEnvironment(work.tx, {
@@ -68,6 +85,7 @@ export async function createEnvironment(
           inlinePromotionSettings: mergedPromotionSettings(defaultPromotionSettings(), body.promotion_settings ?? {}),
           promotionSettingsId: body.promotion_settings_id ?? null,
           public: body.public ?? false,
+          shadow,
           at: work.at,
         }),
       {
@@ -138,6 +156,10 @@ export async function patchEnvironment(
       changes.promotionSettingsId = body.promotion_settings_id;
     }
     if (body.public !== undefined && body.public !== existing.public) changes.public = body.public;
+    // The shadow is replaced whole; the environment's route and sets are not touched by it.
+    if (body.shadow !== undefined && JSON.stringify(body.shadow) !== JSON.stringify(existing.shadow ?? null)) {
+      changes.shadow = body.shadow === null ? null : await checkedShadow(work.tx, modelId, body.shadow);
+    }
     if (Object.keys(changes).length === 0) return loadEnvironment(work.tx, existing);
     const row = await updateEnvironment(work.tx, existing.id, changes, work.at);
     await work.audit({
@@ -151,6 +173,7 @@ export async function patchEnvironment(
         ...(changes.inlinePromotionSettings ? { promotion_settings: changes.inlinePromotionSettings } : {}),
         ...(changes.promotionSettingsId !== undefined ? { promotion_settings_id: changes.promotionSettingsId } : {}),
         ...(changes.public !== undefined ? { public: changes.public } : {}),
+        ...(changes.shadow !== undefined ? { shadow: changes.shadow } : {}),
       },
     });
     work.emit({ type: "environment.changed", modelId, environmentName: row.name, deleted: false });

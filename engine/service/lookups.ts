@@ -100,5 +100,6 @@ export async function loadEnvironment(sql: SqlExecutor, environment: Environment
     variables: (await listVariables(sql, environment.id)).map(presentVariable),
     endpoint: environmentEndpoint(environment.model_id, environment.name),
     public: environment.public,
+    shadow: environment.shadow ?? null,
   };
 }

@@ -1,4 +1,4 @@
-import type { AutoscalingSettings, PromotionSettings } from "../../sdk/index.js";
+import type { AutoscalingSettings, PromotionSettings, ShadowSettings } from "../../sdk/index.js";
 import { IN_PROGRESS_SQL } from "./promotions.js";
 import type { SqlExecutor } from "./sql.js";
 
@@ -13,6 +13,8 @@ export interface EnvironmentRow {
   promotion_settings_id: string | null;
   /** predict needs no API key */
   public: boolean;
+  /** null: no shadow (column added by migration 10) */
+  shadow: ShadowSettings | null;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
@@ -28,13 +30,14 @@ export async function insertEnvironment(
     inlinePromotionSettings: PromotionSettings;
     promotionSettingsId: string | null;
     public?: boolean;
+    shadow?: ShadowSettings | null;
     at: string;
   },
 ): Promise<EnvironmentRow> {
   const [row] = await sql.query<EnvironmentRow>(
     `INSERT INTO environments (id, model_id, name, autoscaling_settings, inline_promotion_settings, promotion_settings_id,
-       created_at, updated_at, public)
-     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $7, $8) RETURNING *`,
+       created_at, updated_at, public, shadow)
+     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $7, $8, $9::jsonb) RETURNING *`,
     [
       environment.id,
       environment.modelId,
@@ -44,6 +47,7 @@ export async function insertEnvironment(
       environment.promotionSettingsId,
       environment.at,
       environment.public ?? false,
+      environment.shadow ? JSON.stringify(environment.shadow) : null,
     ],
   );
   return row!;
@@ -120,6 +124,8 @@ export interface EnvironmentChanges {
   currentDeploymentId?: string | null;
   previousDeploymentId?: string | null;
   public?: boolean;
+  /** null removes the shadow */
+  shadow?: ShadowSettings | null;
 }
 
 export async function updateEnvironment(
@@ -142,6 +148,7 @@ export async function updateEnvironment(
   if (changes.currentDeploymentId !== undefined) set("current_deployment_id", changes.currentDeploymentId);
   if (changes.previousDeploymentId !== undefined) set("previous_deployment_id", changes.previousDeploymentId);
   if (changes.public !== undefined) set("public", changes.public);
+  if (changes.shadow !== undefined) set("shadow", changes.shadow === null ? null : JSON.stringify(changes.shadow), "::jsonb");
   const [row] = await sql.query<EnvironmentRow>(
     `UPDATE environments SET ${sets.join(", ")} WHERE id = $1 RETURNING *`,
     params,

@@ -253,6 +253,16 @@ UPDATE environments SET inline_promotion_settings = inline_promotion_settings ||
 UPDATE promotion_settings SET settings = settings || '{"webhooks": []}'::jsonb WHERE NOT (settings ? 'webhooks');
 `,
   },
+  {
+    version: 10,
+    name: "environment shadow and header routing",
+    sql: `
+-- environments.shadow: the shadow that gets copies of the environment's requests (sdk/schemas/shadow.ts);
+-- environments.header_routing: which requests a header or cookie sends to the candidate. NULL: none.
+ALTER TABLE environments ADD COLUMN shadow jsonb;
+ALTER TABLE environments ADD COLUMN header_routing jsonb;
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

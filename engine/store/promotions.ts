@@ -1,4 +1,4 @@
-import type { PromotionKind, PromotionSettings, PromotionStatus } from "../../sdk/index.js";
+import type { PromotionKind, PromotionSettings, PromotionStatus, ShadowSettings } from "../../sdk/index.js";
 import type { SqlExecutor } from "./sql.js";
 
 /**
@@ -126,6 +126,8 @@ export interface EnvironmentRouteRow {
   current_deployment_id: string | null;
   candidate_deployment_id: string | null;
   percent_traffic_to_new_version: number | null;
+  /** the environment's shadow (sdk/schemas/shadow.ts), null: none */
+  shadow: ShadowSettings | null;
 }
 
 /**
@@ -137,7 +139,8 @@ export interface EnvironmentRouteRow {
 export async function findEnvironmentRoute(sql: SqlExecutor, modelId: string, environmentName: string): Promise<EnvironmentRouteRow | undefined> {
   const [row] = await sql.query<EnvironmentRouteRow>(
     `SELECT environments.id AS environment_id, environments.current_deployment_id,
-            promotions.deployment_id AS candidate_deployment_id, promotions.percent_traffic_to_new_version
+            promotions.deployment_id AS candidate_deployment_id, promotions.percent_traffic_to_new_version,
+            environments.shadow
        FROM environments
        LEFT JOIN promotions ON promotions.environment_id = environments.id AND promotions.${IN_PROGRESS_SQL}
       WHERE environments.model_id = $1 AND environments.name = $2 AND environments.deleted_at IS NULL`,

@@ -6,6 +6,7 @@ export { VariableName };
 import { Deployment } from "./deployment.js";
 import { Promotion } from "./promotion.js";
 import { PromotionSettings, PromotionSettingsPatch } from "./promotion-settings.js";
+import { ShadowSettings } from "./shadow.js";
 
 export const PRODUCTION_ENVIRONMENT_NAME = "production";
 
@@ -55,6 +56,8 @@ export const Environment = z.object({
   endpoint: z.string().max(512),
   /** true: its predict endpoint answers without an API key (opt-in, audited); default false */
   public: z.boolean(),
+  /** the shadow that gets copies of this environment's requests (sdk/schemas/shadow.ts), or null */
+  shadow: ShadowSettings.nullable(),
 });
 export type Environment = z.infer<typeof Environment>;
 
@@ -69,6 +72,8 @@ export const CreateEnvironmentBody = z
     promotion_settings_id: ObjectId.optional(),
     /** serve predict without an API key; default false (every caller needs a key) */
     public: z.boolean().optional(),
+    /** a shadow for the environment's requests (sdk/schemas/shadow.ts) */
+    shadow: ShadowSettings.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -95,6 +100,8 @@ export const PatchEnvironmentBody = z
     promotion_settings_id: ObjectId.nullable().optional(),
     /** serve predict without an API key (true), or require one again (false) */
     public: z.boolean().optional(),
+    /** the whole shadow (replaces the previous one), or null to remove it; traffic is not touched */
+    shadow: ShadowSettings.nullable().optional(),
   })
   .strict()
   .superRefine((body, ctx) => {

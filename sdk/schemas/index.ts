@@ -6,6 +6,7 @@ export * from "./promotion-settings.js";
 export * from "./model.js";
 export * from "./deployment.js";
 export * from "./promotion.js";
+export * from "./shadow.js";
 export * from "./environment.js";
 export * from "./audit-log.js";
 export * from "./variables-rollout.js";

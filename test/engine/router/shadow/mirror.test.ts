@@ -1,0 +1,192 @@
+/**
+ * The router's shadow mirror on real sockets: both router paths copy an environment's requests to
+ * its shadow and compare the answers; the client never waits for the shadow; a slow or dead
+ * shadow sheds copies (counted); the copy carries no more than the primary (no Authorization).
+ */
+import { createConnection } from "node:net";
+import type { IncomingHttpHeaders } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import { ShadowStats } from "../../../../engine/metrics/shadow-stats.js";
+import { createRouter, RoutingTable } from "../../../../engine/router/index.js";
+import { ShadowSettings, type ShadowSettingsInput } from "../../../../sdk/schemas/shadow.js";
+import { eventually } from "../../runtime/helpers.js";
+import { ALLOW_EVERY_CALLER, StaticReplicas, engineServer, listen, stop } from "../helpers.js";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const PATH = "/models/m/production/predict";
+
+interface ModelKnobs {
+  disagreeEvery?: number;
+  delayMs?: number;
+  hangUp?: boolean;
+  seen?: IncomingHttpHeaders[];
+}
+
+/** The test model: {"i": n} → {"label": odd/even, "score"}; knobs as the e2e replica's. */
+async function model(knobs: ModelKnobs = {}): Promise<string> {
+  const started = await listen((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      knobs.seen?.push(req.headers);
+      if (knobs.hangUp) {
+        req.socket.destroy();
+        return;
+      }
+      const n = Number((JSON.parse(Buffer.concat(chunks).toString() || "{}") as { i?: number }).i ?? 0);
+      let label = n % 2 === 1 ? "positive" : "negative";
+      if (knobs.disagreeEvery !== undefined && n % knobs.disagreeEvery === 0) label = label === "positive" ? "negative" : "positive";
+      const send = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ label, score: 0.5 + (n % 10) / 100 }));
+      if (knobs.delayMs) setTimeout(send, knobs.delayMs);
+      else send();
+    });
+  });
+  cleanups.push(() => stop(started.server));
+  return started.url;
+}
+
+async function setup(primary: ModelKnobs, shadow: ModelKnobs, settings: ShadowSettingsInput) {
+  const replicas = new StaticReplicas();
+  replicas.set("v1.production", [await model(primary)]);
+  replicas.set("v2", [await model(shadow)]);
+  const table = new RoutingTable();
+  table.setModel("m");
+  table.setDeployment("m", "v1", { active: true, predictPath: "/predict", isDevelopment: false });
+  table.setDeployment("m", "v2", { active: true, predictPath: "/predict", isDevelopment: false });
+  table.setEnvironment("m", "production", { currentDeploymentId: "v1", candidateDeploymentId: null, percentToCandidate: 0 });
+  const parsed = ShadowSettings.parse(settings);
+  table.setShadow("m", "production", parsed);
+  const stats = new ShadowStats();
+  const router = createRouter({ table, runtime: replicas, authorize: ALLOW_EVERY_CALLER, shadowStats: stats });
+  cleanups.push(() => router.close());
+  const engine = await engineServer(router);
+  cleanups.push(() => engine.close());
+  return { engine, report: () => stats.report("m", "production", parsed), table };
+}
+
+/** One request on its own connection, raw: `handOff` adds a Connection option the fast path does
+ * not take, so node:http serves it (with the same small content-length body). */
+function post(url: string, body: string, extra: Record<string, string> = {}, handOff = false): Promise<{ status: number; body: string; ms: number }> {
+  const { port } = new URL(url);
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(Number(port), "127.0.0.1");
+    const fields = Object.entries(extra).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+    const connection = handOff ? "connection: close, x-hop\r\nx-hop: 1\r\n" : "connection: close\r\n";
+    socket.write(`POST ${PATH} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${connection}${fields}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    let received = "";
+    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const status = Number(received.slice(9, 12));
+      resolve({ status, body: received.slice(received.indexOf("\r\n\r\n") + 4), ms: performance.now() - started });
+    });
+  });
+}
+
+describe("shadow mirror", () => {
+  it("identical deployments agree on every copy, on the fast path and on node:http alike", async () => {
+    const { engine, report } = await setup({}, {}, { deployment: "v2", comparison: { mode: "json", numeric_tolerance: 0.01 } });
+    for (let i = 0; i < 40; i++) {
+      const answer = await post(engine.url, JSON.stringify({ i }), {}, i % 2 === 1);
+      expect(answer.status).toBe(200);
+    }
+    await eventually("40 comparisons", () => report().compared === 40);
+    const done = report();
+    expect(engine.handOffs()).toBe(20); // half of them went through node:http
+    expect(done.counts.agreed).toBe(40);
+    expect(done.agreement_rate).toBe(1);
+    expect(done.status_agreement_rate).toBe(1);
+    expect(done.disagreements).toEqual([]);
+    expect(done.latency_ms.primary.p50).toBeGreaterThan(0);
+    expect(done.latency_ms.shadow.p99).toBeGreaterThan(0);
+  });
+
+  it("a shadow that disagrees on every 10th input shows 10 % disagreement with samples naming the field (both paths)", async () => {
+    const { engine, report } = await setup({}, { disagreeEvery: 10 }, { deployment: "v2", comparison: { mode: "json", fields: ["label", "score"] }, keep_bodies: true });
+    for (let i = 0; i < 100; i++) await post(engine.url, JSON.stringify({ i }), { "x-request-id": `req-${i}` }, i % 3 === 0);
+    await eventually("100 comparisons", () => report().compared === 100);
+    const done = report();
+    expect(done.counts.disagreed).toBe(10);
+    expect(done.agreement_rate).toBe(0.9);
+    expect(done.disagreements).toHaveLength(10);
+    expect(done.disagreements[0]).toMatchObject({ request_id: "req-0", differing_fields: ["label"], primary_status: 200, shadow_status: 200, shadow_deployment_id: "v2", primary_deployment_id: "v1" });
+    expect(done.disagreements[0]!.request_body).toBe(JSON.stringify({ i: 0 }));
+    expect(done.disagreements[0]!.shadow_body).toContain('"label":"positive"');
+  });
+
+  it("without keep_bodies, samples carry no bodies", async () => {
+    const { engine, report } = await setup({}, { disagreeEvery: 1 }, { deployment: "v2" });
+    await post(engine.url, JSON.stringify({ i: 2 }));
+    await eventually("a comparison", () => report().compared === 1);
+    const done = report();
+    expect(done.disagreements[0]!.differing_fields).toEqual(["body"]);
+    expect(done.disagreements[0]).not.toHaveProperty("request_body");
+    expect(done.disagreements[0]).not.toHaveProperty("primary_body");
+  });
+
+  it("a copy carries what the primary gets: no Authorization, no hop-by-hop fields; marked as a shadow", async () => {
+    const primarySeen: IncomingHttpHeaders[] = [];
+    const shadowSeen: IncomingHttpHeaders[] = [];
+    const { engine, report } = await setup({ seen: primarySeen }, { seen: shadowSeen }, { deployment: "v2" });
+    await post(engine.url, JSON.stringify({ i: 1 }), { authorization: "Api-Key mpk_secret", "x-custom": "kept" });
+    await post(engine.url, JSON.stringify({ i: 1 }), { authorization: "Bearer mpk_secret", "x-custom": "kept" }, true);
+    await eventually("2 comparisons", () => report().compared === 2);
+    expect(shadowSeen).toHaveLength(2);
+    for (const headers of [...shadowSeen, ...primarySeen]) {
+      expect(headers.authorization).toBeUndefined();
+      expect(headers["x-hop"]).toBeUndefined();
+      expect(headers["x-custom"]).toBe("kept");
+    }
+    expect(shadowSeen.every((headers) => headers["x-modelplane-shadow"] === "1")).toBe(true);
+  });
+
+  it("a slow shadow sheds copies past its queue and never delays the primary", async () => {
+    const { engine, report } = await setup({}, { delayMs: 400 }, { deployment: "v2", max_concurrency: 1, max_queue: 2 });
+    const latencies: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const answer = await post(engine.url, JSON.stringify({ i }), {}, i % 2 === 1);
+      expect(answer.status).toBe(200);
+      latencies.push(answer.ms);
+    }
+    expect(Math.max(...latencies)).toBeLessThan(300);
+    const counted = report();
+    // one in flight + two queued at most while the 30 requests ran (≈ a few hundred ms)
+    expect(counted.counts.shed).toBeGreaterThanOrEqual(24);
+    await eventually("copies finished", () => report().compared + report().counts.shed === 30, 10_000);
+    const done = report();
+    expect(done.counts.agreed).toBe(30 - done.counts.shed);
+  });
+
+  it("a dead shadow fails no primary request: its copies count as shadow_error", async () => {
+    const { engine, report } = await setup({}, { hangUp: true }, { deployment: "v2" });
+    for (let i = 0; i < 20; i++) expect((await post(engine.url, JSON.stringify({ i }), {}, i % 2 === 1)).status).toBe(200);
+    await eventually("20 errors", () => report().counts.shadow_error === 20);
+    const done = report();
+    expect(done.compared).toBe(0);
+  });
+
+  it("skips bodies over max_body_bytes, Idempotency-Key requests, and counts a shadow with no replica as unavailable", async () => {
+    const { engine, report, table } = await setup({}, {}, { deployment: "v2", max_body_bytes: 16 });
+    await post(engine.url, JSON.stringify({ i: 1, pad: "x".repeat(32) }));
+    await post(engine.url, JSON.stringify({ i: 1 }), { "idempotency-key": "k1" });
+    await eventually("counted", () => report().counts.skipped_body === 1 && report().counts.not_idempotent === 1);
+    table.setDeployment("m", "v2", { active: false, predictPath: "/predict", isDevelopment: false });
+    await post(engine.url, JSON.stringify({ i: 1 }));
+    await eventually("unavailable", () => report().counts.unavailable === 1);
+    expect(report().compared).toBe(0);
+  });
+
+  it("percent and match select the copies", async () => {
+    const { engine, report } = await setup({}, {}, { deployment: "v2", match: { header: { name: "X-Shadow-Me", value: "yes" } } });
+    for (let i = 0; i < 6; i++) await post(engine.url, JSON.stringify({ i }), i % 2 === 0 ? { "x-shadow-me": "yes" } : {}, i >= 3);
+    await eventually("3 comparisons", () => report().compared === 3);
+    const none = await setup({}, {}, { deployment: "v2", percent: 0 });
+    for (let i = 0; i < 5; i++) await post(none.engine.url, JSON.stringify({ i }));
+    expect(Object.values(none.report().counts).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+});
