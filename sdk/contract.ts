@@ -34,6 +34,12 @@ import {
   VariableName,
   VariablesRollout,
   ShadowReport,
+  CreateWorkspaceEnvironmentBody,
+  EnvironmentDeploymentList,
+  ModelChain,
+  PatchWorkspaceEnvironmentBody,
+  WorkspaceEnvironment,
+  WorkspaceEnvironmentList,
 } from "./schemas/index.js";
 
 /**
@@ -76,6 +82,7 @@ const EnvironmentParams = z.object({ model_id: ObjectId, env_name: DnsLabelName 
 const PromotionParams = z.object({ model_id: ObjectId, env_name: DnsLabelName, promotion_id: ObjectId }).strict();
 const VariableParams = z.object({ model_id: ObjectId, env_name: DnsLabelName, name: VariableName }).strict();
 const PromotionSettingsParams = z.object({ promotion_settings_id: ObjectId }).strict();
+const WorkspaceEnvironmentParams = z.object({ env_name: DnsLabelName }).strict();
 const ApiKeyParams = z.object({ api_key_id: ObjectId }).strict();
 
 const promotionAction = (action: string, summary: string) =>
@@ -204,6 +211,41 @@ export const contract = {
     method: "GET", path: "/v1/models/{model_id}/environments/{env_name}/shadow", params: EnvironmentParams,
     body: undefined, response: ShadowReport, successStatus: 200, idempotent: true,
     summary: "The live comparison of an environment's shadow with its primary: counts, agreement rates, latency percentiles, shed and skipped copies, sampled disagreements",
+  }),
+
+  // workspace environments
+  createWorkspaceEnvironment: route({
+    method: "POST", path: "/v1/environments", params: NoParams, body: CreateWorkspaceEnvironmentBody,
+    response: WorkspaceEnvironment, successStatus: 201, idempotent: false,
+    summary: "Create a workspace environment: every model gets an environment of it (models created later too)",
+  }),
+  listWorkspaceEnvironments: route({
+    method: "GET", path: "/v1/environments", params: NoParams, body: undefined, response: WorkspaceEnvironmentList,
+    successStatus: 200, idempotent: true, summary: "List workspace environments in chain order",
+  }),
+  getWorkspaceEnvironment: route({
+    method: "GET", path: "/v1/environments/{env_name}", params: WorkspaceEnvironmentParams, body: undefined,
+    response: WorkspaceEnvironment, successStatus: 200, idempotent: true, summary: "Get a workspace environment",
+  }),
+  patchWorkspaceEnvironment: route({
+    method: "PATCH", path: "/v1/environments/{env_name}", params: WorkspaceEnvironmentParams,
+    body: PatchWorkspaceEnvironmentBody, response: WorkspaceEnvironment, successStatus: 200, idempotent: true,
+    summary: "Update a workspace environment; a change of its variables or secrets rolls every model environment whose effective values change",
+  }),
+  deleteWorkspaceEnvironment: route({
+    method: "DELETE", path: "/v1/environments/{env_name}", params: WorkspaceEnvironmentParams, body: undefined,
+    response: DeletedResponse, successStatus: 200, idempotent: true,
+    summary: "Delete a workspace environment (not while another requires it or one of its model environments serves or promotes)",
+  }),
+  listWorkspaceEnvironmentDeployments: route({
+    method: "GET", path: "/v1/environments/{env_name}/deployments", params: WorkspaceEnvironmentParams,
+    body: undefined, response: EnvironmentDeploymentList, successStatus: 200, idempotent: true,
+    summary: "What serves a workspace environment in every model, with the newest promotion's status",
+  }),
+  getModelChain: route({
+    method: "GET", path: "/v1/models/{model_id}/chain", params: ModelParams, body: undefined, response: ModelChain,
+    successStatus: 200, idempotent: true,
+    summary: "Each deployment's position in the promotion chain: passed, soaking since, blocked by what",
   }),
 
   // promotions

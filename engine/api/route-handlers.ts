@@ -37,6 +37,16 @@ export function createRouteHandlers(service: ControlPlane): RouteHandlers {
     getVariablesRollout: ({ params }) => service.variablesRollout(params.model_id, params.env_name),
     getShadow: ({ params }) => service.getShadow(params.model_id, params.env_name),
 
+    createWorkspaceEnvironment: ({ body }) => service.createWorkspaceEnvironment(body),
+    listWorkspaceEnvironments: async () => ({ environments: await service.listWorkspaceEnvironments() }),
+    getWorkspaceEnvironment: ({ params }) => service.getWorkspaceEnvironment(params.env_name),
+    patchWorkspaceEnvironment: ({ params, body }) => service.patchWorkspaceEnvironment(params.env_name, body),
+    deleteWorkspaceEnvironment: ({ params }) => service.deleteWorkspaceEnvironment(params.env_name),
+    listWorkspaceEnvironmentDeployments: async ({ params }) => ({
+      deployments: await service.listWorkspaceEnvironmentDeployments(params.env_name),
+    }),
+    getModelChain: ({ params }) => service.getModelChain(params.model_id),
+
     promote: ({ params, body }) => service.promote(params.model_id, params.env_name, body),
     pausePromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "pause"),
     resumePromotion: ({ params }) => service.requestPromotionAction(params.model_id, params.env_name, "resume"),

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { AutoscalingSettings, DeploymentStatus, PromotionSettings, VariablesRollout } from "../../sdk/index.js";
-import { effectivePromotionSettings } from "../service/lookups.js";
+import { effectivePromotionSettings, effectiveVariables } from "../service/lookups.js";
 import type { Autoscaler } from "../autoscaler/index.js";
 import type { RoutingTable } from "../router/index.js";
 import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetOwner, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
@@ -527,7 +527,10 @@ export class DeploymentController {
     const secrets: Record<string, string> = {};
     const hash = createHash("sha256");
     if (environment) {
-      for (const variable of await listVariables(this.#sql, environment.id)) {
+      // An environment of the model's own: its variables as always (same order, same revision
+      // hash); one of a workspace environment: the workspace's, overridden by the model's own.
+      const variables = environment.workspace_environment_id === null ? await listVariables(this.#sql, environment.id) : await effectiveVariables(this.#sql, environment);
+      for (const variable of variables) {
         // A secret and a plain variable never share a name (one row per name).
         if (variable.secret) secrets[variable.name] = variable.value;
         else env[variable.name] = variable.value;

@@ -24,7 +24,14 @@ import {
   type VariableChange,
   type DeletedVariable,
   type VariablesRollout,
+  type CreateWorkspaceEnvironmentBody,
+  type EnvironmentDeployment,
+  type ModelChain,
+  type PatchWorkspaceEnvironmentBody,
+  type WorkspaceEnvironment,
 } from "../../sdk/index.js";
+import { modelChain } from "./chain.js";
+import * as workspaceEnvironments from "./workspace-environments.js";
 import { notImplemented } from "../errors.js";
 import { ShadowStats } from "../metrics/shadow-stats.js";
 import type { ShadowReport } from "../../sdk/schemas/shadow.js";
@@ -36,7 +43,7 @@ import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.j
 import * as deployments from "./deployments.js";
 import * as environments from "./environments.js";
 import { DomainEvents, type DomainEventListener } from "./events.js";
-import { loadDeployment, requireEnvironment, requireModel } from "./lookups.js";
+import { effectiveVariables, loadDeployment, requireEnvironment, requireModel } from "./lookups.js";
 import * as models from "./models.js";
 import * as promotionSettings from "./promotion-settings.js";
 import * as promotions from "./promotions.js";
@@ -128,8 +135,6 @@ export class ControlPlane {
     return inTransaction(this.#context, async (work) => {
       await requireModel(work.tx, modelId, true);
       await requireEnvironment(work.tx, modelId, targetEnvironment);
-      const executor = this.#promotionExecutor;
-      if (!executor) throw notImplemented("deploying into an environment needs promotions, not executed by this engine build yet");
       const { environment: _environment, name, autoscaling_settings, ...runnable } = body;
       const row = await deployments.insertPublishedDeployment(work, modelId, {
         ...(name !== undefined ? { name } : {}),
@@ -150,6 +155,9 @@ export class ControlPlane {
       const request = await promotions.validatePromotionRequest(work, modelId, targetEnvironment, {
         deployment_id: row.id,
       });
+      // after the rules (the chain's included): a refused request says why; nothing is created either way
+      const executor = this.#promotionExecutor;
+      if (!executor) throw notImplemented("deploying into an environment needs promotions, not executed by this engine build yet");
       const promotion = await executor.start(work, request);
       await work.audit({
         modelId,
@@ -158,6 +166,7 @@ export class ControlPlane {
         objectName: targetEnvironment,
         details: { deployment_id: row.id, previous_deployment_id: promotion.previous_deployment_id, kind: promotion.kind },
       });
+      await promotions.auditChainSkipped(work, request, promotion);
       work.emit({ type: "promotion.changed", modelId, environmentName: targetEnvironment, promotionId: promotion.id });
       return loadDeployment(work.tx, row);
     });
@@ -228,6 +237,29 @@ export class ControlPlane {
     return { environment: environmentName, deployment_ids: [], status: "NONE", replicas: { desired: 0, updated_ready: 0, outdated: 0 } };
   }
 
+  // workspace environments
+  createWorkspaceEnvironment(body: CreateWorkspaceEnvironmentBody): Promise<WorkspaceEnvironment> {
+    return workspaceEnvironments.createWorkspaceEnvironment(this.#context, body);
+  }
+  listWorkspaceEnvironments(): Promise<WorkspaceEnvironment[]> {
+    return workspaceEnvironments.listWorkspaceEnvironments(this.#context);
+  }
+  getWorkspaceEnvironment(name: string): Promise<WorkspaceEnvironment> {
+    return workspaceEnvironments.getWorkspaceEnvironment(this.#context, name);
+  }
+  patchWorkspaceEnvironment(name: string, body: PatchWorkspaceEnvironmentBody): Promise<WorkspaceEnvironment> {
+    return workspaceEnvironments.patchWorkspaceEnvironment(this.#context, name, body);
+  }
+  deleteWorkspaceEnvironment(name: string): Promise<Deleted> {
+    return workspaceEnvironments.deleteWorkspaceEnvironment(this.#context, name);
+  }
+  listWorkspaceEnvironmentDeployments(name: string): Promise<EnvironmentDeployment[]> {
+    return workspaceEnvironments.listWorkspaceEnvironmentDeployments(this.#context, name);
+  }
+  getModelChain(modelId: string): Promise<ModelChain> {
+    return modelChain(this.#context.sql, modelId, this.#context.now());
+  }
+
   // promotions
   promote(modelId: string, environmentName: string, body: PromoteBody): Promise<Promotion> {
     return promotions.promote(this.#context, this.#promotionExecutor, modelId, environmentName, body);
@@ -288,7 +320,7 @@ export class ControlPlane {
   ): Promise<{ env: Record<string, string>; secretKeys: string[] } | undefined> {
     const environment = await findLiveEnvironment(this.#context.sql, modelId, environmentName);
     if (!environment) return undefined;
-    const rows = await listVariables(this.#context.sql, environment.id);
+    const rows = environment.workspace_environment_id === null ? await listVariables(this.#context.sql, environment.id) : await effectiveVariables(this.#context.sql, environment);
     return {
       env: Object.fromEntries(rows.map((row) => [row.name, row.value])),
       secretKeys: rows.filter((row) => row.secret).map((row) => row.name),

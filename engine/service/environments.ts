@@ -29,7 +29,7 @@ import type { SqlExecutor } from "../store/sql.js";
 import { inTransaction, type ServiceContext } from "./context.js";
 import { withConflictMessages } from "./database-conflicts.js";
 import { newObjectId } from "./ids.js";
-import { loadEnvironment, requireEnvironment, requireModel } from "./lookups.js";
+import { effectivePromotionSettings, loadEnvironment, promotionSettingsSource, requireEnvironment, requireModel } from "./lookups.js";
 
 async function requirePromotionSettingsObject(tx: SqlExecutor, id: string): Promise<void> {
   const found = await findLivePromotionSettings(tx, id);
@@ -140,6 +140,23 @@ export async function patchEnvironment(
       if (!merged.success) throw validationError(merged.error, "body", ["autoscaling_settings"]);
       changes.autoscalingSettings = merged.data;
     }
+    if (body.inherit_promotion_settings === true) {
+      if (existing.workspace_environment_id === null) {
+        throw conflict(`environment ${name} is the model's own, not of a workspace environment: it has no workspace settings to inherit`);
+      }
+      if (!existing.inherit_promotion_settings) {
+        changes.inheritPromotionSettings = true;
+        if (existing.promotion_settings_id !== null) changes.promotionSettingsId = null;
+      }
+    }
+    // While it inherits the workspace's settings, the model's own start from them (then override).
+    const inheriting = promotionSettingsSource(existing) === "workspace";
+    const settingsBase = inheriting ? await effectivePromotionSettings(work.tx, existing) : existing.inline_promotion_settings;
+    if (inheriting && (body.promotion_settings !== undefined || body.promotion_settings_id !== undefined)) {
+      changes.inheritPromotionSettings = false;
+      // `promotion_settings_id: null` alone: the model's own inline settings, as the workspace's were
+      if (body.promotion_settings === undefined && body.promotion_settings_id === null) changes.inlinePromotionSettings = settingsBase;
+    }
     const nextSettingsId = body.promotion_settings_id === undefined ? existing.promotion_settings_id : body.promotion_settings_id;
     if (body.promotion_settings !== undefined) {
       if (nextSettingsId !== null) {
@@ -149,7 +166,7 @@ export async function patchEnvironment(
           { promotion_settings_id: nextSettingsId },
         );
       }
-      changes.inlinePromotionSettings = mergedPromotionSettings(existing.inline_promotion_settings, body.promotion_settings);
+      changes.inlinePromotionSettings = mergedPromotionSettings(settingsBase, body.promotion_settings);
     }
     if (body.promotion_settings_id !== undefined && body.promotion_settings_id !== existing.promotion_settings_id) {
       if (body.promotion_settings_id !== null) await requirePromotionSettingsObject(work.tx, body.promotion_settings_id);
@@ -174,6 +191,7 @@ export async function patchEnvironment(
         ...(changes.promotionSettingsId !== undefined ? { promotion_settings_id: changes.promotionSettingsId } : {}),
         ...(changes.public !== undefined ? { public: changes.public } : {}),
         ...(changes.shadow !== undefined ? { shadow: changes.shadow } : {}),
+        ...(changes.inheritPromotionSettings !== undefined ? { inherit_promotion_settings: changes.inheritPromotionSettings } : {}),
       },
     });
     work.emit({ type: "environment.changed", modelId, environmentName: row.name, deleted: false });
@@ -195,6 +213,13 @@ export async function deleteEnvironment(
       );
     }
     const existing = await requireEnvironment(work.tx, modelId, name, true);
+    if (existing.workspace_environment_id !== null) {
+      throw conflict(
+        `environment ${name} is of the workspace environment ${name}: every model has one; ` +
+          `delete the workspace environment (DELETE /v1/environments/${name}) or keep it`,
+        { workspace_environment: name },
+      );
+    }
     const promotion = await findInProgressPromotion(work.tx, existing.id);
     if (promotion) {
       throw conflict(

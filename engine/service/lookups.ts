@@ -8,6 +8,7 @@ import { findLatestPromotion } from "../store/promotions.js";
 import type { SqlExecutor } from "../store/sql.js";
 import { toIsoTimestamp } from "../store/timestamps.js";
 import { listVariables } from "../store/variables.js";
+import { findWorkspaceEnvironmentById, listWorkspaceVariables, type WorkspaceEnvironmentRow } from "../store/workspace-environments.js";
 import { environmentEndpoint, presentDeployment, presentPromotion, presentVariable } from "./presenters.js";
 
 /** Loading rows by API identifiers, with the 404s every operation shares. */
@@ -65,15 +66,62 @@ export async function loadDeployment(sql: SqlExecutor, row: DeploymentRow): Prom
   return presentDeployment(row, serving.get(row.id) ?? null);
 }
 
-/** The settings a promotion in this environment would use now. */
+/** Inline settings, or the named object's when one is referred to. */
+async function settingsOf(
+  sql: SqlExecutor,
+  row: Pick<EnvironmentRow | WorkspaceEnvironmentRow, "promotion_settings_id" | "inline_promotion_settings">,
+): Promise<PromotionSettings> {
+  if (row.promotion_settings_id === null) return row.inline_promotion_settings;
+  const named = await findLivePromotionSettings(sql, row.promotion_settings_id);
+  // a referenced object cannot be deleted while used; fall back to inline settings if it somehow was
+  return named?.settings ?? row.inline_promotion_settings;
+}
+
+/** The workspace environment's default settings (inline, or its named object's). */
+export function workspacePromotionSettings(sql: SqlExecutor, workspace: WorkspaceEnvironmentRow): Promise<PromotionSettings> {
+  return settingsOf(sql, workspace);
+}
+
+/** Where an environment's promotion settings come from: the workspace's while it inherits them. */
+export function promotionSettingsSource(environment: EnvironmentRow): "model" | "workspace" {
+  return environment.workspace_environment_id !== null && environment.inherit_promotion_settings ? "workspace" : "model";
+}
+
+/** The settings a promotion in this environment would use now: the model's own, or (inherited) the workspace environment's. */
 export async function effectivePromotionSettings(
   sql: SqlExecutor,
   environment: EnvironmentRow,
 ): Promise<PromotionSettings> {
-  if (environment.promotion_settings_id === null) return environment.inline_promotion_settings;
-  const named = await findLivePromotionSettings(sql, environment.promotion_settings_id);
-  // a referenced object cannot be deleted while used; fall back to inline settings if it somehow was
-  return named?.settings ?? environment.inline_promotion_settings;
+  if (promotionSettingsSource(environment) === "workspace") {
+    const workspace = await findWorkspaceEnvironmentById(sql, environment.workspace_environment_id!);
+    if (workspace) return settingsOf(sql, workspace);
+  }
+  return settingsOf(sql, environment);
+}
+
+/** One effective variable of an environment, plain text (secret values included: never return it as is). */
+export interface EffectiveVariable {
+  name: string;
+  value: string;
+  secret: boolean;
+  source: "model" | "workspace";
+}
+
+/**
+ * An environment's effective variables and secrets, by name: its workspace environment's, each
+ * overridden by the model's own of the same name. Secret values included (for the replicas only).
+ */
+export async function effectiveVariables(sql: SqlExecutor, environment: EnvironmentRow): Promise<EffectiveVariable[]> {
+  const byName = new Map<string, EffectiveVariable>();
+  if (environment.workspace_environment_id !== null) {
+    for (const row of await listWorkspaceVariables(sql, environment.workspace_environment_id)) {
+      byName.set(row.name, { name: row.name, value: row.value, secret: row.secret, source: "workspace" });
+    }
+  }
+  for (const row of await listVariables(sql, environment.id)) {
+    byName.set(row.name, { name: row.name, value: row.value, secret: row.secret, source: "model" });
+  }
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 export async function loadEnvironment(sql: SqlExecutor, environment: EnvironmentRow): Promise<Environment> {
@@ -97,7 +145,17 @@ export async function loadEnvironment(sql: SqlExecutor, environment: Environment
     autoscaling_settings: environment.autoscaling_settings,
     promotion_settings: await effectivePromotionSettings(sql, environment),
     promotion_settings_id: environment.promotion_settings_id,
-    variables: (await listVariables(sql, environment.id)).map(presentVariable),
+    // an environment of the model's own shows its variables as before; one of a workspace
+    // environment says where each effective value comes from
+    variables:
+      environment.workspace_environment_id === null
+        ? (await listVariables(sql, environment.id)).map(presentVariable)
+        : (await effectiveVariables(sql, environment)).map((variable) => ({ ...presentVariable(variable), source: variable.source })),
+    workspace_environment:
+      environment.workspace_environment_id === null
+        ? null
+        : ((await findWorkspaceEnvironmentById(sql, environment.workspace_environment_id))?.name ?? null),
+    promotion_settings_source: promotionSettingsSource(environment),
     endpoint: environmentEndpoint(environment.model_id, environment.name),
     public: environment.public,
     shadow: environment.shadow ?? null,

@@ -24,6 +24,7 @@ import { withConflictMessages } from "./database-conflicts.js";
 import { newObjectId } from "./ids.js";
 import { requireModel } from "./lookups.js";
 import { presentAuditLog, presentModel } from "./presenters.js";
+import { attachWorkspaceEnvironmentsToModel } from "./workspace-environments.js";
 
 function present(row: ModelRow, summary: ModelSummaryRow): Model {
   return presentModel(row, {
@@ -62,6 +63,8 @@ export async function createModel(context: ServiceContext, body: CreateModelBody
     });
     work.emit({ type: "model.created", modelId: model.id });
     work.emit({ type: "environment.changed", modelId: model.id, environmentName: production.name, deleted: false });
+    // an environment of every workspace environment (its production joins `production`, if defined)
+    await attachWorkspaceEnvironmentsToModel(work, model.id);
     return summarize(work.tx, model);
   });
 }

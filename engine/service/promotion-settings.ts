@@ -1,3 +1,4 @@
+import { listWorkspaceEnvironmentsUsingSettings } from "../store/workspace-environments.js";
 import {
   defaultPromotionSettings,
   mergePromotionSettings,
@@ -106,6 +107,14 @@ export async function deletePromotionSettings(context: ServiceContext, id: strin
           (users.length > 1 ? ` and ${users.length - 1} more` : "") +
           `; set their promotion_settings_id to another object or null first`,
         { environments: users.map((user) => ({ model_id: user.model_id, name: user.name })) },
+      );
+    }
+    const workspaceUsers = await listWorkspaceEnvironmentsUsingSettings(work.tx, id);
+    if (workspaceUsers.length > 0) {
+      throw conflict(
+        `promotion settings ${id} are used by workspace environment ${workspaceUsers.map((user) => user.name).join(", ")}; ` +
+          `set its promotion_settings_id to another object or null first (PATCH /v1/environments/${workspaceUsers[0]!.name})`,
+        { workspace_environments: workspaceUsers.map((user) => user.name) },
       );
     }
     await softDeletePromotionSettings(work.tx, id, work.at);

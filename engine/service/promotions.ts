@@ -17,6 +17,7 @@ import { nameWithId } from "../../sdk/labels.js";
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
 import { effectivePromotionSettings, requireDeployment, requireEnvironment, requireModel } from "./lookups.js";
 import { presentPromotion } from "./presenters.js";
+import { chainVerdict } from "./chain.js";
 
 /** A promotion request that passed every rule that does not need the planner. */
 export interface ValidatedPromotionRequest {
@@ -30,6 +31,8 @@ export interface ValidatedPromotionRequest {
   /** effective settings to snapshot into the promotion */
   settings: PromotionSettings;
   timeoutSeconds: number | null;
+  /** the chain rule refused it and `skip_chain` overrode that (audited as promotion.chain_skipped) */
+  chainSkipped?: { requiredEnvironment: string; reason: string; message: string };
 }
 
 /** The actions `POST …/promotions/{action}` takes. */
@@ -82,6 +85,24 @@ export async function validatePromotionRequest(
       deployment_id: candidate.id,
     });
   }
+  // The chain (workspace environments' `requires`): rolling back to the environment's previous
+  // deployment is exempt (it served there already); `skip_chain` overrides (the management API
+  // takes admin keys only) and is audited by the caller.
+  let chainSkipped: ValidatedPromotionRequest["chainSkipped"];
+  if (candidate.id !== environment.previous_deployment_id) {
+    const verdict = await chainVerdict(work.tx, environment, candidate, new Date(work.at));
+    if (!verdict.ok) {
+      if (body.skip_chain !== true) {
+        throw conflict(verdict.message, {
+          deployment_id: candidate.id,
+          required_environment: verdict.requiredEnvironment,
+          reason: verdict.reason,
+          ...(verdict.soakReadyAt ? { soak_ready_at: verdict.soakReadyAt.toISOString() } : {}),
+        });
+      }
+      chainSkipped = { requiredEnvironment: verdict.requiredEnvironment, reason: verdict.reason, message: verdict.message };
+    }
+  }
   return {
     modelId,
     environment,
@@ -89,6 +110,7 @@ export async function validatePromotionRequest(
     previousDeploymentId: environment.current_deployment_id,
     settings: await effectivePromotionSettings(work.tx, environment),
     timeoutSeconds: body.timeout_seconds ?? null,
+    ...(chainSkipped ? { chainSkipped } : {}),
   };
 }
 
@@ -114,8 +136,26 @@ export async function promote(
       objectName: environmentName,
       details: { deployment_id: row.deployment_id, previous_deployment_id: row.previous_deployment_id, kind: row.kind },
     });
+    await auditChainSkipped(work, request, row);
     work.emit({ type: "promotion.changed", modelId, environmentName, promotionId: row.id });
     return presentPromotion(row);
+  });
+}
+
+/** The override of the chain rule, with what it overrode. */
+export async function auditChainSkipped(work: UnitOfWork, request: ValidatedPromotionRequest, promotion: PromotionRow): Promise<void> {
+  if (!request.chainSkipped) return;
+  await work.audit({
+    modelId: request.modelId,
+    kind: "promotion.chain_skipped",
+    objectId: promotion.id,
+    objectName: request.environment.name,
+    details: {
+      deployment_id: request.candidate.id,
+      required_environment: request.chainSkipped.requiredEnvironment,
+      reason: request.chainSkipped.reason,
+      refusal: request.chainSkipped.message,
+    },
   });
 }
 

@@ -15,6 +15,10 @@ export interface EnvironmentRow {
   public: boolean;
   /** null: no shadow (column added by migration 10) */
   shadow: ShadowSettings | null;
+  /** the workspace environment this one is of (inherits its variables, secrets, settings, chain rule), or null */
+  workspace_environment_id: string | null;
+  /** uses the workspace environment's default promotion settings (the model set none of its own) */
+  inherit_promotion_settings: boolean;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
@@ -31,13 +35,15 @@ export async function insertEnvironment(
     promotionSettingsId: string | null;
     public?: boolean;
     shadow?: ShadowSettings | null;
+    workspaceEnvironmentId?: string | null;
+    inheritPromotionSettings?: boolean;
     at: string;
   },
 ): Promise<EnvironmentRow> {
   const [row] = await sql.query<EnvironmentRow>(
     `INSERT INTO environments (id, model_id, name, autoscaling_settings, inline_promotion_settings, promotion_settings_id,
-       created_at, updated_at, public, shadow)
-     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $7, $8, $9::jsonb) RETURNING *`,
+       created_at, updated_at, public, shadow, workspace_environment_id, inherit_promotion_settings)
+     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $7, $8, $9::jsonb, $10, $11) RETURNING *`,
     [
       environment.id,
       environment.modelId,
@@ -48,6 +54,8 @@ export async function insertEnvironment(
       environment.at,
       environment.public ?? false,
       environment.shadow ? JSON.stringify(environment.shadow) : null,
+      environment.workspaceEnvironmentId ?? null,
+      environment.inheritPromotionSettings ?? false,
     ],
   );
   return row!;
@@ -98,7 +106,28 @@ export async function listEnvironmentsPromotedInto(sql: SqlExecutor, deploymentI
   );
 }
 
-/** Live environments that refer to a named promotion settings object. */
+/** Live environments of live models that belong to a workspace environment, by model. */
+export async function listEnvironmentsOfWorkspace(sql: SqlExecutor, workspaceEnvironmentId: string): Promise<EnvironmentRow[]> {
+  return sql.query<EnvironmentRow>(
+    `SELECT e.* FROM environments e JOIN models m ON m.id = e.model_id
+     WHERE e.workspace_environment_id = $1 AND e.deleted_at IS NULL AND m.deleted_at IS NULL ORDER BY m.name, e.model_id`,
+    [workspaceEnvironmentId],
+  );
+}
+
+/** A model's environment of a workspace environment. */
+export async function findModelEnvironmentOfWorkspace(
+  sql: SqlExecutor,
+  modelId: string,
+  workspaceEnvironmentId: string,
+): Promise<EnvironmentRow | undefined> {
+  const [row] = await sql.query<EnvironmentRow>(
+    "SELECT * FROM environments WHERE model_id = $1 AND workspace_environment_id = $2 AND deleted_at IS NULL",
+    [modelId, workspaceEnvironmentId],
+  );
+  return row;
+}
+
 /** (environment name, deployment it serves) of a model's serving environments, production first. */
 export async function listServingEnvironments(sql: SqlExecutor, modelId: string): Promise<{ name: string; current_deployment_id: string }[]> {
   return sql.query<{ name: string; current_deployment_id: string }>(
@@ -126,6 +155,8 @@ export interface EnvironmentChanges {
   public?: boolean;
   /** null removes the shadow */
   shadow?: ShadowSettings | null;
+  workspaceEnvironmentId?: string | null;
+  inheritPromotionSettings?: boolean;
 }
 
 export async function updateEnvironment(
@@ -149,6 +180,8 @@ export async function updateEnvironment(
   if (changes.previousDeploymentId !== undefined) set("previous_deployment_id", changes.previousDeploymentId);
   if (changes.public !== undefined) set("public", changes.public);
   if (changes.shadow !== undefined) set("shadow", changes.shadow === null ? null : JSON.stringify(changes.shadow), "::jsonb");
+  if (changes.workspaceEnvironmentId !== undefined) set("workspace_environment_id", changes.workspaceEnvironmentId);
+  if (changes.inheritPromotionSettings !== undefined) set("inherit_promotion_settings", changes.inheritPromotionSettings);
   const [row] = await sql.query<EnvironmentRow>(
     `UPDATE environments SET ${sets.join(", ")} WHERE id = $1 RETURNING *`,
     params,

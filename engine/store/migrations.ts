@@ -254,6 +254,46 @@ UPDATE promotion_settings SET settings = settings || '{"webhooks": []}'::jsonb W
 `,
   },
   {
+    version: 9,
+    name: "workspace environments",
+    sql: `
+-- Environments defined once for every model: variables, secrets, default promotion settings and
+-- the promotion chain (requires, min_soak_seconds).
+CREATE TABLE workspace_environments (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  description text NOT NULL DEFAULT '',
+  inline_promotion_settings jsonb NOT NULL,
+  promotion_settings_id text REFERENCES promotion_settings (id),
+  -- the name of the live workspace environment a deployment must have passed first
+  requires text,
+  min_soak_seconds integer NOT NULL DEFAULT 0,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  deleted_at timestamptz
+);
+CREATE UNIQUE INDEX workspace_environments_name_live ON workspace_environments (name) WHERE deleted_at IS NULL;
+
+-- As variables: a secret's value is encrypted (key_id names the key).
+CREATE TABLE workspace_variables (
+  workspace_environment_id text NOT NULL REFERENCES workspace_environments (id),
+  name text NOT NULL,
+  value text NOT NULL,
+  secret boolean NOT NULL,
+  key_id text,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  PRIMARY KEY (workspace_environment_id, name)
+);
+
+-- A model's environment of a workspace environment; inherit_promotion_settings: it uses the
+-- workspace's default promotion settings (until the model sets its own).
+ALTER TABLE environments ADD COLUMN workspace_environment_id text REFERENCES workspace_environments (id);
+ALTER TABLE environments ADD COLUMN inherit_promotion_settings boolean NOT NULL DEFAULT false;
+CREATE INDEX environments_workspace ON environments (workspace_environment_id) WHERE deleted_at IS NULL;
+`,
+  },
+  {
     version: 10,
     name: "environment shadow and header routing",
     sql: `

@@ -107,6 +107,25 @@ export async function reencryptSecrets(sql: Sql): Promise<ReencryptionReport> {
       if (row.key_id === null) counts.fromPlaintext++;
       else counts.fromOldKeys++;
     }
+    // Workspace secrets (workspace_variables) are encrypted from their first write: only a key
+    // rotation leaves some under an older key.
+    const workspaceRows = await tx.query<StoredVariableRow & { workspace_environment_id: string }>(
+      `SELECT *, workspace_environment_id AS environment_id FROM workspace_variables
+       WHERE secret AND key_id IS DISTINCT FROM $1 ORDER BY workspace_environment_id, name FOR UPDATE`,
+      [tx.keyring.currentKeyId],
+    );
+    for (const row of workspaceRows) {
+      const plaintext = decrypted(tx, row).value;
+      const stored = tx.keyring.encrypt(plaintext, variableContext(row.workspace_environment_id, row.name));
+      await tx.query("UPDATE workspace_variables SET value = $3, key_id = $4 WHERE workspace_environment_id = $1 AND name = $2", [
+        row.workspace_environment_id,
+        row.name,
+        stored.ciphertext,
+        stored.keyId,
+      ]);
+      if (row.key_id === null) counts.fromPlaintext++;
+      else counts.fromOldKeys++;
+    }
     return counts;
   });
   if (report.fromPlaintext > 0) {

@@ -29,6 +29,10 @@ export const AUDIT_LOG_KINDS = [
   "promotion.paused",
   "promotion.webhook",
   "promotion.finished",
+  "workspace_environment.created",
+  "workspace_environment.updated",
+  "workspace_environment.deleted",
+  "promotion.chain_skipped",
   "api_key.created",
   "api_key.revoked",
 ] as const;

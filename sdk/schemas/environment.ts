@@ -12,11 +12,23 @@ export const PRODUCTION_ENVIRONMENT_NAME = "production";
 
 export const EnvironmentName = DnsLabelName;
 
-/** A variable as read back: secret values are write-only and never returned. */
+/**
+ * Where an effective value of a model's environment comes from: the model's own environment
+ * (`model`, which overrides) or the workspace environment it belongs to (`workspace`).
+ */
+export const ValueSource = z.enum(["model", "workspace"]);
+export type ValueSource = z.infer<typeof ValueSource>;
+
+/**
+ * A variable as read back: secret values are write-only and never returned. `source` is given for
+ * the environments of a workspace environment (where the effective value comes from); an
+ * environment of the model's own has model variables only and leaves it out.
+ */
 export const Variable = z.object({
   name: z.string().max(128),
   secret: z.boolean(),
   value: z.string().max(65_536).optional(),
+  source: ValueSource.optional(),
 });
 export type Variable = z.infer<typeof Variable>;
 
@@ -51,7 +63,16 @@ export const Environment = z.object({
   /** effective settings: the named object's when promotion_settings_id is set, else the inline ones */
   promotion_settings: PromotionSettings,
   promotion_settings_id: ObjectId.nullable(),
+  /** effective variables: the workspace environment's, overridden by the model's own of the same name */
   variables: z.array(Variable),
+  /**
+   * the workspace environment (GET /v1/environments/{name}) this environment belongs to: it
+   * inherits that one's variables, secrets and default promotion settings, and its chain rule
+   * (`requires`, `min_soak_seconds`); null for an environment of the model's own
+   */
+  workspace_environment: EnvironmentName.nullable(),
+  /** where `promotion_settings` come from: the model's environment (inline or named), or the workspace environment */
+  promotion_settings_source: ValueSource,
   /** predict URL path of the environment on the engine's data plane */
   endpoint: z.string().max(512),
   /** true: its predict endpoint answers without an API key (opt-in, audited); default false */
@@ -102,9 +123,23 @@ export const PatchEnvironmentBody = z
     public: z.boolean().optional(),
     /** the whole shadow (replaces the previous one), or null to remove it; traffic is not touched */
     shadow: ShadowSettings.nullable().optional(),
+    /**
+     * true: use the workspace environment's default promotion settings again (drops the model's
+     * own); only for an environment of a workspace environment. Setting promotion_settings or
+     * promotion_settings_id makes the model's own settings override the workspace's.
+     */
+    inherit_promotion_settings: z.literal(true).optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
+    if (body.inherit_promotion_settings === true && (body.promotion_settings !== undefined || body.promotion_settings_id !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["inherit_promotion_settings"],
+        message: "inherit the workspace's settings or give the model's own (promotion_settings, promotion_settings_id), not both",
+        params: { rule: "mutually_exclusive" },
+      });
+    }
     if (body.promotion_settings !== undefined && typeof body.promotion_settings_id === "string") {
       ctx.addIssue({
         code: "custom",

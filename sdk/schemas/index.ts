@@ -8,6 +8,7 @@ export * from "./deployment.js";
 export * from "./promotion.js";
 export * from "./shadow.js";
 export * from "./environment.js";
+export * from "./workspace-environment.js";
 export * from "./audit-log.js";
 export * from "./variables-rollout.js";
 export * from "./api-key.js";

@@ -93,6 +93,11 @@ export const PromoteBody = z
     deployment_id: ObjectId,
     /** fail the promotion (traffic back to previous) if it has not succeeded after this long */
     timeout_seconds: z.int().min(1).max(86_400).optional(),
+    /**
+     * promote although the deployment has not passed the environment's required one (the chain
+     * rule of workspace environments); needs an admin key, and is audited (promotion.chain_skipped)
+     */
+    skip_chain: z.boolean().optional(),
   })
   .strict();
 export type PromoteBody = z.infer<typeof PromoteBody>;

@@ -1,0 +1,145 @@
+import type { ChainStage, ModelChain } from "../../sdk/index.js";
+import { nameWithId } from "../../sdk/labels.js";
+import { presentAnalysisStatus } from "../analysis/status.js";
+import type { AnalysisState } from "../analysis/types.js";
+import { listLiveDeployments, type DeploymentRow } from "../store/deployments.js";
+import { findModelEnvironmentOfWorkspace, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
+import { listPromotions, type PromotionRow } from "../store/promotions.js";
+import type { SqlExecutor } from "../store/sql.js";
+import { toIsoTimestamp } from "../store/timestamps.js";
+import { findLiveWorkspaceEnvironment, findWorkspaceEnvironmentById, listLiveWorkspaceEnvironments } from "../store/workspace-environments.js";
+import { requireModel } from "./lookups.js";
+import { chainOrder } from "./workspace-environments.js";
+
+/**
+ * The promotion chain of workspace environments: a deployment goes into an environment that
+ * `requires` another only after its promotion into the model's environment of that other one
+ * SUCCEEDED (with no failed analysis run, when it had an analysis that was not a dry run) and it
+ * served there `min_soak_seconds` since. One rule for the promote routes (a 409 with the message)
+ * and for GET /v1/models/{model_id}/chain.
+ */
+
+/** Why a deployment may not go into an environment yet. */
+export type ChainBlockReason = "never_promoted" | "not_succeeded" | "analysis_failed" | "soaking" | "replaced_before_soak";
+
+export type ChainVerdict =
+  | { ok: true; requiredEnvironment: string | null }
+  | {
+      ok: false;
+      requiredEnvironment: string;
+      reason: ChainBlockReason;
+      message: string;
+      /** while soaking: since when it serves there, and when it passes */
+      soakingSince?: Date;
+      soakReadyAt?: Date;
+    };
+
+function failedAnalysisRuns(promotion: PromotionRow): number {
+  const state = promotion.planner_state as { analysis?: AnalysisState; settings?: { analysis?: { dry_run?: boolean } | null } };
+  const status = presentAnalysisStatus(state.analysis, state.settings?.analysis?.dry_run ?? false);
+  if (status === null || status.dry_run) return 0;
+  return status.failed_runs;
+}
+
+/**
+ * May `deployment` be promoted into `environment` now, by the chain rule? Environments of the
+ * model's own, and workspace environments that require nothing, always allow it.
+ */
+export async function chainVerdict(
+  sql: SqlExecutor,
+  environment: EnvironmentRow,
+  deployment: Pick<DeploymentRow, "id" | "name">,
+  now: Date,
+): Promise<ChainVerdict> {
+  if (environment.workspace_environment_id === null) return { ok: true, requiredEnvironment: null };
+  const workspace = await findWorkspaceEnvironmentById(sql, environment.workspace_environment_id);
+  if (!workspace || workspace.requires === null) return { ok: true, requiredEnvironment: null };
+  const required = workspace.requires;
+  const who = `deployment ${nameWithId(deployment.name, deployment.id)}`;
+  const blocked = (reason: ChainBlockReason, why: string, soak: { soakingSince?: Date; soakReadyAt?: Date } = {}): ChainVerdict => ({
+    ok: false,
+    requiredEnvironment: required,
+    reason,
+    message:
+      `${who} has not passed ${required}, which ${environment.name} requires: ${why}; ` +
+      `promote it through ${required} first (or send "skip_chain": true with an admin key)`,
+    ...soak,
+  });
+  const requiredWorkspace = await findLiveWorkspaceEnvironment(sql, required);
+  const requiredEnvironment = requiredWorkspace ? await findModelEnvironmentOfWorkspace(sql, environment.model_id, requiredWorkspace.id) : undefined;
+  if (!requiredEnvironment) return blocked("never_promoted", `model ${environment.model_id} has no ${required} environment`);
+  // newest first
+  const promotions = await listPromotions(sql, requiredEnvironment.id);
+  const own = promotions.filter((promotion) => promotion.deployment_id === deployment.id);
+  const latest = own[0];
+  if (!latest) return blocked("never_promoted", `it was never promoted to ${required}`);
+  const passed = own.find((promotion) => promotion.status === "SUCCEEDED" && promotion.finished_at !== null);
+  if (!passed) {
+    const detail = latest.error_message !== null ? ` (${latest.error_message})` : "";
+    return blocked("not_succeeded", `its promotion to ${required} is ${latest.status}${detail}, not SUCCEEDED`);
+  }
+  const failedRuns = failedAnalysisRuns(passed);
+  if (failedRuns > 0) return blocked("analysis_failed", `its promotion to ${required} had ${failedRuns} failed analysis run(s)`);
+  const soakSeconds = workspace.min_soak_seconds;
+  if (soakSeconds === 0) return { ok: true, requiredEnvironment: required };
+  const since = passed.finished_at!;
+  // It served until the next promotion there took over (a SUCCEEDED one started after it passed).
+  const replacedBy = promotions
+    .filter((promotion) => promotion.status === "SUCCEEDED" && promotion.finished_at !== null && promotion.started_at.getTime() >= since.getTime() && promotion.id !== passed.id)
+    .at(-1);
+  const servingNow = requiredEnvironment.current_deployment_id === deployment.id;
+  const until = servingNow || !replacedBy ? now : replacedBy.finished_at!;
+  const servedMs = until.getTime() - since.getTime();
+  if (servedMs >= soakSeconds * 1000) return { ok: true, requiredEnvironment: required };
+  const servedSeconds = Math.max(0, Math.floor(servedMs / 1000));
+  if (!servingNow && replacedBy) {
+    return blocked("replaced_before_soak", `it served in ${required} for ${servedSeconds} s of the ${soakSeconds} s required (min_soak_seconds) before it was replaced`);
+  }
+  const readyAt = new Date(since.getTime() + soakSeconds * 1000);
+  return blocked(
+    "soaking",
+    `it has soaked in ${required} for ${servedSeconds} s of the ${soakSeconds} s required (min_soak_seconds), since ${since.toISOString()}; it passes at ${readyAt.toISOString()}`,
+    { soakingSince: since, soakReadyAt: readyAt },
+  );
+}
+
+/** GET /v1/models/{model_id}/chain: every published deployment's stage in each workspace environment. */
+export async function modelChain(sql: SqlExecutor, modelId: string, now: Date): Promise<ModelChain> {
+  await requireModel(sql, modelId);
+  const workspaces = chainOrder(await listLiveWorkspaceEnvironments(sql));
+  const environments = new Map((await listLiveEnvironments(sql, modelId)).map((row) => [row.workspace_environment_id, row]));
+  const deployments = (await listLiveDeployments(sql, modelId)).filter((row) => !row.is_development);
+  const promotionsOf = new Map<string, PromotionRow[]>();
+  for (const workspace of workspaces) {
+    const environment = environments.get(workspace.id);
+    if (environment) promotionsOf.set(environment.id, await listPromotions(sql, environment.id));
+  }
+  const out: ModelChain["deployments"] = [];
+  for (const deployment of [...deployments].sort((a, b) => b.created_at.getTime() - a.created_at.getTime())) {
+    const stages: ChainStage[] = [];
+    for (const workspace of workspaces) {
+      const environment = environments.get(workspace.id);
+      if (!environment) continue;
+      const own = (promotionsOf.get(environment.id) ?? []).filter((promotion) => promotion.deployment_id === deployment.id);
+      const passed = own.find((promotion) => promotion.status === "SUCCEEDED" && promotion.finished_at !== null);
+      const verdict = await chainVerdict(sql, environment, deployment, now);
+      stages.push({
+        environment: environment.name,
+        requires: workspace.requires,
+        serving: environment.current_deployment_id === deployment.id,
+        promotion_status: own[0]?.status ?? null,
+        passed_at: passed ? toIsoTimestamp(passed.finished_at!) : null,
+        can_promote: verdict.ok,
+        blocked_by: verdict.ok ? null : verdict.message,
+        soaking_since: !verdict.ok && verdict.soakingSince ? verdict.soakingSince.toISOString() : null,
+        soak_ready_at: !verdict.ok && verdict.soakReadyAt ? verdict.soakReadyAt.toISOString() : null,
+      });
+    }
+    out.push({ deployment_id: deployment.id, deployment_name: deployment.name, stages });
+  }
+  return {
+    model_id: modelId,
+    environments: workspaces.map((workspace) => ({ name: workspace.name, requires: workspace.requires, min_soak_seconds: workspace.min_soak_seconds })),
+    deployments: out,
+  };
+}
