@@ -117,6 +117,44 @@ export class ModelplaneClient {
     return this.call("revokeApiKey", { params: { api_key_id: apiKeyId } }, options);
   }
 
+  // workspace environments
+  /** Creates a workspace environment: every model gets an environment of it. */
+  createWorkspaceEnvironment(
+    body: RouteBodyInput<"createWorkspaceEnvironment">,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<RouteResponse<"createWorkspaceEnvironment">> {
+    return this.call("createWorkspaceEnvironment", { body }, options);
+  }
+  /** Workspace environments in chain order (what requires nothing first). */
+  async listWorkspaceEnvironments(options: { signal?: AbortSignal } = {}): Promise<RouteResponse<"listWorkspaceEnvironments">["environments"]> {
+    return (await this.call("listWorkspaceEnvironments", {}, options)).environments;
+  }
+  getWorkspaceEnvironment(name: string, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<"getWorkspaceEnvironment">> {
+    return this.call("getWorkspaceEnvironment", { params: { env_name: name } }, options);
+  }
+  /** Variables and secrets merge by name (null deletes); every model environment whose values change rolls. */
+  patchWorkspaceEnvironment(
+    name: string,
+    body: RouteBodyInput<"patchWorkspaceEnvironment">,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<RouteResponse<"patchWorkspaceEnvironment">> {
+    return this.call("patchWorkspaceEnvironment", { params: { env_name: name }, body }, options);
+  }
+  deleteWorkspaceEnvironment(name: string, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<"deleteWorkspaceEnvironment">> {
+    return this.call("deleteWorkspaceEnvironment", { params: { env_name: name } }, options);
+  }
+  /** What serves a workspace environment in every model. */
+  async listWorkspaceEnvironmentDeployments(
+    name: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<RouteResponse<"listWorkspaceEnvironmentDeployments">["deployments"]> {
+    return (await this.call("listWorkspaceEnvironmentDeployments", { params: { env_name: name } }, options)).deployments;
+  }
+  /** Each deployment's position in the promotion chain: passed, soaking since, blocked by what. */
+  modelChain(modelId: string, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<"getModelChain">> {
+    return this.call("getModelChain", { params: { model_id: modelId } }, options);
+  }
+
   /**
    * The engine's state changes as they happen (`GET /v1/events`), reconnecting by itself and
    * resuming after the last event it gave; a `reset` event means refetch (see sdk/events.ts).

@@ -1,6 +1,7 @@
 import type { Deployment } from "../../sdk/schemas/deployment.js";
 import type { Environment } from "../../sdk/schemas/environment.js";
 import type { PromotionSettings } from "../../sdk/schemas/promotion-settings.js";
+import type { WorkspaceEnvironment } from "../../sdk/schemas/workspace-environment.js";
 import { describePromotion } from "../../sdk/wait.js";
 import { connect, namedPositionals, parseCommandLine, printJson, printLine } from "../command-line.js";
 import { formatFields, formatTable, formatTime, orDash } from "../format.js";
@@ -25,7 +26,9 @@ function promotionMode(settings: PromotionSettings): string {
 /** `origin`: the engine URL, so the endpoint line is a URL to copy. */
 function environmentFields(environment: Environment, origin: string) {
   const autoscaling = environment.autoscaling_settings;
-  const variables = environment.variables.map((variable) => (variable.secret ? `${variable.name} (secret)` : variable.name));
+  const variables = environment.variables.map(
+    (variable) => `${variable.name}${variable.secret ? " (secret)" : ""}${variable.source === "workspace" ? " (workspace)" : ""}`,
+  );
   return [
     ["name", environment.name],
     ["model", environment.model_id],
@@ -37,18 +40,89 @@ function environmentFields(environment: Environment, origin: string) {
     ["autoscaling", `${autoscaling.min_replica}–${autoscaling.max_replica} replicas, concurrency target ${autoscaling.concurrency_target}`],
     ["promotion mode", promotionMode(environment.promotion_settings)],
     ["cleanup", environment.promotion_settings.promotion_cleanup_strategy],
+    ["workspace environment", orDash(environment.workspace_environment)],
+    [
+      "promotion settings",
+      environment.promotion_settings_source === "workspace"
+        ? `from workspace environment ${environment.workspace_environment ?? "-"}`
+        : environment.promotion_settings_id
+          ? `named ${environment.promotion_settings_id}`
+          : "inline",
+    ],
+    ["variables", variables.length > 0 ? variables.join(", ") : "-"],
+  ] as const;
+}
+
+function workspaceFields(environment: WorkspaceEnvironment) {
+  const variables = environment.variables.map((variable) => (variable.secret ? `${variable.name} (secret)` : `${variable.name}=${variable.value ?? ""}`));
+  return [
+    ["name", environment.name],
+    ["description", environment.description === "" ? "-" : environment.description],
+    ["requires", environment.requires === null ? "-" : `${environment.requires}, soak ${environment.min_soak_seconds}s`],
+    ["promotion mode", promotionMode(environment.promotion_settings)],
     ["promotion settings", environment.promotion_settings_id ? `named ${environment.promotion_settings_id}` : "inline"],
     ["variables", variables.length > 0 ? variables.join(", ") : "-"],
+    ["models", String(environment.models_count)],
   ] as const;
 }
 
 export const environmentsCommand: CliCommand = {
   name: "environments",
-  summary: "list a model's environments, or show one with its promotion",
-  usage: "modelplane environments list <model> [--json] | modelplane environments get <model> <env> [--json]",
+  summary: "list a model's environments, or show one with its promotion; workspace environments across models",
+  usage:
+    "modelplane environments list <model> [--json] | modelplane environments get <model> <env> [--json]\n" +
+    "       modelplane environments workspace [--json] | modelplane environments show <env> [--json]",
+  help: [
+    "  list <model>       a model's environments",
+    "  get <model> <env>  one environment of a model, with its promotion",
+    "  workspace          the workspace environments, in chain order",
+    "  show <env>         a workspace environment and what serves it in every model",
+  ].join("\n"),
   async run(args) {
     const { values, positionals } = parseCommandLine(args, { json: { type: "boolean" } });
     const [action, ...rest] = positionals;
+    if (action === "workspace") {
+      namedPositionals(rest, []);
+      const client = connect(values);
+      const list = await client.call("listWorkspaceEnvironments", { params: {} });
+      if (values.json) printJson(list);
+      else {
+        printLine(formatTable(
+          ["name", "requires", "soak", "variables", "models"],
+          list.environments.map((environment) => [
+            environment.name,
+            orDash(environment.requires),
+            environment.requires === null ? "-" : `${environment.min_soak_seconds}s`,
+            String(environment.variables.length),
+            String(environment.models_count),
+          ]),
+        ));
+      }
+      return 0;
+    }
+    if (action === "show") {
+      const { env } = namedPositionals(rest, ["env"]);
+      const client = connect(values);
+      const environment = await client.call("getWorkspaceEnvironment", { params: { env_name: env } });
+      const { deployments } = await client.call("listWorkspaceEnvironmentDeployments", { params: { env_name: env } });
+      if (values.json) printJson({ environment, deployments });
+      else {
+        printLine(formatFields(workspaceFields(environment)));
+        printLine("");
+        printLine(formatTable(
+          ["model", "current", "status", "promotion", "candidate", "settings"],
+          deployments.map((entry) => [
+            entry.model_name,
+            orDash(entry.current_deployment?.name),
+            orDash(entry.current_deployment?.status),
+            orDash(entry.promotion_status),
+            orDash(entry.candidate_deployment_id),
+            entry.promotion_settings_source,
+          ]),
+        ));
+      }
+      return 0;
+    }
     if (action === "list") {
       const { model } = namedPositionals(rest, ["model"]);
       const client = connect(values);
@@ -81,6 +155,8 @@ export const environmentsCommand: CliCommand = {
       else printLine(formatFields(environmentFields(environment, client.endpoint)));
       return 0;
     }
-    throw new UsageError(action === undefined ? "missing action: list or get" : `unknown action '${action}': list or get`);
+    throw new UsageError(
+      action === undefined ? "missing action: list, get, workspace or show" : `unknown action '${action}': list, get, workspace or show`,
+    );
   },
 };

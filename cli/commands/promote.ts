@@ -66,10 +66,10 @@ export async function reportPromotion(
 export const promoteCommand: CliCommand = {
   name: "promote",
   summary: "promote a deployment to an environment (instant, canary or rolling, by its settings)",
-  usage: "modelplane promote <model> <env> <deployment> [--wait] [--timeout S] [--json]",
-  help: WAIT_HELP,
+  usage: "modelplane promote <model> <env> <deployment> [--wait] [--timeout S] [--json] [--skip-chain]",
+  help: `${WAIT_HELP}\n  --skip-chain     promote although the deployment has not passed the environment's required one (audited)`,
   async run(args) {
-    const { values, positionals } = parseCommandLine(args, WAIT_OPTIONS);
+    const { values, positionals } = parseCommandLine(args, { ...WAIT_OPTIONS, "skip-chain": { type: "boolean" } });
     const { model, env, deployment } = namedPositionals(positionals, ["model", "env", "deployment"]);
     const timeoutSeconds = values.timeout !== undefined ? parseSeconds("--timeout", values.timeout) : undefined;
     const client = connect(values);
@@ -77,7 +77,11 @@ export const promoteCommand: CliCommand = {
     const candidate = await resolveDeployment(client, modelId, deployment);
     const started = await client.call("promote", {
       params: { model_id: modelId, env_name: env },
-      body: { deployment_id: candidate.id, ...(timeoutSeconds !== undefined ? { timeout_seconds: timeoutSeconds } : {}) },
+      body: {
+        deployment_id: candidate.id,
+        ...(timeoutSeconds !== undefined ? { timeout_seconds: timeoutSeconds } : {}),
+        ...(values["skip-chain"] === true ? { skip_chain: true } : {}),
+      },
     });
     return reportPromotion(client, modelId, started, {
       wait: values.wait === true,

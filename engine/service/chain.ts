@@ -122,7 +122,9 @@ export async function modelChain(sql: SqlExecutor, modelId: string, now: Date): 
       if (!environment) continue;
       const own = (promotionsOf.get(environment.id) ?? []).filter((promotion) => promotion.deployment_id === deployment.id);
       const passed = own.find((promotion) => promotion.status === "SUCCEEDED" && promotion.finished_at !== null);
-      const verdict = await chainVerdict(sql, environment, deployment, now);
+      // as a promote would: rolling back to the environment's previous deployment is exempt
+      const verdict: ChainVerdict =
+        environment.previous_deployment_id === deployment.id ? { ok: true, requiredEnvironment: null } : await chainVerdict(sql, environment, deployment, now);
       stages.push({
         environment: environment.name,
         requires: workspace.requires,
