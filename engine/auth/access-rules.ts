@@ -59,7 +59,8 @@ export function decidePredictAccess(
   credentialGiven: boolean,
   grant: KeyGrant | undefined,
 ): AccessDecision {
-  if (isPublic && target.kind === "environment") return ALLOWED;
+  // header routing to the candidate is never anonymous, even on a public environment
+  if (isPublic && target.kind === "environment" && target.candidate !== true) return ALLOWED;
   if (grant === undefined) return credentialGiven ? UNKNOWN_KEY : NO_KEY;
   switch (grant.scope) {
     case "admin":

@@ -110,7 +110,7 @@ export class AccessView {
 
   /** A predict request, from its parsed target and its Authorization header value. */
   authorizePredict(target: DataPlaneTarget, authorization: string | undefined): AccessDecision {
-    if (target.kind === "environment" && this.isPublic(target.modelId, target.envName)) return decidePredictAccess(target, true, false, undefined);
+    if (target.kind === "environment" && target.candidate !== true && this.isPublic(target.modelId, target.envName)) return decidePredictAccess(target, true, false, undefined);
     return decidePredictAccess(target, false, authorization !== undefined, this.grantFor(credentialOf(authorization)));
   }
 

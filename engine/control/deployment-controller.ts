@@ -191,6 +191,7 @@ export class DeploymentController {
       return;
     }
     this.#table.setShadow(modelId, environmentName, route.shadow ?? null);
+    this.#table.setHeaderRouting(modelId, environmentName, route.header_routing ?? null);
     this.setTraffic(modelId, environmentName, {
       currentDeploymentId: route.current_deployment_id,
       candidateDeploymentId: route.candidate_deployment_id,

@@ -1,6 +1,7 @@
 /** A predict URL, parsed. The engine's management API lives under /v1/, so no path overlaps. */
 export type DataPlaneTarget =
-  | { kind: "environment"; modelId: string; envName: string }
+  /** `candidate`: header routing asked for the environment's in-progress candidate (router.ts) */
+  | { kind: "environment"; modelId: string; envName: string; candidate?: true }
   | { kind: "deployment"; modelId: string; deploymentId: string }
   | { kind: "development"; modelId: string };
 

@@ -70,7 +70,8 @@ export function resolveTarget(table: RoutingTable, target: DataPlaneTarget, rand
       if (environment === undefined) {
         return { ok: false, message: `environment "${target.envName}" of model "${modelId}" not found` };
       }
-      const picked = pickDeployment(environment, rand);
+      // header routing to the candidate; without a promotion in progress, the usual split
+      const picked = target.candidate === true && environment.candidateDeploymentId !== null ? environment.candidateDeploymentId : pickDeployment(environment, rand);
       if (picked === null) {
         return {
           ok: false,

@@ -215,9 +215,16 @@ export function createRouter(options: RouterOptions): Router {
         if (method !== "POST") return undefined;
         const parsed = parseDataPlaneUrl(target);
         if (parsed === undefined) return undefined;
+        let routed = parsed.target;
+        if (table.hasHeaderRouting) {
+          const chosen = headerRoutedTarget(table, routed, fastPathRequest(method, target, fields).header);
+          // a refused value goes to node:http, which answers the 403
+          if (!("kind" in chosen)) return undefined;
+          routed = chosen;
+        }
         // Turned away callers go to node:http, which checks again and answers 401/403.
-        if (!authorize(parsed.target, authorization).ok) return undefined;
-        const resolution = resolveTarget(table, parsed.target, rand);
+        if (!authorize(routed, authorization).ok) return undefined;
+        const resolution = resolveTarget(table, routed, rand);
         if (!resolution.ok || runtime.readyReplicas(resolution.replicaSetId).length === 0) return undefined;
         return {
           deploymentId: resolution.deploymentId,
@@ -273,7 +280,18 @@ export function createRouter(options: RouterOptions): Router {
     const parsed = parseDataPlaneUrl(req.url ?? "/");
     if (parsed === undefined) return false;
     const { authorization } = req.headers;
-    const access = authorize(parsed.target, authorization);
+    let routed = parsed.target;
+    if (table.hasHeaderRouting) {
+      const chosen = headerRoutedTarget(table, routed, nodeRequest(req).header);
+      if (!("kind" in chosen)) {
+        metrics?.reject("forbidden");
+        req.resume();
+        sendError(res, chosen.code, chosen.message);
+        return true;
+      }
+      routed = chosen;
+    }
+    const access = authorize(routed, authorization);
     if (!access.ok) {
       metrics?.reject(access.code === "UNAUTHORIZED" ? "unauthorized" : "forbidden");
       req.resume();
@@ -286,7 +304,7 @@ export function createRouter(options: RouterOptions): Router {
       sendError(res, "METHOD_NOT_ALLOWED", "predict endpoints accept POST only", { allow: "POST" });
       return true;
     }
-    serve(req, res, parsed.target, parsed.query);
+    serve(req, res, routed, parsed.query);
     return true;
   }
 
@@ -464,6 +482,42 @@ export function createRouter(options: RouterOptions): Router {
     },
     close,
   };
+}
+
+/**
+ * Header routing (sdk/schemas/header-routing.ts): the target a request to an environment with
+ * header routing asks for — the candidate (the same environment, flagged), an allowed deployment
+ * (its per-deployment target, so the key scopes of that endpoint apply), the target as it was
+ * (no header or cookie), or a 403 for a value the environment does not allow.
+ */
+export function headerRoutedTarget(
+  table: RoutingTable,
+  target: DataPlaneTarget,
+  header: (name: string) => string | undefined,
+): DataPlaneTarget | Extract<AccessDecision, { ok: false }> {
+  if (target.kind !== "environment") return target;
+  const routing = table.headerRouting(target.modelId, target.envName);
+  if (routing === undefined) return target;
+  let value = header(routing.header.toLowerCase());
+  if (value === undefined && routing.cookie !== undefined) value = cookieValue(header("cookie"), routing.cookie);
+  if (value === undefined || value === "") return target;
+  if (value === "candidate") return { ...target, candidate: true };
+  if (routing.allowed_deployments.includes(value)) return { kind: "deployment", modelId: target.modelId, deploymentId: value };
+  return {
+    ok: false,
+    code: "FORBIDDEN",
+    message: `environment "${target.envName}" does not route "${value.slice(0, 64)}" by header: use "candidate" or a deployment in its header_routing.allowed_deployments`,
+  };
+}
+
+/** A cookie's value from a Cookie header ("a=1; b=2"), undefined when absent. */
+function cookieValue(cookies: string | undefined, name: string): string | undefined {
+  if (cookies === undefined) return undefined;
+  for (const pair of cookies.split(";")) {
+    const equals = pair.indexOf("=");
+    if (equals !== -1 && pair.slice(0, equals).trim() === name) return pair.slice(equals + 1).trim();
+  }
+  return undefined;
 }
 
 /** A fast-path request as the shadow's match sees it; its fields are looked at only when asked. */

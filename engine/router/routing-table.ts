@@ -1,3 +1,4 @@
+import type { HeaderRouting } from "../../sdk/schemas/header-routing.js";
 import type { ShadowSettings } from "../../sdk/schemas/shadow.js";
 
 /**
@@ -36,12 +37,16 @@ interface ModelRoutes {
   environments: Map<string, EnvironmentRoute>;
   /** kept apart from `environments`: a traffic shift (setEnvironment) never touches a shadow */
   shadows: Map<string, ShadowRoute>;
+  /** the same for header routing (sdk/schemas/header-routing.ts) */
+  headerRouting: Map<string, HeaderRouting>;
 }
 
 export class RoutingTable {
   private readonly models = new Map<string, ModelRoutes>();
   /** environments with a shadow, all models: 0 keeps the data plane's per-request cost to this one check */
   private shadowCount = 0;
+  /** environments with header routing, all models: the same one check */
+  private headerRoutingCount = 0;
 
   setDeployment(modelId: string, deploymentId: string, route: DeploymentRoute): void {
     this.modelRoutes(modelId).deployments.set(deploymentId, { ...route });
@@ -58,6 +63,27 @@ export class RoutingTable {
   removeEnvironment(modelId: string, envName: string): void {
     this.models.get(modelId)?.environments.delete(envName);
     this.setShadow(modelId, envName, null);
+    this.setHeaderRouting(modelId, envName, null);
+  }
+
+  /** An environment's header routing (null: off). */
+  setHeaderRouting(modelId: string, envName: string, routing: HeaderRouting | null): void {
+    if (routing === null) {
+      if (this.models.get(modelId)?.headerRouting.delete(envName)) this.headerRoutingCount--;
+      return;
+    }
+    const routes = this.modelRoutes(modelId).headerRouting;
+    if (!routes.has(envName)) this.headerRoutingCount++;
+    routes.set(envName, routing);
+  }
+
+  headerRouting(modelId: string, envName: string): HeaderRouting | undefined {
+    return this.models.get(modelId)?.headerRouting.get(envName);
+  }
+
+  /** Whether any environment has header routing. */
+  get hasHeaderRouting(): boolean {
+    return this.headerRoutingCount !== 0;
   }
 
   /** An environment's shadow (null: none). Unchanged settings keep the same route (and queue). */
@@ -91,6 +117,7 @@ export class RoutingTable {
 
   removeModel(modelId: string): void {
     this.shadowCount -= this.models.get(modelId)?.shadows.size ?? 0;
+    this.headerRoutingCount -= this.models.get(modelId)?.headerRouting.size ?? 0;
     this.models.delete(modelId);
   }
 
@@ -127,7 +154,7 @@ export class RoutingTable {
   private modelRoutes(modelId: string): ModelRoutes {
     let model = this.models.get(modelId);
     if (model === undefined) {
-      model = { deployments: new Map(), environments: new Map(), shadows: new Map() };
+      model = { deployments: new Map(), environments: new Map(), shadows: new Map(), headerRouting: new Map() };
       this.models.set(modelId, model);
     }
     return model;

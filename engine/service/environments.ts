@@ -12,6 +12,7 @@ import {
   type Environment,
   type PatchEnvironmentBody,
   type PromotionSettingsPatch,
+  type HeaderRouting,
   type ShadowSettings,
 } from "../../sdk/index.js";
 import { conflict, invalidField, notFound } from "../errors.js";
@@ -61,6 +62,16 @@ async function checkedShadow(tx: SqlExecutor, modelId: string, shadow: ShadowSet
   return shadow;
 }
 
+/** Every allowed deployment must be a live one of this model (400 naming the element). */
+async function checkedHeaderRouting(tx: SqlExecutor, modelId: string, routing: HeaderRouting): Promise<HeaderRouting> {
+  for (const [index, deploymentId] of routing.allowed_deployments.entries()) {
+    if (!(await findLiveDeployment(tx, modelId, deploymentId))) {
+      throw invalidField(`header_routing.allowed_deployments.${index}`, "exists", `deployment ${deploymentId} not found in model ${modelId}`);
+    }
+  }
+  return routing;
+}
+
 export async function createEnvironment(
   context: ServiceContext,
   modelId: string,
@@ -73,6 +84,7 @@ export async function createEnvironment(
     }
     if (body.promotion_settings_id !== undefined) await requirePromotionSettingsObject(work.tx, body.promotion_settings_id);
     const shadow = body.shadow === undefined ? null : await checkedShadow(work.tx, modelId, body.shadow);
+    const headerRouting = body.header_routing === undefined ? null : await checkedHeaderRouting(work.tx, modelId, body.header_routing);
     const environment = await withConflictMessages(
       () =>
         insertEnvironment(work.tx, {
@@ -86,6 +98,7 @@ export async function createEnvironment(
           promotionSettingsId: body.promotion_settings_id ?? null,
           public: body.public ?? false,
           shadow,
+          headerRouting,
           at: work.at,
         }),
       {
@@ -177,6 +190,9 @@ export async function patchEnvironment(
     if (body.shadow !== undefined && JSON.stringify(body.shadow) !== JSON.stringify(existing.shadow ?? null)) {
       changes.shadow = body.shadow === null ? null : await checkedShadow(work.tx, modelId, body.shadow);
     }
+    if (body.header_routing !== undefined && JSON.stringify(body.header_routing) !== JSON.stringify(existing.header_routing ?? null)) {
+      changes.headerRouting = body.header_routing === null ? null : await checkedHeaderRouting(work.tx, modelId, body.header_routing);
+    }
     if (Object.keys(changes).length === 0) return loadEnvironment(work.tx, existing);
     const row = await updateEnvironment(work.tx, existing.id, changes, work.at);
     await work.audit({
@@ -192,6 +208,7 @@ export async function patchEnvironment(
         ...(changes.public !== undefined ? { public: changes.public } : {}),
         ...(changes.shadow !== undefined ? { shadow: changes.shadow } : {}),
         ...(changes.inheritPromotionSettings !== undefined ? { inherit_promotion_settings: changes.inheritPromotionSettings } : {}),
+        ...(changes.headerRouting !== undefined ? { header_routing: changes.headerRouting } : {}),
       },
     });
     work.emit({ type: "environment.changed", modelId, environmentName: row.name, deleted: false });

@@ -159,5 +159,6 @@ export async function loadEnvironment(sql: SqlExecutor, environment: Environment
     endpoint: environmentEndpoint(environment.model_id, environment.name),
     public: environment.public,
     shadow: environment.shadow ?? null,
+    header_routing: environment.header_routing ?? null,
   };
 }

@@ -1,4 +1,4 @@
-import type { AutoscalingSettings, PromotionSettings, ShadowSettings } from "../../sdk/index.js";
+import type { AutoscalingSettings, HeaderRouting, PromotionSettings, ShadowSettings } from "../../sdk/index.js";
 import { IN_PROGRESS_SQL } from "./promotions.js";
 import type { SqlExecutor } from "./sql.js";
 
@@ -19,6 +19,8 @@ export interface EnvironmentRow {
   workspace_environment_id: string | null;
   /** uses the workspace environment's default promotion settings (the model set none of its own) */
   inherit_promotion_settings: boolean;
+  /** null: off (column added by migration 10) */
+  header_routing: HeaderRouting | null;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
@@ -37,13 +39,14 @@ export async function insertEnvironment(
     shadow?: ShadowSettings | null;
     workspaceEnvironmentId?: string | null;
     inheritPromotionSettings?: boolean;
+    headerRouting?: HeaderRouting | null;
     at: string;
   },
 ): Promise<EnvironmentRow> {
   const [row] = await sql.query<EnvironmentRow>(
     `INSERT INTO environments (id, model_id, name, autoscaling_settings, inline_promotion_settings, promotion_settings_id,
-       created_at, updated_at, public, shadow, workspace_environment_id, inherit_promotion_settings)
-     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $7, $8, $9::jsonb, $10, $11) RETURNING *`,
+       created_at, updated_at, public, shadow, workspace_environment_id, inherit_promotion_settings, header_routing)
+     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $7, $8, $9::jsonb, $10, $11, $12::jsonb) RETURNING *`,
     [
       environment.id,
       environment.modelId,
@@ -56,6 +59,7 @@ export async function insertEnvironment(
       environment.shadow ? JSON.stringify(environment.shadow) : null,
       environment.workspaceEnvironmentId ?? null,
       environment.inheritPromotionSettings ?? false,
+      environment.headerRouting ? JSON.stringify(environment.headerRouting) : null,
     ],
   );
   return row!;
@@ -157,6 +161,8 @@ export interface EnvironmentChanges {
   shadow?: ShadowSettings | null;
   workspaceEnvironmentId?: string | null;
   inheritPromotionSettings?: boolean;
+  /** null turns header routing off */
+  headerRouting?: HeaderRouting | null;
 }
 
 export async function updateEnvironment(
@@ -182,6 +188,7 @@ export async function updateEnvironment(
   if (changes.shadow !== undefined) set("shadow", changes.shadow === null ? null : JSON.stringify(changes.shadow), "::jsonb");
   if (changes.workspaceEnvironmentId !== undefined) set("workspace_environment_id", changes.workspaceEnvironmentId);
   if (changes.inheritPromotionSettings !== undefined) set("inherit_promotion_settings", changes.inheritPromotionSettings);
+  if (changes.headerRouting !== undefined) set("header_routing", changes.headerRouting === null ? null : JSON.stringify(changes.headerRouting), "::jsonb");
   const [row] = await sql.query<EnvironmentRow>(
     `UPDATE environments SET ${sets.join(", ")} WHERE id = $1 RETURNING *`,
     params,

@@ -1,4 +1,4 @@
-import type { PromotionKind, PromotionSettings, PromotionStatus, ShadowSettings } from "../../sdk/index.js";
+import type { HeaderRouting, PromotionKind, PromotionSettings, PromotionStatus, ShadowSettings } from "../../sdk/index.js";
 import type { SqlExecutor } from "./sql.js";
 
 /**
@@ -128,6 +128,8 @@ export interface EnvironmentRouteRow {
   percent_traffic_to_new_version: number | null;
   /** the environment's shadow (sdk/schemas/shadow.ts), null: none */
   shadow: ShadowSettings | null;
+  /** the environment's header routing, null: off */
+  header_routing: HeaderRouting | null;
 }
 
 /**
@@ -140,7 +142,7 @@ export async function findEnvironmentRoute(sql: SqlExecutor, modelId: string, en
   const [row] = await sql.query<EnvironmentRouteRow>(
     `SELECT environments.id AS environment_id, environments.current_deployment_id,
             promotions.deployment_id AS candidate_deployment_id, promotions.percent_traffic_to_new_version,
-            environments.shadow
+            environments.shadow, environments.header_routing
        FROM environments
        LEFT JOIN promotions ON promotions.environment_id = environments.id AND promotions.${IN_PROGRESS_SQL}
       WHERE environments.model_id = $1 AND environments.name = $2 AND environments.deleted_at IS NULL`,

@@ -7,6 +7,7 @@ import { Deployment } from "./deployment.js";
 import { Promotion } from "./promotion.js";
 import { PromotionSettings, PromotionSettingsPatch } from "./promotion-settings.js";
 import { ShadowSettings } from "./shadow.js";
+import { HeaderRouting } from "./header-routing.js";
 
 export const PRODUCTION_ENVIRONMENT_NAME = "production";
 
@@ -79,6 +80,8 @@ export const Environment = z.object({
   public: z.boolean(),
   /** the shadow that gets copies of this environment's requests (sdk/schemas/shadow.ts), or null */
   shadow: ShadowSettings.nullable(),
+  /** which requests a header or cookie sends to the candidate (sdk/schemas/header-routing.ts), or null: off */
+  header_routing: HeaderRouting.nullable(),
 });
 export type Environment = z.infer<typeof Environment>;
 
@@ -95,6 +98,8 @@ export const CreateEnvironmentBody = z
     public: z.boolean().optional(),
     /** a shadow for the environment's requests (sdk/schemas/shadow.ts) */
     shadow: ShadowSettings.optional(),
+    /** header routing to the candidate (sdk/schemas/header-routing.ts); off by default */
+    header_routing: HeaderRouting.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -129,6 +134,8 @@ export const PatchEnvironmentBody = z
      * promotion_settings_id makes the model's own settings override the workspace's.
      */
     inherit_promotion_settings: z.literal(true).optional(),
+    /** header routing (replaces the previous one), or null to turn it off; traffic is not touched */
+    header_routing: HeaderRouting.nullable().optional(),
   })
   .strict()
   .superRefine((body, ctx) => {

@@ -7,6 +7,7 @@ export * from "./model.js";
 export * from "./deployment.js";
 export * from "./promotion.js";
 export * from "./shadow.js";
+export * from "./header-routing.js";
 export * from "./environment.js";
 export * from "./workspace-environment.js";
 export * from "./audit-log.js";

@@ -17,7 +17,7 @@ import { ObjectId, Timestamp, withoutControlCharacters } from "./common.js";
  */
 
 /** A header name (RFC 9110 token), lowercased when compared. */
-const HeaderName = z
+export const HeaderName = z
   .string()
   .min(1)
   .max(128)
