@@ -136,6 +136,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     // promotion analysis measures the candidate with the router's own counters
     analysis: new AnalysisRunner({
       requests: metrics.requests,
+      shadows: metrics.shadows,
       ...(options.prometheusUrl !== undefined ? { prometheusUrl: options.prometheusUrl } : {}),
     }),
   });

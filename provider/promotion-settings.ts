@@ -14,12 +14,16 @@ export interface RollingDeployConfigArgs {
 
 /** One analysis metric (sdk/schemas/promotion-analysis.ts), camelCase. */
 export interface AnalysisMetricArgs {
-  /** success_rate: non-5xx share; latency: a quantile in seconds; prometheus: a PromQL query */
-  type: "success_rate" | "latency" | "prometheus";
+  /** success_rate: non-5xx share; latency: a quantile in seconds; prometheus: a PromQL query;
+   * shadow_agreement: the share of mirrored requests the candidate answered alike (needs the
+   * environment's shadow on the candidate) */
+  type: "success_rate" | "latency" | "prometheus" | "shadow_agreement";
   /** the name in results (required for prometheus; built-ins default to success_rate / latency_p99 …) */
   name?: string;
-  /** success_rate: absolute minimum (0–1); prometheus: fail below it */
+  /** success_rate, shadow_agreement: absolute minimum (0–1); prometheus: fail below it */
   min?: number;
+  /** shadow_agreement: fewer compared copies in a window → inconclusive (default 20) */
+  minComparisons?: number;
   /** success_rate: fail when more than this below the previous deployment over the same window */
   maxDrop?: number;
   /** latency: 0.5 for p50, 0.99 for p99 */

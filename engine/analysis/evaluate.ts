@@ -10,6 +10,7 @@ import {
   type AnalysisMetricResult,
   type LatencyMetric,
   type PrometheusMetric,
+  type ShadowAgreementMetric,
   type SuccessRateMetric,
 } from "../../sdk/index.js";
 import { formatMeasured } from "./format.js";
@@ -131,6 +132,31 @@ export function evaluatePrometheus(metric: PrometheusMetric, measurement: Analys
   return result(name, "pass", value, `${name} ${formatMeasured(value)} ${bounds} (prometheus)`);
 }
 
+/**
+ * Example: min 0.99, 400 copies compared of which 360 agreed → fail "shadow_agreement 0.9 < 0.99
+ * (candidate deployment-3, 360 of 400 mirrored requests agreed)".
+ */
+export function evaluateShadowAgreement(metric: ShadowAgreementMetric, measurement: AnalysisMeasurement, subjects: AnalysisSubjects): AnalysisMetricResult {
+  const name = analysisMetricName(metric);
+  const { agreed, compared } = measurement.shadow;
+  if (compared < metric.min_comparisons) {
+    return result(
+      name,
+      "inconclusive",
+      null,
+      `${name} inconclusive: ${compared} mirrored requests compared with candidate ${subjects.candidate}, fewer than min_comparisons ${metric.min_comparisons} (is the environment's shadow on the candidate?)`,
+    );
+  }
+  const rate = agreed / compared;
+  const passed = rate >= metric.min;
+  return result(
+    name,
+    passed ? "pass" : "fail",
+    rate,
+    `${name} ${formatMeasured(rate)} ${passed ? "≥" : "<"} ${formatMeasured(metric.min)} (candidate ${subjects.candidate}, ${agreed} of ${compared} mirrored requests agreed)`,
+  );
+}
+
 /** Every metric of an analysis over one window, in the order they are defined. */
 export function evaluateMetrics(
   metrics: readonly AnalysisMetric[],
@@ -145,6 +171,8 @@ export function evaluateMetrics(
         return evaluateLatency(metric, measurement, subjects);
       case "prometheus":
         return evaluatePrometheus(metric, measurement);
+      case "shadow_agreement":
+        return evaluateShadowAgreement(metric, measurement, subjects);
     }
   });
 }

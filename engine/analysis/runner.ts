@@ -8,6 +8,7 @@
  */
 import { requestWindow, snapshotSet, type SetSnapshot } from "../metrics/request-window.js";
 import type { RequestMetrics } from "../metrics/request-metrics.js";
+import type { ShadowStats } from "../metrics/shadow-stats.js";
 import { replicaSetId } from "../runtime/runtime.js";
 import type { PromotionState } from "../rollout/types.js";
 import { evaluateMetrics } from "./evaluate.js";
@@ -18,6 +19,8 @@ import { windowDueAt, windowMove } from "./window-schedule.js";
 export interface AnalysisRunnerOptions {
   /** the router's request counters (the engine's own) */
   requests: RequestMetrics;
+  /** the router's shadow counters (shadow_agreement metrics); none: every such window is inconclusive */
+  shadows?: Pick<ShadowStats, "agreement">;
   /** Prometheus for metrics that give no `url` (`modelplane serve --prometheus-url`) */
   prometheusUrl?: string;
   /** how long one query may take (default 5 s) */
@@ -39,6 +42,8 @@ interface OpenWindow {
   at: number;
   candidate: SetSnapshot;
   previous: SetSnapshot | null;
+  /** the candidate's cumulative shadow comparisons in the environment */
+  shadow: { agreed: number; compared: number };
 }
 
 export class AnalysisRunner {
@@ -55,6 +60,7 @@ export class AnalysisRunner {
       at,
       candidate: snapshotSet(requests, replicaSetId(state.candidateDeploymentId, target.environmentName)),
       previous: state.previousDeploymentId === null ? null : snapshotSet(requests, replicaSetId(state.previousDeploymentId, target.environmentName)),
+      shadow: this.#options.shadows?.agreement(target.modelId, target.environmentName, state.candidateDeploymentId) ?? { agreed: 0, compared: 0 },
     };
   }
 
@@ -80,7 +86,8 @@ export class AnalysisRunner {
         prometheus.set(metric.name, await this.#query(metric.url, metric.query, target, state, now, settings.interval_seconds));
       }),
     );
-    const metrics = evaluateMetrics(settings.metrics, { candidate, previous, prometheus }, {
+    const shadow = { agreed: snapshot.shadow.agreed - open.shadow.agreed, compared: snapshot.shadow.compared - open.shadow.compared };
+    const metrics = evaluateMetrics(settings.metrics, { candidate, previous, prometheus, shadow }, {
       candidate: target.candidateName,
       previous: target.previousName,
     });

@@ -32,6 +32,9 @@ export interface AnalysisMeasurement {
   previous: WindowStats | null;
   /** metric name → the answer of its query (prometheus metrics only) */
   prometheus: ReadonlyMap<string, PrometheusOutcome>;
+  /** copies of the environment's requests the candidate answered as a shadow in the window, and
+   * how many of them agreed (engine/metrics/shadow-stats.ts); zeros without a shadow on it */
+  shadow: { agreed: number; compared: number };
 }
 
 /** Names for messages: people read deployment names, not ids. */

@@ -23,6 +23,8 @@ export interface ShadowObservation {
   /** agreed / disagreed only */
   compared?: {
     primaryDeploymentId: string;
+    /** where the copy went: the shadow deployment, or — a candidate serving the request itself — the current one */
+    copyDeploymentId: string;
     primaryStatus: number;
     shadowStatus: number;
     primaryLatencyMs: number;
@@ -115,7 +117,7 @@ export class ShadowStats {
     const sample: ShadowDisagreement = {
       request_id: compared.requestId(),
       at: new Date().toISOString(),
-      shadow_deployment_id: deploymentId ?? "",
+      shadow_deployment_id: compared.copyDeploymentId,
       primary_deployment_id: compared.primaryDeploymentId,
       primary_status: compared.primaryStatus,
       shadow_status: compared.shadowStatus,

@@ -106,7 +106,27 @@ export const PrometheusMetric = z
   }, ALWAYS_CHECK);
 export type PrometheusMetric = z.infer<typeof PrometheusMetric>;
 
-export const AnalysisMetric = z.discriminatedUnion("type", [SuccessRateMetric, LatencyMetric, PrometheusMetric]);
+/**
+ * Shadow agreement (issue 17): the share of the environment's mirrored requests on which the
+ * candidate answered like the deployment that served them (same status and the same answer by the
+ * shadow's comparison), counted by the engine's router over the window. Needs the environment's
+ * shadow on the candidate (`shadow.deployment: "candidate"` or its id): without comparisons the
+ * window is inconclusive, never a pass. Example: min 0.99 — "promote only if the candidate agreed
+ * on ≥ 99 % of mirrored requests".
+ */
+export const ShadowAgreementMetric = z
+  .object({
+    type: z.literal("shadow_agreement"),
+    name: MetricName.optional(),
+    /** fail when the candidate agreed on less than this share (0–1) of the compared copies */
+    min: z.number().min(0).max(1),
+    /** compared copies a window needs; fewer → inconclusive */
+    min_comparisons: MinRequests.default(20),
+  })
+  .strict();
+export type ShadowAgreementMetric = z.infer<typeof ShadowAgreementMetric>;
+
+export const AnalysisMetric = z.discriminatedUnion("type", [SuccessRateMetric, LatencyMetric, PrometheusMetric, ShadowAgreementMetric]);
 export type AnalysisMetric = z.infer<typeof AnalysisMetric>;
 
 /**
@@ -201,7 +221,7 @@ export type AnalysisVerdict = z.infer<typeof AnalysisVerdict>;
 export const AnalysisMetricResult = z.object({
   name: z.string().max(63),
   verdict: AnalysisVerdict,
-  /** the measured value (success rate 0–1, latency in seconds, the query's value); null when none */
+  /** the measured value (success rate or shadow agreement 0–1, latency in seconds, the query's value); null when none */
   value: z.number().nullable(),
   /** e.g. "0.71 < 0.95 (candidate deployment-3, 412 requests)" */
   message: z.string().max(1024),

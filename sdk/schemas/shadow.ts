@@ -70,7 +70,9 @@ export const MAX_SHADOW_BODY_BYTES = 64 * 1024;
 export const ShadowSettings = z
   .object({
     /** "candidate": the deployment an in-progress promotion of this environment moves to (no
-     * promotion: nothing is mirrored, counted as `unavailable`); or a deployment id of the model
+     * promotion: nothing is mirrored, counted as `unavailable`) — a request the candidate serves
+     * itself (its traffic share) is copied to the environment's current deployment instead, so the
+     * pair (current, candidate) is compared at every split, 100 % included; or a deployment id of the model
      * (served by its own replicas, those of its per-deployment endpoint — woken if scaled to 0) */
     deployment: z.union([z.literal("candidate"), ObjectId]),
     /** share of the environment's (matching) requests copied, 0–100 */
@@ -121,7 +123,8 @@ const Percentiles = z.object({
   p99: z.number().nullable(),
 });
 
-/** One disagreement kept as a sample (the newest 20). Bodies only with `keep_bodies`. */
+/** One disagreement kept as a sample (the newest 20). Bodies only with `keep_bodies`. The primary
+ * is the deployment that answered the client, the shadow the one the copy went to. */
 export const ShadowDisagreement = z.object({
   /** the request's `x-request-id` if it had one, else an id the engine gave it */
   request_id: z.string().max(200),
@@ -151,7 +154,7 @@ export const ShadowReport = z.object({
   shadow: ShadowSettings.nullable(),
   /** when counting started (the shadow was set, or the engine started) */
   since: Timestamp.nullable(),
-  /** the deployment copies go to now; null when none (no candidate) */
+  /** the deployment being compared (the candidate); null when none (no candidate) */
   shadow_deployment_id: z.string().max(64).nullable(),
   counts: z.record(ShadowOutcome, z.int()),
   /** compared = agreed + disagreed */

@@ -92,18 +92,31 @@ export class ShadowMirrors {
     const { settings } = route;
     if (!matches(settings, request)) return undefined;
     if (!(this.deps.rand() * 100 < settings.percent)) return undefined;
+    // shadowDeploymentId: the deployment judged (counted under); copyDeploymentId: where the copy goes
     let shadowDeploymentId: string | null;
+    let copyDeploymentId: string | null;
     let setId: string | null = null;
     if (settings.deployment === "candidate") {
-      shadowDeploymentId = this.deps.table.environment(resolution.modelId, resolution.environment)?.candidateDeploymentId ?? null;
-      if (shadowDeploymentId !== null) setId = replicaSetId(shadowDeploymentId, resolution.environment);
+      const environment = this.deps.table.environment(resolution.modelId, resolution.environment);
+      shadowDeploymentId = environment?.candidateDeploymentId ?? null;
+      copyDeploymentId = shadowDeploymentId;
+      if (shadowDeploymentId !== null && shadowDeploymentId === resolution.deploymentId) {
+        // The candidate serves this request itself (its traffic share): the copy goes to the
+        // environment's current deployment instead, so the pair compared is the same (current,
+        // candidate) at every split — up to 100 %, where nothing else would be compared.
+        copyDeploymentId = environment?.currentDeploymentId ?? null;
+        if (copyDeploymentId === null) return undefined;
+      }
+      if (copyDeploymentId !== null) setId = replicaSetId(copyDeploymentId, resolution.environment);
     } else {
       shadowDeploymentId = settings.deployment;
+      copyDeploymentId = shadowDeploymentId;
+      // a request the shadow deployment serves itself (header routing to it): nothing to compare
+      if (shadowDeploymentId === resolution.deploymentId) return undefined;
       setId = replicaSetId(shadowDeploymentId, null);
     }
-    if (shadowDeploymentId === resolution.deploymentId) return undefined;
-    const deployment = shadowDeploymentId === null ? undefined : this.deps.table.deployment(resolution.modelId, shadowDeploymentId);
-    return new ShadowCopy(this, route, resolution, request, shadowDeploymentId, deployment?.active === true ? setId : null, deployment?.predictPath);
+    const deployment = copyDeploymentId === null ? undefined : this.deps.table.deployment(resolution.modelId, copyDeploymentId);
+    return new ShadowCopy(this, route, resolution, request, shadowDeploymentId, copyDeploymentId, deployment?.active === true ? setId : null, deployment?.predictPath);
   }
 
   queueFor(route: ShadowRoute, resolution: Extract<Resolution, { ok: true }>): CopyQueue {
@@ -174,6 +187,7 @@ export class ShadowCopy {
   readonly #resolution: Extract<Resolution, { ok: true }>;
   readonly #request: MirroredRequest;
   readonly #shadowDeploymentId: string | null;
+  readonly #copyDeploymentId: string | null;
   readonly #setId: string | null;
   readonly #predictPath: string | undefined;
   readonly #routedAt = performance.now();
@@ -197,9 +211,11 @@ export class ShadowCopy {
     resolution: Extract<Resolution, { ok: true }>,
     request: MirroredRequest,
     shadowDeploymentId: string | null,
+    copyDeploymentId: string | null,
     setId: string | null,
     predictPath: string | undefined,
   ) {
+    this.#copyDeploymentId = copyDeploymentId;
     this.#mirrors = mirrors;
     this.#route = route;
     this.#resolution = resolution;
@@ -349,6 +365,7 @@ export class ShadowCopy {
       shadowDeploymentId: this.#shadowDeploymentId,
       compared: {
         primaryDeploymentId: this.#resolution.deploymentId,
+        copyDeploymentId: this.#copyDeploymentId ?? "",
         primaryStatus: this.#primary.status,
         shadowStatus: this.#shadow.status,
         primaryLatencyMs: this.#primaryLatencyMs,

@@ -15,7 +15,7 @@ function window(requests: number, errors: number, seconds = 0.1): WindowStats {
 const subjects = { candidate: "deployment-3", previous: "deployment-2" };
 
 function judge(metric: unknown, measurement: Partial<AnalysisMeasurement>): AnalysisMetricResult {
-  const full: AnalysisMeasurement = { candidate: window(0, 0), previous: null, prometheus: new Map(), ...measurement };
+  const full: AnalysisMeasurement = { candidate: window(0, 0), previous: null, prometheus: new Map(), shadow: { agreed: 0, compared: 0 }, ...measurement };
   return evaluateMetrics([AnalysisMetric.parse(metric)], full, subjects)[0]!;
 }
 
@@ -84,5 +84,21 @@ describe("evaluating one metric over one window", () => {
     expect(judge({ ...metric, min: 0.001 }, with_({ kind: "value", value: 0 }))).toMatchObject({ verdict: "fail", message: "error_ratio 0 < min 0.001 (prometheus)" });
     expect(judge(metric, with_({ kind: "empty" }))).toMatchObject({ verdict: "inconclusive", value: null });
     expect(judge(metric, with_({ kind: "error", message: "connect ECONNREFUSED" }))).toMatchObject({ verdict: "inconclusive", message: "error_ratio inconclusive: connect ECONNREFUSED" });
+  });
+
+  it("shadow agreement: the worked example; too few comparisons (no shadow on the candidate) is inconclusive, never a pass", () => {
+    expect(judge({ type: "shadow_agreement", min: 0.99 }, { shadow: { agreed: 360, compared: 400 } })).toEqual({
+      name: "shadow_agreement",
+      verdict: "fail",
+      value: 0.9,
+      message: "shadow_agreement 0.9 < 0.99 (candidate deployment-3, 360 of 400 mirrored requests agreed)",
+    });
+    expect(judge({ type: "shadow_agreement", min: 0.99 }, { shadow: { agreed: 400, compared: 400 } })).toMatchObject({ verdict: "pass", value: 1 });
+    expect(judge({ type: "shadow_agreement", min: 0.99, min_comparisons: 50 }, { shadow: { agreed: 10, compared: 10 } })).toMatchObject({
+      verdict: "inconclusive",
+      value: null,
+      message: "shadow_agreement inconclusive: 10 mirrored requests compared with candidate deployment-3, fewer than min_comparisons 50 (is the environment's shadow on the candidate?)",
+    });
+    expect(AnalysisMetric.safeParse({ type: "shadow_agreement" }).success).toBe(false);
   });
 });

@@ -52,7 +52,10 @@ async function model(knobs: ModelKnobs = {}): Promise<string> {
 async function setup(primary: ModelKnobs, shadow: ModelKnobs, settings: ShadowSettingsInput) {
   const replicas = new StaticReplicas();
   replicas.set("v1.production", [await model(primary)]);
-  replicas.set("v2", [await model(shadow)]);
+  const shadowUrl = await model(shadow);
+  replicas.set("v2", [shadowUrl]);
+  // v2's replicas for the environment, for a candidate shadow
+  replicas.set("v2.production", [shadowUrl]);
   const table = new RoutingTable();
   table.setModel("m");
   table.setDeployment("m", "v1", { active: true, predictPath: "/predict", isDevelopment: false });
@@ -188,5 +191,20 @@ describe("shadow mirror", () => {
     const none = await setup({}, {}, { deployment: "v2", percent: 0 });
     for (let i = 0; i < 5; i++) await post(none.engine.url, JSON.stringify({ i }));
     expect(Object.values(none.report().counts).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  it("a candidate shadow compares (current, candidate) at every split: a request the candidate serves is copied to the current deployment", async () => {
+    const { engine, report, table } = await setup({}, { disagreeEvery: 10 }, { deployment: "candidate", comparison: { mode: "json" } });
+    table.setEnvironment("m", "production", { currentDeploymentId: "v1", candidateDeploymentId: "v2", percentToCandidate: 100 });
+    for (let i = 0; i < 20; i++) expect((await post(engine.url, JSON.stringify({ i }), {}, i % 2 === 1)).status).toBe(200);
+    await eventually("20 comparisons", () => report().compared === 20);
+    const done = report();
+    expect(done.shadow_deployment_id).toBe("v2");
+    expect(done.counts.disagreed).toBe(2);
+    expect(done.disagreements[0]).toMatchObject({ primary_deployment_id: "v2", shadow_deployment_id: "v1" });
+    // no candidate: nothing to compare with, counted
+    table.setEnvironment("m", "production", { currentDeploymentId: "v1", candidateDeploymentId: null, percentToCandidate: 0 });
+    await post(engine.url, JSON.stringify({ i: 1 }));
+    await eventually("unavailable", () => report().counts.unavailable === 1);
   });
 });
