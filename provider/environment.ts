@@ -3,12 +3,26 @@ import type { AutoscalingSettingsArgs } from "./deployment.js";
 import type { PromotionSettings } from "./promotion-settings.js";
 import { ownUrn, RESOURCE_URN_INPUT } from "./resource-urn.js";
 import { providerShim } from "./shim.js";
+import { WorkspaceEnvironment } from "./workspace-environment.js";
 
 export interface EnvironmentArgs {
   /** The model's id (`Model.id`). */
   modelId: pulumi.Input<string>;
-  /** `production` adopts the model's production environment; any other name creates a custom one. */
-  name: pulumi.Input<string>;
+  /**
+   * `production` adopts the model's production environment; any other name creates a custom one.
+   * With `workspaceEnvironment`, its name (the default) adopts the model's environment of it.
+   */
+  name?: pulumi.Input<string>;
+  /**
+   * The workspace environment (a `WorkspaceEnvironment` or its name) this is the model's
+   * environment of: adopted, never created or deleted (every model has one). It inherits the
+   * workspace's variables, secrets and default promotion settings (those set here override them),
+   * and its chain: a `deploymentId` that has not passed the required environment (and soaked
+   * there) fails at preview with the engine's message.
+   */
+  workspaceEnvironment?: pulumi.Input<string> | WorkspaceEnvironment;
+  /** Promote although the deployment has not passed the required environment (audited on the engine). */
+  skipChain?: pulumi.Input<boolean>;
   /** What should serve. Changing it promotes that deployment: `pulumi up` blocks until the promotion ends. */
   deploymentId?: pulumi.Input<string>;
   /** A `PromotionSettings` resource (or its id): how promotions into this environment run. */
@@ -49,7 +63,11 @@ export class Environment extends pulumi.dynamic.Resource {
   declare readonly adopted: pulumi.Output<boolean>;
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.CustomResourceOptions) {
-    const { promotionSettings, secrets, ...rest } = args;
+    const { promotionSettings, secrets, workspaceEnvironment, name: environmentName, ...rest } = args;
+    const workspaceName =
+      workspaceEnvironment === undefined ? undefined
+      : workspaceEnvironment instanceof WorkspaceEnvironment ? workspaceEnvironment.environmentName
+      : workspaceEnvironment;
     const promotionSettingsId =
       promotionSettings === undefined ? undefined
       : typeof promotionSettings === "object" && "settingsId" in promotionSettings ? promotionSettings.id
@@ -59,6 +77,8 @@ export class Environment extends pulumi.dynamic.Resource {
       name,
       {
         ...rest,
+        name: environmentName ?? workspaceName,
+        workspaceEnvironment: workspaceName,
         [RESOURCE_URN_INPUT]: ownUrn("Environment", name, opts),
         promotionSettingsId,
         secrets: secrets === undefined ? undefined : pulumi.secret(secrets),

@@ -8,6 +8,7 @@ import { deploymentImplementation } from "./impl/deployment.js";
 import { environmentImplementation } from "./impl/environment.js";
 import { modelImplementation } from "./impl/model.js";
 import { promotionSettingsImplementation } from "./impl/promotion-settings.js";
+import { workspaceEnvironmentImplementation } from "./impl/workspace-environment.js";
 
 export { configure } from "./impl/connection.js";
 
@@ -16,6 +17,7 @@ const implementations: Record<ResourceKind, ResourceImplementation> = {
   deployment: deploymentImplementation,
   "promotion-settings": promotionSettingsImplementation,
   environment: environmentImplementation,
+  "workspace-environment": workspaceEnvironmentImplementation,
 };
 
 /**

@@ -7,3 +7,4 @@ export { Model, type ModelArgs } from "./model.js";
 export { Deployment, type DeploymentArgs, type AutoscalingSettingsArgs } from "./deployment.js";
 export { PromotionSettings, type PromotionSettingsArgs, type RollingDeployConfigArgs } from "./promotion-settings.js";
 export { Environment, type EnvironmentArgs, type LastPromotion } from "./environment.js";
+export { WorkspaceEnvironment, type WorkspaceEnvironmentArgs } from "./workspace-environment.js";

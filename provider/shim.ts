@@ -14,7 +14,7 @@ import { exposePulumiToProviderHost } from "./provider-host-path.js";
 // Before any `stack.up()` of an inline program starts `pulumi`: see provider-host-path.ts.
 exposePulumiToProviderHost();
 
-export type ResourceKind = "model" | "deployment" | "promotion-settings" | "environment";
+export type ResourceKind = "model" | "deployment" | "promotion-settings" | "environment" | "workspace-environment";
 
 const implementationUrl = new URL("./implementation.js", import.meta.url).href;
 

@@ -41,7 +41,8 @@ import {
 } from "./resource.js";
 
 const REPLACE_INPUTS = ["modelId", "name"] as const;
-const UPDATE_INPUTS = ["deploymentId", "promotionSettingsId", "autoscalingSettings", "variables", "secrets", "promotionTimeoutSeconds", "public"] as const;
+const REPLACE_INPUTS_WITH_WORKSPACE = [...REPLACE_INPUTS, "workspaceEnvironment"] as const;
+const UPDATE_INPUTS = ["deploymentId", "promotionSettingsId", "autoscalingSettings", "variables", "secrets", "promotionTimeoutSeconds", "public", "skipChain"] as const;
 const DEFAULT_PROMOTION_TIMEOUT_SECONDS = 1800;
 /** After a timeout the promotion is canceled gracefully; this bounds the wait for the ramp-down. */
 const CANCEL_GRACE_MS = 5 * 60_000;
@@ -57,8 +58,18 @@ const EnvironmentInputs = z
     secrets: z.record(VariableName, z.string().max(65_536)).optional(),
     promotion_timeout_seconds: z.int().min(1).max(86_400).optional(),
     public: z.boolean().optional(),
+    workspace_environment: DnsLabelName.optional(),
+    skip_chain: z.boolean().optional(),
   })
   .superRefine((inputs, ctx) => {
+    if (inputs.workspace_environment !== undefined && inputs.name !== inputs.workspace_environment) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["name"],
+        message: `the model's environment of workspace environment ${inputs.workspace_environment} is named ${inputs.workspace_environment}`,
+        params: { rule: "workspace_environment_name" },
+      });
+    }
     for (const name of Object.keys(inputs.secrets ?? {})) {
       if (inputs.variables && name in inputs.variables) {
         ctx.addIssue({ code: "custom", path: ["secrets", name], message: `${name} is both a variable and a secret`, params: { rule: "unique_variable_name" } });
@@ -181,7 +192,15 @@ function servingLabel(environment: Environment): string | null {
  * Make `deploymentId` the environment's current deployment: start a promotion (or join the one
  * already moving to it, e.g. after an interrupted `pulumi up`) and follow it to its end.
  */
-async function promoteAndWait(client: ModelplaneClient, report: ResourceReport, modelId: string, name: string, deploymentId: string, timeoutSeconds: number): Promise<Promotion | undefined> {
+async function promoteAndWait(
+  client: ModelplaneClient,
+  report: ResourceReport,
+  modelId: string,
+  name: string,
+  deploymentId: string,
+  timeoutSeconds: number,
+  skipChain: boolean,
+): Promise<Promotion | undefined> {
   const params = { model_id: modelId, env_name: name };
   const environment = await client.call("getEnvironment", { params });
   // `in_progress_promotion` keeps the last promotion with its terminal status: only a running one is joined or conflicts.
@@ -199,7 +218,7 @@ async function promoteAndWait(client: ModelplaneClient, report: ResourceReport, 
         `wait for it to end or cancel it (modelplane cancel ${modelId} ${name}), then run the update again`,
     );
   } else {
-    promotion = await client.call("promote", { params, body: { deployment_id: deploymentId } });
+    promotion = await client.call("promote", { params, body: { deployment_id: deploymentId, ...(skipChain ? { skip_chain: true } : {}) } });
     const serving = servingLabel(environment);
     await report.progress(`${name}: promoting ${candidateLabel(promotion)}${serving ? ` in place of ${serving}` : ""} (${promotion.kind.toLowerCase()})`);
   }
@@ -246,7 +265,7 @@ async function apply(id: string, olds: Props, news: Props): Promise<Props> {
   const timeout = typeof news.promotionTimeoutSeconds === "number" ? news.promotionTimeoutSeconds : DEFAULT_PROMOTION_TIMEOUT_SECONDS;
   if (deploymentId) {
     try {
-      lastPromotion = lastPromotionOutput(await promoteAndWait(client, report, modelId, name, deploymentId, timeout));
+      lastPromotion = lastPromotionOutput(await promoteAndWait(client, report, modelId, name, deploymentId, timeout, news.skipChain === true));
     } catch (error) {
       const environment = await client.call("getEnvironment", { params: { model_id: modelId, env_name: name } });
       const ended = error instanceof PromotionNotSucceededError || error instanceof PromotionTimeoutError ? error.promotion : undefined;
@@ -266,8 +285,30 @@ async function apply(id: string, olds: Props, news: Props): Promise<Props> {
   return outputs(news, environment, client.endpoint, lastPromotion ?? olds.lastPromotion);
 }
 
+/**
+ * The promotion chain at preview: a `deploymentId` that changes to a deployment which has not passed
+ * the environment's required one (GET /v1/models/{id}/chain) fails `check` with the engine's own
+ * message, so `pulumi preview` stops before anything runs. Only when everything is known and the
+ * engine answers: otherwise the engine's 409 at `up` says the same.
+ */
+async function chainFailures(olds: Props, known: Partial<Props>): Promise<{ property: string; reason: string }[]> {
+  const modelId = str(known.modelId);
+  const name = str(known.name);
+  const deploymentId = str(known.deploymentId);
+  if (!modelId || !name || !deploymentId || known.skipChain === true || olds.deploymentId === deploymentId) return [];
+  let stage;
+  try {
+    const chain = await engineClient().modelChain(modelId);
+    stage = chain.deployments.find((entry) => entry.deployment_id === deploymentId)?.stages.find((entry) => entry.environment === name);
+  } catch {
+    return [];
+  }
+  if (!stage || stage.can_promote || stage.serving || stage.blocked_by === null) return [];
+  return [{ property: "deploymentId", reason: `deploymentId: ${stage.blocked_by}` }];
+}
+
 export const environmentImplementation: ResourceImplementation = {
-  async check(_olds, news) {
+  async check(olds, news) {
     const known = withoutUnknowns(news);
     const failures = checkFailures(EnvironmentInputs, {
       name: known.name,
@@ -278,11 +319,14 @@ export const environmentImplementation: ResourceImplementation = {
       secrets: known.secrets,
       promotion_timeout_seconds: known.promotionTimeoutSeconds,
       public: known.public,
+      workspace_environment: known.workspaceEnvironment,
+      skip_chain: known.skipChain,
     });
+    if (failures.length === 0) failures.push(...(await chainFailures(olds, known)));
     return { inputs: news, failures: failures.map((f) => ({ ...f, reason: f.reason.replace(/^secrets\.[A-Z0-9_]+: /, "secrets: ") })) };
   },
   async diff(_id, olds, news) {
-    const replaces = changedProperties(olds, news, REPLACE_INPUTS);
+    const replaces = changedProperties(olds, news, REPLACE_INPUTS_WITH_WORKSPACE);
     const updates = changedProperties(olds, news, UPDATE_INPUTS);
     // Names are unique per model: the replacement can only be created once the old one is gone.
     return { changes: replaces.length + updates.length > 0, replaces, deleteBeforeReplace: true };
@@ -291,7 +335,8 @@ export const environmentImplementation: ResourceImplementation = {
     const client = engineClient();
     const modelId = String(inputs.modelId);
     const name = String(inputs.name);
-    const adopted = name === PRODUCTION_ENVIRONMENT_NAME;
+    // production, and a model's environment of a workspace environment, exist with the model
+    const adopted = name === PRODUCTION_ENVIRONMENT_NAME || str(inputs.workspaceEnvironment) !== undefined;
     if (!adopted) {
       await client.call("createEnvironment", {
         params: { model_id: modelId },
@@ -353,7 +398,11 @@ export const environmentImplementation: ResourceImplementation = {
         if (!(error instanceof NotFoundError)) throw error;
         return;
       }
-      await reportFor(props).note(`production environment of model ${modelId} detached from this stack: production is deleted only with its model`);
+      await reportFor(props).note(
+        name === PRODUCTION_ENVIRONMENT_NAME
+          ? `production environment of model ${modelId} detached from this stack: production is deleted only with its model`
+          : `environment ${name} of model ${modelId} detached from this stack: it is the model's environment of workspace environment ${name}, deleted with it`,
+      );
       return;
     }
     try {
