@@ -6,7 +6,7 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
 import type { z } from "zod";
 import { errorFromBody, errorFromStatus, EngineUnavailableError, TimeoutError } from "./client-errors.js";
-import { contract, fillPath, type Contract, type RouteBodyInput, type RouteName, type RouteResponse } from "./contract.js";
+import { contract, fillPath, type Contract, type RouteBodyInput, type RouteName, type RouteQueryInput, type RouteResponse } from "./contract.js";
 import { ErrorBody, ModelplaneError } from "./errors.js";
 import { streamEvents, type EventsOptions, type StreamedEvent } from "./events.js";
 
@@ -26,7 +26,8 @@ type ParamsOf<N extends RouteName> = z.input<Contract[N]["params"]>;
 
 /** Arguments of `client.call`: params only when the route has some, body only when it takes one. */
 export type CallArgs<N extends RouteName> = ({} extends ParamsOf<N> ? { params?: ParamsOf<N> } : { params: ParamsOf<N> }) &
-  (RouteBodyInput<N> extends undefined ? { body?: undefined } : { body: RouteBodyInput<N> });
+  (RouteBodyInput<N> extends undefined ? { body?: undefined } : { body: RouteBodyInput<N> }) &
+  (RouteQueryInput<N> extends undefined ? { query?: undefined } : { query?: RouteQueryInput<N> });
 
 const pools = new Map<string, Pool>();
 
@@ -168,7 +169,9 @@ export class ModelplaneClient {
   async call<N extends RouteName>(name: N, args: CallArgs<N>, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<N>> {
     const route = contract[name];
     const params = (args.params ?? {}) as Record<string, string>;
-    const path = fillPath(route.path, params);
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries((args.query ?? {}) as Record<string, string | undefined>)) if (value !== undefined) query.set(key, value);
+    const path = fillPath(route.path, params) + (query.size > 0 ? `?${query.toString()}` : "");
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {

@@ -344,6 +344,29 @@ export type RouteResponse<N extends RouteName> = z.infer<Contract[N]["response"]
 
 export const routeNames = Object.keys(contract) as RouteName[];
 
+/** `?environment=staging`: only what has (models) or serves and is promoted into (deployments) that environment. */
+export const EnvironmentFilterQuery = z.object({ environment: DnsLabelName.optional() });
+
+/**
+ * Query parameters of the routes that take filters: a malformed value is a 400 naming it; other
+ * parameters are ignored, as on every route before filters existed (cache busters keep working).
+ */
+export const routeQueries = {
+  listModels: EnvironmentFilterQuery,
+  listDeployments: EnvironmentFilterQuery,
+} as const satisfies Partial<Record<RouteName, z.ZodType>>;
+
+type RouteQueries = typeof routeQueries;
+/** Validated query of a route (undefined for routes without filters). */
+export type RouteQuery<N extends RouteName> = N extends keyof RouteQueries ? z.infer<RouteQueries[N]> : undefined;
+/** Query as a client may send it. */
+export type RouteQueryInput<N extends RouteName> = N extends keyof RouteQueries ? z.input<RouteQueries[N]> : undefined;
+
+/** The query schema of a route, if it takes one. */
+export function routeQuery(name: RouteName): z.ZodType | undefined {
+  return (routeQueries as Partial<Record<RouteName, z.ZodType>>)[name];
+}
+
 /** Fill a path template: `fillPath("/v1/models/{model_id}", { model_id: "m1" })`; values are URL-encoded. */
 export function fillPath(template: string, params: Record<string, string>): string {
   return template.replace(/\{([a-z_]+)\}/g, (_, name: string) => {

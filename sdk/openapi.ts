@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { contract, type RouteDefinition } from "./contract.js";
+import { contract, routeQuery, type RouteDefinition, type RouteName } from "./contract.js";
 import { ErrorBody } from "./errors.js";
 import { ModelplaneEvent } from "./schemas/event.js";
 
@@ -23,6 +23,14 @@ function pathParameters(route: RouteDefinition): JsonObject[] {
   return Object.entries(properties).map(([name, schema]) => ({ name, in: "path", required: true, schema }));
 }
 
+function queryParameters(operationId: string): JsonObject[] {
+  const schema = routeQuery(operationId as RouteName);
+  if (!schema) return [];
+  const query = jsonSchema(schema, "input");
+  const properties = (query.properties ?? {}) as Record<string, JsonObject>;
+  return Object.entries(properties).map(([name, property]) => ({ name, in: "query", required: false, schema: property }));
+}
+
 const errorResponse = (description: string) => ({
   description,
   content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorBody" } } },
@@ -34,7 +42,7 @@ export function generateOpenApiDocument(options: { serverUrl?: string; version?:
     const operation: JsonObject = {
       operationId,
       summary: definition.summary,
-      parameters: pathParameters(definition),
+      parameters: [...pathParameters(definition), ...queryParameters(operationId)],
       responses: {
         [String(definition.successStatus)]: {
           description: "success",

@@ -31,14 +31,18 @@ function deploymentFields(deployment: Deployment) {
 export const deploymentsCommand: CliCommand = {
   name: "deployments",
   summary: "list a model's deployments, or show one",
-  usage: "modelplane deployments list <model> [--json] | modelplane deployments get <model> <deployment> [--json]",
+  usage: "modelplane deployments list <model> [--environment ENV] [--json] | modelplane deployments get <model> <deployment> [--json]",
+  help: "  --environment ENV  list only what serves ENV or is being promoted into it",
   async run(args) {
-    const { values, positionals } = parseCommandLine(args, { json: { type: "boolean" } });
+    const { values, positionals } = parseCommandLine(args, { json: { type: "boolean" }, environment: { type: "string" } });
     const [action, ...rest] = positionals;
     if (action === "list") {
       const { model } = namedPositionals(rest, ["model"]);
       const client = connect(values);
-      const list = await client.call("listDeployments", { params: { model_id: await resolveModelId(client, model) } });
+      const list = await client.call("listDeployments", {
+        params: { model_id: await resolveModelId(client, model) },
+        ...(values.environment !== undefined ? { query: { environment: values.environment } } : {}),
+      });
       if (values.json) printJson(list);
       else {
         printLine(formatTable(

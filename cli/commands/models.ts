@@ -18,14 +18,15 @@ function modelFields(model: Model) {
 export const modelsCommand: CliCommand = {
   name: "models",
   summary: "list models, or show one",
-  usage: "modelplane models list [--json] | modelplane models get <model> [--json]",
+  usage: "modelplane models list [--environment ENV] [--json] | modelplane models get <model> [--json]",
+  help: "  --environment ENV  list only the models that have an environment ENV",
   async run(args) {
-    const { values, positionals } = parseCommandLine(args, { json: { type: "boolean" } });
+    const { values, positionals } = parseCommandLine(args, { json: { type: "boolean" }, environment: { type: "string" } });
     const [action, ...rest] = positionals;
     if (action === "list") {
       namedPositionals(rest, []);
       const client = connect(values);
-      const list = await client.call("listModels", {});
+      const list = await client.call("listModels", values.environment !== undefined ? { query: { environment: values.environment } } : {});
       if (values.json) printJson(list);
       else {
         printLine(formatTable(

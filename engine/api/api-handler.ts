@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
-import { contract, type RouteName } from "../../sdk/contract.js";
+import { contract, routeQuery, type RouteName } from "../../sdk/contract.js";
 import { EmptyBody } from "../../sdk/schemas/common.js";
 import { ModelplaneError, validationError } from "../../sdk/errors.js";
 import { generateOpenApiDocument } from "../../sdk/openapi.js";
@@ -118,12 +118,22 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       req.resume();
       throw validationError(params.error, "path");
     }
+    const querySchema = routeQuery(match.name);
+    let query: unknown = undefined;
+    if (querySchema) {
+      const parsed = querySchema.safeParse(Object.fromEntries(url.searchParams));
+      if (!parsed.success) {
+        req.resume();
+        throw validationError(parsed.error, "query");
+      }
+      query = parsed.data;
+    }
     const rawBody = await readJsonBody(req);
     const bodySchema: z.ZodType = route.body ?? EmptyBody;
     const body = bodySchema.safeParse(rawBody === NO_BODY ? (route.body ? undefined : {}) : rawBody);
     if (!body.success) throw validationError(body.error, "body");
-    const handler = handlers[match.name] as (input: { params: unknown; body: unknown }) => Promise<unknown>;
-    const result = await handler({ params: params.data, body: route.body ? body.data : undefined });
+    const handler = handlers[match.name] as (input: { params: unknown; body: unknown; query: unknown }) => Promise<unknown>;
+    const result = await handler({ params: params.data, body: route.body ? body.data : undefined, query });
     // This engine's own changes to who may call what take effect before the caller hears back
     // (other engines on the same PostgreSQL pick them up at their next resync).
     if (CHANGES_ACCESS.has(match.name)) await access.refresh();

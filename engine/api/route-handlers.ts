@@ -1,20 +1,20 @@
-import type { RouteBody, RouteName, RouteParams, RouteResponse } from "../../sdk/contract.js";
+import type { RouteBody, RouteName, RouteParams, RouteQuery, RouteResponse } from "../../sdk/contract.js";
 import type { ControlPlane } from "../service/control-plane.js";
 
 /** One handler per contract route; the mapped type makes a missing route a compile error. */
 export type RouteHandlers = {
-  [N in RouteName]: (input: { params: RouteParams<N>; body: RouteBody<N> }) => Promise<RouteResponse<N>>;
+  [N in RouteName]: (input: { params: RouteParams<N>; body: RouteBody<N>; query: RouteQuery<N> }) => Promise<RouteResponse<N>>;
 };
 
 export function createRouteHandlers(service: ControlPlane): RouteHandlers {
   return {
     createModel: ({ body }) => service.createModel(body),
-    listModels: async () => ({ models: await service.listModels() }),
+    listModels: async ({ query }) => ({ models: await service.listModels(query.environment) }),
     getModel: ({ params }) => service.getModel(params.model_id),
     deleteModel: ({ params }) => service.deleteModel(params.model_id),
 
     createDeployment: ({ params, body }) => service.createDeployment(params.model_id, body),
-    listDeployments: async ({ params }) => ({ deployments: await service.listDeployments(params.model_id) }),
+    listDeployments: async ({ params, query }) => ({ deployments: await service.listDeployments(params.model_id, query.environment) }),
     putDevelopmentDeployment: async ({ params, body }) =>
       (await service.putDevelopmentDeployment(params.model_id, body)).deployment,
     getDeployment: ({ params }) => service.getDeployment(params.model_id, params.deployment_id),

@@ -111,8 +111,9 @@ export class ControlPlane {
   createModel(body: CreateModelBody): Promise<Model> {
     return models.createModel(this.#context, body);
   }
-  listModels(): Promise<Model[]> {
-    return models.listModels(this.#context);
+  /** `environment`: only models that have an environment of that name. */
+  listModels(environment?: string): Promise<Model[]> {
+    return models.listModels(this.#context, environment);
   }
   getModel(modelId: string): Promise<Model> {
     return models.getModel(this.#context, modelId);
@@ -171,8 +172,9 @@ export class ControlPlane {
       return loadDeployment(work.tx, row);
     });
   }
-  listDeployments(modelId: string): Promise<Deployment[]> {
-    return deployments.listDeployments(this.#context, modelId);
+  /** `environment`: only the deployments that serve it or are promoted into it. */
+  listDeployments(modelId: string, environment?: string): Promise<Deployment[]> {
+    return deployments.listDeployments(this.#context, modelId, environment);
   }
   getDeployment(modelId: string, deploymentId: string): Promise<Deployment> {
     return deployments.getDeployment(this.#context, modelId, deploymentId);

@@ -26,12 +26,12 @@ import {
 } from "../store/deployments.js";
 import { listEnvironmentsServing } from "../store/environments.js";
 import { takeDeploymentNumber } from "../store/models.js";
-import { findInProgressPromotionInvolving } from "../store/promotions.js";
+import { findInProgressPromotion, findInProgressPromotionInvolving } from "../store/promotions.js";
 import type { SqlExecutor } from "../store/sql.js";
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
 import { withConflictMessages } from "./database-conflicts.js";
 import { newObjectId } from "./ids.js";
-import { loadDeployment, requireDeployment, requireModel, servingEnvironmentNames } from "./lookups.js";
+import { loadDeployment, requireDeployment, requireEnvironment, requireModel, servingEnvironmentNames } from "./lookups.js";
 import { presentDeployment } from "./presenters.js";
 import { requireWorkingDirectory } from "./working-directory.js";
 
@@ -133,10 +133,18 @@ export async function createDeployment(
   });
 }
 
-export async function listDeployments(context: ServiceContext, modelId: string): Promise<Deployment[]> {
+export async function listDeployments(context: ServiceContext, modelId: string, environmentName?: string): Promise<Deployment[]> {
   await requireModel(context.sql, modelId);
   const serving = await servingEnvironmentNames(context.sql, modelId);
-  return (await listLiveDeployments(context.sql, modelId)).map((row) => presentDeployment(row, serving.get(row.id) ?? null));
+  let rows = await listLiveDeployments(context.sql, modelId);
+  if (environmentName !== undefined) {
+    // what serves it, and the candidate of its promotion in progress
+    const environment = await requireEnvironment(context.sql, modelId, environmentName);
+    const inProgress = await findInProgressPromotion(context.sql, environment.id);
+    const wanted = new Set([environment.current_deployment_id, inProgress?.deployment_id ?? null]);
+    rows = rows.filter((row) => wanted.has(row.id));
+  }
+  return rows.map((row) => presentDeployment(row, serving.get(row.id) ?? null));
 }
 
 export async function getDeployment(context: ServiceContext, modelId: string, deploymentId: string): Promise<Deployment> {

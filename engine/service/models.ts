@@ -69,8 +69,15 @@ export async function createModel(context: ServiceContext, body: CreateModelBody
   });
 }
 
-export async function listModels(context: ServiceContext): Promise<Model[]> {
-  return (await listLiveModelSummaries(context.sql)).map((row) => present(row, row));
+export async function listModels(context: ServiceContext, environment?: string): Promise<Model[]> {
+  const rows = await listLiveModelSummaries(context.sql);
+  if (environment === undefined) return rows.map((row) => present(row, row));
+  const having = new Set(
+    (await context.sql.query<{ model_id: string }>("SELECT model_id FROM environments WHERE name = $1 AND deleted_at IS NULL", [environment])).map(
+      (row) => row.model_id,
+    ),
+  );
+  return rows.filter((row) => having.has(row.id)).map((row) => present(row, row));
 }
 
 export async function getModel(context: ServiceContext, modelId: string): Promise<Model> {

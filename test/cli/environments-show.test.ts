@@ -48,6 +48,12 @@ describe("workspace environments in the CLI", () => {
     expect(workspace.stdout).toMatch(/^NAME\s+REQUIRES\s+SOAK\s+VARIABLES\s+MODELS\n/);
     expect(workspace.stdout).toMatch(/\nstaging\s+-\s+-\s+2\s+2\n/);
     expect(workspace.stdout).toMatch(/\nproduction\s+staging\s+600s\s+0\s+2/);
+    const listed = await modelplane("deployments", "list", "served", "--environment", "staging", "--json");
+    expect((JSON.parse(listed.stdout) as { deployments: { id: string }[] }).deployments.map((entry) => entry.id)).toEqual([deployment.id]);
+    const none = await modelplane("deployments", "list", "served", "--environment", "production", "--json");
+    expect((JSON.parse(none.stdout) as { deployments: unknown[] }).deployments).toEqual([]);
+    const models = await modelplane("models", "list", "--environment", "staging", "--json");
+    expect((JSON.parse(models.stdout) as { models: unknown[] }).models).toHaveLength(2);
     const missing = await modelplane("environments", "show", "nowhere");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error: workspace environment nowhere not found/);

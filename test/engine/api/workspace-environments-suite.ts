@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultPromotionSettings } from "../../../sdk/index.js";
 import type { DomainEvent } from "../../../engine/service/index.js";
 import { findLiveEnvironment, insertPromotion, updateEnvironment } from "../../../engine/store/index.js";
-import type { ApiResponse, TestEngine } from "../../support/test-engine.js";
+import { ModelplaneClient } from "../../../sdk/client.js";
+import { TEST_API_KEY, type ApiResponse, type TestEngine } from "../../support/test-engine.js";
 
 /**
  * Workspace environments and the promotion chain (issue 18), over HTTP against a real engine of
@@ -333,6 +334,21 @@ export function describeWorkspaceEnvironmentsApi(label: string, start: () => Pro
         expectError(await call("POST", `/v1/models/${modelId}/environments/production/promote`, { deployment_id: soaked.id }), 501, "NOT_IMPLEMENTED");
       });
 
+      it("a deployment replaced in the required environment before its soak ended has not passed", async () => {
+        const modelId = await newModel();
+        const early = await newDeployment(modelId);
+        const later = await newDeployment(modelId);
+        for (const deployment of [early, later]) await finishedPromotion(modelId, "dev", deployment.id, "SUCCEEDED", 120);
+        // early served staging from 90 s ago until later took over 80 s ago: 10 s of the 60 s
+        await finishedPromotion(modelId, "staging", early.id, "SUCCEEDED", 90);
+        await finishedPromotion(modelId, "staging", later.id, "SUCCEEDED", 80);
+        const replaced = await call("POST", `/v1/models/${modelId}/environments/production/promote`, { deployment_id: early.id });
+        expectError(replaced, 409, "CONFLICT", /it served in staging for 10 s of the 60 s required \(min_soak_seconds\) before it was replaced/);
+        expect(replaced.body.error.details.reason).toBe("replaced_before_soak");
+        // later has served 80 s: open
+        expectError(await call("POST", `/v1/models/${modelId}/environments/production/promote`, { deployment_id: later.id }), 501, "NOT_IMPLEMENTED");
+      });
+
       it("rollback to the environment's previous deployment is exempt", async () => {
         const modelId = await newModel();
         const first = await newDeployment(modelId);
@@ -368,6 +384,24 @@ export function describeWorkspaceEnvironmentsApi(label: string, start: () => Pro
       expect(entry).toMatchObject({ environment: "dev", current_deployment: { id: deployment.id }, promotion_status: "SUCCEEDED", candidate_deployment_id: null, promotion_settings_source: "workspace" });
       expect(listed.body.deployments.length).toBe((await call("GET", "/v1/models")).body.models.length);
       expectError(await call("GET", "/v1/environments/nowhere/deployments"), 404, "NOT_FOUND");
+
+      // the environment filter of the list endpoints
+      const other = await newDeployment(modelId);
+      const deployments = async (query: string) => (await call("GET", `/v1/models/${modelId}/deployments${query}`)).body.deployments.map((item: { id: string }) => item.id);
+      expect(await deployments("?environment=dev")).toEqual([deployment.id]);
+      expect(await deployments("?environment=staging")).toEqual([]);
+      expect((await deployments("")).sort()).toEqual([deployment.id, other.id].sort());
+      expect((await deployments("?environment=dev&cache=1"))).toEqual([deployment.id]);
+      expectField(await call("GET", `/v1/models/${modelId}/deployments?environment=Not_A_Name`), "environment", "invalid_format:regex");
+      expectError(await call("GET", `/v1/models/${modelId}/deployments?environment=nowhere`), 404, "NOT_FOUND", /environment nowhere not found/);
+      expect((await call("POST", `/v1/models/${modelId}/environments`, { name: "only-here" })).status).toBe(201);
+      expect((await call("GET", "/v1/models?environment=only-here")).body.models.map((model: { id: string }) => model.id)).toEqual([modelId]);
+      expect((await call("GET", "/v1/models?environment=dev")).body.models.length).toBe((await call("GET", "/v1/models")).body.models.length);
+      expect((await call("GET", "/v1/models?environment=nowhere")).body.models).toEqual([]);
+      // the client sends it as a query
+      const client = new ModelplaneClient({ endpoint: api.engine.url, apiKey: TEST_API_KEY });
+      const filtered = await client.call("listDeployments", { params: { model_id: modelId }, query: { environment: "dev" } });
+      expect(filtered.deployments.map((item) => item.id)).toEqual([deployment.id]);
     });
 
     it("named promotion settings in use by a workspace environment are not deletable", async () => {
