@@ -8,6 +8,7 @@ import { modelsCommand } from "./commands/models.js";
 import { predictCommand } from "./commands/predict.js";
 import { promoteCommand } from "./commands/promote.js";
 import { promotionActionCommands } from "./commands/promotion-actions.js";
+import { shadowCommand } from "./commands/shadow.js";
 import { serveUsage } from "./serve-usage.js";
 import type { CliCommand } from "./usage-error.js";
 
@@ -33,6 +34,7 @@ export const commands: readonly CliCommand[] = [
   deployCommand,
   promoteCommand,
   ...promotionActionCommands,
+  shadowCommand,
   predictCommand,
   devCommand,
   keysCommand,

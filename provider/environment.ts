@@ -40,6 +40,31 @@ export interface EnvironmentArgs {
   public?: pulumi.Input<boolean>;
 }
 
+/** A shadow (sdk/schemas/shadow.ts), camelCase: copies of the environment's requests go to
+ * `deployment` and its answers are compared with the primary's. Adding, changing or removing it
+ * is an update that does not touch the environment's traffic. */
+export interface ShadowArgs {
+  /** "candidate" (the in-progress promotion's candidate) or a deployment id of the model */
+  deployment: pulumi.Input<string>;
+  /** share of the (matching) requests copied, 0–100 (default 100) */
+  percent?: pulumi.Input<number>;
+  /** only requests matching all of these */
+  match?: pulumi.Input<{ method?: string; pathPrefix?: string; header?: { name: string; value?: string } }>;
+  /** bodies larger than this are not mirrored, ≤ 65536 (default 65536) */
+  maxBodyBytes?: pulumi.Input<number>;
+  /** "exact" (default) or "json" field by field, numbers within numericTolerance, only `fields` if given */
+  comparison?: pulumi.Input<{ mode: "exact" } | { mode: "json"; numericTolerance?: number; fields?: string[] }>;
+  /** keep request and answer bodies in the disagreement samples (default false) */
+  keepBodies?: pulumi.Input<boolean>;
+  /** mirror requests carrying an Idempotency-Key too (default false) */
+  mirrorNonIdempotent?: pulumi.Input<boolean>;
+  /** copies in flight at once (default 8) and waiting (default 64); beyond them copies are shed */
+  maxConcurrency?: pulumi.Input<number>;
+  maxQueue?: pulumi.Input<number>;
+  /** a shadow answer slower than this is given up (default 10000) */
+  timeoutMs?: pulumi.Input<number>;
+}
+
 export interface LastPromotion {
   id: string;
   deploymentId: string;

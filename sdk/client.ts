@@ -156,6 +156,12 @@ export class ModelplaneClient {
     return this.call("getModelChain", { params: { model_id: modelId } }, options);
   }
 
+  // shadow serving
+  /** The live comparison of an environment's shadow with its primary (this engine's counts). */
+  shadowReport(modelId: string, environmentName: string, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<"getShadow">> {
+    return this.call("getShadow", { params: { model_id: modelId, env_name: environmentName } }, options);
+  }
+
   /**
    * The engine's state changes as they happen (`GET /v1/events`), reconnecting by itself and
    * resuming after the last event it gave; a `reset` event means refetch (see sdk/events.ts).

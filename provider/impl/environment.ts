@@ -20,6 +20,7 @@ import { ConflictError, NotFoundError, TimeoutError } from "../../sdk/client-err
 import type { ModelplaneClient } from "../../sdk/client.js";
 import { AutoscalingSettingsPatch } from "../../sdk/schemas/autoscaling.js";
 import { DnsLabelName, VariableName } from "../../sdk/schemas/common.js";
+import { ShadowSettings } from "../../sdk/schemas/shadow.js";
 import { PRODUCTION_ENVIRONMENT_NAME, type Environment } from "../../sdk/schemas/environment.js";
 import { isTerminalPromotionStatus, type Promotion } from "../../sdk/schemas/promotion.js";
 import { candidateLabel, nameWithId } from "../../sdk/labels.js";
@@ -42,7 +43,7 @@ import {
 
 const REPLACE_INPUTS = ["modelId", "name"] as const;
 const REPLACE_INPUTS_WITH_WORKSPACE = [...REPLACE_INPUTS, "workspaceEnvironment"] as const;
-const UPDATE_INPUTS = ["deploymentId", "promotionSettingsId", "autoscalingSettings", "variables", "secrets", "promotionTimeoutSeconds", "public", "skipChain"] as const;
+const UPDATE_INPUTS = ["deploymentId", "promotionSettingsId", "autoscalingSettings", "variables", "secrets", "promotionTimeoutSeconds", "public", "skipChain", "shadow"] as const;
 const DEFAULT_PROMOTION_TIMEOUT_SECONDS = 1800;
 /** After a timeout the promotion is canceled gracefully; this bounds the wait for the ramp-down. */
 const CANCEL_GRACE_MS = 5 * 60_000;
@@ -60,6 +61,7 @@ const EnvironmentInputs = z
     public: z.boolean().optional(),
     workspace_environment: DnsLabelName.optional(),
     skip_chain: z.boolean().optional(),
+    shadow: ShadowSettings.optional(),
   })
   .superRefine((inputs, ctx) => {
     if (inputs.workspace_environment !== undefined && inputs.name !== inputs.workspace_environment) {
@@ -114,6 +116,8 @@ async function syncSettings(client: ModelplaneClient, modelId: string, name: str
   }
   // Left out of the program, an environment is private (the engine's default).
   if (changedProperties(olds, news, ["public"]).length > 0) body.public = news.public === true;
+  // The whole shadow, or null when the program has none: never a promotion, the traffic stays.
+  if (changedProperties(olds, news, ["shadow"]).length > 0) body.shadow = news.shadow === undefined ? null : (snakeKeys(news.shadow) ?? null);
   if (Object.keys(body).length > 0) {
     await client.call("patchEnvironment", { params: { model_id: modelId, env_name: name }, body: body as never });
   }
@@ -285,6 +289,13 @@ async function apply(id: string, olds: Props, news: Props): Promise<Props> {
   return outputs(news, environment, client.endpoint, lastPromotion ?? olds.lastPromotion);
 }
 
+/** The engine's value with only the (nested) fields the program set: its defaults are not drift. */
+function sameShape(set: unknown, value: unknown): unknown {
+  const isObject = (v: unknown): v is Props => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!isObject(set) || !isObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => set[key] !== undefined).map(([key, inner]) => [key, sameShape(set[key], inner)]));
+}
+
 /**
  * The promotion chain at preview: a `deploymentId` that changes to a deployment which has not passed
  * the environment's required one (GET /v1/models/{id}/chain) fails `check` with the engine's own
@@ -321,6 +332,7 @@ export const environmentImplementation: ResourceImplementation = {
       public: known.public,
       workspace_environment: known.workspaceEnvironment,
       skip_chain: known.skipChain,
+      shadow: snakeKeys(known.shadow),
     });
     if (failures.length === 0) failures.push(...(await chainFailures(olds, known)));
     return { inputs: news, failures: failures.map((f) => ({ ...f, reason: f.reason.replace(/^secrets\.[A-Z0-9_]+: /, "secrets: ") })) };
@@ -371,6 +383,7 @@ export const environmentImplementation: ResourceImplementation = {
       variables: Object.fromEntries(environment.variables.filter((v) => !v.secret).map((v) => [v.name, v.value ?? ""])),
       autoscalingSettings: camelKeys(environment.autoscaling_settings),
       public: environment.public,
+      shadow: environment.shadow === null ? undefined : sameShape(props.shadow, camelKeys(environment.shadow)),
     };
     // The recorded inputs keep the resource's URN too: its later reports (a delete's note) need it.
     const recorded = Object.fromEntries(Object.entries(props).filter(([key]) => [...REPLACE_INPUTS, ...UPDATE_INPUTS, "resourceUrn"].includes(key as never)));

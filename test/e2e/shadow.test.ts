@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ShadowReport, ShadowSettingsInput } from "../../sdk/schemas/shadow.js";
 import { ValidationError } from "../../sdk/client-errors.js";
 import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
+import { assertCliBuilt, runCli } from "../cli/run-cli.js";
 import { ENGINE_OPTIONS, followPromotion } from "./promotion-support.js";
 
 const SHADOW_MODEL = ["node", resolve(import.meta.dirname, "../support/replicas/shadow-model.js")];
@@ -141,6 +142,17 @@ describe("shadow serving (issue 17)", () => {
     const seen = await settled(100);
     expect(seen.counts, JSON.stringify(seen.counts)).toMatchObject({ agreed: 100, disagreed: 0 });
     expect(seen.agreement_rate).toBe(1);
+    // the CLI shows the same comparison (by model name), as text and as the API's JSON
+    assertCliBuilt();
+    const connection = { MODELPLANE_ENDPOINT: engine.url, MODELPLANE_API_KEY: engine.apiKey };
+    const shown = await runCli(["shadow", "shadowed", "production"], connection);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(`shadow:        ${shadows.identical}, 100 % of requests`);
+    expect(shown.stdout).toMatch(/compared: +100 \(agreed 100, disagreed 0\)/);
+    expect(shown.stdout).toMatch(/agreement: +100\.00 % \(status 100\.00 %\)/);
+    expect(shown.stdout).toContain("no disagreement sampled");
+    const json = await runCli(["shadow", modelId, "production", "--json"], connection);
+    expect(JSON.parse(json.stdout)).toMatchObject({ compared: 100, agreement_rate: 1, shadow_deployment_id: shadows.identical });
   }, 120_000);
 
   it("a slow shadow (250 ms a request) fails no primary request, sheds copies past its queue and counts them, also in GET /metrics", async () => {
