@@ -1,0 +1,55 @@
+/**
+ * The modelplane router alone (fast path in front of node:http, request metrics on, as the engine
+ * mounts it) serving environment "production" of model "bench" from PRIMARY_URL, with the shadow
+ * of SHADOW_MODE: "off" (none configured: the fast path's one check), or "on": 100 % of the
+ * requests copied to deployment "shadow" at SHADOW_URL (max_concurrency 8, max_queue 64, the
+ * defaults). GET /stats answers the shadow's report and the process's memory.
+ */
+import { createServer } from "node:http";
+import { EngineMetrics } from "../../engine/metrics/index.js";
+import { createFrontDoor, createRouter, RoutingTable } from "../../engine/router/index.js";
+import { replicaSetId, type ReplicaInfo, type ReplicaSetObservation, type Runtime } from "../../engine/runtime/runtime.js";
+import { ShadowSettings } from "../../sdk/schemas/shadow.js";
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined) throw new Error(`${name} is required`);
+  return value;
+}
+
+const port = Number(requiredEnv("PORT"));
+const primaryUrl = requiredEnv("PRIMARY_URL");
+const shadowMode = process.env["SHADOW_MODE"] ?? "off";
+const shadowUrl = process.env["SHADOW_URL"] ?? primaryUrl;
+
+const replicas = new Map<string, readonly ReplicaInfo[]>([
+  [replicaSetId("current", "production"), [{ id: "current/r1", replicaSetId: "current.production", url: primaryUrl, state: "ready", startedAt: 0, revision: "1" }]],
+  [replicaSetId("shadow", null), [{ id: "shadow/r1", replicaSetId: "shadow", url: shadowUrl, state: "ready", startedAt: 0, revision: "1" }]],
+]);
+const runtime: Pick<Runtime, "readyReplicas" | "observe" | "onChange"> = {
+  readyReplicas: (setId) => replicas.get(setId) ?? [],
+  observe: (setId): ReplicaSetObservation => ({ replicaSetId: setId, desired: 1, ready: 1, starting: 0, consecutiveFailures: 0, failing: false, replicas: [...(replicas.get(setId) ?? [])] }),
+  onChange: () => () => undefined,
+};
+
+const table = new RoutingTable();
+table.setDeployment("bench", "current", { active: true, predictPath: "/predict", isDevelopment: false });
+table.setDeployment("bench", "shadow", { active: true, predictPath: "/predict", isDevelopment: false });
+table.setEnvironment("bench", "production", { currentDeploymentId: "current", candidateDeploymentId: null, percentToCandidate: 0 });
+const settings = ShadowSettings.parse({ deployment: "shadow", timeout_ms: 2_000, comparison: { mode: "json" } });
+if (shadowMode === "on") table.setShadow("bench", "production", settings);
+
+const metrics = new EngineMetrics();
+const router = createRouter({ table, runtime, authorize: () => ({ ok: true }), metrics: metrics.requests, shadowStats: metrics.shadows });
+const server = createServer((req, res) => {
+  if (router.handle(req, res)) return;
+  if (req.url === "/stats") {
+    const report = metrics.shadows.report("bench", "production", settings);
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ counts: report.counts, rssBytes: process.memoryUsage().rss }));
+    return;
+  }
+  res.writeHead(404).end();
+});
+server.keepAliveTimeout = 30_000;
+createFrontDoor(server, (socket, handOff) => router.acceptConnection(socket, handOff)).listen(port, "127.0.0.1");
+process.on("SIGTERM", () => process.exit(0));
