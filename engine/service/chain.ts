@@ -41,36 +41,47 @@ function failedAnalysisRuns(promotion: PromotionRow): number {
   return status.failed_runs;
 }
 
+/** What the rule looks at, read by `chainVerdict`: one deployment, the model's environment it goes into and the required one. */
+export interface ChainFacts {
+  deployment: { id: string; name: string };
+  /** the environment it is promoted into */
+  environmentName: string;
+  /** the workspace environment that one requires, and the soak it asks there */
+  requiredEnvironment: string;
+  minSoakSeconds: number;
+  /** the model's environment of the required one: undefined when the model has none */
+  required:
+    | {
+        currentDeploymentId: string | null;
+        /** its promotions, newest first (any deployment) */
+        promotions: readonly Pick<PromotionRow, "id" | "deployment_id" | "status" | "error_message" | "started_at" | "finished_at">[];
+      }
+    | undefined;
+  /** failed analysis runs of a promotion (0 without analysis, or a dry run) */
+  failedAnalysisRuns: (promotionId: string) => number;
+}
+
 /**
- * May `deployment` be promoted into `environment` now, by the chain rule? Environments of the
- * model's own, and workspace environments that require nothing, always allow it.
+ * The chain rule, pure. Worked example: production requires staging with a 60 s soak; v2's promotion
+ * into staging SUCCEEDED at 12:00:00 and v2 still serves staging: at 12:00:10 it is `soaking` (10 s
+ * of 60 s, passes at 12:01:00), at 12:01:00 it passes. Had v3 taken staging over at 12:00:10, v2
+ * would be `replaced_before_soak` for good (test/engine/service/chain.test.ts has this as a table).
  */
-export async function chainVerdict(
-  sql: SqlExecutor,
-  environment: EnvironmentRow,
-  deployment: Pick<DeploymentRow, "id" | "name">,
-  now: Date,
-): Promise<ChainVerdict> {
-  if (environment.workspace_environment_id === null) return { ok: true, requiredEnvironment: null };
-  const workspace = await findWorkspaceEnvironmentById(sql, environment.workspace_environment_id);
-  if (!workspace || workspace.requires === null) return { ok: true, requiredEnvironment: null };
-  const required = workspace.requires;
-  const who = `deployment ${nameWithId(deployment.name, deployment.id)}`;
+export function judgeChain(facts: ChainFacts, now: Date): ChainVerdict {
+  const required = facts.requiredEnvironment;
+  const who = `deployment ${nameWithId(facts.deployment.name, facts.deployment.id)}`;
   const blocked = (reason: ChainBlockReason, why: string, soak: { soakingSince?: Date; soakReadyAt?: Date } = {}): ChainVerdict => ({
     ok: false,
     requiredEnvironment: required,
     reason,
     message:
-      `${who} has not passed ${required}, which ${environment.name} requires: ${why}; ` +
+      `${who} has not passed ${required}, which ${facts.environmentName} requires: ${why}; ` +
       `promote it through ${required} first (or send "skip_chain": true with an admin key)`,
     ...soak,
   });
-  const requiredWorkspace = await findLiveWorkspaceEnvironment(sql, required);
-  const requiredEnvironment = requiredWorkspace ? await findModelEnvironmentOfWorkspace(sql, environment.model_id, requiredWorkspace.id) : undefined;
-  if (!requiredEnvironment) return blocked("never_promoted", `model ${environment.model_id} has no ${required} environment`);
-  // newest first
-  const promotions = await listPromotions(sql, requiredEnvironment.id);
-  const own = promotions.filter((promotion) => promotion.deployment_id === deployment.id);
+  if (!facts.required) return blocked("never_promoted", `the model has no ${required} environment`);
+  const { promotions, currentDeploymentId } = facts.required;
+  const own = promotions.filter((promotion) => promotion.deployment_id === facts.deployment.id);
   const latest = own[0];
   if (!latest) return blocked("never_promoted", `it was never promoted to ${required}`);
   const passed = own.find((promotion) => promotion.status === "SUCCEEDED" && promotion.finished_at !== null);
@@ -78,16 +89,16 @@ export async function chainVerdict(
     const detail = latest.error_message !== null ? ` (${latest.error_message})` : "";
     return blocked("not_succeeded", `its promotion to ${required} is ${latest.status}${detail}, not SUCCEEDED`);
   }
-  const failedRuns = failedAnalysisRuns(passed);
+  const failedRuns = facts.failedAnalysisRuns(passed.id);
   if (failedRuns > 0) return blocked("analysis_failed", `its promotion to ${required} had ${failedRuns} failed analysis run(s)`);
-  const soakSeconds = workspace.min_soak_seconds;
+  const soakSeconds = facts.minSoakSeconds;
   if (soakSeconds === 0) return { ok: true, requiredEnvironment: required };
   const since = passed.finished_at!;
-  // It served until the next promotion there took over (a SUCCEEDED one started after it passed).
+  // It served until the next promotion there took over (the first SUCCEEDED one started after it passed).
   const replacedBy = promotions
     .filter((promotion) => promotion.status === "SUCCEEDED" && promotion.finished_at !== null && promotion.started_at.getTime() >= since.getTime() && promotion.id !== passed.id)
     .at(-1);
-  const servingNow = requiredEnvironment.current_deployment_id === deployment.id;
+  const servingNow = currentDeploymentId === facts.deployment.id;
   const until = servingNow || !replacedBy ? now : replacedBy.finished_at!;
   const servedMs = until.getTime() - since.getTime();
   if (servedMs >= soakSeconds * 1000) return { ok: true, requiredEnvironment: required };
@@ -100,6 +111,40 @@ export async function chainVerdict(
     "soaking",
     `it has soaked in ${required} for ${servedSeconds} s of the ${soakSeconds} s required (min_soak_seconds), since ${since.toISOString()}; it passes at ${readyAt.toISOString()}`,
     { soakingSince: since, soakReadyAt: readyAt },
+  );
+}
+
+/**
+ * May `deployment` be promoted into `environment` now, by the chain rule? Environments of the
+ * model's own, and workspace environments that require nothing, always allow it. Reads the facts,
+ * then `judgeChain` decides.
+ */
+export async function chainVerdict(
+  sql: SqlExecutor,
+  environment: EnvironmentRow,
+  deployment: Pick<DeploymentRow, "id" | "name">,
+  now: Date,
+): Promise<ChainVerdict> {
+  if (environment.workspace_environment_id === null) return { ok: true, requiredEnvironment: null };
+  const workspace = await findWorkspaceEnvironmentById(sql, environment.workspace_environment_id);
+  if (!workspace || workspace.requires === null) return { ok: true, requiredEnvironment: null };
+  const requiredWorkspace = await findLiveWorkspaceEnvironment(sql, workspace.requires);
+  const requiredEnvironment = requiredWorkspace ? await findModelEnvironmentOfWorkspace(sql, environment.model_id, requiredWorkspace.id) : undefined;
+  const promotions = requiredEnvironment ? await listPromotions(sql, requiredEnvironment.id) : [];
+  const byId = new Map(promotions.map((promotion) => [promotion.id, promotion]));
+  return judgeChain(
+    {
+      deployment,
+      environmentName: environment.name,
+      requiredEnvironment: workspace.requires,
+      minSoakSeconds: workspace.min_soak_seconds,
+      required: requiredEnvironment ? { currentDeploymentId: requiredEnvironment.current_deployment_id, promotions } : undefined,
+      failedAnalysisRuns: (promotionId) => {
+        const promotion = byId.get(promotionId);
+        return promotion ? failedAnalysisRuns(promotion) : 0;
+      },
+    },
+    now,
   );
 }
 
