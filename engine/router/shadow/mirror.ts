@@ -50,24 +50,24 @@ export interface MirrorDependencies {
   finished(setId: string, replicaId: string): void;
 }
 
-/** One environment's queue of copies. */
+/** One environment's queue of copies: an array with a moving head (no O(n) shift per copy). */
 class CopyQueue {
   active = 0;
-  readonly waiting: ShadowCopy[] = [];
+  readonly #waiting: (ShadowCopy | undefined)[] = [];
   #head = 0;
   constructor(readonly settingsKey: string) {}
   get length(): number {
-    return this.waiting.length - this.#head;
+    return this.#waiting.length - this.#head;
   }
   push(copy: ShadowCopy): void {
-    this.waiting.push(copy);
+    this.#waiting.push(copy);
   }
   shift(): ShadowCopy | undefined {
-    if (this.#head >= this.waiting.length) return undefined;
-    const copy = this.waiting[this.#head]!;
-    this.waiting[this.#head++] = undefined as unknown as ShadowCopy;
-    if (this.#head > 1024 && this.#head * 2 > this.waiting.length) {
-      this.waiting.splice(0, this.#head);
+    if (this.#head >= this.#waiting.length) return undefined;
+    const copy = this.#waiting[this.#head];
+    this.#waiting[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
+      this.#waiting.splice(0, this.#head);
       this.#head = 0;
     }
     return copy;
