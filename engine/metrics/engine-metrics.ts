@@ -158,6 +158,34 @@ export class EngineMetrics {
         }
       },
     });
+    new Gauge({
+      name: "modelplane_shadow_agreement_ratio",
+      help: "Agreed / compared copies of an environment's shadow since it (or its candidate) last changed, as GET …/environments/{env}/shadow reports (absent before the first comparison).",
+      labelNames: ["model_id", "environment", "shadow_deployment_id"],
+      registers,
+      collect() {
+        this.reset();
+        for (const window of shadows.windows()) {
+          if (window.agreementRate !== null) this.set({ model_id: window.modelId, environment: window.environment, shadow_deployment_id: window.shadowDeploymentId }, window.agreementRate);
+        }
+      },
+    });
+    new Gauge({
+      name: "modelplane_shadow_latency_seconds",
+      help: "Latency quantiles of the compared copies' two sides (primary: the answer the client got; shadow: the copy's), over the newest 1024 comparisons of the current window.",
+      labelNames: ["model_id", "environment", "shadow_deployment_id", "side", "quantile"],
+      registers,
+      collect() {
+        this.reset();
+        for (const window of shadows.windows()) {
+          for (const side of ["primary", "shadow"] as const) {
+            for (const [quantile, value] of [["0.5", window.latencySeconds[side].p50], ["0.9", window.latencySeconds[side].p90], ["0.99", window.latencySeconds[side].p99]] as const) {
+              if (value !== null) this.set({ model_id: window.modelId, environment: window.environment, shadow_deployment_id: window.shadowDeploymentId, side, quantile }, value);
+            }
+          }
+        }
+      },
+    });
 
     const setGauge = (name: string, help: string, extraLabels: readonly string[] = []) =>
       new Gauge({ name, help, labelNames: [...SET_LABELS, ...extraLabels], registers });

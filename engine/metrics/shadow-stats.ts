@@ -159,6 +159,32 @@ export class ShadowStats {
     };
   }
 
+  /** Each shadowed environment's current window, for the gauges of GET /metrics. */
+  *windows(): Iterable<{
+    modelId: string;
+    environment: string;
+    shadowDeploymentId: string;
+    agreementRate: number | null;
+    latencySeconds: Record<"primary" | "shadow", { p50: number | null; p90: number | null; p99: number | null }>;
+  }> {
+    for (const [key, window] of this.#windows) {
+      const [modelId, environment] = key.split("\0") as [string, string];
+      const compared = window.counts.agreed + window.counts.disagreed;
+      const seconds = (ring: Ring) => {
+        const ms = ring.percentiles();
+        const toSeconds = (value: number | null) => (value === null ? null : value / 1000);
+        return { p50: toSeconds(ms.p50), p90: toSeconds(ms.p90), p99: toSeconds(ms.p99) };
+      };
+      yield {
+        modelId,
+        environment,
+        shadowDeploymentId: window.shadowDeploymentId ?? "",
+        agreementRate: compared === 0 ? null : window.counts.agreed / compared,
+        latencySeconds: { primary: seconds(window.primary), shadow: seconds(window.shadow) },
+      };
+    }
+  }
+
   /** Cumulative counts (never reset), for GET /metrics and promotion analysis. */
   counters(): Iterable<ShadowCounter> {
     return this.#counters.values();

@@ -167,6 +167,11 @@ describe("shadow serving (issue 17)", () => {
     const shed = new RegExp(`modelplane_shadow_requests_total\\{model_id="${modelId}",environment="production",shadow_deployment_id="${shadows.slow}",outcome="shed"\\} (\\d+)`).exec(metrics);
     expect(Number(shed?.[1])).toBe(seen.counts.shed);
     expect(metrics).toMatch(new RegExp(`modelplane_shadow_requests_total\\{[^}]*shadow_deployment_id="${shadows.disagreeing}",outcome="disagreed"\\} 20`));
+    // the current window's gauges, as the report: exact comparison, so v4's "version" differs on every copy
+    const ratio = new RegExp(`modelplane_shadow_agreement_ratio\\{model_id="${modelId}",environment="production",shadow_deployment_id="${shadows.slow}"\\} ([\\d.e-]+)`).exec(metrics);
+    expect(Number(ratio?.[1])).toBe(seen.agreement_rate);
+    const slowP50 = new RegExp(`modelplane_shadow_latency_seconds\\{[^}]*shadow_deployment_id="${shadows.slow}",side="shadow",quantile="0.5"\\} ([\\d.]+)`).exec(metrics);
+    expect(Number(slowP50?.[1])).toBeGreaterThanOrEqual(0.25);
   }, 120_000);
 
   it("a dead shadow fails no primary request: every copy is a counted shadow_error", async () => {
