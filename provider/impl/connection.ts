@@ -13,10 +13,14 @@ export function configure(settings: ConnectionSettings): void {
   connection = settings;
 }
 
-/** A client for the configured engine: stack config first, then MODELPLANE_ENDPOINT / MODELPLANE_API_KEY. */
-export function engineClient(): ModelplaneClient {
+/**
+ * A client for the configured engine: stack config first, then MODELPLANE_ENDPOINT / MODELPLANE_API_KEY.
+ * `timing`: a question asked at preview that may go unanswered (the chain) asks once, briefly.
+ */
+export function engineClient(timing: { timeoutMs?: number; retryBudgetMs?: number } = {}): ModelplaneClient {
   return new ModelplaneClient({
     endpoint: connection.endpoint || process.env.MODELPLANE_ENDPOINT,
     apiKey: connection.apiKey || process.env.MODELPLANE_API_KEY,
+    ...timing,
   });
 }

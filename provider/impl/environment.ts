@@ -309,7 +309,8 @@ async function chainFailures(olds: Props, known: Partial<Props>): Promise<{ prop
   if (!modelId || !name || !deploymentId || known.skipChain === true || olds.deploymentId === deploymentId) return [];
   let stage;
   try {
-    const chain = await engineClient().modelChain(modelId);
+    // an engine that does not answer within 5 s is not asked again: its 409 at `up` says the same
+    const chain = await engineClient({ timeoutMs: 5_000, retryBudgetMs: 0 }).modelChain(modelId);
     stage = chain.deployments.find((entry) => entry.deployment_id === deploymentId)?.stages.find((entry) => entry.environment === name);
   } catch {
     return [];
