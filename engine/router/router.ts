@@ -106,12 +106,16 @@ interface Exchange {
 }
 
 /** How the router reaches one replica: raw keep-alive connections for the fast path, an undici
- * Pool for what node:http serves; each made at first use. */
+ * Pool for what node:http serves, and one for shadow copies sent to it; each made at first use. */
 interface ReplicaPool {
   replicaSetId: string;
   url: string;
   pool: Pool | undefined;
   connections: UpstreamConnections | undefined;
+  /** shadow copies' own keep-alive connections (engine/router/shadow/mirror.ts), at most
+   * `shadowConnections`: a slow or dead shadow holds these, never the replica's other pools */
+  shadowPool: Pool | undefined;
+  shadowConnections: number;
 }
 
 /**
@@ -173,14 +177,15 @@ export function createRouter(options: RouterOptions): Router {
 
   function closeReplicaPool(entry: ReplicaPool): Promise<void> {
     entry.connections?.close();
-    return entry.pool?.close().catch(() => undefined) ?? Promise.resolve();
+    const closing = [entry.pool, entry.shadowPool].map((pool) => pool?.close().catch(() => undefined));
+    return Promise.all(closing).then(() => undefined);
   }
 
   function replicaPool(replica: ReplicaInfo): ReplicaPool {
     let entry = pools.get(replica.id);
     if (entry === undefined || entry.url !== replica.url) {
       if (entry !== undefined) void closeReplicaPool(entry);
-      entry = { replicaSetId: replica.replicaSetId, url: replica.url, pool: undefined, connections: undefined };
+      entry = { replicaSetId: replica.replicaSetId, url: replica.url, pool: undefined, connections: undefined, shadowPool: undefined, shadowConnections: 0 };
       pools.set(replica.id, entry);
     }
     return entry;
@@ -191,12 +196,25 @@ export function createRouter(options: RouterOptions): Router {
     return (entry.pool ??= new Pool(replica.url, poolOptions));
   }
 
+  /** Copies to one shadow replica: keep-alive, at most `connections` (an environment's
+   * max_concurrency). Several environments shadowed by one replica share the pool, sized by the
+   * largest max_concurrency asked (a larger one replaces it; Pool.close lets copies finish). */
+  function shadowPoolFor(replica: ReplicaInfo, connections: number): Pool {
+    const entry = replicaPool(replica);
+    if (entry.shadowPool === undefined || entry.shadowConnections < connections) {
+      void entry.shadowPool?.close().catch(() => undefined);
+      entry.shadowPool = new Pool(replica.url, { ...poolOptions, connections });
+      entry.shadowConnections = connections;
+    }
+    return entry.shadowPool;
+  }
+
   const mirrors = new ShadowMirrors({
     table,
     stats: options.shadowStats ?? new ShadowStats(),
     rand,
     pickReplica: (setId) => pickReadyReplica(setId, undefined),
-    poolFor,
+    shadowPoolFor,
     wake: onWake,
     started(setId, replicaId) {
       inFlightByReplica.started(replicaId);

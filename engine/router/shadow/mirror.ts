@@ -4,11 +4,19 @@
  *
  * Per request, both router paths ask `select` once the primary deployment is picked — one
  * `table.hasShadows` check when no environment has a shadow. A selected request gets a
- * ShadowCopy: the primary's relay tells it the status and the body (`head`, `data`,
- * `primaryEnded`), and once the request body is in hand `start` queues the copy. Each environment
- * has its own queue: at most `max_concurrency` copies in flight to the shadow, at most
- * `max_queue` waiting; beyond that a copy is shed (counted). So a slow or dead shadow costs the
- * primary nothing but the copy's bookkeeping, and memory is bounded by
+ * ShadowCopy: once the request body is in hand `start` keeps it (and decides what needs no I/O:
+ * skipped bodies, Idempotency-Key requests); the primary's relay tells it the status and the body
+ * (`head`, `data`, `primaryEnded`). Nothing is sent to the shadow while the primary is being
+ * served: when the primary's answer has been handed to the client's socket, the copy waits for
+ * the next turn of the event loop (one setImmediate for every copy handed off in a turn), so the
+ * copy's connect, write and parse never run between a primary's request and its answer. A copy
+ * whose primary failed is not sent at all (nothing to compare; counted as primary_error).
+ *
+ * Each environment has its own queue: at most `max_concurrency` copies in flight to the shadow, at
+ * most `max_queue` waiting; beyond that a copy is shed (counted). Copies travel on their own
+ * keep-alive pool per shadow replica (at most `max_concurrency` connections), not on the
+ * connections that serve the replica's own traffic. So a slow or dead shadow costs the primary
+ * nothing but the copy's bookkeeping, and memory is bounded by
  * (max_concurrency + max_queue) × (request body ≤ 64 KiB + two captured answers ≤ 64 KiB each).
  */
 import { performance } from "node:perf_hooks";
@@ -41,8 +49,9 @@ export interface MirrorDependencies {
   stats: ShadowStats;
   rand: () => number;
   pickReplica(setId: string): ReplicaInfo | undefined;
-  /** the undici pool of a replica (the router's, shared with node:http's requests) */
-  poolFor(replica: ReplicaInfo): Dispatcher;
+  /** the copies' own keep-alive pool to a shadow replica, at most `connections` connections
+   * (the environment's max_concurrency: more could never be in use at once) */
+  shadowPoolFor(replica: ReplicaInfo, connections: number): Dispatcher;
   /** a copy found the shadow's own set scaled to zero */
   wake(setId: string): void;
   /** per-replica and per-set bookkeeping, as for any request (drains and autoscaling see copies) */
@@ -50,17 +59,47 @@ export interface MirrorDependencies {
   finished(setId: string, replicaId: string): void;
 }
 
-/** One environment's queue of copies: an array with a moving head (no O(n) shift per copy). */
-class CopyQueue {
+/**
+ * One environment's queue of copies: at most `maxConcurrency` sent at once, at most `maxQueue`
+ * waiting, an array with a moving head (no O(n) shift per copy).
+ */
+export class CopyQueue {
   active = 0;
   readonly #waiting: (ShadowCopy | undefined)[] = [];
   #head = 0;
-  constructor(readonly settingsKey: string) {}
+  #draining = false;
+  constructor(
+    readonly settingsKey: string,
+    readonly maxConcurrency: number,
+    readonly maxQueue: number,
+  ) {}
   get length(): number {
     return this.#waiting.length - this.#head;
   }
-  push(copy: ShadowCopy): void {
-    this.#waiting.push(copy);
+  /** Sends the copy, queues it, or sheds it when the queue is full. */
+  admit(copy: ShadowCopy): void {
+    if (this.active < this.maxConcurrency) {
+      copy.send(this);
+    } else if (this.length < this.maxQueue) {
+      this.#waiting.push(copy);
+    } else {
+      copy.shed();
+    }
+  }
+  /** Sends waiting copies while there is room. A loop, not a recursion: a copy that ends at once
+   * (no replica) would otherwise nest one call per waiting copy. */
+  drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      while (this.active < this.maxConcurrency) {
+        const copy = this.shift();
+        if (copy === undefined) break;
+        copy.send(this);
+      }
+    } finally {
+      this.#draining = false;
+    }
   }
   shift(): ShadowCopy | undefined {
     if (this.#head >= this.#waiting.length) return undefined;
@@ -77,6 +116,9 @@ class CopyQueue {
 export class ShadowMirrors {
   readonly #queues = new Map<string, CopyQueue>();
   #closed = false;
+  /** copies whose primary answer was handed off during this turn of the event loop */
+  #handedOff: ShadowCopy[] = [];
+  #sendScheduled = false;
 
   constructor(readonly deps: MirrorDependencies) {}
 
@@ -124,10 +166,26 @@ export class ShadowMirrors {
     let queue = this.#queues.get(key);
     if (queue === undefined || queue.settingsKey !== route.key) {
       // a new configuration gets a new queue; copies of the old one finish on their own
-      queue = new CopyQueue(route.key);
+      queue = new CopyQueue(route.key, route.settings.max_concurrency, route.settings.max_queue);
       this.#queues.set(key, queue);
     }
     return queue;
+  }
+
+  /**
+   * The copy's primary answer reached the client's socket: the copy is sent on the next turn of
+   * the event loop, after the I/O of this one (other primaries' requests and answers among it).
+   */
+  primaryHandedOff(copy: ShadowCopy): void {
+    this.#handedOff.push(copy);
+    if (this.#sendScheduled) return;
+    this.#sendScheduled = true;
+    setImmediate(() => {
+      this.#sendScheduled = false;
+      const copies = this.#handedOff;
+      this.#handedOff = [];
+      for (const handedOff of copies) handedOff.enqueue();
+    });
   }
 
   get closed(): boolean {
@@ -136,6 +194,7 @@ export class ShadowMirrors {
 
   close(): void {
     this.#closed = true;
+    for (const copy of this.#handedOff.splice(0)) copy.shed();
     for (const queue of this.#queues.values()) {
       for (let copy = queue.shift(); copy !== undefined; copy = queue.shift()) copy.shed();
     }
@@ -246,13 +305,17 @@ export class ShadowCopy {
       this.#recorded = true;
       return;
     }
-    this.#maybeRecord();
+    if (this.#recorded) return; // decided at start (skipped, not idempotent, unavailable)
+    // a failed primary leaves nothing to compare: the shadow is spared the copy
+    if (!this.#primaryOk) return this.#finish("primary_error");
+    this.#mirrors.primaryHandedOff(this);
   }
 
   /**
    * The request body is in hand (undefined: it streams, so it cannot be copied) with the headers
    * the primary was sent — already without `authorization` and hop-by-hop fields, so a copy
-   * carries no more than the primary does. Queues the copy or records why not.
+   * carries no more than the primary does. Keeps them for the copy, or records why there is none;
+   * sends nothing (see `primaryEnded`).
    */
   start(body: Buffer | undefined, upstreamHeaders: readonly string[]): void {
     if (this.#started || this.#recorded) return;
@@ -261,26 +324,27 @@ export class ShadowCopy {
     if (this.#request.header("idempotency-key") !== undefined && !settings.mirror_non_idempotent) return this.#finish("not_idempotent");
     if (body === undefined || body.length > settings.max_body_bytes) return this.#finish("skipped_body");
     if (this.#setId === null || this.#predictPath === undefined) return this.#finish("unavailable");
-    const queue = this.#mirrors.queueFor(this.#route, this.#resolution);
     this.#requestBody = body;
     this.#headers = [...upstreamHeaders, SHADOW_HEADER, "1"];
-    if (queue.active < settings.max_concurrency) {
-      this.#run(queue);
-    } else if (queue.length < settings.max_queue) {
-      queue.push(this);
-    } else {
-      this.#finish("shed");
-    }
   }
 
   #headers: string[] = [];
 
-  /** Dropped from a closing router's queue. */
+  /** Its turn came after the primary's answer was handed off: into its environment's queue. */
+  enqueue(): void {
+    if (this.#recorded) return;
+    if (this.#mirrors.closed) return this.#finish("shed");
+    this.#mirrors.queueFor(this.#route, this.#resolution).admit(this);
+  }
+
+  /** Past its queue's bound, or dropped from a closing router's queue. */
   shed(): void {
     this.#finish("shed");
   }
 
-  #run(queue: CopyQueue): void {
+  /** Sends the copy to a shadow replica (called by its queue, which has room for it). */
+  send(queue: CopyQueue): void {
+    if (this.#mirrors.closed) return this.#finish("shed");
     queue.active++;
     const deps = this.#mirrors.deps;
     const setId = this.#setId!;
@@ -290,8 +354,7 @@ export class ShadowCopy {
       this.#shadowOutcome = outcome;
       this.#shadowDone = true;
       this.#maybeRecord();
-      const next = queue.shift();
-      if (next !== undefined && !this.#mirrors.closed) next.#run(queue);
+      if (!this.#mirrors.closed) queue.drain();
     };
     if (replica === undefined) {
       deps.wake(setId);
@@ -310,7 +373,7 @@ export class ShadowCopy {
     };
     let upstream: Dispatcher;
     try {
-      upstream = deps.poolFor(replica);
+      upstream = deps.shadowPoolFor(replica, queue.maxConcurrency);
     } catch {
       finished("shadow_error");
       return;

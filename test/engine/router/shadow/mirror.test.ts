@@ -24,6 +24,8 @@ interface ModelKnobs {
   delayMs?: number;
   hangUp?: boolean;
   seen?: IncomingHttpHeaders[];
+  /** performance.now() when each request's body had arrived */
+  arrivals?: number[];
 }
 
 /** The test model: {"i": n} → {"label": odd/even, "score"}; knobs as the e2e replica's. */
@@ -33,6 +35,7 @@ async function model(knobs: ModelKnobs = {}): Promise<string> {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       knobs.seen?.push(req.headers);
+      knobs.arrivals?.push(performance.now());
       if (knobs.hangUp) {
         req.socket.destroy();
         return;
@@ -146,6 +149,27 @@ describe("shadow mirror", () => {
       expect(headers["x-custom"]).toBe("kept");
     }
     expect(shadowSeen.every((headers) => headers["x-modelplane-shadow"] === "1")).toBe(true);
+  });
+
+  it("a copy leaves only once the primary's answer is handed to the client; a failed primary's copy is never sent (both paths)", async () => {
+    const arrivals: number[] = [];
+    const { engine, report } = await setup({ delayMs: 150 }, { arrivals }, { deployment: "v2" });
+    for (const handOff of [false, true]) {
+      const sentAt = performance.now();
+      const answer = await post(engine.url, JSON.stringify({ i: 1 }), {}, handOff);
+      expect(answer.status).toBe(200);
+      await eventually("the copy arrived", () => arrivals.length === (handOff ? 2 : 1));
+      // the primary took 150 ms: a copy sent alongside it would have arrived within a few ms
+      expect(arrivals.at(-1)! - sentAt).toBeGreaterThanOrEqual(145);
+    }
+    await eventually("2 comparisons", () => report().compared === 2);
+
+    const shadowSeen: IncomingHttpHeaders[] = [];
+    const failing = await setup({ hangUp: true }, { seen: shadowSeen }, { deployment: "v2" });
+    for (const handOff of [false, true]) expect((await post(failing.engine.url, JSON.stringify({ i: 1 }), {}, handOff)).status).toBe(502);
+    await eventually("2 primary errors", () => failing.report().counts.primary_error === 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(shadowSeen).toEqual([]);
   });
 
   it("a slow shadow sheds copies past its queue and never delays the primary", async () => {
