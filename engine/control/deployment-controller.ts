@@ -130,9 +130,16 @@ export class DeploymentController {
     const live = await listAllLiveDeployments(this.#sql);
     const liveIds = new Set(live.map((row) => row.id));
     for (const deploymentId of [...this.#modelOf.keys()]) if (!liveIds.has(deploymentId)) await this.#forget(deploymentId);
+    // The guarantee behind the hints: every stored set this engine can build is declared, whatever
+    // another deployment does. One that cannot be built (a secret this engine cannot decrypt) used to
+    // throw out of the loop, and every deployment after it never got its sets on this engine.
     for (const row of live) {
       this.#table.setModel(row.model_id);
-      await this.syncDeployment(row.id, options.restore ? { restoreReplicas: row.replicas_desired } : {});
+      try {
+        await this.syncDeployment(row.id, options.restore ? { restoreReplicas: row.replicas_desired } : {});
+      } catch (error) {
+        this.#log(`resync: deployment ${row.id}: ${(error as Error).message}`);
+      }
     }
     const models = new Set(live.map((row) => row.model_id));
     for (const model of await listLiveModels(this.#sql)) models.add(model.id);
@@ -242,12 +249,20 @@ export class DeploymentController {
     const stored = new Map<ReplicaSetId, ReplicaSetRow>((await listReplicaSetsOf(this.#sql, row.id)).map((set) => [set.id, set]));
     const leading = this.#leadership.isLeader();
 
-    // Environment sets.
+    // Environment sets. One whose spec cannot be built (a secret this engine cannot decrypt) is left
+    // as it runs and named in the error thrown at the end; the deployment's other sets still converge.
     const wantedIds = new Set<ReplicaSetId>([replicaSetId(row.id, null)]);
+    const unbuilt: string[] = [];
+    const specOrUnbuilt = (id: ReplicaSetId, environment: EnvironmentRow): Promise<ReplicaSetSpec | undefined> =>
+      this.#specFor(row, modelName, environment).catch((error: unknown) => {
+        unbuilt.push(`${id}: ${(error as Error).message}`);
+        return undefined;
+      });
     for (const { environment, role } of wanted) {
       const id = replicaSetId(row.id, environment.name);
       wantedIds.add(id);
-      const spec = await this.#specFor(row, modelName, environment);
+      const spec = await specOrUnbuilt(id, environment);
+      if (spec === undefined) continue;
       // A candidate's count is the promotion's to set; a serving set seen for the first time without a
       // stored count (a store from before replica_sets) restores the deployment's persisted total
       // when it is the deployment's only set with replicas.
@@ -275,8 +290,10 @@ export class DeploymentController {
       const environment = environmentName === null ? undefined : await findLiveEnvironment(this.#sql, row.model_id, environmentName);
       if (environment === undefined) continue;
       wantedIds.add(id);
+      const spec = await specOrUnbuilt(id, environment);
+      if (spec === undefined) continue;
       const replicas = leading ? (known?.desired ?? stored.get(id)?.desired ?? 0) : (stored.get(id)?.desired ?? 0);
-      const set = this.#upsert(id, row.id, environment.name, "kept", await this.#specFor(row, modelName, environment), false);
+      const set = this.#upsert(id, row.id, environment.name, "kept", spec, false);
       this.#autoscaler.untrack(id);
       this.#apply(set, replicas);
     }
@@ -313,6 +330,7 @@ export class DeploymentController {
     }
     // Rows of sets that are gone (a leader stopped between removing a set and its row).
     if (leading) for (const id of stored.keys()) if (!wantedIds.has(id)) this.#deleteRow(id, row.id);
+    if (unbuilt.length > 0) throw new Error(`this engine cannot run replica set ${unbuilt.join("; ")}`);
   }
 
   /** Spec of a set as last synced (undefined: the controller does not run it). */
