@@ -28,7 +28,7 @@ export function formatShadowReport(report: ShadowReport): string {
     ["since", formatTime(report.since)],
     ["compared", `${report.compared} (agreed ${counts.agreed}, disagreed ${counts.disagreed})`],
     ["agreement", `${percent(report.agreement_rate)} (status ${percent(report.status_agreement_rate)})`],
-    ["not compared", `shed ${counts.shed}, skipped_body ${counts.skipped_body}, shadow_error ${counts.shadow_error}, primary_error ${counts.primary_error}, unavailable ${counts.unavailable}, not_idempotent ${counts.not_idempotent}`],
+    ["not compared", `shed ${counts.shed}, skipped_body ${counts.skipped_body}, shadow_error ${counts.shadow_error}, primary_error ${counts.primary_error}, unavailable ${counts.unavailable}, not_idempotent ${counts.not_idempotent}, backed_off ${counts.backed_off}`],
   ]);
   const latencies = formatTable(
     ["latency", "p50", "p90", "p99"],

@@ -148,7 +148,7 @@ export class EngineMetrics {
     const shadows = this.shadows;
     new Counter({
       name: "modelplane_shadow_requests_total",
-      help: "Requests selected for an environment's shadow, by what became of the copy: agreed/disagreed (both answered, compared: status and output), shadow_error, primary_error, shed (queue full), skipped_body (body over max_body_bytes, streamed, or an answer over 64 KiB), unavailable (no shadow to send to), not_idempotent (Idempotency-Key, not mirrored).",
+      help: "Requests selected for an environment's shadow, by what became of the copy: agreed/disagreed (both answered, compared: status and output), shadow_error, primary_error, shed (queue full), skipped_body (body over max_body_bytes, streamed, or an answer over 64 KiB), unavailable (no shadow to send to), not_idempotent (Idempotency-Key, not mirrored), backed_off (not sent: the shadow's replicas could not be reached, see the README's back-off).",
       labelNames: ["model_id", "environment", "shadow_deployment_id", "outcome"],
       registers,
       collect() {

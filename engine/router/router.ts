@@ -12,6 +12,7 @@ import { DEPLOYMENT_ID_HEADER, forward, readSmallBody, upstreamRequestHeaders } 
 import { pickReplica, resolveTarget } from "./pick.js";
 import type { RoutingTable } from "./routing-table.js";
 import { ShadowStats } from "../metrics/shadow-stats.js";
+import { SHADOW_BACKOFF, type ShadowBackoffPolicy } from "./shadow/backoff.js";
 import { ShadowMirrors, type MirroredRequest, type ShadowCopy } from "./shadow/mirror.js";
 import { UpstreamConnections } from "./upstream-connections.js";
 
@@ -51,6 +52,11 @@ export interface RouterOptions {
   metrics?: RequestMetrics;
   /** where the environments' shadows are counted (engine/metrics/shadow-stats.ts); default: a new one */
   shadowStats?: ShadowStats;
+  /** when copies to an unreachable shadow replica stop (engine/router/shadow/backoff.ts); default
+   * SHADOW_BACKOFF (5 failures in a row; 1 s doubling to 30 s) */
+  shadowBackoff?: ShadowBackoffPolicy;
+  /** milliseconds, for the shadow back-off; default performance.now (tests move time themselves) */
+  clock?: () => number;
 }
 
 export interface Router {
@@ -213,7 +219,9 @@ export function createRouter(options: RouterOptions): Router {
     table,
     stats: options.shadowStats ?? new ShadowStats(),
     rand,
-    pickReplica: (setId) => pickReadyReplica(setId, undefined),
+    pickReplica: pickReadyReplica,
+    now: options.clock ?? (() => performance.now()),
+    backoff: options.shadowBackoff ?? SHADOW_BACKOFF,
     shadowPoolFor,
     wake: onWake,
     started(setId, replicaId) {

@@ -103,7 +103,9 @@ export type ShadowSettingsInput = z.input<typeof ShadowSettings>;
  * primary's answer did not complete (client gone, cut), nothing to compare; `shed` — the queue was
  * full; `skipped_body` — the body was over max_body_bytes or streamed; `unavailable` — no shadow
  * to send to (no candidate, deployment inactive, no ready replica); `not_idempotent` — an
- * Idempotency-Key request, not mirrored.
+ * Idempotency-Key request, not mirrored; `backed_off` — not sent because the shadow's replicas
+ * could not be reached (5 copies in a row got no answer: copies wait 1 s doubling to 30 s, then
+ * one probe; any answer resumes sending).
  */
 export const ShadowOutcome = z.enum([
   "agreed",
@@ -114,6 +116,7 @@ export const ShadowOutcome = z.enum([
   "skipped_body",
   "unavailable",
   "not_idempotent",
+  "backed_off",
 ]);
 export type ShadowOutcome = z.infer<typeof ShadowOutcome>;
 

@@ -3,8 +3,8 @@
  * (test/support/replicas/shadow-model.js): production runs v1; a shadow set with PATCH gets copies
  * of its requests and GET …/shadow compares the answers. A v2 that disagrees on every 10th input
  * shows 10 % disagreement with samples; an identical deployment 100 % agreement; a slow shadow
- * and a dead one fail no primary request, and the copies they shed or lose are counted, also in
- * GET /metrics. Setting, changing and removing a shadow leaves the environment's traffic alone.
+ * and a dead one fail no primary request, and the copies they shed, lose or back off from are
+ * counted, also in GET /metrics. Setting, changing and removing a shadow leaves the environment's traffic alone.
  */
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -174,12 +174,18 @@ describe("shadow serving (issue 17)", () => {
     expect(Number(slowP50?.[1])).toBeGreaterThanOrEqual(0.25);
   }, 120_000);
 
-  it("a dead shadow fails no primary request: every copy is a counted shadow_error", async () => {
+  it("a dead shadow fails no primary request: its copies are counted shadow_error until it is backed off, then backed_off, also in GET /metrics", async () => {
     await setShadow({ deployment: shadows.dead });
     expect((await load(60)).filter((status) => status !== 200)).toEqual([]);
     const seen = await settled(60);
-    expect(seen.counts.shadow_error + seen.counts.shed).toBe(60);
+    expect(seen.counts.shadow_error + seen.counts.shed + seen.counts.backed_off, JSON.stringify(seen.counts)).toBe(60);
+    // 5 failures in a row back it off for 1 s (then one probe a period): most of the 60 are not sent
+    expect(seen.counts.shadow_error).toBeGreaterThanOrEqual(5);
+    expect(seen.counts.backed_off).toBeGreaterThan(0);
     expect(seen.compared).toBe(0);
+    const metrics = await (await fetch(`${engine.url}/metrics`, { headers: { authorization: `Api-Key ${engine.apiKey}` } })).text();
+    const backedOff = new RegExp(`modelplane_shadow_requests_total\\{model_id="${modelId}",environment="production",shadow_deployment_id="${shadows.dead}",outcome="backed_off"\\} (\\d+)`).exec(metrics);
+    expect(Number(backedOff?.[1])).toBe(seen.counts.backed_off);
   }, 120_000);
 
   it("removing the shadow stops the copies and leaves the traffic as it was", async () => {

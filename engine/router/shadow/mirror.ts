@@ -18,6 +18,11 @@
  * connections that serve the replica's own traffic. So a slow or dead shadow costs the primary
  * nothing but the copy's bookkeeping, and memory is bounded by
  * (max_concurrency + max_queue) × (request body ≤ 64 KiB + two captured answers ≤ 64 KiB each).
+ *
+ * A shadow replica that cannot be reached is backed off (./backoff.ts decides): after 5 copies in
+ * a row got no answer, copies to it are counted `backed_off` and not sent, for 1 s doubling to
+ * 30 s, one probe copy at a time when a period ends. A set with several replicas sends to the
+ * others meanwhile; only when all its ready replicas are backing off is the copy not sent.
  */
 import { performance } from "node:perf_hooks";
 import { randomUUID } from "node:crypto";
@@ -27,6 +32,7 @@ import type { ShadowStats } from "../../metrics/shadow-stats.js";
 import { replicaSetId, type ReplicaInfo } from "../../runtime/runtime.js";
 import type { Resolution } from "../pick.js";
 import type { RoutingTable, ShadowRoute } from "../routing-table.js";
+import { admitCopy, copyEnded, isForgettable, SENDING, type ShadowBackoffPolicy, type ShadowTargetState } from "./backoff.js";
 import { compareAnswers, dechunk } from "./compare.js";
 
 /** Answers (either side) larger than this are not compared (counted as skipped_body). */
@@ -48,7 +54,11 @@ export interface MirrorDependencies {
   table: RoutingTable;
   stats: ShadowStats;
   rand: () => number;
-  pickReplica(setId: string): ReplicaInfo | undefined;
+  /** a ready replica of the set, none of `avoid` (replica ids); undefined when there is none */
+  pickReplica(setId: string, avoid: ReadonlySet<string> | undefined): ReplicaInfo | undefined;
+  /** the back-off's clock (ms) and policy (./backoff.ts) */
+  now(): number;
+  backoff: ShadowBackoffPolicy;
   /** the copies' own keep-alive pool to a shadow replica, at most `connections` connections
    * (the environment's max_concurrency: more could never be in use at once) */
   shadowPoolFor(replica: ReplicaInfo, connections: number): Dispatcher;
@@ -113,8 +123,17 @@ export class CopyQueue {
   }
 }
 
+/** Where a copy goes: a replica, and whether it is the probe after a back-off. */
+export interface CopyTarget {
+  replica: ReplicaInfo;
+  probe: boolean;
+}
+
 export class ShadowMirrors {
   readonly #queues = new Map<string, CopyQueue>();
+  /** the back-off state of each shadow replica something went wrong with, by replica id (the
+   * url too: a replica id with a new url is a new process, tried afresh) */
+  readonly #targets = new Map<string, { url: string; state: ShadowTargetState }>();
   #closed = false;
   /** copies whose primary answer was handed off during this turn of the event loop */
   #handedOff: ShadowCopy[] = [];
@@ -170,6 +189,59 @@ export class ShadowMirrors {
       this.#queues.set(key, queue);
     }
     return queue;
+  }
+
+  /**
+   * The replica of the set a copy goes to now: one not backing off (a probe when its period just
+   * ended), or `backed_off` when every ready replica of the set is, or undefined when the set has
+   * no ready replica at all.
+   */
+  pickTarget(setId: string): CopyTarget | "backed_off" | undefined {
+    const now = this.deps.now();
+    const avoid = this.#backingOff(now);
+    const replica = this.deps.pickReplica(setId, avoid);
+    if (replica === undefined) {
+      if (avoid !== undefined && this.deps.pickReplica(setId, undefined) !== undefined) return "backed_off";
+      return undefined;
+    }
+    const target = this.#targets.get(replica.id);
+    if (target === undefined) return { replica, probe: false };
+    if (target.url !== replica.url) {
+      this.#targets.delete(replica.id);
+      return { replica, probe: false };
+    }
+    const { admission, next } = admitCopy(target.state, now);
+    target.state = next;
+    if (admission === "back_off") return "backed_off";
+    return { replica, probe: admission === "probe" };
+  }
+
+  /** A copy sent to `replica` ended: answered (any status), or not (refused, reset, timed out, cut). */
+  copyEnded(target: CopyTarget, answered: boolean): void {
+    const { replica, probe } = target;
+    let entry = this.#targets.get(replica.id);
+    if (entry === undefined || entry.url !== replica.url) {
+      if (answered) return; // nothing went wrong with it: nothing to keep
+      entry = { url: replica.url, state: SENDING };
+      this.#targets.set(replica.id, entry);
+    }
+    const now = this.deps.now();
+    entry.state = copyEnded(entry.state, answered ? { kind: "answered" } : { kind: "failed", probe }, now, this.deps.backoff);
+    if (isForgettable(entry.state, now, this.deps.backoff)) this.#targets.delete(replica.id);
+  }
+
+  /** The replicas no copy may go to now (undefined: none, the usual case — no set is built). */
+  #backingOff(now: number): Set<string> | undefined {
+    if (this.#targets.size === 0) return undefined;
+    let avoid: Set<string> | undefined;
+    for (const [replicaId, { state }] of this.#targets) {
+      if (isForgettable(state, now, this.deps.backoff)) {
+        this.#targets.delete(replicaId);
+      } else if (admitCopy(state, now).admission === "back_off") {
+        (avoid ??= new Set()).add(replicaId);
+      }
+    }
+    return avoid;
   }
 
   /**
@@ -348,7 +420,6 @@ export class ShadowCopy {
     queue.active++;
     const deps = this.#mirrors.deps;
     const setId = this.#setId!;
-    const replica = deps.pickReplica(setId);
     const done = (outcome: ShadowOutcome | undefined): void => {
       queue.active--;
       this.#shadowOutcome = outcome;
@@ -356,11 +427,17 @@ export class ShadowCopy {
       this.#maybeRecord();
       if (!this.#mirrors.closed) queue.drain();
     };
-    if (replica === undefined) {
+    const target = this.#mirrors.pickTarget(setId);
+    if (target === undefined) {
       deps.wake(setId);
       done("unavailable");
       return;
     }
+    if (target === "backed_off") {
+      done("backed_off");
+      return;
+    }
+    const { replica } = target;
     deps.started(setId, replica.id);
     const settings = this.#route.settings;
     const query = this.#request.target.indexOf("?");
@@ -369,6 +446,7 @@ export class ShadowCopy {
     const finished = (outcome: ShadowOutcome | undefined): void => {
       this.#shadowLatencyMs = performance.now() - sentAt;
       deps.finished(setId, replica.id);
+      this.#mirrors.copyEnded(target, outcome !== "shadow_error");
       done(outcome);
     };
     let upstream: Dispatcher;

@@ -4,10 +4,10 @@
  * shadow sheds copies (counted); the copy carries no more than the primary (no Authorization).
  */
 import { createConnection } from "node:net";
-import type { IncomingHttpHeaders } from "node:http";
+import { createServer, type IncomingHttpHeaders, type RequestListener } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { ShadowStats } from "../../../../engine/metrics/shadow-stats.js";
-import { createRouter, RoutingTable } from "../../../../engine/router/index.js";
+import { createRouter, RoutingTable, type RouterOptions } from "../../../../engine/router/index.js";
 import { ShadowSettings, type ShadowSettingsInput } from "../../../../sdk/schemas/shadow.js";
 import { eventually } from "../../runtime/helpers.js";
 import { ALLOW_EVERY_CALLER, StaticReplicas, engineServer, listen, stop } from "../helpers.js";
@@ -29,8 +29,8 @@ interface ModelKnobs {
 }
 
 /** The test model: {"i": n} → {"label": odd/even, "score"}; knobs as the e2e replica's. */
-async function model(knobs: ModelKnobs = {}): Promise<string> {
-  const started = await listen((req, res) => {
+function modelHandler(knobs: ModelKnobs): RequestListener {
+  return (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
@@ -47,15 +47,20 @@ async function model(knobs: ModelKnobs = {}): Promise<string> {
       if (knobs.delayMs) setTimeout(send, knobs.delayMs);
       else send();
     });
-  });
+  };
+}
+
+async function model(knobs: ModelKnobs = {}): Promise<string> {
+  const started = await listen(modelHandler(knobs));
   cleanups.push(() => stop(started.server));
   return started.url;
 }
 
-async function setup(primary: ModelKnobs, shadow: ModelKnobs, settings: ShadowSettingsInput) {
+/** `shadow`: the shadow model's knobs, or the url of a shadow the test runs itself. */
+async function setup(primary: ModelKnobs, shadow: ModelKnobs | string, settings: ShadowSettingsInput, options: Pick<RouterOptions, "shadowBackoff" | "clock"> = {}) {
   const replicas = new StaticReplicas();
   replicas.set("v1.production", [await model(primary)]);
-  const shadowUrl = await model(shadow);
+  const shadowUrl = typeof shadow === "string" ? shadow : await model(shadow);
   replicas.set("v2", [shadowUrl]);
   // v2's replicas for the environment, for a candidate shadow
   replicas.set("v2.production", [shadowUrl]);
@@ -67,7 +72,7 @@ async function setup(primary: ModelKnobs, shadow: ModelKnobs, settings: ShadowSe
   const parsed = ShadowSettings.parse(settings);
   table.setShadow("m", "production", parsed);
   const stats = new ShadowStats();
-  const router = createRouter({ table, runtime: replicas, authorize: ALLOW_EVERY_CALLER, shadowStats: stats });
+  const router = createRouter({ table, runtime: replicas, authorize: ALLOW_EVERY_CALLER, shadowStats: stats, ...options });
   cleanups.push(() => router.close());
   const engine = await engineServer(router);
   cleanups.push(() => engine.close());
@@ -189,12 +194,64 @@ describe("shadow mirror", () => {
     expect(done.counts.agreed).toBe(30 - done.counts.shed);
   });
 
-  it("a dead shadow fails no primary request: its copies count as shadow_error", async () => {
-    const { engine, report } = await setup({}, { hangUp: true }, { deployment: "v2" });
+  it("a dead shadow fails no primary request: its copies count as shadow_error, then as backed_off once it backs off", async () => {
+    const { engine, report } = await setup({}, { hangUp: true }, { deployment: "v2" }, { clock: () => 0 });
     for (let i = 0; i < 20; i++) expect((await post(engine.url, JSON.stringify({ i }), {}, i % 2 === 1)).status).toBe(200);
-    await eventually("20 errors", () => report().counts.shadow_error === 20);
+    await eventually("20 copies counted", () => report().counts.shadow_error + report().counts.backed_off === 20);
     const done = report();
+    // 5 in a row start the back-off; copies already out when the 5th failed may add to them
+    expect(done.counts.shadow_error).toBeGreaterThanOrEqual(5);
+    expect(done.counts.backed_off).toBeGreaterThan(0);
     expect(done.compared).toBe(0);
+  });
+
+  it("a refused shadow is backed off (no connection tried while requests go on), probed once per period, and resumes once it is back", async () => {
+    // a port nothing listens on: connections to it are refused
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+      });
+    });
+    let now = 0;
+    const policy = { failuresToBackOff: 3, firstBackoffMs: 1000, maxBackoffMs: 4000 };
+    const { engine, report } = await setup({}, `http://127.0.0.1:${port}`, { deployment: "v2" }, { shadowBackoff: policy, clock: () => now });
+    const send = async (count: number) => {
+      for (let i = 0; i < count; i++) expect((await post(engine.url, JSON.stringify({ i }), {}, i % 2 === 1)).status).toBe(200);
+    };
+    const counted = (outcome: "shadow_error" | "backed_off" | "agreed", count: number) => eventually(`${count} ${outcome}`, () => report().counts[outcome] === count);
+
+    // one at a time, so that each refusal is counted before the next copy asks
+    for (let refused = 1; refused <= 3; refused++) {
+      await send(1);
+      await counted("shadow_error", refused);
+    }
+    // backing off: 30 more requests, not one more connection tried
+    await send(30);
+    await counted("backed_off", 30);
+    expect(report().counts.shadow_error).toBe(3);
+
+    // the period (1 s) ends: one probe, refused: 2 s more; the rest still backed off
+    now = 1000;
+    await send(1);
+    await counted("shadow_error", 4);
+    await send(10);
+    await counted("backed_off", 40);
+
+    // the shadow comes back on its port; no copy goes to it before the period (until 3 s) ends
+    const back = createServer(modelHandler({}));
+    await new Promise<void>((resolve) => back.listen(port, "127.0.0.1", resolve));
+    cleanups.push(() => stop(back));
+    now = 2999;
+    await send(5);
+    await counted("backed_off", 45);
+    now = 3000;
+    await send(1); // the probe: answered
+    await counted("agreed", 1);
+    await send(10); // sending again, every copy compared
+    await counted("agreed", 11);
+    const done = report();
+    expect(done.counts).toMatchObject({ shadow_error: 4, backed_off: 45, agreed: 11, shed: 0 });
   });
 
   it("skips bodies over max_body_bytes, Idempotency-Key requests, and counts a shadow with no replica as unavailable", async () => {
