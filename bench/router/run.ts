@@ -24,10 +24,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
-import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Pool } from "undici";
+import { fixedRateLatencies } from "../support/fixed-rate.js";
 
 const rounds = Number(process.env["BENCH_ROUNDS"] ?? "3");
 const durationSeconds = Number(process.env["BENCH_DURATION_S"] ?? "5");
@@ -181,47 +180,6 @@ function wrk(url: string, seconds: number, luaScript: string): { requestsPerSeco
   return { requestsPerSecond: match ? Number(match[1]) : Number.NaN, requests: total ? Number(total[1]) : Number.NaN, errors };
 }
 
-/**
- * Open-loop load at a fixed rate: requests are sent on schedule whether or not earlier ones have
- * answered, so a slow proxy cannot slow the load down and hide its own latency. Latency is
- * measured from the actual send to the end of the response body.
- */
-async function latencyAtFixedRate(url: string, rate: number, seconds: number): Promise<{ p50Ms: number; p99Ms: number; errors: number }> {
-  const { origin, pathname } = new URL(url);
-  const pool = new Pool(origin, { connections: 64, keepAliveTimeout: 30_000 });
-  const total = rate * seconds;
-  const intervalMs = 1000 / rate;
-  const latencies: number[] = [];
-  const pending: Promise<void>[] = [];
-  let errors = 0;
-  let sent = 0;
-  const startedAt = performance.now();
-  while (sent < total) {
-    const due = Math.min(total, Math.floor((performance.now() - startedAt) / intervalMs) + 1);
-    for (; sent < due; sent++) {
-      const sentAt = performance.now();
-      pending.push(
-        pool
-          .request({ path: pathname, method: "POST", body: REQUEST_BODY, headers: { "content-type": "application/json", authorization: AUTHORIZATION } })
-          .then(async ({ statusCode, body }) => {
-            await body.dump();
-            if (statusCode !== 200) errors++;
-            latencies.push(performance.now() - sentAt);
-          })
-          .catch(() => {
-            errors++;
-          }),
-      );
-    }
-    await sleep(1);
-  }
-  await Promise.all(pending);
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
-  return { p50Ms: percentile(50), p99Ms: percentile(99), errors };
-}
-
 async function measure(target: Target, luaScript: string): Promise<Measurement> {
   process.stderr.write(`  measuring ${target.name} …\n`);
   wrk(target.url, 1, luaScript); // warm-up: JIT, connection pools
@@ -229,8 +187,9 @@ async function measure(target: Target, luaScript: string): Promise<Measurement> 
   const saturation = wrk(target.url, durationSeconds, luaScript);
   const cpuSeconds = target.processGroup === undefined ? Number.NaN : processGroupCpuSeconds(target.processGroup) - cpuBefore;
   await sleep(500);
-  await latencyAtFixedRate(target.url, fixedRate, 1); // warm-up of this client's own code paths
-  const latency = await latencyAtFixedRate(target.url, fixedRate, fixedRateSeconds);
+  const load = { url: target.url, requestsPerSecond: fixedRate, body: REQUEST_BODY, headers: { "content-type": "application/json", authorization: AUTHORIZATION } };
+  await fixedRateLatencies({ ...load, seconds: 1 }); // warm-up of this client's own code paths
+  const latency = await fixedRateLatencies({ ...load, seconds: fixedRateSeconds });
   return {
     target: target.name,
     requestsPerSecond: saturation.requestsPerSecond,
@@ -238,7 +197,7 @@ async function measure(target: Target, luaScript: string): Promise<Measurement> 
     wrkErrors: saturation.errors,
     p50Ms: latency.p50Ms,
     p99Ms: latency.p99Ms,
-    rateErrors: latency.errors,
+    rateErrors: latency.failed,
   };
 }
 

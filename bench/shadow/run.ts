@@ -15,10 +15,9 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { Pool } from "undici";
+import { fixedRateLatencies } from "../support/fixed-rate.js";
 
 const rounds = Number(process.env["BENCH_ROUNDS"] ?? "3");
 const rate = Number(process.env["BENCH_RATE"] ?? "500");
@@ -108,42 +107,6 @@ async function replica(delayMs: number, hang = false): Promise<string> {
   return url;
 }
 
-async function fixedRate(url: string, requestsPerSecond: number, seconds: number): Promise<{ p50Ms: number; p99Ms: number; failed: number }> {
-  const { origin, pathname } = new URL(url);
-  const pool = new Pool(origin, { connections: 64, keepAliveTimeout: 30_000 });
-  const total = requestsPerSecond * seconds;
-  const intervalMs = 1000 / requestsPerSecond;
-  const latencies: number[] = [];
-  const pending: Promise<void>[] = [];
-  let failed = 0;
-  let sent = 0;
-  const startedAt = performance.now();
-  while (sent < total) {
-    const due = Math.min(total, Math.floor((performance.now() - startedAt) / intervalMs) + 1);
-    for (; sent < due; sent++) {
-      const sentAt = performance.now();
-      pending.push(
-        pool
-          .request({ path: pathname, method: "POST", body: REQUEST_BODY, headers: { "content-type": "application/json" } })
-          .then(async ({ statusCode, body }) => {
-            await body.dump();
-            if (statusCode !== 200) failed++;
-            latencies.push(performance.now() - sentAt);
-          })
-          .catch(() => {
-            failed++;
-          }),
-      );
-    }
-    await sleep(1);
-  }
-  await Promise.all(pending);
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
-  return { p50Ms: percentile(50), p99Ms: percentile(99), failed };
-}
-
 async function measure(variant: Variant, primaryUrl: string, shadows: Record<Exclude<Variant, "off">, string>): Promise<Measurement> {
   const port = await freePort();
   const router = start(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "shadow-router.js")], {
@@ -155,8 +118,9 @@ async function measure(variant: Variant, primaryUrl: string, shadows: Record<Exc
   const url = `http://127.0.0.1:${port}/models/bench/production/predict`;
   try {
     await waitFor200(url);
-    await fixedRate(url, rate, 1); // warm-up
-    const latency = await fixedRate(url, rate, rateSeconds);
+    const load = { url, requestsPerSecond: rate, body: REQUEST_BODY, headers: { "content-type": "application/json" } };
+    await fixedRateLatencies({ ...load, seconds: 1 }); // warm-up
+    const latency = await fixedRateLatencies({ ...load, seconds: rateSeconds });
     await sleep(500);
     const stats = (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as { counts: Record<string, number>; rssBytes: number };
     return { variant, ...latency, counts: stats.counts, rssMiB: stats.rssBytes / 2 ** 20 };
