@@ -3,9 +3,12 @@
  * mounts it) serving environment "production" of model "bench" from PRIMARY_URL, with the shadow
  * of SHADOW_MODE: "off" (none configured: the fast path's one check), or "on": 100 % of the
  * requests copied to deployment "shadow" at SHADOW_URL (max_concurrency 8, max_queue 64, the
- * defaults). GET /stats answers the shadow's report and the process's memory.
+ * defaults). GET /stats answers the shadow's report, the process's memory and its event loop's
+ * delay since POST /stats/reset (what the router's own work, mirroring included, made requests
+ * wait for the loop, as against what the machine's other load did to the whole process).
  */
 import { createServer } from "node:http";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { EngineMetrics } from "../../engine/metrics/index.js";
 import { createFrontDoor, createRouter, RoutingTable } from "../../engine/router/index.js";
 import { replicaSetId, type ReplicaInfo, type ReplicaSetObservation, type Runtime } from "../../engine/runtime/runtime.js";
@@ -40,12 +43,21 @@ const settings = ShadowSettings.parse({ deployment: "shadow", timeout_ms: 2_000,
 if (shadowMode === "on") table.setShadow("bench", "production", settings);
 
 const metrics = new EngineMetrics();
+// 1 ms resolution: the delays that matter to a 2-ms primary's p99 are a millisecond or more
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 const router = createRouter({ table, runtime, authorize: () => ({ ok: true }), metrics: metrics.requests, shadowStats: metrics.shadows });
 const server = createServer((req, res) => {
   if (router.handle(req, res)) return;
+  if (req.url === "/stats/reset" && req.method === "POST") {
+    loopDelay.reset();
+    res.writeHead(204).end();
+    return;
+  }
   if (req.url === "/stats") {
     const report = metrics.shadows.report("bench", "production", settings);
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ counts: report.counts, rssBytes: process.memoryUsage().rss }));
+    const loopDelayMs = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ counts: report.counts, rssBytes: process.memoryUsage().rss, loopDelayMs }));
     return;
   }
   res.writeHead(404).end();
