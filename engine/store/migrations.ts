@@ -303,6 +303,20 @@ ALTER TABLE environments ADD COLUMN shadow jsonb;
 ALTER TABLE environments ADD COLUMN header_routing jsonb;
 `,
   },
+  {
+    version: 11,
+    name: "the secret key engines sharing a database agree on",
+    sql: `
+-- The id (a hash, never the key) of the key the engines sharing this database encrypt secrets with
+-- (engine/store/secret-key-check.ts): an engine started with another key stops at start instead of
+-- writing secrets the others cannot read and failing to read theirs. One row.
+CREATE TABLE secret_key (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  key_id text NOT NULL,
+  recorded_at timestamptz NOT NULL
+);
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

@@ -1,6 +1,7 @@
 import { migrate } from "./migrations.js";
 import { openPgliteSql } from "./pglite-sql.js";
 import { openPostgresSql } from "./postgres-sql.js";
+import { agreeOnSharedKey, type SharedKeyVerdict } from "./secret-key-check.js";
 import { resolveSecretKeyring, type ResolvedKeyring } from "./secret-key-source.js";
 import type { Sql } from "./sql.js";
 import { reencryptSecrets, type ReencryptionReport } from "./variables.js";
@@ -30,8 +31,11 @@ export async function openStore(options: StoreOptions): Promise<Sql> {
     : await openPgliteSql(options.dataDir, resolved.keyring);
   try {
     await migrate(sql);
+    // Re-encryption first: a secret no key of this engine decrypts is named by its own error.
     const report = await reencryptSecrets(sql);
-    options.log?.(describeKeyring(resolved, report, options.databaseUrl !== undefined));
+    // Several engines on PostgreSQL: all of them must write with one key, checked before the first secret exists.
+    const shared = options.databaseUrl !== undefined ? await agreeOnSharedKey(sql, whereFrom(resolved)) : undefined;
+    options.log?.(describeKeyring(resolved, report, shared));
   } catch (error) {
     await sql.close();
     throw error;
@@ -39,12 +43,18 @@ export async function openStore(options: StoreOptions): Promise<Sql> {
   return sql;
 }
 
-function describeKeyring(resolved: ResolvedKeyring, report: ReencryptionReport, shared: boolean): string {
-  const where = resolved.source === "option" ? "the key given" : resolved.source === "environment" ? "MODELPLANE_SECRET_KEY" : resolved.path;
+function whereFrom(resolved: ResolvedKeyring): string {
+  return resolved.source === "option" ? "the key given" : resolved.source === "environment" ? "MODELPLANE_SECRET_KEY" : (resolved.path ?? "the data dir");
+}
+
+/** `shared`: the key check's verdict on PostgreSQL (undefined on PGlite, where the key lives beside the database). */
+function describeKeyring(resolved: ResolvedKeyring, report: ReencryptionReport, shared: SharedKeyVerdict | undefined): string {
+  const where = whereFrom(resolved);
   const parts = [`modelplane: secrets encrypted with key ${resolved.keyring.currentKeyId} (${resolved.source === "generated" ? `generated in ${where}` : `from ${where}`})`];
   if (report.fromPlaintext > 0) parts.push(`encrypted ${report.fromPlaintext} secret(s) stored in plain text before`);
   if (report.fromOldKeys > 0) parts.push(`re-encrypted ${report.fromOldKeys} secret(s) from older keys, which are no longer needed`);
-  if (shared && (resolved.source === "file" || resolved.source === "generated")) {
+  if (shared?.kind === "rotate") parts.push(`this database's engines now write with it instead of ${shared.from}: restart every other engine with it first`);
+  if (shared !== undefined && (resolved.source === "file" || resolved.source === "generated")) {
     parts.push("every engine sharing this database needs the same key: give each MODELPLANE_SECRET_KEY or --secret-key-file");
   }
   return parts.join("; ");

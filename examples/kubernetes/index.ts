@@ -4,6 +4,7 @@
  *   pulumi config set image ghcr.io/acme/modelplane:0.1.0
  *   pulumi config set --secret apiKey "$(openssl rand -hex 24)"
  *   pulumi config set --secret postgresPassword "$(openssl rand -hex 24)"
+ *   pulumi config set --secret secretKey "$(openssl rand -base64 32)"
  *   pulumi up
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -34,6 +35,7 @@ const cluster = declareModelplaneCluster({
   // requireSecret: a plain `pulumi config set apiKey …` still works, but the value stays a secret here
   apiKey: config.requireSecret("apiKey"),
   postgresPassword: config.requireSecret("postgresPassword"),
+  secretKey: config.requireSecret("secretKey"),
   ...(namespace !== undefined ? { namespace } : {}),
   ...(engineReplicas !== undefined ? { engineReplicas } : {}),
   ...(postgresImage !== undefined ? { postgresImage } : {}),

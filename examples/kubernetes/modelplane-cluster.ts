@@ -33,6 +33,13 @@ export interface ModelplaneClusterSettings {
   apiKey: pulumi.Input<string>;
   /** PostgreSQL's password (a Pulumi secret) */
   postgresPassword: pulumi.Input<string>;
+  /**
+   * The key the engines encrypt secret variables with (a Pulumi secret; `openssl rand -base64 32`).
+   * Every engine replica needs the same one, and it must outlive the pods: with a key generated in
+   * each pod's data dir (an emptyDir), a secret written through one engine does not decrypt on
+   * another, and a second engine stops at start (engine/store/secret-key-check.ts).
+   */
+  secretKey: pulumi.Input<string>;
   /** default `modelplane` */
   namespace?: string;
   /**
@@ -116,6 +123,11 @@ export function declareModelplaneCluster(settings: ModelplaneClusterSettings): M
   const apiKeySecret = new k8s.core.v1.Secret(
     "modelplane-api-key",
     { metadata: metadata("modelplane-api-key"), type: "Opaque", stringData: { "api-key": pulumi.secret(settings.apiKey) } },
+    inNamespace,
+  );
+  const secretKeySecret = new k8s.core.v1.Secret(
+    "modelplane-secret-key",
+    { metadata: metadata("modelplane-secret-key"), type: "Opaque", stringData: { "secret-key": pulumi.secret(settings.secretKey) } },
     inNamespace,
   );
   const postgresSecret = new k8s.core.v1.Secret(
@@ -234,6 +246,8 @@ export function declareModelplaneCluster(settings: ModelplaneClusterSettings): M
                 env: [
                   { name: "MODELPLANE_API_KEY", valueFrom: { secretKeyRef: { name: apiKeySecret.metadata.name, key: "api-key" } } },
                   { name: "MODELPLANE_DATABASE_URL", valueFrom: { secretKeyRef: { name: databaseUrlSecret.metadata.name, key: "url" } } },
+                  // one key for every engine replica, kept outside the pods' data dirs
+                  { name: "MODELPLANE_SECRET_KEY", valueFrom: { secretKeyRef: { name: secretKeySecret.metadata.name, key: "secret-key" } } },
                 ],
                 // With PostgreSQL the data dir holds nothing durable; it must be writable.
                 volumeMounts: [{ name: "data-dir", mountPath: "/var/lib/modelplane" }],

@@ -9,6 +9,7 @@
  *   both engines writing their own view they flip);
  * - kill -9 of A mid-rollout: B takes the control lease and the promotion's, and finishes it.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +23,8 @@ import { ENGINE_OPTIONS, predict, V1_COMMAND, V2_COMMAND } from "./promotion-sup
 
 const skipReason = postgresUnavailableReason();
 const API_KEY = "control-multi-engine-key";
+/** Engines sharing a database need one secret key (a second with its own stops at start). */
+const SECRET_KEY = randomBytes(32).toString("base64");
 let postgres: TestPostgres | undefined;
 let root: string;
 let mainJs: string;
@@ -50,9 +53,9 @@ interface Sample {
 describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL: one writer, every engine follows the store", () => {
   it("B routes what A creates, follows each step A drives within 1 s, and finishes the rollout after kill -9 of A", { timeout: 300_000 }, async () => {
     const databaseUrl = await postgres!.createDatabase("control");
-    a = await spawnEngine(mainJs, ["--port", "0", "--database-url", databaseUrl, "--data-dir", join(root, "a")], { MODELPLANE_API_KEY: API_KEY });
+    a = await spawnEngine(mainJs, ["--port", "0", "--database-url", databaseUrl, "--data-dir", join(root, "a")], { MODELPLANE_API_KEY: API_KEY, MODELPLANE_SECRET_KEY: SECRET_KEY });
     const clientA = new ModelplaneClient({ endpoint: a.url, apiKey: API_KEY });
-    b = await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, dataDir: join(root, "b"), apiKey: API_KEY, promotionLeaseTtlMs: 3_000, storeResyncMs: 5_000 });
+    b = await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, dataDir: join(root, "b"), apiKey: API_KEY, secretKey: SECRET_KEY, promotionLeaseTtlMs: 3_000, storeResyncMs: 5_000 });
     const { dataPlane } = b.engine;
     const store = b.engine.store;
     // A started first: it leads; B follows.

@@ -3,6 +3,7 @@
  * request nor drives the promotion still sees the model created through the other engine and every
  * step of its promotion, in order and once each (they reach it through the change feed).
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,8 @@ import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.j
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { ENGINE_OPTIONS, V1_COMMAND } from "./promotion-support.js";
 
+/** Engines sharing a database need one secret key (a second with its own stops at start). */
+const SECRET_KEY = randomBytes(32).toString("base64");
 const skipReason = postgresUnavailableReason();
 let postgres: TestPostgres | undefined;
 let root: string;
@@ -47,7 +50,7 @@ describe.skipIf(skipReason !== undefined)("events across two engines on one Post
   it("the other engine's stream carries the model and every promotion step, in order, once each", async () => {
     const databaseUrl = await postgres!.createDatabase("events_multi");
     for (const name of ["a", "b"]) {
-      engines.push(await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, dataDir: join(root, name) }));
+      engines.push(await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, secretKey: SECRET_KEY, dataDir: join(root, name) }));
     }
     const [a, b] = engines as [TestEngine, TestEngine];
     const abort = new AbortController();

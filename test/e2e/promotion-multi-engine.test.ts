@@ -9,6 +9,7 @@
  * the driver is covered by the same code path after the lease's time-to-live (10 s by default,
  * 3 s here) instead of the immediate release on close.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,8 @@ import { startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { ENGINE_OPTIONS, predict, V1_COMMAND, V2_COMMAND } from "./promotion-support.js";
 
+/** Engines sharing a database need one secret key (a second with its own stops at start). */
+const SECRET_KEY = randomBytes(32).toString("base64");
 const skipReason = postgresUnavailableReason();
 let postgres: TestPostgres | undefined;
 let root: string;
@@ -38,6 +41,7 @@ async function startEngineOn(databaseUrl: string, name: string, log: string[]): 
   const engine = await startTestEngine({
     ...ENGINE_OPTIONS,
     databaseUrl,
+    secretKey: SECRET_KEY,
     dataDir: join(root, name),
     promotionLeaseTtlMs: 3_000,
     log: (line) => log.push(line),

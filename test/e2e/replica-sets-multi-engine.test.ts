@@ -9,7 +9,10 @@
  *   the stored count and answers predict on it from its own replica, ENVIRONMENT=production;
  * - a second environment added later and promoted through A: the same;
  * - an environment's secret changed through A: B's replicas of that environment roll onto it, and
- *   each environment's answers through B come from replicas holding its own value.
+ *   each environment's answers through B come from replicas holding its own value;
+ * - a set B cannot build (its secret fails its integrity check) does not keep B from the others;
+ * - B started with a secret key of its own (how issue 14's reproduction ran: B could not decrypt
+ *   the secrets A wrote, so it never built their sets) stops at start, naming both keys.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -195,5 +198,19 @@ describe.skipIf(skipReason !== undefined)("replica sets per environment, two eng
     expect(b.engine.dataPlane.controller.setsOf(lockedV1.id)).not.toContain(replicaSetId(lockedV1.id, "production"));
     expect(logB.join("\n")).toContain(`cannot run replica set ${replicaSetId(lockedV1.id, "production")}: the secret API_TOKEN`);
     console.log(`replica sets, two engines, one set unbuildable on B: B served the other model's production ${servedMs} ms after it began to start`);
+  });
+
+  it("an engine started with a key of its own on that database stops at start, naming both keys (it could not have built the sets of environments with secrets)", { timeout: 60_000 }, async () => {
+    const databaseUrl = await postgres!.createDatabase("sets_other_key");
+    await startEngineOn(databaseUrl, "a3");
+    // No secretKey: a key generated in its own data dir, as each engine of issue 14's reproduction had.
+    const refused = await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, dataDir: join(root, "b3") }).then(
+      async (engine) => {
+        await engine.close();
+        return undefined;
+      },
+      (error: unknown) => error,
+    );
+    expect(String(refused)).toMatch(/SecretKeyError: the engines sharing this database encrypt secrets with key k[0-9a-f]{12}, which is not among this engine's keys \(k[0-9a-f]{12} from .*b3\/secret-key\)/);
   });
 });

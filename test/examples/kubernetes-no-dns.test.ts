@@ -38,12 +38,13 @@ beforeAll(async () => {
     modelImagePullPolicy: "Never",
     apiKey: pulumi.secret("key"),
     postgresPassword: pulumi.secret("pw"),
+    secretKey: pulumi.secret("qv6Hc0QkU3m2wzJ8m0m3a1pQ3f6Yx9y0r6v2t1u4s8E="),
     namespace: "mp-example",
     clusterDns: false,
   });
   endpoint = await new Promise<string>((resolve) => cluster.endpoint.apply(resolve));
   const deadline = Date.now() + 10_000;
-  while (declared.length < 11 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (declared.length < 12 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 });
 
 describe("Kubernetes example without cluster DNS (Pulumi mocks)", () => {

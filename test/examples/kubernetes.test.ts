@@ -10,6 +10,7 @@ import { RUNTIME_RBAC_RULES } from "../../engine/runtime/kubernetes/rbac-rules.j
 const PROJECT = "modelplane-kubernetes";
 const API_KEY = "mp-api-key-3f9a1c";
 const POSTGRES_PASSWORD = "pg pass/with:chars@1";
+const SECRET_KEY = "qv6Hc0QkU3m2wzJ8m0m3a1pQ3f6Yx9y0r6v2t1u4s8E=";
 
 interface Declared {
   type: string;
@@ -85,15 +86,16 @@ beforeAll(async () => {
       [`${PROJECT}:image`]: "ghcr.io/acme/modelplane:0.1.0",
       [`${PROJECT}:apiKey`]: API_KEY,
       [`${PROJECT}:postgresPassword`]: POSTGRES_PASSWORD,
+      [`${PROJECT}:secretKey`]: SECRET_KEY,
       [`${PROJECT}:engineReplicas`]: "3",
     },
-    [`${PROJECT}:apiKey`, `${PROJECT}:postgresPassword`],
+    [`${PROJECT}:apiKey`, `${PROJECT}:postgresPassword`, `${PROJECT}:secretKey`],
   );
   const program = (await import("../../examples/kubernetes/index.js")) as { endpoint: pulumi.Output<string> };
   endpoint = await new Promise<string>((resolve) => program.endpoint.apply(resolve));
   // Registrations are asynchronous; the endpoint depends on only two of them.
   const deadline = Date.now() + 10_000;
-  while (declared.length < 11 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (declared.length < 12 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 });
 
 describe("Kubernetes example (Pulumi mocks, no cluster)", () => {
@@ -104,6 +106,7 @@ describe("Kubernetes example (Pulumi mocks, no cluster)", () => {
       "kubernetes:core/v1:Namespace modelplane",
       "kubernetes:core/v1:Secret modelplane-api-key",
       "kubernetes:core/v1:Secret modelplane-database",
+      "kubernetes:core/v1:Secret modelplane-secret-key",
       "kubernetes:core/v1:Secret postgres",
       "kubernetes:core/v1:Service modelplane",
       "kubernetes:core/v1:Service postgres",
@@ -129,9 +132,10 @@ describe("Kubernetes example (Pulumi mocks, no cluster)", () => {
     expect(specOf<WorkloadSpec>(engine).template.spec.serviceAccountName).toBe("modelplane-engine");
   });
 
-  it("the API key and the database password live in Secrets and reach containers only through secretKeyRef", () => {
+  it("the API key, the secrets' key and the database password live in Secrets and reach containers only through secretKeyRef", () => {
     // Kubernetes Secrets whose contents are Pulumi secrets too (encrypted in the stack's state)
     expect(secretValue(one("kubernetes:core/v1:Secret", "modelplane-api-key").inputs.stringData)).toEqual({ "api-key": API_KEY });
+    expect(secretValue(one("kubernetes:core/v1:Secret", "modelplane-secret-key").inputs.stringData)).toEqual({ "secret-key": SECRET_KEY });
     expect(secretValue(one("kubernetes:core/v1:Secret", "postgres").inputs.stringData)).toEqual({ password: POSTGRES_PASSWORD });
     // the URL is built from the password, percent-encoded
     expect(secretValue(one("kubernetes:core/v1:Secret", "modelplane-database").inputs.stringData)).toEqual({
@@ -141,6 +145,7 @@ describe("Kubernetes example (Pulumi mocks, no cluster)", () => {
     for (const resource of declared.filter((r) => !r.type.endsWith(":Secret"))) {
       const text = JSON.stringify(resource.inputs);
       expect(text, `${resource.type} ${resource.name}`).not.toContain(API_KEY);
+      expect(text, `${resource.type} ${resource.name}`).not.toContain(SECRET_KEY);
       expect(text, `${resource.type} ${resource.name}`).not.toContain(encodeURIComponent(POSTGRES_PASSWORD));
       expect(text, `${resource.type} ${resource.name}`).not.toContain(POSTGRES_PASSWORD);
     }
@@ -148,6 +153,7 @@ describe("Kubernetes example (Pulumi mocks, no cluster)", () => {
     expect(engineEnv).toEqual([
       { name: "MODELPLANE_API_KEY", valueFrom: { secretKeyRef: { name: "modelplane-api-key", key: "api-key" } } },
       { name: "MODELPLANE_DATABASE_URL", valueFrom: { secretKeyRef: { name: "modelplane-database", key: "url" } } },
+      { name: "MODELPLANE_SECRET_KEY", valueFrom: { secretKeyRef: { name: "modelplane-secret-key", key: "secret-key" } } },
     ]);
     const postgresEnv = specOf<WorkloadSpec>(one("kubernetes:apps/v1:StatefulSet", "postgres")).template.spec.containers[0]!.env;
     expect(postgresEnv.find((variable) => variable.name === "POSTGRES_PASSWORD")).toEqual({

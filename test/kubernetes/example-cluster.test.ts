@@ -146,6 +146,8 @@ describe.skipIf(skipReason !== undefined)(`examples/kubernetes applied to the te
       [`${PROJECT}:engineCommand`]: { value: JSON.stringify(["node", "/app/dist/cli/main.js"]) },
       [`${PROJECT}:apiKey`]: { value: API_KEY, secret: true },
       [`${PROJECT}:postgresPassword`]: { value: POSTGRES_PASSWORD, secret: true },
+      // one key for both engine replicas (each would otherwise generate its own and the second stop at start)
+      [`${PROJECT}:secretKey`]: { value: randomBytes(32).toString("base64"), secret: true },
       [`${PROJECT}:namespace`]: { value: namespace },
       [`${PROJECT}:engineReplicas`]: { value: "2" },
       [`${PROJECT}:postgresImage`]: { value: postgresImage },
