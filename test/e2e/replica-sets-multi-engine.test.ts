@@ -14,19 +14,17 @@
  * - B started with a secret key of its own (how issue 14's reproduction ran: B could not decrypt
  *   the secrets A wrote, so it never built their sets) stops at start, naming both keys.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replicaSetId } from "../../engine/runtime/runtime.js";
 import { startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
+import { checkedLoad, ECHO_COMMAND as ECHO, sha256, type Identity } from "../support/checked-load.js";
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { ENGINE_OPTIONS, predict } from "./promotion-support.js";
-
-const ECHO = ["node", resolve(import.meta.dirname, "../support/replicas/env-echo-server.js")];
-const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
 /** B's periodic resync is left at a minute: what B does within the deadlines below, it does on A's notifications. */
 const FOLLOWER_RESYNC_MS = 60_000;
@@ -56,13 +54,6 @@ async function startEngineOn(databaseUrl: string, name: string, storeResyncMs?: 
   const engine = await startTestEngine({ ...ENGINE_OPTIONS, ...(log ? { log: (line: string) => log.push(line) } : {}), databaseUrl, secretKey: SECRET_KEY, dataDir: join(root, name), promotionLeaseTtlMs: 3_000, ...(storeResyncMs !== undefined ? { storeResyncMs } : {}) });
   engines.push(engine);
   return engine;
-}
-
-interface Identity {
-  environment: string | null;
-  secret_sha256: string | null;
-  version: string | null;
-  pid: number;
 }
 
 /** A predict answer's identity (undefined unless 200). */
@@ -131,16 +122,27 @@ describe.skipIf(skipReason !== undefined)("replica sets per environment, two eng
     const model = await a.client.call("createModel", { body: { name: "follower-sets" } });
     const secrets: Record<string, string> = { production: `s-prod-${Math.random()}`, staging: `s-staging-${Math.random()}` };
     const production = { model_id: model.id, env_name: "production" };
+    // Two production replicas rolled one at a time (surge 50 %, none unavailable): B's roll is a rolling one.
+    await a.client.call("patchEnvironment", {
+      params: production,
+      body: {
+        autoscaling_settings: { min_replica: 2, max_replica: 2 },
+        promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 1 } },
+      },
+    });
     await a.client.call("putVariable", { params: { ...production, name: "API_TOKEN" }, body: { value: secrets.production!, secret: true } });
     const v1 = await a.client.call("createDeployment", { params: { model_id: model.id }, body: { command: ECHO, env: { ECHO_VERSION: "v1" } } });
     await promoteThrough(a, model.id, "production", v1.id);
     const promotedAt = Date.now();
     const stored = await storedDesired(a, v1.id, "production");
-    expect(stored).toBe(1);
+    expect(stored).toBe(2);
     const productionMs = await followerServes(b, model.id, v1.id, "production", secrets.production!, promotedAt);
     expect(b.engine.dataPlane.controller.setsOf(v1.id)).toContain(replicaSetId(v1.id, "production"));
-    expect(b.engine.dataPlane.runtime.observe(replicaSetId(v1.id, "production")).desired).toBe(stored);
-    figures.push(`B served production ${productionMs} ms after A's promotion succeeded`);
+    await waitFor(() => {
+      const observed = b.engine.dataPlane.runtime.observe(replicaSetId(v1.id, "production"));
+      return observed.desired === stored && observed.ready === stored;
+    }, { timeoutMs: FOLLOW_DEADLINE_MS, intervalMs: 20, message: `B running production's set at the stored ${stored} replicas, all ready` });
+    figures.push(`B served production ${productionMs} ms after A's promotion succeeded and ran its ${stored} stored replicas, ready, ${Date.now() - promotedAt} ms after`);
 
     // 2. A second environment, added later and promoted into through A.
     await a.client.call("createEnvironment", { params: { model_id: model.id }, body: { name: "staging" } });
@@ -152,13 +154,55 @@ describe.skipIf(skipReason !== undefined)("replica sets per environment, two eng
     expect(b.engine.dataPlane.runtime.observe(replicaSetId(v1.id, "staging")).desired).toBe(await storedDesired(a, v1.id, "staging"));
     figures.push(`B served staging ${stagingMs} ms after A's promotion succeeded`);
 
-    // 3. Production's secret changed through A: B's production replicas roll onto it; staging's keep theirs.
+    // 3. Production's secret changed through A, under load through B on both environments: every
+    // production answer comes from a production replica holding the old or the new value (none with
+    // the old once B's own rollout says SUCCEEDED), none fails; staging's answers all hold staging's.
     const stagingPids = readyPids(b, v1.id, "staging");
+    const oldSecret = sha256(secrets.production!);
     secrets.production = `s-prod-2-${Math.random()}`;
-    const changedAt = Date.now();
+    const newSecret = sha256(secrets.production);
+    let changedAt = Number.POSITIVE_INFINITY;
+    let firstNewAt: number | undefined;
+    let rolledAt = Number.POSITIVE_INFINITY;
+    const stale: number[] = [];
+    const urlOf = (environment: string) => `${b.url}/models/${model.id}/environments/${environment}/predict`;
+    const loads = {
+      production: checkedLoad(urlOf("production"), b.apiKey, {
+        environment: "production",
+        secretSha256: (hash) => {
+          if (hash === newSecret) {
+            firstNewAt ??= Date.now();
+            return true;
+          }
+          if (hash !== oldSecret) return false;
+          if (Date.now() > rolledAt) stale.push(Date.now() - rolledAt);
+          return true;
+        },
+      }),
+      staging: checkedLoad(urlOf("staging"), b.apiKey, { environment: "staging", secretSha256: sha256(secrets.staging!) }),
+    };
+    await waitFor(() => loads.production.report.checked > 50 && loads.staging.report.checked > 50, { timeoutMs: 30_000, message: "load through B before the change" });
+    changedAt = Date.now();
     await a.client.call("putVariable", { params: { ...production, name: "API_TOKEN" }, body: { value: secrets.production, secret: true } });
-    const rolledMs = await followerServes(b, model.id, v1.id, "production", secrets.production, changedAt);
-    figures.push(`B's production replicas answered with the new secret ${rolledMs} ms after the change through A`);
+    // B's own rollout: its replicas against the configuration the store now asks for.
+    const progress: string[] = [];
+    await waitFor(async () => {
+      const rollout = await b.client.call("getVariablesRollout", { params: production });
+      const line = `${rollout.status} ${rollout.replicas.updated_ready}/${rollout.replicas.desired}`;
+      if (progress.at(-1) !== line) progress.push(line);
+      return rollout.status === "SUCCEEDED" && rollout.replicas.updated_ready >= 2;
+    }, { timeoutMs: FOLLOW_DEADLINE_MS, intervalMs: 20, message: `B's production rollout to finish within ${FOLLOW_DEADLINE_MS} ms` });
+    rolledAt = Date.now();
+    const afterRoll = loads.production.report.checked;
+    await waitFor(() => loads.production.report.checked > afterRoll + 100, { timeoutMs: 30_000, message: "load through B after the rollout" });
+    const report = { production: await loads.production.stop(), staging: await loads.staging.stop() };
+    expect([...report.production.samples, ...report.staging.samples]).toEqual([]);
+    expect({ failed: report.production.failed + report.staging.failed, wrong: report.production.wrong + report.staging.wrong, staleAfterSucceeded: stale.length }).toEqual({ failed: 0, wrong: 0, staleAfterSucceeded: 0 });
+    expect(firstNewAt).toBeDefined();
+    figures.push(
+      `after production's secret changed through A, B answered with the new value ${firstNewAt! - changedAt} ms later and its rollout said SUCCEEDED ${rolledAt - changedAt} ms later ` +
+        `(${progress.join(" → ")}); under load through B ${report.production.checked} production and ${report.staging.checked} staging answers checked, 0 failed, 0 wrong`,
+    );
     // Every answer through B now comes from its own replicas of that environment with that environment's value.
     for (const environment of ["production", "staging"] as const) {
       for (let i = 0; i < 20; i++) {

@@ -5,15 +5,10 @@
  * replicas (test/support/replicas/env-echo-server.js) say on every answer which ENVIRONMENT they run
  * with and the sha256 of their API_TOKEN, so every response under load is checked.
  */
-import { createHash } from "node:crypto";
-import { resolve } from "node:path";
-import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
+import { checkedLoad, ECHO_COMMAND as ECHO, sha256, type Identity } from "../support/checked-load.js";
 import { ENGINE_OPTIONS, followPromotion } from "./promotion-support.js";
-
-const ECHO = ["node", resolve(import.meta.dirname, "../support/replicas/env-echo-server.js")];
-const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
 let engine: TestEngine;
 const engineLog: string[] = [];
@@ -22,80 +17,6 @@ beforeAll(async () => {
   engine = await startTestEngine({ ...ENGINE_OPTIONS, log: (line) => engineLog.push(line) });
 });
 afterAll(async () => engine?.close());
-
-interface Identity {
-  environment: string | null;
-  secret_sha256: string | null;
-  version: string | null;
-  pid: number;
-}
-
-interface CheckedLoadReport {
-  /** answers whose body was checked (status 200) */
-  checked: number;
-  /** status ≥ 500, other non-200 or no answer at all */
-  failed: number;
-  /** 200 answers from a replica with another ENVIRONMENT or another secret than the endpoint's */
-  wrong: number;
-  byVersion: Record<string, number>;
-  /** the first few failed and wrong answers, for assertion messages */
-  samples: string[];
-}
-
-/**
- * Closed-loop load on a predict URL until stop(); every answer is checked against what a replica
- * of that environment must hold.
- */
-function checkedLoad(url: string, expected: { environment: string; secretSha256: string | null | ((sha256: string | null) => boolean) }, concurrency = 3) {
-  const target = new URL(url);
-  const pool = new Pool(target.origin, { connections: concurrency });
-  const report: CheckedLoadReport = { checked: 0, failed: 0, wrong: 0, byVersion: {}, samples: [] };
-  let stopping = false;
-  const sample = (line: string) => {
-    if (report.samples.length < 10) report.samples.push(line);
-  };
-  const worker = async () => {
-    while (!stopping) {
-      try {
-        const response = await pool.request({
-          method: "POST",
-          path: target.pathname,
-          headers: { "content-type": "application/json", authorization: `Api-Key ${engine.apiKey}` },
-          body: JSON.stringify({ text: "hello" }),
-          headersTimeout: 30_000,
-          bodyTimeout: 30_000,
-        });
-        const text = await response.body.text();
-        if (response.statusCode !== 200) {
-          report.failed++;
-          sample(`${response.statusCode} ${text.slice(0, 200)}`);
-          continue;
-        }
-        const identity = JSON.parse(text) as Identity;
-        report.checked++;
-        report.byVersion[identity.version ?? "none"] = (report.byVersion[identity.version ?? "none"] ?? 0) + 1;
-        const secretOk = typeof expected.secretSha256 === "function" ? expected.secretSha256(identity.secret_sha256) : identity.secret_sha256 === expected.secretSha256;
-        if (identity.environment !== expected.environment || !secretOk) {
-          report.wrong++;
-          sample(`wrong: ${text}`);
-        }
-      } catch (error) {
-        report.failed++;
-        sample(`error: ${(error as Error).message}`);
-      }
-    }
-  };
-  const workers = Array.from({ length: concurrency }, worker);
-  return {
-    report,
-    async stop(): Promise<CheckedLoadReport> {
-      stopping = true;
-      await Promise.all(workers);
-      await pool.close();
-      return report;
-    },
-  };
-}
 
 async function predictIdentity(url: string): Promise<{ status: number; identity: Identity | undefined }> {
   const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Api-Key ${engine.apiKey}` }, body: "{}" });
@@ -128,8 +49,8 @@ describe("replica sets per environment", () => {
 
     const url = (environment: string) => `${engine.url}/models/${model.id}/environments/${environment}/predict`;
     const loads = {
-      staging: checkedLoad(url("staging"), { environment: "staging", secretSha256: sha256(secrets.staging!) }),
-      production: checkedLoad(url("production"), { environment: "production", secretSha256: sha256(secrets.production!) }),
+      staging: checkedLoad(url("staging"), engine.apiKey, { environment: "staging", secretSha256: sha256(secrets.staging!) }),
+      production: checkedLoad(url("production"), engine.apiKey, { environment: "production", secretSha256: sha256(secrets.production!) }),
     };
     await waitFor(() => loads.staging.report.checked + loads.production.report.checked > 200, { timeoutMs: 30_000, message: "load before the rolling deploy" });
 
@@ -169,7 +90,7 @@ describe("replica sets per environment", () => {
     }, { timeoutMs: 30_000, message: "v1's own replica" });
     expect(own).toMatchObject({ environment: null, secret_sha256: null, version: "v1" });
 
-    const load = checkedLoad(`${engine.url}/models/${model.id}/production/predict`, { environment: "production", secretSha256: sha256("p-token") });
+    const load = checkedLoad(`${engine.url}/models/${model.id}/production/predict`, engine.apiKey, { environment: "production", secretSha256: sha256("p-token") });
     await waitFor(() => load.report.checked > 100, { timeoutMs: 30_000, message: "load before the promotion" });
     await promoteAndWait(model.id, "production", v1.id);
     const after = load.report.checked;
@@ -196,7 +117,7 @@ describe("replica sets per environment", () => {
     // every answer comes from a production replica holding the old or the new token — and none fails
     let rolledAt = Number.POSITIVE_INFINITY;
     const stale: number[] = [];
-    const load = checkedLoad(`${engine.url}/models/${model.id}/production/predict`, {
+    const load = checkedLoad(`${engine.url}/models/${model.id}/production/predict`, engine.apiKey, {
       environment: "production",
       secretSha256: (hash) => {
         if (hash === sha256("token-2")) return true;
