@@ -1,0 +1,136 @@
+/**
+ * The follower's resync is the guarantee behind the change notifications (issue 14): with no
+ * notification at all, one resync declares every set the store holds at the count the leader
+ * stored — sets it has never seen included — a second changes nothing, and one set it cannot build
+ * does not keep it from the others. Real store (PGlite) and controllers, a recording runtime per
+ * engine: the leader's drives the promotions, the follower's only resyncs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Autoscaler } from "../../../engine/autoscaler/index.js";
+import type { Leadership } from "../../../engine/control/control-lease.js";
+import { DeploymentController } from "../../../engine/control/deployment-controller.js";
+import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
+import { PromotionReconciler } from "../../../engine/promotions/reconciler.js";
+import { RoutingTable } from "../../../engine/router/index.js";
+import { replicaSetId } from "../../../engine/runtime/runtime.js";
+import { ControlPlane } from "../../../engine/service/control-plane.js";
+import { openStore } from "../../../engine/store/open-store.js";
+import { findPromotion } from "../../../engine/store/promotions.js";
+import type { Sql } from "../../../engine/store/sql.js";
+import { waitFor } from "../../../testing/index.js";
+import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
+import { RecordingRuntime } from "../../support/recording-runtime.js";
+
+const FOLLOWING: Leadership = { isLeader: () => false, fence: () => undefined };
+
+let template: PgliteTemplate;
+let store: Sql;
+beforeAll(async () => {
+  template = await createPgliteTemplate();
+  store = await openStore({ dataDir: await template.freshDataDir() });
+});
+afterAll(async () => {
+  await store?.close();
+  await template?.cleanup();
+});
+
+/** An engine's control side on the shared store: its own runtime, router table, autoscaler and controller. */
+function engineOn(sql: Sql, leadership?: Leadership) {
+  const runtime = new RecordingRuntime();
+  const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 } });
+  const log: string[] = [];
+  const controller = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, log: (line) => log.push(line), ...(leadership ? { leadership } : {}) });
+  autoscaler.onDecision((id, replicas) => controller.applyAutoscaling(id, replicas));
+  return { runtime, autoscaler, controller, log };
+}
+
+async function storedCounts(sql: Sql): Promise<Record<string, number>> {
+  const rows = await sql.query<{ id: string; desired: number }>("SELECT id, desired FROM replica_sets ORDER BY id");
+  return Object.fromEntries(rows.map((row) => [row.id, row.desired]));
+}
+
+describe("deployment controller: the follower's resync", () => {
+  it("declares every stored set it has never seen at the leader's count, changes nothing the second time, and is not stopped by a set it cannot build", async () => {
+    const leader = engineOn(store);
+    const follower = engineOn(store, FOLLOWING);
+    const service = new ControlPlane({
+      sql: store,
+      promotionExecutor: createPromotionExecutor({
+        currentReplicas: (id, environment) => leader.controller.desiredReplicas(replicaSetId(id, environment)),
+        readyReplicas: (id, environment) => leader.runtime.observe(replicaSetId(id, environment)).ready,
+      }),
+    });
+    const reconciler = new PromotionReconciler({ sql: store, runtime: leader.runtime, deployments: leader.controller, autoscaler: leader.autoscaler, maxIdleMs: 60_000 });
+    /** Promote through the leader until SUCCEEDED, its replicas made ready as they are asked for. */
+    const promote = async (modelId: string, environment: string, deploymentId: string) => {
+      const promotion = await service.promote(modelId, environment, { deployment_id: deploymentId });
+      await waitFor(async () => {
+        await reconciler.reconcileNow(promotion.id);
+        const set = replicaSetId(deploymentId, environment);
+        leader.runtime.ready.set(set, leader.runtime.observe(set).desired);
+        return (await findPromotion(store, promotion.id))?.status === "SUCCEEDED";
+      }, { timeoutMs: 10_000, intervalMs: 1, message: `${environment} promotion` });
+      await leader.controller.syncDeployment(deploymentId);
+    };
+    try {
+      // A model whose secret the follower will not be able to decrypt comes first: the resync meets it first.
+      const locked = await service.createModel({ name: "locked" });
+      await service.putVariable(locked.id, "production", "API_TOKEN", { value: "locked-token", secret: true });
+      const lockedV1 = await service.createDeployment(locked.id, { command: ["model"] } as never);
+      await promote(locked.id, "production", lockedV1.id);
+
+      const model = await service.createModel({ name: "followed" });
+      await service.patchEnvironment(model.id, "production", { autoscaling_settings: { min_replica: 2, max_replica: 2 } });
+      await service.putVariable(model.id, "production", "API_TOKEN", { value: "prod-token", secret: true });
+      const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
+      await promote(model.id, "production", v1.id);
+      await service.createEnvironment(model.id, { name: "staging" });
+      await promote(model.id, "staging", v1.id);
+      const production = replicaSetId(v1.id, "production");
+      const staging = replicaSetId(v1.id, "staging");
+      await waitFor(async () => (await storedCounts(store))[staging] === 1, { timeoutMs: 5_000, intervalMs: 5, message: "the leader's stored counts" });
+      expect(await storedCounts(store)).toMatchObject({ [production]: 2, [staging]: 1, [v1.id]: 0 });
+
+      // The follower heard nothing: one resync declares every stored set at the stored count.
+      expect(follower.runtime.desiredSnapshot()).toEqual({});
+      await follower.controller.resync();
+      expect(follower.runtime.desiredSnapshot()).toMatchObject({ [production]: 2, [staging]: 1, [v1.id]: 0, [replicaSetId(lockedV1.id, "production")]: 1 });
+      // each environment's set carries its own configuration
+      const declared = new Map(follower.runtime.calls.map((call) => [call.replicaSetId, call.revision]));
+      expect(declared.get(production)).not.toBe(declared.get(staging));
+      expect(follower.controller.specOf(production)?.env.ENVIRONMENT).toBe("production");
+      expect(follower.controller.specOf(production)?.secrets).toEqual({ API_TOKEN: "prod-token" });
+
+      // Level-triggered: a second resync asks the runtime for nothing it did not already have.
+      const before = follower.runtime.desiredSnapshot();
+      const callsBefore = follower.runtime.calls.length;
+      await follower.controller.resync();
+      expect(follower.runtime.desiredSnapshot()).toEqual(before);
+      for (const call of follower.runtime.calls.slice(callsBefore)) {
+        expect({ replicas: call.replicas, revision: call.revision }).toEqual({ replicas: before[call.replicaSetId], revision: declared.get(call.replicaSetId) });
+      }
+
+      // The locked model's secret altered (it fails its integrity check) and the leader scales the
+      // followed model's production to 3: the resync declares the new count, keeps the locked set
+      // as it ran, and says which set it cannot build.
+      await store.query(
+        `UPDATE variables SET value = (SELECT value FROM variables v JOIN environments e ON e.id = v.environment_id WHERE e.model_id = $2 AND e.name = 'production' AND v.name = 'API_TOKEN')
+         WHERE name = 'API_TOKEN' AND environment_id = (SELECT id FROM environments WHERE model_id = $1 AND name = 'production')`,
+        [locked.id, model.id],
+      );
+      // (as a promotion does: the autoscaler, at min = max = 2, leaves the count alone)
+      leader.controller.setOwnedByPromotion(production, true);
+      leader.controller.setReplicas(production, 3);
+      await waitFor(async () => (await storedCounts(store))[production] === 3, { timeoutMs: 5_000, intervalMs: 5, message: "the leader's new count" });
+      await follower.controller.resync();
+      expect(follower.runtime.desiredSnapshot()).toMatchObject({ [production]: 3, [staging]: 1, [replicaSetId(lockedV1.id, "production")]: 1 });
+      expect(follower.log.join("\n")).toContain(`resync: deployment ${lockedV1.id}: this engine cannot run replica set ${replicaSetId(lockedV1.id, "production")}: the secret API_TOKEN`);
+    } finally {
+      await reconciler.close();
+      for (const engine of [leader, follower]) {
+        engine.autoscaler.close();
+        await engine.controller.close();
+      }
+    }
+  });
+});
