@@ -456,27 +456,49 @@ export class ShadowCopy {
       finished("shadow_error");
       return;
     }
-    upstream
-      .request({
-        path,
-        method: this.#request.method as Dispatcher.HttpMethod,
-        headers: this.#headers,
-        body: this.#requestBody!,
-        headersTimeout: settings.timeout_ms,
-        bodyTimeout: settings.timeout_ms,
-      })
-      .then(async ({ statusCode, body }) => {
-        this.#shadow.status = statusCode;
-        for await (const chunk of body) {
-          this.#shadow.add(chunk as Buffer);
-          if (this.#shadow.overflow) {
-            body.destroy();
-            break;
-          }
-        }
-        finished(undefined);
-      })
-      .catch(() => finished("shadow_error"));
+    // The dispatch API with a handler, not `request`: no Readable, promise or async scope per copy
+    // (≈ 200 µs less router CPU per copy in an interleaved A/B on a loaded 2-core machine, where
+    // a copy sent by `request` cost more than the primary request it copies; README, bench/shadow).
+    const shadow = this.#shadow;
+    let ended = false;
+    const end = (outcome: ShadowOutcome | undefined): void => {
+      if (ended) return;
+      ended = true;
+      finished(outcome);
+    };
+    try {
+      upstream.dispatch(
+        {
+          path,
+          method: this.#request.method as Dispatcher.HttpMethod,
+          headers: this.#headers,
+          body: this.#requestBody!,
+          headersTimeout: settings.timeout_ms,
+          bodyTimeout: settings.timeout_ms,
+        },
+        {
+          onRequestStart() {
+            // undici requires the handler to have it; nothing to do when the copy is on its way
+          },
+          onResponseStart(_controller, statusCode) {
+            if (statusCode >= 200) shadow.status = statusCode; // 1xx: an interim answer
+          },
+          onResponseData(controller, chunk) {
+            shadow.add(chunk);
+            // too large to compare: the rest is not read (the answer counts as given: skipped_body)
+            if (shadow.overflow) controller.abort(new Error(`the shadow's answer is over ${MAX_CAPTURED_ANSWER_BYTES} bytes`));
+          },
+          onResponseEnd() {
+            end(undefined);
+          },
+          onResponseError() {
+            end(shadow.overflow ? undefined : "shadow_error");
+          },
+        },
+      );
+    } catch {
+      end("shadow_error");
+    }
   }
 
   #maybeRecord(): void {

@@ -26,6 +26,8 @@ interface ModelKnobs {
   seen?: IncomingHttpHeaders[];
   /** performance.now() when each request's body had arrived */
   arrivals?: number[];
+  /** pad every answer to about this many bytes */
+  answerBytes?: number;
 }
 
 /** The test model: {"i": n} → {"label": odd/even, "score"}; knobs as the e2e replica's. */
@@ -43,7 +45,8 @@ function modelHandler(knobs: ModelKnobs): RequestListener {
       const n = Number((JSON.parse(Buffer.concat(chunks).toString() || "{}") as { i?: number }).i ?? 0);
       let label = n % 2 === 1 ? "positive" : "negative";
       if (knobs.disagreeEvery !== undefined && n % knobs.disagreeEvery === 0) label = label === "positive" ? "negative" : "positive";
-      const send = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ label, score: 0.5 + (n % 10) / 100 }));
+      const pad = knobs.answerBytes === undefined ? {} : { pad: "x".repeat(knobs.answerBytes) };
+      const send = () => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ label, score: 0.5 + (n % 10) / 100, ...pad }));
       if (knobs.delayMs) setTimeout(send, knobs.delayMs);
       else send();
     });
@@ -252,6 +255,13 @@ describe("shadow mirror", () => {
     await counted("agreed", 11);
     const done = report();
     expect(done.counts).toMatchObject({ shadow_error: 4, backed_off: 45, agreed: 11, shed: 0 });
+  });
+
+  it("a shadow answer over 64 KiB is not compared (skipped_body), is not read to its end, and is no failure: no back-off", async () => {
+    const { engine, report } = await setup({}, { answerBytes: 200 * 1024 }, { deployment: "v2" }, { clock: () => 0 });
+    for (let i = 0; i < 12; i++) expect((await post(engine.url, JSON.stringify({ i }), {}, i % 2 === 1)).status).toBe(200);
+    await eventually("12 skipped", () => report().counts.skipped_body === 12);
+    expect(report().counts).toMatchObject({ shadow_error: 0, backed_off: 0, agreed: 0, disagreed: 0 });
   });
 
   it("skips bodies over max_body_bytes, Idempotency-Key requests, and counts a shadow with no replica as unavailable", async () => {
