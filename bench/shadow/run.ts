@@ -7,19 +7,23 @@
  *   hung       100 % mirrored to a shadow that accepts and never answers (copies time out: 2 s)
  * Each round measures every variant once, each on a fresh router process, in an order rotated by
  * one each round (every variant takes every position), so the variants share the machine's
- * background load; a p99 is compared with `off`'s of the same round. Per variant: primary p50 and
- * p99 (medians over rounds), the median over rounds of the p99's change against `off` in that
- * round, each round's p99 (the spread a reader needs: on a shared machine it is wider than the
- * effect), the router's event-loop delay p99 and max in each round (a stall of the router's own
- * loop delays every request behind it; a loaded machine stalls the whole process), failed primary
- * requests, copies compared / shed / shadow_error / backed_off (sums over rounds), router RSS after
- * each round (median and max).
+ * background load; a p99 is compared with `off`'s of the same round. Per variant:
+ *   - primary p50 and p99 (medians over rounds), the median over rounds of the p99's change against
+ *     `off` in that round, and each round's p99: the spread a reader needs (on a shared machine it
+ *     is wider than the effect);
+ *   - the router's event-loop delay p99 and max in each round: a stall of the router's own loop
+ *     delays every request behind it, a loaded machine stalls the whole process;
+ *   - the router's CPU time per primary request: what mirroring costs, steadier than latency on a
+ *     shared machine;
+ *   - failed primary requests, copies compared / shed / shadow_error / backed_off (sums over
+ *     rounds), router RSS after each round (median and max).
  *
  *   npx tsc -p bench/shadow/tsconfig.json && node dist/bench/shadow/run.js
  *
  * Knobs (env): BENCH_ROUNDS=5, BENCH_RATE_S=10 (seconds measured per variant and round, after 1 s
  * of warm-up), BENCH_RATE=500 (requests/s), PRIMARY_MS=2, BENCH_VARIANTS=off,slow,refused,hung
- * (off is always measured). The defaults take ≈ 5 rounds × 4 variants × 13 s ≈ 4.5 min; a smoke
+ * (off is always measured), BENCH_SHADOW_BACKOFF=off (the router never backs off a shadow: what
+ * the back-off saves, in a run set against one without it). The defaults take ≈ 5 rounds × 4 variants × 13 s ≈ 4.5 min; a smoke
  * run: BENCH_ROUNDS=2 BENCH_RATE_S=4 BENCH_RATE=200.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -69,8 +73,9 @@ const VARIANTS: readonly Variant[] = ((): Variant[] => {
 interface RouterStats {
   counts: Record<string, number>;
   rssBytes: number;
-  /** the router's event-loop delay during the measured run (since POST /stats/reset) */
+  /** the router's event-loop delay and CPU time (user + system) during the measured run (since POST /stats/reset) */
   loopDelayMs: { p99: number; max: number };
+  cpuMicroseconds: number;
 }
 
 interface Measurement {
@@ -81,6 +86,8 @@ interface Measurement {
   counts: Record<string, number>;
   rssMiB: number;
   loopDelayMs: { p99: number; max: number };
+  /** router CPU per primary request during the measured run */
+  cpuMicrosecondsPerRequest: number;
 }
 
 const children: ChildProcess[] = [];
@@ -148,10 +155,18 @@ async function measure(variant: Variant, primaryUrl: string, shadows: Record<Exc
     await fixedRateLatencies({ ...load, seconds: 1 }); // warm-up
     await (await fetch(`http://127.0.0.1:${port}/stats/reset`, { method: "POST" })).arrayBuffer();
     const latency = await fixedRateLatencies({ ...load, seconds: rateSeconds });
-    const loopDelayMs = ((await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as RouterStats).loopDelayMs;
+    // read at once: the copies still ending after the run are not the run's
+    const during = (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as RouterStats;
     await sleep(500);
     const stats = (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as RouterStats;
-    return { variant, ...latency, counts: stats.counts, rssMiB: stats.rssBytes / 2 ** 20, loopDelayMs };
+    return {
+      variant,
+      ...latency,
+      counts: stats.counts,
+      rssMiB: stats.rssBytes / 2 ** 20,
+      loopDelayMs: during.loopDelayMs,
+      cpuMicrosecondsPerRequest: during.cpuMicroseconds / (rate * rateSeconds),
+    };
   } finally {
     stopChild(router);
   }
@@ -193,9 +208,9 @@ async function main(): Promise<void> {
     `primary ${primaryMs} ms, ${rate} requests/s for ${rateSeconds} s per variant and round, ${rounds} rounds; shadow: 100 %, max_concurrency 8, max_queue 64, timeout 2 s\n`,
   );
   console.log(
-    "| variant | p50 ms | p99 ms | Δp99 vs off (median of per-round Δ) | p99 per round (ms) | router loop delay p99 / max per round (ms) | failed primary | compared | shed | shadow_error | backed_off | router RSS MiB (median, max) |",
+    "| variant | p50 ms | p99 ms | Δp99 vs off (median of per-round Δ) | p99 per round (ms) | router loop delay p99 / max per round (ms) | router CPU µs per request (median) [per round] | failed primary | compared | shed | shadow_error | backed_off | router RSS MiB (median, max) |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const variant of VARIANTS) {
     const ms = byVariant(variant);
     const deltas = results.map((round) => inRound(round, variant).p99Ms - inRound(round, "off").p99Ms);
@@ -209,6 +224,7 @@ async function main(): Promise<void> {
         variant === "off" ? "—" : `${signed(median(deltas))} [${deltas.map(signed).join(", ")}]`,
         ms.map((m) => m.p99Ms.toFixed(2)).join(", "),
         ms.map((m) => `${m.loopDelayMs.p99.toFixed(1)}/${m.loopDelayMs.max.toFixed(1)}`).join(", "),
+        `${median(ms.map((m) => m.cpuMicrosecondsPerRequest)).toFixed(0)} [${ms.map((m) => m.cpuMicrosecondsPerRequest.toFixed(0)).join(", ")}]`,
         ms.reduce((total, m) => total + m.failed, 0),
         sum("agreed") + sum("disagreed"),
         sum("shed"),
