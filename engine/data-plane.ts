@@ -8,6 +8,7 @@
  */
 import type { ShadowSettings, VariablesRollout } from "../sdk/index.js";
 import { Autoscaler } from "./autoscaler/index.js";
+import { ClusterLoad, LoadReporter, withClusterLoad } from "./autoscaler/load-report.js";
 import { ChangeFeed, type ClusterChange } from "./control/change-feed.js";
 import { ControlLease } from "./control/control-lease.js";
 import { DeploymentController } from "./control/deployment-controller.js";
@@ -41,6 +42,9 @@ export interface DataPlaneOptions {
    * guarantee behind the change notifications other engines send (default 10 s; longer when a
    * resync takes over a tenth of it) */
   storeResyncMs?: number;
+  /** with several engines on one PostgreSQL: how often each engine that does not lead writes its
+   * router's load per replica set for the leader's autoscaler (default 2 s; the leader reads every half) */
+  loadReportMs?: number;
   /** the Prometheus server of analysis metrics that give no url of their own (e.g. http://127.0.0.1:9090) */
   prometheusUrl?: string;
   /** progress lines of promotions and replica changes */
@@ -81,8 +85,6 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     shadowStats: metrics.shadows,
     ...(options.wakeTimeoutMs !== undefined ? { wakeTimeoutMs: options.wakeTimeoutMs } : {}),
   });
-  const autoscaler = new Autoscaler({ source: router });
-
   // Events are handled one at a time, in order: each handler re-reads the rows it needs.
   let queue: Promise<void> = Promise.resolve();
   const enqueue = (what: string, work: () => Promise<void>): void => {
@@ -106,6 +108,22 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     onGap: () => enqueue("resync after lost notifications", () => deployments.resync()),
     ...(options.log ? { log: options.log } : {}),
   });
+  // Each router counts only its own requests: with several engines on PostgreSQL the followers
+  // report theirs to the store and the leader's autoscaler adds them to its own (autoscaler/
+  // cluster-load.ts). One engine on PGlite has all the traffic and pays for none of it.
+  const loadExchange =
+    sql.kind === "postgres"
+      ? {
+          sql,
+          engineId: leadership.holder,
+          isLeader: () => leadership.isLeader(),
+          ...(options.loadReportMs !== undefined ? { reportIntervalMs: options.loadReportMs } : {}),
+          ...(options.log ? { log: options.log } : {}),
+        }
+      : undefined;
+  const loadReporter = loadExchange === undefined ? undefined : new LoadReporter(router, loadExchange);
+  const clusterLoad = loadExchange === undefined ? undefined : new ClusterLoad(loadExchange);
+  const autoscaler = new Autoscaler({ source: clusterLoad === undefined ? router : withClusterLoad(router, clusterLoad) });
   // What the controller and the reconciler write outside the control plane's transactions: told to
   // the other engines and to this engine's GET /v1/events.
   const publish = (change: ClusterChange): void => {
@@ -189,6 +207,8 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
   // The lead changed while the first sync ran: act on it now.
   if (leadership.isLeader() !== leadingAtStart) enqueue("leadership change", () => deployments.leadershipChanged(leadership.isLeader()));
   await reconciler.start();
+  loadReporter?.start();
+  clusterLoad?.start();
   // The guarantee behind the notifications: everything re-read now and then (one engine on PGlite needs none).
   // Never more than a tenth of the engine's time (control/resync-schedule.ts); lost notifications
   // trigger one at once (onGap above).
@@ -229,6 +249,8 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
       stopped = true;
       clearTimeout(resyncTimer);
       await feed.close();
+      await loadReporter?.close();
+      await clusterLoad?.close();
       await queue;
       await reconciler.close();
       autoscaler.close();

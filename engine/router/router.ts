@@ -74,6 +74,10 @@ export interface Router {
   /** Requests ever received for a replica set (monotonic), so a sampler can tell that traffic
    * arrived between two samples even if none was in flight at either. */
   requestsForSet(replicaSetId: string): number;
+  /** The sets with requests in flight now (the load report samples only these: idle sets cost nothing). */
+  setsInFlight(): Iterable<string>;
+  /** The sets that ever received a request (where the load report looks for new arrivals). */
+  setsWithRequests(): Iterable<string>;
   /** A request reached an active deployment whose replica set has no ready replica (scaled to
    * zero): the listener should scale it up. Called once per held request; must be idempotent and
    * must not throw. Returns the unsubscribe function. */
@@ -502,6 +506,8 @@ export function createRouter(options: RouterOptions): Router {
     inFlight,
     inFlightForSet: (replicaSetId) => inFlightBySet.get(replicaSetId) ?? 0,
     requestsForSet: (replicaSetId) => requestsBySet.get(replicaSetId) ?? 0,
+    setsInFlight: () => inFlightBySet.keys(),
+    setsWithRequests: () => requestsBySet.keys(),
     onWake(listener) {
       wakeListeners.add(listener);
       return () => wakeListeners.delete(listener);

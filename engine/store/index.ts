@@ -16,3 +16,4 @@ export { resolveSecretKeyring, rotateSecretKeyFile, SECRET_KEY_FILE } from "./se
 export { restrictToOwner } from "./owner-only.js";
 export * from "./api-keys.js";
 export * from "./replica-sets.js";
+export * from "./engine-load.js";

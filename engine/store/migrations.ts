@@ -317,6 +317,26 @@ CREATE TABLE secret_key (
 );
 `,
   },
+  // 12 is the shadow work's.
+  {
+    version: 13,
+    name: "each engine's router load per replica set",
+    sql: `
+-- With several engines on one PostgreSQL, each counts only the requests its own router receives;
+-- the leader's autoscaler adds the others' load (engine/autoscaler/cluster-load.ts). One row per
+-- (engine, replica set) with load: the mean in flight over the last report period, the requests
+-- the engine's router ever received for the set, and when (the database's clock). Rows are
+-- rewritten every 2 s while a set has load; the leader deletes those older than the TTL.
+CREATE TABLE engine_load (
+  engine_id text NOT NULL,
+  replica_set_id text NOT NULL,
+  in_flight double precision NOT NULL,
+  requests bigint NOT NULL,
+  sampled_at timestamptz NOT NULL,
+  PRIMARY KEY (engine_id, replica_set_id)
+);
+`,
+  },
 ];
 
 /** Apply pending migrations. Safe when several engines start at once: an advisory lock orders them. */

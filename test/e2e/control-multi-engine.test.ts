@@ -73,6 +73,15 @@ describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL: one wr
     const viaB = `${b.url}/models/${model.id}/deployment/${v1.id}/predict`;
     await waitFor(async () => (await predict(viaB, undefined, API_KEY)).status === 200, { timeoutMs: 30_000, intervalMs: 20, message: "B serving the deployment" });
     const servedMs = Date.now() - createdAt;
+    // B reports the load it served (engine/autoscaler/cluster-load.ts) and A's autoscaler counts it, as
+    // it would its own: the first promotion scales v1's own set to 0 and A scales it back to 1 while the
+    // probe above is in its 60-s window. Wait for B's report to be idle (at most 2 report periods), so
+    // that A has read it before the promotion and that move is over before the rollout below.
+    await waitFor(async () => (await store.query<{ in_flight: number }>("SELECT in_flight FROM engine_load WHERE replica_set_id = $1", [v1.id]))[0]?.in_flight === 0, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      message: "B's load report of the probe",
+    });
 
     const first = await clientA.call("promote", { params, body: { deployment_id: v1.id } });
     await waitForPromotion(clientA, { modelId: model.id, environment: "production", promotionId: first.id }, { deadline: Date.now() + 60_000 });
