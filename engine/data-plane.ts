@@ -109,14 +109,16 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     ...(options.log ? { log: options.log } : {}),
   });
   // Each router counts only its own requests: with several engines on PostgreSQL the followers
-  // report theirs to the store and the leader's autoscaler adds them to its own (autoscaler/
-  // cluster-load.ts). One engine on PGlite has all the traffic and pays for none of it.
+  // report theirs to the store and the leader's autoscaler combines them with its own (autoscaler/
+  // cluster-load.ts): added up for replicas every engine routes to, the busiest engine's for
+  // replicas each engine runs for itself. One engine on PGlite has all the traffic and pays for none of it.
   const loadExchange =
     sql.kind === "postgres"
       ? {
           sql,
           engineId: leadership.holder,
           isLeader: () => leadership.isLeader(),
+          sharing: runtime.sharesReplicas ? ("shared" as const) : ("per-engine" as const),
           ...(options.loadReportMs !== undefined ? { reportIntervalMs: options.loadReportMs } : {}),
           ...(options.log ? { log: options.log } : {}),
         }

@@ -60,6 +60,7 @@ interface HollowSet {
 
 export class HollowRuntime implements Runtime {
   readonly kind = "hollow";
+  readonly sharesReplicas = false;
   readonly #readyAfterMs: number;
   readonly #stopAfterMs: number;
   readonly #drainTimeoutMs: number;

@@ -3,11 +3,22 @@
  * counts only the requests it receives; behind a load balancer spreading evenly over N engines,
  * the leader (the only engine whose autoscaler decides) sees 1/N of the load. So every other
  * engine reports its router's load per replica set to the store (engine/store/engine-load.ts),
- * and the leader's autoscaler adds the fresh reports to its own router's live counts.
+ * and the leader's autoscaler combines the fresh reports with its own router's live counts.
  *
- * Pure: what a follower writes (`reportsToWrite`) and what the leader makes of the rows it read
- * (`combineReports`). The timers and queries are in load-report.ts.
+ * Pure: what a follower writes (`reportsToWrite`), what the leader makes of the rows it read
+ * (`combineReports`) and of those with its own count (`combineInFlight`). The timers and queries are
+ * in load-report.ts.
  */
+
+/**
+ * Which load one replica count must carry, by where the replicas are:
+ * - "shared": every engine routes to the same replicas (Kubernetes pods): they carry the sum of
+ *   the engines' load;
+ * - "per-engine": each engine runs the leader's count as its own processes, which serve only its own
+ *   router's requests: the count must carry the busiest engine's load (with the sum, N engines each
+ *   spreading an even load would each run N times the replicas their share needs).
+ */
+export type ReplicaSharing = "shared" | "per-engine";
 
 /** One set's load on one engine over one report period. */
 export interface SetLoad {
@@ -61,7 +72,7 @@ export function reportsToWrite(
 
 /** What the other engines' reports add to the leader's own router counts. */
 export interface RemoteLoad {
-  /** per set: the sum of the fresh reports' mean in flight */
+  /** per set: the fresh reports' mean in flight, added up ("shared") or the largest ("per-engine") */
   inFlight: Map<string, number>;
   /** per set: requests the other engines received since the previous read */
   arrivals: Map<string, number>;
@@ -76,17 +87,18 @@ export function reportKey(engineId: string, replicaSetId: string): string {
 }
 
 /**
- * Combine the other engines' reports into the signal the leader's autoscaler adds to its own:
+ * Combine the other engines' reports into the signal the leader's autoscaler combines with its own:
  * a report counts fully while it is at most `ttlMs` old, not at all after (its engine stopped,
  * or lost the store: its in-flight requests are gone with it). Arrivals are the growth of each
  * engine's request count since the previous read (`seen`); a report seen for the first time sets
  * the baseline and adds none (its count includes requests from before this leader was watching).
+ * Arrivals add up whatever the sharing: they only tell that a set had traffic.
  *
  * Example, ttl 6 s, seen {B/s1: 100}: B/s1 4 in flight 130 requests 1 s old, C/s1 2 in flight 7
- * requests 3 s old (first seen), D/s1 5 in flight 9 s old → s1: 6 in flight, 30 arrivals; seen
- * {B/s1: 130, C/s1: 7}; 1 expired.
+ * requests 3 s old (first seen), D/s1 5 in flight 9 s old → s1: 6 in flight shared (4 per engine),
+ * 30 arrivals; seen {B/s1: 130, C/s1: 7}; 1 expired.
  */
-export function combineReports(reports: readonly LoadReport[], seen: ReadonlyMap<string, number>, ttlMs: number): RemoteLoad {
+export function combineReports(reports: readonly LoadReport[], seen: ReadonlyMap<string, number>, ttlMs: number, sharing: ReplicaSharing): RemoteLoad {
   const remote: RemoteLoad = { inFlight: new Map(), arrivals: new Map(), seen: new Map(), expired: 0 };
   for (const report of reports) {
     if (report.ageMs > ttlMs) {
@@ -98,8 +110,14 @@ export function combineReports(reports: readonly LoadReport[], seen: ReadonlyMap
     // A restarted engine is a new engine id: its count only grows; max() guards a rewritten row.
     const arrivals = previous === undefined ? 0 : Math.max(0, report.requests - previous);
     remote.seen.set(key, report.requests);
-    if (report.inFlight > 0) remote.inFlight.set(report.replicaSetId, (remote.inFlight.get(report.replicaSetId) ?? 0) + report.inFlight);
+    if (report.inFlight > 0) remote.inFlight.set(report.replicaSetId, combineInFlight(remote.inFlight.get(report.replicaSetId) ?? 0, report.inFlight, sharing));
     if (arrivals > 0) remote.arrivals.set(report.replicaSetId, (remote.arrivals.get(report.replicaSetId) ?? 0) + arrivals);
   }
   return remote;
+}
+
+/** Two engines' in-flight counts of one set as one replica count must carry them. Example: 2 and 5
+ * → 7 shared, 5 per engine. */
+export function combineInFlight(one: number, other: number, sharing: ReplicaSharing): number {
+  return sharing === "shared" ? one + other : Math.max(one, other);
 }

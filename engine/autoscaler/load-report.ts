@@ -1,14 +1,14 @@
 /**
  * The I/O of the cluster load (the decisions are in cluster-load.ts): each engine that does not
  * lead writes its router's load per replica set to the store every 2 s; the leader reads the
- * others' rows every second and adds them to its own router's counts (`withClusterLoad`), which
- * is what its autoscaler samples. Only engines on PostgreSQL run these (on PGlite one engine has
+ * others' rows every second and combines them with its own router's counts (`withClusterLoad`),
+ * which is what its autoscaler samples. Only engines on PostgreSQL run these (on PGlite one engine has
  * all the traffic); data-plane.ts wires them.
  */
 import { deleteEngineLoadOf, deleteExpiredEngineLoad, readEngineLoad, writeEngineLoad } from "../store/engine-load.js";
 import type { SqlExecutor } from "../store/sql.js";
 import type { LoadSource } from "./autoscaler.js";
-import { combineReports, LOAD_REPORT_DEFAULTS, reportsToWrite, type SetLoad } from "./cluster-load.js";
+import { combineInFlight, combineReports, LOAD_REPORT_DEFAULTS, reportsToWrite, type ReplicaSharing, type SetLoad } from "./cluster-load.js";
 
 /** What the reporter reads of this engine's router. */
 export interface RouterLoad {
@@ -23,6 +23,8 @@ export interface LoadExchangeOptions {
   /** this engine's id in the table: its control lease holder name */
   engineId: string;
   isLeader: () => boolean;
+  /** whether the engines route to the same replicas (Kubernetes) or each to its own (processes) */
+  sharing: ReplicaSharing;
   /** default 2 s: followers write this often, the leader reads twice as often */
   reportIntervalMs?: number;
   /** default 6 s */
@@ -142,6 +144,10 @@ export class ClusterLoad {
     return this.#inFlight.get(replicaSetId) ?? 0;
   }
 
+  get sharing(): ReplicaSharing {
+    return this.#options.sharing;
+  }
+
   requestsForSet(replicaSetId: string): number {
     return this.#requests.get(replicaSetId) ?? 0;
   }
@@ -160,6 +166,7 @@ export class ClusterLoad {
         rows.map((row) => ({ engineId: row.engine_id, replicaSetId: row.replica_set_id, inFlight: row.in_flight, requests: row.requests, ageMs: row.age_ms })),
         this.#seen,
         ttlMs,
+        this.#options.sharing,
       );
       this.#inFlight = remote.inFlight;
       this.#seen = remote.seen;
@@ -178,10 +185,10 @@ export class ClusterLoad {
   }
 }
 
-/** What the leader's autoscaler samples: its own router's live counts plus the other engines' reports. */
+/** What the leader's autoscaler samples: its own router's live counts combined with the other engines' reports. */
 export function withClusterLoad(local: RouterLoad, cluster: ClusterLoad): LoadSource {
   return {
-    inFlightForSet: (replicaSetId) => local.inFlightForSet(replicaSetId) + cluster.inFlightForSet(replicaSetId),
+    inFlightForSet: (replicaSetId) => combineInFlight(local.inFlightForSet(replicaSetId), cluster.inFlightForSet(replicaSetId), cluster.sharing),
     requestsForSet: (replicaSetId) => local.requestsForSet(replicaSetId) + cluster.requestsForSet(replicaSetId),
   };
 }

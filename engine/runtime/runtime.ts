@@ -124,6 +124,10 @@ export interface InFlightCounter {
 export interface Runtime {
   /** "process" | "kubernetes": shown in logs and `modelplane serve` output */
   readonly kind: string;
+  /** whether every engine of an installation routes to the same replicas (Kubernetes pods), rather than
+   * each engine to replicas it runs for itself (processes): the leader's autoscaler then adds up the
+   * engines' load instead of taking the busiest engine's (engine/autoscaler/cluster-load.ts) */
+  readonly sharesReplicas: boolean;
   /** undefined when this runtime can run the workload, else why not in plain words (the API answers
    * 400 with it, e.g. "the process runtime runs a command; this deployment has only an image") */
   unsupported(workload: Workload): string | undefined;

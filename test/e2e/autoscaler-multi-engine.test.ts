@@ -3,7 +3,9 @@
  * one PostgreSQL"): engine A (a real `serve` child process, started first: it leads) and engine B
  * (in this process, following) on one PostgreSQL. Load is sent only through B — as a load balancer
  * would send A's share elsewhere — and A's autoscaler, which sees none of it on its own router,
- * scales production up from B's reports, then back down once the load stops.
+ * scales production up from B's reports, then back down once the load stops. Then one caller through
+ * each engine: with processes each engine's replicas serve its own router's requests, so the count
+ * follows the busiest engine's load, not the sum.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -72,14 +74,15 @@ describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL: the le
     // 1. Load through B only. A's router receives none of it.
     const load = { answered: 0, failed: 0 };
     let loading = true;
-    const loadStartedAt = Date.now();
-    const callers = Array.from({ length: CALLERS }, async () => {
+    const call = (url: string) => async () => {
       while (loading) {
-        const answer = await predict(viaB, undefined, API_KEY).catch(() => undefined);
+        const answer = await predict(url, undefined, API_KEY).catch(() => undefined);
         if (answer?.status === 200) load.answered++;
         else load.failed++;
       }
-    });
+    };
+    const loadStartedAt = Date.now();
+    let callers = Array.from({ length: CALLERS }, call(viaB));
     const firstUpMs = await waitFor(async () => ((await desired()) ?? 0) >= 2 && Date.now() - loadStartedAt, { timeoutMs: 30_000, intervalMs: 50, message: "A scaling production above 1" });
     const atMaxMs = await waitFor(async () => (await desired()) === 3 && Date.now() - loadStartedAt, { timeoutMs: 30_000, intervalMs: 50, message: "A scaling production to 3" });
     // B runs the leader's count on its own replicas.
@@ -103,8 +106,28 @@ describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL: the le
     // 2. The load stops: back to 1 once the window has forgotten it.
     loading = false;
     await Promise.all(callers);
+    const answeredThroughB = load.answered;
     const loadStoppedAt = Date.now();
     const downMs = await waitFor(async () => (await desired()) === 1 && Date.now() - loadStoppedAt, { timeoutMs: 60_000, intervalMs: 50, message: "A scaling production back to 1" });
+
+    // 2b. One caller through each engine: each engine's own replicas (processes) serve ~1 in flight, which
+    // calls for ceil(1 / 0.7) = 2 replicas on each. Added up (what shared Kubernetes pods would carry)
+    // it would be ceil(2 / 0.7) = 3: the leader takes the busiest engine's load, so 2.
+    const viaA = `${a.url}/models/${model.id}/production/predict`;
+    loading = true;
+    const evenStartedAt = Date.now();
+    callers = [call(viaA)(), call(viaB)()];
+    const evenUpMs = await waitFor(async () => (await desired()) === 2 && Date.now() - evenStartedAt, { timeoutMs: 30_000, intervalMs: 50, message: "A scaling production to 2 on an even load" });
+    // until the 10-s window holds only this load, and the reports' lag past it
+    const evenCounts: number[] = [];
+    while (Date.now() < evenStartedAt + 14_000) {
+      evenCounts.push((await desired()) ?? 0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    loading = false;
+    await Promise.all(callers);
+    expect(Math.max(...evenCounts)).toBe(2);
+    await waitFor(async () => (await desired()) === 1, { timeoutMs: 60_000, intervalMs: 50, message: "A scaling production back to 1 after the even load" });
     expect(load.failed).toBe(0);
 
     // 3. A row of an engine that stopped reporting: ignored (production stays at 1) and deleted by the leader.
@@ -118,10 +141,11 @@ describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL: the le
     expect(await desired()).toBe(1);
 
     console.log(
-      `load through B only (${CALLERS} callers, ${LATENCY_MS} ms each, ${load.answered} answered, ${load.failed} failed): ` +
+      `load through B only (${CALLERS} callers, ${LATENCY_MS} ms each, ${answeredThroughB} answered; ${load.answered} in all, ${load.failed} failed): ` +
         `A scaled production above 1 after ${firstUpMs} ms and to 3 after ${atMaxMs} ms; B ran 3 ready replicas after ${bReadyMs} ms; ` +
         `B's report: ${reported!.in_flight.toFixed(2)} in flight, ${Math.round(reported!.age_ms)} ms old; ` +
-        `back to 1 ${downMs} ms after the load stopped; an expired row deleted after ${expiredDeletedMs} ms`,
+        `back to 1 ${downMs} ms after the load stopped; one caller through each engine: 2 after ${evenUpMs} ms, at most ${Math.max(...evenCounts)} over 14 s; ` +
+        `an expired row deleted after ${expiredDeletedMs} ms`,
     );
   });
 });

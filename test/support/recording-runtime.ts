@@ -7,6 +7,7 @@ import type { ExistingReplicaSet, ReplicaInfo, ReplicaSetObservation, ReplicaSet
 /** Records every runtime call; replicas become ready only when the test says so. */
 export class RecordingRuntime implements Runtime {
   readonly kind = "recording";
+  readonly sharesReplicas = false;
   /** every setDesired call, in order */
   readonly calls: Array<{ replicaSetId: string; replicas: number; revision: string }> = [];
   readonly #desired = new Map<string, number>();

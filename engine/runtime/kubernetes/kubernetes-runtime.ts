@@ -90,6 +90,7 @@ interface ManagedSet {
 
 export class KubernetesRuntime implements Runtime {
   readonly kind = "kubernetes";
+  readonly sharesReplicas = true;
   readonly #settings: KubernetesSettings;
   readonly #watch: ClusterWatch;
   readonly #objects: KubernetesObjectApi;

@@ -161,6 +161,7 @@ interface ManagedSet {
  */
 export class ProcessRuntime implements Runtime {
   readonly kind = "process";
+  readonly sharesReplicas = false;
   private readonly options: ResolvedOptions;
   private readonly inFlight: InFlightCounter;
   private readonly sets = new Map<ReplicaSetId, ManagedSet>();
