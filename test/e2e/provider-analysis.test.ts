@@ -3,45 +3,33 @@
  * `analysis`; a candidate the analysis finds failing is rolled back by the engine, the update fails
  * with the measured value, and the stack's state says the deployment that really serves.
  */
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLoad, startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
-import { pulumiTestEnv, repoRoot, withStack } from "../support/pulumi.js";
+import { describe, expect, it } from "vitest";
+import { startLoad, waitFor } from "../../testing/index.js";
+import { providerTestBed } from "../support/provider-test-bed.js";
+import { repoRoot, withStack } from "../support/pulumi.js";
 
-const distProvider = resolve(repoRoot, "dist/provider/index.js");
 const models = resolve(repoRoot, "examples/models");
 
-type Provider = typeof import("../../provider/index.js");
-let mp: Provider;
-let engine: TestEngine;
 const quiet = { onOutput: () => undefined };
 
-beforeAll(async () => {
-  if (!existsSync(distProvider)) throw new Error("dist/ is missing: run `npm run build` (npm test does) before the provider tests");
-  mp = (await import(distProvider)) as Provider;
-  engine = await startTestEngine({ runtime: { startupTimeoutMs: 6_000, stopGracePeriodMs: 2_000 } });
-});
-afterAll(async () => {
-  await engine?.close();
-  (await pulumiTestEnv()).cleanup();
-});
+const bed = providerTestBed({ runtime: { startupTimeoutMs: 6_000, stopGracePeriodMs: 2_000 } });
 
 describe("analysis through the provider", () => {
   it("a candidate that fails its analysis fails `pulumi up` with the measured value; the state says v1 still serves", async () => {
     let target: "v1" | "v2" = "v1";
     const program = async () => {
-      const model = new mp.Model("model", { name: "analysis-provider" });
-      const v1 = new mp.Deployment("v1", { modelId: model.id, command: ["node", `${models}/sentiment-v1/server.js`] });
+      const model = new bed.mp.Model("model", { name: "analysis-provider" });
+      const v1 = new bed.mp.Deployment("v1", { modelId: model.id, command: ["node", `${models}/sentiment-v1/server.js`] });
       // every second prediction of v2 answers 500
-      const v2 = new mp.Deployment("v2", { modelId: model.id, command: ["node", `${models}/sentiment-v2/server.js`], env: { MODEL_ERROR_RATE: "0.5" } });
-      const settings = new mp.PromotionSettings("analyzed", {
+      const v2 = new bed.mp.Deployment("v2", { modelId: model.id, command: ["node", `${models}/sentiment-v2/server.js`], env: { MODEL_ERROR_RATE: "0.5" } });
+      const settings = new bed.mp.PromotionSettings("analyzed", {
         name: "analysis-provider-rolling",
         rollingDeploy: true,
         rollingDeployConfig: { maxSurgePercent: 50, maxUnavailablePercent: 0 },
         analysis: { intervalSeconds: 1, metrics: [{ type: "success_rate", min: 0.95, minRequests: 5 }] },
       });
-      const production = new mp.Environment("production", {
+      const production = new bed.mp.Environment("production", {
         modelId: model.id,
         name: "production",
         deploymentId: target === "v1" ? v1.id : v2.id,
@@ -55,7 +43,7 @@ describe("analysis through the provider", () => {
       const first = await stack.up(quiet);
       const modelId = String(first.outputs.modelId?.value);
       const v1 = String(first.outputs.v1?.value);
-      const load = startLoad({ apiKey: engine.apiKey, url: `${engine.url}/models/${modelId}/production/predict`, concurrency: 4, pauseMs: 5 });
+      const load = startLoad({ apiKey: bed.engine.apiKey, url: `${bed.engine.url}/models/${modelId}/production/predict`, concurrency: 4, pauseMs: 5 });
       await waitFor(() => load.snapshot().sent > 30, { message: "load to start" });
       target = "v2";
       const failed = await stack.up(quiet).catch((error: unknown) => error as Error);
@@ -64,7 +52,7 @@ describe("analysis through the provider", () => {
       expect(String((failed as Error).message)).toMatch(
         /to production failed: analysis failed at step 1\/2: success_rate 0\.\d+ < 0\.95 \(candidate deployment-\d+, \d+ requests\)/,
       );
-      const environment = await engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } });
+      const environment = await bed.engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } });
       expect(environment.current_deployment?.id).toBe(v1);
       const state = (await stack.exportStack()).deployment as { resources: Array<{ urn: string; outputs?: Record<string, unknown> }> };
       const production = state.resources.find((r) => r.urn.endsWith("modelplane:Environment::production"))!;
@@ -72,6 +60,6 @@ describe("analysis through the provider", () => {
       // v1 answered every request it got
       expect(report.responses.filter((response) => response.deploymentId === v1 && response.status >= 500)).toEqual([]);
       console.log(`pulumi up failed with: ${/analysis failed[^\n]*/.exec(String((failed as Error).message))?.[0]}`);
-    }, { "modelplane:endpoint": { value: engine.url }, "modelplane:apiKey": { value: engine.apiKey, secret: true } });
+    }, { "modelplane:endpoint": { value: bed.engine.url }, "modelplane:apiKey": { value: bed.engine.apiKey, secret: true } });
   });
 });

@@ -4,41 +4,28 @@
  * environment's traffic alone — no promotion, the same deployment serving, no failed request under
  * load — and the engine's router mirrors to it meanwhile. Runs the compiled provider (dist/).
  */
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ShadowArgs } from "../../provider/environment.js";
-import { startLoad, startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
-import { pulumiTestEnv, repoRoot, withStack } from "../support/pulumi.js";
+import { startLoad, waitFor } from "../../testing/index.js";
+import { providerTestBed } from "../support/provider-test-bed.js";
+import { repoRoot, withStack } from "../support/pulumi.js";
 
-const distProvider = resolve(repoRoot, "dist/provider/index.js");
 const SHADOW_MODEL = ["node", resolve(repoRoot, "test/support/replicas/shadow-model.js")];
 
-type Provider = typeof import("../../provider/index.js");
-let mp: Provider;
-let engine: TestEngine;
-
-beforeAll(async () => {
-  if (!existsSync(distProvider)) throw new Error("dist/ is missing: run `npm run build` (npm test does) before the provider tests");
-  mp = (await import(distProvider)) as Provider;
-  engine = await startTestEngine({ runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 60_000 });
-});
-afterAll(async () => {
-  await engine?.close();
-  (await pulumiTestEnv()).cleanup();
-});
+const bed = providerTestBed({ runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 60_000 });
 
 describe("Pulumi provider: Environment.shadow", { timeout: 300_000 }, () => {
   it("adding, changing and removing a shadow are updates that move no traffic and fail no request", async () => {
     let shadow: "none" | "v2" | "v2-half" = "none";
     const program = async () => {
-      const model = new mp.Model("model", { name: "provider-shadow" });
-      const v1 = new mp.Deployment("v1", { modelId: model.id, command: SHADOW_MODEL, env: { VERSION: "v1" } });
-      const v2 = new mp.Deployment("v2", { modelId: model.id, command: SHADOW_MODEL, env: { VERSION: "v2", SHADOW_DISAGREE_EVERY: "10" } });
+      const model = new bed.mp.Model("model", { name: "provider-shadow" });
+      const v1 = new bed.mp.Deployment("v1", { modelId: model.id, command: SHADOW_MODEL, env: { VERSION: "v1" } });
+      const v2 = new bed.mp.Deployment("v2", { modelId: model.id, command: SHADOW_MODEL, env: { VERSION: "v2", SHADOW_DISAGREE_EVERY: "10" } });
       const shadowArgs: ShadowArgs | undefined =
         shadow === "none" ? undefined : { deployment: v2.id, percent: shadow === "v2" ? 100 : 50, maxQueue: 1000, comparison: { mode: "json", fields: ["label"] } };
-      const production = new mp.Environment("production", {
+      const production = new bed.mp.Environment("production", {
         modelId: model.id,
         name: "production",
         deploymentId: v1.id,
@@ -59,17 +46,17 @@ describe("Pulumi provider: Environment.shadow", { timeout: 300_000 }, () => {
         const promotionId = (first.outputs.lastPromotion?.value as { id: string }).id;
         const params = { model_id: modelId, env_name: "production" };
         // input 20: v2 flips the label on every 10th input, so it disagrees on all of these
-        const load = startLoad({ url: endpoint, concurrency: 2, pauseMs: 5, headers: { authorization: `Api-Key ${engine.apiKey}` }, body: { i: 20 } });
+        const load = startLoad({ url: endpoint, concurrency: 2, pauseMs: 5, headers: { authorization: `Api-Key ${bed.engine.apiKey}` }, body: { i: 20 } });
 
         shadow = "v2";
         const preview = await stack.preview({ onOutput: () => undefined });
         expect(preview.changeSummary).toMatchObject({ update: 1 });
         expect(preview.changeSummary.replace ?? 0).toBe(0);
         expect((await stack.up({ onOutput: () => undefined })).summary.result).toBe("succeeded");
-        expect((await engine.client.call("getEnvironment", { params })).shadow).toMatchObject({ deployment: v2, percent: 100, comparison: { mode: "json", fields: ["label"] } });
+        expect((await bed.engine.client.call("getEnvironment", { params })).shadow).toMatchObject({ deployment: v2, percent: 100, comparison: { mode: "json", fields: ["label"] } });
         const mirrored = await waitFor(
           async () => {
-            const report = await engine.client.shadowReport(modelId, "production");
+            const report = await bed.engine.client.shadowReport(modelId, "production");
             return report.compared >= 100 ? report : undefined;
           },
           { timeoutMs: 60_000, message: "100 comparisons" },
@@ -79,16 +66,16 @@ describe("Pulumi provider: Environment.shadow", { timeout: 300_000 }, () => {
 
         shadow = "v2-half";
         expect((await stack.up({ onOutput: () => undefined })).summary.result).toBe("succeeded");
-        expect((await engine.client.call("getEnvironment", { params })).shadow?.percent).toBe(50);
+        expect((await bed.engine.client.call("getEnvironment", { params })).shadow?.percent).toBe(50);
         shadow = "none";
         expect((await stack.up({ onOutput: () => undefined })).summary.result).toBe("succeeded");
         const report = await load.stop();
 
-        const environment = await engine.client.call("getEnvironment", { params });
+        const environment = await bed.engine.client.call("getEnvironment", { params });
         expect(environment.shadow).toBeNull();
         expect(environment.current_deployment?.id).toBe(v1);
         // no promotion was started by any of the three updates
-        const { promotions } = await engine.client.call("listPromotions", { params });
+        const { promotions } = await bed.engine.client.call("listPromotions", { params });
         expect(promotions.map((promotion) => promotion.id)).toEqual([promotionId]);
         expect(report.failures).toEqual([]);
         expect(new Set(report.responses.map((response) => response.deploymentId))).toEqual(new Set([v1]));
@@ -96,7 +83,7 @@ describe("Pulumi provider: Environment.shadow", { timeout: 300_000 }, () => {
         // a refresh reads the engine's shadow back without drift
         expect((await stack.preview({ refresh: true, onOutput: () => undefined })).changeSummary).toEqual({ same: expect.any(Number) });
       },
-      { "modelplane:endpoint": { value: engine.url }, "modelplane:apiKey": { value: engine.apiKey, secret: true } },
+      { "modelplane:endpoint": { value: bed.engine.url }, "modelplane:apiKey": { value: bed.engine.apiKey, secret: true } },
     );
   });
 });

@@ -4,37 +4,20 @@
  * returns only when the roll is done, like a promotion (issue 14). Runs the compiled provider (dist/).
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLoad, startTestEngine, type TestEngine } from "../../testing/index.js";
-import { pulumiTestEnv, repoRoot, withStack } from "../support/pulumi.js";
+import { describe, expect, it } from "vitest";
+import { startLoad } from "../../testing/index.js";
+import { providerTestBed } from "../support/provider-test-bed.js";
+import { repoRoot, withStack } from "../support/pulumi.js";
 
-const distProvider = resolve(repoRoot, "dist/provider/index.js");
 const ECHO = ["node", resolve(repoRoot, "test/support/replicas/env-echo-server.js")];
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
-type Provider = typeof import("../../provider/index.js");
-let mp: Provider;
-let engine: TestEngine;
-
-beforeAll(async () => {
-  if (!existsSync(distProvider)) throw new Error("dist/ is missing: run `npm run build` (npm test does) before the provider tests");
-  mp = (await import(distProvider)) as Provider;
-  engine = await startTestEngine({ runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 60_000 });
-});
-afterAll(async () => {
-  await engine?.close();
-  (await pulumiTestEnv()).cleanup();
-});
-
-function connection() {
-  return { "modelplane:endpoint": { value: engine.url }, "modelplane:apiKey": { value: engine.apiKey, secret: true } };
-}
+const bed = providerTestBed({ runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 60_000 });
 
 async function predictIdentity(url: string): Promise<{ environment: string | null; secret_sha256: string | null }> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Api-Key ${engine.apiKey}` }, body: "{}" });
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Api-Key ${bed.engine.apiKey}` }, body: "{}" });
   expect(response.status).toBe(200);
   return (await response.json()) as { environment: string | null; secret_sha256: string | null };
 }
@@ -43,14 +26,14 @@ describe("Pulumi provider: variables", { timeout: 300_000 }, () => {
   it("up of a secret change blocks until production's replicas have rolled onto it, with zero failed requests", async () => {
     let token = "token-one";
     const program = async () => {
-      const model = new mp.Model("model", { name: "provider-secret-roll" });
-      const v1 = new mp.Deployment("v1", { modelId: model.id, command: ECHO });
-      const rolling = new mp.PromotionSettings("rolling", {
+      const model = new bed.mp.Model("model", { name: "provider-secret-roll" });
+      const v1 = new bed.mp.Deployment("v1", { modelId: model.id, command: ECHO });
+      const rolling = new bed.mp.PromotionSettings("rolling", {
         name: "provider-secret-roll-rolling",
         rollingDeploy: true,
         rollingDeployConfig: { maxSurgePercent: 50, maxUnavailablePercent: 0, stabilizationTimeSeconds: 1 },
       });
-      const production = new mp.Environment("production", {
+      const production = new bed.mp.Environment("production", {
         modelId: model.id,
         name: "production",
         deploymentId: v1.id,
@@ -69,13 +52,13 @@ describe("Pulumi provider: variables", { timeout: 300_000 }, () => {
       expect(await predictIdentity(endpoint)).toEqual(expect.objectContaining({ environment: "production", secret_sha256: sha256("token-one") }));
 
       token = "token-two";
-      const load = startLoad({ url: endpoint, concurrency: 4, headers: { authorization: `Api-Key ${engine.apiKey}` } });
+      const load = startLoad({ url: endpoint, concurrency: 4, headers: { authorization: `Api-Key ${bed.engine.apiKey}` } });
       let output = "";
       const upStartedAt = Date.now();
       const up = await stack.up({ onOutput: (text) => (output += text) });
       const upReturnedAt = Date.now();
       // the moment up returns, the roll is over: every replica holds the new secret
-      const rollout = await engine.client.call("getVariablesRollout", { params: { model_id: modelId, env_name: "production" } });
+      const rollout = await bed.engine.client.call("getVariablesRollout", { params: { model_id: modelId, env_name: "production" } });
       const right = await Promise.all(Array.from({ length: 20 }, () => predictIdentity(endpoint)));
       const report = await load.stop();
       const oldAfterUp = right.filter((identity) => identity.secret_sha256 !== sha256("token-two")).length;
@@ -89,6 +72,6 @@ describe("Pulumi provider: variables", { timeout: 300_000 }, () => {
       // the environment's row shows the roll's progress, and no secret value
       expect(output).toMatch(/production: rolling replicas onto the new variables: \d\/2 updated/);
       expect(output).not.toContain("token-two");
-    }, connection());
+    }, bed.connection());
   });
 });

@@ -7,37 +7,21 @@
  * Runs the compiled provider (dist/).
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
-import { pulumiTestEnv, repoRoot, withStack } from "../support/pulumi.js";
+import { describe, expect, it } from "vitest";
+import { waitFor } from "../../testing/index.js";
+import { providerTestBed } from "../support/provider-test-bed.js";
+import { repoRoot, withStack } from "../support/pulumi.js";
 
-const distProvider = resolve(repoRoot, "dist/provider/index.js");
 const ECHO = ["node", resolve(repoRoot, "test/support/replicas/env-echo-server.js")];
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 /** production's soak in staging: longer than a preview takes on a loaded 2-core machine, short for a test */
 const SOAK_SECONDS = 30;
 const STAGING_SECRET = "staging-only-token-51d2";
 
-type Provider = typeof import("../../provider/index.js");
-let mp: Provider;
-let engine: TestEngine;
-
-beforeAll(async () => {
-  if (!existsSync(distProvider)) throw new Error("dist/ is missing: run `npm run build` (npm test does) before the provider tests");
-  mp = (await import(distProvider)) as Provider;
-  engine = await startTestEngine({ runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 60_000 });
-});
-afterAll(async () => {
-  await engine?.close();
-  (await pulumiTestEnv()).cleanup();
-});
-
-function connection() {
-  return { "modelplane:endpoint": { value: engine.url }, "modelplane:apiKey": { value: engine.apiKey, secret: true } };
-}
+const bed = providerTestBed({ runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 60_000 });
 
 const quiet = { onOutput: () => undefined };
 
@@ -59,18 +43,18 @@ interface Stages {
 function program(stages: () => Stages) {
   return async () => {
     const on = stages();
-    const dev = new mp.WorkspaceEnvironment("dev", { name: "dev", variables: { LOG_LEVEL: "debug" } });
-    const staging = new mp.WorkspaceEnvironment("staging", { name: "staging", requires: dev, secrets: { API_TOKEN: on.stagingSecret } });
-    const production = new mp.WorkspaceEnvironment("production", { name: "production", requires: staging, minSoakSeconds: SOAK_SECONDS });
-    const model = new mp.Model("model", { name: "provider-chain" });
-    const v1 = new mp.Deployment("v1", { modelId: model.id, command: ECHO });
-    const devEnvironment = new mp.Environment("model-dev", { modelId: model.id, workspaceEnvironment: dev, deploymentId: v1.id });
-    const stagingEnvironment = new mp.Environment("model-staging", {
+    const dev = new bed.mp.WorkspaceEnvironment("dev", { name: "dev", variables: { LOG_LEVEL: "debug" } });
+    const staging = new bed.mp.WorkspaceEnvironment("staging", { name: "staging", requires: dev, secrets: { API_TOKEN: on.stagingSecret } });
+    const production = new bed.mp.WorkspaceEnvironment("production", { name: "production", requires: staging, minSoakSeconds: SOAK_SECONDS });
+    const model = new bed.mp.Model("model", { name: "provider-chain" });
+    const v1 = new bed.mp.Deployment("v1", { modelId: model.id, command: ECHO });
+    const devEnvironment = new bed.mp.Environment("model-dev", { modelId: model.id, workspaceEnvironment: dev, deploymentId: v1.id });
+    const stagingEnvironment = new bed.mp.Environment("model-staging", {
       modelId: model.id,
       workspaceEnvironment: staging,
       ...(on.staging ? { deploymentId: v1.id } : {}),
     });
-    const productionEnvironment = new mp.Environment("model-production", {
+    const productionEnvironment = new bed.mp.Environment("model-production", {
       modelId: model.id,
       workspaceEnvironment: production,
       ...(on.production ? { deploymentId: v1.id } : {}),
@@ -86,7 +70,7 @@ function program(stages: () => Stages) {
 }
 
 async function predictIdentity(url: string): Promise<{ environment: string | null; secret_sha256: string | null }> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Api-Key ${engine.apiKey}` }, body: "{}" });
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Api-Key ${bed.engine.apiKey}` }, body: "{}" });
   expect(response.status).toBe(200);
   return (await response.json()) as { environment: string | null; secret_sha256: string | null };
 }
@@ -100,7 +84,7 @@ describe("Pulumi provider: workspace environments and the chain", { timeout: 600
       const modelId = String(first.outputs.modelId?.value);
       const v1 = String(first.outputs.v1?.value);
       expect(await predictIdentity(String(first.outputs.dev?.value))).toMatchObject({ environment: "dev", secret_sha256: null });
-      const workspace = await engine.client.listWorkspaceEnvironments();
+      const workspace = await bed.engine.client.listWorkspaceEnvironments();
       expect(workspace.map((environment) => [environment.name, environment.requires, environment.min_soak_seconds])).toEqual([
         ["dev", null, 0],
         ["staging", "dev", 0],
@@ -112,7 +96,7 @@ describe("Pulumi provider: workspace environments and the chain", { timeout: 600
       const skipped = String(await stack.preview(quiet).then(() => "preview succeeded", (error: unknown) => error));
       expect(skipped).toMatch(/deploymentId: deployment .* has not passed staging, which production requires: it was never promoted to staging/);
       const productionParams = { params: { model_id: modelId, env_name: "production" } };
-      expect((await engine.client.call("getEnvironment", productionParams)).current_deployment).toBeNull();
+      expect((await bed.engine.client.call("getEnvironment", productionParams)).current_deployment).toBeNull();
 
       // staging: up promotes v1 there; its replicas, and only they, hold the staging secret
       stages.production = false;
@@ -125,7 +109,7 @@ describe("Pulumi provider: workspace environments and the chain", { timeout: 600
       // production during the soak: preview fails again, saying when it passes
       stages.production = true;
       const stage = async () =>
-        (await engine.client.modelChain(modelId)).deployments.find((entry) => entry.deployment_id === v1)!.stages.find((entry) => entry.environment === "production")!;
+        (await bed.engine.client.modelChain(modelId)).deployments.find((entry) => entry.deployment_id === v1)!.stages.find((entry) => entry.environment === "production")!;
       const soaking = await stage();
       expect(soaking).toMatchObject({ can_promote: false, soaking_since: expect.any(String), soak_ready_at: expect.any(String) });
       const duringSoak = String(await stack.preview(quiet).then(() => "preview succeeded", (error: unknown) => error));
@@ -136,7 +120,7 @@ describe("Pulumi provider: workspace environments and the chain", { timeout: 600
       const third = await stack.up(quiet);
       expect(third.summary.result).toBe("succeeded");
       expect(await predictIdentity(String(third.outputs.production?.value))).toMatchObject({ environment: "production", secret_sha256: null });
-      expect((await engine.client.call("getEnvironment", productionParams)).current_deployment?.id).toBe(v1);
+      expect((await bed.engine.client.call("getEnvironment", productionParams)).current_deployment?.id).toBe(v1);
       expect(await stage()).toMatchObject({ serving: true, promotion_status: "SUCCEEDED" });
       // the program as deployed previews clean
       const clean = await stack.preview({ diff: true });
@@ -155,8 +139,8 @@ describe("Pulumi provider: workspace environments and the chain", { timeout: 600
       expect(state).toContain("modelplane:WorkspaceEnvironment::staging");
       expect(state).not.toContain("staging-rotated-token-0b7e");
       expect(state).not.toContain(STAGING_SECRET);
-    }, connection());
+    }, bed.connection());
     // destroyed with the stack: the workspace environments are gone, the model too
-    expect(await engine.client.listWorkspaceEnvironments()).toEqual([]);
+    expect(await bed.engine.client.listWorkspaceEnvironments()).toEqual([]);
   });
 });

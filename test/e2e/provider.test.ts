@@ -3,20 +3,16 @@
  * a promotion is a resource diff. Runs the compiled provider (dist/), as users do: the dynamic
  * provider host loads the implementation by path.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation/index.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLoad, startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
-import { pulumiTestEnv, repoRoot, withStack } from "../support/pulumi.js";
+import { describe, expect, it } from "vitest";
+import { startLoad, waitFor, waitForPromotion } from "../../testing/index.js";
+import { providerTestBed, type Provider } from "../support/provider-test-bed.js";
+import { repoRoot, withStack } from "../support/pulumi.js";
 
-const distProvider = resolve(repoRoot, "dist/provider/index.js");
 const models = resolve(repoRoot, "examples/models");
 const SECRET = "s3cret-token-value-7f1c";
-
-type Provider = typeof import("../../provider/index.js");
-let mp: Provider;
-let engine: TestEngine;
 
 interface ProgramOptions {
   modelName: string;
@@ -42,23 +38,23 @@ interface ProgramOptions {
 function program(options: () => ProgramOptions) {
   return async () => {
     const o = options();
-    const model = new mp.Model("model", { name: o.modelName });
+    const model = new bed.mp.Model("model", { name: o.modelName });
     const deployments: Record<string, InstanceType<Provider["Deployment"]>> = {
-      v1: new mp.Deployment("v1", { modelId: model.id, command: ["node", `${models}/sentiment-v1/server.js`], ...(o.deploymentName ? { name: o.deploymentName } : {}) }),
+      v1: new bed.mp.Deployment("v1", { modelId: model.id, command: ["node", `${models}/sentiment-v1/server.js`], ...(o.deploymentName ? { name: o.deploymentName } : {}) }),
     };
     if (o.withV2 || o.target === "v2") {
-      deployments.v2 = new mp.Deployment("v2", { modelId: model.id, command: ["node", `${models}/sentiment-v2/server.js`] });
+      deployments.v2 = new bed.mp.Deployment("v2", { modelId: model.id, command: ["node", `${models}/sentiment-v2/server.js`] });
     }
     if (o.withBroken || o.target === "v3") {
-      deployments.v3 = new mp.Deployment("v3", { modelId: model.id, command: ["node", `${models}/sentiment-v2/server.js`], env: { MODEL_FAIL_READINESS: "1" } });
+      deployments.v3 = new bed.mp.Deployment("v3", { modelId: model.id, command: ["node", `${models}/sentiment-v2/server.js`], env: { MODEL_FAIL_READINESS: "1" } });
     }
-    const rolling = new mp.PromotionSettings("rolling", {
+    const rolling = new bed.mp.PromotionSettings("rolling", {
       name: `${o.modelName}-rolling`,
       rollingDeploy: true,
       rollingDeployConfig: { maxSurgePercent: o.surge ?? 50, maxUnavailablePercent: o.unavailable ?? 0, stabilizationTimeSeconds: o.stabilizationSeconds ?? 1 },
     });
-    const staging = new mp.Environment("staging", { modelId: model.id, name: "staging", deploymentId: deployments.v1!.id });
-    const production = new mp.Environment("production", {
+    const staging = new bed.mp.Environment("staging", { modelId: model.id, name: "staging", deploymentId: deployments.v1!.id });
+    const production = new bed.mp.Environment("production", {
       modelId: model.id,
       name: "production",
       deploymentId: o.productionDeploymentId ?? deployments[o.target]!.id,
@@ -70,10 +66,6 @@ function program(options: () => ProgramOptions) {
     });
     return { modelId: model.id, endpoint: production.endpoint, current: production.currentDeploymentId, v1: deployments.v1!.id, v2: deployments.v2?.id, stagingEndpoint: staging.endpoint };
   };
-}
-
-function connection() {
-  return { "modelplane:endpoint": { value: engine.url }, "modelplane:apiKey": { value: engine.apiKey, secret: true } };
 }
 
 /** Every file under the Pulumi backend (state, history, checkpoints). */
@@ -88,16 +80,7 @@ function backendText(dir: string): string {
 
 const quiet = { onOutput: () => undefined };
 
-beforeAll(async () => {
-  if (!existsSync(distProvider)) throw new Error("dist/ is missing: run `npm run build` (npm test does) before the provider tests");
-  mp = (await import(distProvider)) as Provider;
-  // 6 s to start: under CI's load (two test files on two cores) a healthy replica once took over 2 s to answer its first probe
-  engine = await startTestEngine({ runtime: { startupTimeoutMs: 6_000, crashLoopThreshold: 2, stopGracePeriodMs: 2_000 } });
-});
-afterAll(async () => {
-  await engine?.close();
-  (await pulumiTestEnv()).cleanup();
-});
+const bed = providerTestBed({ runtime: { startupTimeoutMs: 6_000, crashLoopThreshold: 2, stopGracePeriodMs: 2_000 } });
 
 describe("Pulumi provider", { timeout: 300_000 }, () => {
   it("up creates everything, a second up changes nothing; changing production's deployment is one update that performs a rolling deploy", async () => {
@@ -116,14 +99,14 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       expect(predict).toMatch(/\/models\/.+\/environments\/production\/predict$|\/production\/predict$/);
       const state = backendText(env.envVars.PULUMI_BACKEND_URL!.replace("file://", ""));
       expect(state).not.toContain(SECRET);
-      expect(state).not.toContain(engine.apiKey);
+      expect(state).not.toContain(bed.engine.apiKey);
 
       options = { ...options, target: "v2" };
       const preview = await stack.preview(quiet);
       expect(preview.changeSummary.create).toBe(1); // v2
       expect(preview.changeSummary.update).toBe(1); // production: the promotion
 
-      const load = startLoad({ apiKey: engine.apiKey, url: predict, concurrency: 6 });
+      const load = startLoad({ apiKey: bed.engine.apiKey, url: predict, concurrency: 6 });
       let output = "";
       const up = await stack.up({ onOutput: (text) => (output += text) });
       const report = await load.stop();
@@ -142,7 +125,7 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       expect(output).toMatch(new RegExp(`production: SUCCEEDED step 2/2, 100 % to ${v2Label}`));
       expect(report.failures).toEqual([]);
       expect(report.byDeployment[String(up.outputs.v2?.value)]).toBeGreaterThan(0);
-      const environment = await engine.client.call("getEnvironment", { params: { model_id: String(up.outputs.modelId?.value), env_name: "production" } });
+      const environment = await bed.engine.client.call("getEnvironment", { params: { model_id: String(up.outputs.modelId?.value), env_name: "production" } });
       expect(environment.current_deployment?.id).toBe(up.outputs.v2?.value);
       expect(environment.variables).toEqual(expect.arrayContaining([{ name: "API_TOKEN", secret: true }, { name: "GREETING", secret: false, value: "hello" }]));
 
@@ -157,8 +140,8 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       expect(destroyOutput).toMatch(deleted);
       expect(destroyOutput.search(kept)).toBeLessThan(destroyOutput.search(deleted));
       expect(destroyOutput).not.toMatch(/promote another deployment/);
-      await expect(engine.client.call("getModel", { params: { model_id: String(up.outputs.modelId?.value) } })).rejects.toThrow(/not found/);
-    }, connection());
+      await expect(bed.engine.client.call("getModel", { params: { model_id: String(up.outputs.modelId?.value) } })).rejects.toThrow(/not found/);
+    }, bed.connection());
   });
 
   it("a candidate that fails readiness fails the up with the reason; production keeps serving v1; a fixed program then succeeds", async () => {
@@ -170,14 +153,14 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       expect(failed).toBeInstanceOf(Error);
       expect(String((failed as Error).message)).toMatch(/not ready|failed to start/);
       const modelId = String(first.outputs.modelId?.value);
-      const environment = await engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } });
+      const environment = await bed.engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } });
       expect(environment.current_deployment?.id).toBe(first.outputs.v1?.value);
 
       options = { ...options, target: "v2" };
       const fixed = await stack.up(quiet);
       expect(fixed.summary.result).toBe("succeeded");
       expect(fixed.outputs.current?.value).toBe(fixed.outputs.v2?.value);
-    }, connection());
+    }, bed.connection());
   });
 
   it("after a failed promotion, the program put back previews clean and ups with no change; the state keeps what serves and the failed promotion; the same after a promotion canceled at promotionTimeoutSeconds", async () => {
@@ -187,7 +170,7 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       const modelId = String(first.outputs.modelId?.value);
       const v1 = String(first.outputs.v1?.value);
       // a candidate that crashes as soon as it starts, created outside the stack
-      const broken = await engine.client.call("createDeployment", {
+      const broken = await bed.engine.client.call("createDeployment", {
         params: { model_id: modelId },
         body: { name: "crasher", command: ["node", `${models}/sentiment-v2/server.js`], env: { MODEL_CRASH_AFTER_MS: "1" } },
       });
@@ -225,24 +208,24 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       expect(back.changeSummary, back.stdout).toEqual({ same: 7 });
       const canceled = ((await stack.exportStack()).deployment as typeof state).resources.find((r) => r.urn.endsWith("modelplane:Environment::production"))!;
       expect(canceled.outputs).toMatchObject({ deploymentId: v1, lastPromotion: { deploymentId: v2, status: "CANCELED" } });
-    }, connection());
+    }, bed.connection());
   });
 
   it("bad input stops preview with the field and the rule, before anything is called", async () => {
     await withStack("provider", program(() => ({ modelName: "sentiment-c", target: "v1", surge: 25, unavailable: 25 })), async (stack) => {
       const error = await stack.preview(quiet).catch((e: unknown) => e as Error);
       expect(String(error)).toMatch(/rollingDeployConfig\.maxSurgePercent: exactly one of max_surge_percent and max_unavailable_percent/);
-      const models = await engine.client.call("listModels", {});
+      const models = await bed.engine.client.call("listModels", {});
       expect(models.models.map((m) => m.name)).not.toContain("sentiment-c");
-    }, connection());
+    }, bed.connection());
     await withStack("provider", program(() => ({ modelName: "sentiment-c", target: "v1", replicas: -1 })), async (stack) => {
       const error = String(await stack.preview(quiet).catch((e: unknown) => e));
       expect(error).toMatch(/autoscalingSettings\.minReplica: Too small: expected number to be >=0/);
-    }, connection());
+    }, bed.connection());
     await withStack("provider", program(() => ({ modelName: "sentiment-c", target: "v1", deploymentName: "my deployment" })), async (stack) => {
       const error = String(await stack.preview(quiet).catch((e: unknown) => e));
       expect(error).toMatch(/name: lowercase letters, digits and '-' only/);
-    }, connection());
+    }, bed.connection());
   });
 
   it("refresh shows a manual promotion as drift; the next up puts the program's deployment back", async () => {
@@ -251,8 +234,8 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       const first = await stack.up(quiet);
       const modelId = String(first.outputs.modelId?.value);
       const params = { model_id: modelId, env_name: "production" };
-      const manual = await engine.client.call("promote", { params, body: { deployment_id: String(first.outputs.v2?.value) } });
-      await waitForPromotion(engine.client, { modelId, environment: "production", promotionId: manual.id });
+      const manual = await bed.engine.client.call("promote", { params, body: { deployment_id: String(first.outputs.v2?.value) } });
+      await waitForPromotion(bed.engine.client, { modelId, environment: "production", promotionId: manual.id });
       let refreshOutput = "";
       const refresh = await stack.refresh({ onOutput: (text) => (refreshOutput += text) });
       // the environment's drift (deployments' observed status may also have moved)
@@ -267,7 +250,7 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       expect(preview.changeSummary.update).toBe(1);
       const back = await stack.up(quiet);
       expect(back.outputs.current?.value).toBe(first.outputs.v1?.value);
-    }, connection());
+    }, bed.connection());
   });
 
   it("two stacks promoting the same environment at once: the second fails with a clear conflict", async () => {
@@ -279,20 +262,20 @@ describe("Pulumi provider", { timeout: 300_000 }, () => {
       const v1 = String(first.outputs.v1?.value);
       options = { ...options, target: "v2" };
       const upA = stackA.up(quiet);
-      await waitFor(async () => (await engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } })).in_progress_promotion?.status.match(/RELEASING|RAMPING_UP/) != null, { timeoutMs: 60_000, message: "stack A's promotion to start" });
+      await waitFor(async () => (await bed.engine.client.call("getEnvironment", { params: { model_id: modelId, env_name: "production" } })).in_progress_promotion?.status.match(/RELEASING|RAMPING_UP/) != null, { timeoutMs: 60_000, message: "stack A's promotion to start" });
       // Stack B, another team's program, says production should serve v1.
       const programB = async () => {
-        const production = new mp.Environment("production", { modelId, name: "production", deploymentId: v1 });
+        const production = new bed.mp.Environment("production", { modelId, name: "production", deploymentId: v1 });
         return { current: production.currentDeploymentId };
       };
       await withStack("provider-b", programB, async (stackB) => {
         const error = await stackB.up(quiet).catch((e: unknown) => e as Error);
         expect(String(error)).toMatch(/environment production already has a promotion in progress to deployment-\d+ \(dep_\w+\): (RELEASING|RAMPING_UP)/);
         expect(String(error)).toMatch(/cancel it \(modelplane cancel/);
-      }, connection());
+      }, bed.connection());
       const resultA = await upA;
       expect(resultA.summary.result).toBe("succeeded");
       expect(resultA.outputs.current?.value).toBe(resultA.outputs.v2?.value);
-    }, connection());
+    }, bed.connection());
   });
 });
