@@ -22,6 +22,7 @@ import type { EngineMount, EngineParts } from "./engine.js";
 import type { PromotionExecutor } from "./service/promotions.js";
 import type { Sql } from "./store/sql.js";
 import { nextResyncDelayMs } from "./control/resync-schedule.js";
+import { asControlLoop } from "./store/statement-priority.js";
 import type { KubernetesRuntimeChoice } from "./runtime/kubernetes/start-kubernetes-runtime.js";
 
 export interface DataPlaneOptions {
@@ -87,8 +88,10 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
   });
   // Events are handled one at a time, in order: each handler re-reads the rows it needs.
   let queue: Promise<void> = Promise.resolve();
-  const enqueue = (what: string, work: () => Promise<void>): void => {
-    queue = queue.then(work).catch((error: unknown) => options.log?.(`${what} failed: ${(error as Error).message}`));
+  /** Resolves once `work` has run (never rejects: a failure is logged). */
+  const enqueue = (what: string, work: () => Promise<void>): Promise<void> => {
+    queue = queue.then(() => asControlLoop(work)).catch((error: unknown) => options.log?.(`${what} failed: ${(error as Error).message}`));
+    return queue;
   };
   let started = false;
   const leadership = new ControlLease({
@@ -141,8 +144,8 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     publish,
     ...(options.log ? { log: options.log } : {}),
   });
-  router.onWake((setId) => deployments.wake(setId));
-  autoscaler.onDecision((setId, replicas) => deployments.applyAutoscaling(setId, replicas));
+  router.onWake((setId) => asControlLoop(() => deployments.wake(setId)));
+  autoscaler.onDecision((setId, replicas) => asControlLoop(() => deployments.applyAutoscaling(setId, replicas)));
   const reconciler = new PromotionReconciler({
     sql,
     runtime,
@@ -195,9 +198,10 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
         return deployments.wake(change.setId);
     }
   };
+  // the change's answer waits for its handling here (service/context.ts: read your writes)
   const unsubscribe = events.onChange((event) => {
-    enqueue(`event ${event.type}`, () => onChange(event));
     feed.publish(event);
+    return enqueue(`event ${event.type}`, () => onChange(event));
   });
 
   await feed.start();

@@ -1,21 +1,25 @@
-import { join } from "node:path";
-import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { acquireDataDirLock } from "./data-dir-lock.js";
 import { restrictToOwner } from "./owner-only.js";
+import type { FromWorker, PgliteWorkerData, ToWorker, WorkerError } from "./pglite-worker.js";
 import type { SecretKeyring } from "./secret-keyring.js";
+import { inControlLoop } from "./statement-priority.js";
 import type { Sql, SqlExecutor, SqlParam } from "./sql.js";
 
 /**
  * PGlite adapter. The database lives in `<dataDir>/pgdata`; `<dataDir>/engine.lock` keeps a second
- * engine out. PGlite serialises every query and transaction on its single session, so a
+ * engine out. PGlite runs on a thread of its own (pglite-worker.ts), so its statements never block
+ * the engine's event loop. It serialises every query and transaction on its single session, so a
  * transaction is never interleaved with another statement. It does not fsync: state survives a
  * crashed or killed engine, not a power loss.
  */
 export async function openPgliteSql(dataDir: string, keyring: SecretKeyring): Promise<Sql> {
   const lock = acquireDataDirLock(dataDir);
-  let db: PGlite;
+  let database: PgliteThread;
   try {
-    db = await PGlite.create(join(dataDir, "pgdata"));
+    database = await startPgliteThread(join(dataDir, "pgdata"));
     // PGlite creates its files with the process umask (0755 directories, 0644 files seen): the
     // database holds the secrets' ciphertexts and every object, for the engine's user only
     restrictToOwner(dataDir);
@@ -23,43 +27,190 @@ export async function openPgliteSql(dataDir: string, keyring: SecretKeyring): Pr
     lock.release();
     throw error;
   }
-  const executorOf = (target: PGlite | Transaction): SqlExecutor => ({
+  const executorOf = (transaction?: number): SqlExecutor => ({
     keyring,
     async query<Row>(text: string, params: readonly SqlParam[] = []): Promise<Row[]> {
-      const result = await target.query<Row>(text, params as unknown[]);
-      return result.rows;
+      return (await database.ask({ kind: "query", text, params, ...(transaction !== undefined ? { transaction } : {}) })) as Row[];
     },
     async exec(script: string): Promise<void> {
-      await target.exec(script);
+      await database.ask({ kind: "exec", script, ...(transaction !== undefined ? { transaction } : {}) });
     },
   });
-  const root = executorOf(db);
+  const root = executorOf();
   let closed = false;
   return {
     kind: "pglite",
     keyring,
     query: root.query,
     exec: root.exec,
-    transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      return db.transaction((tx) => fn(executorOf(tx)));
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      const transaction = (await database.ask({ kind: "begin" })) as number;
+      let result: T;
+      try {
+        result = await fn(executorOf(transaction));
+      } catch (error) {
+        await database.ask({ kind: "end", transaction, commit: false });
+        throw error;
+      }
+      await database.ask({ kind: "end", transaction, commit: true });
+      return result;
     },
     async listen(channel, onPayload) {
       // One engine per data directory: only its own notifications arrive, and none are lost.
-      const unlisten = await db.listen(channel, onPayload);
-      return async () => {
-        if (!closed) await unlisten();
-      };
+      const unlisten = database.onNotification(channel, onPayload);
+      await database.ask({ kind: "listen", channel });
+      return async () => unlisten();
     },
     async close() {
       if (closed) return;
       closed = true;
       try {
-        await db.close();
+        await database.close();
         // files PGlite created while open (new WAL segments, relations) get the umask's mode
         restrictToOwner(dataDir);
       } finally {
         lock.release();
       }
+    },
+  };
+}
+
+/** Distributive Omit: a request without its id, per variant. */
+type Request = ToWorker extends infer Message ? (Message extends ToWorker ? Omit<Message, "id"> : never) : never;
+
+interface Waiting {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface Queued {
+  request: Request;
+  reply: Waiting;
+}
+
+/** Statements outside transactions sent to the thread at a time: enough to keep it busy. */
+const IN_FLIGHT = 2;
+
+interface PgliteThread {
+  /** Send one request; resolves with its answer, rejects with the database's error. */
+  ask(request: Request): Promise<unknown>;
+  /** Returns the unsubscribe function. */
+  onNotification(channel: string, onPayload: (payload: string) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** The error a database statement failed with, its SQLSTATE fields (`code`, `constraint`, …) restored. */
+class PgliteError extends Error {
+  constructor(error: WorkerError) {
+    super(error.message);
+    Object.assign(this, error.fields, { message: error.message });
+    this.name = "PgliteError";
+  }
+}
+
+async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
+  // the worker next to this module: .js when compiled, .ts when the engine runs from source
+  const entry = new URL(`./pglite-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  const worker = new Worker(entry, { workerData: { pgdata } satisfies PgliteWorkerData });
+  const pending = new Map<number, Waiting>();
+  const listeners = new Map<string, Set<(payload: string) => void>>();
+  const queued = { controlLoop: [] as Queued[], others: [] as Queued[] };
+  let requests = 0;
+  let stopped: Error | undefined;
+  const stop = (error: Error) => {
+    stopped ??= error;
+    for (const { reject } of pending.values()) reject(stopped);
+    pending.clear();
+    for (const { reply } of queued.controlLoop.splice(0).concat(queued.others.splice(0))) reply.reject(stopped);
+  };
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.on("message", (message: FromWorker) => {
+      switch (message.kind) {
+        case "ready":
+          resolve();
+          return;
+        case "failed":
+          reject(new PgliteError(message.error));
+          return;
+        case "result":
+        case "error": {
+          const waiting = pending.get(message.id);
+          pending.delete(message.id);
+          if (pending.size === 0) worker.unref();
+          if (message.kind === "result") waiting?.resolve(message.value);
+          else waiting?.reject(new PgliteError(message.error));
+          return;
+        }
+        case "notification":
+          for (const listener of listeners.get(message.channel) ?? []) listener(message.payload);
+          return;
+      }
+    });
+    worker.on("error", (error) => {
+      reject(error);
+      stop(new Error(`the embedded database's thread failed: ${error.message}`, { cause: error }));
+    });
+    worker.on("exit", (code) => {
+      const error = new Error(`the embedded database's thread exited (code ${code})`);
+      reject(error);
+      stop(error);
+    });
+  });
+  await ready;
+  // the thread keeps the process alive only while a statement is awaited, as a socket would
+  worker.unref();
+  // Statements outside a transaction wait here, the control loop's first, and at most
+  // IN_FLIGHT at a time wait in the thread (which runs one at a time, in the order received): a
+  // control-loop statement waits for those few, not for every API read queued before it.
+  // Statements of an open transaction and its end go at once: the transaction holds PGlite's
+  // session, so anything queued behind it would wait for them.
+  let inFlight = 0;
+  const send = (request: Request, reply: Waiting): void => {
+    const id = ++requests;
+    if (pending.size === 0) worker.ref();
+    pending.set(id, reply);
+    worker.postMessage({ ...request, id } as ToWorker);
+  };
+  const sendQueued = (): void => {
+    while (inFlight < IN_FLIGHT) {
+      const next = queued.controlLoop.shift() ?? queued.others.shift();
+      if (!next) return;
+      inFlight += 1;
+      const settled = () => {
+        inFlight -= 1;
+        sendQueued();
+      };
+      send(next.request, {
+        resolve: (value) => {
+          settled();
+          next.reply.resolve(value);
+        },
+        reject: (error) => {
+          settled();
+          next.reply.reject(error);
+        },
+      });
+    }
+  };
+  const ask = (request: Request): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      if (stopped) return reject(stopped);
+      const inTransaction = ("transaction" in request && request.transaction !== undefined) || request.kind === "end";
+      if (inTransaction) return send(request, { resolve, reject });
+      (inControlLoop() ? queued.controlLoop : queued.others).push({ request, reply: { resolve, reject } });
+      sendQueued();
+    });
+  return {
+    ask,
+    onNotification(channel, onPayload) {
+      const set = listeners.get(channel) ?? new Set();
+      listeners.set(channel, set);
+      set.add(onPayload);
+      return () => set.delete(onPayload);
+    },
+    async close() {
+      await ask({ kind: "close" });
+      await worker.terminate();
     },
   };
 }
