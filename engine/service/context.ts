@@ -1,6 +1,7 @@
 import type { AuditLogKind } from "../../sdk/index.js";
 import { appendAuditLog } from "../store/audit-log.js";
 import type { Sql, SqlExecutor } from "../store/sql.js";
+import { inControlLoop } from "../store/statement-priority.js";
 import type { DomainEvent, DomainEvents } from "./events.js";
 import { newObjectId } from "./ids.js";
 
@@ -47,6 +48,27 @@ export async function inTransaction<T>(context: ServiceContext, fn: (work: UnitO
         }),
     }),
   );
-  for (const event of pending) context.events.emit(event);
+  const applied = Promise.all(pending.map((event) => context.events.emit(event)));
+  // Read your writes: the answer to a change waits until this engine has applied it (its router
+  // routes the new deployment, its controller declared the replicas), so a predict sent right after
+  // a PUT reaches what the PUT made. Bounded: behind a long controller backlog the change is
+  // committed and converges anyway. The control loop's own writes never wait: it applies them.
+  if (!inControlLoop()) await within(applied, APPLY_WAIT_MS);
   return result;
+}
+
+/** How long an answer waits for this engine to apply its change. */
+const APPLY_WAIT_MS = 2_000;
+
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([work, elapsed]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -15,7 +15,8 @@ export type DomainEvent =
   | { type: "promotion_settings.changed"; promotionSettingsId: string; deleted: boolean };
 
 export type DomainEventType = DomainEvent["type"];
-export type DomainEventListener = (event: DomainEvent) => void;
+/** A listener that returns a promise tells the emitter when it has applied the event. */
+export type DomainEventListener = (event: DomainEvent) => void | Promise<void>;
 
 export class DomainEvents {
   readonly #listeners = new Set<DomainEventListener>();
@@ -26,13 +27,18 @@ export class DomainEvents {
     return () => this.#listeners.delete(listener);
   }
 
-  emit(event: DomainEvent): void {
+  /** Tell every listener; resolves once those that return a promise have applied it (never rejects). */
+  async emit(event: DomainEvent): Promise<void> {
+    const applying: Promise<void>[] = [];
     for (const listener of this.#listeners) {
+      // a failing listener must not fail the request that already committed, nor starve the others
       try {
-        listener(event);
+        const applied = listener(event);
+        if (applied) applying.push(applied.catch(() => undefined));
       } catch {
-        // a failing listener must not fail the request that already committed, nor starve the others
+        continue;
       }
     }
+    await Promise.all(applying);
   }
 }

@@ -133,8 +133,10 @@ describe.skipIf(skipReason !== undefined)(`web console in headless Chromium${ski
         screenshotTaken = true;
         await page.screenshot({ path: join(SCREENSHOTS, "console-promotion.png"), fullPage: true });
       }
-      return (await liveView(page).getAttribute("data-status")) === "SUCCEEDED";
-    }, { timeoutMs: 90_000, intervalMs: 200, message: "the live view to reach SUCCEEDED" });
+      // the view shows the previous promotion (SUCCEEDED) until the page has this one
+      const view = liveView(page);
+      return (await view.getAttribute("data-deployment")) === "v2" && (await view.getAttribute("data-status")) === "SUCCEEDED";
+    }, { timeoutMs: 90_000, intervalMs: 200, message: "the live view to show v2's promotion SUCCEEDED" });
     expect(await liveView(page).getAttribute("data-percent")).toBe("100");
     // the page moved through the steps (50 % with 2 replicas and 50 % surge), never backwards
     // (the view first shows the previous promotion, SUCCEEDED)

@@ -6,7 +6,7 @@ export function PromotionLive({ promotion }) {
   const toCandidate = promotion.percent_traffic_to_new_version;
   const { previous, candidate } = promotion.replicas;
   return html`
-    <div class="promotion" data-testid="promotion-live" data-status=${promotion.status} data-percent=${toCandidate}>
+    <div class="promotion" data-testid="promotion-live" data-status=${promotion.status} data-percent=${toCandidate} data-deployment=${promotion.deployment_name}>
       <div class="row between">
         <span class=${statusClass(promotion.status)}>${promotion.status}</span>
         <span class="muted">${promotion.kind} · step ${Math.min(promotion.step + 1, Math.max(promotion.total_steps, 1))} of ${Math.max(promotion.total_steps, 1)} · ${promotion.phase.replaceAll("_", " ")}</span>
