@@ -41,9 +41,12 @@ afterAll(async () => {
   if (dataDir) await rm(join(dataDir, ".."), { recursive: true, force: true });
 });
 
+/** The first page a test opens also starts Chromium's renderer: under CI's load that took over 30 s once. */
+const FIRST_PAINT_MS = 90_000;
+
 async function signIn(page: Page, key: string): Promise<void> {
-  await page.goto(`${engine.url}/ui/`);
-  await page.getByLabel("API key").fill(key);
+  await page.goto(`${engine.url}/ui/`, { timeout: FIRST_PAINT_MS });
+  await page.getByLabel("API key").fill(key, { timeout: FIRST_PAINT_MS });
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
