@@ -38,6 +38,22 @@ export interface EnvironmentArgs {
   /** true: the environment's predict endpoint answers without an API key (audited on the engine).
    * Default false: every caller needs a key. */
   public?: pulumi.Input<boolean>;
+  /** Copies of the environment's requests go to another deployment and its answers are compared
+   * (`modelplane shadow`). Adding, changing or removing it is an update that moves no traffic. */
+  shadow?: pulumi.Input<ShadowArgs>;
+  /** Requests naming a deployment in a header or cookie are served by it: the in-progress
+   * candidate ("candidate") or one of `allowedDeployments`. Off when absent. Changing it moves no traffic. */
+  headerRouting?: pulumi.Input<HeaderRoutingArgs>;
+}
+
+/** Header routing (sdk/schemas/header-routing.ts), camelCase. */
+export interface HeaderRoutingArgs {
+  /** the request header read (default x-modelplane-target); its value is "candidate" or a deployment id */
+  header?: pulumi.Input<string>;
+  /** also this cookie, read when the header is absent */
+  cookie?: pulumi.Input<string>;
+  /** deployment ids of this model a request may name, besides "candidate" (at most 16) */
+  allowedDeployments?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /** A shadow (sdk/schemas/shadow.ts), camelCase: copies of the environment's requests go to

@@ -20,6 +20,7 @@ import { ConflictError, NotFoundError, TimeoutError } from "../../sdk/client-err
 import type { ModelplaneClient } from "../../sdk/client.js";
 import { AutoscalingSettingsPatch } from "../../sdk/schemas/autoscaling.js";
 import { DnsLabelName, VariableName } from "../../sdk/schemas/common.js";
+import { HeaderRouting } from "../../sdk/schemas/header-routing.js";
 import { ShadowSettings } from "../../sdk/schemas/shadow.js";
 import { PRODUCTION_ENVIRONMENT_NAME, type Environment } from "../../sdk/schemas/environment.js";
 import { isTerminalPromotionStatus, type Promotion } from "../../sdk/schemas/promotion.js";
@@ -43,7 +44,7 @@ import {
 
 const REPLACE_INPUTS = ["modelId", "name"] as const;
 const REPLACE_INPUTS_WITH_WORKSPACE = [...REPLACE_INPUTS, "workspaceEnvironment"] as const;
-const UPDATE_INPUTS = ["deploymentId", "promotionSettingsId", "autoscalingSettings", "variables", "secrets", "promotionTimeoutSeconds", "public", "skipChain", "shadow"] as const;
+const UPDATE_INPUTS = ["deploymentId", "promotionSettingsId", "autoscalingSettings", "variables", "secrets", "promotionTimeoutSeconds", "public", "skipChain", "shadow", "headerRouting"] as const;
 const DEFAULT_PROMOTION_TIMEOUT_SECONDS = 1800;
 /** After a timeout the promotion is canceled gracefully; this bounds the wait for the ramp-down. */
 const CANCEL_GRACE_MS = 5 * 60_000;
@@ -62,6 +63,7 @@ const EnvironmentInputs = z
     workspace_environment: DnsLabelName.optional(),
     skip_chain: z.boolean().optional(),
     shadow: ShadowSettings.optional(),
+    header_routing: HeaderRouting.optional(),
   })
   .superRefine((inputs, ctx) => {
     if (inputs.workspace_environment !== undefined && inputs.name !== inputs.workspace_environment) {
@@ -118,6 +120,10 @@ async function syncSettings(client: ModelplaneClient, modelId: string, name: str
   if (changedProperties(olds, news, ["public"]).length > 0) body.public = news.public === true;
   // The whole shadow, or null when the program has none: never a promotion, the traffic stays.
   if (changedProperties(olds, news, ["shadow"]).length > 0) body.shadow = news.shadow === undefined ? null : (snakeKeys(news.shadow) ?? null);
+  // The same for header routing: off (null) when the program has none.
+  if (changedProperties(olds, news, ["headerRouting"]).length > 0) {
+    body.header_routing = news.headerRouting === undefined ? null : (snakeKeys(news.headerRouting) ?? null);
+  }
   if (Object.keys(body).length > 0) {
     await client.call("patchEnvironment", { params: { model_id: modelId, env_name: name }, body: body as never });
   }
@@ -334,6 +340,7 @@ export const environmentImplementation: ResourceImplementation = {
       workspace_environment: known.workspaceEnvironment,
       skip_chain: known.skipChain,
       shadow: snakeKeys(known.shadow),
+      header_routing: snakeKeys(known.headerRouting),
     });
     if (failures.length === 0) failures.push(...(await chainFailures(olds, known)));
     return { inputs: news, failures: failures.map((f) => ({ ...f, reason: f.reason.replace(/^secrets\.[A-Z0-9_]+: /, "secrets: ") })) };
@@ -385,6 +392,7 @@ export const environmentImplementation: ResourceImplementation = {
       autoscalingSettings: camelKeys(environment.autoscaling_settings),
       public: environment.public,
       shadow: environment.shadow === null ? undefined : sameShape(props.shadow, camelKeys(environment.shadow)),
+      headerRouting: environment.header_routing === null ? undefined : sameShape(props.headerRouting, camelKeys(environment.header_routing)),
     };
     // The recorded inputs keep the resource's URN too: its later reports (a delete's note) need it.
     const recorded = Object.fromEntries(Object.entries(props).filter(([key]) => [...REPLACE_INPUTS, ...UPDATE_INPUTS, "resourceUrn"].includes(key as never)));

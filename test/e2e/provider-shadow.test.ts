@@ -17,7 +17,7 @@ const SHADOW_MODEL = ["node", resolve(repoRoot, "test/support/replicas/shadow-mo
 const bed = providerTestBed({ runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 60_000 });
 
 describe("Pulumi provider: Environment.shadow", { timeout: 300_000 }, () => {
-  it("adding, changing and removing a shadow are updates that move no traffic and fail no request", async () => {
+  it("adding, changing and removing a shadow, and header routing, are updates that move no traffic and fail no request", async () => {
     let shadow: "none" | "v2" | "v2-half" = "none";
     const program = async () => {
       const model = new bed.mp.Model("model", { name: "provider-shadow" });
@@ -30,6 +30,8 @@ describe("Pulumi provider: Environment.shadow", { timeout: 300_000 }, () => {
         name: "production",
         deploymentId: v1.id,
         ...(shadowArgs !== undefined ? { shadow: shadowArgs } : {}),
+        // with the half shadow, a request may also name v2 in a cookie
+        ...(shadow === "v2-half" ? { headerRouting: { cookie: "try_deployment", allowedDeployments: [v2.id] } } : {}),
       });
       return { modelId: model.id, v1: v1.id, v2: v2.id, endpoint: production.endpoint, lastPromotion: production.lastPromotion };
     };
@@ -66,13 +68,27 @@ describe("Pulumi provider: Environment.shadow", { timeout: 300_000 }, () => {
 
         shadow = "v2-half";
         expect((await stack.up({ onOutput: () => undefined })).summary.result).toBe("succeeded");
-        expect((await bed.engine.client.call("getEnvironment", { params })).shadow?.percent).toBe(50);
+        const halfway = await bed.engine.client.call("getEnvironment", { params });
+        expect(halfway.shadow?.percent).toBe(50);
+        expect(halfway.header_routing).toMatchObject({ cookie: "try_deployment", allowed_deployments: [v2] });
+        // a request naming v2 in the cookie is served by v2; the load (no cookie) stays on v1
+        const named = await fetch(endpoint, {
+          method: "POST",
+          headers: { authorization: `Api-Key ${bed.engine.apiKey}`, "content-type": "application/json", cookie: `try_deployment=${v2}` },
+          body: JSON.stringify({ i: 1 }),
+        });
+        expect(named.status).toBe(200);
+        expect(named.headers.get("x-modelplane-deployment-id")).toBe(v2);
+        await named.body?.cancel();
+        // a refresh reads both back without drift
+        expect((await stack.preview({ refresh: true, onOutput: () => undefined })).changeSummary).toEqual({ same: expect.any(Number) });
         shadow = "none";
         expect((await stack.up({ onOutput: () => undefined })).summary.result).toBe("succeeded");
         const report = await load.stop();
 
         const environment = await bed.engine.client.call("getEnvironment", { params });
         expect(environment.shadow).toBeNull();
+        expect(environment.header_routing).toBeNull();
         expect(environment.current_deployment?.id).toBe(v1);
         // no promotion was started by any of the three updates
         const { promotions } = await bed.engine.client.call("listPromotions", { params });

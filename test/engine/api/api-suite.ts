@@ -612,7 +612,7 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
     describe("audit log and events", () => {
       it("records every create, delete and state change, and emits events after commit", async () => {
         const events: DomainEvent[] = [];
-        const unsubscribe = api.engine.service.onChange((event) => events.push(event));
+        const unsubscribe = api.engine.service.onChange((event) => void events.push(event));
         try {
           const modelId = await newModel();
           const deployment = await newDeployment(modelId);

@@ -246,7 +246,7 @@ export function describeWorkspaceEnvironmentsApi(label: string, start: () => Pro
       const modelA = await newModel();
       const modelB = await newModel();
       const events: DomainEvent[] = [];
-      const unsubscribe = api.engine.service.onChange((event) => events.push(event));
+      const unsubscribe = api.engine.service.onChange((event) => void events.push(event));
       const newSecret = `rotated-${randomUUID()}`;
       try {
         const response = await call("PATCH", "/v1/environments/staging", { secrets: { API_TOKEN: newSecret }, variables: { FEATURE_X: "on" } });
