@@ -17,10 +17,23 @@ export interface AutoscalerOptions {
   clock?: () => number;
 }
 
+/**
+ * Consecutive samples with nothing in flight and no arrivals, as one entry: the ticks
+ * `firstTick` … `firstTick + count - 1` of the autoscaler's tick log. Most sets are idle most of
+ * the time, and one object per set per 250 ms over a 60-s window was the engine's biggest memory
+ * item (226 MiB for 16,000 sets in bench/scale) and garbage every tick.
+ */
+interface IdleRun {
+  firstTick: number;
+  count: number;
+}
+
+type WindowEntry = LoadSample | IdleRun;
+
 interface TrackedSet {
   settings: AutoscalingSettings;
-  /** the samples of the current window, oldest first */
-  samples: LoadSample[];
+  /** the samples of the current window, oldest first; idle ones folded into runs */
+  samples: WindowEntry[];
   /** what `samples` add up to, kept as they enter and leave the window */
   load: WindowLoad;
   lastRequestCount: number;
@@ -45,6 +58,10 @@ export class Autoscaler {
   private readonly sampleIntervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** When each sampling pass ran (every set is sampled in every pass): idle runs name passes by
+   * number; `tickTimes[i]` is pass `firstKeptTick + i`. Kept for the longest window allowed. */
+  private tickTimes: number[] = [];
+  private firstKeptTick = 0;
 
   constructor(private readonly options: AutoscalerOptions) {
     this.clock = options.clock ?? Date.now;
@@ -158,19 +175,16 @@ export class Autoscaler {
   sampleNow(): void {
     const now = this.clock();
     const { source } = this.options;
+    const tick = this.recordTick(now);
     for (const [replicaSetId, tracked] of this.sets) {
       const requestCount = source.requestsForSet?.(replicaSetId) ?? 0;
       const inFlight = source.inFlightForSet(replicaSetId);
       // The forgotten requests can only finish: the baseline follows the count down to 0.
       tracked.inFlightBaseline = Math.min(tracked.inFlightBaseline, inFlight);
       const sample: LoadSample = { at: now, inFlight: inFlight - tracked.inFlightBaseline, arrivals: Math.max(0, requestCount - tracked.lastRequestCount) };
-      tracked.samples.push(sample);
-      addToLoad(tracked.load, sample, 1);
+      this.addSample(tracked, sample, tick);
       tracked.lastRequestCount = requestCount;
-      const windowStart = now - tracked.settings.autoscaling_window * 1000;
-      let stale = 0;
-      while (stale < tracked.samples.length && tracked.samples[stale]!.at <= windowStart) addToLoad(tracked.load, tracked.samples[stale++]!, -1);
-      if (stale > 0) tracked.samples.splice(0, stale);
+      this.dropSamplesBefore(tracked, now - tracked.settings.autoscaling_window * 1000);
 
       const recommendation = recommendFromLoad({
         settings: tracked.settings,
@@ -187,6 +201,53 @@ export class Autoscaler {
         this.decide(replicaSetId, recommendation.replicas);
       }
     }
+  }
+
+  /** Note this pass's time; forget passes older than any window can reach. Returns its number. */
+  private recordTick(now: number): number {
+    this.tickTimes.push(now);
+    let old = 0;
+    while (old < this.tickTimes.length - 1 && this.tickTimes[old]! < now - MAX_WINDOW_MS) old++;
+    if (old > 0) {
+      this.tickTimes.splice(0, old);
+      this.firstKeptTick += old;
+    }
+    return this.firstKeptTick + this.tickTimes.length - 1;
+  }
+
+  private tickTime(tick: number): number {
+    return this.tickTimes[tick - this.firstKeptTick] ?? Number.NEGATIVE_INFINITY;
+  }
+
+  private addSample(tracked: TrackedSet, sample: LoadSample, tick: number): void {
+    addToLoad(tracked.load, sample, 1);
+    if (sample.inFlight !== 0 || sample.arrivals !== 0) {
+      tracked.samples.push(sample);
+      return;
+    }
+    const last = tracked.samples.at(-1);
+    if (last !== undefined && isIdleRun(last) && last.firstTick + last.count === tick) last.count += 1;
+    else tracked.samples.push({ firstTick: tick, count: 1 });
+  }
+
+  /** Samples taken at or before `windowStart` leave the window (and its sums). */
+  private dropSamplesBefore(tracked: TrackedSet, windowStart: number): void {
+    let stale = 0;
+    for (; stale < tracked.samples.length; stale++) {
+      const entry = tracked.samples[stale]!;
+      if (!isIdleRun(entry)) {
+        if (entry.at > windowStart) break;
+        addToLoad(tracked.load, entry, -1);
+        continue;
+      }
+      while (entry.count > 0 && this.tickTime(entry.firstTick) <= windowStart) {
+        entry.firstTick += 1;
+        entry.count -= 1;
+        tracked.load.samples -= 1;
+      }
+      if (entry.count > 0) break;
+    }
+    if (stale > 0) tracked.samples.splice(0, stale);
   }
 
   close(): void {
@@ -206,6 +267,13 @@ export class Autoscaler {
     clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/** The longest autoscaling window the settings allow (sdk/schemas/autoscaling.ts: 3,600 s), with a margin. */
+const MAX_WINDOW_MS = 3_601_000;
+
+function isIdleRun(entry: WindowEntry): entry is IdleRun {
+  return "firstTick" in entry;
 }
 
 function emptyLoad(): WindowLoad {

@@ -117,7 +117,7 @@ describe("Autoscaler", () => {
   it("keeps each window's load as samples enter and leave it: the demand recommendReplicas gives over the same samples, tick after tick", () => {
     const { autoscaler, inFlight, requests, run } = harness();
     const random = seededRandom(14);
-    // Short and long windows, settings changed midway, and a forgotten load, each against its own sample history.
+    // Short and long windows, settings changed midway, a forgotten load and idle stretches, each against its own sample history.
     const windows: Record<string, number> = { short: 10, long: 60, changing: 30 };
     const history = new Map<string, LoadSample[]>(Object.keys(windows).map((id) => [id, []]));
     const countOf = new Map<string, number>();
@@ -136,8 +136,10 @@ describe("Autoscaler", () => {
         baseline.set("long", inFlight.get("long") ?? 0);
       }
       for (const id of Object.keys(windows)) {
-        const load = Math.floor(random() * 12);
-        const arrivals = random() < 0.3 ? Math.floor(random() * 4) : 0;
+        // idle stretches longer than every window (kept as runs, not samples), for some sets only
+        const idle = (tick >= 200 && tick < 500 && id !== "long") || (tick >= 800 && tick < 1_050);
+        const load = idle ? 0 : Math.floor(random() * 12);
+        const arrivals = !idle && random() < 0.3 ? Math.floor(random() * 4) : 0;
         inFlight.set(id, load);
         requests.set(id, (countOf.get(id) ?? 0) + arrivals);
         countOf.set(id, (countOf.get(id) ?? 0) + arrivals);
