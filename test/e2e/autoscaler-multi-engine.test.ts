@@ -7,48 +7,24 @@
  * each engine: with processes each engine's replicas serve its own router's requests, so the count
  * follows the busiest engine's load, not the sum.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ModelplaneClient } from "../../sdk/index.js";
-import { startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
-import { compileEngineCli, spawnEngine, type EngineProcess } from "../support/compiled-engine.js";
-import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../support/postgres.js";
+import { waitFor, waitForPromotion } from "../../testing/index.js";
+import { enginesOnPostgres } from "../support/engines-on-postgres.js";
 import { ENGINE_OPTIONS, predict, V1_COMMAND } from "./promotion-support.js";
 
-const skipReason = postgresUnavailableReason();
 const API_KEY = "autoscaler-multi-engine-key";
-/** Engines sharing a database need one secret key (a second with its own stops at start). */
-const SECRET_KEY = randomBytes(32).toString("base64");
 /** Each request holds a replica this long: 6 callers keep ~6 in flight on B. */
 const LATENCY_MS = 500;
 const CALLERS = 6;
-let postgres: TestPostgres | undefined;
-let root: string;
-let mainJs: string;
-let a: EngineProcess | undefined;
-let b: TestEngine | undefined;
+const bed = enginesOnPostgres("autoscale", { childEngines: true });
 
-beforeAll(async () => {
-  if (skipReason) return;
-  root = await mkdtemp(join(tmpdir(), "modelplane-autoscale-"));
-  [postgres, mainJs] = await Promise.all([startTestPostgres(), compileEngineCli()]);
-}, 180_000);
-afterAll(async () => {
-  a?.child.kill("SIGKILL");
-  await b?.close().catch(() => undefined);
-  await postgres?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
-
-describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL: the leader autoscales on every engine's load", () => {
+describe.skipIf(bed.skipReason !== undefined)("two engines on one PostgreSQL: the leader autoscales on every engine's load", () => {
   it("load sent only through follower B scales leader A's production up to max, and back to min after it stops", { timeout: 300_000 }, async () => {
-    const databaseUrl = await postgres!.createDatabase("autoscale");
-    a = await spawnEngine(mainJs, ["--port", "0", "--database-url", databaseUrl, "--data-dir", join(root, "a")], { MODELPLANE_API_KEY: API_KEY, MODELPLANE_SECRET_KEY: SECRET_KEY });
+    const databaseUrl = await bed.database("autoscale");
+    const a = await bed.spawnEngine(databaseUrl, "a", API_KEY);
     const clientA = new ModelplaneClient({ endpoint: a.url, apiKey: API_KEY });
-    b = await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, dataDir: join(root, "b"), apiKey: API_KEY, secretKey: SECRET_KEY, promotionLeaseTtlMs: 3_000, storeResyncMs: 5_000 });
+    const b = await bed.startEngine(databaseUrl, "b", { ...ENGINE_OPTIONS, apiKey: API_KEY, promotionLeaseTtlMs: 3_000, storeResyncMs: 5_000 });
     const { dataPlane, store } = b.engine;
     expect(dataPlane.leadership.isLeader()).toBe(false);
 

@@ -9,39 +9,15 @@
  *   both engines writing their own view they flip);
  * - kill -9 of A mid-rollout: B takes the control lease and the promotion's, and finishes it.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ModelplaneClient } from "../../sdk/index.js";
 import { readLease } from "../../engine/store/leases.js";
-import { startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
-import { compileEngineCli, spawnEngine, type EngineProcess } from "../support/compiled-engine.js";
-import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../support/postgres.js";
+import { waitFor, waitForPromotion } from "../../testing/index.js";
+import { enginesOnPostgres } from "../support/engines-on-postgres.js";
 import { ENGINE_OPTIONS, predict, V1_COMMAND, V2_COMMAND } from "./promotion-support.js";
 
-const skipReason = postgresUnavailableReason();
 const API_KEY = "control-multi-engine-key";
-/** Engines sharing a database need one secret key (a second with its own stops at start). */
-const SECRET_KEY = randomBytes(32).toString("base64");
-let postgres: TestPostgres | undefined;
-let root: string;
-let mainJs: string;
-let a: EngineProcess | undefined;
-let b: TestEngine | undefined;
-
-beforeAll(async () => {
-  if (skipReason) return;
-  root = await mkdtemp(join(tmpdir(), "modelplane-control-"));
-  [postgres, mainJs] = await Promise.all([startTestPostgres(), compileEngineCli()]);
-}, 180_000);
-afterAll(async () => {
-  a?.child.kill("SIGKILL");
-  await b?.close().catch(() => undefined);
-  await postgres?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
+const bed = enginesOnPostgres("control", { childEngines: true });
 
 interface Sample {
   at: number;
@@ -50,12 +26,12 @@ interface Sample {
   status: string;
 }
 
-describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL: one writer, every engine follows the store", () => {
+describe.skipIf(bed.skipReason !== undefined)("two engines on one PostgreSQL: one writer, every engine follows the store", () => {
   it("B routes what A creates, follows each step A drives within 1 s, and finishes the rollout after kill -9 of A", { timeout: 300_000 }, async () => {
-    const databaseUrl = await postgres!.createDatabase("control");
-    a = await spawnEngine(mainJs, ["--port", "0", "--database-url", databaseUrl, "--data-dir", join(root, "a")], { MODELPLANE_API_KEY: API_KEY, MODELPLANE_SECRET_KEY: SECRET_KEY });
+    const databaseUrl = await bed.database("control");
+    const a = await bed.spawnEngine(databaseUrl, "a", API_KEY);
     const clientA = new ModelplaneClient({ endpoint: a.url, apiKey: API_KEY });
-    b = await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, dataDir: join(root, "b"), apiKey: API_KEY, secretKey: SECRET_KEY, promotionLeaseTtlMs: 3_000, storeResyncMs: 5_000 });
+    const b = await bed.startEngine(databaseUrl, "b", { ...ENGINE_OPTIONS, apiKey: API_KEY, promotionLeaseTtlMs: 3_000, storeResyncMs: 5_000 });
     const { dataPlane } = b.engine;
     const store = b.engine.store;
     // A started first: it leads; B follows.

@@ -3,34 +3,14 @@
  * request nor drives the promotion still sees the model created through the other engine and every
  * step of its promotion, in order and once each (they reach it through the change feed).
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ModelplaneEvent } from "../../sdk/schemas/event.js";
 import { SseParser } from "../../sdk/sse-parser.js";
-import { startTestEngine, waitFor, type TestEngine } from "../../testing/index.js";
-import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../support/postgres.js";
+import { waitFor, type TestEngine } from "../../testing/index.js";
+import { enginesOnPostgres } from "../support/engines-on-postgres.js";
 import { ENGINE_OPTIONS, V1_COMMAND } from "./promotion-support.js";
 
-/** Engines sharing a database need one secret key (a second with its own stops at start). */
-const SECRET_KEY = randomBytes(32).toString("base64");
-const skipReason = postgresUnavailableReason();
-let postgres: TestPostgres | undefined;
-let root: string;
-const engines: TestEngine[] = [];
-
-beforeAll(async () => {
-  if (skipReason) return;
-  root = await mkdtemp(join(tmpdir(), "modelplane-events-multi-"));
-  postgres = await startTestPostgres();
-});
-afterAll(async () => {
-  for (const engine of engines) await engine.close().catch(() => undefined);
-  await postgres?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
+const bed = enginesOnPostgres("events-multi");
 
 /** Where an engine's event stream stands now (the id of its first, data-less message). */
 async function positionOf(engine: TestEngine): Promise<string> {
@@ -46,13 +26,11 @@ async function positionOf(engine: TestEngine): Promise<string> {
   return parser.lastEventId!;
 }
 
-describe.skipIf(skipReason !== undefined)("events across two engines on one PostgreSQL", () => {
+describe.skipIf(bed.skipReason !== undefined)("events across two engines on one PostgreSQL", () => {
   it("the other engine's stream carries the model and every promotion step, in order, once each", async () => {
-    const databaseUrl = await postgres!.createDatabase("events_multi");
-    for (const name of ["a", "b"]) {
-      engines.push(await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, secretKey: SECRET_KEY, dataDir: join(root, name) }));
-    }
-    const [a, b] = engines as [TestEngine, TestEngine];
+    const databaseUrl = await bed.database("events_multi");
+    const a = await bed.startEngine(databaseUrl, "a", ENGINE_OPTIONS);
+    const b = await bed.startEngine(databaseUrl, "b", ENGINE_OPTIONS);
     const abort = new AbortController();
     const received: ModelplaneEvent[] = [];
     // b's stream position first: resuming from it, nothing created below can be missed

@@ -9,50 +9,21 @@
  * the driver is covered by the same code path after the lease's time-to-live (10 s by default,
  * 3 s here) instead of the immediate release on close.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readLease } from "../../engine/store/leases.js";
-import { startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
-import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../support/postgres.js";
+import { waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
+import { enginesOnPostgres } from "../support/engines-on-postgres.js";
 import { ENGINE_OPTIONS, predict, V1_COMMAND, V2_COMMAND } from "./promotion-support.js";
 
-/** Engines sharing a database need one secret key (a second with its own stops at start). */
-const SECRET_KEY = randomBytes(32).toString("base64");
-const skipReason = postgresUnavailableReason();
-let postgres: TestPostgres | undefined;
-let root: string;
-const engines: TestEngine[] = [];
-
-beforeAll(async () => {
-  if (skipReason) return;
-  root = await mkdtemp(join(tmpdir(), "modelplane-multi-engine-"));
-  postgres = await startTestPostgres();
-});
-afterAll(async () => {
-  for (const engine of engines) await engine.close().catch(() => undefined);
-  await postgres?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
+const bed = enginesOnPostgres("multi-engine");
 
 async function startEngineOn(databaseUrl: string, name: string, log: string[]): Promise<TestEngine> {
-  const engine = await startTestEngine({
-    ...ENGINE_OPTIONS,
-    databaseUrl,
-    secretKey: SECRET_KEY,
-    dataDir: join(root, name),
-    promotionLeaseTtlMs: 3_000,
-    log: (line) => log.push(line),
-  });
-  engines.push(engine);
-  return engine;
+  return bed.startEngine(databaseUrl, name, { ...ENGINE_OPTIONS, promotionLeaseTtlMs: 3_000, log: (line) => log.push(line) });
 }
 
-describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL", () => {
+describe.skipIf(bed.skipReason !== undefined)("two engines on one PostgreSQL", () => {
   it("exactly one engine drives a promotion; when it is closed the other takes over and finishes it", async () => {
-    const databaseUrl = await postgres!.createDatabase("multi_engine");
+    const databaseUrl = await bed.database("multi_engine");
     const logA: string[] = [];
     const logB: string[] = [];
     const a = await startEngineOn(databaseUrl, "a", logA);
@@ -88,7 +59,6 @@ describe.skipIf(skipReason !== undefined)("two engines on one PostgreSQL", () =>
 
     const closedAt = Date.now();
     await a.close();
-    engines.splice(engines.indexOf(a), 1);
     const final = await waitForPromotion(b.client, { modelId: model.id, environment: "production", promotionId: promotion.id }, { deadline: Date.now() + 90_000 });
     const takeoverMs = Date.now() - closedAt;
     expect(final.status).toBe("SUCCEEDED");

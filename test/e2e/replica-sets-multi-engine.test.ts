@@ -14,16 +14,12 @@
  * - B started with a secret key of its own (how issue 14's reproduction ran: B could not decrypt
  *   the secrets A wrote, so it never built their sets) stops at start, naming both keys.
  */
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { replicaSetId } from "../../engine/runtime/runtime.js";
 import { startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
 import { checkedLoad, ECHO_COMMAND as ECHO, sha256, type Identity } from "../support/checked-load.js";
-import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../support/postgres.js";
+import { enginesOnPostgres } from "../support/engines-on-postgres.js";
 import { ENGINE_OPTIONS, predict } from "./promotion-support.js";
 
 /** B's periodic resync is left at a minute: what B does within the deadlines below, it does on A's notifications. */
@@ -31,29 +27,10 @@ const FOLLOWER_RESYNC_MS = 60_000;
 /** How long B may take to serve an environment A promoted a deployment into: a replica start (~1 s) and margin. */
 const FOLLOW_DEADLINE_MS = 10_000;
 
-/** Every engine sharing a database needs the key its secrets were written with (README). */
-const SECRET_KEY = randomBytes(32).toString("base64");
-
-const skipReason = postgresUnavailableReason();
-let postgres: TestPostgres | undefined;
-let root: string;
-const engines: TestEngine[] = [];
-
-beforeAll(async () => {
-  if (skipReason) return;
-  root = await mkdtemp(join(tmpdir(), "modelplane-sets-multi-"));
-  postgres = await startTestPostgres();
-});
-afterAll(async () => {
-  for (const engine of engines) await engine.close().catch(() => undefined);
-  await postgres?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
-});
+const bed = enginesOnPostgres("sets-multi");
 
 async function startEngineOn(databaseUrl: string, name: string, storeResyncMs?: number, log?: string[]): Promise<TestEngine> {
-  const engine = await startTestEngine({ ...ENGINE_OPTIONS, ...(log ? { log: (line: string) => log.push(line) } : {}), databaseUrl, secretKey: SECRET_KEY, dataDir: join(root, name), promotionLeaseTtlMs: 3_000, ...(storeResyncMs !== undefined ? { storeResyncMs } : {}) });
-  engines.push(engine);
-  return engine;
+  return bed.startEngine(databaseUrl, name, { ...ENGINE_OPTIONS, ...(log ? { log: (line: string) => log.push(line) } : {}), promotionLeaseTtlMs: 3_000, ...(storeResyncMs !== undefined ? { storeResyncMs } : {}) });
 }
 
 /** A predict answer's identity (undefined unless 200). */
@@ -109,9 +86,9 @@ async function followerServes(b: TestEngine, modelId: string, deploymentId: stri
   return Date.now() - from;
 }
 
-describe.skipIf(skipReason !== undefined)("replica sets per environment, two engines on one PostgreSQL", () => {
+describe.skipIf(bed.skipReason !== undefined)("replica sets per environment, two engines on one PostgreSQL", () => {
   it("B runs each environment's set at A's stored count and serves it from its own replicas: first environment, one added later, a secret change", { timeout: 240_000 }, async () => {
-    const databaseUrl = await postgres!.createDatabase("sets_multi");
+    const databaseUrl = await bed.database("sets_multi");
     const a = await startEngineOn(databaseUrl, "a");
     const b = await startEngineOn(databaseUrl, "b", FOLLOWER_RESYNC_MS);
     expect(a.engine.dataPlane.leadership.isLeader()).toBe(true);
@@ -216,7 +193,7 @@ describe.skipIf(skipReason !== undefined)("replica sets per environment, two eng
   });
 
   it("an engine that cannot build one environment's set (its secret fails its integrity check) still runs every other set, and says which it cannot run", { timeout: 120_000 }, async () => {
-    const databaseUrl = await postgres!.createDatabase("sets_unbuildable");
+    const databaseUrl = await bed.database("sets_unbuildable");
     const a = await startEngineOn(databaseUrl, "a2");
     const locked = await a.client.call("createModel", { body: { name: "locked" } });
     await a.client.call("putVariable", { params: { model_id: locked.id, env_name: "production", name: "API_TOKEN" }, body: { value: "locked-token", secret: true } });
@@ -245,10 +222,10 @@ describe.skipIf(skipReason !== undefined)("replica sets per environment, two eng
   });
 
   it("an engine started with a key of its own on that database stops at start, naming both keys (it could not have built the sets of environments with secrets)", { timeout: 60_000 }, async () => {
-    const databaseUrl = await postgres!.createDatabase("sets_other_key");
+    const databaseUrl = await bed.database("sets_other_key");
     await startEngineOn(databaseUrl, "a3");
     // No secretKey: a key generated in its own data dir, as each engine of issue 14's reproduction had.
-    const refused = await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, dataDir: join(root, "b3") }).then(
+    const refused = await startTestEngine({ ...ENGINE_OPTIONS, databaseUrl, dataDir: bed.dataDir("b3") }).then(
       async (engine) => {
         await engine.close();
         return undefined;
