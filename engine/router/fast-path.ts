@@ -349,7 +349,7 @@ class Exchange implements UpstreamListener {
   start(): void {
     this.core.requestStarted(this.route.replicaSetId);
     // a copy of the body: the client's buffer goes on with its pipelined requests
-    this.route.shadow?.start(Buffer.from(this.body), fieldsAsHeaders(this.request.forwardedFields));
+    this.route.shadow?.start(Buffer.from(this.body), this.request.forwardedFields);
     this.attempt();
   }
 
@@ -437,8 +437,7 @@ class Exchange implements UpstreamListener {
       this.head = head;
       if (this.route.series !== undefined) this.headAt = performance.now();
       if (this.route.shadow !== undefined) {
-        this.route.shadow.head(head.statusCode);
-        this.route.shadow.primaryChunked = head.framing.kind === "chunked";
+        this.route.shadow.head(head.statusCode, head.framing.kind === "chunked");
       }
       if (head.framing.kind === "length") this.remaining = head.framing.length;
       if (head.framing.kind === "chunked") this.scanner = new ChunkedBodyScanner();
@@ -575,14 +574,4 @@ class Exchange implements UpstreamListener {
       series.record(status, this.startedAt, this.headAt, performance.now());
     }
   }
-}
-
-/** The head's forwarded field lines as the flat [name, value, …] list undici takes (shadow copies). */
-function fieldsAsHeaders(fields: string): string[] {
-  const headers: string[] = [];
-  for (const line of fields.split("\r\n")) {
-    const colon = line.indexOf(":");
-    if (colon > 0) headers.push(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  return headers;
 }

@@ -116,16 +116,17 @@ interface Exchange {
 }
 
 /** How the router reaches one replica: raw keep-alive connections for the fast path, an undici
- * Pool for what node:http serves, and one for shadow copies sent to it; each made at first use. */
+ * Pool for what node:http serves, and raw connections of their own for shadow copies sent to it;
+ * each made at first use. */
 interface ReplicaPool {
   replicaSetId: string;
   url: string;
   pool: Pool | undefined;
   connections: UpstreamConnections | undefined;
-  /** shadow copies' own keep-alive connections (engine/router/shadow/mirror.ts), at most
-   * `shadowConnections`: a slow or dead shadow holds these, never the replica's other pools */
-  shadowPool: Pool | undefined;
-  shadowConnections: number;
+  /** shadow copies' own keep-alive connections (engine/router/shadow/mirror.ts): a slow or dead
+   * shadow holds these, never the replica's other connections; those in use are bounded by the
+   * shadowing environments' max_concurrency */
+  shadowConnections: UpstreamConnections | undefined;
 }
 
 /**
@@ -187,15 +188,15 @@ export function createRouter(options: RouterOptions): Router {
 
   function closeReplicaPool(entry: ReplicaPool): Promise<void> {
     entry.connections?.close();
-    const closing = [entry.pool, entry.shadowPool].map((pool) => pool?.close().catch(() => undefined));
-    return Promise.all(closing).then(() => undefined);
+    entry.shadowConnections?.close();
+    return entry.pool?.close().catch(() => undefined) ?? Promise.resolve();
   }
 
   function replicaPool(replica: ReplicaInfo): ReplicaPool {
     let entry = pools.get(replica.id);
     if (entry === undefined || entry.url !== replica.url) {
       if (entry !== undefined) void closeReplicaPool(entry);
-      entry = { replicaSetId: replica.replicaSetId, url: replica.url, pool: undefined, connections: undefined, shadowPool: undefined, shadowConnections: 0 };
+      entry = { replicaSetId: replica.replicaSetId, url: replica.url, pool: undefined, connections: undefined, shadowConnections: undefined };
       pools.set(replica.id, entry);
     }
     return entry;
@@ -206,17 +207,12 @@ export function createRouter(options: RouterOptions): Router {
     return (entry.pool ??= new Pool(replica.url, poolOptions));
   }
 
-  /** Copies to one shadow replica: keep-alive, at most `connections` (an environment's
-   * max_concurrency). Several environments shadowed by one replica share the pool, sized by the
-   * largest max_concurrency asked (a larger one replaces it; Pool.close lets copies finish). */
-  function shadowPoolFor(replica: ReplicaInfo, connections: number): Pool {
+  /** Copies to one shadow replica: keep-alive connections of their own. Several environments
+   * shadowed by one replica share them; each environment's queue keeps at most its
+   * max_concurrency in use. */
+  function shadowConnectionsTo(replica: ReplicaInfo): UpstreamConnections {
     const entry = replicaPool(replica);
-    if (entry.shadowPool === undefined || entry.shadowConnections < connections) {
-      void entry.shadowPool?.close().catch(() => undefined);
-      entry.shadowPool = new Pool(replica.url, { ...poolOptions, connections });
-      entry.shadowConnections = connections;
-    }
-    return entry.shadowPool;
+    return (entry.shadowConnections ??= new UpstreamConnections(replica.url));
   }
 
   const mirrors = new ShadowMirrors({
@@ -226,7 +222,7 @@ export function createRouter(options: RouterOptions): Router {
     pickReplica: pickReadyReplica,
     now: options.clock ?? (() => performance.now()),
     backoff: options.shadowBackoff ?? SHADOW_BACKOFF,
-    shadowPoolFor,
+    shadowConnectionsTo,
     wake: onWake,
     started(setId, replicaId) {
       inFlightByReplica.started(replicaId);
@@ -371,7 +367,7 @@ export function createRouter(options: RouterOptions): Router {
         res.destroy(); // the client broke off its upload
         return;
       }
-      shadow?.start(body, headers);
+      shadow?.start(body, shadow === undefined ? "" : fieldLines(headers));
       const exchange: Exchange = { req, res, deploymentId, replicaSetId, target, query, path, headers, body, timing, shadow };
       if (runtime.readyReplicas(replicaSetId).length > 0) {
         dispatch(exchange, 0, undefined);
@@ -554,17 +550,33 @@ function cookieValue(cookies: string | undefined, name: string): string | undefi
 
 /** A fast-path request as the shadow's match sees it; its fields are looked at only when asked. */
 function fastPathRequest(method: string, target: string, fields: string): MirroredRequest {
-  return {
-    method,
-    target,
-    header(name) {
-      for (const line of fields.split("\r\n")) {
-        const colon = line.indexOf(":");
-        if (colon !== -1 && line.slice(0, colon).trim().toLowerCase() === name) return line.slice(colon + 1).trim();
-      }
-      return undefined;
-    },
-  };
+  return { method, target, header: (name) => fieldValue(fields, name) };
+}
+
+/** A field's value in `name: value\r\n` lines (`name` lowercase); undefined when absent. Only a
+ * line whose name has the length asked is sliced: no array of lines per lookup. */
+export function fieldValue(fields: string, name: string): string | undefined {
+  for (let start = 0; start < fields.length; ) {
+    let end = fields.indexOf("\r\n", start);
+    if (end === -1) end = fields.length;
+    const colon = fields.indexOf(":", start);
+    if (colon !== -1 && colon < end && colon - start === name.length && fields.slice(start, colon).toLowerCase() === name) {
+      return fields.slice(colon + 1, end).trim();
+    }
+    start = end + 2;
+  }
+  return undefined;
+}
+
+/** node:http's forwarded headers as the `name: value\r\n` lines a shadow copy carries (its own
+ * content-length is written with it). */
+function fieldLines(headers: readonly string[]): string {
+  let lines = "";
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() === "content-length") continue;
+    lines += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  }
+  return lines;
 }
 
 function nodeRequest(req: IncomingMessage): MirroredRequest {

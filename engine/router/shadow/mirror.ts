@@ -13,9 +13,12 @@
  * whose primary failed is not sent at all (nothing to compare; counted as primary_error).
  *
  * Each environment has its own queue: at most `max_concurrency` copies in flight to the shadow, at
- * most `max_queue` waiting; beyond that a copy is shed (counted). Copies travel on their own
- * keep-alive pool per shadow replica (at most `max_concurrency` connections), not on the
- * connections that serve the replica's own traffic. So a slow or dead shadow costs the primary
+ * most `max_queue` waiting; beyond that a copy is shed (counted). Copies travel on raw keep-alive
+ * connections of their own per shadow replica (./copy-exchange.ts; at most `max_concurrency` of
+ * them in use per environment), not on the connections that serve the replica's own traffic. When
+ * a shadow's answer ends, comparing it, recording it and sending the queue's next copy wait for
+ * the next turn of the event loop too (one setImmediate for all of a turn's copies, the same as
+ * the hand-offs). So a slow or dead shadow costs the primary
  * nothing but the copy's bookkeeping, and memory is bounded by
  * (max_concurrency + max_queue) × (request body ≤ 64 KiB + two captured answers ≤ 64 KiB each).
  *
@@ -26,14 +29,15 @@
  */
 import { performance } from "node:perf_hooks";
 import { randomUUID } from "node:crypto";
-import type { Dispatcher } from "undici";
 import type { ShadowOutcome, ShadowSettings } from "../../../sdk/schemas/shadow.js";
 import type { ShadowStats } from "../../metrics/shadow-stats.js";
 import { replicaSetId, type ReplicaInfo } from "../../runtime/runtime.js";
 import type { Resolution } from "../pick.js";
 import type { RoutingTable, ShadowRoute } from "../routing-table.js";
+import type { UpstreamConnections } from "../upstream-connections.js";
 import { admitCopy, copyEnded, isForgettable, SENDING, type ShadowBackoffPolicy, type ShadowTargetState } from "./backoff.js";
 import { compareAnswers, dechunk } from "./compare.js";
+import { CopyExchange, type CopyAnswerSink } from "./copy-exchange.js";
 
 /** Answers (either side) larger than this are not compared (counted as skipped_body). */
 export const MAX_CAPTURED_ANSWER_BYTES = 64 * 1024;
@@ -59,9 +63,9 @@ export interface MirrorDependencies {
   /** the back-off's clock (ms) and policy (./backoff.ts) */
   now(): number;
   backoff: ShadowBackoffPolicy;
-  /** the copies' own keep-alive pool to a shadow replica, at most `connections` connections
-   * (the environment's max_concurrency: more could never be in use at once) */
-  shadowPoolFor(replica: ReplicaInfo, connections: number): Dispatcher;
+  /** the copies' own keep-alive connections to a shadow replica (never those of its own
+   * traffic); at most an environment's max_concurrency are in use by its copies at once */
+  shadowConnectionsTo(replica: ReplicaInfo): UpstreamConnections;
   /** a copy found the shadow's own set scaled to zero */
   wake(setId: string): void;
   /** per-replica and per-set bookkeeping, as for any request (drains and autoscaling see copies) */
@@ -137,7 +141,10 @@ export class ShadowMirrors {
   #closed = false;
   /** copies whose primary answer was handed off during this turn of the event loop */
   #handedOff: ShadowCopy[] = [];
-  #sendScheduled = false;
+  /** copies whose shadow answer ended during this turn: compared and recorded on the next */
+  #answered: ShadowCopy[] = [];
+  #turnScheduled = false;
+  readonly #nextTurn = (): void => this.#runTurn();
 
   constructor(readonly deps: MirrorDependencies) {}
 
@@ -250,14 +257,35 @@ export class ShadowMirrors {
    */
   primaryHandedOff(copy: ShadowCopy): void {
     this.#handedOff.push(copy);
-    if (this.#sendScheduled) return;
-    this.#sendScheduled = true;
-    setImmediate(() => {
-      this.#sendScheduled = false;
-      const copies = this.#handedOff;
-      this.#handedOff = [];
-      for (const handedOff of copies) handedOff.enqueue();
-    });
+    this.#scheduleTurn();
+  }
+
+  /**
+   * The copy's shadow answer ended: it is compared and recorded, and its queue's next copy sent,
+   * on the next turn of the event loop too — never between a primary's request and its answer
+   * that arrived in the same turn as the shadow's answer.
+   */
+  shadowAnswered(copy: ShadowCopy): void {
+    this.#answered.push(copy);
+    this.#scheduleTurn();
+  }
+
+  /** One setImmediate for all the copies of a turn, not one per copy. */
+  #scheduleTurn(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(this.#nextTurn);
+  }
+
+  #runTurn(): void {
+    this.#turnScheduled = false;
+    const answered = this.#answered;
+    const handedOff = this.#handedOff;
+    if (answered.length > 0) this.#answered = [];
+    if (handedOff.length > 0) this.#handedOff = [];
+    // answers first: their slots are free again for the copies handed off
+    for (const copy of answered) copy.record();
+    for (const copy of handedOff) copy.enqueue();
   }
 
   get closed(): boolean {
@@ -266,6 +294,7 @@ export class ShadowMirrors {
 
   close(): void {
     this.#closed = true;
+    for (const copy of this.#answered.splice(0)) copy.record();
     for (const copy of this.#handedOff.splice(0)) copy.shed();
     for (const queue of this.#queues.values()) {
       for (let copy = queue.shift(); copy !== undefined; copy = queue.shift()) copy.shed();
@@ -289,6 +318,8 @@ function matches(settings: ShadowSettings, request: MirroredRequest): boolean {
 /** One side's answer while it arrives. */
 class Capture {
   status = 0;
+  /** the body arrives with its chunked framing (passed on raw: removed only to compare) */
+  chunked = false;
   readonly chunks: Buffer[] = [];
   bytes = 0;
   overflow = false;
@@ -303,8 +334,10 @@ class Capture {
     // the relay may reuse nothing, but a chunk can be a view of a larger read: copy what is kept
     this.chunks.push(Buffer.from(chunk));
   }
-  body(): Buffer {
-    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+  /** the body as compared (undefined: malformed chunked framing) */
+  body(): Buffer | undefined {
+    const raw = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
+    return this.chunked ? dechunk(raw) : raw;
   }
 }
 
@@ -312,7 +345,7 @@ class Capture {
  * One mirrored request. The primary side is told by the relay; the shadow side is run by the
  * environment's queue. Recorded once, when both sides are done (or at once when shed or skipped).
  */
-export class ShadowCopy {
+export class ShadowCopy implements CopyAnswerSink {
   readonly #mirrors: ShadowMirrors;
   readonly #route: ShadowRoute;
   readonly #resolution: Extract<Resolution, { ok: true }>;
@@ -323,16 +356,19 @@ export class ShadowCopy {
   readonly #predictPath: string | undefined;
   readonly #routedAt = performance.now();
   readonly #primary = new Capture();
-  /** the primary's body arrived with its chunked framing (the fast path relays it as is) */
-  primaryChunked = false;
   #primaryLatencyMs = 0;
   #primaryDone = false;
   #primaryOk = false;
   readonly #shadow = new Capture();
   #shadowLatencyMs = 0;
-  #shadowDone = false;
+  #sentAt = 0;
   #shadowOutcome: ShadowOutcome | undefined;
+  /** while the copy is sent: its queue (a slot held) and where it went */
+  #queue: CopyQueue | undefined;
+  #target: CopyTarget | undefined;
   #requestBody: Buffer | undefined;
+  /** the request's forwarded field lines (`name: value\r\n` each), the shadow marker appended */
+  #fields = "";
   #recorded = false;
   #started = false;
 
@@ -356,9 +392,10 @@ export class ShadowCopy {
     this.#predictPath = predictPath;
   }
 
-  /** The primary's response head reached the client. */
-  head(status: number): void {
+  /** The primary's response head reached the client; `chunked`: its body is relayed with the framing. */
+  head(status: number, chunked = false): void {
     this.#primary.status = status;
+    this.#primary.chunked = chunked;
   }
 
   /** A piece of the primary's response body as relayed to the client. */
@@ -384,23 +421,21 @@ export class ShadowCopy {
   }
 
   /**
-   * The request body is in hand (undefined: it streams, so it cannot be copied) with the headers
-   * the primary was sent — already without `authorization` and hop-by-hop fields, so a copy
-   * carries no more than the primary does. Keeps them for the copy, or records why there is none;
-   * sends nothing (see `primaryEnded`).
+   * The request body is in hand (undefined: it streams, so it cannot be copied) with the field
+   * lines the primary was sent (`name: value\r\n` each) — already without `authorization`,
+   * `host`, `content-length` and hop-by-hop fields, so a copy carries no more than the primary
+   * does. Keeps them for the copy, or records why there is none; sends nothing (see `primaryEnded`).
    */
-  start(body: Buffer | undefined, upstreamHeaders: readonly string[]): void {
+  start(body: Buffer | undefined, fields: string): void {
     if (this.#started || this.#recorded) return;
     this.#started = true;
     const settings = this.#route.settings;
-    if (this.#request.header("idempotency-key") !== undefined && !settings.mirror_non_idempotent) return this.#finish("not_idempotent");
+    if (!settings.mirror_non_idempotent && this.#request.header("idempotency-key") !== undefined) return this.#finish("not_idempotent");
     if (body === undefined || body.length > settings.max_body_bytes) return this.#finish("skipped_body");
     if (this.#setId === null || this.#predictPath === undefined) return this.#finish("unavailable");
     this.#requestBody = body;
-    this.#headers = [...upstreamHeaders, SHADOW_HEADER, "1"];
+    this.#fields = `${fields}${SHADOW_HEADER}: 1\r\n`;
   }
-
-  #headers: string[] = [];
 
   /** Its turn came after the primary's answer was handed off: into its environment's queue. */
   enqueue(): void {
@@ -417,102 +452,70 @@ export class ShadowCopy {
   /** Sends the copy to a shadow replica (called by its queue, which has room for it). */
   send(queue: CopyQueue): void {
     if (this.#mirrors.closed) return this.#finish("shed");
-    queue.active++;
     const deps = this.#mirrors.deps;
     const setId = this.#setId!;
-    const done = (outcome: ShadowOutcome | undefined): void => {
-      queue.active--;
-      this.#shadowOutcome = outcome;
-      this.#shadowDone = true;
-      this.#maybeRecord();
-      if (!this.#mirrors.closed) queue.drain();
-    };
     const target = this.#mirrors.pickTarget(setId);
     if (target === undefined) {
       deps.wake(setId);
-      done("unavailable");
-      return;
+      return this.#finish("unavailable");
     }
-    if (target === "backed_off") {
-      done("backed_off");
-      return;
-    }
+    if (target === "backed_off") return this.#finish("backed_off");
     const { replica } = target;
+    let connections: UpstreamConnections;
+    try {
+      connections = deps.shadowConnectionsTo(replica);
+    } catch {
+      return this.#finish("shadow_error");
+    }
+    queue.active++;
+    this.#queue = queue;
+    this.#target = target;
     deps.started(setId, replica.id);
-    const settings = this.#route.settings;
     const query = this.#request.target.indexOf("?");
-    const path = this.#predictPath! + (query === -1 ? "" : this.#request.target.slice(query));
-    const sentAt = performance.now();
-    const finished = (outcome: ShadowOutcome | undefined): void => {
-      this.#shadowLatencyMs = performance.now() - sentAt;
-      deps.finished(setId, replica.id);
-      this.#mirrors.copyEnded(target, outcome !== "shadow_error");
-      done(outcome);
-    };
-    let upstream: Dispatcher;
-    try {
-      upstream = deps.shadowPoolFor(replica, queue.maxConcurrency);
-    } catch {
-      finished("shadow_error");
-      return;
-    }
-    // The dispatch API with a handler, not `request`: no Readable, promise or async scope per copy
-    // (≈ 200 µs less router CPU per copy in an interleaved A/B on a loaded 2-core machine, where
-    // a copy sent by `request` cost more than the primary request it copies; README, bench/shadow).
-    const shadow = this.#shadow;
-    let ended = false;
-    const end = (outcome: ShadowOutcome | undefined): void => {
-      if (ended) return;
-      ended = true;
-      finished(outcome);
-    };
-    try {
-      upstream.dispatch(
-        {
-          path,
-          method: this.#request.method as Dispatcher.HttpMethod,
-          headers: this.#headers,
-          body: this.#requestBody!,
-          headersTimeout: settings.timeout_ms,
-          bodyTimeout: settings.timeout_ms,
-        },
-        {
-          onRequestStart() {
-            // undici requires the handler to have it; nothing to do when the copy is on its way
-          },
-          onResponseStart(_controller, statusCode) {
-            if (statusCode >= 200) shadow.status = statusCode; // 1xx: an interim answer
-          },
-          onResponseData(controller, chunk) {
-            shadow.add(chunk);
-            // too large to compare: the rest is not read (the answer counts as given: skipped_body)
-            if (shadow.overflow) controller.abort(new Error(`the shadow's answer is over ${MAX_CAPTURED_ANSWER_BYTES} bytes`));
-          },
-          onResponseEnd() {
-            end(undefined);
-          },
-          onResponseError() {
-            end(shadow.overflow ? undefined : "shadow_error");
-          },
-        },
-      );
-    } catch {
-      end("shadow_error");
-    }
+    const path = query === -1 ? this.#predictPath! : this.#predictPath! + this.#request.target.slice(query);
+    this.#sentAt = performance.now();
+    new CopyExchange(this, this.#route.settings.timeout_ms).send(connections, this.#request.method, path, this.#fields, this.#requestBody!);
   }
 
-  #maybeRecord(): void {
-    if (this.#recorded || !this.#primaryDone || !this.#shadowDone) return;
+  answerHead(status: number, chunked: boolean): void {
+    this.#shadow.status = status;
+    this.#shadow.chunked = chunked;
+  }
+
+  answerData(chunk: Buffer): boolean {
+    this.#shadow.add(chunk);
+    // too large to compare: the rest is not read (the answer counts as given: skipped_body)
+    return !this.#shadow.overflow;
+  }
+
+  answerEnded(answered: boolean): void {
+    this.#shadowLatencyMs = performance.now() - this.#sentAt;
+    const target = this.#target!;
+    this.#mirrors.deps.finished(this.#setId!, target.replica.id);
+    this.#mirrors.copyEnded(target, answered);
+    this.#shadowOutcome = answered ? undefined : "shadow_error";
+    // compared, recorded and the queue's slot given on on the next turn of the event loop
+    this.#mirrors.shadowAnswered(this);
+  }
+
+  /** The shadow's answer ended (shadowAnswered): frees the copy's slot, compares and records. */
+  record(): void {
+    const queue = this.#queue!;
+    this.#queue = undefined;
+    queue.active--;
+    this.#compareAndRecord();
+    if (!this.#mirrors.closed) queue.drain();
+  }
+
+  #compareAndRecord(): void {
+    if (this.#recorded) return;
     if (!this.#primaryOk) return this.#finish("primary_error");
     if (this.#shadowOutcome !== undefined) return this.#finish(this.#shadowOutcome);
     if (this.#primary.overflow || this.#shadow.overflow) return this.#finish("skipped_body");
-    let primaryBody = this.#primary.body();
-    if (this.primaryChunked) {
-      const payload = dechunk(primaryBody);
-      if (payload === undefined) return this.#finish("primary_error");
-      primaryBody = payload;
-    }
+    const primaryBody = this.#primary.body();
+    if (primaryBody === undefined) return this.#finish("primary_error");
     const shadowBody = this.#shadow.body();
+    if (shadowBody === undefined) return this.#finish("shadow_error");
     const settings = this.#route.settings;
     const result = compareAnswers(
       { status: this.#primary.status, body: primaryBody },

@@ -3,7 +3,7 @@
  * its shadow and compare the answers; the client never waits for the shadow; a slow or dead
  * shadow sheds copies (counted); the copy carries no more than the primary (no Authorization).
  */
-import { createConnection } from "node:net";
+import { createConnection, createServer as createNetServer, type AddressInfo } from "node:net";
 import { createServer, type IncomingHttpHeaders, type RequestListener } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { ShadowStats } from "../../../../engine/metrics/shadow-stats.js";
@@ -273,6 +273,41 @@ describe("shadow mirror", () => {
     await post(engine.url, JSON.stringify({ i: 1 }));
     await eventually("unavailable", () => report().counts.unavailable === 1);
     expect(report().compared).toBe(0);
+  });
+
+  it("reads a shadow's answer in every framing: chunked, until the connection closes, after a 1xx; slower than timeout_ms is shadow_error", async () => {
+    // a raw shadow: {"i": n} answered as the test model does, framed by n % 3
+    const shadow = createNetServer((socket) => {
+      let received = "";
+      socket.on("data", (chunk: Buffer) => {
+        received += chunk.toString("latin1");
+        const headEnd = received.indexOf("\r\n\r\n");
+        const length = Number(/content-length: *(\d+)/i.exec(received)?.[1] ?? -1);
+        if (headEnd === -1 || received.length < headEnd + 4 + length) return;
+        const n = Number((JSON.parse(received.slice(headEnd + 4, headEnd + 4 + length)) as { i: number }).i);
+        received = received.slice(headEnd + 4 + length);
+        const body = JSON.stringify({ label: n % 2 === 1 ? "positive" : "negative", score: 0.5 + (n % 10) / 100 });
+        if (n >= 100) return; // never answered: given up after timeout_ms
+        if (n % 3 === 0) {
+          socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${(5).toString(16)}\r\n${body.slice(0, 5)}\r\n`);
+          setTimeout(() => socket.write(`${(body.length - 5).toString(16)}\r\n${body.slice(5)}\r\n0\r\n\r\n`), 5);
+        } else if (n % 3 === 1) {
+          socket.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n${body}`);
+        } else {
+          socket.write(`HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => shadow.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => shadow.close(() => resolve())));
+    const address = shadow.address() as AddressInfo;
+    const { engine, report } = await setup({}, `http://127.0.0.1:${address.port}`, { deployment: "v2", timeout_ms: 100 });
+    for (let i = 0; i < 9; i++) expect((await post(engine.url, JSON.stringify({ i }), {}, i % 2 === 1)).status).toBe(200);
+    await eventually("9 comparisons", () => report().compared === 9);
+    expect(report().counts).toMatchObject({ agreed: 9, disagreed: 0, shadow_error: 0 });
+    for (let i = 100; i < 102; i++) expect((await post(engine.url, JSON.stringify({ i }))).status).toBe(200);
+    await eventually("2 timed out", () => report().counts.shadow_error === 2);
+    expect(report().counts.agreed).toBe(9);
   });
 
   it("percent and match select the copies", async () => {
