@@ -134,9 +134,9 @@ export async function createDeployment(
 }
 
 export async function listDeployments(context: ServiceContext, modelId: string, environmentName?: string): Promise<Deployment[]> {
-  await requireModel(context.sql, modelId);
-  const serving = await servingEnvironmentNames(context.sql, modelId);
   let rows = await listLiveDeployments(context.sql, modelId);
+  if (rows.length === 0) await requireModel(context.sql, modelId);
+  const serving = await servingEnvironmentNames(context.sql, modelId);
   if (environmentName !== undefined) {
     // what serves it, and the candidate of its promotion in progress
     const environment = await requireEnvironment(context.sql, modelId, environmentName);
@@ -148,7 +148,6 @@ export async function listDeployments(context: ServiceContext, modelId: string, 
 }
 
 export async function getDeployment(context: ServiceContext, modelId: string, deploymentId: string): Promise<Deployment> {
-  await requireModel(context.sql, modelId);
   return loadDeployment(context.sql, await requireDeployment(context.sql, modelId, deploymentId));
 }
 
@@ -218,7 +217,6 @@ export async function patchDeployment(
   body: PatchDeploymentBody,
 ): Promise<Deployment> {
   return inTransaction(context, async (work) => {
-    await requireModel(work.tx, modelId);
     const existing = await requireDeployment(work.tx, modelId, deploymentId, true);
     if (body.name === undefined || body.name === existing.name) return loadDeployment(work.tx, existing);
     if (existing.is_development) {
@@ -262,7 +260,6 @@ export async function setDeploymentActive(
   active: boolean,
 ): Promise<Deployment> {
   return inTransaction(context, async (work) => {
-    await requireModel(work.tx, modelId);
     const existing = await requireDeployment(work.tx, modelId, deploymentId, true);
     if (existing.active === active) return loadDeployment(work.tx, existing);
     if (!active) {
@@ -295,7 +292,6 @@ export async function updateDeploymentAutoscaling(
   patch: AutoscalingSettingsPatch,
 ): Promise<Deployment> {
   return inTransaction(context, async (work) => {
-    await requireModel(work.tx, modelId);
     const existing = await requireDeployment(work.tx, modelId, deploymentId, true);
     const merged = AutoscalingSettingsChecked.safeParse(mergeAutoscalingSettings(existing.autoscaling_settings, patch));
     if (!merged.success) throw validationError(merged.error, "body");

@@ -119,15 +119,14 @@ export async function createEnvironment(
 }
 
 export async function listEnvironments(context: ServiceContext, modelId: string): Promise<Environment[]> {
-  await requireModel(context.sql, modelId);
   const rows = await listLiveEnvironments(context.sql, modelId);
+  if (rows.length === 0) await requireModel(context.sql, modelId);
   const environments: Environment[] = [];
   for (const row of rows) environments.push(await loadEnvironment(context.sql, row));
   return environments;
 }
 
 export async function getEnvironment(context: ServiceContext, modelId: string, name: string): Promise<Environment> {
-  await requireModel(context.sql, modelId);
   return loadEnvironment(context.sql, await requireEnvironment(context.sql, modelId, name));
 }
 
@@ -143,7 +142,6 @@ export async function patchEnvironment(
   body: PatchEnvironmentBody,
 ): Promise<Environment> {
   return inTransaction(context, async (work) => {
-    await requireModel(work.tx, modelId);
     const existing = await requireEnvironment(work.tx, modelId, name, true);
     const changes: EnvironmentChanges = {};
     if (body.autoscaling_settings !== undefined) {

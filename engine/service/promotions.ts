@@ -9,13 +9,13 @@ import type { DeploymentRow } from "../store/deployments.js";
 import type { EnvironmentRow } from "../store/environments.js";
 import {
   findInProgressPromotion,
-  findPromotion,
+  findPromotionOfEnvironment,
   listPromotions as listPromotionRows,
   type PromotionRow,
 } from "../store/promotions.js";
 import { nameWithId } from "../../sdk/labels.js";
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
-import { effectivePromotionSettings, requireDeployment, requireEnvironment, requireModel } from "./lookups.js";
+import { effectivePromotionSettings, requireDeployment, requireEnvironment } from "./lookups.js";
 import { presentPromotion } from "./presenters.js";
 import { chainVerdict } from "./chain.js";
 
@@ -61,7 +61,6 @@ export async function validatePromotionRequest(
   environmentName: string,
   body: PromoteBody,
 ): Promise<ValidatedPromotionRequest> {
-  await requireModel(work.tx, modelId);
   const environment = await requireEnvironment(work.tx, modelId, environmentName, true);
   const candidate = await requireDeployment(work.tx, modelId, body.deployment_id);
   if (!candidate.active) {
@@ -181,7 +180,6 @@ export async function rollback(
   environmentName: string,
   timeoutSeconds: number | undefined,
 ): Promise<Promotion> {
-  await requireModel(context.sql, modelId);
   const environment = await requireEnvironment(context.sql, modelId, environmentName);
   if (environment.previous_deployment_id === null) {
     throw conflict(`environment ${environmentName} has no previous deployment to roll back to`);
@@ -200,7 +198,6 @@ export async function requestPromotionAction(
   action: PromotionActionName,
 ): Promise<Promotion> {
   return inTransaction(context, async (work) => {
-    await requireModel(work.tx, modelId);
     const environment = await requireEnvironment(work.tx, modelId, environmentName, true);
     const promotion = await findInProgressPromotion(work.tx, environment.id);
     if (!promotion) {
@@ -224,7 +221,6 @@ export async function listPromotions(
   modelId: string,
   environmentName: string,
 ): Promise<Promotion[]> {
-  await requireModel(context.sql, modelId);
   const environment = await requireEnvironment(context.sql, modelId, environmentName);
   return (await listPromotionRows(context.sql, environment.id)).map(presentPromotion);
 }
@@ -235,10 +231,9 @@ export async function getPromotion(
   environmentName: string,
   promotionId: string,
 ): Promise<Promotion> {
-  await requireModel(context.sql, modelId);
-  const environment = await requireEnvironment(context.sql, modelId, environmentName);
-  const row = await findPromotion(context.sql, promotionId);
-  if (!row || row.environment_id !== environment.id) {
+  const row = await findPromotionOfEnvironment(context.sql, modelId, environmentName, promotionId);
+  if (!row) {
+    await requireEnvironment(context.sql, modelId, environmentName);
     throw notFound(`promotion ${promotionId} not found in environment ${environmentName}`, { promotion_id: promotionId });
   }
   return presentPromotion(row);

@@ -2,7 +2,7 @@ import type { PutVariableBody, Variable } from "../../sdk/index.js";
 import { notFound } from "../errors.js";
 import { deleteVariable as deleteVariableRow, upsertVariable } from "../store/variables.js";
 import { inTransaction, type ServiceContext } from "./context.js";
-import { requireEnvironment, requireModel } from "./lookups.js";
+import { requireEnvironment } from "./lookups.js";
 import { presentVariable } from "./presenters.js";
 
 /**
@@ -17,7 +17,6 @@ export async function putVariable(
   body: PutVariableBody,
 ): Promise<Variable> {
   return inTransaction(context, async (work) => {
-    await requireModel(work.tx, modelId);
     const environment = await requireEnvironment(work.tx, modelId, environmentName, true);
     const { row, created } = await upsertVariable(work.tx, {
       environmentId: environment.id,
@@ -45,7 +44,6 @@ export async function deleteVariable(
   name: string,
 ): Promise<{ id: string; deleted: true }> {
   return inTransaction(context, async (work) => {
-    await requireModel(work.tx, modelId);
     const environment = await requireEnvironment(work.tx, modelId, environmentName, true);
     if (!(await deleteVariableRow(work.tx, environment.id, name))) {
       throw notFound(`variable ${name} is not set in environment ${environmentName}`, { name });

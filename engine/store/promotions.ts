@@ -96,6 +96,16 @@ export async function findPromotion(sql: SqlExecutor, id: string): Promise<Promo
   return row;
 }
 
+/** A promotion by id, only if it belongs to this live environment of the model. */
+export async function findPromotionOfEnvironment(sql: SqlExecutor, modelId: string, environmentName: string, id: string): Promise<PromotionRow | undefined> {
+  const [row] = await sql.query<PromotionRow>(
+    `SELECT ${PROMOTION_COLUMNS} FROM promotions
+     WHERE id = $1 AND environment_id = (SELECT id FROM environments WHERE model_id = $2 AND name = $3 AND deleted_at IS NULL)`,
+    [id, modelId, environmentName],
+  );
+  return row;
+}
+
 /** An in-progress promotion with a deployment as its candidate or as the deployment it replaces. */
 export async function findInProgressPromotionInvolving(
   sql: SqlExecutor,

@@ -205,7 +205,14 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
         await serve(modelId, "production", deployment.id);
         expect((await call("DELETE", `/v1/models/${modelId}`)).body).toEqual({ id: modelId, deleted: true });
         expectError(await call("GET", `/v1/models/${modelId}`), 404, "NOT_FOUND");
-        expectError(await call("GET", `/v1/models/${modelId}/deployments/${deployment.id}`), 404, "NOT_FOUND");
+        // what it held answers 404 naming the model (reads look the row up first, then say which 404 it is)
+        const gone = new RegExp(`model ${modelId} not found`);
+        expectError(await call("GET", `/v1/models/${modelId}/deployments/${deployment.id}`), 404, "NOT_FOUND", gone);
+        expectError(await call("GET", `/v1/models/${modelId}/deployments`), 404, "NOT_FOUND", gone);
+        expectError(await call("GET", `/v1/models/${modelId}/environments`), 404, "NOT_FOUND", gone);
+        expectError(await call("GET", `/v1/models/${modelId}/environments/staging`), 404, "NOT_FOUND", gone);
+        expectError(await call("GET", `/v1/models/${modelId}/environments/production/promotions`), 404, "NOT_FOUND", gone);
+        expectError(await call("GET", `/v1/models/${modelId}/environments/production/promotions/prm_missing`), 404, "NOT_FOUND", gone);
         const audit = await call("GET", `/v1/models/${modelId}/audit_logs`);
         expect(audit.status).toBe(200);
         expect(audit.body.audit_logs.map((entry: { kind: string }) => entry.kind)).toEqual(
@@ -581,6 +588,10 @@ export function describeManagementApi(label: string, start: () => Promise<TestEn
         expect(promotions.body.promotions).toHaveLength(1);
         const one = await call("GET", `/v1/models/${modelId}/environments/production/promotions/${promotions.body.promotions[0].id}`);
         expect(one.body.phase).toBe("waiting_for_candidate_ready");
+        // a promotion is found only under its own environment
+        await call("POST", `/v1/models/${modelId}/environments`, { name: "staging" });
+        expectError(await call("GET", `/v1/models/${modelId}/environments/staging/promotions/${one.body.id}`), 404, "NOT_FOUND", /not found in environment staging/);
+        expectError(await call("GET", `/v1/models/${modelId}/environments/nope/promotions/${one.body.id}`), 404, "NOT_FOUND", /environment nope not found/);
         expectError(
           await call("DELETE", `/v1/models/${modelId}/deployments/${deployment.id}`),
           409,
