@@ -38,6 +38,7 @@
  *   BENCH_STABILIZATION_S=5    stabilization after each traffic shift
  *   BENCH_SETUP_CONCURRENCY=16 API calls in flight during setup
  *   BENCH_CPU_PROF=<dir>       write the engine's CPU profile (node --cpu-prof) there
+ *   BENCH_ENGINE_NODE_FLAGS    node flags for the engine's process, space-separated (e.g. --v8-pool-size=1)
  * Prints markdown (paste it into RESULTS.md); progress goes to stderr.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -67,6 +68,7 @@ const REPLICAS = Number(process.env["BENCH_REPLICAS"] ?? "3");
 const STABILIZATION_S = Number(process.env["BENCH_STABILIZATION_S"] ?? "5");
 const SETUP_CONCURRENCY = Number(process.env["BENCH_SETUP_CONCURRENCY"] ?? "16");
 const CPU_PROF_DIR = process.env["BENCH_CPU_PROF"];
+const ENGINE_NODE_FLAGS = (process.env["BENCH_ENGINE_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
 /** One replica per step: 33 % of 3 → 1 (the planner rounds up, at least 1; the API allows up to 50 %). */
 const SURGE_PERCENT = Math.min(50, Math.floor(100 / REPLICAS));
 const ENVIRONMENTS = ["production", "staging", "dev"] as const;
@@ -127,7 +129,7 @@ class EngineProcess {
 
   static async start(config: EngineProcessConfig): Promise<{ engine: EngineProcess; ready: Extract<FromEngine, { type: "ready" }> }> {
     const script = fileURLToPath(new URL("./engine-process.js", import.meta.url));
-    const execArgv = CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : [];
+    const execArgv = [...ENGINE_NODE_FLAGS, ...(CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : [])];
     const child = fork(script, [JSON.stringify(config)], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const engine = new EngineProcess(child);
     const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`engine process exited with ${code}`))));
