@@ -1,5 +1,8 @@
 import type { Deployment } from "../../sdk/schemas/deployment.js";
 import type { Environment } from "../../sdk/schemas/environment.js";
+import type { HeaderRouting } from "../../sdk/schemas/header-routing.js";
+import type { ShadowSettings } from "../../sdk/schemas/shadow.js";
+import { nameWithId } from "../../sdk/labels.js";
 import type { PromotionSettings } from "../../sdk/schemas/promotion-settings.js";
 import type { WorkspaceEnvironment } from "../../sdk/schemas/workspace-environment.js";
 import { describePromotion } from "../../sdk/wait.js";
@@ -23,8 +26,47 @@ function promotionMode(settings: PromotionSettings): string {
   return "instant";
 }
 
-/** `origin`: the engine URL, so the endpoint line is a URL to copy. */
-function environmentFields(environment: Environment, origin: string) {
+/** The shadow as `environments get` shows it (four lines), or one dash line when there is none.
+ * `deploymentName`: the shadow deployment's name when it is a deployment id (undefined: unknown). */
+function shadowFields(shadow: ShadowSettings | null, deploymentName: string | undefined): [string, string][] {
+  if (shadow === null) return [["shadow", "-"]];
+  const target = shadow.deployment === "candidate" ? "the candidate" : nameWithId(deploymentName, shadow.deployment);
+  const match = shadow.match;
+  const parts = [
+    match?.method !== undefined ? `method ${match.method}` : undefined,
+    match?.path_prefix !== undefined ? `path prefix ${match.path_prefix}` : undefined,
+    match?.header !== undefined ? `header ${match.header.name}${match.header.value !== undefined ? `: ${match.header.value}` : ""}` : undefined,
+  ].filter((part) => part !== undefined);
+  const comparison = shadow.comparison;
+  const compared =
+    comparison.mode === "exact"
+      ? "exact bytes"
+      : `json, numeric tolerance ${comparison.numeric_tolerance}, ${comparison.fields === undefined ? "all fields" : `fields ${comparison.fields.join(", ")}`}`;
+  const flags = [shadow.keep_bodies ? "keeps bodies" : undefined, shadow.mirror_non_idempotent ? "mirrors Idempotency-Key requests" : undefined].filter(
+    (flag) => flag !== undefined,
+  );
+  return [
+    ["shadow", `${target}, ${shadow.percent}% of requests`],
+    ["shadow match", parts.length > 0 ? parts.join(", ") : "every request"],
+    ["shadow comparison", `status and ${compared}`],
+    [
+      "shadow limits",
+      `bodies up to ${shadow.max_body_bytes} bytes, ${shadow.max_concurrency} at once, ${shadow.max_queue} queued, timeout ${shadow.timeout_ms} ms${flags.length > 0 ? `; ${flags.join(", ")}` : ""}`,
+    ],
+  ];
+}
+
+/** Header routing as `environments get` shows it. */
+function headerRoutingText(routing: HeaderRouting | null): string {
+  if (routing === null) return "off";
+  const parts = [`${routing.header}: candidate`];
+  if (routing.cookie !== undefined) parts.push(`cookie ${routing.cookie}=candidate`);
+  if (routing.allowed_deployments.length > 0) parts.push(`also as the value: ${routing.allowed_deployments.join(", ")}`);
+  return parts.join("; ");
+}
+
+/** `origin`: the engine URL, so the endpoint line is a URL to copy. `shadowDeploymentName`: see shadowFields. */
+function environmentFields(environment: Environment, origin: string, shadowDeploymentName?: string) {
   const autoscaling = environment.autoscaling_settings;
   const variables = environment.variables.map(
     (variable) => `${variable.name}${variable.secret ? " (secret)" : ""}${variable.source === "workspace" ? " (workspace)" : ""}`,
@@ -50,6 +92,8 @@ function environmentFields(environment: Environment, origin: string) {
           : "inline",
     ],
     ["variables", variables.length > 0 ? variables.join(", ") : "-"],
+    ...shadowFields(environment.shadow, shadowDeploymentName),
+    ["header routing", headerRoutingText(environment.header_routing)],
   ] as const;
 }
 
@@ -152,7 +196,18 @@ export const environmentsCommand: CliCommand = {
       const client = connect(values);
       const environment = await client.call("getEnvironment", { params: { model_id: await resolveModelId(client, model), env_name: env } });
       if (values.json) printJson(environment);
-      else printLine(formatFields(environmentFields(environment, client.endpoint)));
+      else {
+        // a shadow named by id is shown with its name (the id alone if it cannot be read)
+        const shadowTarget = environment.shadow?.deployment;
+        const shadowName =
+          shadowTarget === undefined || shadowTarget === "candidate"
+            ? undefined
+            : await client.call("getDeployment", { params: { model_id: environment.model_id, deployment_id: shadowTarget } }).then(
+                (deployment) => deployment.name,
+                () => undefined,
+              );
+        printLine(formatFields(environmentFields(environment, client.endpoint, shadowName)));
+      }
       return 0;
     }
     throw new UsageError(

@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { request } from "undici";
 import { ModelplaneError } from "../../sdk/errors.js";
+import { DEFAULT_TARGET_HEADER } from "../../sdk/schemas/header-routing.js";
+import type { Environment } from "../../sdk/schemas/environment.js";
 import { nameWithId } from "../../sdk/labels.js";
 import { connect, namedPositionals, parseCommandLine, printLine } from "../command-line.js";
 import { resolveDeployment, resolveModelId } from "../resolve.js";
@@ -49,19 +51,43 @@ function errorMessageOf(text: string): string {
   return text.slice(0, 2000);
 }
 
+/** `--header 'name: value'` (or `name:value`) as a [name, value] pair. */
+function parseHeader(option: string): [string, string] {
+  const colon = option.indexOf(":");
+  const name = colon === -1 ? "" : option.slice(0, colon).trim();
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--header '${option}': expected name:value, e.g. --header 'x-modelplane-target: candidate'`);
+  return [name.toLowerCase(), option.slice(colon + 1).trim()];
+}
+
+/** After the answering deployment, with --candidate: whether it was the candidate, or why not. */
+function candidateNote(environment: Environment | undefined, envName: string, answeredBy: string): string {
+  if (environment === undefined) return ""; // not readable with this key: the id above says who answered
+  if (environment.header_routing === null) return ` (not the candidate: header routing is off in ${envName}; set its header_routing)`;
+  const candidate = environment.candidate_deployment;
+  if (candidate === null) return ` (no promotion in progress in ${envName}: the usual traffic split answered)`;
+  return candidate.id === answeredBy ? " (the candidate)" : ` (not the candidate ${nameWithId(candidate.name, candidate.id)})`;
+}
+
 /** An engine-minted id (`mdl_…`, `dep_…`: a prefix, '_', 12 base-36 characters), not a name. */
 const OBJECT_ID = /^(mdl|dep)_[0-9a-z]{12}$/;
 
 export const predictCommand: CliCommand = {
   name: "predict",
   summary: "send a prediction request to an environment (default production), a deployment or development",
-  usage: "modelplane predict <model> [--env E | --deployment D | --development] [--data JSON | --data @file]",
+  usage:
+    "modelplane predict <model> [--env E | --deployment D | --development] [--data JSON | --data @file]\n" +
+    "       [--candidate] [--header 'name: value']...",
   help: [
     "  --env E          an environment's endpoint (default production)",
     "  --deployment D   one deployment, by id or name",
     "  --development    the development deployment",
     "  --data JSON      request body; @file reads a file, @- reads stdin (default {})",
-    "prints the response body on stdout and the answering deployment on stderr (name and id)",
+    "  --candidate      ask the environment's header routing for its in-progress candidate",
+    "                   (x-modelplane-target: candidate, or the environment's own header)",
+    "  --header H       send a request header, 'name: value' (repeatable), e.g. a header or",
+    "                   cookie the environment's header_routing matches",
+    "prints the response body on stdout and the answering deployment on stderr (name and id;",
+    "with --candidate, whether it was the candidate)",
   ].join("\n"),
   async run(args) {
     const { values, positionals } = parseCommandLine(args, {
@@ -69,10 +95,16 @@ export const predictCommand: CliCommand = {
       deployment: { type: "string" },
       development: { type: "boolean" },
       data: { type: "string" },
+      candidate: { type: "boolean" },
+      header: { type: "string", multiple: true },
     });
     const { model } = namedPositionals(positionals, ["model"]);
     const targets = [values.env !== undefined, values.deployment !== undefined, values.development === true].filter(Boolean);
     if (targets.length > 1) throw new UsageError("give at most one of --env, --deployment and --development");
+    if (values.candidate && (values.deployment !== undefined || values.development)) {
+      throw new UsageError("--candidate asks an environment for its candidate: not with --deployment or --development");
+    }
+    const extraHeaders = (values.header ?? []).map(parseHeader);
     const body = await requestBody(values.data);
     const client = connect(values);
     // Ids are used as given: an inference key cannot read the management API to resolve names.
@@ -87,11 +119,21 @@ export const predictCommand: CliCommand = {
     } else {
       path = `/models/${encodedModelId}/environments/${encodeURIComponent(values.env ?? "production")}/predict`;
     }
+    const envName = values.env ?? "production";
+    // --candidate: the environment says which header it reads and who the candidate is (read with
+    // the management API; an inference-only key cannot, then the default header is sent as is)
+    const environment = values.candidate
+      ? await client.call("getEnvironment", { params: { model_id: modelId, env_name: envName } }).catch(() => undefined)
+      : undefined;
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    for (const [name, value] of extraHeaders) headers[name] = value;
+    if (values.candidate) headers[(environment?.header_routing?.header ?? DEFAULT_TARGET_HEADER).toLowerCase()] = "candidate";
     // The data plane needs a key (the engine removes it before the request reaches a replica).
     const { authorization } = client;
+    if (authorization !== undefined) headers["authorization"] = authorization;
     const response = await request(`${client.endpoint}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...(authorization !== undefined ? { authorization } : {}) },
+      headers,
       body,
       headersTimeout: PREDICT_TIMEOUT_MS,
       bodyTimeout: PREDICT_TIMEOUT_MS,
@@ -105,7 +147,7 @@ export const predictCommand: CliCommand = {
       const name = await client
         .call("getDeployment", { params: { model_id: modelId, deployment_id: answeredBy } })
         .then((deployment) => deployment.name, () => undefined);
-      process.stderr.write(`deployment: ${nameWithId(name, answeredBy)}\n`);
+      process.stderr.write(`deployment: ${nameWithId(name, answeredBy)}${values.candidate ? candidateNote(environment, envName, answeredBy) : ""}\n`);
     }
     if (response.statusCode >= 400) {
       throw new Error(`predict answered ${response.statusCode}: ${errorMessageOf(text)}`);

@@ -70,6 +70,8 @@ describe("help and usage errors", () => {
     [["deployments", "get", "m", "d", "extra"], /unexpected argument 'extra'/],
     [["predict", "m", "--env", "staging", "--development"], /at most one of --env, --deployment and --development/],
     [["predict", "m", "--data", "{not json"], /--data is not JSON/],
+    [["predict", "m", "--candidate", "--development"], /--candidate asks an environment for its candidate: not with --deployment or --development/],
+    [["predict", "m", "--header", "x-modelplane-target"], /--header 'x-modelplane-target': expected name:value/],
     [["promote", "m", "production", "d", "--timeout", "soon"], /--timeout must be a whole number/],
     [["pause", "m", "production", "--wait"], /nothing to wait for/],
     [["models", "list", "--endpoint", "not a url"], /not a URL/],
