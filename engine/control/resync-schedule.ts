@@ -1,8 +1,9 @@
 /**
- * When the next periodic resync runs. The resync re-reads every row (about 9 statements a
- * deployment), the guarantee behind the change notifications between engines; it must never take
- * more than a tenth of the engine's time: at 10,000 deployments on PostgreSQL, a fixed 10-s period
- * ran it back to back and held the controller's queue (bench/scale). Notifications lost with the
+ * When the next periodic resync runs. The resync re-reads every table (once each since issue 14's
+ * snapshot; about 9 statements a deployment before), the guarantee behind the change notifications
+ * between engines; it must never take more than a tenth of the engine's time: at 10,000 deployments
+ * on PostgreSQL, a fixed 10-s period ran the per-row resync back to back and held the controller's
+ * queue (bench/scale). Notifications lost with the
  * listening connection trigger one at once instead (the change feed's gap).
  */
 

@@ -3,7 +3,7 @@ import { notFound } from "../errors.js";
 import { findLiveDeployment, type DeploymentRow } from "../store/deployments.js";
 import { findLiveEnvironment, listServingEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel, type ModelRow } from "../store/models.js";
-import { findLivePromotionSettings } from "../store/promotion-settings.js";
+import { findLivePromotionSettings, type PromotionSettingsRow } from "../store/promotion-settings.js";
 import { findLatestPromotion } from "../store/promotions.js";
 import type { SqlExecutor } from "../store/sql.js";
 import { toIsoTimestamp } from "../store/timestamps.js";
@@ -77,8 +77,16 @@ async function settingsOf(
   sql: SqlExecutor,
   row: Pick<EnvironmentRow | WorkspaceEnvironmentRow, "promotion_settings_id" | "inline_promotion_settings">,
 ): Promise<PromotionSettings> {
+  const named = row.promotion_settings_id === null ? undefined : await findLivePromotionSettings(sql, row.promotion_settings_id);
+  return settingsFrom(row, named);
+}
+
+/** settingsOf from rows already read: `named` is the live object `row.promotion_settings_id` refers to, if any. */
+export function settingsFrom(
+  row: Pick<EnvironmentRow | WorkspaceEnvironmentRow, "promotion_settings_id" | "inline_promotion_settings">,
+  named: Pick<PromotionSettingsRow, "settings"> | undefined,
+): PromotionSettings {
   if (row.promotion_settings_id === null) return row.inline_promotion_settings;
-  const named = await findLivePromotionSettings(sql, row.promotion_settings_id);
   // a referenced object cannot be deleted while used; fall back to inline settings if it somehow was
   return named?.settings ?? row.inline_promotion_settings;
 }
@@ -98,11 +106,8 @@ export async function effectivePromotionSettings(
   sql: SqlExecutor,
   environment: EnvironmentRow,
 ): Promise<PromotionSettings> {
-  if (promotionSettingsSource(environment) === "workspace") {
-    const workspace = await findWorkspaceEnvironmentById(sql, environment.workspace_environment_id!);
-    if (workspace) return settingsOf(sql, workspace);
-  }
-  return settingsOf(sql, environment);
+  const workspace = promotionSettingsSource(environment) === "workspace" ? await findWorkspaceEnvironmentById(sql, environment.workspace_environment_id!) : undefined;
+  return settingsOf(sql, workspace ?? environment);
 }
 
 /** One effective variable of an environment, plain text (secret values included: never return it as is). */
@@ -118,15 +123,18 @@ export interface EffectiveVariable {
  * overridden by the model's own of the same name. Secret values included (for the replicas only).
  */
 export async function effectiveVariables(sql: SqlExecutor, environment: EnvironmentRow): Promise<EffectiveVariable[]> {
+  const workspace = environment.workspace_environment_id === null ? [] : await listWorkspaceVariables(sql, environment.workspace_environment_id);
+  return mergeEffectiveVariables(workspace, await listVariables(sql, environment.id));
+}
+
+/** effectiveVariables from rows already read: the workspace environment's, each overridden by the model's own of the same name, by name. */
+export function mergeEffectiveVariables(
+  workspace: readonly Pick<EffectiveVariable, "name" | "value" | "secret">[],
+  model: readonly Pick<EffectiveVariable, "name" | "value" | "secret">[],
+): EffectiveVariable[] {
   const byName = new Map<string, EffectiveVariable>();
-  if (environment.workspace_environment_id !== null) {
-    for (const row of await listWorkspaceVariables(sql, environment.workspace_environment_id)) {
-      byName.set(row.name, { name: row.name, value: row.value, secret: row.secret, source: "workspace" });
-    }
-  }
-  for (const row of await listVariables(sql, environment.id)) {
-    byName.set(row.name, { name: row.name, value: row.value, secret: row.secret, source: "model" });
-  }
+  for (const row of workspace) byName.set(row.name, { name: row.name, value: row.value, secret: row.secret, source: "workspace" });
+  for (const row of model) byName.set(row.name, { name: row.name, value: row.value, secret: row.secret, source: "model" });
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

@@ -162,6 +162,23 @@ export async function findEnvironmentRoute(sql: SqlExecutor, modelId: string, en
 }
 
 /**
+ * Every live environment's route (findEnvironmentRoute's columns) of every live model, in one
+ * statement: the resync sets the router's table from it (one statement instead of one per environment).
+ */
+export async function listEnvironmentRoutes(sql: SqlExecutor): Promise<Array<EnvironmentRouteRow & { model_id: string; name: string }>> {
+  return sql.query<EnvironmentRouteRow & { model_id: string; name: string }>(
+    `SELECT environments.model_id, environments.name, environments.id AS environment_id, environments.current_deployment_id,
+            promotions.deployment_id AS candidate_deployment_id, promotions.percent_traffic_to_new_version,
+            environments.shadow, environments.header_routing
+       FROM environments
+       JOIN models ON models.id = environments.model_id AND models.deleted_at IS NULL
+       LEFT JOIN promotions ON promotions.environment_id = environments.id AND promotions.${IN_PROGRESS_SQL}
+      WHERE environments.deleted_at IS NULL
+      ORDER BY environments.model_id, (environments.name = 'production') DESC, environments.name`,
+  );
+}
+
+/**
  * The environment's newest promotion, in progress or finished: what `in_progress_promotion` shows
  * (Baseten keeps the last one there with its terminal status until the next one starts).
  */

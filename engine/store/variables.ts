@@ -16,11 +16,12 @@ export interface VariableRow {
 }
 
 /** As stored: a secret's `value` is the ciphertext under `key_id`. */
-interface StoredVariableRow extends VariableRow {
+export interface StoredVariableRow extends VariableRow {
   key_id: string | null;
 }
 
-function decrypted(sql: SqlExecutor, row: StoredVariableRow): VariableRow {
+/** A stored variable as the engine uses it; throws SecretKeyError for a secret this engine's keys do not decrypt. */
+export function decryptedVariable(sql: Pick<SqlExecutor, "keyring">, row: StoredVariableRow): VariableRow {
   const { key_id: keyId, ...rest } = row;
   // key_id NULL on a secret: written before encryption, encrypted at the next start (reencryptSecrets)
   if (!row.secret || keyId === null) return rest;
@@ -56,7 +57,7 @@ export async function upsertVariable(
     [variable.environmentId, variable.name, stored.ciphertext, secret, stored.keyId, variable.at],
   );
   const { inserted, ...rest } = row!;
-  return { row: { ...decrypted(sql, rest), value: variable.value }, created: inserted };
+  return { row: { ...decryptedVariable(sql, rest), value: variable.value }, created: inserted };
 }
 
 export async function deleteVariable(sql: SqlExecutor, environmentId: string, name: string): Promise<boolean> {
@@ -69,7 +70,7 @@ export async function deleteVariable(sql: SqlExecutor, environmentId: string, na
 
 export async function listVariables(sql: SqlExecutor, environmentId: string): Promise<VariableRow[]> {
   const rows = await sql.query<StoredVariableRow>("SELECT * FROM variables WHERE environment_id = $1 ORDER BY name", [environmentId]);
-  return rows.map((row) => decrypted(sql, row));
+  return rows.map((row) => decryptedVariable(sql, row));
 }
 
 export interface ReencryptionReport {
@@ -96,7 +97,7 @@ export async function reencryptSecrets(sql: Sql): Promise<ReencryptionReport> {
     const counts: ReencryptionReport = { fromPlaintext: 0, fromOldKeys: 0 };
     for (const row of rows) {
       const context = variableContext(row.environment_id, row.name);
-      const plaintext = decrypted(tx, row).value;
+      const plaintext = decryptedVariable(tx, row).value;
       const stored = tx.keyring.encrypt(plaintext, context);
       await tx.query("UPDATE variables SET value = $3, key_id = $4 WHERE environment_id = $1 AND name = $2", [
         row.environment_id,
@@ -115,7 +116,7 @@ export async function reencryptSecrets(sql: Sql): Promise<ReencryptionReport> {
       [tx.keyring.currentKeyId],
     );
     for (const row of workspaceRows) {
-      const plaintext = decrypted(tx, row).value;
+      const plaintext = decryptedVariable(tx, row).value;
       const stored = tx.keyring.encrypt(plaintext, variableContext(row.workspace_environment_id, row.name));
       await tx.query("UPDATE workspace_variables SET value = $3, key_id = $4 WHERE workspace_environment_id = $1 AND name = $2", [
         row.workspace_environment_id,

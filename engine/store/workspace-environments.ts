@@ -129,7 +129,7 @@ export async function listWorkspaceEnvironmentsUsingSettings(sql: SqlExecutor, s
 // variables
 
 /** As stored: a secret's `value` is the ciphertext under `key_id`. */
-interface StoredWorkspaceVariableRow {
+export interface StoredWorkspaceVariableRow {
   workspace_environment_id: string;
   name: string;
   value: string;
@@ -147,11 +147,14 @@ export async function listWorkspaceVariables(sql: SqlExecutor, workspaceEnvironm
     "SELECT * FROM workspace_variables WHERE workspace_environment_id = $1 ORDER BY name",
     [workspaceEnvironmentId],
   );
-  return rows.map(({ key_id: keyId, ...row }) =>
-    row.secret && keyId !== null
-      ? { ...row, value: sql.keyring.decrypt(keyId, row.value, variableContext(row.workspace_environment_id, row.name)) }
-      : row,
-  );
+  return rows.map((row) => decryptedWorkspaceVariable(sql, row));
+}
+
+/** A stored workspace variable as the engine uses it; throws SecretKeyError for a secret this engine's keys do not decrypt. */
+export function decryptedWorkspaceVariable(sql: Pick<SqlExecutor, "keyring">, { key_id: keyId, ...row }: StoredWorkspaceVariableRow): WorkspaceVariableRow {
+  return row.secret && keyId !== null
+    ? { ...row, value: sql.keyring.decrypt(keyId, row.value, variableContext(row.workspace_environment_id, row.name)) }
+    : row;
 }
 
 /** Set a workspace variable (plain or secret, as given); a secret is encrypted before it reaches the database. */

@@ -10,6 +10,8 @@ export class RecordingRuntime implements Runtime {
   readonly sharesReplicas = false;
   /** every setDesired call, in order */
   readonly calls: Array<{ replicaSetId: string; replicas: number; revision: string }> = [];
+  /** the spec of each set's last setDesired (removed sets included) */
+  readonly specs = new Map<string, ReplicaSetSpec>();
   readonly #desired = new Map<string, number>();
   /** ready replicas per deployment, set by the test (capped at desired) */
   readonly ready = new Map<string, number>();
@@ -20,6 +22,7 @@ export class RecordingRuntime implements Runtime {
   }
   setDesired(spec: ReplicaSetSpec, replicas: number): void {
     this.calls.push({ replicaSetId: spec.id, replicas, revision: spec.revision });
+    this.specs.set(spec.id, spec);
     this.#desired.set(spec.id, replicas);
   }
   async remove(deploymentId: string): Promise<void> {

@@ -1,0 +1,111 @@
+/**
+ * The deployment controller's reads answered from one bulk read of the store (a resync), as an
+ * informer answers from its cache after a LIST: the rows of engine/store/control-snapshot.ts,
+ * indexed once. Same answers as liveReads (store-reads.ts) would give at the snapshot's instant:
+ * same filters, same orders, the same decryption and merge of variables, so a set's revision
+ * hashes the same.
+ */
+import type { PromotionSettings } from "../../sdk/index.js";
+import { mergeEffectiveVariables, promotionSettingsSource, settingsFrom } from "../service/lookups.js";
+import { readControlSnapshot, type ControlSnapshotRows } from "../store/control-snapshot.js";
+import type { DeploymentRow } from "../store/deployments.js";
+import type { EnvironmentRow } from "../store/environments.js";
+import type { PromotionSettingsRow } from "../store/promotion-settings.js";
+import type { ReplicaSetRow } from "../store/replica-sets.js";
+import type { Sql, SqlExecutor } from "../store/sql.js";
+import { decryptedVariable, type StoredVariableRow } from "../store/variables.js";
+import { decryptedWorkspaceVariable, type StoredWorkspaceVariableRow, type WorkspaceEnvironmentRow } from "../store/workspace-environments.js";
+import type { ControllerReads, SetVariable } from "./store-reads.js";
+
+/** Read every table the controller needs, once (a handful of statements whatever the size). */
+export async function loadStoreSnapshot(sql: Sql): Promise<StoreSnapshot> {
+  return new StoreSnapshot(await readControlSnapshot(sql), sql);
+}
+
+export class StoreSnapshot implements ControllerReads {
+  /** live deployments, oldest first */
+  readonly deployments: readonly DeploymentRow[];
+  /** live models */
+  readonly modelIds: ReadonlySet<string>;
+  readonly #keys: Pick<SqlExecutor, "keyring">;
+  readonly #deployments = new Map<string, DeploymentRow>();
+  readonly #modelNames = new Map<string, string>();
+  readonly #serving = new Map<string, EnvironmentRow[]>();
+  readonly #promotedInto = new Map<string, EnvironmentRow[]>();
+  readonly #replicaSets = new Map<string, ReplicaSetRow[]>();
+  /** by `${modelId}\0${name}` */
+  readonly #environments = new Map<string, EnvironmentRow>();
+  readonly #variables = new Map<string, StoredVariableRow[]>();
+  readonly #workspaceVariables = new Map<string, StoredWorkspaceVariableRow[]>();
+  readonly #workspaceEnvironments = new Map<string, WorkspaceEnvironmentRow>();
+  readonly #promotionSettings = new Map<string, PromotionSettingsRow>();
+
+  constructor(rows: ControlSnapshotRows, keys: Pick<SqlExecutor, "keyring">) {
+    this.#keys = keys;
+    this.deployments = rows.deployments;
+    for (const row of rows.deployments) this.#deployments.set(row.id, row);
+    for (const model of rows.models) this.#modelNames.set(model.id, model.name);
+    this.modelIds = new Set(this.#modelNames.keys());
+    const candidateOf = new Map(rows.promotionsInProgress.map((promotion) => [promotion.environment_id, promotion.deployment_id]));
+    // environments come production first, then by name: each list below keeps that order
+    for (const environment of rows.environments) {
+      this.#environments.set(environmentKey(environment.model_id, environment.name), environment);
+      if (environment.current_deployment_id !== null) append(this.#serving, environment.current_deployment_id, environment);
+      const candidate = candidateOf.get(environment.id);
+      if (candidate !== undefined) append(this.#promotedInto, candidate, environment);
+    }
+    for (const set of rows.replicaSets) append(this.#replicaSets, set.deployment_id, set);
+    for (const variable of rows.variables) append(this.#variables, variable.environment_id, variable);
+    for (const variable of rows.workspaceVariables) append(this.#workspaceVariables, variable.workspace_environment_id, variable);
+    for (const workspace of rows.workspaceEnvironments) this.#workspaceEnvironments.set(workspace.id, workspace);
+    for (const settings of rows.promotionSettings) this.#promotionSettings.set(settings.id, settings);
+  }
+
+  async deployment(deploymentId: string): Promise<DeploymentRow | undefined> {
+    return this.#deployments.get(deploymentId);
+  }
+
+  async modelName(modelId: string): Promise<string | undefined> {
+    return this.#modelNames.get(modelId);
+  }
+
+  async environmentsServing(deploymentId: string): Promise<EnvironmentRow[]> {
+    return [...(this.#serving.get(deploymentId) ?? [])];
+  }
+
+  async environmentsPromotedInto(deploymentId: string): Promise<EnvironmentRow[]> {
+    return [...(this.#promotedInto.get(deploymentId) ?? [])];
+  }
+
+  async replicaSetsOf(deploymentId: string): Promise<ReplicaSetRow[]> {
+    return [...(this.#replicaSets.get(deploymentId) ?? [])];
+  }
+
+  async environment(modelId: string, name: string): Promise<EnvironmentRow | undefined> {
+    return this.#environments.get(environmentKey(modelId, name));
+  }
+
+  async variablesOf(environment: EnvironmentRow): Promise<SetVariable[]> {
+    // decrypted when asked, as liveReads does: a secret this engine cannot decrypt fails only the sets that need it
+    const own = (this.#variables.get(environment.id) ?? []).map((row) => decryptedVariable(this.#keys, row));
+    if (environment.workspace_environment_id === null) return own;
+    const workspace = (this.#workspaceVariables.get(environment.workspace_environment_id) ?? []).map((row) => decryptedWorkspaceVariable(this.#keys, row));
+    return mergeEffectiveVariables(workspace, own);
+  }
+
+  async promotionSettingsOf(environment: EnvironmentRow): Promise<PromotionSettings> {
+    const workspace = promotionSettingsSource(environment) === "workspace" ? this.#workspaceEnvironments.get(environment.workspace_environment_id!) : undefined;
+    const row = workspace ?? environment;
+    return settingsFrom(row, row.promotion_settings_id === null ? undefined : this.#promotionSettings.get(row.promotion_settings_id));
+  }
+}
+
+function environmentKey(modelId: string, name: string): string {
+  return `${modelId}\0${name}`;
+}
+
+function append<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
