@@ -218,10 +218,16 @@ export class DeploymentController {
   async leadershipChanged(leading: boolean): Promise<void> {
     this.#runtime.setWriter(leading);
     if (!leading) return;
-    // What the previous leader wrote since this engine last wrote is unknown: write again what differs.
-    for (const set of this.#sets.values()) set.persisted = undefined;
+    // What the previous leader wrote since this engine last wrote is unknown: write again what
+    // differs. The resync compares every set's count with its stored row and every deployment's
+    // observation with its row as the snapshot read it (recorded reset: each one is checked), and
+    // writes only those that differ; re-reading each deployment's row after it was ~1 statement a
+    // deployment at every takeover.
+    for (const set of this.#sets.values()) {
+      set.persisted = undefined;
+      set.recorded = undefined;
+    }
     await this.resync();
-    for (const deploymentId of this.#setsOf.keys()) this.#recordObservation(deploymentId);
   }
 
   /** A model changed: its environments' routes, or everything gone when deleted. `deploymentsSynced`:

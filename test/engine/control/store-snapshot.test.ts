@@ -201,7 +201,8 @@ describe("deployment controller: a resync from one snapshot", () => {
 
       // Followers run the counts the leader stored: the same from a snapshot as one by one. A
       // follower writes nothing: its resync is the snapshot and the routes, not ~9 statements a deployment.
-      const snapshotFollower = engineOn(storeA, FOLLOWING);
+      let takenOver = false;
+      const snapshotFollower = engineOn(storeA, { isLeader: () => takenOver, fence: () => undefined });
       const oneByOneFollower = engineOn(storeA, FOLLOWING);
       counting.reset();
       await snapshotFollower.controller.resync();
@@ -215,7 +216,14 @@ describe("deployment controller: a resync from one snapshot", () => {
       const followerState = convergedState(snapshotFollower);
       expect(followerState).toEqual(convergedState(oneByOneFollower));
       expect(followerState.sets).toEqual(leaderState.sets);
+
+      // The follower takes the lead over a store that says what it runs: it checks every set's
+      // count and every deployment's observation against the snapshot and writes nothing.
+      takenOver = true;
+      counting.reset();
+      await snapshotFollower.controller.leadershipChanged(true);
       await closeEngine(snapshotFollower);
+      expect(counting.counts().queries, JSON.stringify([...counting.counts().byShape])).toBeLessThanOrEqual(RESYNC_STATEMENTS_MAX);
       await closeEngine(oneByOneFollower);
     } finally {
       await storeA.close();
