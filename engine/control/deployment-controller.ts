@@ -23,6 +23,7 @@ import { findEnvironmentRoute, findInProgressPromotion, listEnvironmentRoutes, t
 import type { Sql } from "../store/sql.js";
 import { deleteReplicaSet, writeReplicaSet, type ReplicaSetRole, type ReplicaSetRow } from "../store/replica-sets.js";
 import type { ClusterChange } from "./change-feed.js";
+import { ConcurrencyLimit } from "./concurrency-limit.js";
 import type { Leadership } from "./control-lease.js";
 import { liveReads, type ControllerReads } from "./store-reads.js";
 import { loadStoreSnapshot } from "./store-snapshot.js";
@@ -53,6 +54,13 @@ export interface DeploymentControllerOptions {
  * in sequence): 4 ms keeps that within the API's 20-ms p99 target; a yield costs microseconds.
  */
 const RESYNC_SLICE_MS = 4;
+
+/**
+ * The controller's background writes (counts, observations) at once, at most: of PostgreSQL's pool
+ * of 10 connections, the API and the reconciler keep the others; on PGlite, API statements get
+ * their turn between them.
+ */
+const BACKGROUND_WRITES = 4;
 
 /** How a sync reads the store, and when it records what the runtime observes. */
 interface SyncReads {
@@ -114,6 +122,7 @@ export class DeploymentController {
   readonly #statusWrites = new Map<string, Promise<void>>();
   /** writes of replica_sets rows, one at a time per set, in order */
   readonly #rowWrites = new Map<ReplicaSetId, Promise<void>>();
+  readonly #backgroundWrites = new ConcurrencyLimit(BACKGROUND_WRITES);
   readonly #leadership: Leadership;
   readonly #publish: (change: ClusterChange) => void;
   readonly #log: (line: string) => void;
@@ -594,7 +603,7 @@ export class DeploymentController {
   /** Row writes of one set run one at a time, in order (a later count never lands before an earlier one). */
   #writeRow(setId: ReplicaSetId, write: () => Promise<void>, failed?: () => void): void {
     const previous = this.#rowWrites.get(setId) ?? Promise.resolve();
-    const next = previous.then(write).catch((error: unknown) => {
+    const next = previous.then(() => this.#backgroundWrites.run(write)).catch((error: unknown) => {
       failed?.();
       this.#log(`replica set ${setId}: could not store its count (the next change or resync stores it): ${(error as Error).message}`);
     });
@@ -688,7 +697,7 @@ export class DeploymentController {
     // One writer of the deployment rows' observations: the leader (followers would write their own view).
     if (this.#closed || !this.#leadership.isLeader()) return;
     const previous = this.#statusWrites.get(deploymentId) ?? Promise.resolve();
-    const next = previous.then(() => this.#writeObservation(deploymentId)).catch(() => undefined);
+    const next = previous.then(() => this.#backgroundWrites.run(() => this.#writeObservation(deploymentId))).catch(() => undefined);
     this.#statusWrites.set(deploymentId, next);
     void next.finally(() => {
       if (this.#statusWrites.get(deploymentId) === next) this.#statusWrites.delete(deploymentId);
