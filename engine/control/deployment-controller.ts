@@ -120,6 +120,8 @@ export class DeploymentController {
   /** Deployments that had a ready replica since their last (re)start: tells UNHEALTHY from FAILED. */
   readonly #everReady = new Set<string>();
   readonly #statusWrites = new Map<string, Promise<void>>();
+  /** deployments whose next observation write is queued and has not started (it will read the runtime) */
+  readonly #observationsQueued = new Set<string>();
   /** writes of replica_sets rows, one at a time per set, in order */
   readonly #rowWrites = new Map<ReplicaSetId, Promise<void>>();
   readonly #backgroundWrites = new ConcurrencyLimit(BACKGROUND_WRITES);
@@ -696,8 +698,19 @@ export class DeploymentController {
   #recordObservation(deploymentId: string): void {
     // One writer of the deployment rows' observations: the leader (followers would write their own view).
     if (this.#closed || !this.#leadership.isLeader()) return;
+    // A write still waiting to start reads the runtime when it starts: it records this change too.
+    // Replicas of a set tend to turn ready together; each change used to queue its own read of the row.
+    if (this.#observationsQueued.has(deploymentId)) return;
+    this.#observationsQueued.add(deploymentId);
     const previous = this.#statusWrites.get(deploymentId) ?? Promise.resolve();
-    const next = previous.then(() => this.#backgroundWrites.run(() => this.#writeObservation(deploymentId))).catch(() => undefined);
+    const next = previous
+      .then(() =>
+        this.#backgroundWrites.run(() => {
+          this.#observationsQueued.delete(deploymentId);
+          return this.#writeObservation(deploymentId);
+        }),
+      )
+      .catch(() => undefined);
     this.#statusWrites.set(deploymentId, next);
     void next.finally(() => {
       if (this.#statusWrites.get(deploymentId) === next) this.#statusWrites.delete(deploymentId);
