@@ -40,6 +40,10 @@ export class RecordingRuntime implements Runtime {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
+  /** Tell the listeners a set changed (as a runtime does when a replica turns ready). */
+  changed(replicaSetId: string): void {
+    for (const listener of this.#listeners) listener(replicaSetId);
+  }
   setWriter(): void {}
   async list(): Promise<ExistingReplicaSet[]> {
     return [];

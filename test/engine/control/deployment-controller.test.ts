@@ -16,7 +16,7 @@ import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { openStore } from "../../../engine/store/open-store.js";
 import { findPromotion } from "../../../engine/store/promotions.js";
-import type { Sql } from "../../../engine/store/sql.js";
+import type { Sql, SqlParam } from "../../../engine/store/sql.js";
 import { waitFor } from "../../../testing/index.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
 import { RecordingRuntime } from "../../support/recording-runtime.js";
@@ -131,6 +131,49 @@ describe("deployment controller: the follower's resync", () => {
         engine.autoscaler.close();
         await engine.controller.close();
       }
+    }
+  });
+});
+
+describe("deployment controller: the deployment row's observation", () => {
+  it("a burst of replica changes is one read of the row, which ends saying the last of them", async () => {
+    const statements: string[] = [];
+    const counted: Sql = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === "query") {
+          return (text: string, params?: readonly SqlParam[]) => {
+            statements.push(text.replace(/\s+/g, " ").trim());
+            return target.query(text, params);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const leader = engineOn(counted);
+    const service = new ControlPlane({ sql: store });
+    try {
+      const model = await service.createModel({ name: "burst" });
+      const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
+      await leader.controller.syncDeployment(v1.id);
+      const own = replicaSetId(v1.id, null);
+      leader.controller.setReplicas(own, 3);
+      const row = async () => (await store.query<{ replicas_desired: number; replicas_ready: number }>("SELECT replicas_desired, replicas_ready FROM deployments WHERE id = $1", [v1.id]))[0];
+      await waitFor(async () => (await row())?.replicas_desired === 3, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 3 desired" });
+
+      // three replicas turn ready in one turn of the event loop, as a set's replicas often do
+      const from = statements.length;
+      for (const ready of [1, 2, 3]) {
+        leader.runtime.ready.set(own, ready);
+        leader.runtime.changed(own);
+      }
+      await waitFor(async () => (await row())?.replicas_ready === 3, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 3 ready" });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // (the write itself, ACTIVE now, goes with its audit entry in a transaction: not counted here)
+      expect(statements.slice(from).filter((text) => text.startsWith("SELECT * FROM deployments WHERE id"))).toHaveLength(1);
+    } finally {
+      leader.autoscaler.close();
+      await leader.controller.close();
     }
   });
 });
