@@ -19,6 +19,9 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** how long idempotent calls keep retrying a down or restarting engine, default 15 s */
   retryBudgetMs?: number;
+  /** an undici dispatcher of the caller's (a Pool or Agent: its own connections, limits, TLS); default
+   * one pool of 16 connections per engine URL, shared by every client of this process */
+  dispatcher?: Dispatcher;
 }
 
 /** Path parameters as a caller passes them (all strings). */
@@ -95,7 +98,7 @@ export class ModelplaneClient {
     this.#apiKey = options.apiKey ?? process.env.MODELPLANE_API_KEY;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#retryBudgetMs = options.retryBudgetMs ?? 15_000;
-    this.#pool = poolFor(this.endpoint);
+    this.#pool = options.dispatcher ?? poolFor(this.endpoint);
   }
 
   /** The Authorization header value this client sends (undefined without a key), for a predict

@@ -49,6 +49,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { Pool } from "undici";
 import { closeAllClients, ModelplaneClient, type RouteName } from "../../sdk/index.js";
 import { startTestPostgres, type TestPostgres } from "../../test/support/postgres.js";
 import type { PromotionEnded } from "./promotion-watch.js";
@@ -67,6 +68,8 @@ const READY_MS = Number(process.env["BENCH_READY_MS"] ?? "200");
 const REPLICAS = Number(process.env["BENCH_REPLICAS"] ?? "3");
 const STABILIZATION_S = Number(process.env["BENCH_STABILIZATION_S"] ?? "5");
 const SETUP_CONCURRENCY = Number(process.env["BENCH_SETUP_CONCURRENCY"] ?? "16");
+/** connections of the API load (open loop: enough that the client never makes a request wait) */
+const API_CONNECTIONS = Number(process.env["BENCH_API_CONNECTIONS"] ?? "256");
 const CPU_PROF_DIR = process.env["BENCH_CPU_PROF"];
 const ENGINE_NODE_FLAGS = (process.env["BENCH_ENGINE_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
 /** One replica per step: 33 % of 3 → 1 (the planner rounds up, at least 1; the API allows up to 50 %). */
@@ -509,6 +512,7 @@ async function runStore(store: string): Promise<StoreRun> {
   const dataDir = mkdtempSync(join(tmpdir(), "modelplane-bench-scale-"));
   let postgres: TestPostgres | undefined;
   let engine: EngineProcess | undefined;
+  let apiConnections: Pool | undefined;
   try {
     let databaseUrl: string | undefined;
     if (store === "postgres") {
@@ -521,6 +525,11 @@ async function runStore(store: string): Promise<StoreRun> {
     const { ready } = started;
     log(`${store}: engine at ${ready.url} (started in ${ready.startMs.toFixed(0)} ms, RSS ${mib(ready.rssBytes)})`);
     const client = new ModelplaneClient({ endpoint: ready.url, apiKey, timeoutMs: 120_000 });
+    // The API load's own connections: sharing the driver's (the client's default 16 per engine), its
+    // requests queued in the client behind promote calls, which wait for the engine to apply them,
+    // and that wait was counted as the API's latency.
+    apiConnections = new Pool(ready.url, { connections: API_CONNECTIONS, keepAliveTimeout: 10_000 });
+    const apiClient = new ModelplaneClient({ endpoint: ready.url, apiKey, timeoutMs: 120_000, dispatcher: apiConnections });
     const world: World = { models: [], environments: [], recentPromotions: [] };
     const driver = new PromotionDriver(client, world);
     engine.onEnded = (promotion) => driver.ended(promotion);
@@ -544,7 +553,7 @@ async function runStore(store: string): Promise<StoreRun> {
       await sleep(IDLE_S * 1000);
       return undefined;
     });
-    const apiAlone = await measure(`${RATE} API req/s alone`, () => apiLoad(client, world, RATE, API_ALONE_S));
+    const apiAlone = await measure(`${RATE} API req/s alone`, () => apiLoad(apiClient, world, RATE, API_ALONE_S));
 
     driver.promoteLatencies.length = 0;
     driver.durations.length = 0;
@@ -555,12 +564,13 @@ async function runStore(store: string): Promise<StoreRun> {
       await sleep(QUIET_S * 1000);
       return undefined;
     });
-    const both = await measure(`${PROMOTIONS} promotions + ${RATE} API req/s`, () => apiLoad(client, world, RATE, LOADED_S));
+    const both = await measure(`${PROMOTIONS} promotions + ${RATE} API req/s`, () => apiLoad(apiClient, world, RATE, LOADED_S));
     await promotions.stop();
     return { store, ready, setup, afterSetup, setupLoad, idle, apiAlone, promotionsAlone, both, driver };
   } finally {
     await engine?.stop();
     await closeAllClients();
+    await apiConnections?.close();
     await postgres?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -5,6 +5,7 @@
  */
 import { createServer as createTcpServer, type AddressInfo, type Server } from "node:net";
 import { resolve } from "node:path";
+import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AuthError,
@@ -77,6 +78,25 @@ describe("typed errors", () => {
     expect(duplicate).toBeInstanceOf(ConflictError);
     expect(duplicate).toMatchObject({ code: "CONFLICT", status: 409 });
     await expect(engine.client.call("pausePromotion", { params: { model_id: model.id, env_name: "production" } })).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it("sends through a dispatcher of the caller's when given one", async () => {
+    class CountingPool extends Pool {
+      dispatched = 0;
+      override dispatch(...args: Parameters<Pool["dispatch"]>): boolean {
+        this.dispatched++;
+        return super.dispatch(...args);
+      }
+    }
+    const own = new CountingPool(engine.url, { connections: 2 });
+    try {
+      const client = new ModelplaneClient({ endpoint: engine.url, apiKey: API_KEY, dispatcher: own });
+      await client.call("createModel", { body: { name: "own-connections" } });
+      expect((await client.call("listModels", {})).models.map((model) => model.name)).toContain("own-connections");
+      expect(own.dispatched).toBe(2);
+    } finally {
+      await own.close();
+    }
   });
 
   it("nothing listening → EngineUnavailableError once the retry budget is spent, for any route", async () => {
