@@ -10,13 +10,12 @@
  *
  *   npx tsc -p bench/shadow/tsconfig.json && nice -n 10 node dist/bench/shadow/copy-cpu.js
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { fixedRateLatencies } from "../support/fixed-rate.js";
+import { freePort, median, replica, REQUEST_BODY, startNode, waitFor200 } from "./bench-processes.js";
 
 const rounds = Number(process.env["BENCH_ROUNDS"] ?? "4");
 const rate = Number(process.env["BENCH_RATE"] ?? "300");
@@ -27,71 +26,12 @@ const profileDir = process.env["BENCH_CPU_PROF"];
  * the same rounds, so both builds share the machine's load */
 const routerB = process.env["BENCH_ROUTER_B"];
 const ROUTER = join(dirname(fileURLToPath(import.meta.url)), "shadow-router.js");
-const REQUEST_BODY = JSON.stringify({ text: "what a great movie, I love it" });
-
-const REPLICA_SCRIPT = `
-const http = require("node:http");
-const body = JSON.stringify({ label: "positive", score: 0.9 });
-const delay = Number(process.env.DELAY_MS);
-const server = http.createServer((req, res) => {
-  req.resume();
-  req.on("end", () => setTimeout(() => {
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-    res.end(body);
-  }, delay));
-});
-server.keepAliveTimeout = 30000;
-server.listen(Number(process.env.PORT), "127.0.0.1");
-`;
-
-const children: ChildProcess[] = [];
-process.on("exit", () => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-});
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitFor200(url: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const response = await fetch(url, { method: "POST", body: REQUEST_BODY, headers: { "content-type": "application/json" } });
-      await response.arrayBuffer();
-      if (response.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within 10 s`);
-    await sleep(50);
-  }
-}
-
-function start(args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
-  children.push(child);
-  return child;
-}
-
-async function replica(delayMs: number): Promise<string> {
-  const port = await freePort();
-  start(["-e", REPLICA_SCRIPT], { PORT: String(port), DELAY_MS: String(delayMs) });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor200(`${url}/predict`);
-  return url;
-}
 
 /** The router's CPU µs per request over the measured run, and the copies compared. */
 async function measure(shadow: boolean, primaryUrl: string, shadowUrl: string, script = ROUTER): Promise<{ cpuPerRequest: number; compared: number }> {
   const port = await freePort();
   const profile = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, shadow ? "on" : "off")}`];
-  const router = start([...profile, script], {
+  const router = startNode([...profile, script], {
     PORT: String(port),
     PRIMARY_URL: primaryUrl,
     SHADOW_MODE: shadow ? "on" : "off",
@@ -113,12 +53,6 @@ async function measure(shadow: boolean, primaryUrl: string, shadowUrl: string, s
     router.kill("SIGTERM"); // process.exit: --cpu-prof writes its profile
     await exited;
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const primaryUrl = await replica(primaryMs);

@@ -26,37 +26,16 @@
  * the back-off saves, in a run set against one without it). The defaults take ≈ 5 rounds × 4 variants × 13 s ≈ 4.5 min; a smoke
  * run: BENCH_ROUNDS=2 BENCH_RATE_S=4 BENCH_RATE=200.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { fixedRateLatencies } from "../support/fixed-rate.js";
+import { freePort, median, replica, REQUEST_BODY, startNode, stopChild, waitFor200 } from "./bench-processes.js";
 
 const rounds = Number(process.env["BENCH_ROUNDS"] ?? "5");
 const rate = Number(process.env["BENCH_RATE"] ?? "500");
 const rateSeconds = Number(process.env["BENCH_RATE_S"] ?? "10");
 const primaryMs = Number(process.env["PRIMARY_MS"] ?? "2");
-const REQUEST_BODY = JSON.stringify({ text: "what a great movie, I love it" });
-
-/** A replica answering after DELAY_MS; HANG=1: reads the request and never answers. */
-const REPLICA_SCRIPT = `
-const http = require("node:http");
-const body = JSON.stringify({ label: "positive", score: 0.9 });
-const delay = Number(process.env.DELAY_MS);
-const server = http.createServer((req, res) => {
-  req.resume();
-  req.on("end", () => {
-    if (process.env.HANG === "1") return;
-    setTimeout(() => {
-      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-      res.end(body);
-    }, delay);
-  });
-});
-server.keepAliveTimeout = 30000;
-server.listen(Number(process.env.PORT), "127.0.0.1");
-process.on("SIGTERM", () => process.exit(0));
-`;
 
 type Variant = "off" | "slow" | "refused" | "hung";
 const ALL_VARIANTS: readonly Variant[] = ["off", "slow", "refused", "hung"];
@@ -90,59 +69,9 @@ interface Measurement {
   cpuMicrosecondsPerRequest: number;
 }
 
-const children: ChildProcess[] = [];
-process.on("exit", () => {
-  for (const child of children) if (child.pid !== undefined) try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
-});
-
-function start(command: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"], detached: true });
-  children.push(child);
-  return child;
-}
-
-function stopChild(child: ChildProcess): void {
-  if (child.pid !== undefined) try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor200(url: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const response = await fetch(url, { method: "POST", body: REQUEST_BODY, headers: { "content-type": "application/json" } });
-      await response.arrayBuffer();
-      if (response.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within 10 s`);
-    await sleep(50);
-  }
-}
-
-async function replica(delayMs: number, hang = false): Promise<string> {
-  const port = await freePort();
-  start(process.execPath, ["-e", REPLICA_SCRIPT], { PORT: String(port), DELAY_MS: String(delayMs), HANG: hang ? "1" : "0" });
-  const url = `http://127.0.0.1:${port}`;
-  if (!hang) await waitFor200(`${url}/predict`);
-  else await sleep(300);
-  return url;
-}
-
 async function measure(variant: Variant, primaryUrl: string, shadows: Record<Exclude<Variant, "off">, string>): Promise<Measurement> {
   const port = await freePort();
-  const router = start(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "shadow-router.js")], {
+  const router = startNode([join(dirname(fileURLToPath(import.meta.url)), "shadow-router.js")], {
     PORT: String(port),
     PRIMARY_URL: primaryUrl,
     SHADOW_MODE: variant === "off" ? "off" : "on",
@@ -170,12 +99,6 @@ async function measure(variant: Variant, primaryUrl: string, shadows: Record<Exc
   } finally {
     stopChild(router);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** The variants in the order of round `round`: rotated by one each round. */

@@ -4,26 +4,18 @@
  * workspace environment reaches every model.
  */
 import { resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEngine, waitForPromotion, type TestEngine } from "../../testing/index.js";
-import { assertCliBuilt, runCli } from "./run-cli.js";
+import { describe, expect, it } from "vitest";
+import { waitForPromotion } from "../../testing/index.js";
+import { cliTestBed } from "./cli-test-bed.js";
 
 const v1Command = ["node", `${resolve(import.meta.dirname, "../../examples/models")}/sentiment-v1/server.js`];
 
-let engine: TestEngine;
-let connection: Record<string, string>;
-beforeAll(async () => {
-  assertCliBuilt();
-  engine = await startTestEngine({ runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 60_000 });
-  connection = { MODELPLANE_ENDPOINT: engine.url, MODELPLANE_API_KEY: engine.apiKey };
-});
-afterAll(async () => engine?.close());
-
-const modelplane = (...args: string[]) => runCli(args, connection);
+const bed = cliTestBed();
+const { modelplane } = bed;
 
 describe("workspace environments in the CLI", () => {
   it("show lists what serves the environment in every model; promote --skip-chain overrides the chain", async () => {
-    const { client } = engine;
+    const { client } = bed.engine;
     await client.createWorkspaceEnvironment({ name: "staging", description: "pre-production", variables: { LOG_LEVEL: "info" }, secrets: { TOKEN: "never-printed" } });
     await client.createWorkspaceEnvironment({ name: "production", requires: "staging", min_soak_seconds: 600 });
     const served = await client.call("createModel", { body: { name: "served" } });

@@ -5,28 +5,20 @@
  * so, while a plain predict stays on the current deployment.
  */
 import { resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestEngine, waitFor, waitForPromotion, type TestEngine } from "../../testing/index.js";
-import { assertCliBuilt, runCli } from "./run-cli.js";
+import { describe, expect, it } from "vitest";
+import { waitFor, waitForPromotion } from "../../testing/index.js";
+import { cliTestBed } from "./cli-test-bed.js";
 
 const models = resolve(import.meta.dirname, "../../examples/models");
 const command = (version: "v1" | "v2") => ["node", `${models}/sentiment-${version}/server.js`];
 
-let engine: TestEngine;
-let connection: Record<string, string>;
-beforeAll(async () => {
-  assertCliBuilt();
-  engine = await startTestEngine({ runtime: { startupTimeoutMs: 20_000, stopGracePeriodMs: 2_000 }, promotionReadyTimeoutMs: 60_000 });
-  connection = { MODELPLANE_ENDPOINT: engine.url, MODELPLANE_API_KEY: engine.apiKey };
-});
-afterAll(async () => engine?.close());
-
-const modelplane = (...args: string[]) => runCli(args, connection);
+const bed = cliTestBed();
+const { modelplane } = bed;
 const DATA = ["--data", JSON.stringify({ text: "a great and wonderful day" })];
 
 describe("shadow and header routing in the CLI", () => {
   it("environments get shows both; predict --candidate and --header reach the paused candidate and say so", async () => {
-    const { client } = engine;
+    const { client } = bed.engine;
     const model = await client.call("createModel", { body: { name: "cli-header-routing" } });
     const params = { model_id: model.id, env_name: "production" };
     const v1 = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: command("v1") } });
