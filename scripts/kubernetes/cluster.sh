@@ -68,13 +68,33 @@ start() { # name cmd...: starts a daemon in its own session, output to $L/name.l
   say "started $name (pid $!)"
 }
 
+# exit_status_of COMPONENT: how a daemon this shell started ended — "exit N", or the signal that killed
+# it (a daemon killed before it flushed its log leaves an empty log: the status is then all there is),
+# into EXIT_STATUS; not in a $(…) subshell, whose `wait` does not know this shell's children
+exit_status_of() {
+  local p status=0
+  EXIT_STATUS="status unknown"
+  p=$(pid_of "$D" "$1") || return 0
+  # still there and not a zombie: `wait` would block on a live daemon (alive() matched no command line)
+  if [ -r "/proc/$p/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null; then
+    EXIT_STATUS="pid $p still runs: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120)"
+    return 0
+  fi
+  wait "$p" 2>/dev/null || status=$?
+  if [ "$status" = 127 ]; then return 0; fi
+  if [ "$status" -gt 128 ]; then EXIT_STATUS="killed by signal $((status - 128)) ($(kill -l $((status - 128)) 2>/dev/null || echo '?'))"; else EXIT_STATUS="exit $status"; fi
+}
+
 # wait_for DESC TIMEOUT_S COMPONENT CMD...: polls CMD every 0.2 s; on timeout names the step, shows the
 # component's log tail and fails
 wait_for() {
   local desc=$1 timeout=$2 component=$3; shift 3
   local s=$(date +%s%N) end=$(( $(date +%s) + timeout ))
   until "$@" >/dev/null 2>&1; do
-    running "$D" "$component" || fail_step "waiting for $desc: $component exited (undo with: $0 down)" "$L/$component.log"
+    if ! running "$D" "$component"; then
+      exit_status_of "$component"
+      fail_step "waiting for $desc: $component exited, $EXIT_STATUS (undo with: $0 down)" "$L/$component.log"
+    fi
     [ "$(date +%s)" -lt "$end" ] || fail_step "waiting for $desc: not within ${timeout}s (undo with: $0 down)" "$L/$component.log"
     sleep 0.2
   done
