@@ -39,8 +39,10 @@ export interface WorkerError {
 }
 
 export interface PgliteWorkerData {
-  /** the PGlite data directory */
+  /** the PGlite data directory, created already (pglite-first-open.ts) */
   pgdata: string;
+  /** PostgreSQL settings after PGlite's defaults (`-c name=value` pairs) */
+  settings: readonly string[];
 }
 
 function parent(): MessagePort {
@@ -136,12 +138,9 @@ function handle(db: PGlite, message: ToWorker): void {
   }
 }
 
-const { pgdata } = workerData as PgliteWorkerData;
+const { pgdata, settings } = workerData as PgliteWorkerData;
 try {
-  // PostgreSQL's 128 MB of shared buffers is most of PGlite's memory, and is touched at start;
-  // 32 MB holds a large installation's hot rows (1,000 models, 10,000 deployments: bench/scale)
-  // and saved ~120 MiB of RSS here. Evicted pages are read back through the OS's page cache.
-  const db = await PGlite.create(pgdata, { startParams: [...PGlite.defaultStartParams, "-c", "shared_buffers=32MB"] });
+  const db = await PGlite.create(pgdata, { startParams: [...PGlite.defaultStartParams, ...settings] });
   port.on("message", (message: ToWorker) => handle(db, message));
   port.postMessage({ kind: "ready" } satisfies FromWorker);
 } catch (error) {
