@@ -9,7 +9,7 @@
  * stripping when the engine runs from source (tests): erasable syntax only, no local imports
  * except types.
  */
-import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { PGlite, parse, protocol } from "@electric-sql/pglite";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 
 /** Statement parameters and result values cross threads by structured clone (Dates stay Dates). */
@@ -59,23 +59,167 @@ function workerError(error: unknown): WorkerError {
   return { message: error instanceof Error ? error.message : String(error), fields };
 }
 
-/** Thrown inside PGlite's transaction callback to roll it back. */
-const ROLLBACK = Symbol("rollback");
+/**
+ * PGlite has one session. `db.query` would hold it for each statement and `db.transaction` for a
+ * whole transaction; the statements here bypass those (see runStatement), so this lock does it:
+ * a statement outside a transaction waits for it, a transaction holds it from BEGIN to its end.
+ */
+class SessionLock {
+  #held = false;
+  readonly #waiting: (() => void)[] = [];
 
-interface OpenTransaction {
-  tx: Transaction;
-  finish(commit: boolean): void;
-  ended: Promise<void>;
+  async acquire(): Promise<void> {
+    if (!this.#held) {
+      this.#held = true;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#held = false;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await work();
+    } finally {
+      this.release();
+    }
+  }
 }
 
-const transactions = new Map<number, OpenTransaction>();
+const session = new SessionLock();
+/** open transactions (at most one holds the session; numbers outlive them in late messages) */
+const transactions = new Set<number>();
 let transactionCount = 0;
 
-function target(db: PGlite, transaction: number | undefined): PGlite | Transaction {
-  if (transaction === undefined) return db;
-  const open = transactions.get(transaction);
-  if (!open) throw new Error(`transaction ${transaction} is not open`);
-  return open.tx;
+/**
+ * Prepared statements by SQL text. The engine runs a few hundred distinct statements many
+ * thousand times each: parsed and planned once (PostgreSQL re-plans them itself after a schema
+ * change), then each run is Bind/Execute only.
+ */
+const prepared = new Map<string, string>();
+let preparedCount = 0;
+/** Statements built from parts (an UPDATE of the columns given) could add up: the oldest go past this many. */
+const PREPARED_MAX = 1_000;
+
+function concatenated(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Parameters in text format, typed by the server from the statement (as `db.query` has it do). */
+function textParam(value: Param): string | null {
+  if (value === null) return null;
+  return value instanceof Date ? value.toISOString() : String(value);
+}
+
+/**
+ * One statement as one message to PGlite: [Parse,] Bind, Describe, Execute, Sync. `db.query` sends
+ * each of Parse, Describe, Bind, Describe, Execute and Sync to the WebAssembly backend separately
+ * and re-parses the statement every time; this is one call into it, 2–3× fewer microseconds per
+ * primary-key read here (the embedded store's statements are the engine's limit under load:
+ * bench/scale). Rows are parsed with PGlite's own type parsers; errors are its DatabaseError
+ * (SQLSTATE code, constraint, …), thrown by execProtocol.
+ */
+async function runStatement(db: PGlite, text: string, params: readonly Param[], inTransaction: boolean): Promise<unknown[]> {
+  try {
+    return await runPrepared(db, text, params);
+  } catch (error) {
+    // A prepared `SELECT *` whose table gained a column since: PostgreSQL refuses to re-plan it
+    // ("cached plan must not change result type"). Parsed again it answers; outside a transaction
+    // at once, inside one the next time (the failure aborted the transaction).
+    if (!(typeof error === "object" && error !== null && "code" in error && error.code === "0A000" && prepared.has(text))) throw error;
+    prepared.delete(text);
+    if (inTransaction) throw error;
+    return runPrepared(db, text, params);
+  }
+}
+
+async function runPrepared(db: PGlite, text: string, params: readonly Param[]): Promise<unknown[]> {
+  const { serialize } = protocol;
+  const known = prepared.get(text);
+  const name = known ?? `s${++preparedCount}`;
+  const evicted: string[] = [];
+  if (known === undefined) {
+    for (const [oldest, oldName] of prepared) {
+      if (prepared.size < PREPARED_MAX) break;
+      prepared.delete(oldest);
+      evicted.push(oldName);
+    }
+  }
+  const message = concatenated([
+    ...evicted.map((oldName) => serialize.close({ type: "S", name: oldName })),
+    ...(known === undefined ? [serialize.parse({ name, text })] : []),
+    serialize.bind({ statement: name, values: params.map(textParam) }),
+    serialize.describe({ type: "P" }),
+    serialize.execute({}),
+    serialize.sync(),
+  ]);
+  // NodeFS writes through: there is nothing to sync to the file system after a statement
+  const { messages } = await db.execProtocol(message, { syncToFs: false });
+  // Only a Parse that succeeded is remembered: after a failed batch a new name is parsed next time
+  // (one prepared before a later step failed is left unused). Each use moves it away from eviction.
+  prepared.delete(text);
+  prepared.set(text, name);
+  return parse.parseResults(messages, db.parsers)[0]?.rows ?? [];
+}
+
+function checkOpen(transaction: number | undefined): void {
+  if (transaction !== undefined && !transactions.has(transaction)) throw new Error(`transaction ${transaction} is not open`);
+}
+
+/** A statement: in its transaction (which holds the session), or alone once the session is free. */
+function statement<T>(transaction: number | undefined, work: () => Promise<T>): Promise<T> {
+  if (transaction !== undefined) {
+    checkOpen(transaction);
+    return work();
+  }
+  return session.run(work);
+}
+
+/** A statement without parameters by the simple protocol; returns its command tag ("COMMIT", "ROLLBACK", …). */
+async function command(db: PGlite, text: string): Promise<string | undefined> {
+  const { messages } = await db.execProtocol(protocol.serialize.query(text), { syncToFs: false });
+  const completed = messages.find((message): message is typeof message & { text: string } => message.name === "commandComplete" && "text" in message);
+  return completed?.text;
+}
+
+/** Begin a transaction: resolves with its number once it holds the session; `end` decides it. */
+async function begin(db: PGlite): Promise<number> {
+  await session.acquire();
+  try {
+    await command(db, "BEGIN");
+  } catch (error) {
+    session.release();
+    throw error;
+  }
+  const number = ++transactionCount;
+  transactions.add(number);
+  return number;
+}
+
+async function end(db: PGlite, transaction: number, commit: boolean): Promise<void> {
+  checkOpen(transaction);
+  transactions.delete(transaction);
+  try {
+    const tag = await command(db, commit ? "COMMIT" : "ROLLBACK");
+    // COMMIT of a transaction that a failed statement aborted rolls it back: not a commit
+    if (commit && tag === "ROLLBACK") throw new Error("the transaction was rolled back: a statement in it failed");
+  } finally {
+    // whatever happened, the session must not stay inside this transaction
+    if (db.isInTransaction()) await command(db, "ROLLBACK").catch(() => undefined);
+    session.release();
+  }
 }
 
 function answer(id: number, work: () => Promise<unknown>): Promise<void> {
@@ -85,52 +229,30 @@ function answer(id: number, work: () => Promise<unknown>): Promise<void> {
   );
 }
 
-/** Begin a transaction: resolves with its number once it holds the session; `end` decides it. */
-function begin(db: PGlite): Promise<number> {
-  const number = ++transactionCount;
-  return new Promise<number>((started, failed) => {
-    let finish: (commit: boolean) => void = () => undefined;
-    const decided = new Promise<boolean>((resolve) => (finish = resolve));
-    const ended = db
-      .transaction(async (tx) => {
-        transactions.set(number, { tx, finish, ended });
-        started(number);
-        if (!(await decided)) throw ROLLBACK;
-      })
-      .catch((error: unknown) => {
-        if (error !== ROLLBACK) throw error;
-      })
-      .finally(() => transactions.delete(number));
-    // a transaction that never started (its BEGIN failed) fails the begin
-    ended.catch(failed);
-  });
-}
-
 function handle(db: PGlite, message: ToWorker): void {
   switch (message.kind) {
     case "query":
-      void answer(message.id, async () => (await target(db, message.transaction).query(message.text, [...message.params])).rows);
+      void answer(message.id, () => statement(message.transaction, () => runStatement(db, message.text, message.params, message.transaction !== undefined)));
       return;
     case "exec":
-      void answer(message.id, async () => {
-        await target(db, message.transaction).exec(message.script);
-      });
+      void answer(message.id, () =>
+        statement(message.transaction, async () => {
+          await db.exec(message.script);
+        }),
+      );
       return;
     case "begin":
       void answer(message.id, () => begin(db));
       return;
     case "end":
-      void answer(message.id, async () => {
-        const open = transactions.get(message.transaction);
-        if (!open) throw new Error(`transaction ${message.transaction} is not open`);
-        open.finish(message.commit);
-        await open.ended;
-      });
+      void answer(message.id, () => end(db, message.transaction, message.commit));
       return;
     case "listen":
-      void answer(message.id, async () => {
-        await db.listen(message.channel, (payload) => port.postMessage({ kind: "notification", channel: message.channel, payload } satisfies FromWorker));
-      });
+      void answer(message.id, () =>
+        session.run(async () => {
+          await db.listen(message.channel, (payload) => port.postMessage({ kind: "notification", channel: message.channel, payload } satisfies FromWorker));
+        }),
+      );
       return;
     case "close":
       void answer(message.id, () => db.close()).then(() => port.close());
