@@ -106,9 +106,13 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     sql,
     onChange: (change) => {
       recordChange(change);
+      promotionRowsMayHaveChanged(change);
       enqueue(`change ${change.type} from another engine`, () => onChange(change));
     },
-    onGap: () => enqueue("resync after lost notifications", () => deployments.resync()),
+    onGap: () => {
+      reconciler.allRowsMayHaveChanged();
+      enqueue("resync after lost notifications", () => deployments.resync());
+    },
     ...(options.log ? { log: options.log } : {}),
   });
   // Each router counts only its own requests: with several engines on PostgreSQL the followers
@@ -178,6 +182,17 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     ...(options.promotionReadyTimeoutMs !== undefined ? { readyTimeoutMs: options.promotionReadyTimeoutMs } : {}),
   });
 
+  /**
+   * The reconciler plans passes from the promotion rows it last read or wrote (reconciler.ts,
+   * keptRowUsable): a committed change that may have written one is told to it at once, not in the
+   * event queue's turn, so that no pass after the change's answer plans from the row before it.
+   */
+  const promotionRowsMayHaveChanged = (change: ClusterChange): void => {
+    if (change.type === "promotion.changed") reconciler.rowMayHaveChanged(change.promotionId);
+    // a model's deletion cancels its in-progress promotions (store/models.ts)
+    if (change.type === "model.deleted") reconciler.modelRowsMayHaveChanged(change.modelId);
+  };
+
   const onChange = async (change: ClusterChange): Promise<void> => {
     switch (change.type) {
       case "model.created":
@@ -200,6 +215,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
   };
   // the change's answer waits for its handling here (service/context.ts: read your writes)
   const unsubscribe = events.onChange((event) => {
+    promotionRowsMayHaveChanged(event);
     feed.publish(event);
     return enqueue(`event ${event.type}`, () => onChange(event));
   });

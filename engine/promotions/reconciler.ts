@@ -1,10 +1,12 @@
 /**
- * Drives every in-progress promotion. One pass per promotion: re-read the persisted row, observe
+ * Drives every in-progress promotion. One pass per promotion: take the persisted row, observe
  * both deployments through the runtime, ask the pure planner for the next state, persist it
  * (compare-and-set on the row's version) *before* acting on it, then apply its desired replica
  * counts and traffic split. Passes run on the planner's `wakeAt`, on runtime change events and on
  * API actions; a pass with nothing changed writes nothing and re-applies the same (idempotent)
- * desired state, so after a crash the first pass resumes exactly where the row says.
+ * desired state, so after a crash the first pass resumes exactly where the row says. A pass woken
+ * by its timer or by the runtime plans from the row as this engine last read or wrote it (see
+ * `keptRowUsable`); one woken by anything that can change the row reads it again.
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
@@ -44,6 +46,9 @@ export interface PromotionReconcilerOptions {
   leaseTtlMs?: number;
   /** safety net: a pass at least this often even without events (default 1 s) */
   maxIdleMs?: number;
+  /** the longest a pass plans from the row as this engine last read or wrote it, without reading it
+   * again (default 10 s; see keptRowUsable) */
+  rowTrustMs?: number;
   /**
    * On PostgreSQL, how often to look for in-progress promotions this engine has not heard of
    * (default 2 s): a promotion started through another engine, or one whose driver died, raises
@@ -62,6 +67,49 @@ interface Scheduled {
   again: boolean;
   /** `performance.now()` when the next pass is due (metrics: how late it starts) */
   dueAt: number;
+  /** the row as this engine's last pass of it read or wrote it (undefined: the next pass reads it) */
+  kept: KeptRow | undefined;
+  /** woken by something that may have changed the row (an API action, another engine): the next pass reads it */
+  reread: boolean;
+}
+
+/** A promotion row as this engine last read or wrote it. */
+export interface KeptRow {
+  row: PromotionRow;
+  /** this engine's clock when it was read or written */
+  at: number;
+  /** the promotion's lease epoch this engine held then (PostgreSQL; undefined on PGlite) */
+  leaseEpoch: number | undefined;
+}
+
+/** What a pass ends with: when to come back (null: the promotion is over here), and the row to plan the next pass from. */
+interface PassResult {
+  wakeAt: number | null;
+  kept: KeptRow | undefined;
+}
+
+/**
+ * Whether a pass may plan from the row this engine kept instead of reading it again: one statement
+ * a pass was ~9 a rolling step in bench/scale (a pass at every runtime change of either set and at
+ * least every second of a 5-s stabilization), the most frequent of the control loop's statements.
+ *
+ * Why the kept row is the stored one. Every write of a promotion row is a compare-and-set on its
+ * version (store/promotions.ts), made by (1) this reconciler, which keeps the row its write
+ * returned; (2) the API's actions and starts (service/promotions.ts), which emit
+ * `promotion.changed` after their commit — told to the reconciler at once (`rowMayHaveChanged`,
+ * not behind the event queue), here or through the change feed from another engine (whose lost
+ * notifications are told too: `allRowsMayHaveChanged`); (3) a model's deletion, which cancels its
+ * promotions (`model.deleted`: `modelRowsMayHaveChanged`); (4) another engine's reconciler, only
+ * with the promotion's lease — a pass that renews the lease and finds another epoch than its kept
+ * row's reads the row again, and the scan (PostgreSQL, every 2 s) compares every kept row's version
+ * with the store's. What a stale copy could still do, and for how long:
+ * - a pass that writes: its compare-and-set on the old version fails, and it reads the row again;
+ * - a pass that writes nothing re-applies the replica counts and traffic split this engine last
+ *   applied (idempotent): an action it has not heard of yet takes effect on the next pass that
+ *   reads, at most `trustMs` (10 s) later should every signal above have been missed.
+ */
+export function keptRowUsable(kept: KeptRow | undefined, reread: boolean, now: number, trustMs: number): kept is KeptRow {
+  return kept !== undefined && !reread && now - kept.at < trustMs;
 }
 
 function replicaObservation(observation: ReplicaSetObservation) {
@@ -98,6 +146,8 @@ export class PromotionReconciler {
   /** promotion lease name → when (this engine's clock) it is renewed next: at a third of its
    * time-to-live, not on every pass (2 statements a pass, a pass a second: 21 a step in bench/scale) */
   readonly #leaseRenewals = new Map<string, number>();
+  /** promotion lease name → the epoch this engine holds it at (another epoch: someone else held it meanwhile) */
+  readonly #leaseEpochs = new Map<string, number>();
   readonly #unsubscribe: () => void;
   #scanTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -105,8 +155,9 @@ export class PromotionReconciler {
   constructor(options: PromotionReconcilerOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
+    // A runtime change cannot change the row: those passes plan from the kept one.
     this.#unsubscribe = options.runtime.onChange((setId) => {
-      for (const promotionId of this.#bySet.get(setId) ?? []) this.wake(promotionId);
+      for (const promotionId of this.#bySet.get(setId) ?? []) this.#schedule(promotionId);
     });
   }
 
@@ -116,9 +167,22 @@ export class PromotionReconciler {
     if (this.#options.sql.kind === "postgres") this.#scheduleScan();
   }
 
-  /** Wake every in-progress promotion not already scheduled here (a lease decides who drives it). */
+  /**
+   * Wake every in-progress promotion not already scheduled here (a lease decides who drives it), and
+   * have those whose kept row is not the stored one any more (a change whose notification this
+   * engine missed) read it at their next pass.
+   */
   async #scan(): Promise<void> {
-    for (const row of await listInProgressPromotions(this.#options.sql)) if (!this.#scheduled.has(row.id)) this.wake(row.id);
+    const limit = 1000;
+    const rows = await listInProgressPromotions(this.#options.sql, { limit });
+    const stored = new Map(rows.map((row) => [row.id, row.version]));
+    for (const row of rows) if (!this.#scheduled.has(row.id)) this.wake(row.id);
+    for (const [id, entry] of this.#scheduled) {
+      if (entry.kept === undefined) continue;
+      const version = stored.get(id);
+      // Not listed: ended elsewhere (when the list was complete), or its version moved on.
+      if (version === undefined ? rows.length < limit : version !== entry.kept.row.version) this.rowMayHaveChanged(id);
+    }
   }
 
   #scheduleScan(): void {
@@ -136,14 +200,48 @@ export class PromotionReconciler {
     asControlLoop(() => this.#run(promotionId));
   }
 
-  /** Run a pass for this promotion soon (coalesced with one already scheduled or running). */
+  /**
+   * Run a pass for this promotion soon (coalesced with one already scheduled or running), reading
+   * its row again: whoever wakes it from outside may have changed it (an API action, another engine).
+   */
   wake(promotionId: string): void {
-    if (this.#closed) return;
+    this.rowMayHaveChanged(promotionId);
+    this.#schedule(promotionId);
+  }
+
+  /**
+   * The promotion's row may have changed (committed, told at once): its next pass reads it. Nothing
+   * is scheduled here — the event's handler wakes it in its turn.
+   */
+  rowMayHaveChanged(promotionId: string): void {
+    const entry = this.#scheduled.get(promotionId);
+    if (entry !== undefined) entry.reread = true;
+  }
+
+  /** A model was deleted (its in-progress promotions canceled with it): their next passes read their rows. */
+  modelRowsMayHaveChanged(modelId: string): void {
+    for (const [id, entry] of this.#scheduled) if (entry.kept?.row.model_id === modelId) this.rowMayHaveChanged(id);
+  }
+
+  /** Notifications from other engines may have been lost: every next pass reads its row. */
+  allRowsMayHaveChanged(): void {
+    for (const id of this.#scheduled.keys()) this.rowMayHaveChanged(id);
+  }
+
+  #entry(promotionId: string): Scheduled {
     let entry = this.#scheduled.get(promotionId);
     if (!entry) {
-      entry = { timer: undefined, running: undefined, again: false, dueAt: performance.now() };
+      // Nothing kept yet: the first pass reads the row.
+      entry = { timer: undefined, running: undefined, again: false, dueAt: performance.now(), kept: undefined, reread: false };
       this.#scheduled.set(promotionId, entry);
     }
+    return entry;
+  }
+
+  /** A pass soon, from the kept row if there is one (a timer, a runtime change: nothing that changes the row). */
+  #schedule(promotionId: string): void {
+    if (this.#closed) return;
+    const entry = this.#entry(promotionId);
     if (entry.running) {
       entry.again = true;
       return;
@@ -160,19 +258,17 @@ export class PromotionReconciler {
    */
   async reconcileNow(promotionId: string): Promise<void> {
     if (this.#closed) return;
-    const pending = this.#scheduled.get(promotionId);
-    if (pending?.running) await pending.running.catch(() => undefined);
-    let entry = this.#scheduled.get(promotionId);
-    if (!entry) {
-      entry = { timer: undefined, running: undefined, again: false, dueAt: performance.now() };
-      this.#scheduled.set(promotionId, entry);
+    // A pass already running may plan from the kept row: wait for it (and for one its end started).
+    for (let entry = this.#scheduled.get(promotionId); entry?.running; entry = this.#scheduled.get(promotionId)) {
+      await entry.running.catch(() => undefined);
+      if (this.#closed) return;
     }
-    // Another caller may have started a pass while this one waited: that one started after this call too.
-    if (!entry.running) {
-      if (entry.timer) clearTimeout(entry.timer);
-      entry.dueAt = performance.now();
-      this.#run(promotionId);
-    }
+    const entry = this.#entry(promotionId);
+    // its caller may have written the row: this pass reads it
+    entry.reread = true;
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.dueAt = performance.now();
+    this.#run(promotionId);
     await entry.running;
   }
 
@@ -191,6 +287,7 @@ export class PromotionReconciler {
     await Promise.allSettled([...this.#leases].map((name) => releaseLease(this.#options.sql, name, this.#holder)));
     this.#leases.clear();
     this.#leaseRenewals.clear();
+    this.#leaseEpochs.clear();
   }
 
   #run(promotionId: string): void {
@@ -198,39 +295,50 @@ export class PromotionReconciler {
     if (!entry || this.#closed) return;
     entry.timer = undefined;
     entry.again = false;
+    const kept = keptRowUsable(entry.kept, entry.reread, this.#clock(), this.#options.rowTrustMs ?? 10_000) ? entry.kept : undefined;
+    // Whatever this pass ends with is what the next one may plan from; a wake meanwhile sets reread again.
+    entry.kept = undefined;
+    entry.reread = false;
     const startedAt = performance.now();
     const passed = (result: "ok" | "error"): void => this.#options.onPass?.(result, (performance.now() - startedAt) / 1000, (startedAt - entry.dueAt) / 1000);
-    entry.running = this.#pass(promotionId)
+    entry.running = this.#pass(promotionId, kept)
       .then(
-        (wakeAt) => {
+        (result): PassResult => {
           passed("ok");
-          return wakeAt;
+          return result;
         },
-        (error: unknown) => {
+        (error: unknown): PassResult => {
           passed("error");
           this.#options.log?.(`promotion ${promotionId}: reconcile pass failed, retrying: ${(error as Error).message}`);
-          return this.#clock() + 1000;
+          return { wakeAt: this.#clock() + 1000, kept: undefined };
         },
       )
-      .then((wakeAt) => {
+      .then(({ wakeAt, kept: next }) => {
         entry.running = undefined;
         if (this.#closed) return;
         if (wakeAt === null) {
           this.#scheduled.delete(promotionId);
           return;
         }
-        if (entry.again) return this.wake(promotionId);
+        entry.kept = next;
+        if (entry.again) return this.#schedule(promotionId);
         const delay = Math.max(0, Math.min(wakeAt - this.#clock(), this.#options.maxIdleMs ?? 1000));
         entry.dueAt = performance.now() + delay;
         entry.timer = setTimeout(() => this.#runAsControlLoop(promotionId), delay);
       });
   }
 
-  /** One level-triggered pass. Returns when to come back, or null when the promotion is over. */
-  async #pass(promotionId: string): Promise<number | null> {
+  /**
+   * One level-triggered pass, from `kept` (the row as this engine last read or wrote it, when
+   * `keptRowUsable`) or else from the row read now. Returns when to come back (null: the promotion
+   * is over) and the row the next pass may plan from.
+   */
+  async #pass(promotionId: string, kept: KeptRow | undefined): Promise<PassResult> {
     const { sql, runtime, deployments } = this.#options;
-    const row = await findPromotion(sql, promotionId);
-    if (!row) return null;
+    const readAt = this.#clock();
+    const row = kept?.row ?? (await findPromotion(sql, promotionId));
+    const over: PassResult = { wakeAt: null, kept: undefined };
+    if (!row) return over;
     const stored = row.planner_state as unknown as PromotionState;
     // States stored before the planner owned the deadline: the row has it.
     const state: PromotionState = stored.timeoutSeconds === undefined ? { ...stored, timeoutSeconds: row.timeout_seconds } : stored;
@@ -242,15 +350,15 @@ export class PromotionReconciler {
         await this.#cleanup(row, state);
         await this.#postRollout(row, state);
       }
-      return null;
+      return over;
     }
 
     // With several engines on one PostgreSQL, only the leading engine drives promotions (it alone
     // writes replica counts), and of a promotion only the holder of its lease (fencing a paused ex-leader).
     // A follower drops it: its scan wakes it again, should this engine lead later.
-    if (this.#options.leadership !== undefined && !this.#options.leadership.isLeader()) return null;
+    if (this.#options.leadership !== undefined && !this.#options.leadership.isLeader()) return over;
+    const leaseName = `promotion:${row.id}`;
     if (sql.kind === "postgres") {
-      const leaseName = `promotion:${row.id}`;
       const ttlMs = this.#options.leaseTtlMs ?? 10_000;
       const leaseAt = this.#clock();
       // Held and renewed less than a third of its time-to-live ago: nobody else can hold it yet (and
@@ -259,12 +367,19 @@ export class PromotionReconciler {
         const epoch = await tryAcquireLease(sql, { name: leaseName, holder: this.#holder, ttlMs, now: new Date(leaseAt) });
         if (epoch === undefined) {
           this.#leaseRenewals.delete(leaseName);
-          return this.#clock() + 2000;
+          this.#leaseEpochs.delete(leaseName);
+          // Another engine drives it: what it writes is read when this engine gets the lease.
+          return { wakeAt: this.#clock() + 2000, kept: undefined };
         }
         this.#leases.add(leaseName);
         this.#leaseRenewals.set(leaseName, leaseAt + ttlMs / 3);
+        this.#leaseEpochs.set(leaseName, epoch);
       }
+      // Someone else held the lease since the kept row was read (this engine paused past its
+      // time-to-live): that engine may have driven the promotion on. Plan from the store.
+      if (kept !== undefined && kept.leaseEpoch !== this.#leaseEpochs.get(leaseName)) return { wakeAt: this.#clock(), kept: undefined };
     }
+    const leaseEpoch = this.#leaseEpochs.get(leaseName);
 
     this.#track(row);
     // A promotion moves the environment between the two deployments' sets FOR THIS ENVIRONMENT:
@@ -322,6 +437,8 @@ export class PromotionReconciler {
     const at = new Date(observation.now).toISOString();
     const ready = { previous: observation.previous?.ready ?? 0, candidate: observation.candidate.ready };
     const rowDiffers = next !== state || row.replicas.previous.ready !== ready.previous || row.replicas.candidate.ready !== ready.candidate;
+    // The row the next pass may plan from: this one as it was read (or kept), or as written below.
+    let keep: KeptRow = kept ?? { row, at: readAt, leaseEpoch };
     let current = row;
     if (rowDiffers) {
       // Persist before acting: a crash right after this write resumes from it. A terminal write
@@ -338,8 +455,9 @@ export class PromotionReconciler {
         return persisted;
       });
       // Someone else wrote first (an API action, another engine): re-read and plan again.
-      if (!written) return this.#clock();
+      if (!written) return { wakeAt: this.#clock(), kept: undefined };
       current = written;
+      keep = { row: written, at: this.#clock(), leaseEpoch };
       this.#options.publish?.({ type: "promotion.changed", modelId: row.model_id, environmentName: row.environment_name, promotionId: row.id });
       for (const event of events) this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: ${event.message}`);
     }
@@ -347,11 +465,11 @@ export class PromotionReconciler {
     if (isTerminalStatus(next.status)) {
       await this.#cleanup(row, next);
       await this.#postRollout(current, next);
-      return null;
+      return over;
     }
     const analysisDueAt = this.#options.analysis?.nextDueAt(row.id, next) ?? null;
     const due = [wakeAt, analysisDueAt].filter((at): at is number => at !== null);
-    return due.length > 0 ? Math.min(...due) : this.#clock() + (this.#options.maxIdleMs ?? 1000);
+    return { wakeAt: due.length > 0 ? Math.min(...due) : this.#clock() + (this.#options.maxIdleMs ?? 1000), kept: keep };
   }
 
   /**
@@ -477,6 +595,7 @@ export class PromotionReconciler {
     this.#options.analysis?.forget(row.id);
     this.#seen.delete(row.id);
     this.#leaseRenewals.delete(`promotion:${row.id}`);
+    this.#leaseEpochs.delete(`promotion:${row.id}`);
     for (const id of [row.deployment_id, row.previous_deployment_id]) if (id) this.#bySet.get(replicaSetId(id, row.environment_name))?.delete(row.id);
   }
 }

@@ -149,3 +149,61 @@ export async function updateDeployment(
 export async function softDeleteDeployment(sql: SqlExecutor, id: string, at: string): Promise<void> {
   await sql.query("UPDATE deployments SET deleted_at = $2, updated_at = $2, active = false WHERE id = $1", [id, at]);
 }
+
+/** The columns of a deployment row that say what the runtime observes, and what they are decided from. */
+export type ObservedDeploymentRow = Pick<
+  DeploymentRow,
+  "id" | "model_id" | "name" | "active" | "status" | "error_message" | "replicas_desired" | "replicas_ready" | "replicas_starting"
+>;
+
+/** An ObservedDeploymentRow of a full row (a copy: the row's spec and settings are not held on to). */
+export function observedColumns(row: ObservedDeploymentRow): ObservedDeploymentRow {
+  return {
+    id: row.id,
+    model_id: row.model_id,
+    name: row.name,
+    active: row.active,
+    status: row.status,
+    error_message: row.error_message,
+    replicas_desired: row.replicas_desired,
+    replicas_ready: row.replicas_ready,
+    replicas_starting: row.replicas_starting,
+  };
+}
+
+/**
+ * Write what the runtime observes (status, counts, error) onto a live deployment's row, only if the
+ * row still says `expected` there (and `active`, which the status is decided from): a
+ * compare-and-set on the values the decision was made from, so a decision made from an outdated
+ * copy of the row never lands. Returns the row's observed columns as written, or undefined when
+ * the row differs (or is gone): read it and decide again.
+ */
+export async function updateDeploymentObservation(
+  sql: SqlExecutor,
+  expected: ObservedDeploymentRow,
+  changes: { status: DeploymentStatus; replicas: { desired: number; ready: number; starting: number }; errorMessage: string | null },
+  at: string,
+): Promise<ObservedDeploymentRow | undefined> {
+  const [row] = await sql.query<ObservedDeploymentRow>(
+    `UPDATE deployments SET status = $3, replicas_desired = $4, replicas_ready = $5, replicas_starting = $6, error_message = $7, updated_at = $2
+     WHERE id = $1 AND deleted_at IS NULL AND active = $8 AND status = $9 AND replicas_desired = $10 AND replicas_ready = $11
+       AND replicas_starting = $12 AND error_message IS NOT DISTINCT FROM $13::text
+     RETURNING id, model_id, name, active, status, error_message, replicas_desired, replicas_ready, replicas_starting`,
+    [
+      expected.id,
+      at,
+      changes.status,
+      changes.replicas.desired,
+      changes.replicas.ready,
+      changes.replicas.starting,
+      changes.errorMessage,
+      expected.active,
+      expected.status,
+      expected.replicas_desired,
+      expected.replicas_ready,
+      expected.replicas_starting,
+      expected.error_message,
+    ],
+  );
+  return row;
+}

@@ -16,10 +16,11 @@ import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { openStore } from "../../../engine/store/open-store.js";
 import { findPromotion } from "../../../engine/store/promotions.js";
-import type { Sql, SqlParam } from "../../../engine/store/sql.js";
+import type { Sql } from "../../../engine/store/sql.js";
 import { waitFor } from "../../../testing/index.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
 import { RecordingRuntime } from "../../support/recording-runtime.js";
+import { loggingStatements } from "../../support/statement-log.js";
 
 const FOLLOWING: Leadership = { isLeader: () => false, fence: () => undefined };
 
@@ -136,21 +137,9 @@ describe("deployment controller: the follower's resync", () => {
 });
 
 describe("deployment controller: the deployment row's observation", () => {
-  it("a burst of replica changes is one read of the row, which ends saying the last of them", async () => {
-    const statements: string[] = [];
-    const counted: Sql = new Proxy(store, {
-      get(target, property, receiver) {
-        if (property === "query") {
-          return (text: string, params?: readonly SqlParam[]) => {
-            statements.push(text.replace(/\s+/g, " ").trim());
-            return target.query(text, params);
-          };
-        }
-        const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    const leader = engineOn(counted);
+  it("a burst of replica changes is one write of the row, decided from the row as this engine last read or wrote it (no read)", async () => {
+    const log = loggingStatements(store);
+    const leader = engineOn(log.sql);
     const service = new ControlPlane({ sql: store });
     try {
       const model = await service.createModel({ name: "burst" });
@@ -158,19 +147,56 @@ describe("deployment controller: the deployment row's observation", () => {
       await leader.controller.syncDeployment(v1.id);
       const own = replicaSetId(v1.id, null);
       leader.controller.setReplicas(own, 3);
-      const row = async () => (await store.query<{ replicas_desired: number; replicas_ready: number }>("SELECT replicas_desired, replicas_ready FROM deployments WHERE id = $1", [v1.id]))[0];
+      const row = async () => (await store.query<{ replicas_desired: number; replicas_ready: number; status: string }>("SELECT replicas_desired, replicas_ready, status FROM deployments WHERE id = $1", [v1.id]))[0];
       await waitFor(async () => (await row())?.replicas_desired === 3, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 3 desired" });
+      // the sync read the row; the observation writes since decided from it and from what they wrote
+      expect(log.count("SELECT * FROM deployments WHERE id")).toBe(1);
 
       // three replicas turn ready in one turn of the event loop, as a set's replicas often do
-      const from = statements.length;
+      const from = log.statements.length;
       for (const ready of [1, 2, 3]) {
         leader.runtime.ready.set(own, ready);
         leader.runtime.changed(own);
       }
       await waitFor(async () => (await row())?.replicas_ready === 3, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 3 ready" });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      // (the write itself, ACTIVE now, goes with its audit entry in a transaction: not counted here)
-      expect(statements.slice(from).filter((text) => text.startsWith("SELECT * FROM deployments WHERE id"))).toHaveLength(1);
+      await leader.controller.close();
+      expect(log.count("SELECT * FROM deployments WHERE id", from)).toBe(0);
+      expect(log.count("UPDATE deployments SET status", from)).toBe(1);
+      // ACTIVE now: the status change is audited with the write
+      expect(await row()).toMatchObject({ status: "ACTIVE", replicas_ready: 3 });
+      expect(log.count("INSERT INTO audit_logs", from)).toBe(1);
+    } finally {
+      leader.autoscaler.close();
+      await leader.controller.close();
+    }
+  });
+
+  it("an observation decided from a copy the row no longer matches is not written: the row is read and the decision made again", async () => {
+    const log = loggingStatements(store);
+    const leader = engineOn(log.sql);
+    const service = new ControlPlane({ sql: store });
+    try {
+      const model = await service.createModel({ name: "outdated-copy" });
+      const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
+      await leader.controller.syncDeployment(v1.id);
+      const own = replicaSetId(v1.id, null);
+      leader.controller.setReplicas(own, 2);
+      leader.runtime.ready.set(own, 2);
+      leader.runtime.changed(own);
+      const row = async () => (await store.query<{ replicas_ready: number; replicas_starting: number; status: string }>("SELECT replicas_ready, replicas_starting, status FROM deployments WHERE id = $1", [v1.id]))[0];
+      await waitFor(async () => (await row())?.replicas_ready === 2, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 2 ready" });
+
+      // Someone else writes the row, and this engine is not told.
+      await store.query("UPDATE deployments SET replicas_ready = 7, replicas_starting = 5 WHERE id = $1", [v1.id]);
+      const from = log.statements.length;
+      leader.runtime.ready.set(own, 1);
+      leader.runtime.changed(own);
+      await waitFor(async () => (await row())?.replicas_ready === 1, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 1 ready" });
+      await leader.controller.close();
+      // one write that found the row changed, one read, one write that landed
+      expect(log.count("UPDATE deployments SET status", from)).toBe(2);
+      expect(log.count("SELECT * FROM deployments WHERE id", from)).toBe(1);
+      expect(await row()).toMatchObject({ replicas_ready: 1, replicas_starting: 1, status: "ACTIVE" });
     } finally {
       leader.autoscaler.close();
       await leader.controller.close();

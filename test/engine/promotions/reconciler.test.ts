@@ -8,15 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Autoscaler } from "../../../engine/autoscaler/index.js";
 import { DeploymentController } from "../../../engine/control/deployment-controller.js";
 import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
-import { PromotionReconciler } from "../../../engine/promotions/reconciler.js";
+import { keptRowUsable, PromotionReconciler, type KeptRow } from "../../../engine/promotions/reconciler.js";
 import { RoutingTable } from "../../../engine/router/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { openStore } from "../../../engine/store/open-store.js";
-import { findPromotion } from "../../../engine/store/promotions.js";
+import { findPromotion, type PromotionRow } from "../../../engine/store/promotions.js";
 import type { Sql, SqlExecutor } from "../../../engine/store/sql.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
 import { RecordingRuntime } from "../../support/recording-runtime.js";
+import { loggingStatements } from "../../support/statement-log.js";
+import { waitFor } from "../../../testing/index.js";
 
 /** Counts statements that write (INSERT/UPDATE/DELETE), inside transactions too. */
 /** Without the deployment controller's: it records what the runtime shows (v2 ready → ACTIVE, audited) on its own schedule. */
@@ -140,5 +142,135 @@ describe("promotion reconciler", () => {
       autoscaler.close();
       await deployments.close();
     }
+  });
+
+  it("passes woken by their timer or by the runtime plan from the row this engine kept; a row changed elsewhere is read once a write finds it changed", async () => {
+    let now = Date.parse("2025-01-01T00:00:00Z");
+    const clock = () => now;
+    const log = loggingStatements(store);
+    const runtime = new RecordingRuntime();
+    const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 }, clock });
+    const deployments = new DeploymentController({ sql: log.sql, runtime, table: new RoutingTable(), autoscaler, clock: () => new Date(now) });
+    autoscaler.onDecision((id, replicas) => deployments.applyAutoscaling(id, replicas));
+    const service = new ControlPlane({
+      sql: store,
+      now: () => new Date(now),
+      promotionExecutor: createPromotionExecutor({
+        currentReplicas: (id, environment) => deployments.desiredReplicas(replicaSetId(id, environment)),
+        readyReplicas: (id, environment) => runtime.observe(replicaSetId(id, environment)).ready,
+        clock,
+      }),
+    });
+    let passes = 0;
+    const failures: string[] = [];
+    // A pass every 2 ms by the safety net's timer (the clock stands still: nothing is due); the row
+    // is trusted for a minute here, so that what makes the pass read again below is the failed write.
+    const reconciler = new PromotionReconciler({
+      sql: log.sql,
+      runtime,
+      deployments,
+      autoscaler,
+      clock,
+      maxIdleMs: 2,
+      rowTrustMs: 60_000,
+      onPass: (result) => {
+        passes++;
+        if (result === "error") failures.push("pass failed");
+      },
+      log: (line) => {
+        if (line.includes("failed")) failures.push(line);
+      },
+    });
+    const promotionReads = (from: number) => log.count(/^SELECT .* FROM promotions WHERE id = \$1$/, from);
+    const promotionWrites = (from: number) => log.count("UPDATE promotions", from);
+    const passesMore = async (count: number) => {
+      const target = passes + count;
+      await waitFor(() => passes >= target, { timeoutMs: 10_000, intervalMs: 1, message: `${count} more passes` });
+    };
+    const stored = async (id: string): Promise<PromotionRow> => (await findPromotion(store, id))!;
+    try {
+      const model = await service.createModel({ name: "kept-row" });
+      await service.patchEnvironment(model.id, "production", { autoscaling_settings: { min_replica: 2, max_replica: 2 } });
+      const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
+      const first = await service.promote(model.id, "production", { deployment_id: v1.id });
+      await reconciler.reconcileNow(first.id);
+      runtime.ready.set(inProduction(v1.id), 2);
+      await reconciler.reconcileNow(first.id);
+      expect((await stored(first.id)).status).toBe("SUCCEEDED");
+
+      await service.patchEnvironment(model.id, "production", {
+        promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 30 } },
+      });
+      const v2 = await service.createDeployment(model.id, { command: ["model"] } as never);
+      const promotion = await service.promote(model.id, "production", { deployment_id: v2.id });
+      // the first pass reads the row (nothing kept yet)
+      await reconciler.reconcileNow(promotion.id);
+      await waitFor(async () => (await stored(promotion.id)).phase === "scaling_up_candidate", { timeoutMs: 5_000, intervalMs: 2, message: "scaling up the candidate" });
+
+      // 20 passes by the timer: the row is not read once.
+      const waiting = log.statements.length;
+      await passesMore(20);
+      expect(promotionReads(waiting)).toBe(0);
+      expect(promotionWrites(waiting)).toBe(0);
+
+      // The candidate's replica turns ready: the runtime's change wakes a pass, which writes the
+      // step from the kept row (its compare-and-set on the kept version succeeds) — still no read.
+      const scaling = await stored(promotion.id);
+      runtime.ready.set(inProduction(v2.id), 1);
+      runtime.changed(inProduction(v2.id));
+      await waitFor(async () => (await stored(promotion.id)).phase === "stabilizing", { timeoutMs: 5_000, intervalMs: 2, message: "stabilizing" });
+      const stabilizing = await stored(promotion.id);
+      expect(stabilizing.version).toBe(scaling.version + 1);
+      expect(stabilizing.percent_traffic_to_new_version).toBe(50);
+      await passesMore(10);
+      expect(promotionReads(waiting)).toBe(0);
+      expect(promotionWrites(waiting)).toBe(1);
+
+      // Paused through the API, and this engine not told (as when another engine's notification is
+      // lost): passes plan from the kept row, and while nothing is due they write nothing and ask
+      // the runtime for nothing new (what was last applied, again).
+      const desired = runtime.desiredSnapshot();
+      await service.requestPromotionAction(model.id, "production", "pause");
+      const paused = await stored(promotion.id);
+      expect(paused.status).toBe("PAUSED");
+      const afterPause = log.statements.length;
+      await passesMore(10);
+      expect(promotionReads(afterPause)).toBe(0);
+      expect(runtime.desiredSnapshot()).toEqual(desired);
+
+      // The stabilization is over: planned from the kept row, the previous deployment would scale
+      // down; the write finds the row changed, the next pass reads it — PAUSED — and holds.
+      now += 30_000;
+      await waitFor(() => promotionReads(afterPause) >= 1, { timeoutMs: 5_000, intervalMs: 1, message: "the row read again" });
+      await passesMore(10);
+      expect(promotionReads(afterPause)).toBe(1);
+      expect(promotionWrites(afterPause)).toBe(1); // the compare-and-set that found the row changed
+      expect(await stored(promotion.id)).toMatchObject({ status: "PAUSED", phase: "stabilizing", version: paused.version });
+      expect(runtime.desiredSnapshot()).toEqual(desired);
+
+      // Told that the row may have changed (an API action's event): the next pass reads it.
+      const told = log.statements.length;
+      reconciler.rowMayHaveChanged(promotion.id);
+      await passesMore(5);
+      expect(promotionReads(told)).toBe(1);
+      expect(failures).toEqual([]);
+    } finally {
+      await reconciler.close();
+      autoscaler.close();
+      await deployments.close();
+    }
+  });
+});
+
+describe("keptRowUsable", () => {
+  const kept: KeptRow = { row: {} as PromotionRow, at: 1_000, leaseEpoch: undefined };
+  it.each([
+    { case: "nothing kept", kept: undefined, reread: false, now: 1_000, usable: false },
+    { case: "kept, a timer or runtime wake", kept, reread: false, now: 1_500, usable: true },
+    { case: "kept, but woken by a change of the row", kept, reread: true, now: 1_500, usable: false },
+    { case: "kept for just under the trust", kept, reread: false, now: 10_999, usable: true },
+    { case: "kept for the trust or longer", kept, reread: false, now: 11_000, usable: false },
+  ])("$case: $usable", ({ kept: entry, reread, now, usable }) => {
+    expect(keptRowUsable(entry, reread, now, 10_000)).toBe(usable);
   });
 });

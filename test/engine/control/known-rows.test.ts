@@ -1,0 +1,74 @@
+/**
+ * KnownRows keeps a row only when its statement did not overlap another result or a forget for the
+ * same id (known-rows.ts): which of two overlapping results is the newer is unknown.
+ */
+import { describe, expect, it } from "vitest";
+import { KnownRows } from "../../../engine/control/known-rows.js";
+
+/** A statement the test finishes when it wants. */
+function pending<T>(): { statement: () => Promise<T | undefined>; finish: (value: T | undefined) => void } {
+  let finish: (value: T | undefined) => void = () => undefined;
+  const result = new Promise<T | undefined>((resolve) => (finish = resolve));
+  return { statement: () => result, finish: (value) => finish(value) };
+}
+
+const same = (row: string) => row;
+
+describe("KnownRows", () => {
+  it("keeps what a statement returned, and forgets on no row", async () => {
+    const rows = new KnownRows<string>();
+    await rows.through("a", async () => "a1", same);
+    expect(rows.get("a")).toBe("a1");
+    await rows.through("a", async () => undefined, same);
+    expect(rows.get("a")).toBeUndefined();
+    expect(rows.size).toBe(0);
+  });
+
+  it("two overlapping statements for one id: neither is kept, whichever ends first", async () => {
+    for (const firstToEnd of [0, 1]) {
+      const rows = new KnownRows<string>();
+      const statements = [pending<string>(), pending<string>()];
+      const running = statements.map((statement) => rows.through("a", statement.statement, same));
+      statements[firstToEnd]!.finish("first");
+      await running[firstToEnd];
+      statements[1 - firstToEnd]!.finish("second");
+      await running[1 - firstToEnd];
+      expect(rows.get("a")).toBeUndefined();
+    }
+  });
+
+  it("a forget while a statement runs: its result is not kept (it may predate what was forgotten)", async () => {
+    const rows = new KnownRows<string>();
+    await rows.through("a", async () => "a1", same);
+    const read = pending<string>();
+    const running = rows.through("a", read.statement, same);
+    rows.forget("a");
+    read.finish("a2");
+    await running;
+    expect(rows.get("a")).toBeUndefined();
+    // the next statement alone is kept again
+    await rows.through("a", async () => "a3", same);
+    expect(rows.get("a")).toBe("a3");
+  });
+
+  it("forgetAll while statements run; other ids are not touched by one id's statements; nothing is left behind", async () => {
+    const rows = new KnownRows<string>();
+    await rows.through("b", async () => "b1", same);
+    const read = pending<string>();
+    const running = rows.through("a", read.statement, same);
+    expect(rows.get("b")).toBe("b1");
+    rows.forgetAll();
+    read.finish("a1");
+    await running;
+    expect(rows.get("a")).toBeUndefined();
+    expect(rows.get("b")).toBeUndefined();
+    expect(rows.size).toBe(0);
+  });
+
+  it("a failed statement forgets the id and throws", async () => {
+    const rows = new KnownRows<string>();
+    await rows.through("a", async () => "a1", same);
+    await expect(rows.through("a", () => Promise.reject(new Error("lost connection")), same)).rejects.toThrow("lost connection");
+    expect(rows.get("a")).toBeUndefined();
+  });
+});
