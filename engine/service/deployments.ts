@@ -31,7 +31,7 @@ import type { SqlExecutor } from "../store/sql.js";
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
 import { withConflictMessages } from "./database-conflicts.js";
 import { newObjectId } from "./ids.js";
-import { loadDeployment, requireDeployment, requireEnvironment, requireModel, servingEnvironmentNames } from "./lookups.js";
+import { loadDeployment, requireDeployment, requireEnvironment, requireModel, requirePresentedDeployment, servingEnvironmentNames } from "./lookups.js";
 import { presentDeployment } from "./presenters.js";
 import { requireWorkingDirectory } from "./working-directory.js";
 
@@ -148,7 +148,7 @@ export async function listDeployments(context: ServiceContext, modelId: string, 
 }
 
 export async function getDeployment(context: ServiceContext, modelId: string, deploymentId: string): Promise<Deployment> {
-  return loadDeployment(context.sql, await requireDeployment(context.sql, modelId, deploymentId));
+  return requirePresentedDeployment(context.sql, modelId, deploymentId);
 }
 
 /**

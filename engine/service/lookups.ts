@@ -1,6 +1,6 @@
 import { isTerminalPromotionStatus, type Deployment, type Environment, type PromotionSettings } from "../../sdk/index.js";
 import { notFound } from "../errors.js";
-import { findLiveDeployment, type DeploymentRow } from "../store/deployments.js";
+import { findLiveDeployment, findLiveDeploymentServing, type DeploymentRow } from "../store/deployments.js";
 import { findLiveEnvironment, listServingEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel, type ModelRow } from "../store/models.js";
 import { findLivePromotionSettings, type PromotionSettingsRow } from "../store/promotion-settings.js";
@@ -72,6 +72,14 @@ export async function loadDeployment(sql: SqlExecutor, row: DeploymentRow): Prom
   return presentDeployment(row, serving.get(row.id) ?? null);
 }
 
+/** A live deployment as the API shows it, read in one statement (requireDeployment's 404s when there is none). */
+export async function requirePresentedDeployment(sql: SqlExecutor, modelId: string, deploymentId: string): Promise<Deployment> {
+  const row = await findLiveDeploymentServing(sql, modelId, deploymentId);
+  if (row) return presentDeployment(row, row.serving_environment);
+  // which 404 it is (or, created meanwhile, the row after all)
+  return loadDeployment(sql, await requireDeployment(sql, modelId, deploymentId));
+}
+
 /** Inline settings, or the named object's when one is referred to. */
 async function settingsOf(
   sql: SqlExecutor,
@@ -139,11 +147,11 @@ export function mergeEffectiveVariables(
 }
 
 export async function loadEnvironment(sql: SqlExecutor, environment: EnvironmentRow): Promise<Environment> {
-  const serving = await servingEnvironmentNames(sql, environment.model_id);
+  // each deployment with the environment it serves in one statement (not the model's serving environments once more)
   const present = async (deploymentId: string | null): Promise<Deployment | null> => {
     if (deploymentId === null) return null;
-    const row = await findLiveDeployment(sql, environment.model_id, deploymentId);
-    return row ? presentDeployment(row, serving.get(row.id) ?? null) : null;
+    const row = await findLiveDeploymentServing(sql, environment.model_id, deploymentId);
+    return row ? presentDeployment(row, row.serving_environment) : null;
   };
   // The newest promotion stays in `in_progress_promotion` with its terminal status (and
   // finished_at) until the next one starts, as Baseten documents; only a running one has a candidate.

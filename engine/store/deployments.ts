@@ -78,6 +78,27 @@ export async function findLiveDeployment(
   return row;
 }
 
+/** A live deployment (as findLiveDeployment) and the environment it serves: production first, then by name; null: none. */
+export type ServingDeploymentRow = DeploymentRow & { serving_environment: string | null };
+
+/**
+ * findLiveDeployment with the name of the environment the deployment serves, in one statement: what
+ * the API shows of a deployment (a second statement per GET before, for the model's serving
+ * environments; the embedded store runs one statement at a time for everyone).
+ */
+export async function findLiveDeploymentServing(sql: SqlExecutor, modelId: string, idOrDevelopment: string): Promise<ServingDeploymentRow | undefined> {
+  const [row] = await sql.query<ServingDeploymentRow>(
+    `SELECT deployments.*,
+       (SELECT name FROM environments
+         WHERE environments.current_deployment_id = deployments.id AND environments.deleted_at IS NULL
+         ORDER BY (name = 'production') DESC, name LIMIT 1) AS serving_environment
+     FROM deployments
+     WHERE model_id = $1 AND deleted_at IS NULL AND (id = $2 OR ($2 = 'development' AND is_development))`,
+    [modelId, idOrDevelopment],
+  );
+  return row;
+}
+
 /** Whether a live deployment of the model has this name. */
 export async function deploymentNameTaken(sql: SqlExecutor, modelId: string, name: string): Promise<boolean> {
   const rows = await sql.query("SELECT 1 FROM deployments WHERE model_id = $1 AND name = $2 AND deleted_at IS NULL", [modelId, name]);
