@@ -10,6 +10,7 @@ import { listAuditLogs } from "../store/audit-log.js";
 import { insertEnvironment } from "../store/environments.js";
 import { listLiveDeployments } from "../store/deployments.js";
 import {
+  findLiveModelSummary,
   insertModel,
   listLiveModelSummaries,
   modelEverExisted,
@@ -81,7 +82,9 @@ export async function listModels(context: ServiceContext, environment?: string):
 }
 
 export async function getModel(context: ServiceContext, modelId: string): Promise<Model> {
-  return summarize(context.sql, await requireModel(context.sql, modelId));
+  const row = await findLiveModelSummary(context.sql, modelId);
+  // requireModel says the 404 (or, created meanwhile, finds it after all)
+  return row === undefined ? summarize(context.sql, await requireModel(context.sql, modelId)) : present(row, row);
 }
 
 /**

@@ -55,6 +55,12 @@ export async function summarizeModel(sql: SqlExecutor, modelId: string): Promise
   return row ?? { deployments_count: 0, production_deployment_id: null, development_deployment_id: null };
 }
 
+/** A live model with its summary, in one statement (GET /v1/models/{id}: two before, its row then the summary). */
+export async function findLiveModelSummary(sql: SqlExecutor, id: string): Promise<(ModelRow & ModelSummaryRow) | undefined> {
+  const [row] = await sql.query<ModelRow & ModelSummaryRow>(`SELECT models.*, ${summaryColumns("models.id")} FROM models WHERE id = $1 AND deleted_at IS NULL`, [id]);
+  return row;
+}
+
 /**
  * Every live model with its summary, in one statement: GET /v1/models summarized each model with a
  * query of its own, 1,001 statements for 1,000 models (bench/scale: about 1 s of the embedded

@@ -1,7 +1,7 @@
 /**
  * What the API's most frequent reads cost the store (the embedded store runs one statement at a
- * time for the API and the control loop alike): GET deployment in one statement, GET environment
- * in four, and the environment a deployment is shown serving is the one the model's serving
+ * time for the API and the control loop alike): GET model and GET deployment in one statement each,
+ * GET environment in four, and the environment a deployment is shown serving is the one the model's serving
  * environments said (production first, then by name).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe("API reads", () => {
-  it("GET deployment is one statement and names the environment it serves; GET environment is four", async () => {
+  it("GET model and GET deployment are one statement each, GET environment four; a deployment is shown with the environment it serves", async () => {
     const log = loggingStatements(store);
     const service = new ControlPlane({ sql: log.sql });
     const model = await service.createModel({ name: "reads" });
@@ -56,7 +56,13 @@ describe("API reads", () => {
     expect(production.current_deployment).toMatchObject({ id: both!.id, environment: "production" });
     expect((await service.getEnvironment(model.id, "alpha")).current_deployment).toMatchObject({ id: twoOthers!.id, environment: "alpha" });
 
+    const beforeModel = log.statements.length;
+    const shownModel = await service.getModel(model.id);
+    expect(log.statements.length - beforeModel).toBe(1);
+    expect(shownModel).toMatchObject({ id: model.id, name: "reads", deployments_count: 3, production_deployment_id: both!.id, development_deployment_id: null });
+
     // the 404s name what is missing
+    await expect(service.getModel("mdl-missing")).rejects.toThrow("model mdl-missing not found");
     await expect(service.getDeployment(model.id, "dep-missing")).rejects.toThrow(`deployment dep-missing not found in model ${model.id}`);
     await expect(service.getDeployment(model.id, "development")).rejects.toThrow(`model ${model.id} has no development deployment`);
     await expect(service.getDeployment("mdl-missing", both!.id)).rejects.toThrow("model mdl-missing not found");
