@@ -18,7 +18,7 @@ import {
   deploymentNameTaken,
   findLiveDeployment,
   insertDeployment,
-  listLiveDeployments,
+  listLiveDeploymentsServing,
   softDeleteDeployment,
   updateDeployment,
   type DeploymentRow,
@@ -31,7 +31,7 @@ import type { SqlExecutor } from "../store/sql.js";
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
 import { withConflictMessages } from "./database-conflicts.js";
 import { newObjectId } from "./ids.js";
-import { loadDeployment, requireDeployment, requireEnvironment, requireModel, requirePresentedDeployment, servingEnvironmentNames } from "./lookups.js";
+import { loadDeployment, requireDeployment, requireEnvironment, requireModel, requirePresentedDeployment } from "./lookups.js";
 import { presentDeployment } from "./presenters.js";
 import { requireWorkingDirectory } from "./working-directory.js";
 
@@ -134,9 +134,9 @@ export async function createDeployment(
 }
 
 export async function listDeployments(context: ServiceContext, modelId: string, environmentName?: string): Promise<Deployment[]> {
-  let rows = await listLiveDeployments(context.sql, modelId);
+  // each with the environment it serves, in the same statement
+  let rows = await listLiveDeploymentsServing(context.sql, modelId);
   if (rows.length === 0) await requireModel(context.sql, modelId);
-  const serving = await servingEnvironmentNames(context.sql, modelId);
   if (environmentName !== undefined) {
     // what serves it, and the candidate of its promotion in progress
     const environment = await requireEnvironment(context.sql, modelId, environmentName);
@@ -144,7 +144,7 @@ export async function listDeployments(context: ServiceContext, modelId: string, 
     const wanted = new Set([environment.current_deployment_id, inProgress?.deployment_id ?? null]);
     rows = rows.filter((row) => wanted.has(row.id));
   }
-  return rows.map((row) => presentDeployment(row, serving.get(row.id) ?? null));
+  return rows.map((row) => presentDeployment(row, row.serving_environment));
 }
 
 export async function getDeployment(context: ServiceContext, modelId: string, deploymentId: string): Promise<Deployment> {

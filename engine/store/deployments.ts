@@ -81,6 +81,11 @@ export async function findLiveDeployment(
 /** A live deployment (as findLiveDeployment) and the environment it serves: production first, then by name; null: none. */
 export type ServingDeploymentRow = DeploymentRow & { serving_environment: string | null };
 
+/** The environment a deployment serves, production first then by name (a column of a query on deployments). */
+const SERVING_ENVIRONMENT_COLUMN = `(SELECT name FROM environments
+         WHERE environments.current_deployment_id = deployments.id AND environments.deleted_at IS NULL
+         ORDER BY (name = 'production') DESC, name LIMIT 1) AS serving_environment`;
+
 /**
  * findLiveDeployment with the name of the environment the deployment serves, in one statement: what
  * the API shows of a deployment (a second statement per GET before, for the model's serving
@@ -88,10 +93,7 @@ export type ServingDeploymentRow = DeploymentRow & { serving_environment: string
  */
 export async function findLiveDeploymentServing(sql: SqlExecutor, modelId: string, idOrDevelopment: string): Promise<ServingDeploymentRow | undefined> {
   const [row] = await sql.query<ServingDeploymentRow>(
-    `SELECT deployments.*,
-       (SELECT name FROM environments
-         WHERE environments.current_deployment_id = deployments.id AND environments.deleted_at IS NULL
-         ORDER BY (name = 'production') DESC, name LIMIT 1) AS serving_environment
+    `SELECT deployments.*, ${SERVING_ENVIRONMENT_COLUMN}
      FROM deployments
      WHERE model_id = $1 AND deleted_at IS NULL AND (id = $2 OR ($2 = 'development' AND is_development))`,
     [modelId, idOrDevelopment],
@@ -114,6 +116,14 @@ export async function findLiveDeploymentById(sql: SqlExecutor, id: string): Prom
 export async function listLiveDeployments(sql: SqlExecutor, modelId: string): Promise<DeploymentRow[]> {
   return sql.query<DeploymentRow>(
     "SELECT * FROM deployments WHERE model_id = $1 AND deleted_at IS NULL ORDER BY created_at, id",
+    [modelId],
+  );
+}
+
+/** listLiveDeployments, each with the environment it serves (findLiveDeploymentServing), in one statement. */
+export async function listLiveDeploymentsServing(sql: SqlExecutor, modelId: string): Promise<ServingDeploymentRow[]> {
+  return sql.query<ServingDeploymentRow>(
+    `SELECT deployments.*, ${SERVING_ENVIRONMENT_COLUMN} FROM deployments WHERE model_id = $1 AND deleted_at IS NULL ORDER BY created_at, id`,
     [modelId],
   );
 }

@@ -1,6 +1,7 @@
 /**
  * What the API's most frequent reads cost the store (the embedded store runs one statement at a
- * time for the API and the control loop alike): GET model and GET deployment in one statement each,
+ * time for the API and the control loop alike): GET model, GET deployment and the list of a model's
+ * deployments in one statement each,
  * GET environment in four, and the environment a deployment is shown serving is the one the model's serving
  * environments said (production first, then by name).
  */
@@ -23,7 +24,7 @@ afterAll(async () => {
 });
 
 describe("API reads", () => {
-  it("GET model and GET deployment are one statement each, GET environment four; a deployment is shown with the environment it serves", async () => {
+  it("GET model, GET deployment and the deployments' list are one statement each, GET environment four; a deployment is shown with the environment it serves", async () => {
     const log = loggingStatements(store);
     const service = new ControlPlane({ sql: log.sql });
     const model = await service.createModel({ name: "reads" });
@@ -55,6 +56,11 @@ describe("API reads", () => {
     expect(log.statements.length - from).toBe(4);
     expect(production.current_deployment).toMatchObject({ id: both!.id, environment: "production" });
     expect((await service.getEnvironment(model.id, "alpha")).current_deployment).toMatchObject({ id: twoOthers!.id, environment: "alpha" });
+
+    const beforeList = log.statements.length;
+    const listed = await service.listDeployments(model.id);
+    expect(log.statements.length - beforeList).toBe(1);
+    expect(Object.fromEntries(listed.map((deployment) => [deployment.id, deployment.environment]))).toEqual({ [both!.id]: "production", [twoOthers!.id]: "alpha", [none!.id]: null });
 
     const beforeModel = log.statements.length;
     const shownModel = await service.getModel(model.id);
