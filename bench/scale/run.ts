@@ -38,7 +38,8 @@
  *   BENCH_STABILIZATION_S=5    stabilization after each traffic shift
  *   BENCH_SETUP_CONCURRENCY=16 API calls in flight during setup
  *   BENCH_CPU_PROF=<dir>       write the engine's CPU profile (node --cpu-prof) there
- *   BENCH_ENGINE_NODE_FLAGS    node flags for the engine's process, space-separated (e.g. --v8-pool-size=1)
+ *   BENCH_ENGINE_NODE_FLAGS    node flags for the engine's process, space-separated (e.g. --v8-pool-size=1), besides
+ *                              serve's (cli/engine-node-flags.ts: --max-semi-space-size=4 unless given here)
  * Prints markdown (paste it into RESULTS.md); progress goes to stderr.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -50,6 +51,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
+import { missingEngineNodeFlags } from "../../cli/engine-node-flags.js";
 import { closeAllClients, ModelplaneClient, type RouteName } from "../../sdk/index.js";
 import { startTestPostgres, type TestPostgres } from "../../test/support/postgres.js";
 import type { PromotionEnded } from "./promotion-watch.js";
@@ -71,7 +73,7 @@ const SETUP_CONCURRENCY = Number(process.env["BENCH_SETUP_CONCURRENCY"] ?? "16")
 /** connections of the API load (open loop: enough that the client never makes a request wait) */
 const API_CONNECTIONS = Number(process.env["BENCH_API_CONNECTIONS"] ?? "256");
 const CPU_PROF_DIR = process.env["BENCH_CPU_PROF"];
-const ENGINE_NODE_FLAGS = (process.env["BENCH_ENGINE_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
+const BENCH_NODE_FLAGS = (process.env["BENCH_ENGINE_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
 /** One replica per step: 33 % of 3 → 1 (the planner rounds up, at least 1; the API allows up to 50 %). */
 const SURGE_PERCENT = Math.min(50, Math.floor(100 / REPLICAS));
 const ENVIRONMENTS = ["production", "staging", "dev"] as const;
@@ -132,7 +134,8 @@ class EngineProcess {
 
   static async start(config: EngineProcessConfig): Promise<{ engine: EngineProcess; ready: Extract<FromEngine, { type: "ready" }> }> {
     const script = fileURLToPath(new URL("./engine-process.js", import.meta.url));
-    const execArgv = [...ENGINE_NODE_FLAGS, ...(CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : [])];
+    // the flags `modelplane serve` runs the engine with (cli/engine-node-flags.ts), unless given here
+    const execArgv = [...missingEngineNodeFlags(BENCH_NODE_FLAGS, ""), ...BENCH_NODE_FLAGS, ...(CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : [])];
     const child = fork(script, [JSON.stringify(config)], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const engine = new EngineProcess(child);
     const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`engine process exited with ${code}`))));

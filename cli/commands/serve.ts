@@ -9,6 +9,7 @@ import type { KubernetesRuntimeChoice } from "../../engine/runtime/kubernetes/st
 import { RuntimeStartError } from "../../engine/runtime/runtime-start-error.js";
 import { defaultReplicaUser, lookupUser, type ReplicaUser } from "../../engine/runtime/process/replica-user.js";
 import { takeEngineCredentials } from "../engine-credentials.js";
+import { restartWithEngineNodeFlags } from "../engine-node-flags.js";
 import { serveUsage } from "../serve-usage.js";
 import { UsageError, type CliCommand } from "../usage-error.js";
 
@@ -87,6 +88,8 @@ function parsePassEnv(names: string[]): string[] {
 export const serveCommand: CliCommand = {
   ...serveUsage,
   async run(args) {
+    // first: the restarted process reads the same arguments and environment again
+    restartWithEngineNodeFlags();
     let values;
     try {
       ({ values } = parseArgs({

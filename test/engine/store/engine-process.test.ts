@@ -1,7 +1,9 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ENGINE_NODE_FLAGS } from "../../../cli/engine-node-flags.js";
 import { compileEngineCli, removeCompiledEngineCli, spawnEngine } from "../../support/compiled-engine.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
 import { startTestEngine, TEST_API_KEY } from "../../support/test-engine.js";
@@ -60,6 +62,10 @@ describe("engine process", () => {
     );
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`in use by another modelplane engine \\(pid ${engine.child.pid}\\)`));
+    // serve restarted itself in place (same pid, which holds the lock) with the engine's node flags
+    if (process.platform === "linux") {
+      expect(readFileSync(`/proc/${engine.child.pid}/cmdline`, "utf8").split("\0")).toEqual(expect.arrayContaining([...ENGINE_NODE_FLAGS]));
+    }
     engine.child.kill("SIGTERM");
     expect(await engine.exited).toBe(0);
     expect(engine.stdoutLines.filter((line) => line !== "")).toEqual([`modelplane engine listening on ${engine.url}`]);

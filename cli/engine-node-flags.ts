@@ -1,0 +1,29 @@
+/**
+ * Node flags the engine's process needs that only a process's start can set (V8 sizes its heap
+ * once, when it starts: v8.setFlagsFromString later has no effect, measured). `modelplane serve`
+ * restarts itself with them when they are missing, by process.execve: the same pid, stdio,
+ * arguments and environment, so a supervisor, a pipe or a terminal sees one process.
+ *
+ * --max-semi-space-size=4: the main thread's young generation (where every request, row and event
+ * is first allocated) is sized by V8 from the machine's memory, and grew to 2 × 64 MiB in the engine,
+ * most of it garbage between scavenges; with 4 MiB semi-spaces bench/scale's engine on PGlite
+ * used MEASURED.
+ */
+export const ENGINE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
+
+/** ENGINE_NODE_FLAGS not given already: one named on node's command line or in NODE_OPTIONS (any value) is the user's. */
+export function missingEngineNodeFlags(execArgv: readonly string[], nodeOptions: string): string[] {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((flag) => flag.split("=")[0]!.replaceAll("_", "-"));
+  return ENGINE_NODE_FLAGS.filter((flag) => !given.includes(flag.split("=")[0]!));
+}
+
+/**
+ * Replace this process by one with ENGINE_NODE_FLAGS, unless it has them (or the platform has no
+ * execve: Windows, where the engine runs with V8's defaults). Call before anything is started or
+ * read from the environment: nothing of this process survives but its pid and file descriptors.
+ */
+export function restartWithEngineNodeFlags(): void {
+  const missing = missingEngineNodeFlags(process.execArgv, process.env["NODE_OPTIONS"] ?? "");
+  if (missing.length === 0 || typeof process.execve !== "function") return;
+  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env);
+}

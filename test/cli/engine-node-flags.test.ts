@@ -1,0 +1,12 @@
+import { describe, expect, it } from "vitest";
+import { ENGINE_NODE_FLAGS, missingEngineNodeFlags } from "../../cli/engine-node-flags.js";
+
+describe("the engine's node flags", () => {
+  it("are added unless node's command line or NODE_OPTIONS names them, whatever the value given", () => {
+    expect(ENGINE_NODE_FLAGS).toContain("--max-semi-space-size=4");
+    expect(missingEngineNodeFlags([], "")).toEqual(ENGINE_NODE_FLAGS);
+    expect(missingEngineNodeFlags(["--inspect"], "--enable-source-maps")).toEqual(ENGINE_NODE_FLAGS);
+    expect(missingEngineNodeFlags(["--max-semi-space-size=32"], "")).toEqual([]);
+    expect(missingEngineNodeFlags([], "--enable-source-maps  --max_semi_space_size=16")).toEqual([]);
+  });
+});
