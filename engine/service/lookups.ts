@@ -146,7 +146,7 @@ export function mergeEffectiveVariables(
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export async function loadEnvironment(sql: SqlExecutor, environment: EnvironmentRow): Promise<Environment> {
+export async function loadEnvironment(sql: SqlExecutor, read: EnvironmentRow): Promise<Environment> {
   // each deployment with the environment it serves in one statement (not the model's serving environments once more)
   const present = async (deploymentId: string | null): Promise<Deployment | null> => {
     if (deploymentId === null) return null;
@@ -155,7 +155,14 @@ export async function loadEnvironment(sql: SqlExecutor, environment: Environment
   };
   // The newest promotion stays in `in_progress_promotion` with its terminal status (and
   // finished_at) until the next one starts, as Baseten documents; only a running one has a candidate.
-  const promotion = await findLatestPromotion(sql, environment.id);
+  const promotion = await findLatestPromotion(sql, read.id);
+  // The row and the promotion are two statements: a promotion that succeeded in between (its terminal
+  // write sets the environment's current deployment in the same transaction) would show SUCCEEDED
+  // beside the deployment it replaced. Read again, the row has what that commit wrote.
+  const environment =
+    promotion?.status === "SUCCEEDED" && read.current_deployment_id !== promotion.deployment_id
+      ? ((await findLiveEnvironment(sql, read.model_id, read.name)) ?? read)
+      : read;
   const running = promotion !== undefined && !isTerminalPromotionStatus(promotion.status) ? promotion : undefined;
   return {
     name: environment.name,

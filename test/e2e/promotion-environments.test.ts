@@ -34,6 +34,18 @@ async function replicaSees(deploymentId: string, name: string): Promise<{ set: b
   return (await response.json()) as { set: boolean; sha256: string | null };
 }
 
+/** Whether every ready replica of the deployment's production set has `name` set (false while there is none). */
+async function everyReplicaSees(deploymentId: string, name: string): Promise<boolean> {
+  const replicas = engine.engine.dataPlane.runtime.readyReplicas(replicaSetId(deploymentId, "production"));
+  const seen = await Promise.all(
+    replicas.map(async (replica) => {
+      const response = await fetch(`${replica.url}/env/${name}`).catch(() => undefined);
+      return response?.ok === true && ((await response.json()) as { set: boolean }).set;
+    }),
+  );
+  return seen.length > 0 && seen.every(Boolean);
+}
+
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
 describe("the development deployment", () => {
@@ -139,8 +151,12 @@ describe("environments", () => {
     const { model, params, v1 } = await modelOnV1(engine, "secrets", 1);
     await engine.client.call("putVariable", { params: { ...params, name: "API_TOKEN" }, body: { value: secretValue, secret: true } });
     await engine.client.call("putVariable", { params: { ...params, name: "LOG_LEVEL" }, body: { value: "debug", secret: false } });
-    // a variable change replaces the replicas (new ones first) so the model sees it
-    await waitFor(async () => (await replicaSees(v1.id, "API_TOKEN").catch(() => ({ set: false, sha256: null }))).set, { timeoutMs: 30_000, message: "replica with API_TOKEN" });
+    // a variable change replaces the replicas (new ones first) so the model sees it: each of the two
+    // changes rolls them, so until the second rollout is done a ready replica may have only the first
+    await waitFor(async () => (await everyReplicaSees(v1.id, "LOG_LEVEL")) && (await everyReplicaSees(v1.id, "API_TOKEN")), {
+      timeoutMs: 30_000,
+      message: "every replica with API_TOKEN and LOG_LEVEL",
+    });
     expect(await replicaSees(v1.id, "API_TOKEN")).toMatchObject({ set: true, sha256: sha256(secretValue) });
     expect(await replicaSees(v1.id, "LOG_LEVEL")).toMatchObject({ set: true, sha256: sha256("debug") });
     expect(await replicaSees(v1.id, "ENVIRONMENT")).toMatchObject({ set: true, sha256: sha256("production") });
