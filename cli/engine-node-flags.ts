@@ -6,8 +6,9 @@
  *
  * --max-semi-space-size=4: the main thread's young generation (where every request, row and event
  * is first allocated) is sized by V8 from the machine's memory, and grew to 2 × 64 MiB in the engine,
- * most of it garbage between scavenges; with 4 MiB semi-spaces bench/scale's engine on PGlite
- * used MEASURED.
+ * most of it garbage between scavenges; with 4 MiB semi-spaces (and the PGlite thread's own cap)
+ * bench/scale's engine on PGlite used 364 instead of 617 MiB after its setup at 3/10 size, 549
+ * instead of 694 MiB at full size (bench/scale/RESULTS.md, session 8).
  */
 export const ENGINE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
 
