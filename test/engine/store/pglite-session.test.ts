@@ -88,3 +88,18 @@ describe("the embedded store's session", () => {
     expect(row).toEqual({ text: "a 'quoted' text", integer: 42, double: 0.25, flag: false, at, json: { a: [1, "x"] }, nothing: null, big: 9_007_199_254_740_991 });
   });
 });
+
+describe("the embedded store's statistics", () => {
+  it("analyses a table once it has grown, as autovacuum would (PGlite runs none)", async () => {
+    await sql.exec("CREATE TABLE growing_test (id integer PRIMARY KEY, label text NOT NULL)");
+    // a plan made now, for an empty table, would scan it whole
+    for (let n = 0; n < 10; n += 1) expect(await sql.query("SELECT * FROM growing_test WHERE id = $1", [n])).toEqual([]);
+    const reltuples = async () => (await sql.query<{ reltuples: number }>("SELECT reltuples FROM pg_class WHERE relname = 'growing_test'"))[0]?.reltuples;
+    expect(await reltuples()).toBeLessThan(0); // never analysed
+    await sql.query("INSERT INTO growing_test (id, label) SELECT n, 'row ' || n FROM generate_series(1, 5000) n");
+    const deadline = Date.now() + 20_000;
+    while ((await reltuples())! < 5000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await reltuples()).toBe(5000);
+    expect(await sql.query("SELECT label FROM growing_test WHERE id = $1", [4321])).toEqual([{ label: "row 4321" }]);
+  });
+});

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { controlLoopGoesNext } from "../../../engine/store/pglite-sql.js";
 import { openStore } from "../../../engine/store/index.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
 
@@ -22,5 +23,19 @@ describe("the PGlite thread", () => {
     } finally {
       await sql.close();
     }
+  });
+});
+
+describe("the order queued statements go to the PGlite thread in", () => {
+  it("serves the control loop's first, except for statements asked more than its head start (5 ms) before", () => {
+    expect(controlLoopGoesNext(undefined, undefined)).toBe(false);
+    expect(controlLoopGoesNext(undefined, 100)).toBe(false);
+    expect(controlLoopGoesNext(100, undefined)).toBe(true);
+    // an API statement asked just before (or after) a control-loop one waits for it
+    expect(controlLoopGoesNext(100, 97)).toBe(true);
+    expect(controlLoopGoesNext(100, 95)).toBe(true);
+    expect(controlLoopGoesNext(100, 120)).toBe(true);
+    // one that has waited longer than the head start goes first: a burst of the control loop's cannot starve it
+    expect(controlLoopGoesNext(100, 94)).toBe(false);
   });
 });
