@@ -4,7 +4,11 @@
  * the file-system calls it makes —, the engine's own code, the validation library, Node itself,
  * garbage collection), then the heaviest functions, then the engine's functions by inclusive time.
  *
- *   node dist/bench/scale/profile-summary.js /tmp/prof/CPU.….cpuprofile
+ *   node dist/bench/scale/profile-summary.js /tmp/prof/CPU.….cpuprofile [--last S] [--skip-last S]
+ *
+ * --last S keeps the samples of the profile's last S seconds (the engine exits right after the last
+ * window, so `--last 40` with BENCH_DURATION_S=40 is the loaded window alone, without the setup);
+ * --skip-last S drops the final S seconds (with --last: an earlier window).
  */
 import { readFileSync } from "node:fs";
 
@@ -15,14 +19,23 @@ interface ProfileNode {
 }
 
 interface Profile {
+  endTime: number;
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
 }
 
-const file = process.argv[2];
+const [file, ...options] = process.argv.slice(2);
+function secondsOption(name: string): number {
+  const index = options.indexOf(name);
+  if (index === -1) return name === "--last" ? Infinity : 0;
+  const value = Number(options[index + 1]);
+  if (!(value >= 0)) throw new Error(`${name} needs a number of seconds, got ${options[index + 1]}`);
+  return value;
+}
 if (file === undefined) {
-  process.stderr.write("usage: node dist/bench/scale/profile-summary.js <file.cpuprofile>\n");
+  process.stderr.write("usage: node dist/bench/scale/profile-summary.js <file.cpuprofile> [--last S] [--skip-last S]\n");
   process.exit(2);
 }
 const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
@@ -33,8 +46,13 @@ for (const node of profile.nodes) for (const child of node.children ?? []) paren
 /** Self time per node, µs. */
 const selfTime = new Map<number, number>();
 let total = 0;
+const windowEnd = profile.endTime - secondsOption("--skip-last") * 1e6;
+const windowStart = windowEnd - secondsOption("--last") * 1e6;
+let sampledAt = profile.startTime;
 profile.samples.forEach((id, index) => {
   const delta = profile.timeDeltas[index] ?? 0;
+  sampledAt += delta;
+  if (sampledAt < windowStart || sampledAt > windowEnd) return;
   selfTime.set(id, (selfTime.get(id) ?? 0) + delta);
   total += delta;
 });
