@@ -5,7 +5,7 @@
  * does not keep it from the others. Real store (PGlite) and controllers, a recording runtime per
  * engine: the leader's drives the promotions, the follower's only resyncs.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Autoscaler } from "../../../engine/autoscaler/index.js";
 import type { Leadership } from "../../../engine/control/control-lease.js";
 import { DeploymentController } from "../../../engine/control/deployment-controller.js";
@@ -14,26 +14,16 @@ import { PromotionReconciler } from "../../../engine/promotions/reconciler.js";
 import { RoutingTable } from "../../../engine/router/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
-import { openStore } from "../../../engine/store/open-store.js";
 import { findPromotion } from "../../../engine/store/promotions.js";
 import type { Sql } from "../../../engine/store/sql.js";
 import { waitFor } from "../../../testing/index.js";
-import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
+import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
 import { RecordingRuntime } from "../../support/recording-runtime.js";
 import { loggingStatements } from "../../support/statement-log.js";
 
 const FOLLOWING: Leadership = { isLeader: () => false, fence: () => undefined };
 
-let template: PgliteTemplate;
-let store: Sql;
-beforeAll(async () => {
-  template = await createPgliteTemplate();
-  store = await openStore({ dataDir: await template.freshDataDir() });
-});
-afterAll(async () => {
-  await store?.close();
-  await template?.cleanup();
-});
+const store = pgliteStoreForFile();
 
 /** An engine's control side on the shared store: its own runtime, router table, autoscaler and controller. */
 function engineOn(sql: Sql, leadership?: Leadership) {
@@ -52,16 +42,16 @@ async function storedCounts(sql: Sql): Promise<Record<string, number>> {
 
 describe("deployment controller: the follower's resync", () => {
   it("declares every stored set it has never seen at the leader's count, changes nothing the second time, and is not stopped by a set it cannot build", async () => {
-    const leader = engineOn(store);
-    const follower = engineOn(store, FOLLOWING);
+    const leader = engineOn(store());
+    const follower = engineOn(store(), FOLLOWING);
     const service = new ControlPlane({
-      sql: store,
+      sql: store(),
       promotionExecutor: createPromotionExecutor({
         currentReplicas: (id, environment) => leader.controller.desiredReplicas(replicaSetId(id, environment)),
         readyReplicas: (id, environment) => leader.runtime.observe(replicaSetId(id, environment)).ready,
       }),
     });
-    const reconciler = new PromotionReconciler({ sql: store, runtime: leader.runtime, deployments: leader.controller, autoscaler: leader.autoscaler, maxIdleMs: 60_000 });
+    const reconciler = new PromotionReconciler({ sql: store(), runtime: leader.runtime, deployments: leader.controller, autoscaler: leader.autoscaler, maxIdleMs: 60_000 });
     /** Promote through the leader until SUCCEEDED, its replicas made ready as they are asked for. */
     const promote = async (modelId: string, environment: string, deploymentId: string) => {
       const promotion = await service.promote(modelId, environment, { deployment_id: deploymentId });
@@ -69,7 +59,7 @@ describe("deployment controller: the follower's resync", () => {
         await reconciler.reconcileNow(promotion.id);
         const set = replicaSetId(deploymentId, environment);
         leader.runtime.ready.set(set, leader.runtime.observe(set).desired);
-        return (await findPromotion(store, promotion.id))?.status === "SUCCEEDED";
+        return (await findPromotion(store(), promotion.id))?.status === "SUCCEEDED";
       }, { timeoutMs: 10_000, intervalMs: 1, message: `${environment} promotion` });
       await leader.controller.syncDeployment(deploymentId);
     };
@@ -89,8 +79,8 @@ describe("deployment controller: the follower's resync", () => {
       await promote(model.id, "staging", v1.id);
       const production = replicaSetId(v1.id, "production");
       const staging = replicaSetId(v1.id, "staging");
-      await waitFor(async () => (await storedCounts(store))[staging] === 1, { timeoutMs: 5_000, intervalMs: 5, message: "the leader's stored counts" });
-      expect(await storedCounts(store)).toMatchObject({ [production]: 2, [staging]: 1, [v1.id]: 0 });
+      await waitFor(async () => (await storedCounts(store()))[staging] === 1, { timeoutMs: 5_000, intervalMs: 5, message: "the leader's stored counts" });
+      expect(await storedCounts(store())).toMatchObject({ [production]: 2, [staging]: 1, [v1.id]: 0 });
 
       // The follower heard nothing: one resync declares every stored set at the stored count.
       expect(follower.runtime.desiredSnapshot()).toEqual({});
@@ -114,7 +104,7 @@ describe("deployment controller: the follower's resync", () => {
       // The locked model's secret altered (it fails its integrity check) and the leader scales the
       // followed model's production to 3: the resync declares the new count, keeps the locked set
       // as it ran, and says which set it cannot build.
-      await store.query(
+      await store().query(
         `UPDATE variables SET value = (SELECT value FROM variables v JOIN environments e ON e.id = v.environment_id WHERE e.model_id = $2 AND e.name = 'production' AND v.name = 'API_TOKEN')
          WHERE name = 'API_TOKEN' AND environment_id = (SELECT id FROM environments WHERE model_id = $1 AND name = 'production')`,
         [locked.id, model.id],
@@ -122,7 +112,7 @@ describe("deployment controller: the follower's resync", () => {
       // (as a promotion does: the autoscaler, at min = max = 2, leaves the count alone)
       leader.controller.setOwnedByPromotion(production, true);
       leader.controller.setReplicas(production, 3);
-      await waitFor(async () => (await storedCounts(store))[production] === 3, { timeoutMs: 5_000, intervalMs: 5, message: "the leader's new count" });
+      await waitFor(async () => (await storedCounts(store()))[production] === 3, { timeoutMs: 5_000, intervalMs: 5, message: "the leader's new count" });
       await follower.controller.resync();
       expect(follower.runtime.desiredSnapshot()).toMatchObject({ [production]: 3, [staging]: 1, [replicaSetId(lockedV1.id, "production")]: 1 });
       expect(follower.log.join("\n")).toContain(`resync: deployment ${lockedV1.id}: this engine cannot run replica set ${replicaSetId(lockedV1.id, "production")}: the secret API_TOKEN`);
@@ -138,16 +128,16 @@ describe("deployment controller: the follower's resync", () => {
 
 describe("deployment controller: the deployment row's observation", () => {
   it("a burst of replica changes is one write of the row, decided from the row as this engine last read or wrote it (no read)", async () => {
-    const log = loggingStatements(store);
+    const log = loggingStatements(store());
     const leader = engineOn(log.sql);
-    const service = new ControlPlane({ sql: store });
+    const service = new ControlPlane({ sql: store() });
     try {
       const model = await service.createModel({ name: "burst" });
       const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
       await leader.controller.syncDeployment(v1.id);
       const own = replicaSetId(v1.id, null);
       leader.controller.setReplicas(own, 3);
-      const row = async () => (await store.query<{ replicas_desired: number; replicas_ready: number; status: string }>("SELECT replicas_desired, replicas_ready, status FROM deployments WHERE id = $1", [v1.id]))[0];
+      const row = async () => (await store().query<{ replicas_desired: number; replicas_ready: number; status: string }>("SELECT replicas_desired, replicas_ready, status FROM deployments WHERE id = $1", [v1.id]))[0];
       await waitFor(async () => (await row())?.replicas_desired === 3, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 3 desired" });
       // the sync read the row; the observation writes since decided from it and from what they wrote
       expect(log.count("SELECT * FROM deployments WHERE id")).toBe(1);
@@ -172,9 +162,9 @@ describe("deployment controller: the deployment row's observation", () => {
   });
 
   it("an observation decided from a copy the row no longer matches is not written: the row is read and the decision made again", async () => {
-    const log = loggingStatements(store);
+    const log = loggingStatements(store());
     const leader = engineOn(log.sql);
-    const service = new ControlPlane({ sql: store });
+    const service = new ControlPlane({ sql: store() });
     try {
       const model = await service.createModel({ name: "outdated-copy" });
       const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
@@ -183,11 +173,11 @@ describe("deployment controller: the deployment row's observation", () => {
       leader.controller.setReplicas(own, 2);
       leader.runtime.ready.set(own, 2);
       leader.runtime.changed(own);
-      const row = async () => (await store.query<{ replicas_ready: number; replicas_starting: number; status: string }>("SELECT replicas_ready, replicas_starting, status FROM deployments WHERE id = $1", [v1.id]))[0];
+      const row = async () => (await store().query<{ replicas_ready: number; replicas_starting: number; status: string }>("SELECT replicas_ready, replicas_starting, status FROM deployments WHERE id = $1", [v1.id]))[0];
       await waitFor(async () => (await row())?.replicas_ready === 2, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 2 ready" });
 
       // Someone else writes the row, and this engine is not told.
-      await store.query("UPDATE deployments SET replicas_ready = 7, replicas_starting = 5 WHERE id = $1", [v1.id]);
+      await store().query("UPDATE deployments SET replicas_ready = 7, replicas_starting = 5 WHERE id = $1", [v1.id]);
       const from = log.statements.length;
       leader.runtime.ready.set(own, 1);
       leader.runtime.changed(own);

@@ -4,7 +4,7 @@
  * level-triggered contract: a pass with nothing changed writes nothing to the database and asks the
  * runtime for nothing new; a pass after a change persists exactly once and acts.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Autoscaler } from "../../../engine/autoscaler/index.js";
 import { DeploymentController } from "../../../engine/control/deployment-controller.js";
 import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
@@ -12,10 +12,9 @@ import { keptRowUsable, PromotionReconciler, type KeptRow } from "../../../engin
 import { RoutingTable } from "../../../engine/router/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
-import { openStore } from "../../../engine/store/open-store.js";
 import { findPromotion, type PromotionRow } from "../../../engine/store/promotions.js";
 import type { Sql, SqlExecutor } from "../../../engine/store/sql.js";
-import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
+import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
 import { RecordingRuntime } from "../../support/recording-runtime.js";
 import { loggingStatements } from "../../support/statement-log.js";
 import { waitFor } from "../../../testing/index.js";
@@ -47,24 +46,32 @@ function countingWrites(sql: Sql): { sql: Sql; writes: string[] } {
   return { sql: wrap(sql), writes };
 }
 
-let template: PgliteTemplate;
-let store: Sql;
-beforeAll(async () => {
-  template = await createPgliteTemplate();
-  store = await openStore({ dataDir: await template.freshDataDir() });
-});
-afterAll(async () => {
-  await store?.close();
-  await template?.cleanup();
-});
+const store = pgliteStoreForFile();
 
 const inProduction = (deploymentId: string) => replicaSetId(deploymentId, "production");
+
+/** A model whose production is promoted to v1 with 2 ready replicas; `sql` reads the promotion back. */
+async function modelOnV1InProduction(
+  name: string,
+  { service, reconciler, runtime, sql }: { service: ControlPlane; reconciler: PromotionReconciler; runtime: RecordingRuntime; sql: Sql },
+) {
+  const model = await service.createModel({ name });
+  await service.patchEnvironment(model.id, "production", { autoscaling_settings: { min_replica: 2, max_replica: 2 } });
+  const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
+  const first = await service.promote(model.id, "production", { deployment_id: v1.id });
+  // the first pass asks v1's production set for 2 replicas; once they are ready the next one finishes
+  await reconciler.reconcileNow(first.id);
+  runtime.ready.set(inProduction(v1.id), 2);
+  await reconciler.reconcileNow(first.id);
+  expect((await findPromotion(sql, first.id))?.status).toBe("SUCCEEDED");
+  return { model, v1 };
+}
 
 describe("promotion reconciler", () => {
   it("a pass with nothing changed writes nothing and changes nothing in the runtime", async () => {
     let now = Date.parse("2025-01-01T00:00:00Z");
     const clock = () => now;
-    const { sql, writes } = countingWrites(store);
+    const { sql, writes } = countingWrites(store());
     const runtime = new RecordingRuntime();
     const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 }, clock });
     const deployments = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, clock: () => new Date(now) });
@@ -81,15 +88,7 @@ describe("promotion reconciler", () => {
     const logged: string[] = [];
     const reconciler = new PromotionReconciler({ sql, runtime, deployments, autoscaler, clock, maxIdleMs: 60_000, log: (line) => logged.push(line) });
     try {
-      const model = await service.createModel({ name: "idempotent" });
-      await service.patchEnvironment(model.id, "production", { autoscaling_settings: { min_replica: 2, max_replica: 2 } });
-      const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
-      const first = await service.promote(model.id, "production", { deployment_id: v1.id });
-      // the first pass asks v1's production set for 2 replicas; once they are ready the next one finishes
-      await reconciler.reconcileNow(first.id);
-      runtime.ready.set(inProduction(v1.id), 2);
-      await reconciler.reconcileNow(first.id);
-      expect((await findPromotion(sql, first.id))?.status).toBe("SUCCEEDED");
+      const { model, v1 } = await modelOnV1InProduction("idempotent", { service, reconciler, runtime, sql });
 
       await service.patchEnvironment(model.id, "production", {
         promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 30 } },
@@ -147,13 +146,13 @@ describe("promotion reconciler", () => {
   it("passes woken by their timer or by the runtime plan from the row this engine kept; a row changed elsewhere is read once a write finds it changed", async () => {
     let now = Date.parse("2025-01-01T00:00:00Z");
     const clock = () => now;
-    const log = loggingStatements(store);
+    const log = loggingStatements(store());
     const runtime = new RecordingRuntime();
     const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 }, clock });
     const deployments = new DeploymentController({ sql: log.sql, runtime, table: new RoutingTable(), autoscaler, clock: () => new Date(now) });
     autoscaler.onDecision((id, replicas) => deployments.applyAutoscaling(id, replicas));
     const service = new ControlPlane({
-      sql: store,
+      sql: store(),
       now: () => new Date(now),
       promotionExecutor: createPromotionExecutor({
         currentReplicas: (id, environment) => deployments.desiredReplicas(replicaSetId(id, environment)),
@@ -187,16 +186,9 @@ describe("promotion reconciler", () => {
       const target = passes + count;
       await waitFor(() => passes >= target, { timeoutMs: 10_000, intervalMs: 1, message: `${count} more passes` });
     };
-    const stored = async (id: string): Promise<PromotionRow> => (await findPromotion(store, id))!;
+    const stored = async (id: string): Promise<PromotionRow> => (await findPromotion(store(), id))!;
     try {
-      const model = await service.createModel({ name: "kept-row" });
-      await service.patchEnvironment(model.id, "production", { autoscaling_settings: { min_replica: 2, max_replica: 2 } });
-      const v1 = await service.createDeployment(model.id, { command: ["model"] } as never);
-      const first = await service.promote(model.id, "production", { deployment_id: v1.id });
-      await reconciler.reconcileNow(first.id);
-      runtime.ready.set(inProduction(v1.id), 2);
-      await reconciler.reconcileNow(first.id);
-      expect((await stored(first.id)).status).toBe("SUCCEEDED");
+      const { model } = await modelOnV1InProduction("kept-row", { service, reconciler, runtime, sql: store() });
 
       await service.patchEnvironment(model.id, "production", {
         promotion_settings: { rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 50, max_unavailable_percent: 0, stabilization_time_seconds: 30 } },

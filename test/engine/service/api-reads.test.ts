@@ -5,27 +5,16 @@
  * GET environment in four, and the environment a deployment is shown serving is the one the model's serving
  * environments said (production first, then by name).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
-import { openStore } from "../../../engine/store/open-store.js";
-import type { Sql } from "../../../engine/store/sql.js";
-import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
+import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
 import { loggingStatements } from "../../support/statement-log.js";
 
-let template: PgliteTemplate;
-let store: Sql;
-beforeAll(async () => {
-  template = await createPgliteTemplate();
-  store = await openStore({ dataDir: await template.freshDataDir() });
-});
-afterAll(async () => {
-  await store?.close();
-  await template?.cleanup();
-});
+const store = pgliteStoreForFile();
 
 describe("API reads", () => {
   it("GET model, GET deployment and the deployments' list are one statement each, GET environment four; a deployment is shown with the environment it serves", async () => {
-    const log = loggingStatements(store);
+    const log = loggingStatements(store());
     const service = new ControlPlane({ sql: log.sql });
     const model = await service.createModel({ name: "reads" });
     for (const name of ["staging", "alpha"]) await service.createEnvironment(model.id, { name });
@@ -36,7 +25,7 @@ describe("API reads", () => {
     ];
     // as promotions would have left them: production served by one, alpha and staging by another
     const serve = (environment: string, deploymentId: string) =>
-      store.query("UPDATE environments SET current_deployment_id = $3 WHERE model_id = $1 AND name = $2", [model.id, environment, deploymentId]);
+      store().query("UPDATE environments SET current_deployment_id = $3 WHERE model_id = $1 AND name = $2", [model.id, environment, deploymentId]);
     await serve("production", both!.id);
     await serve("staging", twoOthers!.id);
     await serve("alpha", twoOthers!.id);
