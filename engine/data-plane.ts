@@ -22,6 +22,7 @@ import type { EngineMount, EngineParts } from "./engine.js";
 import type { PromotionExecutor } from "./service/promotions.js";
 import type { Sql } from "./store/sql.js";
 import { nextResyncDelayMs } from "./control/resync-schedule.js";
+import { KeyedWorkQueue } from "./control/work-queue.js";
 import { asControlLoop } from "./store/statement-priority.js";
 import type { KubernetesRuntimeChoice } from "./runtime/kubernetes/start-kubernetes-runtime.js";
 
@@ -69,6 +70,17 @@ export interface DataPlane extends EngineMount {
   close(): Promise<void>;
 }
 
+/**
+ * Models whose events the controller handles at once. Each handler is a chain of statements, so a
+ * few chains keep the store busier than one; more would only queue there (PGlite has one session).
+ */
+const EVENT_WORKERS = 4;
+
+/** The model an event is about; undefined: it is handled alone (a replica set's change from another engine names its deployment only). */
+function modelOf(change: ClusterChange): string | undefined {
+  return "modelId" in change ? change.modelId : undefined;
+}
+
 /** Built from the engine's parts (store, domain events, access view): every piece made once, in order. */
 export async function startDataPlane(parts: EngineParts, options: DataPlaneOptions): Promise<DataPlane> {
   // metrics (GET /metrics): the router counts requests into them, the rest is read at scrape time
@@ -86,20 +98,19 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     shadowStats: metrics.shadows,
     ...(options.wakeTimeoutMs !== undefined ? { wakeTimeoutMs: options.wakeTimeoutMs } : {}),
   });
-  // Events are handled one at a time, in order: each handler re-reads the rows it needs.
-  let queue: Promise<void> = Promise.resolve();
+  // Events are handled in order per model, several models at once (control/work-queue.ts); each
+  // handler re-reads the rows it needs. Work of no one model (resyncs, leadership) runs alone.
+  const queue = new KeyedWorkQueue(EVENT_WORKERS);
   /** Resolves once `work` has run (never rejects: a failure is logged). */
-  const enqueue = (what: string, work: () => Promise<void>): Promise<void> => {
-    queue = queue.then(() => asControlLoop(work)).catch((error: unknown) => options.log?.(`${what} failed: ${(error as Error).message}`));
-    return queue;
-  };
+  const enqueue = (what: string, modelId: string | undefined, work: () => Promise<void>): Promise<void> =>
+    queue.enqueue(modelId, () => asControlLoop(work), (error: unknown) => options.log?.(`${what} failed: ${(error as Error).message}`));
   let started = false;
   const leadership = new ControlLease({
     sql,
     ...(options.promotionLeaseTtlMs !== undefined ? { ttlMs: options.promotionLeaseTtlMs } : {}),
     ...(options.log ? { log: options.log } : {}),
     onChange: (leading) => {
-      if (started) enqueue("leadership change", () => deployments.leadershipChanged(leading));
+      if (started) enqueue("leadership change", undefined, () => deployments.leadershipChanged(leading));
     },
   });
   const feed = new ChangeFeed({
@@ -107,11 +118,11 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     onChange: (change) => {
       recordChange(change);
       promotionRowsMayHaveChanged(change);
-      enqueue(`change ${change.type} from another engine`, () => onChange(change));
+      enqueue(`change ${change.type} from another engine`, modelOf(change), () => onChange(change));
     },
     onGap: () => {
       reconciler.allRowsMayHaveChanged();
-      enqueue("resync after lost notifications", () => deployments.resync());
+      enqueue("resync after lost notifications", undefined, () => deployments.resync());
     },
     ...(options.log ? { log: options.log } : {}),
   });
@@ -217,7 +228,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
   const unsubscribe = events.onChange((event) => {
     promotionRowsMayHaveChanged(event);
     feed.publish(event);
-    return enqueue(`event ${event.type}`, () => onChange(event));
+    return enqueue(`event ${event.type}`, modelOf(event), () => onChange(event));
   });
 
   await feed.start();
@@ -227,7 +238,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
   await deployments.resync({ restore: true });
   started = true;
   // The lead changed while the first sync ran: act on it now.
-  if (leadership.isLeader() !== leadingAtStart) enqueue("leadership change", () => deployments.leadershipChanged(leadership.isLeader()));
+  if (leadership.isLeader() !== leadingAtStart) enqueue("leadership change", undefined, () => deployments.leadershipChanged(leadership.isLeader()));
   await reconciler.start();
   loadReporter?.start();
   clusterLoad?.start();
@@ -239,7 +250,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
   const scheduleResync = (afterMs: number): void => {
     if (stopped) return;
     resyncTimer = setTimeout(() => {
-      enqueue("periodic resync", async () => {
+      enqueue("periodic resync", undefined, async () => {
         const began = performance.now();
         try {
           await deployments.resync();
@@ -273,7 +284,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
       await feed.close();
       await loadReporter?.close();
       await clusterLoad?.close();
-      await queue;
+      await queue.idle();
       await reconciler.close();
       autoscaler.close();
       await deployments.close();
