@@ -23,7 +23,7 @@ import type { PromotionExecutor } from "./service/promotions.js";
 import type { Sql } from "./store/sql.js";
 import { nextResyncDelayMs } from "./control/resync-schedule.js";
 import { KeyedWorkQueue } from "./control/work-queue.js";
-import { asControlLoop } from "./store/statement-priority.js";
+import { asBackgroundWork, asControlLoop } from "./store/statement-priority.js";
 import type { KubernetesRuntimeChoice } from "./runtime/kubernetes/start-kubernetes-runtime.js";
 
 export interface DataPlaneOptions {
@@ -160,7 +160,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
     ...(options.log ? { log: options.log } : {}),
   });
   router.onWake((setId) => asControlLoop(() => deployments.wake(setId)));
-  autoscaler.onDecision((setId, replicas) => asControlLoop(() => deployments.applyAutoscaling(setId, replicas)));
+  autoscaler.onDecision((setId, replicas) => asBackgroundWork(() => deployments.applyAutoscaling(setId, replicas)));
   const reconciler = new PromotionReconciler({
     sql,
     runtime,

@@ -28,7 +28,7 @@ import { preRolloutWebhooks } from "../rollout/pre-rollout.js";
 import { rolloutGateCallable, rolloutWebhooks } from "../rollout/rollout-webhooks.js";
 import { postRolloutDue, postRolloutOutcome, postRolloutWebhooks, recordPostRollout } from "../rollout/post-rollout.js";
 import type { PromotionWebhook, PromotionWebhookResult } from "../../sdk/index.js";
-import { asControlLoop } from "../store/statement-priority.js";
+import { asBackgroundWork } from "../store/statement-priority.js";
 
 export interface PromotionReconcilerOptions {
   sql: Sql;
@@ -188,16 +188,16 @@ export class PromotionReconciler {
   #scheduleScan(): void {
     if (this.#closed) return;
     this.#scanTimer = setTimeout(() => {
-      asControlLoop(() => this.#scan())
+      asBackgroundWork(() => this.#scan())
         .catch((error: unknown) => this.#options.log?.(`promotion scan failed, retrying: ${(error as Error).message}`))
         .finally(() => this.#scheduleScan());
     }, this.#options.scanIntervalMs ?? 2000);
     this.#scanTimer.unref();
   }
 
-  /** A pass is the control loop's work, whoever woke it (statement-priority.ts). */
-  #runAsControlLoop(promotionId: string): void {
-    asControlLoop(() => this.#run(promotionId));
+  /** A pass is the control loop's background work, whoever woke it (statement-priority.ts). */
+  #runInBackground(promotionId: string): void {
+    asBackgroundWork(() => this.#run(promotionId));
   }
 
   /**
@@ -248,7 +248,7 @@ export class PromotionReconciler {
     }
     if (entry.timer) clearTimeout(entry.timer);
     entry.dueAt = performance.now();
-    entry.timer = setTimeout(() => this.#runAsControlLoop(promotionId), 0);
+    entry.timer = setTimeout(() => this.#runInBackground(promotionId), 0);
   }
 
   /**
@@ -324,7 +324,7 @@ export class PromotionReconciler {
         if (entry.again) return this.#schedule(promotionId);
         const delay = Math.max(0, Math.min(wakeAt - this.#clock(), this.#options.maxIdleMs ?? 1000));
         entry.dueAt = performance.now() + delay;
-        entry.timer = setTimeout(() => this.#runAsControlLoop(promotionId), delay);
+        entry.timer = setTimeout(() => this.#runInBackground(promotionId), delay);
       });
   }
 

@@ -6,7 +6,7 @@ import { restrictToOwner } from "./owner-only.js";
 import { initialisePgliteDataDir } from "./pglite-first-open.js";
 import type { FromWorker, PgliteWorkerData, ToWorker, WorkerError } from "./pglite-worker.js";
 import type { SecretKeyring } from "./secret-keyring.js";
-import { inControlLoop } from "./statement-priority.js";
+import { currentWork, type StatementWork } from "./statement-priority.js";
 import type { Sql, SqlExecutor, SqlParam } from "./sql.js";
 
 /**
@@ -113,19 +113,25 @@ interface Queued {
 const IN_FLIGHT = 2;
 
 /**
- * How much earlier than its arrival a control-loop statement is served, in ms. Served strictly
- * first, the control loop's statements starved the API's whenever promotions stepped together
- * (bench/scale at 3/10 size, 100 promotions in flight: API statements waited up to 1.3 s behind
- * a burst while the reconciler's lag p99 stayed at 5 ms). With a head start an API statement waits
- * at most this long for control-loop statements asked after it: reads' p99 0.9–1.1 s → 0.21–0.26 s
- * in that window, the lag p99 5 → 11 ms.
+ * When each kind of work's statement takes its turn, in ms after it was asked: the earliest turn
+ * goes first (statement-priority.ts says why each kind is where it is). A request waits at most
+ * 5 ms for changes being applied that were asked after it, background work at most 20 ms for
+ * requests and changes asked after it — no kind can starve another.
  */
-const CONTROL_LOOP_HEAD_START_MS = 5;
+const TURN_AFTER_MS: Readonly<Record<StatementWork, number>> = { applying: -5, request: 0, background: 20 };
 
-/** Whether the control loop's first queued statement goes before the others' first (times they were asked at, ms). */
-export function controlLoopGoesNext(controlAskedAt: number | undefined, otherAskedAt: number | undefined): boolean {
-  if (controlAskedAt === undefined) return false;
-  return otherAskedAt === undefined || controlAskedAt - CONTROL_LOOP_HEAD_START_MS <= otherAskedAt;
+/** Which queue's first statement goes next, from the times each queue's first was asked at (ms). */
+export function nextTurn(firstAskedAt: Readonly<Partial<Record<StatementWork, number>>>): StatementWork | undefined {
+  let next: StatementWork | undefined;
+  let earliest = Infinity;
+  for (const work of ["applying", "request", "background"] as const) {
+    const askedAt = firstAskedAt[work];
+    if (askedAt !== undefined && askedAt + TURN_AFTER_MS[work] < earliest) {
+      earliest = askedAt + TURN_AFTER_MS[work];
+      next = work;
+    }
+  }
+  return next;
 }
 
 interface PgliteThread {
@@ -154,14 +160,14 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
   });
   const pending = new Map<number, Waiting>();
   const listeners = new Map<string, Set<(payload: string) => void>>();
-  const queued = { controlLoop: [] as Queued[], others: [] as Queued[] };
+  const queued: Record<StatementWork, Queued[]> = { applying: [], request: [], background: [] };
   let requests = 0;
   let stopped: Error | undefined;
   const stop = (error: Error) => {
     stopped ??= error;
     for (const { reject } of pending.values()) reject(stopped);
     pending.clear();
-    for (const { reply } of queued.controlLoop.splice(0).concat(queued.others.splice(0))) reply.reject(stopped);
+    for (const queue of Object.values(queued)) for (const { reply } of queue.splice(0)) reply.reject(stopped);
   };
   const ready = new Promise<void>((resolve, reject) => {
     worker.on("message", (message: FromWorker) => {
@@ -199,10 +205,10 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
   await ready;
   // the thread keeps the process alive only while a statement is awaited, as a socket would
   worker.unref();
-  // Statements outside a transaction wait here, in the order they were asked in, the control
-  // loop's CONTROL_LOOP_HEAD_START_MS earlier, and at most IN_FLIGHT at a time wait in the thread
-  // (which runs one at a time, in the order received): a control-loop statement waits for those
-  // few and for the others asked more than the head start before it, not for every API read queued.
+  // Statements outside a transaction wait here, one queue per kind of work, each taking its turn
+  // TURN_AFTER_MS after it was asked, and at most IN_FLIGHT at a time wait in the thread (which
+  // runs one at a time, in the order received): a statement waits for those few and for the
+  // earlier turns, not for every statement queued.
   // Statements of an open transaction and its end go at once: the transaction holds PGlite's
   // session, so anything queued behind it would wait for them.
   let inFlight = 0;
@@ -214,7 +220,8 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
   };
   const sendQueued = (): void => {
     while (inFlight < IN_FLIGHT) {
-      const next = controlLoopGoesNext(queued.controlLoop[0]?.askedAt, queued.others[0]?.askedAt) ? queued.controlLoop.shift() : queued.others.shift();
+      const turn = nextTurn({ applying: queued.applying[0]?.askedAt, request: queued.request[0]?.askedAt, background: queued.background[0]?.askedAt });
+      const next = turn === undefined ? undefined : queued[turn].shift();
       if (!next) return;
       inFlight += 1;
       const settled = () => {
@@ -238,7 +245,7 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
       if (stopped) return reject(stopped);
       const inTransaction = ("transaction" in request && request.transaction !== undefined) || request.kind === "end";
       if (inTransaction) return send(request, { resolve, reject });
-      (inControlLoop() ? queued.controlLoop : queued.others).push({ request, reply: { resolve, reject }, askedAt: performance.now() });
+      queued[currentWork()].push({ request, reply: { resolve, reject }, askedAt: performance.now() });
       sendQueued();
     });
   return {

@@ -2,20 +2,35 @@ import { AsyncLocalStorage } from "node:async_hooks";
 
 /**
  * Which statements go first when the embedded database is busy. PGlite has one session, so every
- * statement waits in one line; under API load the control loop's statements (the controller
- * converging replica sets, the reconciler taking a promotion's step) waited behind every API read,
- * and each of its sequential statements paid the whole line again: at 200 API requests/s a created
- * deployment's replicas were declared 0.8–4.9 s after its creation (bench/scale), 4 ms when
- * the control loop goes first. The control loop marks its work here (data-plane.ts), the PGlite
- * adapter serves marked statements first; PostgreSQL's pool needs no order.
+ * statement waits in one line (pglite-sql.ts orders it), and three kinds of work share it:
+ * - `request`: the API's requests (anything outside the control loop);
+ * - `applying`: the control loop applying a change, which the change's answer waits for
+ *   (service/context.ts) — without a head start a created deployment's replicas were declared
+ *   0.8–4.9 s after its creation under API load (bench/scale), 4 ms with it;
+ * - `background`: the control loop's own work, which nobody waits on: the reconciler's passes and
+ *   the autoscaler's decisions. Promotions step together (100 in flight: ~2,400 statements every
+ *   5-s stabilization), and ahead of the API those bursts queued its requests for up to 1.3 s;
+ *   their target is a lag (250 ms p99), not an answer.
  */
-const controlLoop = new AsyncLocalStorage<true>();
+export type StatementWork = "request" | "applying" | "background";
 
-/** Run `work` (and everything it starts: promises, timers) as the control loop. */
+const controlLoop = new AsyncLocalStorage<"applying" | "background">();
+
+/** Run `work` (and everything it starts: promises, timers) as the control loop applying a change. */
 export function asControlLoop<T>(work: () => T): T {
-  return controlLoop.run(true, work);
+  return controlLoop.run("applying", work);
+}
+
+/** Run `work` (and everything it starts) as the control loop's background work. */
+export function asBackgroundWork<T>(work: () => T): T {
+  return controlLoop.run("background", work);
 }
 
 export function inControlLoop(): boolean {
-  return controlLoop.getStore() === true;
+  return controlLoop.getStore() !== undefined;
+}
+
+/** The kind of work the caller is doing. */
+export function currentWork(): StatementWork {
+  return controlLoop.getStore() ?? "request";
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { controlLoopGoesNext } from "../../../engine/store/pglite-sql.js";
+import { nextTurn } from "../../../engine/store/pglite-sql.js";
 import { openStore } from "../../../engine/store/index.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
 
@@ -27,15 +27,16 @@ describe("the PGlite thread", () => {
 });
 
 describe("the order queued statements go to the PGlite thread in", () => {
-  it("serves the control loop's first, except for statements asked more than its head start (5 ms) before", () => {
-    expect(controlLoopGoesNext(undefined, undefined)).toBe(false);
-    expect(controlLoopGoesNext(undefined, 100)).toBe(false);
-    expect(controlLoopGoesNext(100, undefined)).toBe(true);
-    // an API statement asked just before (or after) a control-loop one waits for it
-    expect(controlLoopGoesNext(100, 97)).toBe(true);
-    expect(controlLoopGoesNext(100, 95)).toBe(true);
-    expect(controlLoopGoesNext(100, 120)).toBe(true);
-    // one that has waited longer than the head start goes first: a burst of the control loop's cannot starve it
-    expect(controlLoopGoesNext(100, 94)).toBe(false);
+  it("gives changes being applied 5 ms ahead of requests, and background work 20 ms behind them", () => {
+    expect(nextTurn({})).toBeUndefined();
+    expect(nextTurn({ background: 100 })).toBe("background");
+    // a change being applied, asked up to 5 ms after a request, goes first
+    expect(nextTurn({ applying: 105, request: 100 })).toBe("applying");
+    expect(nextTurn({ applying: 106, request: 100 })).toBe("request");
+    // background work waits for requests and changes asked up to 20 ms after it, not longer: it cannot starve
+    expect(nextTurn({ request: 120, background: 100 })).toBe("request");
+    expect(nextTurn({ request: 121, background: 100 })).toBe("background");
+    expect(nextTurn({ applying: 125, background: 100 })).toBe("applying");
+    expect(nextTurn({ applying: 126, request: 121, background: 100 })).toBe("background");
   });
 });
