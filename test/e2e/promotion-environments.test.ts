@@ -26,23 +26,30 @@ async function apiText(path: string): Promise<string> {
   return response.text();
 }
 
-/** What a ready replica of the deployment's production set sees for variable `name` (asked directly on its port). */
-async function replicaSees(deploymentId: string, name: string): Promise<{ set: boolean; sha256: string | null }> {
-  const [replica] = engine.engine.dataPlane.runtime.readyReplicas(replicaSetId(deploymentId, "production"));
-  if (!replica) throw new Error(`no ready replica of ${deploymentId}`);
+interface VariableSeen {
+  set: boolean;
+  sha256: string | null;
+}
+
+/** What a replica sees for variable `name` (asked directly on its port). */
+async function variableOn(replica: { url: string }, name: string): Promise<VariableSeen> {
   const response = await fetch(`${replica.url}/env/${name}`);
-  return (await response.json()) as { set: boolean; sha256: string | null };
+  if (!response.ok) throw new Error(`${replica.url}/env/${name}: ${response.status}`);
+  return (await response.json()) as VariableSeen;
+}
+
+const productionReplicas = (deploymentId: string) => engine.engine.dataPlane.runtime.readyReplicas(replicaSetId(deploymentId, "production"));
+
+/** What a ready replica of the deployment's production set sees for variable `name`. */
+async function replicaSees(deploymentId: string, name: string): Promise<VariableSeen> {
+  const [replica] = productionReplicas(deploymentId);
+  if (!replica) throw new Error(`no ready replica of ${deploymentId}`);
+  return variableOn(replica, name);
 }
 
 /** Whether every ready replica of the deployment's production set has `name` set (false while there is none). */
 async function everyReplicaSees(deploymentId: string, name: string): Promise<boolean> {
-  const replicas = engine.engine.dataPlane.runtime.readyReplicas(replicaSetId(deploymentId, "production"));
-  const seen = await Promise.all(
-    replicas.map(async (replica) => {
-      const response = await fetch(`${replica.url}/env/${name}`).catch(() => undefined);
-      return response?.ok === true && ((await response.json()) as { set: boolean }).set;
-    }),
-  );
+  const seen = await Promise.all(productionReplicas(deploymentId).map((replica) => variableOn(replica, name).then((variable) => variable.set, () => false)));
   return seen.length > 0 && seen.every(Boolean);
 }
 

@@ -8,6 +8,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { databaseErrorFields, SQLSTATE } from "../../../engine/store/index.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
+import { waitFor } from "../../../testing/index.js";
 
 const store = pgliteStoreForFile();
 // after the store's own beforeAll: vitest runs a file's beforeAll hooks in the order they are registered
@@ -91,9 +92,7 @@ describe("the embedded store's statistics", () => {
     const reltuples = async () => (await store().query<{ reltuples: number }>("SELECT reltuples FROM pg_class WHERE relname = 'growing_test'"))[0]?.reltuples;
     expect(await reltuples()).toBeLessThan(0); // never analysed
     await store().query("INSERT INTO growing_test (id, label) SELECT n, 'row ' || n FROM generate_series(1, 5000) n");
-    const deadline = Date.now() + 20_000;
-    while ((await reltuples())! < 5000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await reltuples()).toBe(5000);
+    await waitFor(async () => (await reltuples()) === 5000, { timeoutMs: 20_000, intervalMs: 100, message: "growing_test analysed" });
     expect(await store().query("SELECT label FROM growing_test WHERE id = $1", [4321])).toEqual([{ label: "row 4321" }]);
   });
 });
