@@ -329,14 +329,15 @@ export class DeploymentController {
    */
   async syncDeployment(deploymentId: string, options: { restoreReplicas?: number } = {}): Promise<void> {
     for (const syncedLive of this.#syncedDuringResync) syncedLive.add(deploymentId);
-    await this.#syncDeployment({ reads: liveReads(this.#sql), snapshot: false }, deploymentId, options);
+    await this.#syncDeployment({ reads: liveReads(this.#sql, deploymentId), snapshot: false }, deploymentId, options);
   }
 
   async #syncDeployment(context: SyncReads, deploymentId: string, options: { restoreReplicas?: number }): Promise<void> {
     if (this.#closed) return;
     const { reads } = context;
     // A live read is what this engine knows of the row from now on; a snapshot's may be older than
-    // a write of this engine that overlapped it (the resync forgot every row before it).
+    // a write of this engine that overlapped it (the resync forgot every row before it). The row is
+    // a live sync's first question: its slice's one statement (store-reads.ts) runs inside `through`.
     const row = context.snapshot ? await reads.deployment(deploymentId) : await this.#knownRows.through(deploymentId, () => reads.deployment(deploymentId), observedColumns);
     if (!row || !row.active) {
       if (row) {
@@ -521,14 +522,15 @@ export class DeploymentController {
     const environment = await findLiveEnvironment(this.#sql, modelId, environmentName);
     if (!environment) return { environment: environmentName, deployment_ids: [], status: "NONE", replicas };
     const promotion = await findInProgressPromotion(this.#sql, environment.id);
-    const model = await findLiveModel(this.#sql, modelId);
     const deploymentIds: string[] = [];
     for (const deploymentId of new Set([environment.current_deployment_id, promotion?.deployment_id ?? null])) {
       if (deploymentId === null) continue;
-      const row = await findLiveDeploymentById(this.#sql, deploymentId);
+      // the row, its environment's variables and settings in one statement, as a sync reads them
+      const reads = liveReads(this.#sql, deploymentId);
+      const row = await reads.deployment(deploymentId);
       if (!row || !row.active) continue;
       deploymentIds.push(deploymentId);
-      const expected = (await this.#specFor(liveReads(this.#sql), row, model?.name ?? modelId, environment)).revision;
+      const expected = (await this.#specFor(reads, row, (await reads.modelName(modelId)) ?? modelId, environment)).revision;
       const observation = this.#runtime.observe(replicaSetId(deploymentId, environmentName));
       replicas.desired += observation.desired;
       for (const replica of observation.replicas) {

@@ -1,17 +1,18 @@
 /**
  * What the deployment controller reads of the store to converge one deployment, as a port: a
- * single change event reads the rows live (liveReads, a few statements for that deployment); a
- * resync reads every table once and answers from memory (store-snapshot.ts). One sync path, the
- * same decisions, whichever answers.
+ * single change event reads that deployment's slice of the store in one statement when first asked
+ * (liveReads; the ~10 reads one after another it replaced each queued behind every other statement
+ * on PGlite's one session), a resync reads every table once (store-snapshot.ts); both answer from
+ * memory, indexed by StoreSnapshot. One sync path, the same decisions, whichever answers.
  */
 import type { PromotionSettings } from "../../sdk/index.js";
-import { effectivePromotionSettings, effectiveVariables } from "../service/lookups.js";
-import { findLiveDeploymentById, type DeploymentRow } from "../store/deployments.js";
-import { findLiveEnvironment, listEnvironmentsPromotedInto, listEnvironmentsServing, type EnvironmentRow } from "../store/environments.js";
-import { findLiveModel } from "../store/models.js";
-import { listReplicaSetsOf, type ReplicaSetRow } from "../store/replica-sets.js";
+import { readDeploymentSlice } from "../store/control-snapshot.js";
+import type { DeploymentRow } from "../store/deployments.js";
+import type { EnvironmentRow } from "../store/environments.js";
+import type { ReplicaSetRow } from "../store/replica-sets.js";
 import type { SqlExecutor } from "../store/sql.js";
-import { listVariables, type VariableRow } from "../store/variables.js";
+import type { VariableRow } from "../store/variables.js";
+import { StoreSnapshot } from "./store-snapshot.js";
 
 /** A variable a set's replicas get (plain text: a secret's value decrypted). */
 export type SetVariable = Pick<VariableRow, "name" | "value" | "secret">;
@@ -23,7 +24,7 @@ export interface ControllerReads {
   modelName(modelId: string): Promise<string | undefined>;
   /** live environments the deployment serves, production first, then by name */
   environmentsServing(deploymentId: string): Promise<EnvironmentRow[]>;
-  /** live environments an in-progress promotion moves to the deployment */
+  /** live environments an in-progress promotion moves to the deployment, production first, then by name */
   environmentsPromotedInto(deploymentId: string): Promise<EnvironmentRow[]>;
   /** the deployment's replica_sets rows (counts the leader stored) */
   replicaSetsOf(deploymentId: string): Promise<ReplicaSetRow[]>;
@@ -36,18 +37,26 @@ export interface ControllerReads {
   promotionSettingsOf(environment: EnvironmentRow): Promise<PromotionSettings>;
 }
 
-/** Each answer read from the store when asked (single change events). */
-export function liveReads(sql: SqlExecutor): ControllerReads {
+/**
+ * One deployment's reads, answered from its slice of the store (readDeploymentSlice: one statement),
+ * read at the first question and kept for the rest of this sync: every answer is of one instant.
+ * Asked about another deployment, it throws (a sync reads only its own deployment's).
+ */
+export function liveReads(sql: SqlExecutor, deploymentId: string): ControllerReads {
+  let slice: Promise<StoreSnapshot> | undefined;
+  const read = (): Promise<StoreSnapshot> => (slice ??= readDeploymentSlice(sql, deploymentId).then((rows) => new StoreSnapshot(rows, sql)));
+  const of = async (id: string): Promise<StoreSnapshot> => {
+    if (id !== deploymentId) throw new Error(`reads of deployment ${deploymentId} asked about deployment ${id}`);
+    return read();
+  };
   return {
-    deployment: (deploymentId) => findLiveDeploymentById(sql, deploymentId),
-    modelName: async (modelId) => (await findLiveModel(sql, modelId))?.name,
-    environmentsServing: (deploymentId) => listEnvironmentsServing(sql, deploymentId),
-    environmentsPromotedInto: (deploymentId) => listEnvironmentsPromotedInto(sql, deploymentId),
-    replicaSetsOf: (deploymentId) => listReplicaSetsOf(sql, deploymentId),
-    environment: (modelId, name) => findLiveEnvironment(sql, modelId, name),
-    // An environment of the model's own: its variables as always (same order, same revision hash);
-    // one of a workspace environment: the workspace's, overridden by the model's own.
-    variablesOf: (environment) => (environment.workspace_environment_id === null ? listVariables(sql, environment.id) : effectiveVariables(sql, environment)),
-    promotionSettingsOf: (environment) => effectivePromotionSettings(sql, environment),
+    deployment: async (id) => (await of(id)).deployment(id),
+    modelName: async (modelId) => (await read()).modelName(modelId),
+    environmentsServing: async (id) => (await of(id)).environmentsServing(id),
+    environmentsPromotedInto: async (id) => (await of(id)).environmentsPromotedInto(id),
+    replicaSetsOf: async (id) => (await of(id)).replicaSetsOf(id),
+    environment: async (modelId, name) => (await read()).environment(modelId, name),
+    variablesOf: async (environment) => (await read()).variablesOf(environment),
+    promotionSettingsOf: async (environment) => (await read()).promotionSettingsOf(environment),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The deployment controller's reads answered from one bulk read of the store (a resync), as an
  * informer answers from its cache after a LIST: the rows of engine/store/control-snapshot.ts,
- * indexed once. Same answers as liveReads (store-reads.ts) would give at the snapshot's instant:
+ * indexed once; a change event's sync answers from one deployment's slice of the same rows (liveReads,
+ * store-reads.ts). Same answers as reading each row when asked would give at the snapshot's instant:
  * same filters, same orders, the same decryption and merge of variables, so a set's revision
  * hashes the same.
  */
@@ -86,7 +87,7 @@ export class StoreSnapshot implements ControllerReads {
   }
 
   async variablesOf(environment: EnvironmentRow): Promise<SetVariable[]> {
-    // decrypted when asked, as liveReads does: a secret this engine cannot decrypt fails only the sets that need it
+    // decrypted when asked: a secret this engine cannot decrypt fails only the sets that need it
     const own = (this.#variables.get(environment.id) ?? []).map((row) => decryptedVariable(this.#keys, row));
     if (environment.workspace_environment_id === null) return own;
     const workspace = (this.#workspaceVariables.get(environment.workspace_environment_id) ?? []).map((row) => decryptedWorkspaceVariable(this.#keys, row));

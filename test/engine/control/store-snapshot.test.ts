@@ -200,7 +200,7 @@ describe("deployment controller: a resync from one snapshot", () => {
       expect(counting.counts().queries, JSON.stringify([...counting.counts().byShape])).toBeLessThanOrEqual(2 * RESYNC_STATEMENTS_MAX);
 
       // Followers run the counts the leader stored: the same from a snapshot as one by one. A
-      // follower writes nothing: its resync is the snapshot and the routes, not ~9 statements a deployment.
+      // follower writes nothing: its resync is the snapshot and the routes, not a statement a deployment.
       let takenOver = false;
       const snapshotFollower = engineOn(storeA, { isLeader: () => takenOver, fence: () => undefined });
       const oneByOneFollower = engineOn(storeA, FOLLOWING);
@@ -212,7 +212,8 @@ describe("deployment controller: a resync from one snapshot", () => {
       const oneByOneStatements = counting.counts().queries;
       console.log(`resync of ${layout.deployments.length} deployments (follower, PGlite): ${snapshotStatements} statements from a snapshot, ${oneByOneStatements} one by one`);
       expect(snapshotStatements).toBeLessThanOrEqual(RESYNC_STATEMENTS_MAX);
-      expect(oneByOneStatements).toBeGreaterThan(5 * layout.deployments.length);
+      // (one by one: a statement a deployment, its slice — ~9 before it was read in one)
+      expect(oneByOneStatements).toBeGreaterThanOrEqual(layout.deployments.length);
       const followerState = convergedState(snapshotFollower);
       expect(followerState).toEqual(convergedState(oneByOneFollower));
       expect(followerState.sets).toEqual(leaderState.sets);
