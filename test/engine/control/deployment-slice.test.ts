@@ -8,7 +8,10 @@
  * variable the model's own overrides and whose named settings it inherits, a named promotion
  * settings object, a candidate set during an in-progress promotion, a kept set.
  */
-import { describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Autoscaler } from "../../../engine/autoscaler/index.js";
 import type { Leadership } from "../../../engine/control/control-lease.js";
 import { DeploymentController } from "../../../engine/control/deployment-controller.js";
@@ -18,15 +21,17 @@ import { RoutingTable } from "../../../engine/router/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { readDeploymentSlice } from "../../../engine/store/control-snapshot.js";
+import { openStore } from "../../../engine/store/open-store.js";
 import type { Sql } from "../../../engine/store/sql.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
+import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../../support/postgres.js";
 import { RecordingRuntime } from "../../support/recording-runtime.js";
 import { loggingStatements } from "../../support/statement-log.js";
 
 const FOLLOWING: Leadership = { isLeader: () => false, fence: () => undefined };
 const ENVIRONMENTS = ["production", "staging", "qa"];
 
-const store = pgliteStoreForFile();
+const pglite = pgliteStoreForFile();
 
 function engineOn(sql: Sql, leadership?: Leadership) {
   const runtime = new RecordingRuntime();
@@ -42,7 +47,7 @@ async function closeEngine(engine: Engine): Promise<void> {
   await engine.controller.close();
 }
 
-let layout: Promise<{ modelId: string; otherModelId: string; deployments: Record<string, string> }> | undefined;
+type Layout = { modelId: string; otherModelId: string; deployments: Record<string, string> };
 
 /**
  * A workspace environment qa (variables, a secret, a named settings object its environments
@@ -51,41 +56,37 @@ let layout: Promise<{ modelId: string; otherModelId: string; deployments: Record
  * candidate into production, kept's staging set kept warm, a deleted deployment, a development
  * deployment; another model beside it.
  */
-function populated() {
-  layout ??= (async () => {
-    const sql = store();
-    const service = new ControlPlane({ sql, promotionExecutor: createPromotionExecutor({ currentReplicas: () => 1, readyReplicas: () => 0 }) });
-    const careful = await service.createPromotionSettings({ name: "careful", rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 25 } } as never);
-    const workspaceSettings = await service.createPromotionSettings({ name: "qa-settings", rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 40 } } as never);
-    await service.createWorkspaceEnvironment({ name: "qa", variables: { QA_LEVEL: "3", REGION: "eu" }, secrets: { QA_TOKEN: "qa-secret" }, promotion_settings_id: workspaceSettings.id });
-    const model = await service.createModel({ name: "m" });
-    await service.createEnvironment(model.id, { name: "staging" });
-    await service.putVariable(model.id, "production", "API_TOKEN", { value: "prod-token", secret: true });
-    await service.putVariable(model.id, "production", "LOG_LEVEL", { value: "info", secret: false });
-    await service.putVariable(model.id, "staging", "API_TOKEN", { value: "staging-token", secret: true });
-    await service.putVariable(model.id, "qa", "REGION", { value: "us", secret: false });
-    await service.patchEnvironment(model.id, "production", { promotion_settings_id: careful.id } as never);
-    const deployments: Record<string, string> = {};
-    for (const name of ["serving", "staging", "qa", "candidate", "kept", "deleted"]) {
-      deployments[name] = (await service.createDeployment(model.id, { name, command: ["model", name], env: { WHO: name } } as never)).id;
-    }
-    for (const [environment, deployment] of [["production", "serving"], ["staging", "staging"], ["qa", "qa"]] as const) {
-      await sql.query("UPDATE environments SET current_deployment_id = $3 WHERE model_id = $1 AND name = $2", [model.id, environment, deployments[deployment]!]);
-    }
-    await service.promote(model.id, "production", { deployment_id: deployments.candidate! });
-    await sql.query("INSERT INTO replica_sets (id, deployment_id, environment, role, desired, updated_at) VALUES ($1, $2, 'staging', 'kept', 2, now())", [
-      replicaSetId(deployments.kept!, "staging"),
-      deployments.kept!,
-    ]);
-    await service.deleteDeployment(model.id, deployments.deleted!);
-    deployments.development = (await service.putDevelopmentDeployment(model.id, { command: ["model", "dev"] } as never)).deployment.id;
-    const other = await service.createModel({ name: "other" });
-    deployments.other = (await service.createDeployment(other.id, { command: ["other"] } as never)).id;
-    await sql.query("UPDATE environments SET current_deployment_id = $2 WHERE model_id = $1 AND name = 'production'", [other.id, deployments.other]);
-    await service.putVariable(other.id, "production", "LOG_LEVEL", { value: "debug", secret: false });
-    return { modelId: model.id, otherModelId: other.id, deployments };
-  })();
-  return layout;
+async function populate(sql: Sql): Promise<Layout> {
+  const service = new ControlPlane({ sql, promotionExecutor: createPromotionExecutor({ currentReplicas: () => 1, readyReplicas: () => 0 }) });
+  const careful = await service.createPromotionSettings({ name: "careful", rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 25 } } as never);
+  const workspaceSettings = await service.createPromotionSettings({ name: "qa-settings", rolling_deploy: true, rolling_deploy_config: { max_surge_percent: 40 } } as never);
+  await service.createWorkspaceEnvironment({ name: "qa", variables: { QA_LEVEL: "3", REGION: "eu" }, secrets: { QA_TOKEN: "qa-secret" }, promotion_settings_id: workspaceSettings.id });
+  const model = await service.createModel({ name: "m" });
+  await service.createEnvironment(model.id, { name: "staging" });
+  await service.putVariable(model.id, "production", "API_TOKEN", { value: "prod-token", secret: true });
+  await service.putVariable(model.id, "production", "LOG_LEVEL", { value: "info", secret: false });
+  await service.putVariable(model.id, "staging", "API_TOKEN", { value: "staging-token", secret: true });
+  await service.putVariable(model.id, "qa", "REGION", { value: "us", secret: false });
+  await service.patchEnvironment(model.id, "production", { promotion_settings_id: careful.id } as never);
+  const deployments: Record<string, string> = {};
+  for (const name of ["serving", "staging", "qa", "candidate", "kept", "deleted"]) {
+    deployments[name] = (await service.createDeployment(model.id, { name, command: ["model", name], env: { WHO: name } } as never)).id;
+  }
+  for (const [environment, deployment] of [["production", "serving"], ["staging", "staging"], ["qa", "qa"]] as const) {
+    await sql.query("UPDATE environments SET current_deployment_id = $3 WHERE model_id = $1 AND name = $2", [model.id, environment, deployments[deployment]!]);
+  }
+  await service.promote(model.id, "production", { deployment_id: deployments.candidate! });
+  await sql.query("INSERT INTO replica_sets (id, deployment_id, environment, role, desired, updated_at) VALUES ($1, $2, 'staging', 'kept', 2, now())", [
+    replicaSetId(deployments.kept!, "staging"),
+    deployments.kept!,
+  ]);
+  await service.deleteDeployment(model.id, deployments.deleted!);
+  deployments.development = (await service.putDevelopmentDeployment(model.id, { command: ["model", "dev"] } as never)).deployment.id;
+  const other = await service.createModel({ name: "other" });
+  deployments.other = (await service.createDeployment(other.id, { command: ["other"] } as never)).id;
+  await sql.query("UPDATE environments SET current_deployment_id = $2 WHERE model_id = $1 AND name = 'production'", [other.id, deployments.other]);
+  await service.putVariable(other.id, "production", "LOG_LEVEL", { value: "debug", secret: false });
+  return { modelId: model.id, otherModelId: other.id, deployments };
 }
 
 /** Everything a sync of `deploymentId` asks, as `reads` answers it. */
@@ -111,78 +112,110 @@ async function answers(reads: StoreSnapshot, deploymentId: string, modelIds: str
   };
 }
 
-describe("deployment controller: one deployment's slice of the store", () => {
-  it("answers every read of a sync as the resync's bulk snapshot does", async () => {
-    const { modelId, otherModelId, deployments } = await populated();
-    const bulk = await loadStoreSnapshot(store());
-    for (const [name, deploymentId] of Object.entries(deployments)) {
-      // (not live: its sync asks nothing more, see below)
-      if (name === "deleted") continue;
-      const slice = new StoreSnapshot(await readDeploymentSlice(store(), deploymentId), store());
-      const ofModel = name === "other" ? [otherModelId] : [modelId];
-      expect(await answers(slice, deploymentId, ofModel), name).toEqual(await answers(bulk, deploymentId, ofModel));
-    }
-    // what the comparison covered: timestamps as Dates, the candidate, the kept row, the merged variables and inherited settings
-    const slice = new StoreSnapshot(await readDeploymentSlice(store(), deployments.qa!), store());
-    const qa = (await slice.environment(modelId, "qa"))!;
-    expect(qa.created_at).toBeInstanceOf(Date);
-    expect((await slice.deployment(deployments.qa!))!.updated_at).toBeInstanceOf(Date);
-    expect(await slice.variablesOf(qa)).toEqual([
-      { name: "QA_LEVEL", value: "3", secret: false, source: "workspace" },
-      { name: "QA_TOKEN", value: "qa-secret", secret: true, source: "workspace" },
-      { name: "REGION", value: "us", secret: false, source: "model" },
-    ]);
-    expect((await slice.promotionSettingsOf(qa)).rolling_deploy_config.max_surge_percent).toBe(40);
-    const candidate = new StoreSnapshot(await readDeploymentSlice(store(), deployments.candidate!), store());
-    expect((await candidate.environmentsPromotedInto(deployments.candidate!)).map((environment) => environment.name)).toEqual(["production"]);
-    const kept = new StoreSnapshot(await readDeploymentSlice(store(), deployments.kept!), store());
-    expect(await kept.replicaSetsOf(deployments.kept!)).toMatchObject([{ environment: "staging", role: "kept", desired: 2 }]);
-    // a deployment that is not live: nothing (its sync forgets it)
-    expect(await readDeploymentSlice(store(), deployments.deleted!)).toMatchObject({ deployments: [], models: [], replicaSets: [] });
-  });
-
-  it("a deployment's sync is one statement, and declares the same specs and revisions as a resync from the bulk snapshot", async () => {
-    const { deployments } = await populated();
-    const log = loggingStatements(store());
-    const oneByOne = engineOn(log.sql, FOLLOWING);
-    const resynced = engineOn(store(), FOLLOWING);
-    try {
+/** The same on both stores: inside JSON the drivers give what a top-level column would not (timestamps as text). */
+function describeSlice(storeName: string, store: () => Sql): void {
+  let layout: Promise<Layout> | undefined;
+  const populated = () => (layout ??= populate(store()));
+  describe(`deployment controller: one deployment's slice of the store (${storeName})`, () => {
+    it("answers every read of a sync as the resync's bulk snapshot does", async () => {
+      const { modelId, otherModelId, deployments } = await populated();
+      const bulk = await loadStoreSnapshot(store());
       for (const [name, deploymentId] of Object.entries(deployments)) {
-        const from = log.statements.length;
-        await oneByOne.controller.syncDeployment(deploymentId);
-        expect(log.statements.slice(from), name).toHaveLength(1);
+        // (not live: its sync asks nothing more, see below)
+        if (name === "deleted") continue;
+        const slice = new StoreSnapshot(await readDeploymentSlice(store(), deploymentId), store());
+        const ofModel = name === "other" ? [otherModelId] : [modelId];
+        expect(await answers(slice, deploymentId, ofModel), name).toEqual(await answers(bulk, deploymentId, ofModel));
       }
-      await resynced.controller.resync();
-      expect(Object.fromEntries(oneByOne.runtime.specs)).toEqual(Object.fromEntries(resynced.runtime.specs));
-      expect(oneByOne.runtime.desiredSnapshot()).toEqual(resynced.runtime.desiredSnapshot());
-      expect(oneByOne.log).toEqual([]);
-      expect(resynced.log).toEqual([]);
+      // what the comparison covered: timestamps as Dates, the candidate, the kept row, the merged variables and inherited settings
+      const slice = new StoreSnapshot(await readDeploymentSlice(store(), deployments.qa!), store());
+      const qa = (await slice.environment(modelId, "qa"))!;
+      expect(qa.created_at).toBeInstanceOf(Date);
+      expect((await slice.deployment(deployments.qa!))!.updated_at).toBeInstanceOf(Date);
+      expect(await slice.variablesOf(qa)).toEqual([
+        { name: "QA_LEVEL", value: "3", secret: false, source: "workspace" },
+        { name: "QA_TOKEN", value: "qa-secret", secret: true, source: "workspace" },
+        { name: "REGION", value: "us", secret: false, source: "model" },
+      ]);
+      expect((await slice.promotionSettingsOf(qa)).rolling_deploy_config.max_surge_percent).toBe(40);
+      const candidate = new StoreSnapshot(await readDeploymentSlice(store(), deployments.candidate!), store());
+      expect((await candidate.environmentsPromotedInto(deployments.candidate!)).map((environment) => environment.name)).toEqual(["production"]);
+      const kept = new StoreSnapshot(await readDeploymentSlice(store(), deployments.kept!), store());
+      expect(await kept.replicaSetsOf(deployments.kept!)).toMatchObject([{ environment: "staging", role: "kept", desired: 2 }]);
+      // a deployment that is not live: nothing (its sync forgets it)
+      expect(await readDeploymentSlice(store(), deployments.deleted!)).toMatchObject({ deployments: [], models: [], replicaSets: [] });
+    });
 
-      // every kind of set was compared
-      const spec = (deployment: string, environment: string | null) => oneByOne.runtime.specs.get(replicaSetId(deployments[deployment]!, environment));
-      expect(spec("serving", "production")).toMatchObject({ env: { LOG_LEVEL: "info", ENVIRONMENT: "production" }, secrets: { API_TOKEN: "prod-token" }, maxSurgePercent: 25 });
-      expect(spec("candidate", "production")).toMatchObject({ secrets: { API_TOKEN: "prod-token" }, maxSurgePercent: 25 });
-      expect(spec("candidate", "production")!.revision.split(".")[1]).toBe(spec("serving", "production")!.revision.split(".")[1]);
-      expect(spec("qa", "qa")).toMatchObject({ env: { QA_LEVEL: "3", REGION: "us", ENVIRONMENT: "qa" }, secrets: { QA_TOKEN: "qa-secret" }, maxSurgePercent: 40 });
-      expect(spec("kept", "staging")).toMatchObject({ env: { ENVIRONMENT: "staging" }, secrets: { API_TOKEN: "staging-token" } });
-      expect(spec("deleted", null)).toBeUndefined();
-    } finally {
-      await closeEngine(oneByOne);
-      await closeEngine(resynced);
-    }
-  });
+    it("a deployment's sync is one statement, and declares the same specs and revisions as a resync from the bulk snapshot", async () => {
+      const { deployments } = await populated();
+      const log = loggingStatements(store());
+      const oneByOne = engineOn(log.sql, FOLLOWING);
+      const resynced = engineOn(store(), FOLLOWING);
+      try {
+        for (const [name, deploymentId] of Object.entries(deployments)) {
+          const from = log.statements.length;
+          await oneByOne.controller.syncDeployment(deploymentId);
+          expect(log.statements.slice(from), name).toHaveLength(1);
+        }
+        await resynced.controller.resync();
+        expect(Object.fromEntries(oneByOne.runtime.specs)).toEqual(Object.fromEntries(resynced.runtime.specs));
+        expect(oneByOne.runtime.desiredSnapshot()).toEqual(resynced.runtime.desiredSnapshot());
+        expect(oneByOne.log).toEqual([]);
+        expect(resynced.log).toEqual([]);
 
-  it("as the leader, a sync reads one statement; what it then writes (counts, observation) it decides without reading", async () => {
-    const { deployments } = await populated();
-    const log = loggingStatements(store());
-    const leader = engineOn(log.sql);
-    try {
-      for (const name of ["serving", "candidate", "kept", "qa"]) await leader.controller.syncDeployment(deployments[name]!);
-      await leader.controller.close();
-      expect(log.statements.filter((text) => /^(WITH|SELECT)\b/.test(text))).toHaveLength(4);
-      expect(log.count(/^INSERT INTO replica_sets/)).toBeGreaterThan(0);
-    } finally {
-      await closeEngine(leader);
-    }
+        // every kind of set was compared
+        const spec = (deployment: string, environment: string | null) => oneByOne.runtime.specs.get(replicaSetId(deployments[deployment]!, environment));
+        expect(spec("serving", "production")).toMatchObject({ env: { LOG_LEVEL: "info", ENVIRONMENT: "production" }, secrets: { API_TOKEN: "prod-token" }, maxSurgePercent: 25 });
+        expect(spec("candidate", "production")).toMatchObject({ secrets: { API_TOKEN: "prod-token" }, maxSurgePercent: 25 });
+        expect(spec("candidate", "production")!.revision.split(".")[1]).toBe(spec("serving", "production")!.revision.split(".")[1]);
+        expect(spec("qa", "qa")).toMatchObject({ env: { QA_LEVEL: "3", REGION: "us", ENVIRONMENT: "qa" }, secrets: { QA_TOKEN: "qa-secret" }, maxSurgePercent: 40 });
+        expect(spec("kept", "staging")).toMatchObject({ env: { ENVIRONMENT: "staging" }, secrets: { API_TOKEN: "staging-token" } });
+        expect(spec("deleted", null)).toBeUndefined();
+      } finally {
+        await closeEngine(oneByOne);
+        await closeEngine(resynced);
+      }
+    });
+
+    it("as the leader, a sync reads one statement; what it then writes (counts, observation) it decides without reading", async () => {
+      const { deployments } = await populated();
+      const log = loggingStatements(store());
+      const leader = engineOn(log.sql);
+      try {
+        for (const name of ["serving", "candidate", "kept", "qa"]) await leader.controller.syncDeployment(deployments[name]!);
+        await leader.controller.close();
+        expect(log.statements.filter((text) => /^(WITH|SELECT)\b/.test(text))).toHaveLength(4);
+        expect(log.count(/^INSERT INTO replica_sets/)).toBeGreaterThan(0);
+      } finally {
+        await closeEngine(leader);
+      }
+    });
   });
-});
+}
+
+describeSlice("PGlite", pglite);
+
+const postgresUnavailable = postgresUnavailableReason();
+if (postgresUnavailable) {
+  describe.skip(`deployment slice on PostgreSQL: ${postgresUnavailable}`, () => {
+    it("needs PostgreSQL", () => {});
+  });
+} else {
+  let postgres: TestPostgres | undefined;
+  let dataDir: string | undefined;
+  let sql: Sql | undefined;
+  beforeAll(async () => {
+    postgres = await startTestPostgres();
+    dataDir = await mkdtemp(join(tmpdir(), "modelplane-slice-"));
+    sql = await openStore({ dataDir, databaseUrl: await postgres.createDatabase("modelplane_slice") });
+  }, 120_000);
+  afterAll(async () => {
+    await sql?.close();
+    await postgres?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+  describeSlice("PostgreSQL 15", () => {
+    if (!sql) throw new Error("the PostgreSQL store is read before its beforeAll ran");
+    return sql;
+  });
+}
