@@ -4,6 +4,7 @@ import { Worker } from "node:worker_threads";
 import { acquireDataDirLock } from "./data-dir-lock.js";
 import { restrictToOwner } from "./owner-only.js";
 import { initialisePgliteDataDir } from "./pglite-first-open.js";
+import { decodeRows, typeParsers, type TypeParsers } from "./pglite-rows.js";
 import type { FromWorker, PgliteWorkerData, ToWorker, WorkerError } from "./pglite-worker.js";
 import type { SecretKeyring } from "./secret-keyring.js";
 import { currentWork, type StatementWork } from "./statement-priority.js";
@@ -163,6 +164,7 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
   const queued: Record<StatementWork, Queued[]> = { applying: [], request: [], background: [] };
   let requests = 0;
   let stopped: Error | undefined;
+  let parsers: TypeParsers = {};
   const stop = (error: Error) => {
     stopped ??= error;
     for (const { reject } of pending.values()) reject(stopped);
@@ -173,17 +175,20 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
     worker.on("message", (message: FromWorker) => {
       switch (message.kind) {
         case "ready":
+          parsers = typeParsers(message.arrayTypes);
           resolve();
           return;
         case "failed":
           reject(new PgliteError(message.error));
           return;
         case "result":
+        case "answer":
         case "error": {
           const waiting = pending.get(message.id);
           pending.delete(message.id);
           if (pending.size === 0) worker.unref();
           if (message.kind === "result") waiting?.resolve(message.value);
+          else if (message.kind === "answer") waiting?.resolve(decodeRows(message.answer, parsers));
           else waiting?.reject(new PgliteError(message.error));
           return;
         }

@@ -9,7 +9,7 @@
  * stripping when the engine runs from source (tests): erasable syntax only, no local imports
  * except types.
  */
-import { PGlite, parse, protocol } from "@electric-sql/pglite";
+import { PGlite, messages, protocol } from "@electric-sql/pglite";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 
 /** Statement parameters and result values cross threads by structured clone (Dates stay Dates). */
@@ -26,11 +26,19 @@ export type ToWorker =
   | { kind: "close"; id: number };
 
 export type FromWorker =
-  | { kind: "ready" }
+  | { kind: "ready"; arrayTypes: ArrayType[] }
   | { kind: "failed"; error: WorkerError }
   | { kind: "result"; id: number; value: unknown }
+  /** a query's answer as the backend wrote it (RowDescription, DataRow, … messages): the main thread decodes the rows (pglite-rows.ts) */
+  | { kind: "answer"; id: number; answer: Uint8Array }
   | { kind: "error"; id: number; error: WorkerError }
   | { kind: "notification"; channel: string; payload: string };
+
+/** An array type of the database and its element type, for the main thread's parsers (as PGlite makes its own). */
+export interface ArrayType {
+  oid: number;
+  typarray: number;
+}
 
 /** A database error's fields (SQLSTATE `code`, `constraint`, …), which structured clone would drop. */
 export interface WorkerError {
@@ -128,10 +136,14 @@ function textParam(value: Param): string | null {
  * each of Parse, Describe, Bind, Describe, Execute and Sync to the WebAssembly backend separately
  * and re-parses the statement every time; this is one call into it, 2–3× fewer microseconds per
  * primary-key read here (the embedded store's statements are the engine's limit under load:
- * bench/scale). Rows are parsed with PGlite's own type parsers; errors are its DatabaseError
- * (SQLSTATE code, constraint, …), thrown by execProtocol.
+ * bench/scale). The answer is the backend's bytes as they are: PGlite's own protocol parser, which
+ * `execProtocol` runs over every message, took ~70 % of this thread's time per statement (a
+ * primary-key read 110–220 µs with it, 40–65 µs without; 1,000 rows 12–30 ms against 3–5 ms), and
+ * this thread is the one every statement queues for. The rows are decoded on the main thread
+ * (pglite-rows.ts), which also saves copying them across as objects. A failed statement's
+ * ErrorResponse is PGlite's DatabaseError (SQLSTATE code, constraint, …), thrown here.
  */
-async function runStatement(db: PGlite, text: string, params: readonly Param[], inTransaction: boolean): Promise<unknown[]> {
+async function runStatement(db: PGlite, text: string, params: readonly Param[], inTransaction: boolean): Promise<Uint8Array> {
   try {
     return await runPrepared(db, text, params);
   } catch (error) {
@@ -145,7 +157,7 @@ async function runStatement(db: PGlite, text: string, params: readonly Param[], 
   }
 }
 
-async function runPrepared(db: PGlite, text: string, params: readonly Param[]): Promise<unknown[]> {
+async function runPrepared(db: PGlite, text: string, params: readonly Param[]): Promise<Uint8Array> {
   const { serialize } = protocol;
   const known = prepared.get(text);
   const name = known ?? `s${++preparedCount}`;
@@ -165,13 +177,43 @@ async function runPrepared(db: PGlite, text: string, params: readonly Param[]): 
     serialize.execute({}),
     serialize.sync(),
   ]);
-  // NodeFS writes through: there is nothing to sync to the file system after a statement
-  const { messages } = await db.execProtocol(message, { syncToFs: false });
+  // NodeFS writes through: there is nothing to sync to the file system after a statement.
+  // Each chunk is a view of the backend's memory, reused after the call: copied.
+  const chunks: Uint8Array[] = [];
+  await db.execProtocolRawStream(message, { syncToFs: false, onRawData: (chunk) => void chunks.push(chunk.slice()) });
+  const answer = chunks.length === 1 ? chunks[0]! : concatenated(chunks);
+  checkAnswer(answer);
   // Only a Parse that succeeded is remembered: after a failed batch a new name is parsed next time
   // (one prepared before a later step failed is left unused). Each use moves it away from eviction.
   prepared.delete(text);
   prepared.set(text, name);
-  return parse.parseResults(messages, db.parsers)[0]?.rows ?? [];
+  return answer;
+}
+
+const ERROR_RESPONSE = 0x45; // 'E'
+const NOTIFICATION_RESPONSE = 0x41; // 'A'
+
+/**
+ * Walk the answer's messages (a type byte and a length each): throw its ErrorResponse as PGlite's
+ * DatabaseError, and pass on notifications to channels listened to (a NOTIFY in this session),
+ * both parsed by PGlite's parser, which only these rare answers go through.
+ */
+function checkAnswer(answer: Uint8Array): void {
+  const view = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
+  let special = false;
+  for (let offset = 0; offset + 5 <= answer.length; offset += 1 + view.getInt32(offset + 1)) {
+    const type = answer[offset];
+    if (type === ERROR_RESPONSE || type === NOTIFICATION_RESPONSE) special = true;
+  }
+  if (!special) return;
+  let failure: Error | undefined;
+  new protocol.Parser().parse(answer, (message) => {
+    if (message instanceof messages.DatabaseError) failure ??= message;
+    else if (message instanceof messages.NotificationResponseMessage && listening.has(message.channel)) {
+      port.postMessage({ kind: "notification", channel: message.channel, payload: message.payload } satisfies FromWorker);
+    }
+  });
+  if (failure) throw failure;
 }
 
 function checkOpen(transaction: number | undefined): void {
@@ -242,7 +284,7 @@ let statementsSinceCheck = false;
 async function analyzeGrownTables(db: PGlite): Promise<void> {
   if (!statementsSinceCheck) return;
   statementsSinceCheck = false;
-  const grown = (await session.run(() => runPrepared(db, GROWN_TABLES, []))) as { relname: string }[];
+  const { rows: grown } = await session.run(() => db.query<{ relname: string }>(GROWN_TABLES));
   for (const { relname } of grown) await session.run(() => command(db, `ANALYZE "${relname.replaceAll('"', '""')}"`));
 }
 
@@ -253,11 +295,22 @@ function answer(id: number, work: () => Promise<unknown>): Promise<void> {
   );
 }
 
+/** A query's answer goes across as bytes, moved (not copied) to the main thread. */
+function answerQuery(id: number, work: () => Promise<Uint8Array>): Promise<void> {
+  return work().then(
+    (answer) => port.postMessage({ kind: "answer", id, answer } satisfies FromWorker, [answer.buffer as ArrayBuffer]),
+    (error: unknown) => port.postMessage({ kind: "error", id, error: workerError(error) } satisfies FromWorker),
+  );
+}
+
+/** Channels LISTENed to: their notifications in a statement's answer go to the main thread (checkAnswer). */
+const listening = new Set<string>();
+
 function handle(db: PGlite, message: ToWorker): void {
   switch (message.kind) {
     case "query":
       statementsSinceCheck = true;
-      void answer(message.id, () => statement(message.transaction, () => runStatement(db, message.text, message.params, message.transaction !== undefined)));
+      void answerQuery(message.id, () => statement(message.transaction, () => runStatement(db, message.text, message.params, message.transaction !== undefined)));
       return;
     case "exec":
       statementsSinceCheck = true;
@@ -277,6 +330,7 @@ function handle(db: PGlite, message: ToWorker): void {
       void answer(message.id, () =>
         session.run(async () => {
           await db.listen(message.channel, (payload) => port.postMessage({ kind: "notification", channel: message.channel, payload } satisfies FromWorker));
+          listening.add(message.channel);
         }),
       );
       return;
@@ -292,7 +346,12 @@ try {
   port.on("message", (message: ToWorker) => handle(db, message));
   // a failed check is retried at the next tick: the statistics only make plans better
   setInterval(() => void analyzeGrownTables(db).catch(() => (statementsSinceCheck = true)), ANALYZE_CHECK_MS).unref();
-  port.postMessage({ kind: "ready" } satisfies FromWorker);
+  // the array types the database has, as PGlite reads them for its own parsers
+  const { rows: arrayTypes } = await db.query<ArrayType>(
+    `SELECT b.oid, b.typarray FROM pg_catalog.pg_type a JOIN pg_catalog.pg_type b ON b.oid = a.typelem
+      WHERE a.typcategory = 'A' GROUP BY b.oid, b.typarray ORDER BY b.oid`,
+  );
+  port.postMessage({ kind: "ready", arrayTypes } satisfies FromWorker);
 } catch (error) {
   port.postMessage({ kind: "failed", error: workerError(error) } satisfies FromWorker);
 }
