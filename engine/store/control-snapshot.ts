@@ -114,7 +114,15 @@ export async function readDeploymentSlice(sql: SqlExecutor, deploymentId: string
 }
 
 // The row types' columns as to_jsonb gives them (checked against the types by the compiler).
-const MODEL_COLUMNS: Columns<ModelRow> = { id: "text", name: "text", next_deployment_number: "integer", created_at: "timestamptz", deleted_at: "timestamptz?" };
+const MODEL_COLUMNS: Columns<ModelRow> = {
+  id: "text",
+  name: "text",
+  next_deployment_number: "integer",
+  created_at: "timestamptz",
+  deleted_at: "timestamptz?",
+  deployments_count: "integer",
+  development_deployment_id: "text?",
+};
 const DEPLOYMENT_COLUMNS: Columns<DeploymentRow> = {
   id: "text",
   model_id: "text",

@@ -6,6 +6,10 @@ export interface ModelRow {
   next_deployment_number: number;
   created_at: Date;
   deleted_at: Date | null;
+  /** its live deployments, kept by the database (migration 14) */
+  deployments_count: number;
+  /** its live development deployment, kept by the database (migration 14) */
+  development_deployment_id: string | null;
 }
 
 export async function insertModel(sql: SqlExecutor, model: { id: string; name: string; at: string }): Promise<ModelRow> {
@@ -40,35 +44,39 @@ export interface ModelSummaryRow {
   development_deployment_id: string | null;
 }
 
-/** The ModelSummaryRow columns for the model whose id is the SQL expression `modelId` ($1, or models.id). */
-function summaryColumns(modelId: string): string {
-  return `(SELECT count(*)::int FROM deployments WHERE model_id = ${modelId} AND deleted_at IS NULL) AS deployments_count,
-       (SELECT current_deployment_id FROM environments
-          WHERE model_id = ${modelId} AND name = 'production' AND deleted_at IS NULL) AS production_deployment_id,
-       (SELECT id FROM deployments WHERE model_id = ${modelId} AND is_development AND deleted_at IS NULL)
-          AS development_deployment_id`;
+/** The deployment serving the model's production, as a column: for the model whose id is the SQL expression `modelId`. */
+function productionColumn(modelId: string): string {
+  return `(SELECT current_deployment_id FROM environments
+     WHERE model_id = ${modelId} AND name = 'production' AND deleted_at IS NULL) AS production_deployment_id`;
 }
 
 /** What a model's API object shows about what is under it. */
 export async function summarizeModel(sql: SqlExecutor, modelId: string): Promise<ModelSummaryRow> {
-  const [row] = await sql.query<ModelSummaryRow>(`SELECT ${summaryColumns("$1")}`, [modelId]);
+  const [row] = await sql.query<ModelSummaryRow>(
+    `SELECT deployments_count, development_deployment_id, ${productionColumn("$1")} FROM models WHERE id = $1`,
+    [modelId],
+  );
   return row ?? { deployments_count: 0, production_deployment_id: null, development_deployment_id: null };
 }
 
 /** A live model with its summary, in one statement (GET /v1/models/{id}: two before, its row then the summary). */
 export async function findLiveModelSummary(sql: SqlExecutor, id: string): Promise<(ModelRow & ModelSummaryRow) | undefined> {
-  const [row] = await sql.query<ModelRow & ModelSummaryRow>(`SELECT models.*, ${summaryColumns("models.id")} FROM models WHERE id = $1 AND deleted_at IS NULL`, [id]);
+  const [row] = await sql.query<ModelRow & ModelSummaryRow>(`SELECT models.*, ${productionColumn("models.id")} FROM models WHERE id = $1 AND deleted_at IS NULL`, [id]);
   return row;
 }
 
 /**
  * Every live model with its summary, in one statement: GET /v1/models summarized each model with a
  * query of its own, 1,001 statements for 1,000 models (bench/scale: about 1 s of the embedded
- * store's time per list, during which every other query waits).
+ * store's time per list, during which every other query waits). Production's deployment by a join:
+ * one pass over production environments instead of a lookup per model (~4 against ~6 ms here).
  */
 export async function listLiveModelSummaries(sql: SqlExecutor): Promise<Array<ModelRow & ModelSummaryRow>> {
   return sql.query<ModelRow & ModelSummaryRow>(
-    `SELECT models.*, ${summaryColumns("models.id")} FROM models WHERE deleted_at IS NULL ORDER BY created_at, id`,
+    `SELECT models.*, production.current_deployment_id AS production_deployment_id
+     FROM models LEFT JOIN environments production
+       ON production.model_id = models.id AND production.name = 'production' AND production.deleted_at IS NULL
+     WHERE models.deleted_at IS NULL ORDER BY models.created_at, models.id`,
   );
 }
 

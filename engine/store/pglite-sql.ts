@@ -19,10 +19,10 @@ import type { Sql, SqlExecutor, SqlParam } from "./sql.js";
 const PGLITE_SETTINGS: readonly string[] = ["-c", "shared_buffers=32MB"];
 
 /**
- * The database thread's young generation (V8's nursery, where every result row it parses and
- * copies to the main thread is first allocated), in MiB. Left to V8, it is sized by the machine's
- * memory and grew to up to 3 × 64 MiB for a thread whose live objects are 20–80 MiB: the thread's
- * heap held 150–186 MiB in bench/scale at 3/10 size, 32–35 MiB with 8.
+ * The database thread's young generation (V8's nursery, where its short-lived objects are first
+ * allocated: each answer's bytes, PGlite's own per-statement objects), in MiB. Left to V8, it is
+ * sized by the machine's memory and grew to up to 3 × 64 MiB for a thread whose live objects are
+ * 20–80 MiB: the thread's heap held 150–186 MiB in bench/scale at 3/10 size, 32–35 MiB with 8.
  */
 const DATABASE_THREAD_YOUNG_GENERATION_MB = 8;
 

@@ -1,9 +1,9 @@
 /**
  * The embedded database's thread. PGlite is PostgreSQL compiled to WebAssembly: every statement
- * runs synchronously on the thread that owns it, parsing its results too. On the engine's main
- * thread that blocked the API, the router and the timers for as long as each statement ran (two
- * thirds of the engine's CPU in bench/scale); here it has a thread of its own and the main thread
- * only waits for answers (pglite-sql.ts speaks this protocol).
+ * runs synchronously on the thread that owns it. On the engine's main thread that blocked the API,
+ * the router and the timers for as long as each statement ran (two thirds of the engine's CPU in
+ * bench/scale); here it has a thread of its own, and the main thread waits for answers and decodes
+ * their rows (pglite-sql.ts speaks this protocol, pglite-rows.ts decodes).
  *
  * Loaded as a worker entry point, also straight from its TypeScript source by Node's type
  * stripping when the engine runs from source (tests): erasable syntax only, no local imports

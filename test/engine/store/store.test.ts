@@ -13,6 +13,7 @@ import {
   insertPromotion,
   MIGRATIONS,
   openStore,
+  softDeleteDeployment,
   softDeleteEnvironment,
   softDeleteModelCascade,
   tryAcquireLease,
@@ -96,6 +97,41 @@ describe("store", () => {
     await second.close();
     expect(rows.map((row) => row.name)).toEqual(["keep"]);
     expect(versions).toHaveLength(MIGRATIONS.length);
+  });
+
+  it("keeps each model's live deployments and its development deployment on its row, whatever writes them", async () => {
+    await withStore(async (sql) => {
+      await seedModel(sql, "mdl_a");
+      await seedModel(sql, "mdl_b");
+      const deploy = (id: string, modelId: string, name: string) =>
+        insertDeployment(sql, { id, modelId, name, isDevelopment: name === "development", spec, autoscalingSettings: { ...AUTOSCALING_DEFAULTS }, status: "DEPLOYING", at });
+      await deploy("dep_a2", "mdl_a", "deployment-2");
+      await deploy("dep_a_dev", "mdl_a", "development");
+      const summary = async (id: string) =>
+        (await sql.query<{ deployments_count: number; development_deployment_id: string | null }>(
+          "SELECT deployments_count, development_deployment_id FROM models WHERE id = $1",
+          [id],
+        ))[0];
+      expect(await summary("mdl_a")).toEqual({ deployments_count: 3, development_deployment_id: "dep_a_dev" });
+      expect(await summary("mdl_b")).toEqual({ deployments_count: 1, development_deployment_id: null });
+      // a soft delete counts once, however often deleted_at is written; a restored row counts again
+      await softDeleteDeployment(sql, "dep_a_dev", at);
+      await softDeleteDeployment(sql, "dep_a_dev", at);
+      await sql.query("UPDATE deployments SET status = 'ACTIVE' WHERE id = 'dep_a2'");
+      expect(await summary("mdl_a")).toEqual({ deployments_count: 2, development_deployment_id: null });
+      await sql.query("UPDATE deployments SET deleted_at = NULL WHERE id = 'dep_a_dev'");
+      expect(await summary("mdl_a")).toEqual({ deployments_count: 3, development_deployment_id: "dep_a_dev" });
+      // the same figures the rows give, after a model's cascade too
+      await softDeleteModelCascade(sql, "mdl_b", at);
+      const counted = await sql.query<{ id: string; counted: number; kept: number }>(
+        `SELECT models.id, models.deployments_count AS kept,
+           (SELECT count(*)::int FROM deployments WHERE model_id = models.id AND deleted_at IS NULL) AS counted FROM models ORDER BY id`,
+      );
+      expect(counted).toEqual([
+        { id: "mdl_a", kept: 3, counted: 3 },
+        { id: "mdl_b", kept: 0, counted: 0 },
+      ]);
+    });
   });
 
   it("enforces names, development and production rules in the database", async () => {
