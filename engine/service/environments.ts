@@ -19,7 +19,6 @@ import { conflict, invalidField, notFound } from "../errors.js";
 import { findLiveDeployment } from "../store/deployments.js";
 import {
   insertEnvironment,
-  listLiveEnvironments,
   softDeleteEnvironment,
   updateEnvironment,
   type EnvironmentChanges,
@@ -30,7 +29,14 @@ import type { SqlExecutor } from "../store/sql.js";
 import { inTransaction, type ServiceContext } from "./context.js";
 import { withConflictMessages } from "./database-conflicts.js";
 import { newObjectId } from "./ids.js";
-import { effectivePromotionSettings, loadEnvironment, promotionSettingsSource, requireEnvironment, requireModel } from "./lookups.js";
+import {
+  effectivePromotionSettings,
+  listPresentedEnvironments,
+  promotionSettingsSource,
+  requireEnvironment,
+  requireModel,
+  requirePresentedEnvironment,
+} from "./lookups.js";
 
 async function requirePromotionSettingsObject(tx: SqlExecutor, id: string): Promise<void> {
   const found = await findLivePromotionSettings(tx, id);
@@ -114,20 +120,18 @@ export async function createEnvironment(
       details: { promotion_settings_id: environment.promotion_settings_id, public: environment.public },
     });
     work.emit({ type: "environment.changed", modelId, environmentName: environment.name, deleted: false });
-    return loadEnvironment(work.tx, environment);
+    return requirePresentedEnvironment(work.tx, modelId, environment.name);
   });
 }
 
+/** One statement (engine/store/environment-views.ts), the model's 404 aside. */
 export async function listEnvironments(context: ServiceContext, modelId: string): Promise<Environment[]> {
-  const rows = await listLiveEnvironments(context.sql, modelId);
-  if (rows.length === 0) await requireModel(context.sql, modelId);
-  const environments: Environment[] = [];
-  for (const row of rows) environments.push(await loadEnvironment(context.sql, row));
-  return environments;
+  return listPresentedEnvironments(context.sql, modelId);
 }
 
+/** One statement (engine/store/environment-views.ts), the 404s aside. */
 export async function getEnvironment(context: ServiceContext, modelId: string, name: string): Promise<Environment> {
-  return loadEnvironment(context.sql, await requireEnvironment(context.sql, modelId, name));
+  return requirePresentedEnvironment(context.sql, modelId, name);
 }
 
 /**
@@ -191,7 +195,7 @@ export async function patchEnvironment(
     if (body.header_routing !== undefined && JSON.stringify(body.header_routing) !== JSON.stringify(existing.header_routing ?? null)) {
       changes.headerRouting = body.header_routing === null ? null : await checkedHeaderRouting(work.tx, modelId, body.header_routing);
     }
-    if (Object.keys(changes).length === 0) return loadEnvironment(work.tx, existing);
+    if (Object.keys(changes).length === 0) return requirePresentedEnvironment(work.tx, modelId, existing.name);
     const row = await updateEnvironment(work.tx, existing.id, changes, work.at);
     await work.audit({
       modelId,
@@ -210,7 +214,7 @@ export async function patchEnvironment(
       },
     });
     work.emit({ type: "environment.changed", modelId, environmentName: row.name, deleted: false });
-    return loadEnvironment(work.tx, row);
+    return requirePresentedEnvironment(work.tx, modelId, row.name);
   });
 }
 

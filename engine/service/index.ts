@@ -8,6 +8,6 @@ export {
   type ValidatedPromotionRequest,
 } from "./promotions.js";
 export { insertPublishedDeployment } from "./deployments.js";
-export { effectivePromotionSettings, loadDeployment, loadEnvironment } from "./lookups.js";
+export { effectivePromotionSettings, loadDeployment } from "./lookups.js";
 export { newObjectId, type IdPrefix } from "./ids.js";
 export * from "./presenters.js";

@@ -1,15 +1,14 @@
-import { isTerminalPromotionStatus, type Deployment, type Environment, type PromotionSettings } from "../../sdk/index.js";
+import type { Deployment, Environment, PromotionSettings } from "../../sdk/index.js";
 import { notFound } from "../errors.js";
 import { findLiveDeployment, findLiveDeploymentServing, type DeploymentRow } from "../store/deployments.js";
+import { findEnvironmentView, listEnvironmentViews } from "../store/environment-views.js";
 import { findLiveEnvironment, listServingEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel, type ModelRow } from "../store/models.js";
 import { findLivePromotionSettings, type PromotionSettingsRow } from "../store/promotion-settings.js";
-import { findLatestPromotion } from "../store/promotions.js";
 import type { SqlExecutor } from "../store/sql.js";
-import { toIsoTimestamp } from "../store/timestamps.js";
 import { listVariables } from "../store/variables.js";
 import { findWorkspaceEnvironmentById, listWorkspaceVariables, type WorkspaceEnvironmentRow } from "../store/workspace-environments.js";
-import { environmentEndpoint, presentDeployment, presentPromotion, presentVariable } from "./presenters.js";
+import { presentDeployment, presentEnvironment } from "./presenters.js";
 
 /**
  * Loading rows by API identifiers, with the 404s every operation shares. A live deployment or
@@ -49,14 +48,16 @@ export async function requireEnvironment(
   forUpdate = false,
 ): Promise<EnvironmentRow> {
   const environment = await findLiveEnvironment(sql, modelId, environmentName, forUpdate);
-  if (!environment) {
-    await requireModel(sql, modelId);
-    throw notFound(
-      `environment ${environmentName} not found in model ${modelId} (create it with POST /v1/models/${modelId}/environments)`,
-      { model_id: modelId, env_name: environmentName },
-    );
-  }
-  return environment;
+  return environment ?? environmentNotFound(sql, modelId, environmentName);
+}
+
+/** The 404 of an environment that is not there: the model's when the model is not there either. */
+async function environmentNotFound(sql: SqlExecutor, modelId: string, environmentName: string): Promise<never> {
+  await requireModel(sql, modelId);
+  throw notFound(
+    `environment ${environmentName} not found in model ${modelId} (create it with POST /v1/models/${modelId}/environments)`,
+    { model_id: modelId, env_name: environmentName },
+  );
 }
 
 /** Map deployment id → name of the environment it serves (production preferred) for one model. */
@@ -146,48 +147,17 @@ export function mergeEffectiveVariables(
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-export async function loadEnvironment(sql: SqlExecutor, read: EnvironmentRow): Promise<Environment> {
-  // each deployment with the environment it serves in one statement (not the model's serving environments once more)
-  const present = async (deploymentId: string | null): Promise<Deployment | null> => {
-    if (deploymentId === null) return null;
-    const row = await findLiveDeploymentServing(sql, environment.model_id, deploymentId);
-    return row ? presentDeployment(row, row.serving_environment) : null;
-  };
-  // The newest promotion stays in `in_progress_promotion` with its terminal status (and
-  // finished_at) until the next one starts, as Baseten documents; only a running one has a candidate.
-  const promotion = await findLatestPromotion(sql, read.id);
-  // The row and the promotion are two statements: a promotion that succeeded in between (its terminal
-  // write sets the environment's current deployment in the same transaction) would show SUCCEEDED
-  // beside the deployment it replaced. Read again, the row has what that commit wrote.
-  const environment =
-    promotion?.status === "SUCCEEDED" && read.current_deployment_id !== promotion.deployment_id
-      ? ((await findLiveEnvironment(sql, read.model_id, read.name)) ?? read)
-      : read;
-  const running = promotion !== undefined && !isTerminalPromotionStatus(promotion.status) ? promotion : undefined;
-  return {
-    name: environment.name,
-    model_id: environment.model_id,
-    created_at: toIsoTimestamp(environment.created_at),
-    current_deployment: await present(environment.current_deployment_id),
-    candidate_deployment: await present(running?.deployment_id ?? null),
-    in_progress_promotion: promotion ? presentPromotion(promotion) : null,
-    autoscaling_settings: environment.autoscaling_settings,
-    promotion_settings: await effectivePromotionSettings(sql, environment),
-    promotion_settings_id: environment.promotion_settings_id,
-    // an environment of the model's own shows its variables as before; one of a workspace
-    // environment says where each effective value comes from
-    variables:
-      environment.workspace_environment_id === null
-        ? (await listVariables(sql, environment.id)).map(presentVariable)
-        : (await effectiveVariables(sql, environment)).map((variable) => ({ ...presentVariable(variable), source: variable.source })),
-    workspace_environment:
-      environment.workspace_environment_id === null
-        ? null
-        : ((await findWorkspaceEnvironmentById(sql, environment.workspace_environment_id))?.name ?? null),
-    promotion_settings_source: promotionSettingsSource(environment),
-    endpoint: environmentEndpoint(environment.model_id, environment.name),
-    public: environment.public,
-    shadow: environment.shadow ?? null,
-    header_routing: environment.header_routing ?? null,
-  };
+/** A live environment as the API shows it, read in one statement (requireEnvironment's 404s when there is none). */
+export async function requirePresentedEnvironment(sql: SqlExecutor, modelId: string, environmentName: string): Promise<Environment> {
+  const view = await findEnvironmentView(sql, modelId, environmentName);
+  if (!view) return environmentNotFound(sql, modelId, environmentName);
+  return presentEnvironment(view, promotionSettingsSource(view.environment));
+}
+
+/** A live model's environments as the API shows them, in one statement (production first, then by name); 404 without the model. */
+export async function listPresentedEnvironments(sql: SqlExecutor, modelId: string): Promise<Environment[]> {
+  const views = await listEnvironmentViews(sql, modelId);
+  // every live model has its production environment: none, no model
+  if (views.length === 0) await requireModel(sql, modelId);
+  return views.map((view) => presentEnvironment(view, promotionSettingsSource(view.environment)));
 }

@@ -1,14 +1,18 @@
-import type {
-  AuditLogEntry,
-  Deployment,
-  Model,
-  Promotion,
-  PromotionSettingsObject,
-  Variable,
+import {
+  isTerminalPromotionStatus,
+  type AuditLogEntry,
+  type Deployment,
+  type Environment,
+  type Model,
+  type Promotion,
+  type PromotionSettingsObject,
+  type ValueSource,
+  type Variable,
 } from "../../sdk/index.js";
 import { capErrorMessage } from "../runtime/error-message.js";
 import type { AuditLogRow } from "../store/audit-log.js";
 import type { DeploymentRow } from "../store/deployments.js";
+import type { EnvironmentView } from "../store/environment-views.js";
 import type { ModelRow } from "../store/models.js";
 import type { PromotionRow } from "../store/promotions.js";
 import type { PromotionSettingsRow } from "../store/promotion-settings.js";
@@ -98,8 +102,42 @@ export function presentPromotionSettings(row: PromotionSettingsRow): PromotionSe
   };
 }
 
-/** Secret values are write-only: never part of any read. */
-export function presentVariable(row: Pick<VariableRow, "name" | "value" | "secret">): Variable {
+/**
+ * An environment read with everything it shows (engine/store/environment-views.ts).
+ * `promotionSettingsSource`: where its promotion settings come from (lookups' promotionSettingsSource).
+ */
+export function presentEnvironment(view: EnvironmentView, promotionSettingsSource: ValueSource): Environment {
+  const { environment, latestPromotion: promotion } = view;
+  // The newest promotion stays in `in_progress_promotion` with its terminal status (and
+  // finished_at) until the next one starts, as Baseten documents; only a running one has a candidate.
+  const running = promotion !== undefined && !isTerminalPromotionStatus(promotion.status);
+  const deployment = (row: EnvironmentView["currentDeployment"]) => (row ? presentDeployment(row, row.serving_environment) : null);
+  return {
+    name: environment.name,
+    model_id: environment.model_id,
+    created_at: toIsoTimestamp(environment.created_at),
+    current_deployment: deployment(view.currentDeployment),
+    candidate_deployment: running ? deployment(view.candidateDeployment) : null,
+    in_progress_promotion: promotion ? presentPromotion(promotion) : null,
+    autoscaling_settings: environment.autoscaling_settings,
+    promotion_settings: view.promotionSettings,
+    promotion_settings_id: environment.promotion_settings_id,
+    // an environment of the model's own shows its variables as before; one of a workspace
+    // environment says where each effective value comes from
+    variables: view.variables.map((variable) =>
+      environment.workspace_environment_id === null ? presentVariable(variable) : { ...presentVariable(variable), source: variable.source },
+    ),
+    workspace_environment: view.workspaceEnvironmentName,
+    promotion_settings_source: promotionSettingsSource,
+    endpoint: environmentEndpoint(environment.model_id, environment.name),
+    public: environment.public,
+    shadow: environment.shadow ?? null,
+    header_routing: environment.header_routing ?? null,
+  };
+}
+
+/** Secret values are write-only: never part of any read (a read may leave them out before they get here). */
+export function presentVariable(row: Pick<VariableRow, "name" | "value" | "secret"> | { name: string; secret: true }): Variable {
   return row.secret ? { name: row.name, secret: true } : { name: row.name, secret: false, value: row.value };
 }
 

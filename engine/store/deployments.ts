@@ -81,8 +81,8 @@ export async function findLiveDeployment(
 /** A live deployment (as findLiveDeployment) and the environment it serves: production first, then by name; null: none. */
 export type ServingDeploymentRow = DeploymentRow & { serving_environment: string | null };
 
-/** The environment a deployment serves, production first then by name (a column of a query on deployments). */
-const SERVING_ENVIRONMENT_COLUMN = `(SELECT name FROM environments
+/** The environment a deployment serves, production first then by name (a column of a query on `deployments`, unaliased). */
+export const SERVING_ENVIRONMENT_COLUMN = `(SELECT name FROM environments
          WHERE environments.current_deployment_id = deployments.id AND environments.deleted_at IS NULL
          ORDER BY (name = 'production') DESC, name LIMIT 1) AS serving_environment`;
 

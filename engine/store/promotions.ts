@@ -41,8 +41,8 @@ export interface PromotionRow {
 
 export const IN_PROGRESS_SQL = "status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED')";
 
-/** A promotion row's columns and its deployments' names: people read names, the API keeps both. */
-const PROMOTION_COLUMNS = `*,
+/** A promotion row's columns and its deployments' names: people read names, the API keeps both (a query on `promotions`, unaliased). */
+export const PROMOTION_COLUMNS = `*,
   (SELECT name FROM deployments WHERE deployments.id = promotions.deployment_id) AS deployment_name,
   (SELECT name FROM deployments WHERE deployments.id = promotions.previous_deployment_id) AS previous_deployment_name`;
 
