@@ -1,4 +1,4 @@
-import type { DeploymentRow } from "./deployments.js";
+import { DEPLOYMENT_JSON_COLUMNS, type DeploymentRow } from "./deployments.js";
 import type { EnvironmentRow } from "./environments.js";
 import { decodeJsonRows, type Columns } from "./json-rows.js";
 import type { ModelRow } from "./models.js";
@@ -102,7 +102,7 @@ export async function readDeploymentSlice(sql: SqlExecutor, deploymentId: string
   if (row === undefined) throw new Error("the deployment slice read returned no row");
   return {
     models: decodeJsonRows("models", MODEL_COLUMNS, row.models),
-    deployments: decodeJsonRows("deployments", DEPLOYMENT_COLUMNS, row.deployments),
+    deployments: decodeJsonRows("deployments", DEPLOYMENT_JSON_COLUMNS, row.deployments),
     environments: decodeJsonRows("environments", ENVIRONMENT_COLUMNS, row.environments),
     promotionsInProgress: decodeJsonRows("promotions", PROMOTION_IN_PROGRESS_COLUMNS, row.promotionsInProgress),
     replicaSets: decodeJsonRows("replica_sets", REPLICA_SET_COLUMNS, row.replicaSets),
@@ -122,24 +122,6 @@ const MODEL_COLUMNS: Columns<ModelRow> = {
   deleted_at: "timestamptz?",
   deployments_count: "integer",
   development_deployment_id: "text?",
-};
-const DEPLOYMENT_COLUMNS: Columns<DeploymentRow> = {
-  id: "text",
-  model_id: "text",
-  name: "text",
-  is_development: "boolean",
-  spec: "jsonb",
-  autoscaling_settings: "jsonb",
-  active: "boolean",
-  status: "text",
-  error_message: "text?",
-  replicas_desired: "integer",
-  replicas_ready: "integer",
-  replicas_starting: "integer",
-  revision: "integer",
-  created_at: "timestamptz",
-  updated_at: "timestamptz",
-  deleted_at: "timestamptz?",
 };
 const ENVIRONMENT_COLUMNS: Columns<EnvironmentRow> = {
   id: "text",

@@ -1,4 +1,5 @@
 import type { AutoscalingSettings, DeploymentStatus, Resources } from "../../sdk/index.js";
+import type { Columns } from "./json-rows.js";
 import type { SqlExecutor } from "./sql.js";
 
 /** How to run a replica, as stored in `deployments.spec`. */
@@ -31,6 +32,26 @@ export interface DeploymentRow {
   updated_at: Date;
   deleted_at: Date | null;
 }
+
+/** A deployment row's columns as to_json / to_jsonb give them (json-rows.ts; checked against the type by the compiler). */
+export const DEPLOYMENT_JSON_COLUMNS: Columns<DeploymentRow> = {
+  id: "text",
+  model_id: "text",
+  name: "text",
+  is_development: "boolean",
+  spec: "jsonb",
+  autoscaling_settings: "jsonb",
+  active: "boolean",
+  status: "text",
+  error_message: "text?",
+  replicas_desired: "integer",
+  replicas_ready: "integer",
+  replicas_starting: "integer",
+  revision: "integer",
+  created_at: "timestamptz",
+  updated_at: "timestamptz",
+  deleted_at: "timestamptz?",
+};
 
 export async function insertDeployment(
   sql: SqlExecutor,

@@ -1,9 +1,9 @@
 import type { PromotionSettings, ValueSource } from "../../sdk/index.js";
-import { SERVING_ENVIRONMENT_COLUMN, type ServingDeploymentRow } from "./deployments.js";
+import { DEPLOYMENT_JSON_COLUMNS, SERVING_ENVIRONMENT_COLUMN, type ServingDeploymentRow } from "./deployments.js";
 import type { EnvironmentRow } from "./environments.js";
-import { IN_PROGRESS_SQL, PROMOTION_COLUMNS, type PromotionRow } from "./promotions.js";
+import { decodeJsonRow, decodeJsonRows, type Columns } from "./json-rows.js";
+import { IN_PROGRESS_SQL, PROMOTION_COLUMNS, PROMOTION_JSON_COLUMNS, type PromotionRow } from "./promotions.js";
 import type { SqlExecutor } from "./sql.js";
-import { timestampFromText } from "./timestamps.js";
 
 /**
  * An environment with everything the API shows of it, read in one statement: GET environment and
@@ -39,17 +39,26 @@ export interface EnvironmentView {
   workspaceEnvironmentName: string | null;
 }
 
-/** A row as `to_json` gives it: timestamps are text there. */
-type JsonOf<Row> = { [K in keyof Row]: Row[K] extends Date ? string : Row[K] extends Date | null ? string | null : Row[K] };
-
+/** The row's own columns as the driver gives them (Date, parsed jsonb); the rest is JSON (json-rows.ts decodes it). */
 type ViewRow = EnvironmentRow & {
-  latest_promotion: JsonOf<PromotionRow> | null;
-  current_deployment: JsonOf<ServingDeploymentRow> | null;
-  candidate_deployment: JsonOf<ServingDeploymentRow> | null;
-  effective_variables: { name: string; secret: boolean; value: string | null; source: ValueSource }[];
+  latest_promotion: unknown;
+  current_deployment: unknown;
+  candidate_deployment: unknown;
+  effective_variables: unknown;
   effective_promotion_settings: PromotionSettings;
   workspace_environment_name: string | null;
 };
+
+const SERVING_DEPLOYMENT_COLUMNS: Columns<ServingDeploymentRow> = { ...DEPLOYMENT_JSON_COLUMNS, serving_environment: "text?" };
+
+/** An effective variable as the statement gives it: `value` null for a secret. */
+interface VariableJson {
+  name: string;
+  secret: boolean;
+  value: string | null;
+  source: ValueSource;
+}
+const VARIABLE_JSON_COLUMNS: Columns<VariableJson> = { name: "text", secret: "boolean", value: "text?", source: "text" };
 
 /** The environment's promotion settings are the workspace environment's (promotionSettingsSource "workspace", and that one is live). */
 const INHERITS_SETTINGS = "(e.workspace_environment_id IS NOT NULL AND e.inherit_promotion_settings AND w.id IS NOT NULL)";
@@ -105,38 +114,19 @@ function viewOf(row: ViewRow): EnvironmentView {
     workspace_environment_name: workspaceEnvironmentName,
     ...environment
   } = row;
+  const deployment = (json: unknown) => (json === null ? undefined : decodeJsonRow("deployments", SERVING_DEPLOYMENT_COLUMNS, json));
   return {
     environment,
-    latestPromotion: promotion === null ? undefined : promotionOf(promotion),
-    currentDeployment: current === null ? undefined : deploymentOf(current),
-    candidateDeployment: candidate === null ? undefined : deploymentOf(candidate),
-    variables: variables.map(shownVariable),
+    latestPromotion: promotion === null ? undefined : decodeJsonRow("promotions", PROMOTION_JSON_COLUMNS, promotion),
+    currentDeployment: deployment(current),
+    candidateDeployment: deployment(candidate),
+    variables: decodeJsonRows("variables", VARIABLE_JSON_COLUMNS, variables).map(shownVariable),
     promotionSettings,
     workspaceEnvironmentName,
   };
 }
 
-const dateOrNull = (text: string | null): Date | null => (text === null ? null : timestampFromText(text));
-
-function promotionOf(json: JsonOf<PromotionRow>): PromotionRow {
-  return {
-    ...json,
-    started_at: timestampFromText(json.started_at),
-    updated_at: timestampFromText(json.updated_at),
-    finished_at: dateOrNull(json.finished_at),
-  };
-}
-
-function deploymentOf(json: JsonOf<ServingDeploymentRow>): ServingDeploymentRow {
-  return {
-    ...json,
-    created_at: timestampFromText(json.created_at),
-    updated_at: timestampFromText(json.updated_at),
-    deleted_at: dateOrNull(json.deleted_at),
-  };
-}
-
-function shownVariable({ name, secret, value, source }: ViewRow["effective_variables"][number]): ShownVariable {
+function shownVariable({ name, secret, value, source }: VariableJson): ShownVariable {
   if (secret) return { name, source, secret: true };
   // a plain variable's value is NOT NULL in both tables
   if (value === null) throw new Error(`variable ${name} has no value`);

@@ -7,7 +7,7 @@
  */
 
 /** How a column comes back inside JSON. */
-export type ColumnKind = "text" | "text?" | "integer" | "boolean" | "timestamptz" | "timestamptz?" | "jsonb";
+export type ColumnKind = "text" | "text?" | "integer" | "integer?" | "number" | "boolean" | "timestamptz" | "timestamptz?" | "jsonb";
 
 /** The kind a column of TypeScript type T is declared with. */
 type KindOf<T> = [T] extends [string]
@@ -15,14 +15,16 @@ type KindOf<T> = [T] extends [string]
   : [T] extends [string | null]
     ? "text?"
     : [T] extends [number]
-      ? "integer"
-      : [T] extends [boolean]
-        ? "boolean"
-        : [T] extends [Date]
-          ? "timestamptz"
-          : [T] extends [Date | null]
-            ? "timestamptz?"
-            : "jsonb";
+      ? "integer" | "number"
+      : [T] extends [number | null]
+        ? "integer?"
+        : [T] extends [boolean]
+          ? "boolean"
+          : [T] extends [Date]
+            ? "timestamptz"
+            : [T] extends [Date | null]
+              ? "timestamptz?"
+              : "jsonb";
 
 /** Every column of Row, each with its kind. */
 export type Columns<Row> = { readonly [K in keyof Row]-?: KindOf<Row[K]> };
@@ -58,6 +60,11 @@ function decodeColumn(name: string, kind: ColumnKind, value: unknown): unknown {
       return value === null || typeof value === "string" ? value : wrong();
     case "integer":
       return typeof value === "number" && Number.isInteger(value) ? value : wrong();
+    case "integer?":
+      return value === null || (typeof value === "number" && Number.isInteger(value)) ? value : wrong();
+    case "number":
+      // double precision: to_json writes float8's own text, so JSON.parse gives the number the drivers give
+      return typeof value === "number" ? value : wrong();
     case "boolean":
       return typeof value === "boolean" ? value : wrong();
     case "timestamptz":

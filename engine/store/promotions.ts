@@ -1,4 +1,5 @@
 import type { HeaderRouting, PromotionKind, PromotionSettings, PromotionStatus, ShadowSettings } from "../../sdk/index.js";
+import type { Columns } from "./json-rows.js";
 import type { SqlExecutor } from "./sql.js";
 
 /**
@@ -38,6 +39,33 @@ export interface PromotionRow {
   updated_at: Date;
   finished_at: Date | null;
 }
+
+/** A promotion row's columns (PROMOTION_COLUMNS) as to_json / to_jsonb give them (json-rows.ts; checked against the type by the compiler). */
+export const PROMOTION_JSON_COLUMNS: Columns<PromotionRow> = {
+  id: "text",
+  model_id: "text",
+  environment_id: "text",
+  environment_name: "text",
+  deployment_id: "text",
+  previous_deployment_id: "text?",
+  deployment_name: "text",
+  previous_deployment_name: "text?",
+  kind: "text",
+  status: "text",
+  percent_traffic_to_new_version: "number",
+  error_message: "text?",
+  step: "integer",
+  total_steps: "integer",
+  phase: "text",
+  replicas: "jsonb",
+  settings: "jsonb",
+  planner_state: "jsonb",
+  timeout_seconds: "integer?",
+  version: "integer",
+  started_at: "timestamptz",
+  updated_at: "timestamptz",
+  finished_at: "timestamptz?",
+};
 
 export const IN_PROGRESS_SQL = "status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED')";
 
