@@ -8,10 +8,7 @@
  * variable the model's own overrides and whose named settings it inherits, a named promotion
  * settings object, a candidate set during an in-progress promotion, a kept set.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Autoscaler } from "../../../engine/autoscaler/index.js";
 import type { Leadership } from "../../../engine/control/control-lease.js";
 import { DeploymentController } from "../../../engine/control/deployment-controller.js";
@@ -21,10 +18,9 @@ import { RoutingTable } from "../../../engine/router/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { readDeploymentSlice } from "../../../engine/store/control-snapshot.js";
-import { openStore } from "../../../engine/store/open-store.js";
 import type { Sql } from "../../../engine/store/sql.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
-import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../../support/postgres.js";
+import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
 import { RecordingRuntime } from "../../support/recording-runtime.js";
 import { loggingStatements } from "../../support/statement-log.js";
 
@@ -195,27 +191,4 @@ function describeSlice(storeName: string, store: () => Sql): void {
 
 describeSlice("PGlite", pglite);
 
-const postgresUnavailable = postgresUnavailableReason();
-if (postgresUnavailable) {
-  describe.skip(`deployment slice on PostgreSQL: ${postgresUnavailable}`, () => {
-    it("needs PostgreSQL", () => {});
-  });
-} else {
-  let postgres: TestPostgres | undefined;
-  let dataDir: string | undefined;
-  let sql: Sql | undefined;
-  beforeAll(async () => {
-    postgres = await startTestPostgres();
-    dataDir = await mkdtemp(join(tmpdir(), "modelplane-slice-"));
-    sql = await openStore({ dataDir, databaseUrl: await postgres.createDatabase("modelplane_slice") });
-  }, 120_000);
-  afterAll(async () => {
-    await sql?.close();
-    await postgres?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
-  describeSlice("PostgreSQL 15", () => {
-    if (!sql) throw new Error("the PostgreSQL store is read before its beforeAll ran");
-    return sql;
-  });
-}
+describeOnPostgres("PostgreSQL 15", (store) => describeSlice("PostgreSQL 15", store));

@@ -9,17 +9,13 @@
  * On both stores: the deployments and the promotion come back inside JSON there, where timestamps
  * are text (the drivers give the row's own columns as Date).
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AUTOSCALING_DEFAULTS, defaultPromotionSettings, isTerminalPromotionStatus, type Deployment, type Environment, type Promotion } from "../../../sdk/index.js";
 import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
-import { openStore } from "../../../engine/store/open-store.js";
 import type { Sql } from "../../../engine/store/sql.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
-import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from "../../support/postgres.js";
+import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
 import { loggingStatements } from "../../support/statement-log.js";
 
 /** A value as a jsonb column gives it back: every object's keys shorter first, then bytewise. */
@@ -176,27 +172,4 @@ function describeEnvironmentReads(storeName: string, store: () => Sql): void {
 
 describeEnvironmentReads("PGlite", pgliteStoreForFile());
 
-const unavailable = postgresUnavailableReason();
-if (unavailable) {
-  describe.skip(`environment reads on PostgreSQL: ${unavailable}`, () => {
-    it("needs PostgreSQL", () => {});
-  });
-} else {
-  let postgres: TestPostgres | undefined;
-  let dataDir: string | undefined;
-  let store: Sql | undefined;
-  beforeAll(async () => {
-    postgres = await startTestPostgres();
-    dataDir = await mkdtemp(join(tmpdir(), "modelplane-pg-env-reads-"));
-    store = await openStore({ dataDir, databaseUrl: await postgres.createDatabase("modelplane_environment_reads") });
-  });
-  afterAll(async () => {
-    await store?.close();
-    await postgres?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
-  describeEnvironmentReads("PostgreSQL 15", () => {
-    if (!store) throw new Error("the PostgreSQL store is read before its beforeAll ran");
-    return store;
-  });
-}
+describeOnPostgres("PostgreSQL 15", (store) => describeEnvironmentReads("PostgreSQL 15", store));
