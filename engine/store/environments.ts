@@ -1,5 +1,4 @@
 import type { AutoscalingSettings, HeaderRouting, PromotionSettings, ShadowSettings } from "../../sdk/index.js";
-import { IN_PROGRESS_SQL } from "./promotions.js";
 import type { SqlExecutor } from "./sql.js";
 
 export interface EnvironmentRow {
@@ -97,15 +96,6 @@ export async function listEnvironmentsServing(sql: SqlExecutor, deploymentId: st
   return sql.query<EnvironmentRow>(
     `SELECT * FROM environments WHERE current_deployment_id = $1 AND deleted_at IS NULL
      ORDER BY (name = 'production') DESC, name`,
-    [deploymentId],
-  );
-}
-
-/** Live environments an in-progress promotion moves to a deployment (its candidate). */
-export async function listEnvironmentsPromotedInto(sql: SqlExecutor, deploymentId: string): Promise<EnvironmentRow[]> {
-  return sql.query<EnvironmentRow>(
-    `SELECT environments.* FROM environments JOIN promotions ON promotions.environment_id = environments.id
-     WHERE promotions.deployment_id = $1 AND promotions.${IN_PROGRESS_SQL} AND environments.deleted_at IS NULL`,
     [deploymentId],
   );
 }

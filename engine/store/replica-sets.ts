@@ -20,10 +20,6 @@ export interface WriteFence {
   epoch: number;
 }
 
-export async function listReplicaSetsOf(sql: SqlExecutor, deploymentId: string): Promise<ReplicaSetRow[]> {
-  return sql.query<ReplicaSetRow>("SELECT * FROM replica_sets WHERE deployment_id = $1", [deploymentId]);
-}
-
 /**
  * Insert or update a set's row. With a fence, nothing is written unless the fence's lease is still
  * held at its epoch (an engine that lost the lease while paused cannot overwrite its successor).
