@@ -149,6 +149,11 @@ export class DeploymentController {
   /** per resync under way: the deployments synced or forgotten from live reads since its snapshot was
    * read (fresher than the snapshot: the resync leaves them alone) */
   readonly #syncedDuringResync = new Set<Set<string>>();
+  /** per resync under way: the models whose events were handled from live reads since it began
+   * (their routes and deployments are fresher than its snapshot and its read of the routes) */
+  readonly #modelsTouchedDuringResync = new Set<Set<string>>();
+  /** the resync under way, if any (settled when none) */
+  #resyncing: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(options: DeploymentControllerOptions) {
@@ -176,18 +181,28 @@ export class DeploymentController {
    * converged from it by the same code as a change event's live reads; only what differs is written.
    */
   async resync(options: { restore?: boolean } = {}): Promise<void> {
-    // Notifications may have been lost, or another engine led meanwhile: every row is read again.
-    this.#knownRows.forgetAll();
-    const syncedLive = new Set<string>();
-    this.#syncedDuringResync.add(syncedLive);
-    try {
-      await this.#resync(options, syncedLive);
-    } finally {
-      this.#syncedDuringResync.delete(syncedLive);
-    }
+    // One at a time: the periodic resync runs beside the event queue (data-plane.ts), a leadership
+    // change's in its turn; two snapshots applied at once could leave the older one's state.
+    const previous = this.#resyncing;
+    const run = previous.then(async () => {
+      // Notifications may have been lost, or another engine led meanwhile: every row is read again.
+      this.#knownRows.forgetAll();
+      const syncedLive = new Set<string>();
+      const touchedModels = new Set<string>();
+      this.#syncedDuringResync.add(syncedLive);
+      this.#modelsTouchedDuringResync.add(touchedModels);
+      try {
+        await this.#resync(options, syncedLive, touchedModels);
+      } finally {
+        this.#syncedDuringResync.delete(syncedLive);
+        this.#modelsTouchedDuringResync.delete(touchedModels);
+      }
+    });
+    this.#resyncing = run.catch(() => undefined);
+    return run;
   }
 
-  async #resync(options: { restore?: boolean }, syncedLive: ReadonlySet<string>): Promise<void> {
+  async #resync(options: { restore?: boolean }, syncedLive: ReadonlySet<string>, touchedModels: ReadonlySet<string>): Promise<void> {
     // Every row once (a handful of statements), then every deployment from memory: the per-row reads
     // were ~9 statements a deployment, ~90,000 at 10,000 deployments (bench/scale).
     const snapshot = await loadStoreSnapshot(this.#sql);
@@ -204,8 +219,8 @@ export class DeploymentController {
         sliceStart = performance.now();
       }
       if (this.#closed) return;
-      // Synced from live reads meanwhile (the reconciler, a removed environment): fresher than the snapshot.
-      if (syncedLive.has(row.id)) continue;
+      // Synced from live reads meanwhile (the reconciler, an event, a removed environment): fresher than the snapshot.
+      if (syncedLive.has(row.id) || touchedModels.has(row.model_id)) continue;
       this.#table.setModel(row.model_id);
       try {
         await this.#syncDeployment(context, row.id, options.restore ? { restoreReplicas: row.replicas_desired } : {});
@@ -222,7 +237,11 @@ export class DeploymentController {
       else ofModel.push(route);
     }
     for (const modelId of snapshot.modelIds) {
-      this.#table.setModel(modelId);
+      // An event of the model was handled meanwhile: its routes were set from reads at least as fresh.
+      if (touchedModels.has(modelId)) continue;
+      // A live model has its production environment among the routes just read; one without any was
+      // deleted since the snapshot (its deployments forgotten by the live path meanwhile): not back.
+      if (routes.has(modelId)) this.#table.setModel(modelId);
       const live = new Set<string>();
       for (const route of routes.get(modelId) ?? []) {
         live.add(route.name);
@@ -263,6 +282,7 @@ export class DeploymentController {
   /** A model changed: its environments' routes, or everything gone when deleted. `deploymentsSynced`:
    * the caller has just synced every live deployment (resync), so the environments' routes are enough. */
   async syncModel(modelId: string, options: { deploymentsSynced?: boolean } = {}): Promise<void> {
+    this.#touchedLive(modelId);
     const model = await findLiveModel(this.#sql, modelId);
     if (!model) {
       for (const [deploymentId, owner] of this.#modelOf) if (owner === modelId) await this.#forget(deploymentId);
@@ -280,6 +300,7 @@ export class DeploymentController {
   /** An environment changed: its route (current, candidate, traffic split) and its deployments' sets
    * (a change of its variables gives its sets a new revision: the runtime replaces their replicas). */
   async syncEnvironment(modelId: string, environmentName: string, options: { deploymentsSynced?: boolean } = {}): Promise<void> {
+    this.#touchedLive(modelId);
     // One read of environment and promotion together: see findEnvironmentRoute.
     const route = await findEnvironmentRoute(this.#sql, modelId, environmentName);
     if (!route) {
@@ -304,6 +325,11 @@ export class DeploymentController {
     for (const deploymentId of deploymentIds) {
       if (deploymentId) await this.syncDeployment(deploymentId);
     }
+  }
+
+  /** A model's routes and deployments are being set from live reads: every resync under way leaves it alone. */
+  #touchedLive(modelId: string): void {
+    for (const touched of this.#modelsTouchedDuringResync) touched.add(modelId);
   }
 
   /** The router's table for an environment, from its stored route. */
@@ -557,6 +583,8 @@ export class DeploymentController {
   async close(): Promise<void> {
     this.#closed = true;
     this.#unsubscribe();
+    // a periodic resync under way stops at its next deployment (#closed)
+    await this.#resyncing;
     await Promise.allSettled([...this.#statusWrites.values(), ...this.#rowWrites.values()]);
   }
 
