@@ -15,6 +15,11 @@ import { RecordingRuntime } from "../../support/recording-runtime.js";
 
 const store = pgliteStoreForFile();
 
+/** A deployment as the API's defaults complete it. */
+function deploymentOf(name: string) {
+  return { name, command: ["model", name], readiness_path: "/health", predict_path: "/predict", env: {} };
+}
+
 /** A deferred: the test says when a held answer is given. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -26,8 +31,8 @@ it("leaves a model an event set meanwhile as the event set it: its routes and it
   const sql = store();
   const service = new ControlPlane({ sql, promotionExecutor: createPromotionExecutor({ currentReplicas: () => 1, readyReplicas: () => 0 }) });
   const model = await service.createModel({ name: "moved" });
-  const blue = (await service.createDeployment(model.id, { name: "blue", command: ["model", "blue"] })).id;
-  const green = (await service.createDeployment(model.id, { name: "green", command: ["model", "green"] })).id;
+  const blue = (await service.createDeployment(model.id, deploymentOf("blue"))).id;
+  const green = (await service.createDeployment(model.id, deploymentOf("green"))).id;
   const serve = (deploymentId: string) => sql.query("UPDATE environments SET current_deployment_id = $2 WHERE model_id = $1 AND name = 'production'", [model.id, deploymentId]);
   await serve(blue);
 
@@ -84,7 +89,7 @@ it("does not bring back a model deleted while it ran", async () => {
   const sql = store();
   const service = new ControlPlane({ sql, promotionExecutor: createPromotionExecutor({ currentReplicas: () => 1, readyReplicas: () => 0 }) });
   const model = await service.createModel({ name: "short-lived" });
-  const only = (await service.createDeployment(model.id, { name: "only", command: ["model", "only"] })).id;
+  const only = (await service.createDeployment(model.id, deploymentOf("only"))).id;
   await sql.query("UPDATE environments SET current_deployment_id = $2 WHERE model_id = $1 AND name = 'production'", [model.id, only]);
 
   // The resync's snapshot (its first transaction) is read before the deletion and used after it.
