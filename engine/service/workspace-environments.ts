@@ -20,9 +20,9 @@ import {
   updateEnvironment,
   type EnvironmentRow,
 } from "../store/environments.js";
-import { findLiveModel, listLiveModels } from "../store/models.js";
+import { listLiveModels } from "../store/models.js";
 import { findLivePromotionSettings } from "../store/promotion-settings.js";
-import { findLatestPromotion } from "../store/promotions.js";
+import { listWorkspaceEnvironmentViews } from "../store/environment-views.js";
 import { listVariables, upsertVariable } from "../store/variables.js";
 import type { SqlExecutor } from "../store/sql.js";
 import { toIsoTimestamp } from "../store/timestamps.js";
@@ -43,9 +43,8 @@ import {
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
 import { withConflictMessages } from "./database-conflicts.js";
 import { newObjectId } from "./ids.js";
-import { promotionSettingsSource, servingEnvironmentNames, workspacePromotionSettings } from "./lookups.js";
+import { promotionSettingsSource, workspacePromotionSettings } from "./lookups.js";
 import { presentDeployment, presentVariable } from "./presenters.js";
-import { findLiveDeployment } from "../store/deployments.js";
 
 /**
  * Workspace environments: one definition, an environment of it in every model. The models'
@@ -390,28 +389,20 @@ export async function deleteWorkspaceEnvironment(context: ServiceContext, name: 
   });
 }
 
-/** What serves a workspace environment in every model, with the newest promotion's status. */
+/** What serves a workspace environment in every model, with the newest promotion's status (one statement for every model). */
 export async function listWorkspaceEnvironmentDeployments(context: ServiceContext, name: string): Promise<EnvironmentDeployment[]> {
   const workspace = await requireWorkspaceEnvironment(context.sql, name);
-  const out: EnvironmentDeployment[] = [];
-  for (const environment of await listEnvironmentsOfWorkspace(context.sql, workspace.id)) {
-    const model = await findLiveModel(context.sql, environment.model_id);
-    if (!model) continue;
-    const promotion = await findLatestPromotion(context.sql, environment.id);
-    let current = null;
-    if (environment.current_deployment_id !== null) {
-      const row = await findLiveDeployment(context.sql, environment.model_id, environment.current_deployment_id);
-      if (row) current = presentDeployment(row, (await servingEnvironmentNames(context.sql, environment.model_id)).get(row.id) ?? null);
-    }
-    out.push({
-      model_id: model.id,
-      model_name: model.name,
-      environment: environment.name,
-      current_deployment: current,
+  return (await listWorkspaceEnvironmentViews(context.sql, workspace.id)).map((view) => {
+    const promotion = view.latestPromotion;
+    const current = view.currentDeployment;
+    return {
+      model_id: view.environment.model_id,
+      model_name: view.modelName,
+      environment: view.environment.name,
+      current_deployment: current ? presentDeployment(current, current.serving_environment) : null,
       candidate_deployment_id: promotion && !isTerminalPromotionStatus(promotion.status) ? promotion.deployment_id : null,
       promotion_status: promotion?.status ?? null,
-      promotion_settings_source: promotionSettingsSource(environment),
-    });
-  }
-  return out;
+      promotion_settings_source: promotionSettingsSource(view.environment),
+    };
+  });
 }

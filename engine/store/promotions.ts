@@ -206,18 +206,6 @@ export async function listEnvironmentRoutes(sql: SqlExecutor): Promise<Array<Env
   );
 }
 
-/**
- * The environment's newest promotion, in progress or finished: what `in_progress_promotion` shows
- * (Baseten keeps the last one there with its terminal status until the next one starts).
- */
-export async function findLatestPromotion(sql: SqlExecutor, environmentId: string): Promise<PromotionRow | undefined> {
-  const [row] = await sql.query<PromotionRow>(
-    `SELECT ${PROMOTION_COLUMNS} FROM promotions WHERE environment_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1`,
-    [environmentId],
-  );
-  return row;
-}
-
 /** An environment's promotions, newest first. */
 export async function listPromotions(sql: SqlExecutor, environmentId: string, limit = 100): Promise<PromotionRow[]> {
   return sql.query<PromotionRow>(

@@ -162,6 +162,17 @@ function describeEnvironmentReads(storeName: string, store: () => Sql): void {
       expect(listed).toEqual(expected);
       expect(JSON.stringify(listed)).toBe(JSON.stringify(expected));
 
+      // A workspace environment's deployments in every model: its row, then one statement whatever
+      // the number of models (~5 a model before).
+      const other = await service.createModel({ name: "other-reads" });
+      const fromWorkspace = log.statements.length;
+      const qaEverywhere = await service.listWorkspaceEnvironmentDeployments("qa");
+      expect(log.statements.length - fromWorkspace, "a workspace environment's deployments").toBe(2);
+      expect(qaEverywhere).toEqual([
+        { model_id: other.id, model_name: "other-reads", environment: "qa", current_deployment: null, candidate_deployment_id: null, promotion_status: null, promotion_settings_source: "workspace" },
+        { model_id: model.id, model_name: "reads", environment: "qa", current_deployment: await shown(d1, "qa"), candidate_deployment_id: d2, promotion_status: qaPromotion.status, promotion_settings_source: "workspace" },
+      ]);
+
       // the 404s name what is missing
       await expect(service.getEnvironment(model.id, "missing")).rejects.toThrow(`environment missing not found in model ${model.id}`);
       await expect(service.getEnvironment("mdl-missing", "production")).rejects.toThrow("model mdl-missing not found");
