@@ -64,8 +64,19 @@ start() { # name cmd...: starts a daemon in its own session, output to $L/name.l
   if running "$D" "$name"; then say "$name already running (pid $(pid_of "$D" "$name"))"; return; fi
   # own session (a CI job's end does not signal it); fd 8 (the record lock) closed, else the daemon holds it
   setsid "$@" </dev/null >"$L/$name.log" 2>&1 8>&- &
-  echo $! >"$R/$name.pid"
-  say "started $name (pid $!)"
+  local p=$! i
+  echo $p >"$R/$name.pid"
+  # Until the forked shell has exec'd the daemon its command line is this script's, and `running`
+  # would take the daemon for one that exited (the first start in CI failed so: "kubelet exited, pid
+  # … still runs: bash scripts/kubernetes/cluster.sh up", an empty kubelet.log). Up to 2 s; a daemon
+  # that exits at once is reported by the step that waits for it.
+  for i in $(seq 100); do
+    [ -r "/proc/$p/status" ] || break
+    grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null && break
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$name" && break
+    sleep 0.02
+  done
+  say "started $name (pid $p)"
 }
 
 # exit_status_of COMPONENT: how a daemon this shell started ended — "exit N", or the signal that killed
