@@ -22,10 +22,11 @@ import { findLiveEnvironment, listLiveEnvironments, type EnvironmentRow } from "
 import { findLiveModel } from "../store/models.js";
 import { findEnvironmentRoute, findInProgressPromotion, listEnvironmentRoutes, type EnvironmentRouteRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
-import { deleteReplicaSet, writeReplicaSet, type ReplicaSetRole, type ReplicaSetRow } from "../store/replica-sets.js";
+import type { ReplicaSetRole, ReplicaSetRow } from "../store/replica-sets.js";
 import type { ClusterChange } from "./change-feed.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
 import { KnownRows } from "./known-rows.js";
+import { ReplicaSetWrites, replicaSetRowStore } from "./replica-set-writes.js";
 import type { Leadership } from "./control-lease.js";
 import { liveReads, type ControllerReads } from "./store-reads.js";
 import { loadStoreSnapshot } from "./store-snapshot.js";
@@ -139,9 +140,9 @@ export class DeploymentController {
    * forgets every copy.
    */
   readonly #knownRows = new KnownRows<ObservedDeploymentRow>();
-  /** writes of replica_sets rows, one at a time per set, in order */
-  readonly #rowWrites = new Map<ReplicaSetId, Promise<void>>();
   readonly #backgroundWrites = new ConcurrencyLimit(BACKGROUND_WRITES);
+  /** the replica_sets rows, written behind the decisions in batches (latest per set) */
+  readonly #rowWrites: ReplicaSetWrites;
   readonly #leadership: Leadership;
   readonly #publish: (change: ClusterChange) => void;
   readonly #log: (line: string) => void;
@@ -165,6 +166,19 @@ export class DeploymentController {
     this.#leadership = options.leadership ?? ALONE;
     this.#publish = options.publish ?? (() => undefined);
     this.#log = options.log ?? (() => undefined);
+    this.#rowWrites = new ReplicaSetWrites({
+      store: replicaSetRowStore(this.#sql),
+      run: (statement) => this.#backgroundWrites.run(statement),
+      // Followers run the counts the rows say: told once per deployment per statement.
+      written: (deploymentIds) => {
+        for (const deploymentId of deploymentIds) this.#publish({ type: "replica_set.changed", deploymentId });
+      },
+      failed: (ids, error) => {
+        const named = ids.length === 1 ? `replica set ${ids[0]}` : `replica sets ${ids.slice(0, 3).join(", ")}${ids.length > 3 ? ` and ${ids.length - 3} more` : ""}`;
+        const its = ids.length === 1 ? { count: "its count", it: "it" } : { count: "their counts", it: "them" };
+        this.#log(`${named}: could not store ${its.count} (the next change or resync stores ${its.it}): ${error.message}`);
+      },
+    });
     this.#unsubscribe = this.#runtime.onChange((setId) => {
       const set = this.#sets.get(setId);
       if (set !== undefined) this.#recordObservation(set.deploymentId);
@@ -579,13 +593,13 @@ export class DeploymentController {
     return [...this.#sets.values()].map((set) => ({ id: set.id, owner: set.spec.owner }));
   }
 
-  /** Stop observing (engine shutdown); pending status writes finish first. */
+  /** Stop observing (engine shutdown); pending status writes and replica_sets rows are written first. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#unsubscribe();
     // a periodic resync under way stops at its next deployment (#closed)
     await this.#resyncing;
-    await Promise.allSettled([...this.#statusWrites.values(), ...this.#rowWrites.values()]);
+    await Promise.allSettled([...this.#statusWrites.values(), this.#rowWrites.drain()]);
   }
 
   #upsert(id: ReplicaSetId, deploymentId: string, environment: string | null, role: SetRole, spec: ReplicaSetSpec, besideEnvironments: boolean): ManagedSet {
@@ -629,41 +643,21 @@ export class DeploymentController {
     this.#recordObservation(set.deploymentId);
   }
 
-  /** Store the leader's decision for a set (when it changed), then tell the other engines. */
+  /** Store the leader's decision for a set (when it changed); the other engines are told once it is written. */
   #persist(set: ManagedSet): void {
     const key = persistedKey(set.role, set.desired);
     if (set.persisted === key) return;
     set.persisted = key;
     const row = { id: set.id, deploymentId: set.deploymentId, environment: set.environment, role: set.role, desired: set.desired, at: this.#clock() };
-    const fence = this.#leadership.fence();
-    this.#writeRow(set.id, async () => {
-      if (await writeReplicaSet(this.#sql, row, fence)) this.#publish({ type: "replica_set.changed", deploymentId: set.deploymentId });
-      // Fenced out: this engine no longer leads; its successor writes.
-      else if (set.persisted === key) set.persisted = undefined;
-    }, () => {
+    // Fenced out (this engine no longer leads; its successor writes) or failed: a later change or
+    // resync writes it again.
+    this.#rowWrites.upsert(row, this.#leadership.fence(), () => {
       if (set.persisted === key) set.persisted = undefined;
     });
   }
 
   #deleteRow(setId: ReplicaSetId, deploymentId: string): void {
-    const fence = this.#leadership.fence();
-    this.#writeRow(setId, async () => {
-      await deleteReplicaSet(this.#sql, setId, fence);
-      this.#publish({ type: "replica_set.changed", deploymentId });
-    });
-  }
-
-  /** Row writes of one set run one at a time, in order (a later count never lands before an earlier one). */
-  #writeRow(setId: ReplicaSetId, write: () => Promise<void>, failed?: () => void): void {
-    const previous = this.#rowWrites.get(setId) ?? Promise.resolve();
-    const next = previous.then(() => this.#backgroundWrites.run(write)).catch((error: unknown) => {
-      failed?.();
-      this.#log(`replica set ${setId}: could not store its count (the next change or resync stores it): ${(error as Error).message}`);
-    });
-    this.#rowWrites.set(setId, next);
-    void next.finally(() => {
-      if (this.#rowWrites.get(setId) === next) this.#rowWrites.delete(setId);
-    });
+    this.#rowWrites.remove(setId, deploymentId, this.#leadership.fence());
   }
 
   /** `snapshotRow`: the row as a resync's snapshot read it (its observation recorded only when the row no longer says it). */

@@ -1,3 +1,4 @@
+import { arrayLiteral } from "./array-literal.js";
 import type { SqlExecutor } from "./sql.js";
 
 /** Why a replica set runs (see engine/control/deployment-controller.ts). */
@@ -20,36 +21,61 @@ export interface WriteFence {
   epoch: number;
 }
 
-/**
- * Insert or update a set's row. With a fence, nothing is written unless the fence's lease is still
- * held at its epoch (an engine that lost the lease while paused cannot overwrite its successor).
- * Returns whether the row was written.
- */
-export async function writeReplicaSet(
-  sql: SqlExecutor,
-  set: { id: string; deploymentId: string; environment: string | null; role: ReplicaSetRole; desired: number; at: Date },
-  fence?: WriteFence,
-): Promise<boolean> {
-  const params = [set.id, set.deploymentId, set.environment, set.role, set.desired, set.at];
-  const fenced = fence === undefined ? "" : " WHERE EXISTS (SELECT 1 FROM leases WHERE name = $7 AND holder = $8 AND epoch = $9)";
-  const rows = await sql.query(
-    `INSERT INTO replica_sets (id, deployment_id, environment, role, desired, updated_at)
-     SELECT $1, $2, $3, $4, $5, $6${fenced}
-     ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, desired = EXCLUDED.desired, updated_at = EXCLUDED.updated_at
-     RETURNING id`,
-    fence === undefined ? params : [...params, fence.name, fence.holder, fence.epoch],
-  );
-  return rows.length > 0;
+/** A set's row as the leader writes it. */
+export interface ReplicaSetWrite {
+  id: string;
+  deploymentId: string;
+  environment: string | null;
+  role: ReplicaSetRole;
+  desired: number;
+  at: Date;
 }
 
-/** Remove a set's row (the set is gone); fenced like writeReplicaSet. */
-export async function deleteReplicaSet(sql: SqlExecutor, id: string, fence?: WriteFence): Promise<void> {
-  if (fence === undefined) {
-    await sql.query("DELETE FROM replica_sets WHERE id = $1", [id]);
-    return;
-  }
-  await sql.query(
-    "DELETE FROM replica_sets WHERE id = $1 AND EXISTS (SELECT 1 FROM leases WHERE name = $2 AND holder = $3 AND epoch = $4)",
-    [id, fence.name, fence.holder, fence.epoch],
+/** The fence's condition on the statement's own parameters from `$first` on (none without a fence). */
+function fenceCondition(fence: WriteFence | undefined, first: number): { sql: string; params: Array<string | number> } {
+  if (fence === undefined) return { sql: "", params: [] };
+  return {
+    sql: `EXISTS (SELECT 1 FROM leases WHERE name = $${first} AND holder = $${first + 1} AND epoch = $${first + 2})`,
+    params: [fence.name, fence.holder, fence.epoch],
+  };
+}
+
+/**
+ * Insert or update many sets' rows in one statement (ids distinct: a row is written once per
+ * statement). With a fence, nothing is written unless the fence's lease is still held at its epoch
+ * (an engine that lost the lease while paused cannot overwrite its successor). Returns the ids of
+ * the rows written: all of them, or none when fenced out.
+ */
+export async function writeReplicaSets(sql: SqlExecutor, sets: readonly ReplicaSetWrite[], fence?: WriteFence): Promise<string[]> {
+  if (sets.length === 0) return [];
+  const fenced = fenceCondition(fence, 7);
+  const rows = await sql.query<{ id: string }>(
+    `INSERT INTO replica_sets (id, deployment_id, environment, role, desired, updated_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[])
+     ${fenced.sql === "" ? "" : `WHERE ${fenced.sql}`}
+     ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, desired = EXCLUDED.desired, updated_at = EXCLUDED.updated_at
+     RETURNING id`,
+    [
+      arrayLiteral(sets.map((set) => set.id)),
+      arrayLiteral(sets.map((set) => set.deploymentId)),
+      arrayLiteral(sets.map((set) => set.environment)),
+      arrayLiteral(sets.map((set) => set.role)),
+      arrayLiteral(sets.map((set) => set.desired)),
+      arrayLiteral(sets.map((set) => set.at)),
+      ...fenced.params,
+    ],
   );
+  return rows.map((row) => row.id);
+}
+
+/** Remove many sets' rows (the sets are gone) in one statement; fenced like writeReplicaSets.
+ * Returns the ids of the rows removed (none that was not stored, none when fenced out). */
+export async function deleteReplicaSets(sql: SqlExecutor, ids: readonly string[], fence?: WriteFence): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const fenced = fenceCondition(fence, 2);
+  const rows = await sql.query<{ id: string }>(
+    `DELETE FROM replica_sets WHERE id = ANY($1::text[])${fenced.sql === "" ? "" : ` AND ${fenced.sql}`} RETURNING id`,
+    [arrayLiteral(ids), ...fenced.params],
+  );
+  return rows.map((row) => row.id);
 }

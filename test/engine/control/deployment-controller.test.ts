@@ -196,3 +196,27 @@ describe("deployment controller: the deployment row's observation", () => {
     }
   });
 });
+
+describe("deployment controller: the leader's replica_sets rows", () => {
+  it("a resync that finds none of 60 deployments' counts stored writes them in a few statements (one a set before), and close waits for them", async () => {
+    const service = new ControlPlane({ sql: store() });
+    const model = await service.createModel({ name: "rows-in-batches" });
+    const deployments: string[] = [];
+    for (let n = 0; n < 60; n++) deployments.push((await service.createDeployment(model.id, { command: ["model", String(n)] } as never)).id);
+    const log = loggingStatements(store());
+    const leader = engineOn(log.sql);
+    try {
+      const from = log.statements.length;
+      await leader.controller.resync();
+      await leader.controller.close();
+      const stored = await storedCounts(store());
+      for (const id of deployments) expect(stored[id]).toBe(1);
+      // 60 one statement each before; 2 measured (the resync's slices each hand over a batch; on a
+      // loaded machine more, smaller slices)
+      expect(log.count("INSERT INTO replica_sets", from)).toBeLessThanOrEqual(6);
+    } finally {
+      leader.autoscaler.close();
+      await leader.controller.close();
+    }
+  });
+});
