@@ -6,19 +6,16 @@
  * engine: the leader's drives the promotions, the follower's only resyncs.
  */
 import { describe, expect, it } from "vitest";
-import { Autoscaler } from "../../../engine/autoscaler/index.js";
 import type { Leadership } from "../../../engine/control/control-lease.js";
-import { DeploymentController } from "../../../engine/control/deployment-controller.js";
 import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
 import { PromotionReconciler } from "../../../engine/promotions/reconciler.js";
-import { RoutingTable } from "../../../engine/router/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { findPromotion } from "../../../engine/store/promotions.js";
 import type { Sql } from "../../../engine/store/sql.js";
 import { waitFor } from "../../../testing/index.js";
+import { controlEngineOn } from "../../support/control-engine.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
-import { RecordingRuntime } from "../../support/recording-runtime.js";
 import { loggingStatements } from "../../support/statement-log.js";
 
 const FOLLOWING: Leadership = { isLeader: () => false, fence: () => undefined };
@@ -28,14 +25,9 @@ const DEPLOYMENT_ROW_READ = /^(WITH d AS \()?SELECT \* FROM deployments WHERE id
 
 const store = pgliteStoreForFile();
 
-/** An engine's control side on the shared store: its own runtime, router table, autoscaler and controller. */
+/** An engine's control side on the shared store, its autoscaler's decisions applied. */
 function engineOn(sql: Sql, leadership?: Leadership) {
-  const runtime = new RecordingRuntime();
-  const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 } });
-  const log: string[] = [];
-  const controller = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, log: (line) => log.push(line), ...(leadership ? { leadership } : {}) });
-  autoscaler.onDecision((id, replicas) => controller.applyAutoscaling(id, replicas));
-  return { runtime, autoscaler, controller, log };
+  return controlEngineOn(sql, { autoscaling: true, ...(leadership ? { leadership } : {}) });
 }
 
 async function storedCounts(sql: Sql): Promise<Record<string, number>> {
@@ -121,10 +113,7 @@ describe("deployment controller: the follower's resync", () => {
       expect(follower.log.join("\n")).toContain(`resync: deployment ${lockedV1.id}: this engine cannot run replica set ${replicaSetId(lockedV1.id, "production")}: the secret API_TOKEN`);
     } finally {
       await reconciler.close();
-      for (const engine of [leader, follower]) {
-        engine.autoscaler.close();
-        await engine.controller.close();
-      }
+      for (const engine of [leader, follower]) await engine.close();
     }
   });
 });
@@ -159,8 +148,7 @@ describe("deployment controller: the deployment row's observation", () => {
       expect(await row()).toMatchObject({ status: "ACTIVE", replicas_ready: 3 });
       expect(log.count("INSERT INTO audit_logs", from)).toBe(1);
     } finally {
-      leader.autoscaler.close();
-      await leader.controller.close();
+      await leader.close();
     }
   });
 
@@ -191,8 +179,7 @@ describe("deployment controller: the deployment row's observation", () => {
       expect(log.count(DEPLOYMENT_ROW_READ, from)).toBe(1);
       expect(await row()).toMatchObject({ replicas_ready: 1, replicas_starting: 1, status: "ACTIVE" });
     } finally {
-      leader.autoscaler.close();
-      await leader.controller.close();
+      await leader.close();
     }
   });
 });
@@ -215,8 +202,7 @@ describe("deployment controller: the leader's replica_sets rows", () => {
       // loaded machine more, smaller slices)
       expect(log.count("INSERT INTO replica_sets", from)).toBeLessThanOrEqual(6);
     } finally {
-      leader.autoscaler.close();
-      await leader.controller.close();
+      await leader.close();
     }
   });
 });

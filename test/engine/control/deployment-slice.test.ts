@@ -9,39 +9,22 @@
  * settings object, a candidate set during an in-progress promotion, a kept set.
  */
 import { describe, expect, it } from "vitest";
-import { Autoscaler } from "../../../engine/autoscaler/index.js";
 import type { Leadership } from "../../../engine/control/control-lease.js";
-import { DeploymentController } from "../../../engine/control/deployment-controller.js";
 import { loadStoreSnapshot, StoreSnapshot } from "../../../engine/control/store-snapshot.js";
 import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
-import { RoutingTable } from "../../../engine/router/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { readDeploymentSlice } from "../../../engine/store/control-snapshot.js";
 import type { Sql } from "../../../engine/store/sql.js";
+import { controlEngineOn } from "../../support/control-engine.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
 import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
-import { RecordingRuntime } from "../../support/recording-runtime.js";
 import { loggingStatements } from "../../support/statement-log.js";
 
 const FOLLOWING: Leadership = { isLeader: () => false, fence: () => undefined };
 const ENVIRONMENTS = ["production", "staging", "qa"];
 
 const pglite = pgliteStoreForFile();
-
-function engineOn(sql: Sql, leadership?: Leadership) {
-  const runtime = new RecordingRuntime();
-  const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 } });
-  const log: string[] = [];
-  const controller = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, log: (line) => log.push(line), ...(leadership ? { leadership } : {}) });
-  return { runtime, autoscaler, controller, log };
-}
-type Engine = ReturnType<typeof engineOn>;
-
-async function closeEngine(engine: Engine): Promise<void> {
-  engine.autoscaler.close();
-  await engine.controller.close();
-}
 
 type Layout = { modelId: string; otherModelId: string; deployments: Record<string, string> };
 
@@ -145,8 +128,8 @@ function describeSlice(storeName: string, store: () => Sql): void {
     it("a deployment's sync is one statement, and declares the same specs and revisions as a resync from the bulk snapshot", async () => {
       const { deployments } = await populated();
       const log = loggingStatements(store());
-      const oneByOne = engineOn(log.sql, FOLLOWING);
-      const resynced = engineOn(store(), FOLLOWING);
+      const oneByOne = controlEngineOn(log.sql, { leadership: FOLLOWING });
+      const resynced = controlEngineOn(store(), { leadership: FOLLOWING });
       try {
         for (const [name, deploymentId] of Object.entries(deployments)) {
           const from = log.statements.length;
@@ -168,22 +151,22 @@ function describeSlice(storeName: string, store: () => Sql): void {
         expect(spec("kept", "staging")).toMatchObject({ env: { ENVIRONMENT: "staging" }, secrets: { API_TOKEN: "staging-token" } });
         expect(spec("deleted", null)).toBeUndefined();
       } finally {
-        await closeEngine(oneByOne);
-        await closeEngine(resynced);
+        await oneByOne.close();
+        await resynced.close();
       }
     });
 
     it("as the leader, a sync reads one statement; what it then writes (counts, observation) it decides without reading", async () => {
       const { deployments } = await populated();
       const log = loggingStatements(store());
-      const leader = engineOn(log.sql);
+      const leader = controlEngineOn(log.sql);
       try {
         for (const name of ["serving", "candidate", "kept", "qa"]) await leader.controller.syncDeployment(deployments[name]!);
         await leader.controller.close();
         expect(log.statements.filter((text) => /^(WITH|SELECT)\b/.test(text))).toHaveLength(4);
         expect(log.count(/^INSERT INTO replica_sets/)).toBeGreaterThan(0);
       } finally {
-        await closeEngine(leader);
+        await leader.close();
       }
     });
   });

@@ -9,18 +9,15 @@
  */
 import { cp } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Autoscaler } from "../../../engine/autoscaler/index.js";
 import type { Leadership } from "../../../engine/control/control-lease.js";
-import { DeploymentController } from "../../../engine/control/deployment-controller.js";
 import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
-import { RoutingTable } from "../../../engine/router/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { openStore } from "../../../engine/store/open-store.js";
 import type { Sql } from "../../../engine/store/sql.js";
 import { instrumentSql } from "../../../bench/scale/counting-sql.js";
+import { controlEngineOn, type ControlEngine } from "../../support/control-engine.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
-import { RecordingRuntime } from "../../support/recording-runtime.js";
 
 const MODELS = 50;
 const DEPLOYMENTS_PER_MODEL = 10;
@@ -113,18 +110,9 @@ async function copyOfPopulated(): Promise<Sql> {
   return openStore({ dataDir: dir });
 }
 
-function engineOn(sql: Sql, leadership?: Leadership) {
-  const runtime = new RecordingRuntime();
-  const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 } });
-  const table = new RoutingTable();
-  const log: string[] = [];
-  const controller = new DeploymentController({ sql, runtime, table, autoscaler, log: (line) => log.push(line), ...(leadership ? { leadership } : {}) });
-  return { runtime, autoscaler, table, controller, log };
-}
-type Engine = ReturnType<typeof engineOn>;
 
 /** The old resync: every live deployment synced from live reads, then every live model's routes. */
-async function syncOneByOne(sql: Sql, engine: Engine, restore: boolean): Promise<void> {
+async function syncOneByOne(sql: Sql, engine: ControlEngine, restore: boolean): Promise<void> {
   for (const row of await sql.query<{ id: string; replicas_desired: number }>("SELECT id, replicas_desired FROM deployments WHERE deleted_at IS NULL ORDER BY created_at, id")) {
     await engine.controller.syncDeployment(row.id, restore ? { restoreReplicas: row.replicas_desired } : {});
   }
@@ -132,7 +120,7 @@ async function syncOneByOne(sql: Sql, engine: Engine, restore: boolean): Promise
 }
 
 /** Everything an engine converged to: declared sets (spec and count), router table, controller's view. */
-function convergedState(engine: Engine) {
+function convergedState(engine: ControlEngine) {
   const desired = engine.runtime.desiredSnapshot();
   const sets = Object.fromEntries(
     Object.keys(desired)
@@ -157,19 +145,14 @@ async function storedState(sql: Sql) {
   };
 }
 
-async function closeEngine(engine: Engine): Promise<void> {
-  engine.autoscaler.close();
-  await engine.controller.close();
-}
-
 describe("deployment controller: a resync from one snapshot", () => {
   it("at 500 deployments runs a bounded number of statements and converges as syncing each deployment did, as the starting leader and as followers", async () => {
     const [storeA, storeB] = [await copyOfPopulated(), await copyOfPopulated()];
     const counting = instrumentSql(storeA);
     try {
       // The leader at engine start (restore), on each copy.
-      const snapshotLeader = engineOn(storeA);
-      const oneByOneLeader = engineOn(storeB);
+      const snapshotLeader = controlEngineOn(storeA);
+      const oneByOneLeader = controlEngineOn(storeB);
       await snapshotLeader.controller.resync({ restore: true });
       await syncOneByOne(storeB, oneByOneLeader, true);
       const leaderState = convergedState(snapshotLeader);
@@ -184,26 +167,26 @@ describe("deployment controller: a resync from one snapshot", () => {
       expect(Object.entries(leaderState.sets).some(([id, set]) => id.endsWith(".staging") && set.replicas === 2 && set.spec!.owner.deploymentName === "deployment-5")).toBe(true);
 
       // What the leaders wrote (counts, observations) once their writes are done.
-      await closeEngine(snapshotLeader);
-      await closeEngine(oneByOneLeader);
+      await snapshotLeader.close();
+      await oneByOneLeader.close();
       const storedA = await storedState(storeA);
       expect(storedA.replicaSets.length).toBeGreaterThan(layout.deployments.length);
       expect(storedA).toEqual(await storedState(storeB));
 
       // A leader starting on a store that already says what it runs (rows, observations) reads the
       // snapshot and the routes and writes nothing; nor does its next resync.
-      const restarted = engineOn(storeA);
+      const restarted = controlEngineOn(storeA);
       counting.reset();
       await restarted.controller.resync({ restore: true });
       await restarted.controller.resync();
-      await closeEngine(restarted);
+      await restarted.close();
       expect(counting.counts().queries, JSON.stringify([...counting.counts().byShape])).toBeLessThanOrEqual(2 * RESYNC_STATEMENTS_MAX);
 
       // Followers run the counts the leader stored: the same from a snapshot as one by one. A
       // follower writes nothing: its resync is the snapshot and the routes, not a statement a deployment.
       let takenOver = false;
-      const snapshotFollower = engineOn(storeA, { isLeader: () => takenOver, fence: () => undefined });
-      const oneByOneFollower = engineOn(storeA, FOLLOWING);
+      const snapshotFollower = controlEngineOn(storeA, { leadership: { isLeader: () => takenOver, fence: () => undefined } });
+      const oneByOneFollower = controlEngineOn(storeA, { leadership: FOLLOWING });
       counting.reset();
       await snapshotFollower.controller.resync();
       const snapshotStatements = counting.counts().queries;
@@ -223,9 +206,9 @@ describe("deployment controller: a resync from one snapshot", () => {
       takenOver = true;
       counting.reset();
       await snapshotFollower.controller.leadershipChanged(true);
-      await closeEngine(snapshotFollower);
+      await snapshotFollower.close();
       expect(counting.counts().queries, JSON.stringify([...counting.counts().byShape])).toBeLessThanOrEqual(RESYNC_STATEMENTS_MAX);
-      await closeEngine(oneByOneFollower);
+      await oneByOneFollower.close();
     } finally {
       await storeA.close();
       await storeB.close();
