@@ -23,6 +23,7 @@ import { findLiveModel } from "../store/models.js";
 import { findEnvironmentRoute, findInProgressPromotion, listEnvironmentRoutes, type EnvironmentRouteRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
 import type { ReplicaSetRole, ReplicaSetRow } from "../store/replica-sets.js";
+import { asBookkeeping } from "../store/statement-priority.js";
 import type { ClusterChange } from "./change-feed.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
 import { KnownRows } from "./known-rows.js";
@@ -751,10 +752,14 @@ export class DeploymentController {
     const previous = this.#statusWrites.get(deploymentId) ?? Promise.resolve();
     const next = previous
       .then(() =>
-        this.#backgroundWrites.run(() => {
-          this.#observationsQueued.delete(deploymentId);
-          return this.#writeObservation(deploymentId);
-        }),
+        // Bookkeeping, whatever started it: nobody's answer waits for an observation, and asked from a
+        // change being applied it went ahead of the API's requests in PGlite's line (statement-priority.ts).
+        this.#backgroundWrites.run(() =>
+          asBookkeeping(() => {
+            this.#observationsQueued.delete(deploymentId);
+            return this.#writeObservation(deploymentId);
+          }),
+        ),
       )
       .catch(() => undefined);
     this.#statusWrites.set(deploymentId, next);

@@ -10,7 +10,7 @@
  */
 import { deleteReplicaSets, writeReplicaSets, type ReplicaSetWrite, type WriteFence } from "../store/replica-sets.js";
 import type { SqlExecutor } from "../store/sql.js";
-import { asBackgroundWork } from "../store/statement-priority.js";
+import { asBookkeeping } from "../store/statement-priority.js";
 
 /** Rows per statement at most: one statement never holds the embedded store's session for long. */
 export const BATCH_ROWS = 500;
@@ -118,9 +118,9 @@ export class ReplicaSetWrites {
     if (this.#flushing !== undefined || this.#pending.size === 0) return;
     const taken = this.#pending;
     this.#pending = new Map();
-    // Nobody waits on these rows (followers read them, a restart restores them): background work
+    // Nobody waits on these rows (followers read them, a restart restores them): bookkeeping
     // (statement-priority.ts), whatever the decision that asked for them was part of.
-    this.#flushing = asBackgroundWork(() => this.#write(taken)).finally(() => {
+    this.#flushing = asBookkeeping(() => this.#write(taken)).finally(() => {
       this.#flushing = undefined;
       if (this.#pending.size > 0) this.#schedule();
     });

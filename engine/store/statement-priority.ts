@@ -2,19 +2,22 @@ import { AsyncLocalStorage } from "node:async_hooks";
 
 /**
  * Which statements go first when the embedded database is busy. PGlite has one session, so every
- * statement waits in one line (pglite-sql.ts orders it), and three kinds of work share it:
+ * statement waits in one line (pglite-sql.ts orders it), and four kinds of work share it:
  * - `request`: the API's requests (anything outside the control loop);
  * - `applying`: the control loop applying a change, which the change's answer waits for
  *   (service/context.ts) — without a head start a created deployment's replicas were declared
  *   0.8–4.9 s after its creation under API load (bench/scale), 4 ms with it;
- * - `background`: the control loop's own work, which nobody waits on: the reconciler's passes and
- *   the autoscaler's decisions. Promotions step together (100 in flight: ~2,400 statements every
- *   5-s stabilization), and ahead of the API those bursts queued its requests for up to 1.3 s;
- *   their target is a lag (250 ms p99), not an answer.
+ * - `background`: the control loop's own decisions, which nobody waits on: the reconciler's passes
+ *   and the autoscaler's. Promotions step together (100 in flight: ~2,400 statements every 5-s
+ *   stabilization), and ahead of the API those bursts queued its requests for up to 1.3 s; their
+ *   target is a lag (250 ms p99), not an answer;
+ * - `bookkeeping`: the control loop's records of what it decided and observed (replica-set rows,
+ *   deployments' observed status and counts): no answer waits for them and they have no target.
+ *   Started from a change being applied, they used to go ahead of the API's requests in its turn.
  */
-export type StatementWork = "request" | "applying" | "background";
+export type StatementWork = "request" | "applying" | "background" | "bookkeeping";
 
-const controlLoop = new AsyncLocalStorage<"applying" | "background">();
+const controlLoop = new AsyncLocalStorage<Exclude<StatementWork, "request">>();
 
 /** Run `work` (and everything it starts: promises, timers) as the control loop applying a change. */
 export function asControlLoop<T>(work: () => T): T {
@@ -24,6 +27,11 @@ export function asControlLoop<T>(work: () => T): T {
 /** Run `work` (and everything it starts) as the control loop's background work. */
 export function asBackgroundWork<T>(work: () => T): T {
   return controlLoop.run("background", work);
+}
+
+/** Run `work` (and everything it starts) as the control loop's bookkeeping. */
+export function asBookkeeping<T>(work: () => T): T {
+  return controlLoop.run("bookkeeping", work);
 }
 
 export function inControlLoop(): boolean {
