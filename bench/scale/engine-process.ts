@@ -4,6 +4,7 @@
  * store instrumented (counting-sql.ts) and its promotion writes watched (promotion-watch.ts).
  * Configured by the JSON in argv[2] (EngineProcessConfig); answers ToEngine messages.
  */
+import { Server, type IncomingMessage, type ServerResponse } from "node:http";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { startModelplane } from "../../engine/main.js";
 import { instrumentSql } from "./counting-sql.js";
@@ -24,6 +25,23 @@ const seenDeployments = new Set<string>();
 let controllerLag: number[] = [];
 let logLines = 0;
 let failureLines: string[] = [];
+
+// API requests timed inside the engine, from their arrival to their answer's last byte handed to
+// the socket: beside the latency the bench sees (run.ts), it tells the engine's share of a tail
+// from the client's, the kernel's and the 2 cores' scheduling. Every HTTP server in this process
+// is the engine's; its API is under /v1/. The driver's promote requests are not the API load's.
+let apiInEngine: number[] = [];
+const emit = Server.prototype.emit;
+Server.prototype.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+  if (event === "request") {
+    const [request, response] = args as [IncomingMessage, ServerResponse];
+    if (request.url?.startsWith("/v1/") === true && !request.url.endsWith("/promote")) {
+      const arrived = performance.now();
+      response.once("finish", () => apiInEngine.push(performance.now() - arrived));
+    }
+  }
+  return Reflect.apply(emit, this, [event, ...args]) as boolean;
+} as Server["emit"];
 
 const started = performance.now();
 const engine = await startModelplane({
@@ -81,6 +99,7 @@ function reset(): void {
   cpuStart = process.cpuUsage();
   rssMax = process.memoryUsage.rss();
   controllerLag = [];
+  apiInEngine = [];
   logLines = 0;
   failureLines = [];
 }
@@ -98,6 +117,7 @@ function collect(): WindowStats {
     byShape: [...counts.byShape].sort((a, b) => b[1] - a[1]),
     lag: watch.take(),
     controllerLag,
+    apiInEngine,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     rssMaxBytes: rssMax,
     rssEndBytes: memory.rss,

@@ -23,6 +23,8 @@ export interface WindowStats {
   lag: LagSamples;
   /** deployment created (its event, emitted after the commit) → its own replica set declared to the runtime, ms */
   controllerLag: number[];
+  /** each API request's time inside the engine (arrival → answer sent), ms */
+  apiInEngine: number[];
   /** engine CPU (user + system) over the window, seconds */
   cpuSeconds: number;
   rssMaxBytes: number;

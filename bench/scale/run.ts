@@ -640,16 +640,18 @@ function report(run: StoreRun): string {
       `p99 ${ms(controllerSetup.p99)}, max ${ms(controllerSetup.max)} after its creation committed (${controllerSetup.count} deployments).`,
     "",
   );
-  lines.push("| window | s | load avg | API req done/s | promotions ended | steps | lag p50 / p99 / max (due → taken) | due → persisted p99 | ready → taken p50 / p99 | created → set declared p50 / p99 | engine CPU (bench's) | event-loop delay p99 / max | RSS max | queries/s |");
-  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  lines.push("| window | s | load avg | API req done/s | promotions ended | steps | lag p50 / p99 / max (due → taken) | due → persisted p99 | ready → taken p50 / p99 | created → set declared p50 / p99 | API in the engine p50 / p99 / max | engine CPU (bench's) | event-loop delay p99 / max | RSS max | queries/s |");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const { name, stats, load: windowLoad, api, benchCpuSeconds } of windows) {
     const taken = summary(stats.lag.timerTaken);
     const persisted = summary(stats.lag.timerPersisted);
     const ready = summary(stats.lag.readyTaken);
     const controller = summary(stats.controllerLag);
+    const inEngine = summary(stats.apiInEngine);
     lines.push(
       `| ${name} | ${stats.seconds.toFixed(0)} | ${windowLoad} | ${api ? (api.all.length / stats.seconds).toFixed(0) : "—"} | ${ended(stats)} | ${stats.lag.steps} | ` +
         `${ms(taken.p50)} / ${ms(taken.p99)} / ${ms(taken.max)} | ${ms(persisted.p99)} | ${ms(ready.p50)} / ${ms(ready.p99)} | ${ms(controller.p50)} / ${ms(controller.p99)} | ` +
+        `${api ? `${ms(inEngine.p50)} / ${ms(inEngine.p99)} / ${ms(inEngine.max)}` : "—"} | ` +
         `${((100 * stats.cpuSeconds) / stats.seconds).toFixed(0)} % (${((100 * benchCpuSeconds) / stats.seconds).toFixed(0)} %) | ${ms(stats.eventLoopDelayP99Ms)} / ${ms(stats.eventLoopDelayMaxMs)} | ` +
         `${mib(stats.rssMaxBytes)} | ${(stats.queries / stats.seconds).toFixed(0)} |`,
     );
