@@ -13,20 +13,22 @@ export interface LeaseRow {
   updated_at: Date;
 }
 
-/** Take or renew `name` for `holder` until now + ttl. Returns the epoch, or undefined if someone else holds it. */
+/**
+ * Take or renew `name` for `holder` until now + ttl. Returns the epoch, or undefined if someone else
+ * holds it. One statement (it was an INSERT of the row if missing, then the UPDATE: two for every
+ * promotion's renewal, bench/scale): a new row starts at epoch 1, as the row inserted at 0 and then
+ * taken did.
+ */
 export async function tryAcquireLease(
   sql: SqlExecutor,
   lease: { name: string; holder: string; ttlMs: number; now: Date },
 ): Promise<number | undefined> {
   const expiresAt = new Date(lease.now.getTime() + lease.ttlMs);
-  await sql.query("INSERT INTO leases (name, updated_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", [
-    lease.name,
-    lease.now,
-  ]);
   const [row] = await sql.query<{ epoch: number }>(
-    `UPDATE leases
-     SET epoch = CASE WHEN holder = $2 THEN epoch ELSE epoch + 1 END, holder = $2, expires_at = $3, updated_at = $4
-     WHERE name = $1 AND (holder IS NULL OR holder = $2 OR expires_at IS NULL OR expires_at < $4)
+    `INSERT INTO leases AS l (name, holder, epoch, expires_at, updated_at) VALUES ($1, $2, 1, $3, $4)
+     ON CONFLICT (name) DO UPDATE
+     SET epoch = CASE WHEN l.holder = $2 THEN l.epoch ELSE l.epoch + 1 END, holder = $2, expires_at = $3, updated_at = $4
+     WHERE l.holder IS NULL OR l.holder = $2 OR l.expires_at IS NULL OR l.expires_at < $4
      RETURNING epoch`,
     [lease.name, lease.holder, expiresAt, lease.now],
   );
