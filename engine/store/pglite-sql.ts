@@ -7,7 +7,7 @@ import { initialisePgliteDataDir } from "./pglite-first-open.js";
 import { decodeRows, typeParsers, type TypeParsers } from "./pglite-rows.js";
 import type { FromWorker, PgliteWorkerData, ToWorker, WorkerError } from "./pglite-worker.js";
 import type { SecretKeyring } from "./secret-keyring.js";
-import { currentWork, type StatementWork } from "./statement-priority.js";
+import { StatementLine } from "./statement-line.js";
 import type { Sql, SqlExecutor, SqlParam } from "./sql.js";
 
 /**
@@ -103,42 +103,8 @@ interface Waiting {
   reject(error: Error): void;
 }
 
-interface Queued {
-  request: Request;
-  reply: Waiting;
-  /** performance.now() when it was asked */
-  askedAt: number;
-}
-
 /** Statements outside transactions sent to the thread at a time: enough to keep it busy. */
 const IN_FLIGHT = 2;
-
-/**
- * When each kind of work's statement takes its turn, in ms after it was asked: the earliest turn
- * goes first (statement-priority.ts says why each kind is where it is). A request waits at most
- * 5 ms for changes being applied that were asked after it; background work waits for requests and
- * changes asked up to 250 ms after it (its lag target), bookkeeping up to 1 s — no kind can starve
- * another. These bounds are what a request can wait behind a burst: at 20 ms, the statements of
- * 100 promotions stepping together (asked within a few ms, ~0.3 s of the session's time) all went
- * ahead of every request asked 20 ms after them: each kind of request's p99 was ~100 ms with the
- * promotions in flight (bench/scale, 3/10 size), the requests' own waits in this line up to 118 ms.
- * Requests use a small share of the session (200/s: ~12 %), so background work rarely waits for them.
- */
-const TURN_AFTER_MS: Readonly<Record<StatementWork, number>> = { applying: -5, request: 0, background: 250, bookkeeping: 1000 };
-
-/** Which queue's first statement goes next, from the times each queue's first was asked at (ms). */
-export function nextTurn(firstAskedAt: Readonly<Partial<Record<StatementWork, number>>>): StatementWork | undefined {
-  let next: StatementWork | undefined;
-  let earliest = Infinity;
-  for (const work of ["applying", "request", "background", "bookkeeping"] as const) {
-    const askedAt = firstAskedAt[work];
-    if (askedAt !== undefined && askedAt + TURN_AFTER_MS[work] < earliest) {
-      earliest = askedAt + TURN_AFTER_MS[work];
-      next = work;
-    }
-  }
-  return next;
-}
 
 interface PgliteThread {
   /** Send one request; resolves with its answer, rejects with the database's error. */
@@ -166,7 +132,6 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
   });
   const pending = new Map<number, Waiting>();
   const listeners = new Map<string, Set<(payload: string) => void>>();
-  const queued: Record<StatementWork, Queued[]> = { applying: [], request: [], background: [], bookkeeping: [] };
   let requests = 0;
   let stopped: Error | undefined;
   let parsers: TypeParsers = {};
@@ -174,7 +139,6 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
     stopped ??= error;
     for (const { reject } of pending.values()) reject(stopped);
     pending.clear();
-    for (const queue of Object.values(queued)) for (const { reply } of queue.splice(0)) reply.reject(stopped);
   };
   const ready = new Promise<void>((resolve, reject) => {
     worker.on("message", (message: FromWorker) => {
@@ -215,53 +179,40 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
   await ready;
   // the thread keeps the process alive only while a statement is awaited, as a socket would
   worker.unref();
-  // Statements outside a transaction wait here, one queue per kind of work, each taking its turn
-  // TURN_AFTER_MS after it was asked, and at most IN_FLIGHT at a time wait in the thread (which
-  // runs one at a time, in the order received): a statement waits for those few and for the
-  // earlier turns, not for every statement queued.
+  // Statements outside a transaction wait in a line (statement-line.ts), each kind of work taking
+  // its turn, and at most IN_FLIGHT at a time wait in the thread (which runs one at a time, in the
+  // order received): a statement waits for those few and for the earlier turns, not for every
+  // statement queued.
   // Statements of an open transaction and its end go at once: the transaction holds PGlite's
   // session, so anything queued behind it would wait for them.
-  let inFlight = 0;
   const send = (request: Request, reply: Waiting): void => {
     const id = ++requests;
     if (pending.size === 0) worker.ref();
     pending.set(id, reply);
     worker.postMessage({ ...request, id } as ToWorker);
   };
-  const sendQueued = (): void => {
-    while (inFlight < IN_FLIGHT) {
-      const turn = nextTurn({
-        applying: queued.applying[0]?.askedAt,
-        request: queued.request[0]?.askedAt,
-        background: queued.background[0]?.askedAt,
-        bookkeeping: queued.bookkeeping[0]?.askedAt,
-      });
-      const next = turn === undefined ? undefined : queued[turn].shift();
-      if (!next) return;
-      inFlight += 1;
-      const settled = () => {
-        inFlight -= 1;
-        sendQueued();
-      };
-      send(next.request, {
-        resolve: (value) => {
-          settled();
-          next.reply.resolve(value);
-        },
-        reject: (error) => {
-          settled();
-          next.reply.reject(error);
-        },
-      });
-    }
-  };
+  const line = new StatementLine(IN_FLIGHT);
   const ask = (request: Request): Promise<unknown> =>
     new Promise((resolve, reject) => {
       if (stopped) return reject(stopped);
       const inTransaction = ("transaction" in request && request.transaction !== undefined) || request.kind === "end";
       if (inTransaction) return send(request, { resolve, reject });
-      queued[currentWork()].push({ request, reply: { resolve, reject }, askedAt: performance.now() });
-      sendQueued();
+      void line.take().then((release) => {
+        if (stopped) {
+          release();
+          return reject(stopped);
+        }
+        send(request, {
+          resolve: (value) => {
+            release();
+            resolve(value);
+          },
+          reject: (error) => {
+            release();
+            reject(error);
+          },
+        });
+      });
     });
   return {
     ask,

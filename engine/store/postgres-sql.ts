@@ -2,13 +2,19 @@ import pg from "pg";
 import type { SecretKeyring } from "./secret-keyring.js";
 import { createHash } from "node:crypto";
 import { databaseErrorFields, type Sql, type SqlExecutor, type SqlParam } from "./sql.js";
+import { StatementLine } from "./statement-line.js";
 
 /**
  * PostgreSQL adapter for several engines sharing one database. A transaction holds one pooled
  * client from BEGIN to COMMIT; a failed COMMIT or a thrown callback rolls back.
  */
 export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyring, options: { maxConnections?: number } = {}): Promise<Sql> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 10 });
+  const connections = options.maxConnections ?? 10;
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: connections });
+  // The pool's connections handed out in turn by kind of work (statement-line.ts), not first come,
+  // first served: a burst of the control loop's statements (100 promotions stepping together) held
+  // every connection, and each API request waited behind the whole burst.
+  const line = new StatementLine(connections);
   // an idle client losing its connection must not crash the engine; the pool replaces it
   pool.on("error", () => {});
   // fail fast on a wrong URL instead of on the first request
@@ -16,25 +22,30 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
   probe.release();
 
   const statements = new PreparedNames();
+  /** One statement on `target`, prepared once per connection. */
+  async function statementOn<Row>(target: pg.Pool | pg.PoolClient, text: string, values: unknown[]): Promise<Row[]> {
+    try {
+      return (await target.query<Row & pg.QueryResultRow>({ name: statements.nameOf(text), text, values })).rows;
+    } catch (error) {
+      // A prepared `SELECT *` whose table gained a column since (another engine migrated):
+      // PostgreSQL refuses to re-plan it. Prepared again under a new name it answers; outside a
+      // transaction at once, inside one the next time (the failure aborted the transaction).
+      if (databaseErrorFields(error)?.code !== "0A000") throw error;
+      statements.renew(text);
+      if (target !== pool) throw error;
+      return (await target.query<Row & pg.QueryResultRow>({ name: statements.nameOf(text), text, values })).rows;
+    }
+  }
+  // A transaction's statements run on the connection it holds (a place of the line already).
   const executorOf = (target: pg.Pool | pg.PoolClient): SqlExecutor => ({
     keyring,
-    async query<Row>(text: string, params: readonly SqlParam[] = []): Promise<Row[]> {
+    query<Row>(text: string, params: readonly SqlParam[] = []): Promise<Row[]> {
       const values = params as unknown[];
-      try {
-        return (await target.query<Row & pg.QueryResultRow>({ name: statements.nameOf(text), text, values })).rows;
-      } catch (error) {
-        // A prepared `SELECT *` whose table gained a column since (another engine migrated):
-        // PostgreSQL refuses to re-plan it. Prepared again under a new name it answers; outside a
-        // transaction at once, inside one the next time (the failure aborted the transaction).
-        if (databaseErrorFields(error)?.code !== "0A000") throw error;
-        statements.renew(text);
-        if (target !== pool) throw error;
-        return (await target.query<Row & pg.QueryResultRow>({ name: statements.nameOf(text), text, values })).rows;
-      }
+      return target === pool ? line.run(() => statementOn<Row>(target, text, values)) : statementOn<Row>(target, text, values);
     },
     async exec(script: string): Promise<void> {
       // no parameters: the simple query protocol, which accepts several statements
-      await target.query(script);
+      await (target === pool ? line.run(() => target.query(script)) : target.query(script));
     },
   });
   const root = executorOf(pool);
@@ -46,7 +57,14 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
     query: root.query,
     exec: root.exec,
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      const release = await line.take();
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        release();
+        throw error;
+      }
       let broken = false;
       try {
         await client.query("BEGIN");
@@ -62,6 +80,7 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
         throw error;
       } finally {
         client.release(broken);
+        release();
       }
     },
     async listen(channel, onPayload, onGap) {

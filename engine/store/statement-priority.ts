@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 
 /**
- * Which statements go first when the embedded database is busy. PGlite has one session, so every
- * statement waits in one line (pglite-sql.ts orders it), and four kinds of work share it:
+ * Which statements go first when the store is busy. PGlite has one session and PostgreSQL a pool
+ * of connections: statements wait for them in a line (statement-line.ts), where four kinds of work
+ * take turns:
  * - `request`: the API's requests (anything outside the control loop);
  * - `applying`: the control loop applying a change, which the change's answer waits for
  *   (service/context.ts) — without a head start a created deployment's replicas were declared

@@ -1,6 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nextTurn } from "../../../engine/store/pglite-sql.js";
 import { openStore } from "../../../engine/store/index.js";
 import { createPgliteTemplate, type PgliteTemplate } from "../../support/pglite-template.js";
 
@@ -64,26 +63,5 @@ describe("rows decoded from the PGlite thread's answers (pglite-rows.ts)", () =>
     } finally {
       await sql.close();
     }
-  });
-});
-
-describe("the order queued statements go to the PGlite thread in", () => {
-  it("gives changes being applied 5 ms ahead of requests, background work 250 ms and bookkeeping 1 s behind them", () => {
-    expect(nextTurn({})).toBeUndefined();
-    expect(nextTurn({ background: 100 })).toBe("background");
-    expect(nextTurn({ bookkeeping: 100 })).toBe("bookkeeping");
-    // a change being applied, asked up to 5 ms after a request, goes first
-    expect(nextTurn({ applying: 105, request: 100 })).toBe("applying");
-    expect(nextTurn({ applying: 106, request: 100 })).toBe("request");
-    // background work waits for requests and changes asked up to 250 ms after it, not longer: it cannot starve
-    expect(nextTurn({ request: 350, background: 100 })).toBe("request");
-    expect(nextTurn({ request: 351, background: 100 })).toBe("background");
-    expect(nextTurn({ applying: 355, background: 100 })).toBe("applying");
-    expect(nextTurn({ applying: 356, request: 351, background: 100 })).toBe("background");
-    // bookkeeping waits for every other kind asked up to 1 s after it
-    expect(nextTurn({ background: 849, bookkeeping: 100 })).toBe("background");
-    expect(nextTurn({ background: 851, bookkeeping: 100 })).toBe("bookkeeping");
-    expect(nextTurn({ request: 1100, bookkeeping: 100 })).toBe("request");
-    expect(nextTurn({ request: 1101, background: 900, bookkeeping: 100 })).toBe("bookkeeping");
   });
 });
