@@ -11,6 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { DomainEvent } from "../service/events.js";
+import { notify } from "../store/notify.js";
 import type { Sql } from "../store/sql.js";
 import { asBookkeeping } from "../store/statement-priority.js";
 
@@ -42,6 +43,8 @@ export class ChangeFeed {
   #unlisten: (() => Promise<void>) | undefined;
   /** published in this turn, not sent yet */
   #pending: ClusterChange[] = [];
+  /** the notifications being sent */
+  #sending: Promise<void> = Promise.resolve();
 
   constructor(options: ChangeFeedOptions) {
     this.#options = options;
@@ -66,6 +69,7 @@ export class ChangeFeed {
 
   async close(): Promise<void> {
     this.#send();
+    await this.#sending;
     await this.#unlisten?.();
     this.#unlisten = undefined;
   }
@@ -74,12 +78,17 @@ export class ChangeFeed {
     const changes = this.#pending;
     if (changes.length === 0) return;
     this.#pending = [];
-    for (const payload of notificationPayloads(this.#origin, changes)) {
-      // Nobody waits for it: the other engines' resync is the guarantee behind it (statement-priority.ts).
-      asBookkeeping(() => this.#options.sql.query("SELECT pg_notify($1, $2)", [CHANGES_CHANNEL, payload])).catch((error: unknown) => {
-        this.#options.log?.(`change feed: could not notify ${changes.length} changes: ${(error as Error).message}`);
-      });
-    }
+    // One notification at a time, in order: on separate pooled connections a later one could overtake.
+    this.#sending = this.#sending.then(async () => {
+      for (const payload of notificationPayloads(this.#origin, changes)) {
+        try {
+          // Nobody waits for it: the other engines' resync is the guarantee behind it (statement-priority.ts).
+          await asBookkeeping(() => notify(this.#options.sql, CHANGES_CHANNEL, payload));
+        } catch (error) {
+          this.#options.log?.(`change feed: could not notify ${changes.length} changes: ${(error as Error).message}`);
+        }
+      }
+    });
   }
 
   #received(payload: string): void {
