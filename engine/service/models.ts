@@ -7,7 +7,7 @@ import {
   type Model,
 } from "../../sdk/index.js";
 import { listAuditLogs } from "../store/audit-log.js";
-import { insertEnvironment } from "../store/environments.js";
+import { insertEnvironment, listModelIdsWithEnvironment } from "../store/environments.js";
 import { listLiveDeployments } from "../store/deployments.js";
 import {
   findLiveModelSummary,
@@ -73,11 +73,7 @@ export async function createModel(context: ServiceContext, body: CreateModelBody
 export async function listModels(context: ServiceContext, environment?: string): Promise<Model[]> {
   const rows = await listLiveModelSummaries(context.sql);
   if (environment === undefined) return rows.map((row) => present(row, row));
-  const having = new Set(
-    (await context.sql.query<{ model_id: string }>("SELECT model_id FROM environments WHERE name = $1 AND deleted_at IS NULL", [environment])).map(
-      (row) => row.model_id,
-    ),
-  );
+  const having = await listModelIdsWithEnvironment(context.sql, environment);
   return rows.filter((row) => having.has(row.id)).map((row) => present(row, row));
 }
 

@@ -123,6 +123,12 @@ export async function findModelEnvironmentOfWorkspace(
 }
 
 /** (environment name, deployment it serves) of a model's serving environments, production first. */
+/** The models with a live environment named `name`. */
+export async function listModelIdsWithEnvironment(sql: SqlExecutor, name: string): Promise<Set<string>> {
+  const rows = await sql.query<{ model_id: string }>("SELECT model_id FROM environments WHERE name = $1 AND deleted_at IS NULL", [name]);
+  return new Set(rows.map((row) => row.model_id));
+}
+
 export async function listServingEnvironments(sql: SqlExecutor, modelId: string): Promise<{ name: string; current_deployment_id: string }[]> {
   return sql.query<{ name: string; current_deployment_id: string }>(
     `SELECT name, current_deployment_id FROM environments
