@@ -1,3 +1,4 @@
+import { arrayLiteral } from "./array-literal.js";
 import type { ApiKeyScope } from "../../sdk/index.js";
 import type { SqlExecutor } from "./sql.js";
 
@@ -63,8 +64,5 @@ export async function revokeApiKey(sql: SqlExecutor, id: string, at: string): Pr
 /** Notes use by request; written in batches, so it is as precise as the batching period. */
 export async function touchApiKeys(sql: Pick<SqlExecutor, "query">, ids: readonly string[], at: string): Promise<void> {
   if (ids.length === 0) return;
-  await sql.query("UPDATE api_keys SET last_used_at = $2 WHERE id = ANY($1::text[]) AND revoked_at IS NULL", [
-    `{${ids.join(",")}}`,
-    at,
-  ]);
+  await sql.query("UPDATE api_keys SET last_used_at = $2 WHERE id = ANY($1::text[]) AND revoked_at IS NULL", [arrayLiteral(ids), at]);
 }
