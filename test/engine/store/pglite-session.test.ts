@@ -94,5 +94,11 @@ describe("the embedded store's statistics", () => {
     await store().query("INSERT INTO growing_test (id, label) SELECT n, 'row ' || n FROM generate_series(1, 5000) n");
     await waitFor(async () => (await reltuples()) === 5000, { timeoutMs: 20_000, intervalMs: 100, message: "growing_test analysed" });
     expect(await store().query("SELECT label FROM growing_test WHERE id = $1", [4321])).toEqual([{ label: "row 4321" }]);
+    // analysed with a small sample (it holds the one session: 11 histogram bounds, not 101), the session's own setting put back
+    const [bounds] = await store().query<{ bounds: number }>(
+      "SELECT array_length(histogram_bounds::text::text[], 1) AS bounds FROM pg_stats WHERE tablename = 'growing_test' AND attname = 'label'",
+    );
+    expect(bounds?.bounds).toBeLessThanOrEqual(11);
+    expect(await store().query("SHOW default_statistics_target")).toEqual([{ default_statistics_target: "100" }]);
   });
 });
