@@ -16,17 +16,16 @@ import type { Autoscaler } from "../autoscaler/index.js";
 import type { RoutingTable } from "../router/index.js";
 import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetOwner, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
 import { newObjectId } from "../service/ids.js";
-import { appendAuditLog } from "../store/audit-log.js";
-import { findLiveDeploymentById, observedColumns, updateDeploymentObservation, type DeploymentRow, type ObservedDeploymentRow } from "../store/deployments.js";
+import { findLiveObservedDeployments, observedColumns, writeDeploymentObservations, type DeploymentRow, type ObservedDeploymentRow } from "../store/deployments.js";
 import { findLiveEnvironment, listLiveEnvironments, type EnvironmentRow } from "../store/environments.js";
 import { findLiveModel } from "../store/models.js";
 import { findEnvironmentRoute, findInProgressPromotion, listEnvironmentRoutes, type EnvironmentRouteRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
 import type { ReplicaSetRole, ReplicaSetRow } from "../store/replica-sets.js";
-import { asBookkeeping } from "../store/statement-priority.js";
 import type { ClusterChange } from "./change-feed.js";
 import { ConcurrencyLimit } from "./concurrency-limit.js";
 import { KnownRows } from "./known-rows.js";
+import { ObservationWrites } from "./observation-writes.js";
 import { ReplicaSetWrites, replicaSetRowStore } from "./replica-set-writes.js";
 import type { Leadership } from "./control-lease.js";
 import { liveReads, type ControllerReads } from "./store-reads.js";
@@ -123,14 +122,11 @@ export class DeploymentController {
   readonly #modelOf = new Map<string, string>();
   /** Deployments that had a ready replica since their last (re)start: tells UNHEALTHY from FAILED. */
   readonly #everReady = new Set<string>();
-  readonly #statusWrites = new Map<string, Promise<void>>();
-  /** deployments whose next observation write is queued and has not started (it will read the runtime) */
-  readonly #observationsQueued = new Set<string>();
   /**
    * The deployment rows' observed columns as this engine last read (a sync) or wrote (an observation)
    * them, so an observation write need not read the row first (~7 statements per rolling step in
    * bench/scale). Why that copy is the stored row, or harmless when it is not: each observation
-   * write is a compare-and-set on the columns its decision read (updateDeploymentObservation), so a
+   * write is a compare-and-set on the columns its decision read (writeDeploymentObservations), so a
    * decision from an outdated copy never lands — the write finds the row changed, reads it and
    * decides again. An outdated copy could only skip a write the row needs: when the copy already says
    * what the runtime observes while the row says something else. The row's other writers are the
@@ -142,6 +138,8 @@ export class DeploymentController {
    */
   readonly #knownRows = new KnownRows<ObservedDeploymentRow>();
   readonly #backgroundWrites = new ConcurrencyLimit(BACKGROUND_WRITES);
+  /** the deployment rows' observed columns, written behind the runtime's changes in batches */
+  readonly #observationWrites: ObservationWrites;
   /** the replica_sets rows, written behind the decisions in batches (latest per set) */
   readonly #rowWrites: ReplicaSetWrites;
   readonly #leadership: Leadership;
@@ -179,6 +177,16 @@ export class DeploymentController {
         const its = ids.length === 1 ? { count: "its count", it: "it" } : { count: "their counts", it: "them" };
         this.#log(`${named}: could not store ${its.count} (the next change or resync stores ${its.it}): ${error.message}`);
       },
+    });
+    this.#observationWrites = new ObservationWrites({
+      store: { read: (ids) => findLiveObservedDeployments(this.#sql, ids), write: (writes, at) => writeDeploymentObservations(this.#sql, writes, at) },
+      rows: this.#knownRows,
+      // Closed or no longer leading by the time of the flush: nothing is written.
+      decide: (row) => (this.#closed || !this.#leadership.isLeader() ? undefined : this.#observedChange(row)),
+      run: (statement) => this.#backgroundWrites.run(statement),
+      clock: this.#clock,
+      newAuditId: () => newObjectId("log"),
+      log: this.#log,
     });
     this.#unsubscribe = this.#runtime.onChange((setId) => {
       const set = this.#sets.get(setId);
@@ -600,7 +608,7 @@ export class DeploymentController {
     this.#unsubscribe();
     // a periodic resync under way stops at its next deployment (#closed)
     await this.#resyncing;
-    await Promise.allSettled([...this.#statusWrites.values(), this.#rowWrites.drain()]);
+    await Promise.allSettled([this.#observationWrites.drain(), this.#rowWrites.drain()]);
   }
 
   #upsert(id: ReplicaSetId, deploymentId: string, environment: string | null, role: SetRole, spec: ReplicaSetSpec, besideEnvironments: boolean): ManagedSet {
@@ -741,31 +749,11 @@ export class DeploymentController {
     return ways.find((workload) => this.#runtime.unsupported(workload) === undefined) ?? ways[0] ?? { kind: "process", command: [] };
   }
 
-  /** Persist what the runtime sees, when it differs from the row; one write at a time per deployment. */
+  /** Persist what the runtime sees, when it differs from the row (observation-writes.ts: batched, one write at a time per deployment). */
   #recordObservation(deploymentId: string): void {
     // One writer of the deployment rows' observations: the leader (followers would write their own view).
     if (this.#closed || !this.#leadership.isLeader()) return;
-    // A write still waiting to start reads the runtime when it starts: it records this change too.
-    // Replicas of a set tend to turn ready together; each change used to queue its own read of the row.
-    if (this.#observationsQueued.has(deploymentId)) return;
-    this.#observationsQueued.add(deploymentId);
-    const previous = this.#statusWrites.get(deploymentId) ?? Promise.resolve();
-    const next = previous
-      .then(() =>
-        // Bookkeeping, whatever started it: nobody's answer waits for an observation, and asked from a
-        // change being applied it went ahead of the API's requests in PGlite's line (statement-priority.ts).
-        this.#backgroundWrites.run(() =>
-          asBookkeeping(() => {
-            this.#observationsQueued.delete(deploymentId);
-            return this.#writeObservation(deploymentId);
-          }),
-        ),
-      )
-      .catch(() => undefined);
-    this.#statusWrites.set(deploymentId, next);
-    void next.finally(() => {
-      if (this.#statusWrites.get(deploymentId) === next) this.#statusWrites.delete(deploymentId);
-    });
+    this.#observationWrites.due(deploymentId);
   }
 
   /** A snapshot's deployment: its observation recorded only when its row (as the snapshot read it) no
@@ -780,47 +768,6 @@ export class DeploymentController {
     const observation = combineObservations([...(this.#setsOf.get(row.id) ?? [])].map((id) => this.#runtime.observe(id)));
     if (observation.ready > 0) this.#everReady.add(row.id);
     return observedChange(row, observation, this.#everReady.has(row.id));
-  }
-
-  /**
-   * Write what the runtime observes onto the deployment's row when the row does not say it: decided
-   * from the row as this engine knows it (#knownRows; read when unknown), written compare-and-set on
-   * what the decision read. A row changed meanwhile is read and decided again (a few times at most:
-   * each retry reads the row just before its write).
-   */
-  async #writeObservation(deploymentId: string): Promise<void> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (this.#closed) return;
-      const row = this.#knownRows.get(deploymentId) ?? (await this.#knownRows.through(deploymentId, () => findLiveDeploymentById(this.#sql, deploymentId), observedColumns));
-      if (!row) return;
-      const change = this.#observedChange(row);
-      if (change === undefined) return;
-      const at = this.#clock().toISOString();
-      const written = await this.#knownRows.through(
-        deploymentId,
-        () =>
-          row.status === change.status
-            ? updateDeploymentObservation(this.#sql, row, change, at)
-            : // A status change is history a user asks about ("when did it scale to zero, why did it fail"): audited with the write.
-              this.#sql.transaction(async (tx) => {
-                const updated = await updateDeploymentObservation(tx, row, change, at);
-                if (updated === undefined) return undefined;
-                await appendAuditLog(tx, {
-                  id: newObjectId("log"),
-                  modelId: row.model_id,
-                  at,
-                  kind: "deployment.status_changed",
-                  objectId: deploymentId,
-                  objectName: updated.name,
-                  details: { from: row.status, to: change.status, ...(change.errorMessage !== null ? { error_message: change.errorMessage } : {}) },
-                });
-                return updated;
-              }),
-        (updated) => updated,
-      );
-      if (written !== undefined) return;
-    }
-    this.#log(`deployment ${deploymentId}: its row changed under each observation write; the next change of its replicas records them`);
   }
 }
 

@@ -41,6 +41,34 @@ export class KnownRows<Row> {
     }
   }
 
+  /**
+   * `through` for many ids in one statement (a batched read or compare-and-set write): each id's
+   * result is the returned row with its id (none: forgotten), kept as `keepAs` makes it unless
+   * another result or a `forget` for that id arrived meanwhile. Returns the statement's rows.
+   */
+  async throughMany<Result extends { id: string }>(ids: readonly string[], statement: () => Promise<Result[]>, keepAs: (result: Result) => Row): Promise<Result[]> {
+    const started = ids.map((id) => {
+      let entry = this.#entries.get(id);
+      if (entry === undefined) this.#entries.set(id, (entry = { row: undefined, version: 0, running: 0 }));
+      entry.running++;
+      return { id, entry, version: entry.version };
+    });
+    let results: Result[] | undefined;
+    try {
+      results = await statement();
+      return results;
+    } finally {
+      const byId = new Map((results ?? []).map((result) => [result.id, result]));
+      for (const { id, entry, version } of started) {
+        const result = byId.get(id);
+        entry.row = result !== undefined && entry.version === version ? keepAs(result) : undefined;
+        entry.version++;
+        entry.running--;
+        this.#prune(id, entry);
+      }
+    }
+  }
+
   /** The row may have changed elsewhere: the next user reads it. */
   forget(id: string): void {
     const entry = this.#entries.get(id);

@@ -1,4 +1,5 @@
 import type { AutoscalingSettings, DeploymentStatus, Resources } from "../../sdk/index.js";
+import { arrayLiteral } from "./array-literal.js";
 import type { Columns } from "./json-rows.js";
 import type { SqlExecutor } from "./sql.js";
 
@@ -208,6 +209,77 @@ export type ObservedDeploymentRow = Pick<
   "id" | "model_id" | "name" | "active" | "status" | "error_message" | "replicas_desired" | "replicas_ready" | "replicas_starting"
 >;
 
+/** The observed columns' select list (ObservedDeploymentRow). */
+const OBSERVED_COLUMNS = "id, model_id, name, active, status, error_message, replicas_desired, replicas_ready, replicas_starting";
+
+/** Many live deployments' observed columns in one statement (ids not live are left out). */
+export async function findLiveObservedDeployments(sql: SqlExecutor, ids: readonly string[]): Promise<ObservedDeploymentRow[]> {
+  if (ids.length === 0) return [];
+  return sql.query<ObservedDeploymentRow>(`SELECT ${OBSERVED_COLUMNS} FROM deployments WHERE id = ANY($1::text[]) AND deleted_at IS NULL`, [arrayLiteral(ids)]);
+}
+
+/** One row's observation write: the row as the decision read it, what it is changed to, and the
+ * audit entry's id when its status changes. */
+export interface ObservationWrite {
+  expected: ObservedDeploymentRow;
+  changes: { status: DeploymentStatus; replicas: { desired: number; ready: number; starting: number }; errorMessage: string | null };
+  /** the deployment.status_changed entry's id (used when the status changes) */
+  auditId: string;
+}
+
+/**
+ * Write what the runtime observes (status, counts, error) onto many live deployments' rows in one
+ * statement, each only if the row still says what its decision read (and `active`, which the status
+ * is decided from): a compare-and-set per row, so a decision made from an outdated copy of the row
+ * never lands. Each written row whose status changed
+ * gets its deployment.status_changed audit entry in the same statement ("when did it scale to zero,
+ * why did it fail"). Returns the rows written (their observed columns); a row left out differs, or
+ * is gone: read it and decide again. One statement a row, with a read before each and a
+ * transaction around the audited ones, was the largest group of the control loop's statements per
+ * promotion step in bench/scale.
+ */
+export async function writeDeploymentObservations(sql: SqlExecutor, writes: readonly ObservationWrite[], at: string): Promise<ObservedDeploymentRow[]> {
+  if (writes.length === 0) return [];
+  const column = <T extends string | number | null>(value: (write: ObservationWrite) => T) => arrayLiteral(writes.map(value));
+  return sql.query<ObservedDeploymentRow>(
+    `WITH observation AS (
+       SELECT * FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::text[], $8::bool[], $9::text[], $10::int[], $11::int[], $12::int[], $13::text[], $14::text[])
+         AS observation(id, status, desired, ready, starting, error_message, was_active, was_status, was_desired, was_ready, was_starting, was_error_message, audit_id)
+     ), updated AS (
+       UPDATE deployments d SET status = observation.status, replicas_desired = observation.desired, replicas_ready = observation.ready,
+         replicas_starting = observation.starting, error_message = observation.error_message, updated_at = $1
+       FROM observation
+       WHERE d.id = observation.id AND d.deleted_at IS NULL AND d.active = observation.was_active AND d.status = observation.was_status
+         AND d.replicas_desired = observation.was_desired AND d.replicas_ready = observation.was_ready AND d.replicas_starting = observation.was_starting
+         AND d.error_message IS NOT DISTINCT FROM observation.was_error_message
+       RETURNING ${OBSERVED_COLUMNS.split(", ").map((name) => `d.${name}`).join(", ")}, observation.was_status, observation.audit_id
+     ), audited AS (
+       INSERT INTO audit_logs (id, model_id, at, kind, object_id, object_name, details)
+       SELECT audit_id, model_id, $1, 'deployment.status_changed', id, name,
+         jsonb_build_object('from', was_status, 'to', status)
+           || CASE WHEN error_message IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('error_message', error_message) END
+       FROM updated WHERE status <> was_status
+     )
+     SELECT ${OBSERVED_COLUMNS} FROM updated`,
+    [
+      at,
+      column((write) => write.expected.id),
+      column((write) => write.changes.status),
+      column((write) => write.changes.replicas.desired),
+      column((write) => write.changes.replicas.ready),
+      column((write) => write.changes.replicas.starting),
+      column((write) => write.changes.errorMessage),
+      column((write) => String(write.expected.active)),
+      column((write) => write.expected.status),
+      column((write) => write.expected.replicas_desired),
+      column((write) => write.expected.replicas_ready),
+      column((write) => write.expected.replicas_starting),
+      column((write) => write.expected.error_message),
+      column((write) => write.auditId),
+    ],
+  );
+}
+
 /** An ObservedDeploymentRow of a full row (a copy: the row's spec and settings are not held on to). */
 export function observedColumns(row: ObservedDeploymentRow): ObservedDeploymentRow {
   return {
@@ -223,39 +295,3 @@ export function observedColumns(row: ObservedDeploymentRow): ObservedDeploymentR
   };
 }
 
-/**
- * Write what the runtime observes (status, counts, error) onto a live deployment's row, only if the
- * row still says `expected` there (and `active`, which the status is decided from): a
- * compare-and-set on the values the decision was made from, so a decision made from an outdated
- * copy of the row never lands. Returns the row's observed columns as written, or undefined when
- * the row differs (or is gone): read it and decide again.
- */
-export async function updateDeploymentObservation(
-  sql: SqlExecutor,
-  expected: ObservedDeploymentRow,
-  changes: { status: DeploymentStatus; replicas: { desired: number; ready: number; starting: number }; errorMessage: string | null },
-  at: string,
-): Promise<ObservedDeploymentRow | undefined> {
-  const [row] = await sql.query<ObservedDeploymentRow>(
-    `UPDATE deployments SET status = $3, replicas_desired = $4, replicas_ready = $5, replicas_starting = $6, error_message = $7, updated_at = $2
-     WHERE id = $1 AND deleted_at IS NULL AND active = $8 AND status = $9 AND replicas_desired = $10 AND replicas_ready = $11
-       AND replicas_starting = $12 AND error_message IS NOT DISTINCT FROM $13::text
-     RETURNING id, model_id, name, active, status, error_message, replicas_desired, replicas_ready, replicas_starting`,
-    [
-      expected.id,
-      at,
-      changes.status,
-      changes.replicas.desired,
-      changes.replicas.ready,
-      changes.replicas.starting,
-      changes.errorMessage,
-      expected.active,
-      expected.status,
-      expected.replicas_desired,
-      expected.replicas_ready,
-      expected.replicas_starting,
-      expected.error_message,
-    ],
-  );
-  return row;
-}

@@ -11,6 +11,7 @@ import { createPromotionExecutor } from "../../../engine/promotions/executor.js"
 import { PromotionReconciler } from "../../../engine/promotions/reconciler.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
+import { listAuditLogs } from "../../../engine/store/audit-log.js";
 import { findPromotion } from "../../../engine/store/promotions.js";
 import type { Sql } from "../../../engine/store/sql.js";
 import { waitFor } from "../../../testing/index.js";
@@ -22,6 +23,9 @@ const FOLLOWING: Leadership = { isLeader: () => false, fence: () => undefined };
 
 /** A read of a deployment row: a sync's slice (store/control-snapshot.ts readDeploymentSlice) or an observation write's own read. */
 const DEPLOYMENT_ROW_READ = /^(WITH d AS \()?SELECT \* FROM deployments WHERE id/;
+/** the observation writes' statements (engine/control/observation-writes.ts) */
+const OBSERVATION_WRITE = "WITH observation AS";
+const OBSERVATION_READ = /^SELECT id, model_id, name, active, status, error_message, replicas_desired, replicas_ready, replicas_starting FROM deployments/;
 
 const store = pgliteStoreForFile();
 
@@ -142,11 +146,13 @@ describe("deployment controller: the deployment row's observation", () => {
       }
       await waitFor(async () => (await row())?.replicas_ready === 3, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 3 ready" });
       await leader.controller.close();
-      expect(log.count(DEPLOYMENT_ROW_READ, from)).toBe(0);
-      expect(log.count("UPDATE deployments SET status", from)).toBe(1);
-      // ACTIVE now: the status change is audited with the write
+      expect(log.count(DEPLOYMENT_ROW_READ, from) + log.count(OBSERVATION_READ, from)).toBe(0);
+      expect(log.count(OBSERVATION_WRITE, from)).toBe(1);
+      expect(log.statements.length - from).toBe(1);
+      // ACTIVE now: the status change is audited by the same statement
       expect(await row()).toMatchObject({ status: "ACTIVE", replicas_ready: 3 });
-      expect(log.count("INSERT INTO audit_logs", from)).toBe(1);
+      const audited = (await listAuditLogs(store(), model.id)).filter((entry) => entry.kind === "deployment.status_changed" && entry.object_id === v1.id);
+      expect(audited.map((entry) => entry.details)).toContainEqual({ from: "DEPLOYING", to: "ACTIVE" });
     } finally {
       await leader.close();
     }
@@ -175,8 +181,8 @@ describe("deployment controller: the deployment row's observation", () => {
       await waitFor(async () => (await row())?.replicas_ready === 1, { timeoutMs: 5_000, intervalMs: 5, message: "the row says 1 ready" });
       await leader.controller.close();
       // one write that found the row changed, one read, one write that landed
-      expect(log.count("UPDATE deployments SET status", from)).toBe(2);
-      expect(log.count(DEPLOYMENT_ROW_READ, from)).toBe(1);
+      expect(log.count(OBSERVATION_WRITE, from)).toBe(2);
+      expect(log.count(OBSERVATION_READ, from)).toBe(1);
       expect(await row()).toMatchObject({ replicas_ready: 1, replicas_starting: 1, status: "ACTIVE" });
     } finally {
       await leader.close();

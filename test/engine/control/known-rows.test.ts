@@ -71,4 +71,24 @@ describe("KnownRows", () => {
     await expect(rows.through("a", () => Promise.reject(new Error("lost connection")), same)).rejects.toThrow("lost connection");
     expect(rows.get("a")).toBeUndefined();
   });
+
+  it("throughMany keeps each returned row unless that id's row was forgotten meanwhile; ids not returned and a failed statement forget", async () => {
+    const rows = new KnownRows<{ id: string; v: number }>();
+    const copy = (row: { id: string; v: number }) => ({ ...row });
+    await rows.through("c", async () => ({ id: "c", v: 0 }), copy);
+    let finish: (result: Array<{ id: string; v: number }>) => void = () => undefined;
+    const running = rows.throughMany(["a", "b", "c"], () => new Promise<Array<{ id: string; v: number }>>((resolve) => (finish = resolve)), copy);
+    rows.forget("b");
+    finish([
+      { id: "a", v: 1 },
+      { id: "b", v: 1 },
+    ]);
+    expect((await running).map((row) => row.id)).toEqual(["a", "b"]);
+    expect(rows.get("a")).toEqual({ id: "a", v: 1 });
+    expect(rows.get("b")).toBeUndefined();
+    expect(rows.get("c")).toBeUndefined();
+    await expect(rows.throughMany(["a"], () => Promise.reject(new Error("lost connection")), copy)).rejects.toThrow("lost connection");
+    expect(rows.get("a")).toBeUndefined();
+    expect(rows.size).toBe(0);
+  });
 });
