@@ -15,8 +15,12 @@ import { observedColumns, type ObservationWrite, type ObservedDeploymentRow } fr
 import { asBookkeeping } from "../store/statement-priority.js";
 import type { KnownRows } from "./known-rows.js";
 
-/** Rows per statement at most: one statement never holds the embedded store's session for long. */
-export const OBSERVATION_BATCH_ROWS = 500;
+/**
+ * Rows per statement at most: one statement never holds the embedded store's session for long (a
+ * request waits for the statement running when it comes). On PGlite with 10,000 deployments a write
+ * of 50 rows, each with its audit entry, held it 3–10 ms; of 500 rows, 44–56 ms (machine under load).
+ */
+export const OBSERVATION_BATCH_ROWS = 50;
 
 /** Decisions per deployment from rows that changed under them, before it waits for its next change. */
 const ATTEMPTS = 3;

@@ -12,8 +12,12 @@ import { deleteReplicaSets, writeReplicaSets, type ReplicaSetWrite, type WriteFe
 import type { SqlExecutor } from "../store/sql.js";
 import { asBookkeeping } from "../store/statement-priority.js";
 
-/** Rows per statement at most: one statement never holds the embedded store's session for long. */
-export const BATCH_ROWS = 500;
+/**
+ * Rows per statement at most: one statement never holds the embedded store's session for long (a
+ * request waits for the statement running when it comes). On PGlite with 10,000 deployments an
+ * upsert of 100 rows held it 4–12 ms, of 500 rows 17–28 ms (machine under load).
+ */
+export const BATCH_ROWS = 100;
 
 /** The statements a flush runs (engine/store/replica-sets.ts); each returns the ids it wrote. */
 export interface ReplicaSetRowStore {
