@@ -445,15 +445,23 @@ export class PromotionReconciler {
       // switches the router in the same step, before the transaction returns: nobody can read
       // SUCCEEDED and still be routed to the previous deployment. (Should the commit itself fail,
       // the next pass re-reads the row and routes by it again.)
-      const written = await sql.transaction(async (tx) => {
-        const persisted = await persistPromotionState(tx, row, next, ready, at);
-        if (persisted && isTerminalStatus(next.status)) this.route(row, next);
-        // The planner paused it by itself (analysis inconclusive, the manual gate): a person must act, so say why where people look.
-        if (persisted && next.status === "PAUSED" && state.status !== "PAUSED") await auditPlannerPause(tx, row, next, at);
-        // the answers were recorded (the gate is no longer due), so they are audited once
-        if (persisted && webhooks !== undefined && next.preRollout?.status !== "due" && next.rolloutGate?.status !== "due") await auditWebhooks(tx, row, webhooks, at);
-        return persisted;
-      });
+      const terminal = isTerminalStatus(next.status);
+      // The planner paused it by itself (analysis inconclusive, the manual gate): a person must act, so say why where people look.
+      const pausedByPlanner = next.status === "PAUSED" && state.status !== "PAUSED";
+      // the answers were recorded (the gate is no longer due), so they are audited once
+      const webhooksAnswered = webhooks !== undefined && next.preRollout?.status !== "due" && next.rolloutGate?.status !== "due";
+      const written =
+        terminal || pausedByPlanner || webhooksAnswered
+          ? await sql.transaction(async (tx) => {
+              const persisted = await persistPromotionState(tx, row, next, ready, at);
+              if (persisted && terminal) this.route(row, next);
+              if (persisted && pausedByPlanner) await auditPlannerPause(tx, row, next, at);
+              if (persisted && webhooks !== undefined && webhooksAnswered) await auditWebhooks(tx, row, webhooks, at);
+              return persisted;
+            })
+          : // Most steps: the promotion's row alone, one statement — a transaction around it held PGlite's
+            // one session for two more round trips (BEGIN, COMMIT) and the event loop's turns between them.
+            await persistPromotionState(sql, row, next, ready, at);
       // Someone else wrote first (an API action, another engine): re-read and plan again.
       if (!written) return { wakeAt: this.#clock(), kept: undefined };
       current = written;
