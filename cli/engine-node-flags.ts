@@ -1,3 +1,5 @@
+import { PGLITE_NODE_FLAGS } from "../engine/store/pglite-node-flags.js";
+
 /**
  * Node flags the engine's process needs that only a process's start can set (V8 sizes its heap
  * once, when it starts: v8.setFlagsFromString later has no effect, measured). `modelplane serve`
@@ -9,13 +11,23 @@
  * most of it garbage between scavenges; with 4 MiB semi-spaces (and the PGlite thread's own cap)
  * bench/scale's engine on PGlite used 364 instead of 617 MiB after its setup at 3/10 size, 549
  * instead of 694 MiB at full size (bench/scale/RESULTS.md, session 8).
+ *
+ * PGlite's (engine/store/pglite-node-flags.ts): its WebAssembly PostgreSQL compiled once.
  */
-export const ENGINE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
+export const ENGINE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", ...PGLITE_NODE_FLAGS];
 
-/** ENGINE_NODE_FLAGS not given already: one named on node's command line or in NODE_OPTIONS (any value) is the user's. */
+/**
+ * ENGINE_NODE_FLAGS not given already: one named on node's command line or in NODE_OPTIONS (any
+ * value, or its --no- form) is the user's.
+ */
 export function missingEngineNodeFlags(execArgv: readonly string[], nodeOptions: string): string[] {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((flag) => flag.split("=")[0]!.replaceAll("_", "-"));
-  return ENGINE_NODE_FLAGS.filter((flag) => !given.includes(flag.split("=")[0]!));
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(flagName));
+  return ENGINE_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)));
+}
+
+/** `--max_semi_space_size=16` → `--max-semi-space-size`, `--no-liftoff-only` → `--liftoff-only` */
+function flagName(flag: string): string {
+  return flag.split("=")[0]!.replaceAll("_", "-").replace(/^--no-/, "--");
 }
 
 /**

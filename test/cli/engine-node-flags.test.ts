@@ -6,7 +6,9 @@ describe("the engine's node flags", () => {
     expect(ENGINE_NODE_FLAGS).toContain("--max-semi-space-size=4");
     expect(missingEngineNodeFlags([], "")).toEqual(ENGINE_NODE_FLAGS);
     expect(missingEngineNodeFlags(["--inspect"], "--enable-source-maps")).toEqual(ENGINE_NODE_FLAGS);
-    expect(missingEngineNodeFlags(["--max-semi-space-size=32"], "")).toEqual([]);
-    expect(missingEngineNodeFlags([], "--enable-source-maps  --max_semi_space_size=16")).toEqual([]);
+    expect(ENGINE_NODE_FLAGS).toContain("--liftoff-only");
+    expect(missingEngineNodeFlags(["--max-semi-space-size=32"], "")).toEqual(["--liftoff-only"]);
+    expect(missingEngineNodeFlags(["--no-liftoff-only"], "--enable-source-maps  --max_semi_space_size=16")).toEqual([]);
+    expect(missingEngineNodeFlags(["--liftoff_only"], "")).toEqual(["--max-semi-space-size=4"]);
   });
 });
