@@ -49,6 +49,7 @@ const engine = await startModelplane({
   dataDir: config.dataDir,
   apiKey: config.apiKey,
   ...(config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl } : {}),
+  ...(config.storeResyncMs !== undefined ? { storeResyncMs: config.storeResyncMs } : {}),
   log: (line) => {
     logLines++;
     if (/fail|error/i.test(line)) {

@@ -12,6 +12,8 @@ export interface EngineProcessConfig {
   apiKey: string;
   /** the hollow replicas' start-to-ready time */
   readyAfterMs: number;
+  /** the engine's periodic resync on PostgreSQL, when not its default */
+  storeResyncMs?: number;
 }
 
 export interface WindowStats {

@@ -37,6 +37,7 @@
  *   BENCH_REPLICAS=3           replicas per environment (steps per promotion, at 100/N % surge)
  *   BENCH_STABILIZATION_S=5    stabilization after each traffic shift
  *   BENCH_SETUP_CONCURRENCY=16 API calls in flight during setup
+ *   BENCH_RESYNC_MS=10000      PostgreSQL: the engine's periodic resync (storeResyncMs), to see what it costs the API
  *   BENCH_CPU_PROF=<dir>       write the engine's CPU profile (node --cpu-prof) there
  *   BENCH_ENGINE_NODE_FLAGS    node flags for the engine's process, space-separated (e.g. --v8-pool-size=1), besides
  *                              serve's (cli/engine-node-flags.ts: --max-semi-space-size=4 unless given here)
@@ -73,6 +74,7 @@ const SETUP_CONCURRENCY = Number(process.env["BENCH_SETUP_CONCURRENCY"] ?? "16")
 /** connections of the API load (open loop: enough that the client never makes a request wait) */
 const API_CONNECTIONS = Number(process.env["BENCH_API_CONNECTIONS"] ?? "256");
 const CPU_PROF_DIR = process.env["BENCH_CPU_PROF"];
+const RESYNC_MS = process.env["BENCH_RESYNC_MS"] === undefined ? undefined : Number(process.env["BENCH_RESYNC_MS"]);
 const BENCH_NODE_FLAGS = (process.env["BENCH_ENGINE_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
 /** One replica per step: 33 % of 3 → 1 (the planner rounds up, at least 1; the API allows up to 50 %). */
 const SURGE_PERCENT = Math.min(50, Math.floor(100 / REPLICAS));
@@ -523,7 +525,7 @@ async function runStore(store: string): Promise<StoreRun> {
       databaseUrl = await postgres.createDatabase("bench_scale");
     }
     const apiKey = `mpk_bench${randomBytes(24).toString("hex")}`;
-    const started = await EngineProcess.start({ dataDir, apiKey, readyAfterMs: READY_MS, ...(databaseUrl ? { databaseUrl } : {}) });
+    const started = await EngineProcess.start({ dataDir, apiKey, readyAfterMs: READY_MS, ...(databaseUrl ? { databaseUrl } : {}), ...(RESYNC_MS !== undefined ? { storeResyncMs: RESYNC_MS } : {}) });
     engine = started.engine;
     const { ready } = started;
     log(`${store}: engine at ${ready.url} (started in ${ready.startMs.toFixed(0)} ms, RSS ${mib(ready.rssBytes)})`);
