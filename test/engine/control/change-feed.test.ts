@@ -1,10 +1,12 @@
 /**
- * The changes engines tell each other on one PostgreSQL go out together: the changes of one turn in
- * as few notifications as PostgreSQL's payload limit allows (one NOTIFY a change was the engine's
- * most frequent statement in bench/scale), in order, each change once, and never back to their sender.
+ * The changes engines tell each other on one PostgreSQL go out together: the changes of one turn,
+ * and those published while a notification waits, in as few notifications as PostgreSQL's payload
+ * limit allows (one NOTIFY a change was the engine's most frequent statement in bench/scale), in
+ * order, each change once, and never back to their sender.
  */
 import { describe, expect, it } from "vitest";
 import { ChangeFeed, notificationPayloads, PAYLOAD_BYTES, type ClusterChange } from "../../../engine/control/change-feed.js";
+import type { Sql, SqlParam } from "../../../engine/store/sql.js";
 import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
 import { loggingStatements } from "../../support/statement-log.js";
 
@@ -46,6 +48,43 @@ describeOnPostgres("the change feed on PostgreSQL 15", (store) => {
       // 400 ids of ~60 bytes: 4 notifications, not 400
       expect(statements.count("SELECT pg_notify")).toBe(notificationPayloads("any", changes).length);
       expect(statements.count("SELECT pg_notify")).toBeLessThanOrEqual(4);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+  it("sends the changes of many turns published while a notification waits in the next one", async () => {
+    const statements = loggingStatements(store());
+    // the first NOTIFY waits until released, as one queued behind requests does
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    const notifying: Sql = {
+      ...statements.sql,
+      async query<Row>(text: string, params?: readonly SqlParam[]): Promise<Row[]> {
+        if (text.includes("pg_notify") && held++ === 0) await released;
+        return statements.sql.query<Row>(text, params);
+      },
+    };
+    const received: ClusterChange[] = [];
+    const a = new ChangeFeed({ sql: notifying, onChange: () => {}, onGap: () => {} });
+    const b = new ChangeFeed({ sql: statements.sql, onChange: (change) => received.push(change), onGap: () => {} });
+    await a.start();
+    await b.start();
+    try {
+      const changes = Array.from({ length: 50 }, (_, index) => changeOf(index));
+      a.publish(changes[0]!);
+      while (held === 0) await new Promise((resolve) => setImmediate(resolve));
+      // 49 more, each in a turn of its own, while the first notification waits
+      for (const change of changes.slice(1)) {
+        a.publish(change);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      release();
+      const deadline = Date.now() + 10_000;
+      while (received.length < changes.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(received).toEqual(changes);
+      expect(statements.count("SELECT pg_notify")).toBe(2);
     } finally {
       await a.close();
       await b.close();
