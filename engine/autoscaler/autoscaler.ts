@@ -32,6 +32,8 @@ type WindowEntry = LoadSample | IdleRun;
 
 interface TrackedSet {
   settings: AutoscalingSettings;
+  /** what `settings` were resolved from */
+  given: Partial<AutoscalingSettings>;
   /** the samples of the current window, oldest first; idle ones folded into runs */
   samples: WindowEntry[];
   /** what `samples` add up to, kept as they enter and leave the window */
@@ -71,14 +73,19 @@ export class Autoscaler {
   /** Start autoscaling a replica set, or replace its settings. `currentReplicas` is what it runs
    * now; a new delay period starts from now, so a fresh deployment is not scaled down at once. */
   track(replicaSetId: string, settings: Partial<AutoscalingSettings>, currentReplicas: number): void {
-    const resolved = resolveAutoscalingSettings(settings);
     const existing = this.sets.get(replicaSetId);
     if (existing !== undefined) {
-      existing.settings = resolved;
+      // Every resync tracks every set again (16,000 at bench/scale's size): the schema's check only
+      // when the settings changed.
+      if (!sameSettings(existing.given, settings)) {
+        existing.settings = resolveAutoscalingSettings(settings);
+        existing.given = { ...settings };
+      }
       existing.currentReplicas = currentReplicas;
     } else {
       this.sets.set(replicaSetId, {
-        settings: resolved,
+        settings: resolveAutoscalingSettings(settings),
+        given: { ...settings },
         samples: [],
         load: emptyLoad(),
         lastRequestCount: this.options.source.requestsForSet?.(replicaSetId) ?? 0,
@@ -285,4 +292,9 @@ function addToLoad(load: WindowLoad, sample: LoadSample, sign: 1 | -1): void {
   load.samples += sign;
   load.inFlightSum += sign * sample.inFlight;
   load.arrivals += sign * sample.arrivals;
+}
+
+function sameSettings(a: Partial<AutoscalingSettings>, b: Partial<AutoscalingSettings>): boolean {
+  const keys = Object.keys(a) as Array<keyof AutoscalingSettings>;
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }

@@ -65,6 +65,22 @@ describe("Autoscaler", () => {
     expect(applied).toEqual([["d", 4]]);
   });
 
+  it("follows a tracked set's changed settings, and refuses bad ones, however often it is tracked again", () => {
+    const { autoscaler, inFlight, applied, run } = harness();
+    autoscaler.track("d", settings, 1);
+    autoscaler.track("d", { ...settings }, 1); // the same settings again, as every resync does
+    inFlight.set("d", 20);
+    run(1);
+    expect(applied).toEqual([["d", 4]]);
+    autoscaler.track("d", { ...settings, max_replica: 8 }, 4);
+    run(0.25);
+    expect(applied).toEqual([["d", 4], ["d", 8]]);
+    expect(() => autoscaler.track("d", { ...settings, max_replica: -1 }, 8)).toThrow(/max_replica/);
+    autoscaler.track("d", { ...settings, max_replica: 8 }, 8);
+    run(0.25);
+    expect(applied).toEqual([["d", 4], ["d", 8]]);
+  });
+
   it("wakes a deployment at zero at once", () => {
     const { autoscaler, applied } = harness();
     autoscaler.track("d", settings, 0);
