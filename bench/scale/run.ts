@@ -40,7 +40,7 @@
  *   BENCH_RESYNC_MS=10000      PostgreSQL: the engine's periodic resync (storeResyncMs), to see what it costs the API
  *   BENCH_CPU_PROF=<dir>       write the engine's CPU profile (node --cpu-prof) there
  *   BENCH_ENGINE_NODE_FLAGS    node flags for the engine's process, space-separated (e.g. --v8-pool-size=1), besides
- *                              serve's (cli/engine-node-flags.ts: --max-semi-space-size=4 unless given here)
+ *                              serve's (cli/engine-node-flags.ts: --max-semi-space-size=4 --liftoff-only unless given here)
  * Prints markdown (paste it into RESULTS.md); progress goes to stderr.
  */
 import { fork, type ChildProcess } from "node:child_process";

@@ -53,6 +53,7 @@ describeOnPostgres("the change feed on PostgreSQL 15", (store) => {
       await b.close();
     }
   });
+
   it("sends the changes of many turns published while a notification waits in the next one", async () => {
     const statements = loggingStatements(store());
     // the first NOTIFY waits until released, as one queued behind requests does
