@@ -8,7 +8,7 @@
  */
 import type { PromotionSettings } from "../../sdk/index.js";
 import { mergeEffectiveVariables, promotionSettingsSource, settingsFrom } from "../service/lookups.js";
-import { readControlSnapshot, type ControlSnapshotRows } from "../store/control-snapshot.js";
+import { readControlSnapshot, type ControlSnapshotRows, type Versioned } from "../store/control-snapshot.js";
 import type { DeploymentRow } from "../store/deployments.js";
 import type { EnvironmentRow } from "../store/environments.js";
 import type { PromotionSettingsRow } from "../store/promotion-settings.js";
@@ -29,23 +29,27 @@ export class StoreSnapshot implements ControllerReads {
   /** live models */
   readonly modelIds: ReadonlySet<string>;
   readonly #keys: Pick<SqlExecutor, "keyring">;
-  readonly #deployments = new Map<string, DeploymentRow>();
+  readonly #deployments = new Map<string, Versioned<DeploymentRow>>();
   readonly #modelNames = new Map<string, string>();
-  readonly #serving = new Map<string, EnvironmentRow[]>();
-  readonly #promotedInto = new Map<string, EnvironmentRow[]>();
-  readonly #replicaSets = new Map<string, ReplicaSetRow[]>();
+  readonly #modelVersions = new Map<string, string | undefined>();
+  readonly #serving = new Map<string, Array<Versioned<EnvironmentRow>>>();
+  readonly #promotedInto = new Map<string, Array<Versioned<EnvironmentRow>>>();
+  readonly #replicaSets = new Map<string, Array<Versioned<ReplicaSetRow>>>();
   /** by `${modelId}\0${name}` */
-  readonly #environments = new Map<string, EnvironmentRow>();
-  readonly #variables = new Map<string, StoredVariableRow[]>();
-  readonly #workspaceVariables = new Map<string, StoredWorkspaceVariableRow[]>();
-  readonly #workspaceEnvironments = new Map<string, WorkspaceEnvironmentRow>();
-  readonly #promotionSettings = new Map<string, PromotionSettingsRow>();
+  readonly #environments = new Map<string, Versioned<EnvironmentRow>>();
+  readonly #variables = new Map<string, Array<Versioned<StoredVariableRow>>>();
+  readonly #workspaceVariables = new Map<string, Array<Versioned<StoredWorkspaceVariableRow>>>();
+  readonly #workspaceEnvironments = new Map<string, Versioned<WorkspaceEnvironmentRow>>();
+  readonly #promotionSettings = new Map<string, Versioned<PromotionSettingsRow>>();
 
   constructor(rows: ControlSnapshotRows, keys: Pick<SqlExecutor, "keyring">) {
     this.#keys = keys;
     this.deployments = rows.deployments;
     for (const row of rows.deployments) this.#deployments.set(row.id, row);
-    for (const model of rows.models) this.#modelNames.set(model.id, model.name);
+    for (const model of rows.models) {
+      this.#modelNames.set(model.id, model.name);
+      this.#modelVersions.set(model.id, model.row_version);
+    }
     this.modelIds = new Set(this.#modelNames.keys());
     const candidateOf = new Map(rows.promotionsInProgress.map((promotion) => [promotion.environment_id, promotion.deployment_id]));
     // environments come production first, then by name: each list below keeps that order
@@ -60,6 +64,45 @@ export class StoreSnapshot implements ControllerReads {
     for (const variable of rows.workspaceVariables) append(this.#workspaceVariables, variable.workspace_environment_id, variable);
     for (const workspace of rows.workspaceEnvironments) this.#workspaceEnvironments.set(workspace.id, workspace);
     for (const settings of rows.promotionSettings) this.#promotionSettings.set(settings.id, settings);
+  }
+
+  /**
+   * The versions of every row a sync of the deployment reads here, as one string (undefined when the
+   * rows carry none: a live slice): the same string in a later snapshot means the same answers to
+   * every read of the sync. Its row, its model's, its replica_sets rows, the environments it serves,
+   * is promoted into (marked) or has a kept set in (by name: absent is a version too), their
+   * variables, workspace environments with their variables and named promotion settings. Ids name
+   * each environment's part: two rows written by one transaction share a version.
+   */
+  inputsVersion(deploymentId: string): string | undefined {
+    const row = this.#deployments.get(deploymentId);
+    if (row?.row_version === undefined) return undefined;
+    let version = `${row.row_version}/${this.#modelVersions.get(row.model_id)}/`;
+    const environments = new Set(this.#serving.get(deploymentId));
+    for (const set of this.#replicaSets.get(deploymentId) ?? []) {
+      version += `${set.row_version},`;
+      if (set.role !== "kept" || set.environment === null) continue;
+      const kept = this.#environments.get(environmentKey(row.model_id, set.environment));
+      if (kept === undefined) version += `|${set.environment}:none`;
+      else environments.add(kept);
+    }
+    const promotedInto = this.#promotedInto.get(deploymentId) ?? [];
+    for (const environment of promotedInto) environments.add(environment);
+    for (const environment of environments) {
+      version += `|${environment.id}:${environment.row_version}${promotedInto.includes(environment) ? "+" : ""}:`;
+      for (const variable of this.#variables.get(environment.id) ?? []) version += `${variable.row_version},`;
+      version += `:${this.#promotionSettingsVersion(environment.promotion_settings_id)}`;
+      const workspaceId = environment.workspace_environment_id;
+      if (workspaceId === null) continue;
+      const workspace = this.#workspaceEnvironments.get(workspaceId);
+      version += `:${workspaceId}:${workspace?.row_version}:${this.#promotionSettingsVersion(workspace?.promotion_settings_id ?? null)}:`;
+      for (const variable of this.#workspaceVariables.get(workspaceId) ?? []) version += `${variable.row_version},`;
+    }
+    return version;
+  }
+
+  #promotionSettingsVersion(id: string | null): string | undefined {
+    return id === null ? "" : this.#promotionSettings.get(id)?.row_version;
   }
 
   async deployment(deploymentId: string): Promise<DeploymentRow | undefined> {

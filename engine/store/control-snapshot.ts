@@ -18,46 +18,58 @@ import type { StoredWorkspaceVariableRow, WorkspaceEnvironmentRow } from "./work
  * two reads either side of it would show the candidate in neither (its sets removed).
  * Secrets stay encrypted here: the controller decrypts per environment, so one it cannot decrypt
  * fails only the sets that need it.
+ * Each row of the snapshot also carries its version (Versioned): what lets a resync tell the
+ * deployments whose inputs did not change since it last converged them from those it must converge.
  */
 export interface ControlSnapshotRows {
   /** live models */
-  models: ModelRow[];
+  models: Array<Versioned<ModelRow>>;
   /** live deployments, oldest first (as listAllLiveDeployments) */
-  deployments: DeploymentRow[];
+  deployments: Array<Versioned<DeploymentRow>>;
   /** live environments, production first then by name (as listLiveEnvironments) */
-  environments: EnvironmentRow[];
+  environments: Array<Versioned<EnvironmentRow>>;
   /** the in-progress promotion of each environment that has one (at most one: promotions_one_in_progress) */
   promotionsInProgress: Array<{ environment_id: string; deployment_id: string }>;
   /** every replica_sets row */
-  replicaSets: ReplicaSetRow[];
+  replicaSets: Array<Versioned<ReplicaSetRow>>;
   /** variables of live environments, by environment then name (as listVariables) */
-  variables: StoredVariableRow[];
+  variables: Array<Versioned<StoredVariableRow>>;
   /** workspace variables, by workspace environment then name (as listWorkspaceVariables) */
-  workspaceVariables: StoredWorkspaceVariableRow[];
+  workspaceVariables: Array<Versioned<StoredWorkspaceVariableRow>>;
   /** live workspace environments */
-  workspaceEnvironments: WorkspaceEnvironmentRow[];
+  workspaceEnvironments: Array<Versioned<WorkspaceEnvironmentRow>>;
   /** live named promotion settings */
-  promotionSettings: PromotionSettingsRow[];
+  promotionSettings: Array<Versioned<PromotionSettingsRow>>;
 }
+
+/**
+ * A row with its version: PostgreSQL's `xmin`, the transaction that wrote this version of the row.
+ * Every UPDATE, INSERT or DELETE-and-INSERT of a row writes a new version with the writing
+ * transaction's id, and a snapshot sees a transaction's writes all or none, so a row whose version
+ * is one a previous snapshot saw on it has not changed since. (The id is 32 bits: a change would go
+ * unseen only if written exactly a multiple of 2^32 transactions after the version last seen.)
+ * Only the resync's bulk snapshot reads it; a live slice's rows have none.
+ */
+export type Versioned<Row> = Row & { readonly row_version?: string };
 
 export async function readControlSnapshot(sql: Sql): Promise<ControlSnapshotRows> {
   return sql.transaction(async (tx) => {
     await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    const models = await tx.query<ModelRow>("SELECT * FROM models WHERE deleted_at IS NULL");
-    const deployments = await tx.query<DeploymentRow>("SELECT * FROM deployments WHERE deleted_at IS NULL ORDER BY created_at, id");
-    const environments = await tx.query<EnvironmentRow>("SELECT * FROM environments WHERE deleted_at IS NULL ORDER BY (name = 'production') DESC, name");
+    const models = await tx.query<Versioned<ModelRow>>("SELECT *, xmin::text AS row_version FROM models WHERE deleted_at IS NULL");
+    const deployments = await tx.query<Versioned<DeploymentRow>>("SELECT *, xmin::text AS row_version FROM deployments WHERE deleted_at IS NULL ORDER BY created_at, id");
+    const environments = await tx.query<Versioned<EnvironmentRow>>("SELECT *, xmin::text AS row_version FROM environments WHERE deleted_at IS NULL ORDER BY (name = 'production') DESC, name");
     const promotionsInProgress = await tx.query<{ environment_id: string; deployment_id: string }>(
       `SELECT environment_id, deployment_id FROM promotions WHERE ${IN_PROGRESS_SQL}`,
     );
-    const replicaSets = await tx.query<ReplicaSetRow>("SELECT * FROM replica_sets");
-    const variables = await tx.query<StoredVariableRow>(
-      `SELECT variables.* FROM variables JOIN environments ON environments.id = variables.environment_id
+    const replicaSets = await tx.query<Versioned<ReplicaSetRow>>("SELECT *, xmin::text AS row_version FROM replica_sets");
+    const variables = await tx.query<Versioned<StoredVariableRow>>(
+      `SELECT variables.*, variables.xmin::text AS row_version FROM variables JOIN environments ON environments.id = variables.environment_id
         WHERE environments.deleted_at IS NULL ORDER BY variables.environment_id, variables.name`,
     );
     // (a deleted workspace environment's variables are deleted with it)
-    const workspaceVariables = await tx.query<StoredWorkspaceVariableRow>("SELECT * FROM workspace_variables ORDER BY workspace_environment_id, name");
-    const workspaceEnvironments = await tx.query<WorkspaceEnvironmentRow>("SELECT * FROM workspace_environments WHERE deleted_at IS NULL");
-    const promotionSettings = await tx.query<PromotionSettingsRow>("SELECT * FROM promotion_settings WHERE deleted_at IS NULL");
+    const workspaceVariables = await tx.query<Versioned<StoredWorkspaceVariableRow>>("SELECT *, xmin::text AS row_version FROM workspace_variables ORDER BY workspace_environment_id, name");
+    const workspaceEnvironments = await tx.query<Versioned<WorkspaceEnvironmentRow>>("SELECT *, xmin::text AS row_version FROM workspace_environments WHERE deleted_at IS NULL");
+    const promotionSettings = await tx.query<Versioned<PromotionSettingsRow>>("SELECT *, xmin::text AS row_version FROM promotion_settings WHERE deleted_at IS NULL");
     return { models, deployments, environments, promotionsInProgress, replicaSets, variables, workspaceVariables, workspaceEnvironments, promotionSettings };
   });
 }

@@ -91,6 +91,18 @@ async function answers(reads: StoreSnapshot, deploymentId: string, modelIds: str
   };
 }
 
+/** A copy without the rows' versions (the bulk snapshot's rows carry them, a slice's do not: see Versioned). */
+function withoutRowVersions<T>(value: T): T {
+  const copy = structuredClone(value);
+  const strip = (node: unknown): void => {
+    if (node === null || typeof node !== "object" || node instanceof Date) return;
+    if (!Array.isArray(node)) delete (node as { row_version?: string }).row_version;
+    for (const child of Object.values(node)) strip(child);
+  };
+  strip(copy);
+  return copy;
+}
+
 /** The same on both stores: inside JSON the drivers give what a top-level column would not (timestamps as text). */
 function describeSlice(storeName: string, store: () => Sql): void {
   let layout: Promise<Layout> | undefined;
@@ -104,7 +116,7 @@ function describeSlice(storeName: string, store: () => Sql): void {
         if (name === "deleted") continue;
         const slice = new StoreSnapshot(await readDeploymentSlice(store(), deploymentId), store());
         const ofModel = name === "other" ? [otherModelId] : [modelId];
-        expect(await answers(slice, deploymentId, ofModel), name).toEqual(await answers(bulk, deploymentId, ofModel));
+        expect(await answers(slice, deploymentId, ofModel), name).toEqual(withoutRowVersions(await answers(bulk, deploymentId, ofModel)));
       }
       // what the comparison covered: timestamps as Dates, the candidate, the kept row, the merged variables and inherited settings
       const slice = new StoreSnapshot(await readDeploymentSlice(store(), deployments.qa!), store());
