@@ -178,3 +178,36 @@ describe("Autoscaler", () => {
     }
   });
 });
+
+describe("Autoscaler: the timer's pass", () => {
+  it("hands the event loop back while sampling many sets, and samples each once, at the pass's time, as sampleNow does", async () => {
+    const settings = { min_replica: 1, max_replica: 3, concurrency_target: 1, target_utilization_percentage: 100, autoscaling_window: 10, scale_down_delay: 30 };
+    const now = 1_000_000;
+    const sampled: string[] = [];
+    let ranBeside = -1;
+    const source = {
+      // ~20 µs a set: 1,000 sets are ~20 ms of work, several of the pass's slices
+      inFlightForSet: (id: string) => {
+        const until = performance.now() + 0.02;
+        while (performance.now() < until);
+        sampled.push(id);
+        return id === "set-999" ? 3 : 0;
+      },
+    };
+    const sliced = new Autoscaler({ source, clock: () => now });
+    const decisions: Array<[string, number]> = [];
+    sliced.onDecision((id, replicas) => decisions.push([id, replicas]));
+    for (let i = 0; i < 1_000; i++) sliced.track(`set-${i}`, settings, 1);
+    setImmediate(() => {
+      ranBeside = sampled.length;
+    });
+    await sliced.samplePass();
+    // something else ran in the middle of the pass, not only after it
+    expect(ranBeside).toBeGreaterThan(0);
+    expect(ranBeside).toBeLessThan(1_000);
+    expect(sampled).toEqual(Array.from({ length: 1_000 }, (_, i) => `set-${i}`));
+    expect(decisions).toEqual([["set-999", 3]]);
+    expect(sliced.recommendation("set-999")).toMatchObject({ replicas: 3, demand: 3, lastHighDemandAt: now });
+    sliced.close();
+  });
+});
