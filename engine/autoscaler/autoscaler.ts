@@ -1,5 +1,6 @@
 import { recommendFromLoad, type LoadSample, type Recommendation, type WindowLoad } from "./recommend.js";
 import { resolveAutoscalingSettings, type AutoscalingSettings } from "./settings.js";
+import { TimeSlice } from "../time-slice.js";
 
 /** Where load comes from: the router. */
 export interface LoadSource {
@@ -196,13 +197,12 @@ export class Autoscaler {
   async samplePass(): Promise<void> {
     const now = this.clock();
     const tick = this.recordTick(now);
-    let sliceStart = performance.now();
+    const slice = new TimeSlice();
     let sampled = 0;
     for (const [replicaSetId, tracked] of this.sets) {
-      if (++sampled % PASS_CLOCK_EVERY === 0 && performance.now() - sliceStart >= PASS_SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
+      if (++sampled % PASS_CLOCK_EVERY === 0 && slice.over) {
+        await slice.yield();
         if (this.closed) return;
-        sliceStart = performance.now();
       }
       this.sample(replicaSetId, tracked, now, tick);
     }
@@ -310,9 +310,7 @@ export class Autoscaler {
   }
 }
 
-/** The timer's pass hands the event loop back after this much work (as the deployment controller's resync does)… */
-const PASS_SLICE_MS = 4;
-/** …looking at the clock every this many sets (a set's sample is about half a microsecond). */
+/** The timer's pass looks at its slice's clock every this many sets (a set's sample is about half a microsecond). */
 const PASS_CLOCK_EVERY = 64;
 
 /** The longest autoscaling window the settings allow (sdk/schemas/autoscaling.ts: 3,600 s), with a margin. */

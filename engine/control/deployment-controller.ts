@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import type { AutoscalingSettings, DeploymentStatus, PromotionSettings, VariablesRollout } from "../../sdk/index.js";
 import type { Autoscaler } from "../autoscaler/index.js";
 import type { RoutingTable } from "../router/index.js";
+import { TimeSlice } from "../time-slice.js";
 import { replicaSetId, type ReplicaSetId, type ReplicaSetObservation, type ReplicaSetOwner, type ReplicaSetSpec, type Runtime, type Workload } from "../runtime/runtime.js";
 import { newObjectId } from "../service/ids.js";
 import { findLiveObservedDeployments, observedColumns, writeDeploymentObservations, type DeploymentRow, type ObservedDeploymentRow } from "../store/deployments.js";
@@ -29,7 +30,7 @@ import { ObservationWrites } from "./observation-writes.js";
 import { ReplicaSetWrites, replicaSetRowStore } from "./replica-set-writes.js";
 import type { Leadership } from "./control-lease.js";
 import { liveReads, type ControllerReads } from "./store-reads.js";
-import { loadStoreSnapshot } from "./store-snapshot.js";
+import { loadStoreSnapshot, type StoreSnapshot } from "./store-snapshot.js";
 
 /** The container port of an image deployment that names none (the common default of model servers). */
 const DEFAULT_CONTAINER_PORT = 8080;
@@ -49,14 +50,6 @@ export interface DeploymentControllerOptions {
   log?: (line: string) => void;
   clock?: () => Date;
 }
-
-/**
- * A resync's pass over the snapshot gives the event loop back after this much work: at 10,000
- * deployments the pass is hundreds of milliseconds of CPU, and API requests must not wait for all
- * of it. Short, because an API request waits up to one slice per statement it runs (a GET runs 2–4
- * in sequence): 4 ms keeps that within the API's 20-ms p99 target; a yield costs microseconds.
- */
-const RESYNC_SLICE_MS = 4;
 
 /**
  * The controller's background writes (counts, observations) at once, at most: of PostgreSQL's pool
@@ -159,6 +152,8 @@ export class DeploymentController {
    * counts, a leader its own decisions: the same rows decide differently).
    */
   readonly #convergedFrom = new Map<string, string>();
+  /** how many times the leadership changed (a resync under way stops: the one the change started follows) */
+  #leadershipChanges = 0;
   /** the resync under way, if any (settled when none) */
   #resyncing: Promise<void> = Promise.resolve();
   #closed = false;
@@ -234,31 +229,38 @@ export class DeploymentController {
 
   async #resync(options: { restore?: boolean }, syncedLive: ReadonlySet<string>, touchedModels: ReadonlySet<string>): Promise<void> {
     // Every row once (a handful of statements), then every deployment from memory: the per-row reads
-    // were ~9 statements a deployment, ~90,000 at 10,000 deployments (bench/scale).
-    const snapshot = await loadStoreSnapshot(this.#sql);
+    // were ~9 statements a deployment, ~90,000 at 10,000 deployments (bench/scale). Of the
+    // deployments' rows, only those of deployments not known unchanged (all at a restore).
+    const leadership = this.#leadershipChanges;
+    const snapshot = await loadStoreSnapshot(this.#sql, options.restore ? undefined : (rows, deploymentId) => !this.#unchangedSince(rows, deploymentId));
     const context: SyncReads = { reads: snapshot, snapshot: true };
     const liveIds = new Set(snapshot.deployments.map((row) => row.id));
     for (const deploymentId of [...this.#modelOf.keys()]) if (!liveIds.has(deploymentId) && !syncedLive.has(deploymentId)) await this.#forget(deploymentId);
     // The guarantee behind the hints: every stored set this engine can build is declared, whatever
     // another deployment does. One that cannot be built (a secret this engine cannot decrypt) used to
     // throw out of the loop, and every deployment after it never got its sets on this engine.
-    let sliceStart = performance.now();
+    // (in slices: at 10,000 deployments the pass is hundreds of milliseconds of CPU)
+    const slice = new TimeSlice();
     for (const row of snapshot.deployments) {
-      if (performance.now() - sliceStart >= RESYNC_SLICE_MS) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
-      if (this.#closed) return;
+      if (slice.over) await slice.yield();
+      // The leadership changed: the resync it started follows this one and converges everything
+      // (a restore goes on: it alone restores counts from rows of stores from before replica_sets).
+      if (this.#closed || (!options.restore && this.#leadershipChanges !== leadership)) return;
       // Synced from live reads meanwhile (the reconciler, an event, a removed environment): fresher than the snapshot.
       if (syncedLive.has(row.id) || touchedModels.has(row.model_id)) continue;
       this.#table.setModel(row.model_id);
       // Converged from these very rows before and changed nothing since: the sync would decide
       // what it decided then (most of a steady resync's CPU and garbage at 10,000 deployments).
+      if (this.#unchangedSince(snapshot, row.id)) continue;
       const inputs = snapshot.inputsVersion(row.id);
-      if (inputs !== undefined && this.#convergedFrom.get(row.id) === inputs && this.#storedAsDecided(row.id)) continue;
       this.#convergedFrom.delete(row.id);
       try {
-        await this.#syncDeployment(context, row.id, options.restore ? { restoreReplicas: row.replicas_desired } : {});
+        if (!snapshot.hasRow(row.id)) {
+          // Unchanged when the snapshot was read, not now (a count's write failed since): from live reads.
+          await this.syncDeployment(row.id);
+          continue;
+        }
+        await this.#syncDeployment(context, row.id, options.restore ? { restoreReplicas: (await snapshot.deployment(row.id))?.replicas_desired ?? 0 } : {});
         // (not when a live sync took it over meanwhile: its memory is of rows newer than these)
         if (inputs !== undefined && !syncedLive.has(row.id)) this.#convergedFrom.set(row.id, inputs);
       } catch (error) {
@@ -302,6 +304,7 @@ export class DeploymentController {
 
   /** This engine gained or lost the control lease. */
   async leadershipChanged(leading: boolean): Promise<void> {
+    this.#leadershipChanges++;
     this.#convergedFrom.clear();
     this.#runtime.setWriter(leading);
     if (!leading) return;
@@ -673,6 +676,12 @@ export class DeploymentController {
    * knows: as leader, each set's count is written or being written (a failed write is retried by
    * the next sync) and its observation recorded since the last takeover. A follower decides nothing.
    */
+  /** The snapshot's rows for the deployment are those a resync last converged it from, and the store holds what it decided. */
+  #unchangedSince(snapshot: StoreSnapshot, deploymentId: string): boolean {
+    const inputs = snapshot.inputsVersion(deploymentId);
+    return inputs !== undefined && this.#convergedFrom.get(deploymentId) === inputs && this.#storedAsDecided(deploymentId);
+  }
+
   #storedAsDecided(deploymentId: string): boolean {
     if (!this.#leadership.isLeader()) return true;
     for (const id of this.#setsOf.get(deploymentId) ?? []) {
@@ -831,11 +840,6 @@ export function observedChange(
 /** What `persisted` remembers of a set's last stored row. */
 function persistedKey(role: SetRole, desired: number): string {
   return `${role}/${desired}`;
-}
-
-/** Lets timers and I/O (API requests) run before the next slice of a long pass. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The surge of an environment's configuration roll: its rolling max_surge_percent (at least one replica

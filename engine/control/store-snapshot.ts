@@ -7,8 +7,9 @@
  * hashes the same.
  */
 import type { PromotionSettings } from "../../sdk/index.js";
+import { TimeSlice } from "../time-slice.js";
 import { mergeEffectiveVariables, promotionSettingsSource, settingsFrom } from "../service/lookups.js";
-import { readControlSnapshot, type ControlSnapshotRows, type Versioned } from "../store/control-snapshot.js";
+import { readControlSnapshot, type ControlSnapshotRows, type DeploymentVersion, type Versioned } from "../store/control-snapshot.js";
 import type { DeploymentRow } from "../store/deployments.js";
 import type { EnvironmentRow } from "../store/environments.js";
 import type { PromotionSettingsRow } from "../store/promotion-settings.js";
@@ -18,18 +19,42 @@ import { decryptedVariable, type StoredVariableRow } from "../store/variables.js
 import { decryptedWorkspaceVariable, type StoredWorkspaceVariableRow, type WorkspaceEnvironmentRow } from "../store/workspace-environments.js";
 import type { ControllerReads, SetVariable } from "./store-reads.js";
 
-/** Read every table the controller needs, once (a handful of statements whatever the size). */
-export async function loadStoreSnapshot(sql: Sql): Promise<StoreSnapshot> {
-  return new StoreSnapshot(await readControlSnapshot(sql), sql);
+/**
+ * Read every table the controller needs, once (a handful of statements whatever the size).
+ * `changed`: asked per live deployment once every other table is read; only the rows of those it
+ * says changed are read (the others' `deployment()` answers undefined: see hasRow). Default: all.
+ */
+export async function loadStoreSnapshot(sql: Sql, changed?: (snapshot: StoreSnapshot, deploymentId: string) => boolean): Promise<StoreSnapshot> {
+  let partial: StoreSnapshot | undefined;
+  const rows = await readControlSnapshot(sql, async (rest) => {
+    if (changed === undefined) return "all";
+    const snapshot = (partial = new StoreSnapshot(rest, sql));
+    // (in slices: 10,000 deployments' versions are tens of milliseconds)
+    const slice = new TimeSlice();
+    const ids: string[] = [];
+    for (const deployment of rest.deploymentVersions) {
+      if (slice.over) await slice.yield();
+      if (changed(snapshot, deployment.id)) ids.push(deployment.id);
+    }
+    // (every one: read as such, not as a list of 10,000 ids)
+    return ids.length === rest.deploymentVersions.length ? "all" : ids;
+  });
+  if (partial === undefined) return new StoreSnapshot(rows, sql);
+  partial.addDeploymentRows(rows.deployments);
+  return partial;
 }
 
+/** A live deployment of the snapshot: which it is, its model, its row's version (when read with one). */
+export type SnapshotDeployment = Pick<DeploymentVersion, "id" | "model_id"> & { readonly row_version?: string };
+
 export class StoreSnapshot implements ControllerReads {
-  /** live deployments, oldest first */
-  readonly deployments: readonly DeploymentRow[];
+  /** live deployments, oldest first (their rows: those read, see hasRow) */
+  readonly deployments: readonly SnapshotDeployment[];
   /** live models */
   readonly modelIds: ReadonlySet<string>;
   readonly #keys: Pick<SqlExecutor, "keyring">;
   readonly #deployments = new Map<string, Versioned<DeploymentRow>>();
+  readonly #versions = new Map<string, SnapshotDeployment>();
   readonly #modelNames = new Map<string, string>();
   readonly #modelVersions = new Map<string, string | undefined>();
   readonly #serving = new Map<string, Array<Versioned<EnvironmentRow>>>();
@@ -44,8 +69,9 @@ export class StoreSnapshot implements ControllerReads {
 
   constructor(rows: ControlSnapshotRows, keys: Pick<SqlExecutor, "keyring">) {
     this.#keys = keys;
-    this.deployments = rows.deployments;
-    for (const row of rows.deployments) this.#deployments.set(row.id, row);
+    this.deployments = rows.deploymentVersions ?? rows.deployments;
+    for (const deployment of this.deployments) this.#versions.set(deployment.id, deployment);
+    this.addDeploymentRows(rows.deployments);
     for (const model of rows.models) {
       this.#modelNames.set(model.id, model.name);
       this.#modelVersions.set(model.id, model.row_version);
@@ -75,7 +101,7 @@ export class StoreSnapshot implements ControllerReads {
    * each environment's part: two rows written by one transaction share a version.
    */
   inputsVersion(deploymentId: string): string | undefined {
-    const row = this.#deployments.get(deploymentId);
+    const row = this.#versions.get(deploymentId);
     if (row?.row_version === undefined) return undefined;
     let version = `${row.row_version}/${this.#modelVersions.get(row.model_id)}/`;
     const environments = new Set(this.#serving.get(deploymentId));
@@ -99,6 +125,16 @@ export class StoreSnapshot implements ControllerReads {
       for (const variable of this.#workspaceVariables.get(workspaceId) ?? []) version += `${variable.row_version},`;
     }
     return version;
+  }
+
+  /** The rows of live deployments, read after the rest (loadStoreSnapshot). */
+  addDeploymentRows(rows: ReadonlyArray<Versioned<DeploymentRow>>): void {
+    for (const row of rows) this.#deployments.set(row.id, row);
+  }
+
+  /** Whether the deployment's row was read (a live deployment's row is not when it was not asked for). */
+  hasRow(deploymentId: string): boolean {
+    return this.#deployments.has(deploymentId);
   }
 
   #promotionSettingsVersion(id: string | null): string | undefined {

@@ -4,8 +4,8 @@
  * CPU and garbage, and PostgreSQL's API tail, bench/scale), yet still converges every change made
  * behind the controller's back — another engine's write, a lost notification: here no event at
  * all. Each kind of row a sync reads, changed alone, has the next resync declare again the
- * deployments it concerns, and only those. Real store (PGlite), a leader's and a follower's
- * controller on recording runtimes.
+ * deployments it concerns, and only those — reading only those deployments' rows. Real store
+ * (PGlite), a leader's and a follower's controller on recording runtimes.
  */
 import { describe, expect, it } from "vitest";
 import type { Leadership } from "../../../engine/control/control-lease.js";
@@ -14,6 +14,11 @@ import { ControlPlane } from "../../../engine/service/control-plane.js";
 import { waitFor } from "../../../testing/index.js";
 import { controlEngineOn, type ControlEngine } from "../../support/control-engine.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
+import { loggingStatements } from "../../support/statement-log.js";
+
+/** a snapshot's read of deployments' whole rows: every live one, or those asked for (engine/store/control-snapshot.ts) */
+const ALL_ROWS = "SELECT *, xmin::text AS row_version FROM deployments WHERE deleted_at IS NULL";
+const SOME_ROWS = "SELECT *, xmin::text AS row_version FROM deployments WHERE id = ANY";
 
 const FOLLOWING: Leadership = { isLeader: () => false, fence: () => undefined };
 
@@ -49,14 +54,21 @@ describe("deployment controller: a resync passes by what did not change", () => 
     const production = replicaSetId(ids.serving!, "production");
 
     const leader = controlEngineOn(store());
-    const follower = controlEngineOn(store(), { leadership: FOLLOWING });
+    const followerStore = loggingStatements(store());
+    const follower = controlEngineOn(followerStore.sql, { leadership: FOLLOWING });
+    /** the statements reading deployments' whole rows since `from`: all of them, or those asked for */
+    const rowReads = (from: number) => ({ all: followerStore.count(ALL_ROWS, from), some: followerStore.count(SOME_ROWS, from) });
     try {
       await leader.controller.resync({ restore: true });
       // The leader's start writes every set's count and every deployment's observation (new row
       // versions): the resync after converges those again; then one passes by everything.
       await waitFor(async () => (await resyncDeclaring(leader, ids)).length === 0, { timeoutMs: 10_000, intervalMs: 10, message: "a leader's resync that declares nothing" });
       expect(await resyncDeclaring(follower, ids)).toEqual(["idle", "other", "qa", "serving", "staging"]);
+      expect(rowReads(0)).toEqual({ all: 1, some: 0 });
+      let from = followerStore.statements.length;
       expect(await resyncDeclaring(follower, ids)).toEqual([]);
+      // nothing changed: no deployment's row is read, only the versions
+      expect(rowReads(from)).toEqual({ all: 0, some: 0 });
       const revision = follower.controller.specOf(production)!.revision;
 
       // Each change made behind the controllers' backs, then a resync: what it concerns, and then nothing.
@@ -70,8 +82,12 @@ describe("deployment controller: a resync passes by what did not change", () => 
       ];
       for (const [what, change, concerned] of changes) {
         await change();
+        from = followerStore.statements.length;
         expect(await resyncDeclaring(follower, ids), what).toEqual(concerned);
+        expect(rowReads(from), what).toEqual({ all: 0, some: 1 });
+        from = followerStore.statements.length;
         expect(await resyncDeclaring(follower, ids), `${what}, again`).toEqual([]);
+        expect(rowReads(from), `${what}, again`).toEqual({ all: 0, some: 0 });
       }
       // what those resyncs declared: the new configuration, the new surge, the leader's new count, the new names
       const spec = follower.controller.specOf(production)!;

@@ -28,8 +28,8 @@ function describeReplicaSetRows(storeName: string, store: () => Sql): void {
       const second = await service.createDeployment(model.id, { command: ["model"] } as never);
       return [first.id, second.id];
     };
-    const rowsOf = async (deploymentIds: readonly string[]): Promise<Map<string, Omit<ReplicaSetRow, "updated_at"> & { updated_at: string }>> => {
-      const rows = await store().query<ReplicaSetRow>("SELECT * FROM replica_sets WHERE deployment_id IN ($1, $2) ORDER BY id", [deploymentIds[0] ?? "", deploymentIds[1] ?? ""]);
+    const rowsOf = async (deploymentIds: readonly string[]): Promise<Map<string, ReplicaSetRow & { updated_at: string }>> => {
+      const rows = await store().query<ReplicaSetRow & { updated_at: Date }>("SELECT * FROM replica_sets WHERE deployment_id IN ($1, $2) ORDER BY id", [deploymentIds[0] ?? "", deploymentIds[1] ?? ""]);
       return new Map(rows.map((row) => [row.id, { ...row, updated_at: new Date(row.updated_at).toISOString() }]));
     };
     /** A lease held by `holder`, for fences of its own (not the engine's 'control'). */
