@@ -150,6 +150,16 @@ export async function listWorkspaceVariables(sql: SqlExecutor, workspaceEnvironm
   return rows.map((row) => decryptedWorkspaceVariable(sql, row));
 }
 
+/** A workspace environment's variables as an answer shows them: plain values, secrets by name only —
+ * never decrypted (a read needs no key, and no secret's plain text is made for it). */
+export async function listShownWorkspaceVariables(sql: SqlExecutor, workspaceEnvironmentId: string): Promise<Array<{ name: string; secret: false; value: string } | { name: string; secret: true }>> {
+  const rows = await sql.query<{ name: string; secret: boolean; value: string | null }>(
+    "SELECT name, secret, CASE WHEN secret THEN NULL ELSE value END AS value FROM workspace_variables WHERE workspace_environment_id = $1 ORDER BY name",
+    [workspaceEnvironmentId],
+  );
+  return rows.map((row) => (row.secret ? { name: row.name, secret: true } : { name: row.name, secret: false, value: row.value ?? "" }));
+}
+
 /** A stored workspace variable as the engine uses it; throws SecretKeyError for a secret this engine's keys do not decrypt. */
 export function decryptedWorkspaceVariable(sql: Pick<SqlExecutor, "keyring">, { key_id: keyId, ...row }: StoredWorkspaceVariableRow): WorkspaceVariableRow {
   return row.secret && keyId !== null
