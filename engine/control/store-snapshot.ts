@@ -28,7 +28,7 @@ export async function loadStoreSnapshot(sql: Sql, changed?: (snapshot: StoreSnap
   let partial: StoreSnapshot | undefined;
   const rows = await readControlSnapshot(sql, async (rest) => {
     if (changed === undefined) return "all";
-    const snapshot = (partial = new StoreSnapshot(rest, sql));
+    const snapshot = (partial = await StoreSnapshot.inSlices(rest, sql));
     // (in slices: 10,000 deployments' versions are tens of milliseconds)
     const slice = new TimeSlice();
     const ids: string[] = [];
@@ -39,7 +39,7 @@ export async function loadStoreSnapshot(sql: Sql, changed?: (snapshot: StoreSnap
     // (every one: read as such, not as a list of 10,000 ids)
     return ids.length === rest.deploymentVersions.length ? "all" : ids;
   });
-  if (partial === undefined) return new StoreSnapshot(rows, sql);
+  if (partial === undefined) return StoreSnapshot.inSlices(rows, sql);
   partial.addDeploymentRows(rows.deployments);
   return partial;
 }
@@ -55,6 +55,7 @@ export class StoreSnapshot implements ControllerReads {
   readonly #keys: Pick<SqlExecutor, "keyring">;
   readonly #deployments = new Map<string, Versioned<DeploymentRow>>();
   readonly #versions = new Map<string, SnapshotDeployment>();
+  readonly #inputsVersions = new Map<string, string | undefined>();
   readonly #modelNames = new Map<string, string>();
   readonly #modelVersions = new Map<string, string | undefined>();
   readonly #serving = new Map<string, Array<Versioned<EnvironmentRow>>>();
@@ -67,16 +68,32 @@ export class StoreSnapshot implements ControllerReads {
   readonly #workspaceEnvironments = new Map<string, Versioned<WorkspaceEnvironmentRow>>();
   readonly #promotionSettings = new Map<string, Versioned<PromotionSettingsRow>>();
 
-  constructor(rows: ControlSnapshotRows, keys: Pick<SqlExecutor, "keyring">) {
+  /** A snapshot of rows already read, indexed at once (a live slice: a handful of rows). */
+  constructor(rows: ControlSnapshotRows, keys: Pick<SqlExecutor, "keyring">, index = true) {
     this.#keys = keys;
     this.deployments = rows.deploymentVersions ?? rows.deployments;
-    for (const deployment of this.deployments) this.#versions.set(deployment.id, deployment);
-    this.addDeploymentRows(rows.deployments);
+    this.modelIds = new Set(rows.models.map((model) => model.id));
+    if (index) for (const _ of this.#index(rows));
+  }
+
+  /** A resync's snapshot: tens of thousands of rows (at 10,000 deployments ~20 ms to index), indexed
+   * in slices of the event loop's time. */
+  static async inSlices(rows: ControlSnapshotRows, keys: Pick<SqlExecutor, "keyring">): Promise<StoreSnapshot> {
+    const snapshot = new StoreSnapshot(rows, keys, false);
+    const slice = new TimeSlice();
+    let indexed = 0;
+    for (const _ of snapshot.#index(rows)) if (++indexed % 256 === 0 && slice.over) await slice.yield();
+    return snapshot;
+  }
+
+  /** Index the rows, one step per row. */
+  *#index(rows: ControlSnapshotRows): Generator<void> {
+    for (const deployment of this.deployments) yield void this.#versions.set(deployment.id, deployment);
+    for (const row of rows.deployments) yield void this.#deployments.set(row.id, row);
     for (const model of rows.models) {
       this.#modelNames.set(model.id, model.name);
-      this.#modelVersions.set(model.id, model.row_version);
+      yield void this.#modelVersions.set(model.id, model.row_version);
     }
-    this.modelIds = new Set(this.#modelNames.keys());
     const candidateOf = new Map(rows.promotionsInProgress.map((promotion) => [promotion.environment_id, promotion.deployment_id]));
     // environments come production first, then by name: each list below keeps that order
     for (const environment of rows.environments) {
@@ -84,12 +101,13 @@ export class StoreSnapshot implements ControllerReads {
       if (environment.current_deployment_id !== null) append(this.#serving, environment.current_deployment_id, environment);
       const candidate = candidateOf.get(environment.id);
       if (candidate !== undefined) append(this.#promotedInto, candidate, environment);
+      yield;
     }
-    for (const set of rows.replicaSets) append(this.#replicaSets, set.deployment_id, set);
-    for (const variable of rows.variables) append(this.#variables, variable.environment_id, variable);
-    for (const variable of rows.workspaceVariables) append(this.#workspaceVariables, variable.workspace_environment_id, variable);
-    for (const workspace of rows.workspaceEnvironments) this.#workspaceEnvironments.set(workspace.id, workspace);
-    for (const settings of rows.promotionSettings) this.#promotionSettings.set(settings.id, settings);
+    for (const set of rows.replicaSets) yield append(this.#replicaSets, set.deployment_id, set);
+    for (const variable of rows.variables) yield append(this.#variables, variable.environment_id, variable);
+    for (const variable of rows.workspaceVariables) yield append(this.#workspaceVariables, variable.workspace_environment_id, variable);
+    for (const workspace of rows.workspaceEnvironments) yield void this.#workspaceEnvironments.set(workspace.id, workspace);
+    for (const settings of rows.promotionSettings) yield void this.#promotionSettings.set(settings.id, settings);
   }
 
   /**
@@ -101,6 +119,16 @@ export class StoreSnapshot implements ControllerReads {
    * each environment's part: two rows written by one transaction share a version.
    */
   inputsVersion(deploymentId: string): string | undefined {
+    // asked twice a resync (which rows to read, then whether to converge): built once
+    let version = this.#inputsVersions.get(deploymentId);
+    if (version === undefined && !this.#inputsVersions.has(deploymentId)) {
+      version = this.#buildInputsVersion(deploymentId);
+      this.#inputsVersions.set(deploymentId, version);
+    }
+    return version;
+  }
+
+  #buildInputsVersion(deploymentId: string): string | undefined {
     const row = this.#versions.get(deploymentId);
     if (row?.row_version === undefined) return undefined;
     let version = `${row.row_version}/${this.#modelVersions.get(row.model_id)}/`;
