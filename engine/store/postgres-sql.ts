@@ -4,13 +4,19 @@ import { createHash } from "node:crypto";
 import { databaseErrorFields, type Sql, type SqlExecutor, type SqlParam } from "./sql.js";
 import { StatementLine } from "./statement-line.js";
 
+/** How long an unused pooled connection stays open (pg's default: 10 s). */
+const IDLE_CONNECTION_MS = 10 * 60_000;
+
 /**
  * PostgreSQL adapter for several engines sharing one database. A transaction holds one pooled
  * client from BEGIN to COMMIT; a failed COMMIT or a thrown callback rolls back.
  */
 export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyring, options: { maxConnections?: number } = {}): Promise<Sql> {
   const connections = options.maxConnections ?? 10;
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: connections });
+  // Connections stay open through quiet spells: pg closes one idle for 10 s by default, and the
+  // first requests after a quiet spell each paid a new connection (a server process forked, every
+  // prepared statement prepared again) — bench/scale's API window after its idle one.
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: connections, idleTimeoutMillis: IDLE_CONNECTION_MS });
   // The pool's connections handed out in turn by kind of work (statement-line.ts), not first come,
   // first served: a burst of the control loop's statements (100 promotions stepping together) held
   // every connection, and each API request waited behind the whole burst.
