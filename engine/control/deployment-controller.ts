@@ -671,17 +671,17 @@ export class DeploymentController {
     this.#recordObservation(set.deploymentId);
   }
 
-  /**
-   * Whether the store holds every decision of this engine for the deployment's sets, as far as it
-   * knows: as leader, each set's count is written or being written (a failed write is retried by
-   * the next sync) and its observation recorded since the last takeover. A follower decides nothing.
-   */
   /** The snapshot's rows for the deployment are those a resync last converged it from, and the store holds what it decided. */
   #unchangedSince(snapshot: StoreSnapshot, deploymentId: string): boolean {
     const inputs = snapshot.inputsVersion(deploymentId);
     return inputs !== undefined && this.#convergedFrom.get(deploymentId) === inputs && this.#storedAsDecided(deploymentId);
   }
 
+  /**
+   * Whether the store holds every decision of this engine for the deployment's sets, as far as it
+   * knows: as leader, each set's count is written or being written (a failed write is retried by
+   * the next sync) and its observation recorded since the last takeover. A follower decides nothing.
+   */
   #storedAsDecided(deploymentId: string): boolean {
     if (!this.#leadership.isLeader()) return true;
     for (const id of this.#setsOf.get(deploymentId) ?? []) {
