@@ -69,7 +69,7 @@ export interface DeploymentVersion {
  */
 export type DeploymentRowsWanted = (rows: ControlSnapshotRows & { deploymentVersions: DeploymentVersion[] }) => Promise<"all" | readonly string[]>;
 
-export async function readControlSnapshot(sql: Sql, wanted: DeploymentRowsWanted = async () => "all"): Promise<ControlSnapshotRows & { deploymentVersions: DeploymentVersion[] }> {
+export async function readControlSnapshot(sql: Sql, wanted: DeploymentRowsWanted): Promise<ControlSnapshotRows & { deploymentVersions: DeploymentVersion[] }> {
   return sql.transaction(async (tx) => {
     await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     const models = await tx.query<Versioned<ModelRow>>("SELECT *, xmin::text AS row_version FROM models WHERE deleted_at IS NULL");
