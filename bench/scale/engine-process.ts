@@ -4,13 +4,16 @@
  * store instrumented (counting-sql.ts) and its promotion writes watched (promotion-watch.ts).
  * Configured by the JSON in argv[2] (EngineProcessConfig); answers ToEngine messages.
  */
+import { writeFileSync } from "node:fs";
 import { Server, type IncomingMessage, type ServerResponse } from "node:http";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Session } from "node:inspector/promises";
+import { join } from "node:path";
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from "node:perf_hooks";
 import { startModelplane } from "../../engine/main.js";
 import { instrumentSql } from "./counting-sql.js";
 import { HollowRuntime } from "./hollow-runtime.js";
 import { PromotionWatch } from "./promotion-watch.js";
-import type { EngineProcessConfig, FromEngine, ToEngine, WindowStats } from "./protocol.js";
+import type { EngineProcessConfig, EngineStall, FromEngine, GcPause, ToEngine, WindowStats } from "./protocol.js";
 
 function send(message: FromEngine): void {
   process.send?.(message);
@@ -87,12 +90,56 @@ eventLoopDelay.enable();
 let windowStart = performance.now();
 let cpuStart = process.cpuUsage();
 let rssMax = 0;
+// Garbage collections' pauses (the main thread stopped), to tell a tail's share that is the heap's.
+let gcPauses: GcPause[] = [];
+const gcKinds = new Map<number, GcPause["kind"]>([
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR, "minor"],
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR, "major"],
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL, "incremental"],
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB, "weak callbacks"],
+]);
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>) {
+    const kind = gcKinds.get(entry.detail?.kind ?? 0) ?? "minor";
+    gcPauses.push({ kind, ms: entry.duration });
+    if (entry.duration >= STALL_MS / 4) stalls.push({ at: performance.timeOrigin + entry.startTime, ms: entry.duration, what: `${kind} GC` });
+  }
+}).observe({ entryTypes: ["gc"] });
+
+// The event loop's stalls: a 5-ms timer that ran late by STALL_MS or more was held by whatever ran
+// before it (the bench lines them up with the API requests that were slow at the time).
+const STALL_MS = 20;
+let stalls: EngineStall[] = [];
+let lastTick = performance.now();
+setInterval(() => {
+  const now = performance.now();
+  const late = now - lastTick - 5;
+  if (late >= STALL_MS) stalls.push({ at: performance.timeOrigin + lastTick + 5, ms: late, what: "event loop held" });
+  lastTick = now;
+}, 5).unref();
 const rssTimer = setInterval(() => {
   rssMax = Math.max(rssMax, process.memoryUsage.rss());
 }, 500);
 rssTimer.unref();
 
+// BENCH_ALLOCATION_PROF=<dir>: what the engine allocated in each window (V8's sampling heap
+// profiler, keeping the samples of objects collected since: allocation, not retention), written
+// as <dir>/<n>.heapprofile at the window's end (profile-summary.js --allocations reads them).
+const allocationDir = process.env["BENCH_ALLOCATION_PROF"];
+const inspector = allocationDir === undefined ? undefined : new Session();
+inspector?.connect();
+let allocationWindows = 0;
+async function startAllocationSampling(): Promise<void> {
+  await inspector?.post("HeapProfiler.startSampling", { samplingInterval: 32 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+async function writeAllocationSamples(): Promise<void> {
+  if (inspector === undefined || allocationDir === undefined) return;
+  const { profile } = await inspector.post("HeapProfiler.stopSampling");
+  writeFileSync(join(allocationDir, `${++allocationWindows}.heapprofile`), JSON.stringify(profile));
+}
+
 function reset(): void {
+  void startAllocationSampling();
   counting.reset();
   watch.take();
   eventLoopDelay.reset();
@@ -101,6 +148,8 @@ function reset(): void {
   rssMax = process.memoryUsage.rss();
   controllerLag = [];
   apiInEngine = [];
+  gcPauses = [];
+  stalls = [];
   logLines = 0;
   failureLines = [];
 }
@@ -119,6 +168,8 @@ function collect(): WindowStats {
     lag: watch.take(),
     controllerLag,
     apiInEngine,
+    gcPauses,
+    stalls,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     rssMaxBytes: rssMax,
     rssEndBytes: memory.rss,
@@ -137,9 +188,11 @@ process.on("message", (message: ToEngine) => {
     case "reset":
       reset();
       return;
-    case "collect":
-      send({ type: "stats", stats: collect() });
+    case "collect": {
+      const stats = collect();
+      void writeAllocationSamples().finally(() => send({ type: "stats", stats }));
       return;
+    }
     case "backlog":
       send({ type: "backlog", deployments: createdAt.size });
       return;

@@ -27,6 +27,10 @@ export interface WindowStats {
   controllerLag: number[];
   /** each API request's time inside the engine (arrival → answer sent), ms */
   apiInEngine: number[];
+  /** the engine's garbage-collection pauses over the window */
+  gcPauses: GcPause[];
+  /** the event loop held 20 ms or more, and collections of 5 ms or more: when (epoch ms) and how long */
+  stalls: EngineStall[];
   /** engine CPU (user + system) over the window, seconds */
   cpuSeconds: number;
   rssMaxBytes: number;
@@ -41,6 +45,17 @@ export interface WindowStats {
   /** the engine's log lines over the window, and the last few that report a failure */
   logLines: number;
   failureLines: string[];
+}
+
+export interface GcPause {
+  kind: "minor" | "major" | "incremental" | "weak callbacks";
+  ms: number;
+}
+
+export interface EngineStall {
+  at: number;
+  ms: number;
+  what: string;
 }
 
 export type ToEngine =

@@ -48,7 +48,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
@@ -451,10 +451,12 @@ interface ApiFigures {
   byOperation: Map<string, { latencies: number[]; errors: number; lastError: string }>;
   all: number[];
   sent: number;
+  /** requests over the latency target: when each was due (epoch ms) and its latency */
+  slow: Array<{ dueAt: number; latency: number; operation: string }>;
 }
 
 async function apiLoad(client: ModelplaneClient, world: World, rate: number, seconds: number): Promise<ApiFigures> {
-  const figures: ApiFigures = { byOperation: new Map(OPERATIONS.map((operation) => [operation.name, { latencies: [], errors: 0, lastError: "" }])), all: [], sent: 0 };
+  const figures: ApiFigures = { byOperation: new Map(OPERATIONS.map((operation) => [operation.name, { latencies: [], errors: 0, lastError: "" }])), all: [], sent: 0, slow: [] };
   const start = performance.now();
   const total = Math.floor(rate * seconds);
   const pending: Promise<void>[] = [];
@@ -474,6 +476,7 @@ async function apiLoad(client: ModelplaneClient, world: World, rate: number, sec
             const latency = performance.now() - dueAt;
             entry.latencies.push(latency);
             figures.all.push(latency);
+            if (latency >= TARGETS.apiP99Ms) figures.slow.push({ dueAt: performance.timeOrigin + dueAt, latency, operation: operation.name });
           },
           (error: unknown) => {
             entry.errors++;
@@ -495,6 +498,10 @@ interface Window {
   stats: WindowStats;
   /** this process's CPU (load generator, driver, SDK client), seconds: it shares the machine with the engine */
   benchCpuSeconds: number;
+  /** when it began, epoch ms */
+  startedAt: number;
+  /** this process's event-loop delay p99, ms: a request due while it is late goes out late */
+  benchLoopDelayP99Ms: number;
   /** load average (1/5/15 min) at its end */
   load: string;
   api?: ApiFigures;
@@ -547,10 +554,22 @@ async function runStore(store: string): Promise<StoreRun> {
 
     const measure = async (name: string, during: () => Promise<ApiFigures | undefined>): Promise<Window> => {
       engine!.reset();
+      const startedAt = performance.timeOrigin + performance.now();
       const cpu = process.cpuUsage();
+      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      loopDelay.enable();
       const api = await during();
+      loopDelay.disable();
       const used = process.cpuUsage(cpu);
-      const window: Window = { name, stats: await engine!.collect(), benchCpuSeconds: (used.user + used.system) / 1e6, load: load(), ...(api ? { api } : {}) };
+      const window: Window = {
+        name,
+        startedAt,
+        stats: await engine!.collect(),
+        benchCpuSeconds: (used.user + used.system) / 1e6,
+        benchLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+        load: load(),
+        ...(api ? { api } : {}),
+      };
       log(`${store}: ${name}: ${window.stats.lag.steps} steps, ${api?.sent ?? 0} API requests (load ${window.load})`);
       return window;
     };
@@ -642,20 +661,22 @@ function report(run: StoreRun): string {
       `p99 ${ms(controllerSetup.p99)}, max ${ms(controllerSetup.max)} after its creation committed (${controllerSetup.count} deployments).`,
     "",
   );
-  lines.push("| window | s | load avg | API req done/s | promotions ended | steps | lag p50 / p99 / max (due → taken) | due → persisted p99 | ready → taken p50 / p99 | created → set declared p50 / p99 | API in the engine p50 / p99 / max | engine CPU (bench's) | event-loop delay p99 / max | RSS max | queries/s |");
-  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const { name, stats, load: windowLoad, api, benchCpuSeconds } of windows) {
+  lines.push("| window | s | load avg | API req done/s | promotions ended | steps | lag p50 / p99 / max (due → taken) | due → persisted p99 | ready → taken p50 / p99 | created → set declared p50 / p99 | API in the engine p50 / p99 / max | engine CPU (bench's) | event-loop delay p99 / max (bench's p99) | GC pauses: minor n, p99 / major n, max | RSS max | queries/s |");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const { name, stats, load: windowLoad, api, benchCpuSeconds, benchLoopDelayP99Ms } of windows) {
     const taken = summary(stats.lag.timerTaken);
     const persisted = summary(stats.lag.timerPersisted);
     const ready = summary(stats.lag.readyTaken);
     const controller = summary(stats.controllerLag);
     const inEngine = summary(stats.apiInEngine);
+    const minorGc = summary(stats.gcPauses.filter((pause) => pause.kind === "minor").map((pause) => pause.ms));
+    const otherGc = summary(stats.gcPauses.filter((pause) => pause.kind !== "minor").map((pause) => pause.ms));
     lines.push(
       `| ${name} | ${stats.seconds.toFixed(0)} | ${windowLoad} | ${api ? (api.all.length / stats.seconds).toFixed(0) : "—"} | ${ended(stats)} | ${stats.lag.steps} | ` +
         `${ms(taken.p50)} / ${ms(taken.p99)} / ${ms(taken.max)} | ${ms(persisted.p99)} | ${ms(ready.p50)} / ${ms(ready.p99)} | ${ms(controller.p50)} / ${ms(controller.p99)} | ` +
         `${api ? `${ms(inEngine.p50)} / ${ms(inEngine.p99)} / ${ms(inEngine.max)}` : "—"} | ` +
-        `${((100 * stats.cpuSeconds) / stats.seconds).toFixed(0)} % (${((100 * benchCpuSeconds) / stats.seconds).toFixed(0)} %) | ${ms(stats.eventLoopDelayP99Ms)} / ${ms(stats.eventLoopDelayMaxMs)} | ` +
-        `${mib(stats.rssMaxBytes)} | ${(stats.queries / stats.seconds).toFixed(0)} |`,
+        `${((100 * stats.cpuSeconds) / stats.seconds).toFixed(0)} % (${((100 * benchCpuSeconds) / stats.seconds).toFixed(0)} %) | ${ms(stats.eventLoopDelayP99Ms)} / ${ms(stats.eventLoopDelayMaxMs)} (${ms(benchLoopDelayP99Ms)}) | ` +
+        `${minorGc.count}, ${ms(minorGc.p99)} / ${otherGc.count}, ${ms(otherGc.max)} | ${mib(stats.rssMaxBytes)} | ${(stats.queries / stats.seconds).toFixed(0)} |`,
     );
   }
   lines.push("");
@@ -679,6 +700,7 @@ function report(run: StoreRun): string {
   lines.push(
     `| **all** | | ${ms(apiOnly.p50)} | ${ms(apiOnly.p99)} | ${ms(apiBoth.p50)} | ${ms(apiBoth.p99)} | ${ms(apiBoth.max)} | ${errorsTotal} |`,
   );
+  for (const window of [apiAlone, both]) lines.push(...slowBursts(window));
   const promote = summary(run.driver.promoteLatencies);
   const durations = summary(run.driver.durations);
   lines.push(
@@ -710,6 +732,46 @@ function report(run: StoreRun): string {
   const failures = windows.flatMap((window) => window.stats.failureLines);
   if (failures.length > 0) lines.push("Engine log lines reporting failures (last ones):", "", ...failures.map((line) => `    ${line}`), "");
   return lines.join("\n");
+}
+
+/**
+ * The requests over the latency target, gathered into bursts (due within 100 ms of each other),
+ * the largest first, beside the engine's stalls around them: a tail made of a few bursts is a few
+ * events that held everything; one spread thin is every request's own cost.
+ */
+function slowBursts(window: Window): string[] {
+  const slow = [...(window.api?.slow ?? [])].sort((a, b) => a.dueAt - b.dueAt);
+  if (slow.length === 0) return [];
+  const bursts: Array<typeof slow> = [];
+  for (const request of slow) {
+    const current = bursts.at(-1);
+    const last = current?.at(-1);
+    if (current !== undefined && last !== undefined && request.dueAt - last.dueAt <= 100) current.push(request);
+    else bursts.push([request]);
+  }
+  bursts.sort((a, b) => b.length - a.length);
+  const shown = bursts.slice(0, 6);
+  const inShown = shown.reduce((sum, burst) => sum + burst.length, 0);
+  const lines = [
+    `Requests over ${TARGETS.apiP99Ms} ms in *${window.name}*: ${slow.length} of ${window.api?.all.length ?? 0}, in ${bursts.length} bursts; the ${shown.length} largest hold ${inShown}:`,
+    "",
+    "| at (s into the window) | requests | due over (ms) | worst | engine stalls from 300 ms before to its end (at ms: what, how long) |",
+    "|---|---|---|---|---|",
+  ];
+  for (const burst of shown) {
+    const first = burst[0]!.dueAt;
+    const lastDue = burst.at(-1)!.dueAt;
+    const worst = Math.max(...burst.map((request) => request.latency));
+    const end = Math.max(...burst.map((request) => request.dueAt + request.latency));
+    const stalls = window.stats.stalls
+      .filter((stall) => stall.at + stall.ms >= first - 300 && stall.at <= end)
+      .map((stall) => `${(stall.at - first).toFixed(0)}: ${stall.what} ${stall.ms.toFixed(0)}`);
+    lines.push(
+      `| ${((first - window.startedAt) / 1000).toFixed(2)} | ${burst.length} | ${(lastDue - first).toFixed(0)} | ${ms(worst)} | ${stalls.slice(0, 8).join("; ") || "none"}${stalls.length > 8 ? ` (+${stalls.length - 8})` : ""} |`,
+    );
+  }
+  lines.push("");
+  return lines;
 }
 
 const results: string[] = [];

@@ -32,6 +32,7 @@ interface IdleRun {
 type WindowEntry = LoadSample | IdleRun;
 
 interface TrackedSet {
+  id: string;
   settings: AutoscalingSettings;
   /** what `settings` were resolved from */
   given: Partial<AutoscalingSettings>;
@@ -46,7 +47,10 @@ interface TrackedSet {
   lastHighDemandAt: number;
   /** a promotion owns the replica count: sampled, never applied */
   excluded: boolean;
+  /** the latest decision, updated in place (recommendation() hands out copies) */
   last: Recommendation | undefined;
+  /** no longer tracked: a pass under way skips it */
+  untracked: boolean;
 }
 
 /**
@@ -55,6 +59,13 @@ interface TrackedSet {
  */
 export class Autoscaler {
   private readonly sets = new Map<string, TrackedSet>();
+  /**
+   * The same sets in the order passes sample them, untracked ones dropped at the next pass. An
+   * array, because iterating the map across a pass's pauses made an object per set per pass (at
+   * 16,000 sets, 0.6 of the pass's 2.4 MiB of garbage, four times a second).
+   */
+  private order: TrackedSet[] = [];
+  private untrackedSinceLastPass = 0;
   /** who applies a decision (the deployment controller persists it and calls runtime.setDesired) */
   private readonly deciders = new Set<(replicaSetId: string, replicas: number) => void>();
   private readonly clock: () => number;
@@ -86,7 +97,8 @@ export class Autoscaler {
       }
       existing.currentReplicas = currentReplicas;
     } else {
-      this.sets.set(replicaSetId, {
+      const tracked: TrackedSet = {
+        id: replicaSetId,
         settings: resolveAutoscalingSettings(settings),
         given: { ...settings },
         samples: [],
@@ -97,12 +109,19 @@ export class Autoscaler {
         lastHighDemandAt: this.clock(),
         excluded: false,
         last: undefined,
-      });
+        untracked: false,
+      };
+      this.sets.set(replicaSetId, tracked);
+      this.order.push(tracked);
     }
     this.ensureTimer();
   }
 
   untrack(replicaSetId: string): void {
+    const tracked = this.sets.get(replicaSetId);
+    if (tracked === undefined) return;
+    tracked.untracked = true;
+    this.untrackedSinceLastPass += 1;
     this.sets.delete(replicaSetId);
     if (this.sets.size === 0) this.stopTimer();
   }
@@ -178,14 +197,15 @@ export class Autoscaler {
 
   /** The latest decision for a deployment, if any sample was taken. */
   recommendation(replicaSetId: string): Recommendation | undefined {
-    return this.sets.get(replicaSetId)?.last;
+    const last = this.sets.get(replicaSetId)?.last;
+    return last === undefined ? undefined : { ...last };
   }
 
   /** One sampling pass over every tracked replica set, at once (tests call it). */
   sampleNow(): void {
     const now = this.clock();
     const tick = this.recordTick(now);
-    for (const [replicaSetId, tracked] of this.sets) this.sample(replicaSetId, tracked, now, tick);
+    for (const tracked of this.passOrder()) if (!tracked.untracked) this.sample(tracked, now, tick);
   }
 
   /**
@@ -198,18 +218,29 @@ export class Autoscaler {
     const now = this.clock();
     const tick = this.recordTick(now);
     const slice = new TimeSlice();
-    let sampled = 0;
-    for (const [replicaSetId, tracked] of this.sets) {
-      if (++sampled % PASS_CLOCK_EVERY === 0 && slice.over) {
+    const order = this.passOrder();
+    for (let index = 0; index < order.length; index++) {
+      if ((index + 1) % PASS_CLOCK_EVERY === 0 && slice.over) {
         await slice.yield();
         if (this.closed) return;
       }
-      this.sample(replicaSetId, tracked, now, tick);
+      const tracked = order[index]!;
+      if (!tracked.untracked) this.sample(tracked, now, tick);
     }
   }
 
-  private sample(replicaSetId: string, tracked: TrackedSet, now: number, tick: number): void {
+  /** The sets a pass samples, untracked ones dropped (a set tracked during the pass joins it: pushed on the same array). */
+  private passOrder(): readonly TrackedSet[] {
+    if (this.untrackedSinceLastPass > 0) {
+      this.order = this.order.filter((tracked) => !tracked.untracked);
+      this.untrackedSinceLastPass = 0;
+    }
+    return this.order;
+  }
+
+  private sample(tracked: TrackedSet, now: number, tick: number): void {
     const { source } = this.options;
+    const replicaSetId = tracked.id;
     const requestCount = source.requestsForSet?.(replicaSetId) ?? 0;
     const inFlight = source.inFlightForSet(replicaSetId);
     // The forgotten requests can only finish: the baseline follows the count down to 0.
@@ -218,14 +249,12 @@ export class Autoscaler {
     tracked.lastRequestCount = requestCount;
     this.dropSamplesBefore(tracked, now - tracked.settings.autoscaling_window * 1000);
 
-    const recommendation = recommendFromLoad({
-      settings: tracked.settings,
-      load: tracked.load,
-      currentReplicas: tracked.currentReplicas,
-      lastHighDemandAt: tracked.lastHighDemandAt,
-      now,
-    });
-    tracked.last = recommendation;
+    const recommendation = recommendFromLoad(tracked, now);
+    // Copied into the set's record: the decision's object then lives no longer than this call.
+    tracked.last ??= { replicas: 0, demand: 0, lastHighDemandAt: 0 };
+    tracked.last.replicas = recommendation.replicas;
+    tracked.last.demand = recommendation.demand;
+    tracked.last.lastHighDemandAt = recommendation.lastHighDemandAt;
     if (tracked.excluded) return;
     tracked.lastHighDemandAt = recommendation.lastHighDemandAt;
     if (recommendation.replicas !== tracked.currentReplicas) {
@@ -288,6 +317,7 @@ export class Autoscaler {
     this.closed = true;
     this.stopTimer();
     this.sets.clear();
+    this.order = [];
   }
 
   private ensureTimer(): void {

@@ -113,6 +113,8 @@ export class DeploymentController {
   readonly #setsOf = new Map<string, Set<ReplicaSetId>>();
   /** Deployment rows' model ids, for the router table. */
   readonly #modelOf = new Map<string, string>();
+  /** The same, by model: an environment's event looks at its model's sets, not at all 16,000 (bench/scale). */
+  readonly #deploymentsOf = new Map<string, Set<string>>();
   /** Deployments that had a ready replica since their last (re)start: tells UNHEALTHY from FAILED. */
   readonly #everReady = new Set<string>();
   /**
@@ -326,7 +328,7 @@ export class DeploymentController {
     this.#touchedLive(modelId);
     const model = await findLiveModel(this.#sql, modelId);
     if (!model) {
-      for (const [deploymentId, owner] of this.#modelOf) if (owner === modelId) await this.#forget(deploymentId);
+      for (const deploymentId of [...(this.#deploymentsOf.get(modelId) ?? [])]) await this.#forget(deploymentId);
       this.#table.removeModel(modelId);
       return;
     }
@@ -347,8 +349,8 @@ export class DeploymentController {
     if (!route) {
       this.#table.removeEnvironment(modelId, environmentName);
       // Deleted: its sets go (kept ones too).
-      for (const set of [...this.#sets.values()]) {
-        if (set.environment === environmentName && this.#modelOf.get(set.deploymentId) === modelId) {
+      for (const set of this.#setsOfModel(modelId)) {
+        if (set.environment === environmentName) {
           await this.#removeSet(set);
           await this.syncDeployment(set.deploymentId);
         }
@@ -360,12 +362,35 @@ export class DeploymentController {
     const deploymentIds = new Set([route.current_deployment_id, route.candidate_deployment_id]);
     // Sets kept warm for a rollback follow the environment's variables too: promoted again, they
     // must not serve a moment with the configuration they were kept with.
-    for (const set of this.#sets.values()) {
-      if (set.role === "kept" && set.environment === environmentName && this.#modelOf.get(set.deploymentId) === modelId) deploymentIds.add(set.deploymentId);
+    for (const set of this.#setsOfModel(modelId)) {
+      if (set.role === "kept" && set.environment === environmentName) deploymentIds.add(set.deploymentId);
     }
     for (const deploymentId of deploymentIds) {
       if (deploymentId) await this.syncDeployment(deploymentId);
     }
+  }
+
+  /** The sets of a model's deployments, as they are now. */
+  #setsOfModel(modelId: string): ManagedSet[] {
+    const sets: ManagedSet[] = [];
+    for (const deploymentId of this.#deploymentsOf.get(modelId) ?? []) {
+      for (const id of this.#setsOf.get(deploymentId) ?? []) {
+        const set = this.#sets.get(id);
+        if (set !== undefined) sets.push(set);
+      }
+    }
+    return sets;
+  }
+
+  /** A deployment row's model, as the router table and the model's events need it. */
+  #noteModel(deploymentId: string, modelId: string): void {
+    const previous = this.#modelOf.get(deploymentId);
+    if (previous === modelId) return;
+    if (previous !== undefined) this.#deploymentsOf.get(previous)?.delete(deploymentId);
+    this.#modelOf.set(deploymentId, modelId);
+    let deployments = this.#deploymentsOf.get(modelId);
+    if (!deployments) this.#deploymentsOf.set(modelId, (deployments = new Set()));
+    deployments.add(deploymentId);
   }
 
   /** A model's routes and deployments are being set from live reads: every resync under way leaves it alone. */
@@ -416,7 +441,7 @@ export class DeploymentController {
       }
       return;
     }
-    this.#modelOf.set(row.id, row.model_id);
+    this.#noteModel(row.id, row.model_id);
     this.#table.setModel(row.model_id);
     this.#table.setDeployment(row.model_id, row.id, { active: true, predictPath: row.spec.predict_path, isDevelopment: row.is_development });
     const modelName = (await reads.modelName(row.model_id)) ?? row.model_id;
@@ -725,7 +750,12 @@ export class DeploymentController {
     this.#convergedFrom.delete(deploymentId);
     this.#knownRows.forget(deploymentId);
     const modelId = this.#modelOf.get(deploymentId);
-    if (modelId) this.#table.removeDeployment(modelId, deploymentId);
+    if (modelId) {
+      this.#table.removeDeployment(modelId, deploymentId);
+      const deployments = this.#deploymentsOf.get(modelId);
+      deployments?.delete(deploymentId);
+      if (deployments?.size === 0) this.#deploymentsOf.delete(modelId);
+    }
     this.#modelOf.delete(deploymentId);
     await this.#stop(deploymentId);
   }

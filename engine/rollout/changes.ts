@@ -4,24 +4,37 @@
  */
 import type { ProgressEvent, PromotionState } from "./types.js";
 
-/** JSON with sorted keys and without undefined fields, so equal states give equal strings. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
-    if (inner !== null && typeof inner === "object" && !Array.isArray(inner)) {
-      const sorted: Record<string, unknown> = {};
-      for (const key of Object.keys(inner).sort()) {
-        const field = (inner as Record<string, unknown>)[key];
-        if (field !== undefined) sorted[key] = field;
-      }
-      return sorted;
-    }
-    return inner;
-  });
+/**
+ * Whether two JSON values read the same: the same keys with defined values, equal all the way
+ * down (an undefined field is an absent one, as in the stored JSON). Compares in place: the
+ * planner asks this two or more times per pass, and its first form — both states as canonical JSON
+ * strings — was ~6 MiB/s of garbage with 100 promotions in flight (bench/scale).
+ */
+function sameJson(a: unknown, b: unknown, ignoredKey?: string): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let index = 0; index < a.length; index++) if (!sameJson(a[index], b[index])) return false;
+    return true;
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let leftFields = 0;
+  for (const key in left) {
+    if (key === ignoredKey || left[key] === undefined) continue;
+    leftFields++;
+    if (!sameJson(left[key], right[key])) return false;
+  }
+  // every defined field of `left` is in `right`: the same count means no other
+  let rightFields = 0;
+  for (const key in right) if (key !== ignoredKey && right[key] !== undefined) rightFields++;
+  return leftFields === rightFields;
 }
 
 /** True when the two states differ in anything but `version`. */
 export function promotionStateChanged(before: PromotionState, after: PromotionState): boolean {
-  return canonicalJson({ ...before, version: 0 }) !== canonicalJson({ ...after, version: 0 });
+  return !sameJson(before, after, "version");
 }
 
 /** Progress lines for what differs between two states; empty when nothing a user sees changed. */

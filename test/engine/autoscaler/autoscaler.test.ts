@@ -210,4 +210,41 @@ describe("Autoscaler: the timer's pass", () => {
     expect(sliced.recommendation("set-999")).toMatchObject({ replicas: 3, demand: 3, lastHighDemandAt: now });
     sliced.close();
   });
+
+  it("skips a set untracked while the pass is paused, samples one tracked meanwhile, and forgets nothing of the others", async () => {
+    const settings = { min_replica: 1, max_replica: 3, concurrency_target: 1, target_utilization_percentage: 100, autoscaling_window: 10, scale_down_delay: 30 };
+    const now = 1_000_000;
+    const sampled: string[] = [];
+    let setZeroInFlight = 0;
+    const source = {
+      inFlightForSet: (id: string) => {
+        const until = performance.now() + 0.02;
+        while (performance.now() < until);
+        sampled.push(id);
+        return id === "set-0" ? setZeroInFlight : 0;
+      },
+    };
+    const autoscaler = new Autoscaler({ source, clock: () => now });
+    for (let i = 0; i < 1_000; i++) autoscaler.track(`set-${i}`, settings, 1);
+    autoscaler.untrack("set-1");
+    setImmediate(() => {
+      autoscaler.untrack("set-998");
+      autoscaler.track("late", settings, 1);
+    });
+    await autoscaler.samplePass();
+    expect(sampled).toEqual([...Array.from({ length: 1_000 }, (_, i) => `set-${i}`).filter((id) => id !== "set-1" && id !== "set-998"), "late"]);
+    // the next pass: the same sets, each once
+    sampled.length = 0;
+    autoscaler.sampleNow();
+    expect(new Set(sampled).size).toBe(999);
+    expect(sampled).not.toContain("set-998");
+    // a recommendation handed out is the caller's: the next pass does not change it
+    const held = autoscaler.recommendation("set-0")!;
+    const first = { ...held };
+    setZeroInFlight = 30;
+    autoscaler.sampleNow();
+    expect(autoscaler.recommendation("set-0")).toMatchObject({ replicas: 3 });
+    expect(held).toEqual(first);
+    autoscaler.close();
+  });
 });
