@@ -11,12 +11,16 @@ import { StatementLine } from "./statement-line.js";
 import type { Sql, SqlExecutor, SqlParam } from "./sql.js";
 
 /**
- * PostgreSQL settings PGlite starts with, after its defaults. Its 128 MB of shared buffers is most
- * of PGlite's memory, and is touched at start; 32 MB holds a large installation's hot rows (1,000
- * models, 10,000 deployments: bench/scale) and saved ~120 MiB of RSS. Evicted pages are read back
- * through the OS's page cache.
+ * PostgreSQL settings PGlite starts with, after its defaults.
+ * - shared_buffers: PGlite's 128 MB is most of its memory, and is touched at start; 32 MB holds a
+ *   large installation's hot rows (1,000 models, 10,000 deployments: bench/scale) and saved ~120 MiB
+ *   of RSS. Evicted pages are read back through the OS's page cache.
+ * - wal_init_zero: each new 16-MB WAL file was written full of zeros first, by PGlite's one
+ *   session, while every statement waited: the first write after a WAL switch took 88–342 ms here
+ *   (2–3 ms with it off), and a burst of ~160 slow requests (the worst 171 ms) met each new file in
+ *   bench/scale. Off, the file is created at its size without writing it.
  */
-const PGLITE_SETTINGS: readonly string[] = ["-c", "shared_buffers=32MB"];
+const PGLITE_SETTINGS: readonly string[] = ["-c", "shared_buffers=32MB", "-c", "wal_init_zero=off"];
 
 /**
  * The database thread's young generation (V8's nursery, where its short-lived objects are first

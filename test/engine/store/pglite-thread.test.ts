@@ -24,6 +24,19 @@ describe("the PGlite thread", () => {
       await sql.close();
     }
   });
+
+  it("starts PostgreSQL with its settings: new WAL files not written full of zeros first, 32 MB of shared buffers; writes go on after a WAL switch", async () => {
+    const sql = await openStore({ dataDir: await template.freshDataDir() });
+    try {
+      expect(await sql.query("SELECT current_setting('wal_init_zero') AS zero, current_setting('shared_buffers') AS buffers")).toEqual([{ zero: "off", buffers: "32MB" }]);
+      await sql.exec("CREATE TABLE wal_probe (n int)");
+      await sql.query("SELECT pg_switch_wal()");
+      await sql.query("INSERT INTO wal_probe VALUES (1)");
+      expect(await sql.query("SELECT count(*)::int AS n FROM wal_probe")).toEqual([{ n: 1 }]);
+    } finally {
+      await sql.close();
+    }
+  });
 });
 
 describe("rows decoded from the PGlite thread's answers (pglite-rows.ts)", () => {
