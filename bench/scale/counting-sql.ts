@@ -6,7 +6,9 @@
  * returned is shown to `onRows` (the bench reads promotion writes from there, see promotion-watch.ts).
  * Queries of the engine's start (migrations, the first sync) are not counted.
  */
+import { performance } from "node:perf_hooks";
 import type { Sql, SqlExecutor, SqlParam } from "../../engine/store/sql.js";
+import { currentWork, type StatementWork } from "../../engine/store/statement-priority.js";
 
 export interface QueryCounts {
   /** statements run (query and exec), transactions' included */
@@ -14,6 +16,15 @@ export interface QueryCounts {
   transactions: number;
   /** statement shape → count */
   byShape: Map<string, number>;
+  /** every statement: when it was asked (epoch ms), how long until its answer (line, thread and run), its shape and kind of work */
+  timeline: TimedStatement[];
+}
+
+export interface TimedStatement {
+  at: number;
+  ms: number;
+  shape: string;
+  work: StatementWork | "transaction";
 }
 
 export interface CountingSql {
@@ -31,6 +42,7 @@ export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly un
   let queries = 0;
   let transactions = 0;
   let byShape = new Map<string, number>();
+  let timeline: TimedStatement[] = [];
   // The engine's statements are a few hundred texts: each one's shape computed once (a regular
   // expression over every statement was ~3 MiB/s of garbage in the engine under test).
   const shapes = new Map<string, string>();
@@ -43,10 +55,12 @@ export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly un
     }
     byShape.set(shape, (byShape.get(shape) ?? 0) + 1);
   };
-  const counted = (executor: SqlExecutor) => ({
+  const counted = (executor: SqlExecutor, inTransaction: boolean) => ({
     query: async <Row>(text: string, params?: readonly SqlParam[]): Promise<Row[]> => {
       count(text);
+      const asked = performance.now();
       const rows = await executor.query<Row>(text, params);
+      timeline.push({ at: performance.timeOrigin + asked, ms: performance.now() - asked, shape: shapes.get(text) ?? "", work: inTransaction ? "transaction" : currentWork() });
       onRows(text, rows);
       return rows;
     },
@@ -57,16 +71,21 @@ export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly un
   });
   // The adapters' methods are closures over their driver (no `this`), so the originals can be kept as values.
   const original: SqlExecutor & Pick<Sql, "transaction"> = { keyring: sql.keyring, query: sql.query, exec: sql.exec, transaction: sql.transaction };
-  const root = counted(original);
+  const root = counted(original, false);
   sql.query = root.query;
   sql.exec = root.exec;
   sql.transaction = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => {
     transactions++;
-    return original.transaction((tx) => fn({ keyring: tx.keyring, ...counted(tx) }));
+    const asked = performance.now();
+    const work = currentWork();
+    return original
+      .transaction((tx) => fn({ keyring: tx.keyring, ...counted(tx, true) }))
+      .finally(() => timeline.push({ at: performance.timeOrigin + asked, ms: performance.now() - asked, shape: "(transaction)", work }));
   };
   return {
-    counts: () => ({ queries, transactions, byShape: new Map(byShape) }),
+    counts: () => ({ queries, transactions, byShape: new Map(byShape), timeline }),
     reset() {
+      timeline = [];
       queries = 0;
       transactions = 0;
       byShape = new Map();

@@ -165,6 +165,7 @@ function collect(): WindowStats {
     queries: counts.queries,
     transactions: counts.transactions,
     byShape: [...counts.byShape].sort((a, b) => b[1] - a[1]),
+    statements: counts.timeline,
     lag: watch.take(),
     controllerLag,
     apiInEngine,

@@ -3,6 +3,7 @@
  * engine runs alone in its process so that its memory and CPU are its own, and API latencies are
  * those a separate client sees.
  */
+import type { TimedStatement } from "./counting-sql.js";
 import type { LagSamples, PromotionEnded } from "./promotion-watch.js";
 
 export interface EngineProcessConfig {
@@ -22,6 +23,8 @@ export interface WindowStats {
   transactions: number;
   /** statement shape → count, most frequent first */
   byShape: Array<[string, number]>;
+  /** every statement of the window, timed from the caller's side */
+  statements: TimedStatement[];
   lag: LagSamples;
   /** deployment created (its event, emitted after the commit) → its own replica set declared to the runtime, ms */
   controllerLag: number[];

@@ -37,6 +37,9 @@
  *   BENCH_REPLICAS=3           replicas per environment (steps per promotion, at 100/N % surge)
  *   BENCH_STABILIZATION_S=5    stabilization after each traffic shift
  *   BENCH_SETUP_CONCURRENCY=16 API calls in flight during setup
+ *   BENCH_PROMOTION_START=together  together: the first 100 promotions start at once, and step and end in
+ *                              waves (each ended one is replaced at once); staggered: their starts are
+ *                              spread over one promotion's expected length, so they step and end spread out
  *   BENCH_RESYNC_MS=10000      PostgreSQL: the engine's periodic resync (storeResyncMs), to see what it costs the API
  *   BENCH_CPU_PROF=<dir>       write the engine's CPU profile (node --cpu-prof) there
  *   BENCH_ENGINE_NODE_FLAGS    node flags for the engine's process, space-separated (e.g. --v8-pool-size=1), besides
@@ -74,6 +77,8 @@ const SETUP_CONCURRENCY = Number(process.env["BENCH_SETUP_CONCURRENCY"] ?? "16")
 /** connections of the API load (open loop: enough that the client never makes a request wait) */
 const API_CONNECTIONS = Number(process.env["BENCH_API_CONNECTIONS"] ?? "256");
 const CPU_PROF_DIR = process.env["BENCH_CPU_PROF"];
+const PROMOTION_START = process.env["BENCH_PROMOTION_START"] ?? "together";
+if (PROMOTION_START !== "together" && PROMOTION_START !== "staggered") throw new Error(`BENCH_PROMOTION_START must be together or staggered, got ${PROMOTION_START}`);
 const RESYNC_MS = process.env["BENCH_RESYNC_MS"] === undefined ? undefined : Number(process.env["BENCH_RESYNC_MS"]);
 const BENCH_NODE_FLAGS = (process.env["BENCH_ENGINE_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
 /** One replica per step: 33 % of 3 → 1 (the planner rounds up, at least 1; the API allows up to 50 %). */
@@ -282,11 +287,13 @@ class PromotionDriver {
    * `inFlight` workers, each promoting a random idle environment to another of its model's
    * deployments and starting the next as soon as it ended, until `stop()`.
    */
-  runContinuously(inFlight: number): { stop(): Promise<void> } {
+  runContinuously(inFlight: number, spreadMs: number): { stop(): Promise<void> } {
     let running = true;
     // Idle environments in random order; one that just ended goes to the back.
     const idle = [...this.#world.environments].sort(() => Math.random() - 0.5);
-    const worker = async () => {
+    const worker = async (index: number) => {
+      // (staggered: worker i starts at i / inFlight of the spread)
+      if (spreadMs > 0) await sleep((index * spreadMs) / inFlight);
       while (running) {
         const slot = idle.shift();
         if (slot === undefined) {
@@ -300,7 +307,7 @@ class PromotionDriver {
         if (outcome === "refused") await sleep(200);
       }
     };
-    const workers = Array.from({ length: inFlight }, worker);
+    const workers = Array.from({ length: inFlight }, (_, index) => worker(index));
     return {
       async stop() {
         running = false;
@@ -581,9 +588,11 @@ async function runStore(store: string): Promise<StoreRun> {
 
     driver.promoteLatencies.length = 0;
     driver.durations.length = 0;
-    const promotions = driver.runContinuously(PROMOTIONS);
-    // The first promotions start together; the windows begin once they are under way.
-    await sleep(3_000);
+    // A promotion's expected length: each step waits for its replica, then stabilizes.
+    const spreadMs = PROMOTION_START === "staggered" ? REPLICAS * (READY_MS + STABILIZATION_S * 1000) : 0;
+    const promotions = driver.runContinuously(PROMOTIONS, spreadMs);
+    // The windows begin once the promotions are under way (staggered: all of them started).
+    await sleep(Math.max(3_000, spreadMs));
     const promotionsAlone = await measure(`${PROMOTIONS} promotions alone`, async () => {
       await sleep(QUIET_S * 1000);
       return undefined;
@@ -618,7 +627,8 @@ function report(run: StoreRun): string {
 
   lines.push(`### ${run.store}`, "");
   lines.push(
-    `${MODELS} models × ${ENVIRONMENTS.length} environments, ${DEPLOYMENTS} deployments, ${PROMOTIONS} rolling promotions in flight ` +
+    `${MODELS} models × ${ENVIRONMENTS.length} environments, ${DEPLOYMENTS} deployments, ${PROMOTIONS} rolling promotions in flight, ` +
+      `${PROMOTION_START === "together" ? "started together (they step and end in waves)" : "their starts spread over a promotion's length"} ` +
       `(${REPLICAS} replicas, ${SURGE_PERCENT} % surge, ${STABILIZATION_S} s stabilization, replicas ready after ${READY_MS} ms). ` +
       `Load average (1/5/15 min) at the end of setup ${run.setupLoad}; of each window in the table below.`,
     "",
@@ -755,8 +765,8 @@ function slowBursts(window: Window): string[] {
   const lines = [
     `Requests over ${TARGETS.apiP99Ms} ms in *${window.name}*: ${slow.length} of ${window.api?.all.length ?? 0}, in ${bursts.length} bursts; the ${shown.length} largest hold ${inShown}:`,
     "",
-    "| at (s into the window) | requests | due over (ms) | worst | engine stalls from 300 ms before to its end (at ms: what, how long) |",
-    "|---|---|---|---|---|",
+    "| at (s into the window) | requests | due over (ms) | worst | engine stalls from 300 ms before to its end (at ms: what, how long) | statements asked then, by kind: count, p99 ms | the slowest |",
+    "|---|---|---|---|---|---|---|",
   ];
   for (const burst of shown) {
     const first = burst[0]!.dueAt;
@@ -766,8 +776,21 @@ function slowBursts(window: Window): string[] {
     const stalls = window.stats.stalls
       .filter((stall) => stall.at + stall.ms >= first - 300 && stall.at <= end)
       .map((stall) => `${(stall.at - first).toFixed(0)}: ${stall.what} ${stall.ms.toFixed(0)}`);
+    const statements = window.stats.statements.filter((statement) => statement.at >= first - 300 && statement.at <= end);
+    const byWork = new Map<string, number[]>();
+    for (const statement of statements) {
+      const times = byWork.get(statement.work) ?? [];
+      times.push(statement.ms);
+      byWork.set(statement.work, times);
+    }
+    const kinds = [...byWork].map(([work, times]) => `${work} ${times.length}, ${ms(summary(times).p99)}`).join("; ");
+    const slowest = [...statements]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 2)
+      .map((statement) => `${statement.work} ${ms(statement.ms)} \`${statement.shape.slice(0, 50).replace(/\|/g, "\\|")}\``)
+      .join("; ");
     lines.push(
-      `| ${((first - window.startedAt) / 1000).toFixed(2)} | ${burst.length} | ${(lastDue - first).toFixed(0)} | ${ms(worst)} | ${stalls.slice(0, 8).join("; ") || "none"}${stalls.length > 8 ? ` (+${stalls.length - 8})` : ""} |`,
+      `| ${((first - window.startedAt) / 1000).toFixed(2)} | ${burst.length} | ${(lastDue - first).toFixed(0)} | ${ms(worst)} | ${stalls.slice(0, 8).join("; ") || "none"}${stalls.length > 8 ? ` (+${stalls.length - 8})` : ""} | ${kinds} | ${slowest} |`,
     );
   }
   lines.push("");
