@@ -57,7 +57,6 @@ export class StoreSnapshot implements ControllerReads {
   readonly #versions = new Map<string, SnapshotDeployment>();
   readonly #inputsVersions = new Map<string, string | undefined>();
   readonly #modelNames = new Map<string, string>();
-  readonly #modelVersions = new Map<string, string | undefined>();
   readonly #serving = new Map<string, Array<Versioned<EnvironmentRow>>>();
   readonly #promotedInto = new Map<string, Array<Versioned<EnvironmentRow>>>();
   readonly #replicaSets = new Map<string, Array<Versioned<ReplicaSetRow>>>();
@@ -90,10 +89,7 @@ export class StoreSnapshot implements ControllerReads {
   *#index(rows: ControlSnapshotRows): Generator<void> {
     for (const deployment of this.deployments) yield void this.#versions.set(deployment.id, deployment);
     for (const row of rows.deployments) yield void this.#deployments.set(row.id, row);
-    for (const model of rows.models) {
-      this.#modelNames.set(model.id, model.name);
-      yield void this.#modelVersions.set(model.id, model.row_version);
-    }
+    for (const model of rows.models) yield void this.#modelNames.set(model.id, model.name);
     const candidateOf = new Map(rows.promotionsInProgress.map((promotion) => [promotion.environment_id, promotion.deployment_id]));
     // environments come production first, then by name: each list below keeps that order
     for (const environment of rows.environments) {
@@ -113,7 +109,9 @@ export class StoreSnapshot implements ControllerReads {
   /**
    * The versions of every row a sync of the deployment reads here, as one string (undefined when the
    * rows carry none: a live slice): the same string in a later snapshot means the same answers to
-   * every read of the sync. Its row, its model's, its replica_sets rows, the environments it serves,
+   * every read of the sync. Its row, its model's name (all a sync reads of the model: the model's
+   * row changes with every deployment created, which made each of its deployments converge again),
+   * its replica_sets rows, the environments it serves,
    * is promoted into (marked) or has a kept set in (by name: absent is a version too), their
    * variables, workspace environments with their variables and named promotion settings. Ids name
    * each environment's part: two rows written by one transaction share a version.
@@ -131,7 +129,7 @@ export class StoreSnapshot implements ControllerReads {
   #buildInputsVersion(deploymentId: string): string | undefined {
     const row = this.#versions.get(deploymentId);
     if (row?.row_version === undefined) return undefined;
-    let version = `${row.row_version}/${this.#modelVersions.get(row.model_id)}/`;
+    let version = `${row.row_version}/${JSON.stringify(this.#modelNames.get(row.model_id))}/`;
     const environments = new Set(this.#serving.get(deploymentId));
     for (const set of this.#replicaSets.get(deploymentId) ?? []) {
       version += `${set.row_version},`;

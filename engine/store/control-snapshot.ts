@@ -19,12 +19,13 @@ import type { StoredWorkspaceVariableRow, WorkspaceEnvironmentRow } from "./work
  * two reads either side of it would show the candidate in neither (its sets removed).
  * Secrets stay encrypted here: the controller decrypts per environment, so one it cannot decrypt
  * fails only the sets that need it.
- * Each row of the snapshot also carries its version (Versioned): what lets a resync tell the
- * deployments whose inputs did not change since it last converged them from those it must converge.
+ * Each row of the snapshot but the models' also carries its version (Versioned): what lets a resync
+ * tell the deployments whose inputs did not change since it last converged them from those it must
+ * converge (of a model, a sync reads only its name: the name stands for it).
  */
 export interface ControlSnapshotRows {
   /** live models */
-  models: Array<Versioned<ModelRow>>;
+  models: ModelRow[];
   /** live deployments' rows, oldest first (as listAllLiveDeployments): all of them, or those asked for */
   deployments: Array<Versioned<DeploymentRow>>;
   /** every live deployment, oldest first, when `deployments` may hold only some of them (a resync's
@@ -72,7 +73,7 @@ export type DeploymentRowsWanted = (rows: ControlSnapshotRows & { deploymentVers
 export async function readControlSnapshot(sql: Sql, wanted: DeploymentRowsWanted): Promise<ControlSnapshotRows & { deploymentVersions: DeploymentVersion[] }> {
   return sql.transaction(async (tx) => {
     await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    const models = await tx.query<Versioned<ModelRow>>("SELECT *, xmin::text AS row_version FROM models WHERE deleted_at IS NULL");
+    const models = await tx.query<ModelRow>("SELECT * FROM models WHERE deleted_at IS NULL");
     // Versions first, rows after for those wanted: parsing every row was the largest part of a
     // steady resync's CPU at 10,000 deployments (42–86 ms against 5–6 ms for the versions).
     const deploymentVersions = await tx.query<DeploymentVersion>("SELECT id, model_id, xmin::text AS row_version FROM deployments WHERE deleted_at IS NULL ORDER BY created_at, id");

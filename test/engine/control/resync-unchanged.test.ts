@@ -89,6 +89,11 @@ describe("deployment controller: a resync passes by what did not change", () => 
         expect(await resyncDeclaring(follower, ids), `${what}, again`).toEqual([]);
         expect(rowReads(from), `${what}, again`).toEqual({ all: 0, some: 0 });
       }
+      // a column of the model's row that no sync reads (the next deployment's number): nothing to converge
+      await store().query("UPDATE models SET next_deployment_number = next_deployment_number + 1 WHERE id = $1", [model.id]);
+      from = followerStore.statements.length;
+      expect(await resyncDeclaring(follower, ids)).toEqual([]);
+      expect(rowReads(from)).toEqual({ all: 0, some: 0 });
       // what those resyncs declared: the new configuration, the new surge, the leader's new count, the new names
       const spec = follower.controller.specOf(production)!;
       expect(spec.revision).not.toBe(revision);
