@@ -38,7 +38,8 @@ export function statementShape(text: string): string {
   return flat.length > 90 ? `${flat.slice(0, 90)}…` : flat;
 }
 
-export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly unknown[]) => void = () => undefined): CountingSql {
+/** `timed`: keep every statement's timing too (memory and time in the engine under test: only when asked). */
+export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly unknown[]) => void = () => undefined, timed = false): CountingSql {
   let queries = 0;
   let transactions = 0;
   let byShape = new Map<string, number>();
@@ -60,7 +61,7 @@ export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly un
       count(text);
       const asked = performance.now();
       const rows = await executor.query<Row>(text, params);
-      timeline.push({ at: performance.timeOrigin + asked, ms: performance.now() - asked, shape: shapes.get(text) ?? "", work: inTransaction ? "transaction" : currentWork() });
+      if (timed) timeline.push({ at: performance.timeOrigin + asked, ms: performance.now() - asked, shape: shapes.get(text) ?? "", work: inTransaction ? "transaction" : currentWork() });
       onRows(text, rows);
       return rows;
     },
@@ -80,7 +81,7 @@ export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly un
     const work = currentWork();
     return original
       .transaction((tx) => fn({ keyring: tx.keyring, ...counted(tx, true) }))
-      .finally(() => timeline.push({ at: performance.timeOrigin + asked, ms: performance.now() - asked, shape: "(transaction)", work }));
+      .finally(() => timed && timeline.push({ at: performance.timeOrigin + asked, ms: performance.now() - asked, shape: "(transaction)", work }));
   };
   return {
     counts: () => ({ queries, transactions, byShape: new Map(byShape), timeline }),

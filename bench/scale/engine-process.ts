@@ -76,7 +76,9 @@ const engine = await startModelplane({
     return runtime;
   },
 });
-const counting = instrumentSql(engine.store, (text, rows) => watch.rows(text, rows));
+// BENCH_STATEMENTS_TIMED=1: every statement's timing, for the slow-request bursts (run.ts); off by
+// default, as its records cost the engine under test memory (RSS +20–40 MiB at full size) and time.
+const counting = instrumentSql(engine.store, (text, rows) => watch.rows(text, rows), process.env["BENCH_STATEMENTS_TIMED"] === "1");
 // Subscribed after the data plane, so this listener runs after the one that queues the controller's work.
 engine.service.onChange((event) => {
   if (event.type !== "deployment.changed" || event.deleted || seenDeployments.has(event.deploymentId)) return;

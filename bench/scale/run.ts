@@ -41,6 +41,8 @@
  *                              waves (each ended one is replaced at once); staggered: their starts are
  *                              spread over one promotion's expected length, so they step and end spread out
  *   BENCH_RESYNC_MS=10000      PostgreSQL: the engine's periodic resync (storeResyncMs), to see what it costs the API
+ *   BENCH_STATEMENTS_TIMED=1   time every statement in the engine (kind of work, shape) and show them beside the slow-request bursts
+ *   BENCH_ALLOCATION_PROF=<dir> write what the engine allocated in each window (V8's sampling heap profiler) there
  *   BENCH_CPU_PROF=<dir>       write the engine's CPU profile (node --cpu-prof) there
  *   BENCH_ENGINE_NODE_FLAGS    node flags for the engine's process, space-separated (e.g. --v8-pool-size=1), besides
  *                              serve's (cli/engine-node-flags.ts: --max-semi-space-size=4 --liftoff-only unless given here)
@@ -762,11 +764,12 @@ function slowBursts(window: Window): string[] {
   bursts.sort((a, b) => b.length - a.length);
   const shown = bursts.slice(0, 6);
   const inShown = shown.reduce((sum, burst) => sum + burst.length, 0);
+  const timed = window.stats.statements.length > 0;
   const lines = [
     `Requests over ${TARGETS.apiP99Ms} ms in *${window.name}*: ${slow.length} of ${window.api?.all.length ?? 0}, in ${bursts.length} bursts; the ${shown.length} largest hold ${inShown}:`,
     "",
-    "| at (s into the window) | requests | due over (ms) | worst | engine stalls from 300 ms before to its end (at ms: what, how long) | statements asked then, by kind: count, p99 ms | the slowest |",
-    "|---|---|---|---|---|---|---|",
+    `| at (s into the window) | requests | due over (ms) | worst | engine stalls from 300 ms before to its end (at ms: what, how long) |${timed ? " statements asked then, by kind: count, p99 ms | the slowest |" : ""}`,
+    `|---|---|---|---|---|${timed ? "---|---|" : ""}`,
   ];
   for (const burst of shown) {
     const first = burst[0]!.dueAt;
@@ -790,7 +793,7 @@ function slowBursts(window: Window): string[] {
       .map((statement) => `${statement.work} ${ms(statement.ms)} \`${statement.shape.slice(0, 50).replace(/\|/g, "\\|")}\``)
       .join("; ");
     lines.push(
-      `| ${((first - window.startedAt) / 1000).toFixed(2)} | ${burst.length} | ${(lastDue - first).toFixed(0)} | ${ms(worst)} | ${stalls.slice(0, 8).join("; ") || "none"}${stalls.length > 8 ? ` (+${stalls.length - 8})` : ""} | ${kinds} | ${slowest} |`,
+      `| ${((first - window.startedAt) / 1000).toFixed(2)} | ${burst.length} | ${(lastDue - first).toFixed(0)} | ${ms(worst)} | ${stalls.slice(0, 8).join("; ") || "none"}${stalls.length > 8 ? ` (+${stalls.length - 8})` : ""} |${timed ? ` ${kinds} | ${slowest} |` : ""}`,
     );
   }
   lines.push("");
