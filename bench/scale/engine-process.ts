@@ -92,6 +92,10 @@ eventLoopDelay.enable();
 let windowStart = performance.now();
 let cpuStart = process.cpuUsage();
 let rssMax = 0;
+// The engine's stalls (the event loop held, long collections), which the bench lines up with the
+// API requests that were slow at the time.
+const STALL_MS = 20;
+let stalls: EngineStall[] = [];
 // Garbage collections' pauses (the main thread stopped), to tell a tail's share that is the heap's.
 let gcPauses: GcPause[] = [];
 const gcKinds = new Map<number, GcPause["kind"]>([
@@ -107,11 +111,7 @@ new PerformanceObserver((list) => {
     if (entry.duration >= STALL_MS / 4) stalls.push({ at: performance.timeOrigin + entry.startTime, ms: entry.duration, what: `${kind} GC` });
   }
 }).observe({ entryTypes: ["gc"] });
-
-// The event loop's stalls: a 5-ms timer that ran late by STALL_MS or more was held by whatever ran
-// before it (the bench lines them up with the API requests that were slow at the time).
-const STALL_MS = 20;
-let stalls: EngineStall[] = [];
+// A 5-ms timer that ran late by STALL_MS or more: the loop was held by whatever ran before it.
 let lastTick = performance.now();
 setInterval(() => {
   const now = performance.now();
@@ -126,7 +126,7 @@ rssTimer.unref();
 
 // BENCH_ALLOCATION_PROF=<dir>: what the engine allocated in each window (V8's sampling heap
 // profiler, keeping the samples of objects collected since: allocation, not retention), written
-// as <dir>/<n>.heapprofile at the window's end (profile-summary.js --allocations reads them).
+// as <dir>/<n>.heapprofile at the window's end (a .heapprofile opens in Chrome DevTools' Memory panel).
 const allocationDir = process.env["BENCH_ALLOCATION_PROF"];
 const inspector = allocationDir === undefined ? undefined : new Session();
 inspector?.connect();
