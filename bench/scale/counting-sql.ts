@@ -7,7 +7,7 @@
  * Queries of the engine's start (migrations, the first sync) are not counted.
  */
 import { performance } from "node:perf_hooks";
-import type { Sql, SqlExecutor, SqlParam } from "../../engine/store/sql.js";
+import type { Sql, SqlExecutor, SqlParam, SqlTransaction } from "../../engine/store/sql.js";
 import { currentWork, type StatementWork } from "../../engine/store/statement-priority.js";
 
 export interface QueryCounts {
@@ -75,12 +75,12 @@ export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly un
   const root = counted(original, false);
   sql.query = root.query;
   sql.exec = root.exec;
-  sql.transaction = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => {
+  sql.transaction = <T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> => {
     transactions++;
     const asked = performance.now();
     const work = currentWork();
     return original
-      .transaction((tx) => fn({ keyring: tx.keyring, ...counted(tx, true) }))
+      .transaction((tx) => fn({ keyring: tx.keyring, ...counted(tx, true), writeAtCommit: (text, params) => (count(text), tx.writeAtCommit(text, params)) }))
       .finally(() => timed && timeline.push({ at: performance.timeOrigin + asked, ms: performance.now() - asked, shape: "(transaction)", work }));
   };
   return {

@@ -4,7 +4,7 @@
  * statement's first keyword, never its text or parameters (which hold ids and ciphertexts).
  */
 import { performance } from "node:perf_hooks";
-import type { Sql, SqlExecutor, SqlParam } from "../store/sql.js";
+import type { Sql, SqlExecutor, SqlParam, SqlTransaction } from "../store/sql.js";
 
 export type StoreOperation = "select" | "insert" | "update" | "delete" | "other";
 
@@ -54,11 +54,12 @@ export function timedSql(sql: Sql, timing: StoreTiming): Sql {
     keyring: sql.keyring,
     query: root.query,
     exec: root.exec,
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
       const started = performance.now();
       let failed = true;
       try {
-        const result = await sql.transaction((tx) => fn(timed(tx)));
+        // writes at commit are timed with the transaction they end
+        const result = await sql.transaction((tx) => fn({ ...timed(tx), writeAtCommit: (text, params) => tx.writeAtCommit(text, params) }));
         failed = false;
         return result;
       } finally {

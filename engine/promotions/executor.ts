@@ -4,7 +4,7 @@
  */
 import { conflict } from "../errors.js";
 import { applyControlAction, isTerminalStatus, startPromotion, type PromotionState } from "../rollout/index.js";
-import { insertDeployment, updateDeployment, type DeploymentRow } from "../store/deployments.js";
+import { insertDeployment, updateDeploymentAtCommit, type DeploymentRow } from "../store/deployments.js";
 import { takeDeploymentNumber } from "../store/models.js";
 import { insertPromotion, type PromotionRow } from "../store/promotions.js";
 import type { UnitOfWork } from "../service/context.js";
@@ -38,7 +38,7 @@ async function publishDevelopmentCopy(work: UnitOfWork, development: DeploymentR
     status: "DEPLOYING",
     at: work.at,
   });
-  await work.audit({
+  work.audit({
     modelId: request.modelId,
     kind: "deployment.created",
     objectId: copy.id,
@@ -54,11 +54,11 @@ export function createPromotionExecutor(options: PromotionExecutorOptions): Prom
   const readyTimeoutMs = options.readyTimeoutMs ?? 5 * 60_000;
   return {
     async start(work: UnitOfWork, request: ValidatedPromotionRequest): Promise<PromotionRow> {
-      let candidate = request.candidate;
-      if (candidate.is_development) candidate = await publishDevelopmentCopy(work, candidate, request);
+      const candidate = request.candidate.is_development ? await publishDevelopmentCopy(work, request.candidate, request) : request.candidate;
       // The candidate serves with the environment's autoscaling settings (reference: a promoted
       // deployment's settings are updated to match); redeploy_on_promotion starts fresh replicas.
-      candidate = await updateDeployment(
+      // Nothing below reads the columns it changes: written with the COMMIT.
+      updateDeploymentAtCommit(
         work.tx,
         candidate.id,
         { autoscalingSettings: request.environment.autoscaling_settings, bumpRevision: request.settings.redeploy_on_promotion },

@@ -8,10 +8,10 @@ import { capErrorMessage } from "../runtime/error-message.js";
 import { cleanupFor, isTerminalStatus, type PromotionState } from "../rollout/index.js";
 import type { PromotionWebhookResult } from "../../sdk/index.js";
 import { appendAuditLog } from "../store/audit-log.js";
-import { findLiveDeploymentById, updateDeployment } from "../store/deployments.js";
+import { findLiveDeploymentById, updateDeploymentAtCommit } from "../store/deployments.js";
 import { listEnvironmentsServing, updateEnvironment } from "../store/environments.js";
 import { compareAndSetPromotion, type PromotionChanges, type PromotionRow } from "../store/promotions.js";
-import type { SqlExecutor } from "../store/sql.js";
+import { isTransaction, type SqlExecutor, type SqlTransaction } from "../store/sql.js";
 import { newObjectId } from "../service/ids.js";
 
 export interface ObservedReady {
@@ -38,26 +38,29 @@ export function promotionRowChanges(state: PromotionState, ready: ObservedReady,
 }
 
 /**
- * Write `state` over `row` if nobody wrote since it was read. Must run in a transaction when the
- * state may be terminal. Returns the new row, or undefined when another writer won.
+ * Write `state` over `row` if nobody wrote since it was read; a terminal state with its consequences,
+ * in the caller's transaction. Returns the new row, or undefined when another writer won.
  */
 export async function persistPromotionState(
-  tx: SqlExecutor,
+  sql: SqlExecutor,
   row: PromotionRow,
   state: PromotionState,
   ready: ObservedReady,
   at: string,
 ): Promise<PromotionRow | undefined> {
-  const written = await compareAndSetPromotion(tx, row.id, row.version, promotionRowChanges(state, ready, at), at);
+  const written = await compareAndSetPromotion(sql, row.id, row.version, promotionRowChanges(state, ready, at), at);
   if (!written || !isTerminalStatus(state.status)) return written;
+  if (!isTransaction(sql)) throw new Error(`promotion ${row.id}: a terminal state is written in a transaction, with its consequences`);
+  const tx = sql;
   if (state.status === "SUCCEEDED") {
     await updateEnvironment(tx, row.environment_id, { currentDeploymentId: state.candidateDeploymentId, previousDeploymentId: state.previousDeploymentId }, at);
   }
   const cleanup = cleanupFor(state);
   // A previous deployment that still serves another environment is left alone by the cleanup.
   const stillServing = cleanup.action !== "none" && (await listEnvironmentsServing(tx, cleanup.deploymentId)).some((environment) => environment.id !== row.environment_id);
+  // the deployment's columns below are read by nothing in this transaction: written with the COMMIT
   if (cleanup.action === "deactivate" && !stillServing) {
-    await updateDeployment(tx, cleanup.deploymentId, { active: false, status: "INACTIVE" }, at);
+    updateDeploymentAtCommit(tx, cleanup.deploymentId, { active: false, status: "INACTIVE" }, at);
   }
   if (cleanup.action === "scale_to_zero" && !stillServing) {
     // Scaled to zero must stay at zero until a request wakes it: with the environment's
@@ -66,10 +69,10 @@ export async function persistPromotionState(
     // promoting it again overwrites them with the environment's settings anyway.
     const previous = await findLiveDeploymentById(tx, cleanup.deploymentId);
     if (previous && previous.autoscaling_settings.min_replica !== 0) {
-      await updateDeployment(tx, cleanup.deploymentId, { autoscalingSettings: { ...previous.autoscaling_settings, min_replica: 0 } }, at);
+      updateDeploymentAtCommit(tx, cleanup.deploymentId, { autoscalingSettings: { ...previous.autoscaling_settings, min_replica: 0 } }, at);
     }
   }
-  await appendAuditLog(tx, {
+  appendAuditLog(tx, {
     id: newObjectId("log"),
     modelId: row.model_id,
     at,
@@ -87,12 +90,12 @@ export async function persistPromotionState(
 }
 
 /** The audit entry of a pause the planner made (not a user's `pause`, which the API audits as an action). */
-export async function auditPlannerPause(tx: SqlExecutor, row: PromotionRow, state: PromotionState, at: string): Promise<void> {
+export function auditPlannerPause(tx: SqlTransaction, row: PromotionRow, state: PromotionState, at: string): void {
   const reason =
     state.approval === "waiting"
       ? "waiting for approval before the candidate gets all the traffic (confirm_promotion)"
       : (state.analysis?.pausedReason ?? "paused by the planner");
-  await appendAuditLog(tx, {
+  appendAuditLog(tx, {
     id: newObjectId("log"),
     modelId: row.model_id,
     at,
@@ -111,9 +114,9 @@ export async function auditPlannerPause(tx: SqlExecutor, row: PromotionRow, stat
 }
 
 /** One audit entry per webhook gate called: who answered what, and whether it passed. */
-export async function auditWebhooks(tx: SqlExecutor, row: PromotionRow, results: readonly PromotionWebhookResult[], at: string): Promise<void> {
+export function auditWebhooks(tx: SqlTransaction, row: PromotionRow, results: readonly PromotionWebhookResult[], at: string): void {
   for (const result of results) {
-    await appendAuditLog(tx, {
+    appendAuditLog(tx, {
       id: newObjectId("log"),
       modelId: row.model_id,
       at,

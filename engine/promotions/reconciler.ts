@@ -455,8 +455,8 @@ export class PromotionReconciler {
           ? await sql.transaction(async (tx) => {
               const persisted = await persistPromotionState(tx, row, next, ready, at);
               if (persisted && terminal) this.route(row, next);
-              if (persisted && pausedByPlanner) await auditPlannerPause(tx, row, next, at);
-              if (persisted && webhooks !== undefined && webhooksAnswered) await auditWebhooks(tx, row, webhooks, at);
+              if (persisted && pausedByPlanner) auditPlannerPause(tx, row, next, at);
+              if (persisted && webhooks !== undefined && webhooksAnswered) auditWebhooks(tx, row, webhooks, at);
               return persisted;
             })
           : // Most steps: the promotion's row alone, one statement — a transaction around it held PGlite's
@@ -524,7 +524,7 @@ export class PromotionReconciler {
     const at = new Date(this.#clock()).toISOString();
     const written = await this.#options.sql.transaction(async (tx) => {
       const updated = await compareAndSetPromotion(tx, row.id, row.version, { plannerState: recorded as unknown as Record<string, unknown> }, at);
-      if (updated) await auditWebhooks(tx, row, results, at);
+      if (updated) auditWebhooks(tx, row, results, at);
       return updated;
     });
     if (!written) this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: post-rollout answers not recorded, the promotion changed meanwhile`);

@@ -38,7 +38,7 @@ export async function createApiKey(context: ServiceContext, body: CreateApiKeyBo
         }),
       { api_keys_name_live: `an API key named ${body.name} already exists; revoke it or choose another name` },
     );
-    await work.audit({
+    work.audit({
       modelId: null,
       kind: "api_key.created",
       objectId: row.id,
@@ -58,7 +58,7 @@ export async function revokeApiKey(context: ServiceContext, id: string): Promise
   return inTransaction(context, async (work) => {
     const row = await revokeStoredApiKey(work.tx, id, work.at);
     if (row === undefined) throw notFound(`API key ${id} not found (or already revoked); list live keys with GET /v1/api_keys`);
-    await work.audit({ modelId: null, kind: "api_key.revoked", objectId: row.id, objectName: row.name, details: { prefix: row.prefix } });
+    work.audit({ modelId: null, kind: "api_key.revoked", objectId: row.id, objectName: row.name, details: { prefix: row.prefix } });
     return { id: row.id, deleted: true as const };
   });
 }

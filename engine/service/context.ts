@@ -1,6 +1,6 @@
 import type { AuditLogKind } from "../../sdk/index.js";
 import { appendAuditLog } from "../store/audit-log.js";
-import type { Sql, SqlExecutor } from "../store/sql.js";
+import type { Sql, SqlTransaction } from "../store/sql.js";
 import { inControlLoop } from "../store/statement-priority.js";
 import type { DomainEvent, DomainEvents } from "./events.js";
 import { newObjectId } from "./ids.js";
@@ -14,7 +14,7 @@ export interface ServiceContext {
 
 /** One unit of work: a transaction, the time it happens at, and the events to emit once committed. */
 export interface UnitOfWork {
-  tx: SqlExecutor;
+  tx: SqlTransaction;
   /** one timestamp for every row the operation writes */
   at: string;
   emit(event: DomainEvent): void;
@@ -24,7 +24,7 @@ export interface UnitOfWork {
     objectId: string;
     objectName: string;
     details?: Record<string, unknown>;
-  }): Promise<void>;
+  }): void;
 }
 
 /** Run `fn` in a transaction; emit its events only after COMMIT (never for a rolled-back change). */

@@ -160,14 +160,14 @@ export class ControlPlane {
       const executor = this.#promotionExecutor;
       if (!executor) throw notImplemented("deploying into an environment needs promotions, not executed by this engine build yet");
       const promotion = await executor.start(work, request);
-      await work.audit({
+      work.audit({
         modelId,
         kind: "promotion.started",
         objectId: promotion.id,
         objectName: targetEnvironment,
         details: { deployment_id: row.id, previous_deployment_id: promotion.previous_deployment_id, kind: promotion.kind },
       });
-      await promotions.auditChainSkipped(work, request, promotion);
+      promotions.auditChainSkipped(work, request, promotion);
       work.emit({ type: "promotion.changed", modelId, environmentName: targetEnvironment, promotionId: promotion.id });
       return loadDeployment(work.tx, row);
     });

@@ -98,7 +98,7 @@ export async function insertPublishedDeployment(
       }),
     DEPLOYMENT_CONFLICTS(name, modelId),
   );
-  await work.audit({
+  work.audit({
     modelId,
     kind: "deployment.created",
     objectId: row.id,
@@ -180,7 +180,7 @@ export async function putDevelopmentDeployment(
         },
         work.at,
       );
-      await work.audit({
+      work.audit({
         modelId,
         kind: "deployment.patched",
         objectId: row.id,
@@ -204,7 +204,7 @@ export async function putDevelopmentDeployment(
         }),
       DEPLOYMENT_CONFLICTS(DEVELOPMENT_DEPLOYMENT_NAME, modelId),
     );
-    await work.audit({ modelId, kind: "deployment.created", objectId: row.id, objectName: row.name });
+    work.audit({ modelId, kind: "deployment.created", objectId: row.id, objectName: row.name });
     work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
     return { deployment: await loadDeployment(work.tx, row), created: true };
   });
@@ -227,7 +227,7 @@ export async function patchDeployment(
       () => updateDeployment(work.tx, existing.id, { name: newName }, work.at),
       DEPLOYMENT_CONFLICTS(newName, modelId),
     );
-    await work.audit({
+    work.audit({
       modelId,
       kind: "deployment.updated",
       objectId: row.id,
@@ -274,7 +274,7 @@ export async function setDeploymentActive(
         : { active: false, status: "INACTIVE", replicas: { desired: 0, ready: 0, starting: 0 } },
       work.at,
     );
-    await work.audit({
+    work.audit({
       modelId,
       kind: active ? "deployment.activated" : "deployment.deactivated",
       objectId: row.id,
@@ -297,7 +297,7 @@ export async function updateDeploymentAutoscaling(
     if (!merged.success) throw validationError(merged.error, "body");
     if (existing.is_development) checkDevelopmentAutoscaling(merged.data, "");
     const row = await updateDeployment(work.tx, existing.id, { autoscalingSettings: merged.data }, work.at);
-    await work.audit({
+    work.audit({
       modelId,
       kind: "deployment.autoscaling_updated",
       objectId: row.id,
@@ -335,7 +335,7 @@ export async function deleteDeployment(
     const promotion = await findInProgressPromotionInvolving(work.tx, existing.id);
     if (promotion) throw promotionBlocks(modelId, existing, promotion, "delete");
     await softDeleteDeployment(work.tx, existing.id, work.at);
-    await work.audit({ modelId, kind: "deployment.deleted", objectId: existing.id, objectName: existing.name });
+    work.audit({ modelId, kind: "deployment.deleted", objectId: existing.id, objectName: existing.name });
     work.emit({ type: "deployment.changed", modelId, deploymentId: existing.id, deleted: true });
     return { id: existing.id, deleted: true as const };
   });

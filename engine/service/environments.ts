@@ -111,7 +111,7 @@ export async function createEnvironment(
         environments_name_live: `environment ${body.name} already exists in model ${modelId}; patch it or choose another name`,
       },
     );
-    await work.audit({
+    work.audit({
       modelId,
       kind: "environment.created",
       objectId: environment.id,
@@ -197,7 +197,7 @@ export async function patchEnvironment(
     }
     if (Object.keys(changes).length === 0) return requirePresentedEnvironment(work.tx, modelId, existing.name);
     const row = await updateEnvironment(work.tx, existing.id, changes, work.at);
-    await work.audit({
+    work.audit({
       modelId,
       kind: "environment.updated",
       objectId: row.id,
@@ -250,7 +250,7 @@ export async function deleteEnvironment(
     await withConflictMessages(() => softDeleteEnvironment(work.tx, existing.id, work.at), {
       environments_keep_production: "the production environment cannot be deleted; delete the whole model instead",
     });
-    await work.audit({
+    work.audit({
       modelId,
       kind: "environment.deleted",
       objectId: existing.id,

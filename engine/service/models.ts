@@ -55,8 +55,8 @@ export async function createModel(context: ServiceContext, body: CreateModelBody
       promotionSettingsId: null,
       at: work.at,
     });
-    await work.audit({ modelId: model.id, kind: "model.created", objectId: model.id, objectName: model.name });
-    await work.audit({
+    work.audit({ modelId: model.id, kind: "model.created", objectId: model.id, objectName: model.name });
+    work.audit({
       modelId: model.id,
       kind: "environment.created",
       objectId: production.id,
@@ -92,7 +92,7 @@ export async function deleteModel(context: ServiceContext, modelId: string): Pro
     const model = await requireModel(work.tx, modelId, true);
     const deployments = await listLiveDeployments(work.tx, modelId);
     await softDeleteModelCascade(work.tx, modelId, work.at);
-    await work.audit({
+    work.audit({
       modelId,
       kind: "model.deleted",
       objectId: modelId,

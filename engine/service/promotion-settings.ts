@@ -54,7 +54,7 @@ export async function createPromotionSettings(
       settings,
       at: work.at,
     });
-    await work.audit({
+    work.audit({
       modelId: null,
       kind: "promotion_settings.created",
       objectId: row.id,
@@ -84,7 +84,7 @@ export async function patchPromotionSettings(
     const existing = await requireSettings(work.tx, id, true);
     const settings = checked(mergePromotionSettings(existing.settings, settingsPart(body)));
     const row = await updatePromotionSettings(work.tx, id, { name: body.name ?? existing.name, settings }, work.at);
-    await work.audit({
+    work.audit({
       modelId: null,
       kind: "promotion_settings.updated",
       objectId: row.id,
@@ -118,7 +118,7 @@ export async function deletePromotionSettings(context: ServiceContext, id: strin
       );
     }
     await softDeletePromotionSettings(work.tx, id, work.at);
-    await work.audit({ modelId: null, kind: "promotion_settings.deleted", objectId: id, objectName: existing.name });
+    work.audit({ modelId: null, kind: "promotion_settings.deleted", objectId: id, objectName: existing.name });
     work.emit({ type: "promotion_settings.changed", promotionSettingsId: id, deleted: true });
     return { id, deleted: true as const };
   });

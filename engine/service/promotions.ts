@@ -7,6 +7,7 @@ import {
 import { conflict, notFound, notImplemented } from "../errors.js";
 import type { DeploymentRow } from "../store/deployments.js";
 import type { EnvironmentRow } from "../store/environments.js";
+import { readForPromote } from "../store/promote-reads.js";
 import {
   findInProgressPromotion,
   findPromotionOfEnvironment,
@@ -15,7 +16,7 @@ import {
 } from "../store/promotions.js";
 import { nameWithId } from "../../sdk/labels.js";
 import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
-import { effectivePromotionSettings, requireDeployment, requireEnvironment } from "./lookups.js";
+import { requireDeployment, requireEnvironment } from "./lookups.js";
 import { presentPromotion } from "./presenters.js";
 import { chainVerdict } from "./chain.js";
 
@@ -62,7 +63,9 @@ export async function validatePromotionRequest(
   body: PromoteBody,
 ): Promise<ValidatedPromotionRequest> {
   const environment = await requireEnvironment(work.tx, modelId, environmentName, true);
-  const candidate = await requireDeployment(work.tx, modelId, body.deployment_id);
+  const reads = await readForPromote(work.tx, environment.id, body.deployment_id);
+  // none: which 404 it is
+  const candidate = reads.candidate ?? (await requireDeployment(work.tx, modelId, body.deployment_id));
   if (!candidate.active) {
     throw conflict(
       `deployment ${nameWithId(candidate.name, candidate.id)} is inactive; activate it first ` +
@@ -70,7 +73,7 @@ export async function validatePromotionRequest(
       { deployment_id: candidate.id },
     );
   }
-  const inProgress = await findInProgressPromotion(work.tx, environment.id);
+  const inProgress = reads.inProgress;
   if (inProgress) {
     throw conflict(
       `environment ${environmentName} already has promotion ${inProgress.id} in progress (${inProgress.status}, ` +
@@ -107,7 +110,7 @@ export async function validatePromotionRequest(
     environment,
     candidate,
     previousDeploymentId: environment.current_deployment_id,
-    settings: await effectivePromotionSettings(work.tx, environment),
+    settings: reads.promotionSettings,
     timeoutSeconds: body.timeout_seconds ?? null,
     ...(chainSkipped ? { chainSkipped } : {}),
   };
@@ -128,23 +131,23 @@ export async function promote(
   return inTransaction(context, async (work) => {
     const request = await validatePromotionRequest(work, modelId, environmentName, body);
     const row = await requireExecutor(executor).start(work, request);
-    await work.audit({
+    work.audit({
       modelId,
       kind: "promotion.started",
       objectId: row.id,
       objectName: environmentName,
       details: { deployment_id: row.deployment_id, previous_deployment_id: row.previous_deployment_id, kind: row.kind },
     });
-    await auditChainSkipped(work, request, row);
+    auditChainSkipped(work, request, row);
     work.emit({ type: "promotion.changed", modelId, environmentName, promotionId: row.id });
     return presentPromotion(row);
   });
 }
 
 /** The override of the chain rule, with what it overrode. */
-export async function auditChainSkipped(work: UnitOfWork, request: ValidatedPromotionRequest, promotion: PromotionRow): Promise<void> {
+export function auditChainSkipped(work: UnitOfWork, request: ValidatedPromotionRequest, promotion: PromotionRow): void {
   if (!request.chainSkipped) return;
-  await work.audit({
+  work.audit({
     modelId: request.modelId,
     kind: "promotion.chain_skipped",
     objectId: promotion.id,
@@ -204,7 +207,7 @@ export async function requestPromotionAction(
       throw conflict(`environment ${environmentName} has no promotion in progress to ${action.replaceAll("_", " ")}`);
     }
     const row = await requireExecutor(executor).requestAction(work, promotion, action);
-    await work.audit({
+    work.audit({
       modelId,
       kind: "promotion.action",
       objectId: row.id,

@@ -25,7 +25,7 @@ export async function putVariable(
       secret: body.secret,
       at: work.at,
     });
-    await work.audit({
+    work.audit({
       modelId,
       kind: "variable.set",
       objectId: environment.id,
@@ -48,7 +48,7 @@ export async function deleteVariable(
     if (!(await deleteVariableRow(work.tx, environment.id, name))) {
       throw notFound(`variable ${name} is not set in environment ${environmentName}`, { name });
     }
-    await work.audit({
+    work.audit({
       modelId,
       kind: "variable.deleted",
       objectId: environment.id,

@@ -134,7 +134,7 @@ async function attachModel(work: UnitOfWork, modelId: string, workspace: Workspa
     if (existing.workspace_environment_id === workspace.id) return;
     const inherit = !keepsOwnSettings(existing);
     const row = await updateEnvironment(work.tx, existing.id, { workspaceEnvironmentId: workspace.id, inheritPromotionSettings: inherit }, work.at);
-    await work.audit({
+    work.audit({
       modelId,
       kind: "environment.updated",
       objectId: row.id,
@@ -153,7 +153,7 @@ async function attachModel(work: UnitOfWork, modelId: string, workspace: Workspa
       inheritPromotionSettings: true,
       at: work.at,
     });
-    await work.audit({
+    work.audit({
       modelId,
       kind: "environment.created",
       objectId: row.id,
@@ -198,7 +198,7 @@ export async function createWorkspaceEnvironment(context: ServiceContext, body: 
     for (const [name, value] of Object.entries(body.secrets ?? {})) {
       await upsertWorkspaceVariable(work.tx, { workspaceEnvironmentId: row.id, name, value, secret: true, at: work.at });
     }
-    await work.audit({
+    work.audit({
       modelId: null,
       kind: "workspace_environment.created",
       objectId: row.id,
@@ -302,7 +302,7 @@ export async function patchWorkspaceEnvironment(
     if (Object.keys(changes).length === 0 && !variablesChanged) return presentWorkspaceEnvironment(work.tx, existing);
     const row = await updateWorkspaceEnvironment(work.tx, existing.id, changes, work.at);
     const settingsChanged = changes.inlinePromotionSettings !== undefined || changes.promotionSettingsId !== undefined;
-    await work.audit({
+    work.audit({
       modelId: null,
       kind: "workspace_environment.updated",
       objectId: row.id,
@@ -320,7 +320,7 @@ export async function patchWorkspaceEnvironment(
     // revision and roll (one roll per model environment, with that environment's own settings).
     if (variablesChanged || settingsChanged) {
       for (const environment of await listEnvironmentsOfWorkspace(work.tx, row.id)) {
-        await work.audit({
+        work.audit({
           modelId: environment.model_id,
           kind: "environment.updated",
           objectId: environment.id,
@@ -375,7 +375,7 @@ export async function deleteWorkspaceEnvironment(context: ServiceContext, name: 
         },
         work.at,
       );
-      await work.audit({
+      work.audit({
         modelId: environment.model_id,
         kind: "environment.updated",
         objectId: environment.id,
@@ -385,7 +385,7 @@ export async function deleteWorkspaceEnvironment(context: ServiceContext, name: 
       work.emit({ type: "environment.changed", modelId: environment.model_id, environmentName: environment.name, deleted: false });
     }
     await softDeleteWorkspaceEnvironment(work.tx, existing.id, work.at);
-    await work.audit({ modelId: null, kind: "workspace_environment.deleted", objectId: existing.id, objectName: name, details: {} });
+    work.audit({ modelId: null, kind: "workspace_environment.deleted", objectId: existing.id, objectName: name, details: {} });
     return { id: name, deleted: true as const };
   });
 }

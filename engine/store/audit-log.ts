@@ -1,5 +1,5 @@
 import type { AuditLogKind } from "../../sdk/index.js";
-import type { SqlExecutor } from "./sql.js";
+import type { SqlExecutor, SqlTransaction } from "./sql.js";
 
 export interface AuditLogRow {
   seq: number;
@@ -23,8 +23,9 @@ export interface NewAuditLogEntry {
   details: Record<string, unknown>;
 }
 
-export async function appendAuditLog(sql: SqlExecutor, entry: NewAuditLogEntry): Promise<void> {
-  await sql.query(
+/** Written with the transaction's COMMIT: nothing reads an entry in the transaction that writes it. */
+export function appendAuditLog(tx: SqlTransaction, entry: NewAuditLogEntry): void {
+  tx.writeAtCommit(
     `INSERT INTO audit_logs (id, model_id, at, kind, object_id, object_name, details)
      VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
     [entry.id, entry.modelId, entry.at, entry.kind, entry.objectId, entry.objectName, JSON.stringify(entry.details)],

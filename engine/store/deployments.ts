@@ -1,7 +1,7 @@
 import type { AutoscalingSettings, DeploymentStatus, Resources } from "../../sdk/index.js";
 import { arrayLiteral } from "./array-literal.js";
 import type { Columns } from "./json-rows.js";
-import type { SqlExecutor } from "./sql.js";
+import type { SqlExecutor, SqlParam, SqlTransaction } from "./sql.js";
 
 /** How to run a replica, as stored in `deployments.spec`. */
 export interface DeploymentSpec {
@@ -172,6 +172,19 @@ export async function updateDeployment(
   changes: DeploymentChanges,
   at: string,
 ): Promise<DeploymentRow> {
+  const { text, params } = deploymentUpdate(id, changes, at);
+  const [row] = await sql.query<DeploymentRow>(`${text} RETURNING *`, params);
+  if (!row) throw new Error(`deployment ${id} vanished during update`);
+  return row;
+}
+
+/** updateDeployment with the transaction's COMMIT, when nothing reads the row it writes (SqlTransaction.writeAtCommit). */
+export function updateDeploymentAtCommit(tx: SqlTransaction, id: string, changes: DeploymentChanges, at: string): void {
+  const { text, params } = deploymentUpdate(id, changes, at);
+  tx.writeAtCommit(text, params);
+}
+
+function deploymentUpdate(id: string, changes: DeploymentChanges, at: string): { text: string; params: SqlParam[] } {
   const sets: string[] = ["updated_at = $2"];
   const params: (string | number | boolean | null)[] = [id, at];
   const set = (column: string, value: string | number | boolean | null, cast = "") => {
@@ -191,12 +204,7 @@ export async function updateDeployment(
     set("replicas_starting", changes.replicas.starting);
   }
   if (changes.bumpRevision) sets.push("revision = revision + 1");
-  const [row] = await sql.query<DeploymentRow>(
-    `UPDATE deployments SET ${sets.join(", ")} WHERE id = $1 RETURNING *`,
-    params,
-  );
-  if (!row) throw new Error(`deployment ${id} vanished during update`);
-  return row;
+  return { text: `UPDATE deployments SET ${sets.join(", ")} WHERE id = $1`, params };
 }
 
 export async function softDeleteDeployment(sql: SqlExecutor, id: string, at: string): Promise<void> {

@@ -63,6 +63,16 @@ const VARIABLE_JSON_COLUMNS: Columns<VariableJson> = { name: "text", secret: "bo
 /** The environment's promotion settings are the workspace environment's (promotionSettingsSource "workspace", and that one is live). */
 const INHERITS_SETTINGS = "(e.workspace_environment_id IS NOT NULL AND e.inherit_promotion_settings AND w.id IS NOT NULL)";
 
+/** The live workspace environment `w` of environment `e` (none: w.* null), for EFFECTIVE_PROMOTION_SETTINGS. */
+export const LIVE_WORKSPACE_ENVIRONMENT_JOIN = "LEFT JOIN workspace_environments w ON w.id = e.workspace_environment_id AND w.deleted_at IS NULL";
+
+/** The settings a promotion in environment `e` would use now (effectivePromotionSettings), with `w` joined by LIVE_WORKSPACE_ENVIRONMENT_JOIN. */
+export const EFFECTIVE_PROMOTION_SETTINGS = `coalesce(
+    (SELECT settings FROM promotion_settings
+     WHERE promotion_settings.id = CASE WHEN ${INHERITS_SETTINGS} THEN w.promotion_settings_id ELSE e.promotion_settings_id END
+       AND promotion_settings.deleted_at IS NULL),
+    CASE WHEN ${INHERITS_SETTINGS} THEN w.inline_promotion_settings ELSE e.inline_promotion_settings END)`;
+
 /** A live deployment of the environment's model by id, with the environment it serves, as JSON (null: none). */
 const deploymentJson = (idExpression: string, condition = "true") => `(SELECT to_json(d) FROM (
     SELECT deployments.*, ${SERVING_ENVIRONMENT_COLUMN} FROM deployments
@@ -78,14 +88,10 @@ const VIEW_SELECT = `SELECT e.*,
           UNION ALL
           SELECT name, secret, value, 'workspace' FROM workspace_variables wv WHERE wv.workspace_environment_id = e.workspace_environment_id
             AND NOT EXISTS (SELECT 1 FROM variables own WHERE own.environment_id = e.id AND own.name = wv.name)) v) AS effective_variables,
-  coalesce(
-    (SELECT settings FROM promotion_settings
-     WHERE promotion_settings.id = CASE WHEN ${INHERITS_SETTINGS} THEN w.promotion_settings_id ELSE e.promotion_settings_id END
-       AND promotion_settings.deleted_at IS NULL),
-    CASE WHEN ${INHERITS_SETTINGS} THEN w.inline_promotion_settings ELSE e.inline_promotion_settings END) AS effective_promotion_settings,
+  ${EFFECTIVE_PROMOTION_SETTINGS} AS effective_promotion_settings,
   w.name AS workspace_environment_name
 FROM environments e
-LEFT JOIN workspace_environments w ON w.id = e.workspace_environment_id AND w.deleted_at IS NULL
+${LIVE_WORKSPACE_ENVIRONMENT_JOIN}
 LEFT JOIN LATERAL (SELECT ${PROMOTION_COLUMNS} FROM promotions WHERE promotions.environment_id = e.id
   ORDER BY started_at DESC, id DESC LIMIT 1) p ON true`;
 

@@ -5,10 +5,10 @@ import { acquireDataDirLock } from "./data-dir-lock.js";
 import { restrictToOwner } from "./owner-only.js";
 import { initialisePgliteDataDir } from "./pglite-first-open.js";
 import { decodeRows, typeParsers, type TypeParsers } from "./pglite-rows.js";
-import type { FromWorker, PgliteWorkerData, ToWorker, WorkerError } from "./pglite-worker.js";
+import type { FromWorker, PgliteWorkerData, ToWorker, WorkerError, Write } from "./pglite-worker.js";
 import type { SecretKeyring } from "./secret-keyring.js";
 import { StatementLine } from "./statement-line.js";
-import type { Sql, SqlExecutor, SqlParam } from "./sql.js";
+import type { Sql, SqlExecutor, SqlParam, SqlTransaction } from "./sql.js";
 
 /**
  * PostgreSQL settings PGlite starts with, after its defaults.
@@ -51,32 +51,59 @@ export async function openPgliteSql(dataDir: string, keyring: SecretKeyring): Pr
     lock.release();
     throw error;
   }
-  const executorOf = (transaction?: number): SqlExecutor => ({
+  const root: SqlExecutor = {
     keyring,
     async query<Row>(text: string, params: readonly SqlParam[] = []): Promise<Row[]> {
-      return (await database.ask({ kind: "query", text, params, ...(transaction !== undefined ? { transaction } : {}) })) as Row[];
+      return (await database.ask({ kind: "query", text, params })) as Row[];
     },
     async exec(script: string): Promise<void> {
-      await database.ask({ kind: "exec", script, ...(transaction !== undefined ? { transaction } : {}) });
+      await database.ask({ kind: "exec", script });
     },
-  });
-  const root = executorOf();
+  };
+  let transactions = 0;
   let closed = false;
   return {
     kind: "pglite",
     keyring,
     query: root.query,
     exec: root.exec,
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const transaction = (await database.ask({ kind: "begin" })) as number;
+    async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+      const transaction = ++transactions;
+      const writes: Write[] = [];
+      // BEGIN goes with the transaction's first message (pglite-worker.ts), which waits its turn in
+      // the line; the messages after it go once it has gone (statements asked together included).
+      // A transaction that sends none has nothing to end.
+      let opening: Promise<void> | undefined;
+      const ask = async (request: Extract<Request, { kind: "query" | "exec" | "end" }>): Promise<unknown> => {
+        if (opening === undefined) {
+          let sent!: () => void;
+          opening = new Promise((resolve) => (sent = resolve));
+          return database.ask({ ...request, transaction, opens: true }, sent);
+        }
+        await opening;
+        return database.ask({ ...request, transaction });
+      };
+      const tx: SqlTransaction = {
+        keyring,
+        async query<Row>(text: string, params: readonly SqlParam[] = []): Promise<Row[]> {
+          return (await ask({ kind: "query", text, params })) as Row[];
+        },
+        async exec(script: string): Promise<void> {
+          await ask({ kind: "exec", script });
+        },
+        writeAtCommit(text: string, params: readonly SqlParam[] = []): void {
+          writes.push({ text, params });
+        },
+      };
       let result: T;
       try {
-        result = await fn(executorOf(transaction));
+        result = await fn(tx);
       } catch (error) {
-        await database.ask({ kind: "end", transaction, commit: false });
+        // the callback's error is the one to see, not the rollback's (a BEGIN that failed fails it too)
+        if (opening) await ask({ kind: "end", transaction, commit: false, writes: [] }).catch(() => undefined);
         throw error;
       }
-      await database.ask({ kind: "end", transaction, commit: true });
+      if (opening || writes.length > 0) await ask({ kind: "end", transaction, commit: true, writes });
       return result;
     },
     async listen(channel, onPayload) {
@@ -111,8 +138,8 @@ interface Waiting {
 const IN_FLIGHT = 2;
 
 interface PgliteThread {
-  /** Send one request; resolves with its answer, rejects with the database's error. */
-  ask(request: Request): Promise<unknown>;
+  /** Send one request; resolves with its answer, rejects with the database's error. `sent`: called once it has gone to the thread (or never will). */
+  ask(request: Request, sent?: () => void): Promise<unknown>;
   /** Returns the unsubscribe function. */
   onNotification(channel: string, onPayload: (payload: string) => void): () => void;
   close(): Promise<void>;
@@ -196,14 +223,22 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
     worker.postMessage({ ...request, id } as ToWorker);
   };
   const line = new StatementLine(IN_FLIGHT);
-  const ask = (request: Request): Promise<unknown> =>
+  const ask = (request: Request, sent?: () => void): Promise<unknown> =>
     new Promise((resolve, reject) => {
-      if (stopped) return reject(stopped);
-      const inTransaction = ("transaction" in request && request.transaction !== undefined) || request.kind === "end";
-      if (inTransaction) return send(request, { resolve, reject });
+      if (stopped) {
+        sent?.();
+        return reject(stopped);
+      }
+      // a transaction's first message waits for the session as a statement would: it takes its turn
+      const inTransaction = "transaction" in request && request.transaction !== undefined && request.opens !== true;
+      if (inTransaction) {
+        send(request, { resolve, reject });
+        return sent?.();
+      }
       void line.take().then((release) => {
         if (stopped) {
           release();
+          sent?.();
           return reject(stopped);
         }
         send(request, {
@@ -216,6 +251,7 @@ async function startPgliteThread(pgdata: string): Promise<PgliteThread> {
             reject(error);
           },
         });
+        sent?.();
       });
     });
   return {

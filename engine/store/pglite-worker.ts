@@ -15,13 +15,27 @@ import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 /** Statement parameters and result values cross threads by structured clone (Dates stay Dates). */
 type Param = string | number | boolean | null | Date;
 
+/**
+ * A transaction's part in a message: its number (the main thread numbers them), and on its first
+ * message `opens`: BEGIN runs first, once the session is free. No message of its own for BEGIN: the
+ * main thread's turn between BEGIN's answer and the first statement was the session held for nothing.
+ */
+export interface InTransaction {
+  transaction?: number;
+  opens?: boolean;
+}
+
+/** A statement whose answer is not read. */
+export interface Write {
+  text: string;
+  params: readonly Param[];
+}
+
 export type ToWorker =
-  | { kind: "query"; id: number; text: string; params: readonly Param[]; transaction?: number }
-  | { kind: "exec"; id: number; script: string; transaction?: number }
-  /** answered with the transaction's number once it holds PGlite's session */
-  | { kind: "begin"; id: number }
-  /** answered once the transaction has committed (or rolled back) */
-  | { kind: "end"; id: number; transaction: number; commit: boolean }
+  | ({ kind: "query"; id: number; text: string; params: readonly Param[] } & InTransaction)
+  | ({ kind: "exec"; id: number; script: string } & InTransaction)
+  /** run `writes` (on commit), then COMMIT (or ROLLBACK); answered once the transaction has ended */
+  | { kind: "end"; id: number; transaction: number; opens?: boolean; commit: boolean; writes: readonly Write[] }
   | { kind: "listen"; id: number; channel: string }
   | { kind: "close"; id: number };
 
@@ -101,9 +115,11 @@ class SessionLock {
 }
 
 const session = new SessionLock();
-/** open transactions (at most one holds the session; numbers outlive them in late messages) */
-const transactions = new Set<number>();
-let transactionCount = 0;
+/**
+ * Open transactions by number, each settled once its BEGIN holds the session (rejected if BEGIN
+ * failed: nothing is held then). At most one holds it; numbers outlive them in late messages.
+ */
+const transactions = new Map<number, Promise<void>>();
 
 /**
  * Prepared statements by SQL text. The engine runs a few hundred distinct statements many
@@ -216,17 +232,22 @@ function checkAnswer(answer: Uint8Array): void {
   if (failure) throw failure;
 }
 
-function checkOpen(transaction: number | undefined): void {
-  if (transaction !== undefined && !transactions.has(transaction)) throw new Error(`transaction ${transaction} is not open`);
+function begun(transaction: number): Promise<void> {
+  const open = transactions.get(transaction);
+  if (!open) throw new Error(`transaction ${transaction} is not open`);
+  return open;
+}
+
+/** A message's transaction, begun first when the message opens it. */
+function join(db: PGlite, message: InTransaction): void {
+  if (message.opens && message.transaction !== undefined) transactions.set(message.transaction, begin(db));
 }
 
 /** A statement: in its transaction (which holds the session), or alone once the session is free. */
-function statement<T>(transaction: number | undefined, work: () => Promise<T>): Promise<T> {
-  if (transaction !== undefined) {
-    checkOpen(transaction);
-    return work();
-  }
-  return session.run(work);
+async function statement<T>(transaction: number | undefined, work: () => Promise<T>): Promise<T> {
+  if (transaction === undefined) return session.run(work);
+  await begun(transaction);
+  return work();
 }
 
 /** A statement without parameters by the simple protocol; returns its command tag ("COMMIT", "ROLLBACK", …). */
@@ -236,8 +257,8 @@ async function command(db: PGlite, text: string): Promise<string | undefined> {
   return completed?.text;
 }
 
-/** Begin a transaction: resolves with its number once it holds the session; `end` decides it. */
-async function begin(db: PGlite): Promise<number> {
+/** BEGIN once the session is free; the session is held from then until the transaction's end. */
+async function begin(db: PGlite): Promise<void> {
   await session.acquire();
   try {
     await command(db, "BEGIN");
@@ -245,15 +266,15 @@ async function begin(db: PGlite): Promise<number> {
     session.release();
     throw error;
   }
-  const number = ++transactionCount;
-  transactions.add(number);
-  return number;
 }
 
-async function end(db: PGlite, transaction: number, commit: boolean): Promise<void> {
-  checkOpen(transaction);
+async function end(db: PGlite, transaction: number, commit: boolean, writes: readonly Write[]): Promise<void> {
+  const open = begun(transaction);
   transactions.delete(transaction);
+  // a BEGIN that failed holds nothing: its error is the answer
+  await open;
   try {
+    if (commit) for (const write of writes) await runStatement(db, write.text, write.params, true);
     const tag = await command(db, commit ? "COMMIT" : "ROLLBACK");
     // COMMIT of a transaction that a failed statement aborted rolls it back: not a commit
     if (commit && tag === "ROLLBACK") throw new Error("the transaction was rolled back: a statement in it failed");
@@ -321,21 +342,21 @@ function handle(db: PGlite, message: ToWorker): void {
   switch (message.kind) {
     case "query":
       statementsSinceCheck = true;
+      join(db, message);
       void answerQuery(message.id, () => statement(message.transaction, () => runStatement(db, message.text, message.params, message.transaction !== undefined)));
       return;
     case "exec":
       statementsSinceCheck = true;
+      join(db, message);
       void answer(message.id, () =>
         statement(message.transaction, async () => {
           await db.exec(message.script);
         }),
       );
       return;
-    case "begin":
-      void answer(message.id, () => begin(db));
-      return;
     case "end":
-      void answer(message.id, () => end(db, message.transaction, message.commit));
+      join(db, message);
+      void answer(message.id, () => end(db, message.transaction, message.commit, message.writes));
       return;
     case "listen":
       void answer(message.id, () =>

@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { SecretKeyring } from "./secret-keyring.js";
 import { createHash } from "node:crypto";
-import { databaseErrorFields, type Sql, type SqlExecutor, type SqlParam } from "./sql.js";
+import { databaseErrorFields, type Sql, type SqlExecutor, type SqlParam, type SqlTransaction } from "./sql.js";
 import { StatementLine } from "./statement-line.js";
 
 /** How long an unused pooled connection stays open (pg's default: 10 s). */
@@ -16,7 +16,11 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
   // Connections stay open through quiet spells: pg closes one idle for 10 s by default, and the
   // first requests after a quiet spell each paid a new connection (a server process forked, every
   // prepared statement prepared again) — bench/scale's API window after its idle one.
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: connections, idleTimeoutMillis: IDLE_CONNECTION_MS });
+  //
+  // Pipelined: a statement asked while the connection's earlier one is unanswered is sent at once,
+  // not when that one's answer has come back through the event loop — a transaction's BEGIN and its
+  // first statement, its writes at commit and its COMMIT go together (pg answers them in order).
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: connections, idleTimeoutMillis: IDLE_CONNECTION_MS, pipeline: true });
   // The pool's connections handed out in turn by kind of work (statement-line.ts), not first come,
   // first served: a burst of the control loop's statements (100 promotions stepping together) held
   // every connection, and each API request waited behind the whole burst.
@@ -62,7 +66,7 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
     keyring,
     query: root.query,
     exec: root.exec,
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
       const release = await line.take();
       let client: pg.PoolClient;
       try {
@@ -72,10 +76,27 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
         throw error;
       }
       let broken = false;
+      const writes: Array<{ text: string; params: readonly SqlParam[] }> = [];
       try {
-        await client.query("BEGIN");
-        const result = await fn(executorOf(client));
-        await client.query("COMMIT");
+        // BEGIN is not awaited on its own: the first statement goes right behind it (pipelined). A
+        // BEGIN that fails means a lost connection, which fails the statements after it too.
+        const begun = client.query("BEGIN");
+        begun.catch(() => undefined); // awaited below, or the transaction has failed anyway
+        const tx: SqlTransaction = {
+          ...executorOf(client),
+          writeAtCommit(text: string, params: readonly SqlParam[] = []): void {
+            writes.push({ text, params });
+          },
+        };
+        const result = await fn(tx);
+        await begun;
+        // the writes and the COMMIT sent together; a failed write aborts the transaction, and COMMIT answers ROLLBACK
+        const written = writes.map((write) => statementOn(client, write.text, write.params as unknown[]));
+        const committed = client.query("COMMIT");
+        const outcomes = await Promise.allSettled([...written, committed]);
+        const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected");
+        if (failure) throw failure.reason;
+        if ((await committed).command !== "COMMIT") throw new Error("the transaction was rolled back: a statement in it failed");
         return result;
       } catch (error) {
         try {

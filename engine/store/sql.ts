@@ -19,6 +19,23 @@ export interface SqlExecutor {
   exec(script: string): Promise<void>;
 }
 
+/** The executor a transaction's callback gets. */
+export interface SqlTransaction extends SqlExecutor {
+  /**
+   * A write whose answer nothing reads (an audit entry, a row nothing in the transaction reads
+   * again): sent with the COMMIT, after every statement the transaction ran, in the order asked —
+   * so no statement of the transaction sees it. Its failure rolls the transaction back, and the
+   * transaction throws it. Saves a round trip per write while the transaction holds the session
+   * (PGlite's one) or a pooled connection.
+   */
+  writeAtCommit(text: string, params?: readonly SqlParam[]): void;
+}
+
+/** Whether `sql` is a transaction's executor (some writes need one). */
+export function isTransaction(sql: SqlExecutor): sql is SqlTransaction {
+  return "writeAtCommit" in sql;
+}
+
 export interface Sql extends SqlExecutor {
   readonly kind: "pglite" | "postgres";
   /**
@@ -26,7 +43,7 @@ export interface Sql extends SqlExecutor {
    * are serialised by the driver (one session); on PostgreSQL they run concurrently on pooled
    * connections, so code must rely on constraints and row locks, not on being alone.
    */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T>;
   /**
    * Receive the payloads of `NOTIFY channel` (pg_notify) sent by any session — other engines on
    * the same PostgreSQL. Delivery is a hint, not a guarantee: after a lost connection the adapter

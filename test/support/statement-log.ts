@@ -3,7 +3,10 @@
  * collapsed), for tests that count what a component asks of the store. The store itself is not
  * changed: other components on it are not counted.
  */
-import type { Sql, SqlExecutor, SqlParam } from "../../engine/store/sql.js";
+import type { Sql, SqlExecutor, SqlParam, SqlTransaction } from "../../engine/store/sql.js";
+
+/** What a write at commit (SqlTransaction.writeAtCommit) is logged with, before its text: it costs no round trip of its own. */
+export const AT_COMMIT = "at commit: ";
 
 export interface StatementLog {
   sql: Sql;
@@ -30,7 +33,16 @@ export function loggingStatements(store: Sql): StatementLog {
   const sql: Sql = {
     ...executor(store),
     kind: store.kind,
-    transaction: <T>(fn: (tx: SqlExecutor) => Promise<T>) => store.transaction((tx) => fn(executor(tx))),
+    transaction: <T>(fn: (tx: SqlTransaction) => Promise<T>) =>
+      store.transaction((tx) =>
+        fn({
+          ...executor(tx),
+          writeAtCommit(text, params) {
+            log(`${AT_COMMIT}${text}`);
+            tx.writeAtCommit(text, params);
+          },
+        }),
+      ),
     listen: (channel, onPayload, onGap) => store.listen(channel, onPayload, onGap),
     close: () => store.close(),
   };

@@ -31,7 +31,7 @@ describe("timedSql", () => {
     const inner: Sql = {
       kind: "pglite",
       ...executor(),
-      transaction: (fn) => fn(executor()),
+      transaction: (fn) => fn({ ...executor(), writeAtCommit: () => undefined }),
       listen: async () => async () => undefined,
       close: async () => undefined,
     };

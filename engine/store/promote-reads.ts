@@ -1,0 +1,55 @@
+import type { PromotionSettings } from "../../sdk/index.js";
+import { DEPLOYMENT_JSON_COLUMNS, type DeploymentRow } from "./deployments.js";
+import { EFFECTIVE_PROMOTION_SETTINGS, LIVE_WORKSPACE_ENVIRONMENT_JOIN } from "./environment-views.js";
+import { decodeJsonRow, type Columns } from "./json-rows.js";
+import { IN_PROGRESS_SQL, type PromotionRow } from "./promotions.js";
+import type { SqlExecutor } from "./sql.js";
+
+/**
+ * What a promote request reads once it holds its environment's row lock, in one statement: the
+ * deployment to promote, the promotion in progress there, the settings the new one snapshots. Three
+ * statements before, each a turn of the event loop while the transaction held PGlite's one session
+ * (or a pooled connection) and 100 promote requests came at once (bench/scale). Read after the
+ * lock, never in the locking statement: a statement that waited for the lock still reads from the
+ * snapshot it started with, and would miss the promotion the lock holder just committed.
+ */
+
+/** The promotion in progress in an environment, as the promote refusal names it. */
+export type PromotionInProgress = Pick<PromotionRow, "id" | "status" | "deployment_id" | "deployment_name">;
+
+const IN_PROGRESS_JSON_COLUMNS: Columns<PromotionInProgress> = { id: "text", status: "text", deployment_id: "text", deployment_name: "text" };
+
+export interface PromoteReads {
+  /** the live deployment of the environment's model by id (or its development deployment), if any */
+  candidate: DeploymentRow | undefined;
+  inProgress: PromotionInProgress | undefined;
+  /** effectivePromotionSettings (engine/service/lookups.ts) */
+  promotionSettings: PromotionSettings;
+}
+
+interface PromoteReadsRow {
+  candidate: unknown;
+  in_progress: unknown;
+  promotion_settings: PromotionSettings;
+}
+
+/** The reads of a promote into environment `environmentId` of `deploymentId` ("development": the model's development deployment). */
+export async function readForPromote(sql: SqlExecutor, environmentId: string, deploymentId: string): Promise<PromoteReads> {
+  const [row] = await sql.query<PromoteReadsRow>(
+    `SELECT
+       (SELECT to_json(d) FROM deployments d WHERE d.model_id = e.model_id AND d.deleted_at IS NULL
+          AND (d.id = $2 OR ($2 = 'development' AND d.is_development))) AS candidate,
+       (SELECT to_json(p) FROM (SELECT id, status, deployment_id, (SELECT name FROM deployments WHERE deployments.id = promotions.deployment_id) AS deployment_name
+          FROM promotions WHERE promotions.environment_id = e.id AND ${IN_PROGRESS_SQL}) p) AS in_progress,
+       ${EFFECTIVE_PROMOTION_SETTINGS} AS promotion_settings
+     FROM environments e ${LIVE_WORKSPACE_ENVIRONMENT_JOIN}
+     WHERE e.id = $1`,
+    [environmentId, deploymentId],
+  );
+  if (!row) throw new Error(`environment ${environmentId} vanished while locked`);
+  return {
+    candidate: row.candidate === null ? undefined : decodeJsonRow("deployments", DEPLOYMENT_JSON_COLUMNS, row.candidate),
+    inProgress: row.in_progress === null ? undefined : decodeJsonRow("promotions", IN_PROGRESS_JSON_COLUMNS, row.in_progress),
+    promotionSettings: row.promotion_settings,
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * What a promote costs the store while its transaction holds it (PGlite's one session, or a pooled
+ * connection): the environment's row lock, one statement of reads, the promotion's insert — the
+ * candidate's new settings and the audit entry go with the COMMIT. 100 promote requests arrive
+ * within a second in bench/scale; each of these used to be ~8 round trips.
+ */
+import { describe, expect, it } from "vitest";
+import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
+import { ControlPlane } from "../../../engine/service/control-plane.js";
+import type { Sql } from "../../../engine/store/sql.js";
+import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
+import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
+import { AT_COMMIT, loggingStatements } from "../../support/statement-log.js";
+
+function promoteSuite(store: () => Sql): void {
+  it("a promote is three statements and two writes at commit; what it writes and refuses is unchanged", async () => {
+    const log = loggingStatements(store());
+    const service = new ControlPlane({ sql: log.sql, promotionExecutor: createPromotionExecutor({ currentReplicas: () => 1, readyReplicas: () => 0 }) });
+    const careful = await service.createPromotionSettings({ name: `careful-${store().kind}`, rolling_deploy: true, redeploy_on_promotion: true } as never);
+    const instant = await service.createPromotionSettings({ name: `instant-${store().kind}`, rolling_deploy: false } as never);
+    await service.createWorkspaceEnvironment({ name: `qa-${store().kind}`, promotion_settings_id: instant.id } as never);
+    const model = await service.createModel({ name: `promote-${store().kind}` });
+    await service.patchEnvironment(model.id, "production", { promotion_settings_id: careful.id, autoscaling_settings: { min_replica: 2, max_replica: 4 } } as never);
+    const [d0, d1] = [
+      await service.createDeployment(model.id, { command: ["model", "0"] } as never),
+      await service.createDeployment(model.id, { command: ["model", "1"] } as never),
+    ];
+    const revisionOf = async (id: string) => (await store().query<{ revision: number }>("SELECT revision FROM deployments WHERE id = $1", [id]))[0]?.revision;
+    const revisionBefore = await revisionOf(d0!.id);
+
+    const from = log.statements.length;
+    const promotion = await service.promote(model.id, "production", { deployment_id: d0!.id });
+    const asked = log.statements.slice(from).filter((text) => !text.startsWith("SELECT pg_notify"));
+    const atCommit = asked.filter((text) => text.startsWith(AT_COMMIT));
+    expect(asked.length - atCommit.length, asked.join("\n")).toBe(3);
+    expect(atCommit.map((text) => text.slice(AT_COMMIT.length).split(" ").slice(0, 3).join(" "))).toEqual(["UPDATE deployments SET", "INSERT INTO audit_logs"]);
+
+    // the settings snapshotted are production's named object's (nothing served before: it is INSTANT whatever they say);
+    // the candidate took production's autoscaling and a new revision
+    expect(promotion).toMatchObject({ kind: "INSTANT", deployment_id: d0!.id, deployment_name: d0!.name, status: "RELEASING" });
+    const settingsOf = async (id: string) =>
+      (await store().query<{ settings: { redeploy_on_promotion: boolean; rolling_deploy: boolean } }>("SELECT settings FROM promotions WHERE id = $1", [id]))[0]?.settings;
+    expect(await settingsOf(promotion.id)).toMatchObject({ rolling_deploy: true, redeploy_on_promotion: true });
+    expect((await service.getDeployment(model.id, d0!.id)).autoscaling_settings).toMatchObject({ min_replica: 2, max_replica: 4 });
+    expect(await revisionOf(d0!.id)).toBe(revisionBefore! + 1);
+    expect((await service.listAuditLogs(model.id)).find((entry) => entry.kind === "promotion.started")).toMatchObject({ object_id: promotion.id, object_name: "production" });
+
+    // refused while that one is in progress, naming it and its deployment; nothing written
+    const refusedFrom = log.statements.length;
+    await expect(service.promote(model.id, "production", { deployment_id: d1!.id })).rejects.toThrow(
+      `environment production already has promotion ${promotion.id} in progress (RELEASING, to deployment ${d0!.name}`,
+    );
+    expect(log.statements.slice(refusedFrom).filter((text) => text.startsWith(AT_COMMIT))).toEqual([]);
+    expect((await service.listPromotions(model.id, "production")).map((shown) => shown.id)).toEqual([promotion.id]);
+
+    // the 404s still say which: a deployment not there, an environment not there
+    await expect(service.promote(model.id, "staging", { deployment_id: d1!.id })).rejects.toThrow(`environment staging not found in model ${model.id}`);
+    await service.createEnvironment(model.id, { name: "staging" });
+    await expect(service.promote(model.id, "staging", { deployment_id: "dep_missing" })).rejects.toThrow(`deployment dep_missing not found in model ${model.id}`);
+
+    // the model's environment of a workspace environment promotes with the workspace environment's settings
+    const intoQa = await service.promote(model.id, `qa-${store().kind}`, { deployment_id: d1!.id });
+    expect(await settingsOf(intoQa.id)).toMatchObject({ rolling_deploy: false, redeploy_on_promotion: false });
+  });
+}
+
+describe("promote on PGlite", () => {
+  promoteSuite(pgliteStoreForFile());
+});
+
+describeOnPostgres("promote on PostgreSQL", promoteSuite);
