@@ -2,6 +2,7 @@
  * Starts promotions and records control actions, inside the API request's transaction (the
  * service validated the request and audits it). The planner decides; this only persists.
  */
+import { isDeepStrictEqual } from "node:util";
 import { conflict } from "../errors.js";
 import { applyControlAction, isTerminalStatus, startPromotion, type PromotionState } from "../rollout/index.js";
 import { insertDeployment, updateDeploymentAtCommit, type DeploymentRow } from "../store/deployments.js";
@@ -57,14 +58,19 @@ export function createPromotionExecutor(options: PromotionExecutorOptions): Prom
       const candidate = request.candidate.is_development ? await publishDevelopmentCopy(work, request.candidate, request) : request.candidate;
       // The candidate serves with the environment's autoscaling settings (reference: a promoted
       // deployment's settings are updated to match); redeploy_on_promotion starts fresh replicas.
-      // Nothing below reads the columns it changes: written with the COMMIT.
-      updateDeploymentAtCommit(
-        work.tx,
-        candidate.id,
-        { autoscalingSettings: request.environment.autoscaling_settings, bumpRevision: request.settings.redeploy_on_promotion },
-        work.at,
-      );
-      work.emit({ type: "deployment.changed", modelId: request.modelId, deploymentId: candidate.id, deleted: false });
+      // Nothing below reads the columns it changes: written with the COMMIT. A deployment promoted
+      // before into an environment of the same settings has them already: no write, and no sync of
+      // the deployment by every engine's controller (a statement each, reading all it serves).
+      const autoscalingChanges = !isDeepStrictEqual(candidate.autoscaling_settings, request.environment.autoscaling_settings);
+      if (autoscalingChanges || request.settings.redeploy_on_promotion) {
+        updateDeploymentAtCommit(
+          work.tx,
+          candidate.id,
+          { autoscalingSettings: request.environment.autoscaling_settings, bumpRevision: request.settings.redeploy_on_promotion },
+          work.at,
+        );
+        work.emit({ type: "deployment.changed", modelId: request.modelId, deploymentId: candidate.id, deleted: false });
+      }
       const id = newObjectId("pro");
       const previous = request.previousDeploymentId;
       const bounds = request.environment.autoscaling_settings;

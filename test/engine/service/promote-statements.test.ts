@@ -58,9 +58,23 @@ function promoteSuite(store: () => Sql): void {
     await service.createEnvironment(model.id, { name: "staging" });
     await expect(service.promote(model.id, "staging", { deployment_id: "dep_missing" })).rejects.toThrow(`deployment dep_missing not found in model ${model.id}`);
 
-    // the model's environment of a workspace environment promotes with the workspace environment's settings
+    // the model's environment of a workspace environment promotes with the workspace environment's
+    // settings; d1 has that environment's autoscaling already and is not redeployed: nothing to write
+    // on it, and no change of it to apply
+    const changedDeployments: string[] = [];
+    service.onChange((event) => {
+      if (event.type === "deployment.changed") changedDeployments.push(event.deploymentId);
+    });
+    const qaFrom = log.statements.length;
     const intoQa = await service.promote(model.id, `qa-${store().kind}`, { deployment_id: d1!.id });
     expect(await settingsOf(intoQa.id)).toMatchObject({ rolling_deploy: false, redeploy_on_promotion: false });
+    expect(log.statements.slice(qaFrom).filter((text) => text.startsWith(AT_COMMIT)).map((text) => text.split(" ").slice(2, 5).join(" "))).toEqual(["INSERT INTO audit_logs"]);
+    expect(changedDeployments).toEqual([]);
+    // into an environment of other settings it takes them: written, and applied
+    await service.patchEnvironment(model.id, "staging", { autoscaling_settings: { min_replica: 0, max_replica: 3 } } as never);
+    await service.promote(model.id, "staging", { deployment_id: d1!.id });
+    expect(changedDeployments).toEqual([d1!.id]);
+    expect((await service.getDeployment(model.id, d1!.id)).autoscaling_settings).toMatchObject({ min_replica: 0, max_replica: 3 });
   });
 }
 
