@@ -239,7 +239,7 @@ function begun(transaction: number): Promise<void> {
 }
 
 /** A message's transaction, begun first when the message opens it. */
-function join(db: PGlite, message: InTransaction): void {
+function beginIfOpening(db: PGlite, message: InTransaction): void {
   if (message.opens && message.transaction !== undefined) transactions.set(message.transaction, begin(db));
 }
 
@@ -342,12 +342,12 @@ function handle(db: PGlite, message: ToWorker): void {
   switch (message.kind) {
     case "query":
       statementsSinceCheck = true;
-      join(db, message);
+      beginIfOpening(db, message);
       void answerQuery(message.id, () => statement(message.transaction, () => runStatement(db, message.text, message.params, message.transaction !== undefined)));
       return;
     case "exec":
       statementsSinceCheck = true;
-      join(db, message);
+      beginIfOpening(db, message);
       void answer(message.id, () =>
         statement(message.transaction, async () => {
           await db.exec(message.script);
@@ -355,7 +355,7 @@ function handle(db: PGlite, message: ToWorker): void {
       );
       return;
     case "end":
-      join(db, message);
+      beginIfOpening(db, message);
       void answer(message.id, () => end(db, message.transaction, message.commit, message.writes));
       return;
     case "listen":
