@@ -214,7 +214,7 @@ export async function startDataPlane(parts: EngineParts, options: DataPlaneOptio
       case "environment.changed":
         return deployments.syncEnvironment(change.modelId, change.environmentName);
       case "promotion.changed":
-        await deployments.syncEnvironment(change.modelId, change.environmentName);
+        await deployments.syncEnvironment(change.modelId, change.environmentName, change.started === true ? { promotionStarted: true } : {});
         return reconciler.wake(change.promotionId);
       case "promotion_settings.changed":
         return;

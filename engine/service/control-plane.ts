@@ -168,7 +168,7 @@ export class ControlPlane {
         details: { deployment_id: row.id, previous_deployment_id: promotion.previous_deployment_id, kind: promotion.kind },
       });
       promotions.auditChainSkipped(work, request, promotion);
-      work.emit({ type: "promotion.changed", modelId, environmentName: targetEnvironment, promotionId: promotion.id });
+      work.emit({ type: "promotion.changed", modelId, environmentName: targetEnvironment, promotionId: promotion.id, started: true });
       return loadDeployment(work.tx, row);
     });
   }

@@ -10,8 +10,11 @@ export type DomainEvent =
   | { type: "deployment.changed"; modelId: string; deploymentId: string; deleted: boolean }
   /** created, settings or variables changed, deleted, current deployment changed */
   | { type: "environment.changed"; modelId: string; environmentName: string; deleted: boolean }
-  /** a promotion started, or an action (pause, cancel …) was requested */
-  | { type: "promotion.changed"; modelId: string; environmentName: string; promotionId: string }
+  /**
+   * a promotion started (`started`: of the environment's deployments only its candidate's sets
+   * change, as it is now promoted into the environment), or an action (pause, cancel …) was requested
+   */
+  | { type: "promotion.changed"; modelId: string; environmentName: string; promotionId: string; started?: boolean }
   | { type: "promotion_settings.changed"; promotionSettingsId: string; deleted: boolean };
 
 export type DomainEventType = DomainEvent["type"];

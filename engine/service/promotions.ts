@@ -139,7 +139,7 @@ export async function promote(
       details: { deployment_id: row.deployment_id, previous_deployment_id: row.previous_deployment_id, kind: row.kind },
     });
     auditChainSkipped(work, request, row);
-    work.emit({ type: "promotion.changed", modelId, environmentName, promotionId: row.id });
+    work.emit({ type: "promotion.changed", modelId, environmentName, promotionId: row.id, started: true });
     return presentPromotion(row);
   });
 }

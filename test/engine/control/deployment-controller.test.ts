@@ -212,3 +212,32 @@ describe("deployment controller: the leader's replica_sets rows", () => {
     }
   });
 });
+
+describe("deployment controller: a promotion's start", () => {
+  it("syncs the environment's route and its candidate; the deployment it serves is not read again", async () => {
+    const service = new ControlPlane({ sql: store(), promotionExecutor: createPromotionExecutor({ currentReplicas: () => 1, readyReplicas: () => 0 }) });
+    const model = await service.createModel({ name: "promotion-start" });
+    const [v1, v2] = [await service.createDeployment(model.id, { command: ["model", "1"] } as never), await service.createDeployment(model.id, { command: ["model", "2"] } as never)];
+    // as a finished first promotion leaves it: production served by v1
+    await store().query("UPDATE environments SET current_deployment_id = $2 WHERE model_id = $1 AND name = 'production'", [model.id, v1.id]);
+    const log = loggingStatements(store());
+    const engine = engineOn(log.sql);
+    try {
+      await engine.controller.syncEnvironment(model.id, "production");
+      expect(engine.controller.specOf(replicaSetId(v1.id, "production"))).toBeDefined();
+      await service.promote(model.id, "production", { deployment_id: v2.id });
+
+      const from = log.statements.length;
+      await engine.controller.syncEnvironment(model.id, "production", { promotionStarted: true });
+      expect(log.count(DEPLOYMENT_ROW_READ, from)).toBe(1);
+      expect(engine.controller.specOf(replicaSetId(v2.id, "production"))).toBeDefined();
+      expect(engine.table.environment(model.id, "production")).toMatchObject({ currentDeploymentId: v1.id, candidateDeploymentId: v2.id });
+      // any other change of it syncs both
+      const fromAll = log.statements.length;
+      await engine.controller.syncEnvironment(model.id, "production");
+      expect(log.count(DEPLOYMENT_ROW_READ, fromAll)).toBe(2);
+    } finally {
+      await engine.close();
+    }
+  });
+});
