@@ -117,7 +117,7 @@ export function createPromotionExecutor(options: PromotionExecutorOptions): Prom
         candidate: options.readyReplicas(state.candidateDeploymentId, promotion.environment_name),
       };
       const written = await persistPromotionState(work.tx, promotion, result.state, ready, work.at);
-      // The environment row is locked by the service, so nobody can have written in between.
+      // The service locked the environment and this row, so nobody can have written in between.
       if (!written) throw conflict(`promotion ${promotion.id} changed while the ${action} was recorded; try again`);
       if (isTerminalStatus(result.state.status)) options.routeEnded?.(written, result.state);
       return written;

@@ -15,6 +15,7 @@ import { nameWithId } from "../../sdk/labels.js";
 import { cleanupFor, isTerminalStatus, planNextStep, resumedAfterTakeover, type Observation, type PromotionState } from "../rollout/index.js";
 import { replicaSetId, type ReplicaSetObservation, type Runtime } from "../runtime/runtime.js";
 import { releaseLease, tryAcquireLease } from "../store/leases.js";
+import { lockEnvironment } from "../store/environments.js";
 import { compareAndSetPromotion, findPromotion, listInProgressPromotions, type PromotionRow } from "../store/promotions.js";
 import type { Sql } from "../store/sql.js";
 import type { DeploymentController } from "../control/deployment-controller.js";
@@ -453,6 +454,8 @@ export class PromotionReconciler {
       const written =
         terminal || pausedByPlanner || webhooksAnswered
           ? await sql.transaction(async (tx) => {
+              // An end writes the environment too: its lock first, the order every API action locks in.
+              if (terminal) await lockEnvironment(tx, row.environment_id);
               const persisted = await persistPromotionState(tx, row, next, ready, at);
               if (persisted && terminal) this.route(row, next);
               if (persisted && pausedByPlanner) auditPlannerPause(tx, row, next, at);

@@ -202,7 +202,8 @@ export async function requestPromotionAction(
 ): Promise<Promotion> {
   return inTransaction(context, async (work) => {
     const environment = await requireEnvironment(work.tx, modelId, environmentName, true);
-    const promotion = await findInProgressPromotion(work.tx, environment.id);
+    // its row locked too: a step the reconciler writes meanwhile waits, instead of this answering 409
+    const promotion = await findInProgressPromotion(work.tx, environment.id, true);
     if (!promotion) {
       throw conflict(`environment ${environmentName} has no promotion in progress to ${action.replaceAll("_", " ")}`);
     }

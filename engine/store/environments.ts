@@ -1,5 +1,5 @@
 import type { AutoscalingSettings, HeaderRouting, PromotionSettings, ShadowSettings } from "../../sdk/index.js";
-import type { SqlExecutor } from "./sql.js";
+import type { SqlExecutor, SqlTransaction } from "./sql.js";
 
 export interface EnvironmentRow {
   id: string;
@@ -75,6 +75,15 @@ export async function findLiveEnvironment(
     [modelId, name],
   );
   return row;
+}
+
+/**
+ * Take an environment's row lock in the caller's transaction: the first lock of every transaction
+ * that writes both the environment and one of its promotions (an API action, a promotion's end), so
+ * they all lock in one order and two engines doing both at once wait instead of deadlocking.
+ */
+export async function lockEnvironment(tx: SqlTransaction, id: string): Promise<void> {
+  await tx.query("SELECT 1 FROM environments WHERE id = $1 FOR UPDATE", [id]);
 }
 
 export async function findEnvironmentById(sql: SqlExecutor, id: string): Promise<EnvironmentRow | undefined> {

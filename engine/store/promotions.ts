@@ -147,12 +147,14 @@ export async function findInProgressPromotionInvolving(
   return row;
 }
 
+/** An environment's promotion in progress; `forUpdate` locks its row (after the environment's: the one lock order). */
 export async function findInProgressPromotion(
   sql: SqlExecutor,
   environmentId: string,
+  forUpdate = false,
 ): Promise<PromotionRow | undefined> {
   const [row] = await sql.query<PromotionRow>(
-    `SELECT ${PROMOTION_COLUMNS} FROM promotions WHERE environment_id = $1 AND ${IN_PROGRESS_SQL}`,
+    `SELECT ${PROMOTION_COLUMNS} FROM promotions WHERE environment_id = $1 AND ${IN_PROGRESS_SQL}${forUpdate ? " FOR UPDATE" : ""}`,
     [environmentId],
   );
   return row;

@@ -12,9 +12,11 @@ import { keptRowUsable, PromotionReconciler, type KeptRow } from "../../../engin
 import { RoutingTable } from "../../../engine/router/index.js";
 import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { ControlPlane } from "../../../engine/service/control-plane.js";
-import { findPromotion, type PromotionRow } from "../../../engine/store/promotions.js";
+import { lockEnvironment } from "../../../engine/store/environments.js";
+import { compareAndSetPromotion, findInProgressPromotion, findPromotion, type PromotionRow } from "../../../engine/store/promotions.js";
 import type { Sql, SqlExecutor } from "../../../engine/store/sql.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
+import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
 import { RecordingRuntime } from "../../support/recording-runtime.js";
 import { loggingStatements } from "../../support/statement-log.js";
 import { waitFor } from "../../../testing/index.js";
@@ -70,23 +72,8 @@ async function modelOnV1InProduction(
 describe("promotion reconciler", () => {
   it("a pass with nothing changed writes nothing and changes nothing in the runtime", async () => {
     let now = Date.parse("2025-01-01T00:00:00Z");
-    const clock = () => now;
     const { sql, writes } = countingWrites(store());
-    const runtime = new RecordingRuntime();
-    const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 }, clock });
-    const deployments = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, clock: () => new Date(now) });
-    autoscaler.onDecision((id, replicas) => deployments.applyAutoscaling(id, replicas));
-    const service = new ControlPlane({
-      sql,
-      now: () => new Date(now),
-      promotionExecutor: createPromotionExecutor({
-        currentReplicas: (id, environment) => deployments.desiredReplicas(replicaSetId(id, environment)),
-        readyReplicas: (id, environment) => runtime.observe(replicaSetId(id, environment)).ready,
-        clock,
-      }),
-    });
-    const logged: string[] = [];
-    const reconciler = new PromotionReconciler({ sql, runtime, deployments, autoscaler, clock, maxIdleMs: 60_000, log: (line) => logged.push(line) });
+    const { runtime, service, reconciler, logged, close } = reconcilerOn(sql, () => now);
     try {
       const { model, v1 } = await modelOnV1InProduction("idempotent", { service, reconciler, runtime, sql });
 
@@ -137,9 +124,7 @@ describe("promotion reconciler", () => {
       expect((await findPromotion(sql, promotion.id))?.phase).toBe("scaling_down_previous");
       expect(runtime.desiredSnapshot()[inProduction(v1.id)]).toBe(1);
     } finally {
-      await reconciler.close();
-      autoscaler.close();
-      await deployments.close();
+      await close();
     }
   });
 
@@ -250,6 +235,97 @@ describe("promotion reconciler", () => {
       await reconciler.close();
       autoscaler.close();
       await deployments.close();
+    }
+  });
+});
+
+/**
+ * The reconciler and what it drives on `sql`, on `clock` (standing still unless the test moves it):
+ * a pass does what the row and the runtime's ready counts say. Its log lines are collected, and
+ * failed passes with the lines saying so.
+ */
+function reconcilerOn(sql: Sql, clock: () => number = () => Date.parse("2025-01-01T00:00:00Z")) {
+  const runtime = new RecordingRuntime();
+  const autoscaler = new Autoscaler({ source: { inFlightForSet: () => 0 }, clock });
+  const deployments = new DeploymentController({ sql, runtime, table: new RoutingTable(), autoscaler, clock: () => new Date(clock()) });
+  autoscaler.onDecision((id, replicas) => deployments.applyAutoscaling(id, replicas));
+  const service = new ControlPlane({
+    sql,
+    now: () => new Date(clock()),
+    promotionExecutor: createPromotionExecutor({
+      currentReplicas: (id, environment) => deployments.desiredReplicas(replicaSetId(id, environment)),
+      readyReplicas: (id, environment) => runtime.observe(replicaSetId(id, environment)).ready,
+      clock,
+    }),
+  });
+  const logged: string[] = [];
+  const failures: string[] = [];
+  const reconciler = new PromotionReconciler({
+    sql,
+    runtime,
+    deployments,
+    autoscaler,
+    clock,
+    maxIdleMs: 60_000,
+    onPass: (result) => {
+      if (result === "error") failures.push("pass failed");
+    },
+    log: (line) => {
+      logged.push(line);
+      if (line.includes("failed")) failures.push(line);
+    },
+  });
+  const close = async () => {
+    await reconciler.close();
+    autoscaler.close();
+    await deployments.close();
+  };
+  return { runtime, service, reconciler, logged, failures, close };
+}
+
+describeOnPostgres("promotion reconciler on PostgreSQL", (postgres) => {
+  it("a promotion's end and an API action on its environment lock in one order: both finish, neither deadlocks", async () => {
+    const { runtime, service, reconciler, failures, close } = reconcilerOn(postgres());
+    try {
+      const { model } = await modelOnV1InProduction("lock-order", { service, reconciler, runtime, sql: postgres() });
+      const v2 = await service.createDeployment(model.id, { command: ["model"] } as never);
+      const promotion = await service.promote(model.id, "production", { deployment_id: v2.id });
+      await reconciler.reconcileNow(promotion.id);
+      runtime.ready.set(inProduction(v2.id), 2);
+      const { environment_id: environmentId } = (await findPromotion(postgres(), promotion.id))!;
+      // the next pass ends the promotion: before it, an action (as the API runs one) holds the environment's lock
+      let locked!: () => void;
+      const environmentLocked = new Promise<void>((resolve) => (locked = resolve));
+      let release!: () => void;
+      const actionMayGoOn = new Promise<void>((resolve) => (release = resolve));
+      const action = postgres().transaction(async (tx) => {
+        await lockEnvironment(tx, environmentId);
+        locked();
+        await actionMayGoOn;
+        const row = await findInProgressPromotion(tx, environmentId, true);
+        // an action that changes nothing but the version is enough to write the row
+        return row && compareAndSetPromotion(tx, row.id, row.version, {}, new Date().toISOString());
+      });
+      await environmentLocked;
+      const end = reconciler.reconcileNow(promotion.id);
+      // the end waits for a lock: on the environment (it locks first, as the action did), or — the
+      // deadlock this guards against — on the environment after taking the promotion's row
+      await waitFor(
+        async () => (await postgres().query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))[0]!.n > 0,
+        { message: "the promotion's end waits for the environment's lock" },
+      );
+      const before = await findPromotion(postgres(), promotion.id);
+      release();
+      const written = await action;
+      await end;
+      // the action wrote first; the end found the row changed (and plans again from it next pass)
+      expect(written?.version).toBe(before!.version + 1);
+      expect(failures).toEqual([]);
+      await reconciler.reconcileNow(promotion.id);
+      expect((await findPromotion(postgres(), promotion.id))?.status).toBe("SUCCEEDED");
+      expect(failures).toEqual([]);
+    } finally {
+      await close();
     }
   });
 });
