@@ -5,10 +5,10 @@ import { acquireDataDirLock } from "./data-dir-lock.js";
 import { restrictToOwner } from "./owner-only.js";
 import { initialisePgliteDataDir } from "./pglite-first-open.js";
 import { decodeRows, typeParsers, type TypeParsers } from "./pglite-rows.js";
-import type { FromWorker, PgliteWorkerData, ToWorker, WorkerError, Write } from "./pglite-worker.js";
+import type { FromWorker, PgliteWorkerData, ToWorker, WorkerError } from "./pglite-worker.js";
 import type { SecretKeyring } from "./secret-keyring.js";
 import { StatementLine } from "./statement-line.js";
-import type { Sql, SqlExecutor, SqlParam, SqlTransaction } from "./sql.js";
+import type { Sql, SqlExecutor, SqlParam, SqlTransaction, SqlWrite } from "./sql.js";
 
 /**
  * PostgreSQL settings PGlite starts with, after its defaults.
@@ -69,7 +69,7 @@ export async function openPgliteSql(dataDir: string, keyring: SecretKeyring): Pr
     exec: root.exec,
     async transaction<T>(fn: (tx: SqlTransaction) => Promise<T>): Promise<T> {
       const transaction = ++transactions;
-      const writes: Write[] = [];
+      const writes: SqlWrite[] = [];
       // BEGIN goes with the transaction's first message (pglite-worker.ts), which waits its turn in
       // the line; the messages after it go once it has gone (statements asked together included).
       // A transaction that sends none has nothing to end.

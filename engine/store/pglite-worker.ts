@@ -11,9 +11,9 @@
  */
 import { PGlite, messages, protocol } from "@electric-sql/pglite";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import type { SqlParam, SqlWrite } from "./sql.js";
 
 /** Statement parameters and result values cross threads by structured clone (Dates stay Dates). */
-type Param = string | number | boolean | null | Date;
 
 /**
  * A transaction's part in a message: its number (the main thread numbers them), and on its first
@@ -25,17 +25,11 @@ export interface InTransaction {
   opens?: boolean;
 }
 
-/** A statement whose answer is not read. */
-export interface Write {
-  text: string;
-  params: readonly Param[];
-}
-
 export type ToWorker =
-  | ({ kind: "query"; id: number; text: string; params: readonly Param[] } & InTransaction)
+  | ({ kind: "query"; id: number; text: string; params: readonly SqlParam[] } & InTransaction)
   | ({ kind: "exec"; id: number; script: string } & InTransaction)
   /** run `writes` (on commit), then COMMIT (or ROLLBACK); answered once the transaction has ended */
-  | { kind: "end"; id: number; transaction: number; opens?: boolean; commit: boolean; writes: readonly Write[] }
+  | { kind: "end"; id: number; transaction: number; opens?: boolean; commit: boolean; writes: readonly SqlWrite[] }
   | { kind: "listen"; id: number; channel: string }
   | { kind: "close"; id: number };
 
@@ -142,7 +136,7 @@ function concatenated(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /** Parameters in text format, typed by the server from the statement (as `db.query` has it do). */
-function textParam(value: Param): string | null {
+function textParam(value: SqlParam): string | null {
   if (value === null) return null;
   return value instanceof Date ? value.toISOString() : String(value);
 }
@@ -159,7 +153,7 @@ function textParam(value: Param): string | null {
  * (pglite-rows.ts), which also saves copying them across as objects. A failed statement's
  * ErrorResponse is PGlite's DatabaseError (SQLSTATE code, constraint, …), thrown here.
  */
-async function runStatement(db: PGlite, text: string, params: readonly Param[], inTransaction: boolean): Promise<Uint8Array> {
+async function runStatement(db: PGlite, text: string, params: readonly SqlParam[], inTransaction: boolean): Promise<Uint8Array> {
   try {
     return await runPrepared(db, text, params);
   } catch (error) {
@@ -173,7 +167,7 @@ async function runStatement(db: PGlite, text: string, params: readonly Param[], 
   }
 }
 
-async function runPrepared(db: PGlite, text: string, params: readonly Param[]): Promise<Uint8Array> {
+async function runPrepared(db: PGlite, text: string, params: readonly SqlParam[]): Promise<Uint8Array> {
   const { serialize } = protocol;
   const known = prepared.get(text);
   const name = known ?? `s${++preparedCount}`;
@@ -268,7 +262,7 @@ async function begin(db: PGlite): Promise<void> {
   }
 }
 
-async function end(db: PGlite, transaction: number, commit: boolean, writes: readonly Write[]): Promise<void> {
+async function end(db: PGlite, transaction: number, commit: boolean, writes: readonly SqlWrite[]): Promise<void> {
   const open = begun(transaction);
   transactions.delete(transaction);
   // a BEGIN that failed holds nothing: its error is the answer

@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { SecretKeyring } from "./secret-keyring.js";
 import { createHash } from "node:crypto";
-import { databaseErrorFields, type Sql, type SqlExecutor, type SqlParam, type SqlTransaction } from "./sql.js";
+import { databaseErrorFields, type Sql, type SqlExecutor, type SqlParam, type SqlTransaction, type SqlWrite } from "./sql.js";
 import { StatementLine } from "./statement-line.js";
 
 /** How long an unused pooled connection stays open (pg's default: 10 s). */
@@ -76,7 +76,7 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
         throw error;
       }
       let broken = false;
-      const writes: Array<{ text: string; params: readonly SqlParam[] }> = [];
+      const writes: SqlWrite[] = [];
       try {
         // BEGIN is not awaited on its own: the first statement goes right behind it (pipelined). A
         // BEGIN that fails means a lost connection, which fails the statements after it too.

@@ -2,7 +2,7 @@ import type { PromotionSettings } from "../../sdk/index.js";
 import { DEPLOYMENT_JSON_COLUMNS, type DeploymentRow } from "./deployments.js";
 import { EFFECTIVE_PROMOTION_SETTINGS, LIVE_WORKSPACE_ENVIRONMENT_JOIN } from "./environment-views.js";
 import { decodeJsonRow, type Columns } from "./json-rows.js";
-import { IN_PROGRESS_SQL, type PromotionRow } from "./promotions.js";
+import { IN_PROGRESS_SQL, PROMOTION_DEPLOYMENT_NAME, type PromotionRow } from "./promotions.js";
 import type { SqlExecutor } from "./sql.js";
 
 /**
@@ -39,7 +39,7 @@ export async function readForPromote(sql: SqlExecutor, environmentId: string, de
     `SELECT
        (SELECT to_json(d) FROM deployments d WHERE d.model_id = e.model_id AND d.deleted_at IS NULL
           AND (d.id = $2 OR ($2 = 'development' AND d.is_development))) AS candidate,
-       (SELECT to_json(p) FROM (SELECT id, status, deployment_id, (SELECT name FROM deployments WHERE deployments.id = promotions.deployment_id) AS deployment_name
+       (SELECT to_json(p) FROM (SELECT id, status, deployment_id, ${PROMOTION_DEPLOYMENT_NAME}
           FROM promotions WHERE promotions.environment_id = e.id AND ${IN_PROGRESS_SQL}) p) AS in_progress,
        ${EFFECTIVE_PROMOTION_SETTINGS} AS promotion_settings
      FROM environments e ${LIVE_WORKSPACE_ENVIRONMENT_JOIN}

@@ -9,6 +9,12 @@ import type { SecretKeyring } from "./secret-keyring.js";
 /** Parameter values the adapters pass through unchanged. Objects go to JSONB columns as JSON text. */
 export type SqlParam = string | number | boolean | null | Date;
 
+/** A statement whose answer is not read: what a transaction keeps of a write at commit until the COMMIT. */
+export interface SqlWrite {
+  text: string;
+  params: readonly SqlParam[];
+}
+
 export interface SqlExecutor {
   /** The data keys secret values are encrypted with at rest (variables.ts); the same on every
    * executor of one store, transactions included. */
