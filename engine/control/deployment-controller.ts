@@ -369,15 +369,14 @@ export class DeploymentController {
       if (route.candidate_deployment_id) await this.syncDeployment(route.candidate_deployment_id);
       return;
     }
-    const deploymentIds = new Set([route.current_deployment_id, route.candidate_deployment_id]);
+    const deploymentIds = new Set([route.current_deployment_id, route.candidate_deployment_id].filter((id) => id !== null));
     // Sets kept warm for a rollback follow the environment's variables too: promoted again, they
     // must not serve a moment with the configuration they were kept with.
     for (const set of this.#setsOfModel(modelId)) {
       if (set.role === "kept" && set.environment === environmentName) deploymentIds.add(set.deploymentId);
     }
-    for (const deploymentId of deploymentIds) {
-      if (deploymentId) await this.syncDeployment(deploymentId);
-    }
+    // all from one read of their slice
+    if (deploymentIds.size > 0) await this.syncDeployments([...deploymentIds]);
   }
 
   /** The sets of a model's deployments, as they are now. */
@@ -430,18 +429,37 @@ export class DeploymentController {
    * it no longer needs removed. `restoreReplicas` re-applies a persisted count after a restart.
    */
   async syncDeployment(deploymentId: string, options: { restoreReplicas?: number } = {}): Promise<void> {
-    for (const syncedLive of this.#syncedDuringResync) syncedLive.add(deploymentId);
-    this.#convergedFrom.delete(deploymentId);
-    await this.#syncDeployment({ reads: liveReads(this.#sql, deploymentId), snapshot: false }, deploymentId, options);
+    await this.#syncLive([deploymentId], options);
+  }
+
+  /**
+   * Deployments that changed together (a promotion's end: its previous and its candidate), each
+   * synced as syncDeployment does, from one read of their slice of the store.
+   */
+  async syncDeployments(deploymentIds: readonly string[]): Promise<void> {
+    await this.#syncLive(deploymentIds, {});
+  }
+
+  async #syncLive(deploymentIds: readonly string[], options: { restoreReplicas?: number }): Promise<void> {
+    if (this.#closed) return;
+    const ids = [...new Set(deploymentIds)];
+    for (const id of ids) {
+      for (const syncedLive of this.#syncedDuringResync) syncedLive.add(id);
+      this.#convergedFrom.delete(id);
+    }
+    const reads = liveReads(this.#sql, ids);
+    // A live read is what this engine knows of the rows from now on; a snapshot's may be older than
+    // a write of this engine that overlapped it (the resync forgot every row before it). The slice's
+    // one statement (store-reads.ts) runs inside `throughMany`.
+    const live = async (): Promise<DeploymentRow[]> => (await Promise.all(ids.map((id) => reads.deployment(id)))).filter((row) => row !== undefined);
+    await this.#knownRows.throughMany(ids, live, observedColumns);
+    for (const id of ids) await this.#syncDeployment({ reads, snapshot: false }, id, options);
   }
 
   async #syncDeployment(context: SyncReads, deploymentId: string, options: { restoreReplicas?: number }): Promise<void> {
     if (this.#closed) return;
     const { reads } = context;
-    // A live read is what this engine knows of the row from now on; a snapshot's may be older than
-    // a write of this engine that overlapped it (the resync forgot every row before it). The row is
-    // a live sync's first question: its slice's one statement (store-reads.ts) runs inside `through`.
-    const row = context.snapshot ? await reads.deployment(deploymentId) : await this.#knownRows.through(deploymentId, () => reads.deployment(deploymentId), observedColumns);
+    const row = await reads.deployment(deploymentId);
     if (!row || !row.active) {
       if (row) {
         this.#table.setDeployment(row.model_id, row.id, { active: false, predictPath: row.spec.predict_path, isDevelopment: row.is_development });
@@ -629,7 +647,7 @@ export class DeploymentController {
     for (const deploymentId of new Set([environment.current_deployment_id, promotion?.deployment_id ?? null])) {
       if (deploymentId === null) continue;
       // the row, its environment's variables and settings in one statement, as a sync reads them
-      const reads = liveReads(this.#sql, deploymentId);
+      const reads = liveReads(this.#sql, [deploymentId]);
       const row = await reads.deployment(deploymentId);
       if (!row || !row.active) continue;
       deploymentIds.push(deploymentId);

@@ -1,9 +1,9 @@
 /**
  * What the deployment controller reads of the store to converge one deployment, as a port: a
- * single change event reads that deployment's slice of the store in one statement when first asked
- * (liveReads; the ~10 reads one after another it replaced each queued behind every other statement
- * on PGlite's one session), a resync reads every table once (store-snapshot.ts); both answer from
- * memory, indexed by StoreSnapshot. One sync path, the same decisions, whichever answers.
+ * change event reads the slice of the store of the deployment (or the few) it syncs in one
+ * statement when first asked (liveReads; the ~10 reads one after another it replaced each queued
+ * behind every other statement on PGlite's one session), a resync reads every table once
+ * (store-snapshot.ts); both answer from memory, indexed by StoreSnapshot. One sync path, the same decisions, whichever answers.
  */
 import type { PromotionSettings } from "../../sdk/index.js";
 import { readDeploymentSlice } from "../store/control-snapshot.js";
@@ -38,15 +38,15 @@ export interface ControllerReads {
 }
 
 /**
- * One deployment's reads, answered from its slice of the store (readDeploymentSlice: one statement),
- * read at the first question and kept for the rest of this sync: every answer is of one instant.
- * Asked about another deployment, it throws (a sync reads only its own deployment's).
+ * The reads of a few deployments' syncs, answered from their slice of the store (readDeploymentSlice:
+ * one statement), read at the first question and kept for the rest of these syncs: every answer is
+ * of one instant. Asked about another deployment, it throws (a sync reads only its own deployment's).
  */
-export function liveReads(sql: SqlExecutor, deploymentId: string): ControllerReads {
+export function liveReads(sql: SqlExecutor, deploymentIds: readonly string[]): ControllerReads {
   let slice: Promise<StoreSnapshot> | undefined;
-  const read = (): Promise<StoreSnapshot> => (slice ??= readDeploymentSlice(sql, deploymentId).then((rows) => new StoreSnapshot(rows, sql)));
+  const read = (): Promise<StoreSnapshot> => (slice ??= readDeploymentSlice(sql, deploymentIds).then((rows) => new StoreSnapshot(rows, sql)));
   const of = async (id: string): Promise<StoreSnapshot> => {
-    if (id !== deploymentId) throw new Error(`reads of deployment ${deploymentId} asked about deployment ${id}`);
+    if (!deploymentIds.includes(id)) throw new Error(`reads of deployments ${deploymentIds.join(", ")} asked about deployment ${id}`);
     return read();
   };
   return {

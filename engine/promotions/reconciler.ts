@@ -585,7 +585,7 @@ export class PromotionReconciler {
     if (cleanup.action === "keep") deployments.keepSet(setOf(cleanup.deploymentId), cleanup.replicas);
     // Re-derive sets, specs and autoscaling from the rows: the candidate now serves with the
     // environment's settings; sets no longer needed are removed.
-    for (const id of [state.previousDeploymentId, state.candidateDeploymentId]) if (id) await deployments.syncDeployment(id);
+    await deployments.syncDeployments([state.previousDeploymentId, state.candidateDeploymentId].filter((id) => id !== null));
     // The route only: its deployments (current and candidate are the two just synced) would be
     // synced again, ~9 statements each; its kept sets of other deployments did not change.
     await deployments.syncEnvironment(row.model_id, row.environment_name, { deploymentsSynced: true });

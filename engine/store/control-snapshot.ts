@@ -106,41 +106,43 @@ export async function readControlSnapshot(sql: Sql, wanted: DeploymentRowsWanted
 }
 
 /**
- * What one deployment's sync reads (a change event: engine/control/store-reads.ts), as the rows of
- * a snapshot restricted to it, in ONE statement: the deployment (live), its model (live), the live
- * environments of its model and any other it serves or is promoted into (a kept set's environment is
- * one of its model's), the in-progress promotions into it, its replica_sets rows, those
- * environments' variables, the workspace environments they are of with their variables, and the
- * named promotion settings either refers to. Read one by one these were ~10 statements a sync
- * (bench/scale: each queued behind every other on PGlite's one session, and 100 promotions starting
- * together held API writes ~2 s). Same filters and orders as readControlSnapshot, so a StoreSnapshot
- * of it answers as liveReads did; one statement sees one instant, as the snapshot's transaction does.
- * Nothing but an empty deployments list when the deployment is not live.
+ * What the syncs of a few deployments read (a change event: engine/control/store-reads.ts), as the
+ * rows of a snapshot restricted to them, in ONE statement: the deployments (live), their models
+ * (live), the live environments of their models and any other they serve or are promoted into (a
+ * kept set's environment is one of its model's), the in-progress promotions into them, their
+ * replica_sets rows, those environments' variables, the workspace environments they are of with
+ * their variables, and the named promotion settings either refers to. Read one by one these were
+ * ~10 statements a sync (bench/scale: each queued behind every other on PGlite's one session, and
+ * 100 promotions starting together held API writes ~2 s); a promotion's end syncs both its
+ * deployments from one. Same filters and orders as readControlSnapshot, so a StoreSnapshot of it
+ * answers as liveReads did; one statement sees one instant, as the snapshot's transaction does.
+ * Nothing but an empty deployments list when none of them is live. (`= ANY(ARRAY(SELECT …))`: an
+ * index condition whatever the planner guesses of the ids' count.)
  */
-export async function readDeploymentSlice(sql: SqlExecutor, deploymentId: string): Promise<ControlSnapshotRows> {
+export async function readDeploymentSlice(sql: SqlExecutor, deploymentIds: readonly string[]): Promise<ControlSnapshotRows> {
   const [row] = await sql.query<Record<keyof ControlSnapshotRows, unknown>>(
-    `WITH d AS (SELECT * FROM deployments WHERE id = $1 AND deleted_at IS NULL),
-     p AS (SELECT environment_id, deployment_id FROM promotions WHERE deployment_id = (SELECT id FROM d) AND ${IN_PROGRESS_SQL}),
+    `WITH d AS (SELECT * FROM deployments WHERE id = ANY($1::text[]) AND deleted_at IS NULL),
+     p AS (SELECT environment_id, deployment_id FROM promotions WHERE deployment_id = ANY(ARRAY(SELECT id FROM d)) AND ${IN_PROGRESS_SQL}),
      -- (a union of ids, not one OR: each arm uses its index)
      e_ids AS (
-       SELECT id FROM environments WHERE model_id = (SELECT model_id FROM d) AND deleted_at IS NULL
-       UNION SELECT id FROM environments WHERE current_deployment_id = (SELECT id FROM d) AND deleted_at IS NULL
+       SELECT id FROM environments WHERE model_id = ANY(ARRAY(SELECT model_id FROM d)) AND deleted_at IS NULL
+       UNION SELECT id FROM environments WHERE current_deployment_id = ANY(ARRAY(SELECT id FROM d)) AND deleted_at IS NULL
        UNION SELECT environment_id FROM p),
      e AS (SELECT * FROM environments WHERE id IN (SELECT id FROM e_ids) AND deleted_at IS NULL),
      w AS (SELECT * FROM workspace_environments WHERE id IN (SELECT workspace_environment_id FROM e) AND deleted_at IS NULL)
      SELECT
        (SELECT jsonb_agg(to_jsonb(d)) FROM d) AS deployments,
-       (SELECT jsonb_agg(to_jsonb(m)) FROM models m WHERE m.id = (SELECT model_id FROM d) AND m.deleted_at IS NULL) AS models,
+       (SELECT jsonb_agg(to_jsonb(m)) FROM models m WHERE m.id = ANY(ARRAY(SELECT model_id FROM d)) AND m.deleted_at IS NULL) AS models,
        (SELECT jsonb_agg(to_jsonb(e) ORDER BY (e.name = 'production') DESC, e.name) FROM e) AS environments,
        (SELECT jsonb_agg(to_jsonb(p)) FROM p) AS "promotionsInProgress",
-       (SELECT jsonb_agg(to_jsonb(r) - 'updated_at') FROM replica_sets r WHERE r.deployment_id = (SELECT id FROM d)) AS "replicaSets",
+       (SELECT jsonb_agg(to_jsonb(r) - 'updated_at') FROM replica_sets r WHERE r.deployment_id = ANY(ARRAY(SELECT id FROM d))) AS "replicaSets",
        (SELECT jsonb_agg(to_jsonb(v) ORDER BY v.environment_id, v.name) FROM variables v WHERE v.environment_id IN (SELECT id FROM e)) AS variables,
        (SELECT jsonb_agg(to_jsonb(wv) ORDER BY wv.workspace_environment_id, wv.name) FROM workspace_variables wv
          WHERE wv.workspace_environment_id IN (SELECT workspace_environment_id FROM e)) AS "workspaceVariables",
        (SELECT jsonb_agg(to_jsonb(w)) FROM w) AS "workspaceEnvironments",
        (SELECT jsonb_agg(to_jsonb(s)) FROM promotion_settings s WHERE s.deleted_at IS NULL
          AND s.id IN (SELECT promotion_settings_id FROM e UNION SELECT promotion_settings_id FROM w)) AS "promotionSettings"`,
-    [deploymentId],
+    [arrayLiteral(deploymentIds)],
   );
   if (row === undefined) throw new Error("the deployment slice read returned no row");
   return {

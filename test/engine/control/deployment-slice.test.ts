@@ -107,19 +107,26 @@ function withoutRowVersions<T>(value: T): T {
 function describeSlice(storeName: string, store: () => Sql): void {
   let layout: Promise<Layout> | undefined;
   const populated = () => (layout ??= populate(store()));
-  describe(`deployment controller: one deployment's slice of the store (${storeName})`, () => {
+  describe(`deployment controller: a deployment's slice of the store (${storeName})`, () => {
     it("answers every read of a sync as the resync's bulk snapshot does", async () => {
       const { modelId, otherModelId, deployments } = await populated();
       const bulk = await loadStoreSnapshot(store());
       for (const [name, deploymentId] of Object.entries(deployments)) {
         // (not live: its sync asks nothing more, see below)
         if (name === "deleted") continue;
-        const slice = new StoreSnapshot(await readDeploymentSlice(store(), deploymentId), store());
+        const slice = new StoreSnapshot(await readDeploymentSlice(store(), [deploymentId]), store());
         const ofModel = name === "other" ? [otherModelId] : [modelId];
         expect(await answers(slice, deploymentId, ofModel), name).toEqual(withoutRowVersions(await answers(bulk, deploymentId, ofModel)));
       }
+      // several deployments' slice (of two models: what a sync of a few reads) answers for each as the bulk does
+      const together = new StoreSnapshot(await readDeploymentSlice(store(), Object.values(deployments)), store());
+      for (const [name, deploymentId] of Object.entries(deployments)) {
+        if (name === "deleted") continue;
+        const ofModel = name === "other" ? [otherModelId] : [modelId];
+        expect(await answers(together, deploymentId, ofModel), `${name}, read with the others`).toEqual(withoutRowVersions(await answers(bulk, deploymentId, ofModel)));
+      }
       // what the comparison covered: timestamps as Dates, the candidate, the kept row, the merged variables and inherited settings
-      const slice = new StoreSnapshot(await readDeploymentSlice(store(), deployments.qa!), store());
+      const slice = new StoreSnapshot(await readDeploymentSlice(store(), [deployments.qa!]), store());
       const qa = (await slice.environment(modelId, "qa"))!;
       expect(qa.created_at).toBeInstanceOf(Date);
       expect((await slice.deployment(deployments.qa!))!.updated_at).toBeInstanceOf(Date);
@@ -129,12 +136,12 @@ function describeSlice(storeName: string, store: () => Sql): void {
         { name: "REGION", value: "us", secret: false, source: "model" },
       ]);
       expect((await slice.promotionSettingsOf(qa)).rolling_deploy_config.max_surge_percent).toBe(40);
-      const candidate = new StoreSnapshot(await readDeploymentSlice(store(), deployments.candidate!), store());
+      const candidate = new StoreSnapshot(await readDeploymentSlice(store(), [deployments.candidate!]), store());
       expect((await candidate.environmentsPromotedInto(deployments.candidate!)).map((environment) => environment.name)).toEqual(["production"]);
-      const kept = new StoreSnapshot(await readDeploymentSlice(store(), deployments.kept!), store());
+      const kept = new StoreSnapshot(await readDeploymentSlice(store(), [deployments.kept!]), store());
       expect(await kept.replicaSetsOf(deployments.kept!)).toMatchObject([{ environment: "staging", role: "kept", desired: 2 }]);
       // a deployment that is not live: nothing (its sync forgets it)
-      expect(await readDeploymentSlice(store(), deployments.deleted!)).toMatchObject({ deployments: [], models: [], replicaSets: [] });
+      expect(await readDeploymentSlice(store(), [deployments.deleted!])).toMatchObject({ deployments: [], models: [], replicaSets: [] });
     });
 
     it("a deployment's sync is one statement, and declares the same specs and revisions as a resync from the bulk snapshot", async () => {
@@ -150,6 +157,18 @@ function describeSlice(storeName: string, store: () => Sql): void {
         }
         await resynced.controller.resync();
         expect(Object.fromEntries(oneByOne.runtime.specs)).toEqual(Object.fromEntries(resynced.runtime.specs));
+        // synced together (a promotion's end syncs both its deployments): one statement, the same sets
+        const together = controlEngineOn(log.sql, { leadership: FOLLOWING });
+        try {
+          const from = log.statements.length;
+          await together.controller.syncDeployments(Object.values(deployments));
+          expect(log.statements.slice(from)).toHaveLength(1);
+          expect(Object.fromEntries(together.runtime.specs)).toEqual(Object.fromEntries(resynced.runtime.specs));
+          expect(together.runtime.desiredSnapshot()).toEqual(resynced.runtime.desiredSnapshot());
+          expect(together.log).toEqual([]);
+        } finally {
+          await together.close();
+        }
         expect(oneByOne.runtime.desiredSnapshot()).toEqual(resynced.runtime.desiredSnapshot());
         expect(oneByOne.log).toEqual([]);
         expect(resynced.log).toEqual([]);

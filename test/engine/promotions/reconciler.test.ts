@@ -89,6 +89,12 @@ describe("promotion reconciler", () => {
       // the promotion scales the deployments' production sets; their own sets (per-deployment endpoint) stay at 0
       expect(runtime.desiredSnapshot()).toEqual({ [inProduction(v1.id)]: 2, [inProduction(v2.id)]: 1, [v1.id]: 0, [v2.id]: 0 });
 
+      // The controller records the counts decided so far on its own schedule (bookkeeping): once
+      // they are stored, nothing is left to write.
+      await waitFor(async () => {
+        const rows = await store().query<{ id: string; desired: number }>("SELECT id, desired FROM replica_sets WHERE deployment_id = $1", [v2.id]);
+        return rows.some((row) => row.id === inProduction(v2.id) && row.desired === 1);
+      }, { message: "v2's production count recorded" });
       // Nothing changed (same clock, same observation): three more passes write nothing.
       const writesBefore = writes.length;
       const desiredBefore = runtime.desiredSnapshot();
