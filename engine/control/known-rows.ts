@@ -17,34 +17,10 @@ export class KnownRows<Row> {
   }
 
   /**
-   * Run `statement` (a read, or a write that returns the row) and keep what it returns as `keepAs`
-   * makes it, unless another result or a `forget` for `id` arrived meanwhile. Undefined (no row, a
-   * compare-and-set that found the row changed) forgets the id. Returns the statement's result.
-   */
-  async through<Result>(id: string, statement: () => Promise<Result | undefined>, keepAs: (result: Result) => Row): Promise<Result | undefined> {
-    let entry = this.#entries.get(id);
-    if (entry === undefined) this.#entries.set(id, (entry = { row: undefined, version: 0, running: 0 }));
-    const version = entry.version;
-    entry.running++;
-    try {
-      const result = await statement();
-      entry.row = result !== undefined && entry.version === version ? keepAs(result) : undefined;
-      entry.version++;
-      return result;
-    } catch (error) {
-      entry.row = undefined;
-      entry.version++;
-      throw error;
-    } finally {
-      entry.running--;
-      this.#prune(id, entry);
-    }
-  }
-
-  /**
-   * `through` for many ids in one statement (a batched read or compare-and-set write): each id's
-   * result is the returned row with its id (none: forgotten), kept as `keepAs` makes it unless
-   * another result or a `forget` for that id arrived meanwhile. Returns the statement's rows.
+   * Run `statement` (a read of rows, or a batched write that returns them: one statement for all
+   * the ids) and keep each id's returned row as `keepAs` makes it, unless another result or a
+   * `forget` for that id arrived meanwhile. An id not returned (no row, a compare-and-set that found
+   * the row changed) or a failed statement forgets it. Returns the statement's rows.
    */
   async throughMany<Result extends { id: string }>(ids: readonly string[], statement: () => Promise<Result[]>, keepAs: (result: Result) => Row): Promise<Result[]> {
     const started = ids.map((id) => {

@@ -12,14 +12,24 @@ function pending<T>(): { statement: () => Promise<T | undefined>; finish: (value
   return { statement: () => result, finish: (value) => finish(value) };
 }
 
-const same = (row: string) => row;
+/** One id's statement, through throughMany as a single row's sync uses it (rows here: the text returned). */
+function through(rows: KnownRows<string>, id: string, statement: () => Promise<string | undefined>): Promise<unknown> {
+  return rows.throughMany(
+    [id],
+    async () => {
+      const value = await statement();
+      return value === undefined ? [] : [{ id, value }];
+    },
+    (result) => result.value,
+  );
+}
 
 describe("KnownRows", () => {
   it("keeps what a statement returned, and forgets on no row", async () => {
     const rows = new KnownRows<string>();
-    await rows.through("a", async () => "a1", same);
+    await through(rows, "a", async () => "a1");
     expect(rows.get("a")).toBe("a1");
-    await rows.through("a", async () => undefined, same);
+    await through(rows, "a", async () => undefined);
     expect(rows.get("a")).toBeUndefined();
     expect(rows.size).toBe(0);
   });
@@ -28,7 +38,7 @@ describe("KnownRows", () => {
     for (const firstToEnd of [0, 1]) {
       const rows = new KnownRows<string>();
       const statements = [pending<string>(), pending<string>()];
-      const running = statements.map((statement) => rows.through("a", statement.statement, same));
+      const running = statements.map((statement) => through(rows, "a", statement.statement));
       statements[firstToEnd]!.finish("first");
       await running[firstToEnd];
       statements[1 - firstToEnd]!.finish("second");
@@ -39,23 +49,23 @@ describe("KnownRows", () => {
 
   it("a forget while a statement runs: its result is not kept (it may predate what was forgotten)", async () => {
     const rows = new KnownRows<string>();
-    await rows.through("a", async () => "a1", same);
+    await through(rows, "a", async () => "a1");
     const read = pending<string>();
-    const running = rows.through("a", read.statement, same);
+    const running = through(rows, "a", read.statement);
     rows.forget("a");
     read.finish("a2");
     await running;
     expect(rows.get("a")).toBeUndefined();
     // the next statement alone is kept again
-    await rows.through("a", async () => "a3", same);
+    await through(rows, "a", async () => "a3");
     expect(rows.get("a")).toBe("a3");
   });
 
   it("forgetAll while statements run; other ids are not touched by one id's statements; nothing is left behind", async () => {
     const rows = new KnownRows<string>();
-    await rows.through("b", async () => "b1", same);
+    await through(rows, "b", async () => "b1");
     const read = pending<string>();
-    const running = rows.through("a", read.statement, same);
+    const running = through(rows, "a", read.statement);
     expect(rows.get("b")).toBe("b1");
     rows.forgetAll();
     read.finish("a1");
@@ -67,15 +77,15 @@ describe("KnownRows", () => {
 
   it("a failed statement forgets the id and throws", async () => {
     const rows = new KnownRows<string>();
-    await rows.through("a", async () => "a1", same);
-    await expect(rows.through("a", () => Promise.reject(new Error("lost connection")), same)).rejects.toThrow("lost connection");
+    await through(rows, "a", async () => "a1");
+    await expect(through(rows, "a", () => Promise.reject(new Error("lost connection")))).rejects.toThrow("lost connection");
     expect(rows.get("a")).toBeUndefined();
   });
 
   it("throughMany keeps each returned row unless that id's row was forgotten meanwhile; ids not returned and a failed statement forget", async () => {
     const rows = new KnownRows<{ id: string; v: number }>();
     const copy = (row: { id: string; v: number }) => ({ ...row });
-    await rows.through("c", async () => ({ id: "c", v: 0 }), copy);
+    await rows.throughMany(["c"], async () => [{ id: "c", v: 0 }], copy);
     let finish: (result: Array<{ id: string; v: number }>) => void = () => undefined;
     const running = rows.throughMany(["a", "b", "c"], () => new Promise<Array<{ id: string; v: number }>>((resolve) => (finish = resolve)), copy);
     rows.forget("b");

@@ -130,7 +130,7 @@ function describeObservationWrites(storeName: string, store: () => Sql): void {
       const known2 = known.get(rows[2]?.id ?? "");
       if (known2 === undefined) throw new Error("rows[2] known");
       // the engine believes the row says ready 1 (so its decision writes ready 2 compare-and-set on 1)
-      await known.through(known2.id, async () => ({ ...known2, replicas_ready: 1 }), (row) => row);
+      await known.throughMany([known2.id], async () => [{ ...known2, replicas_ready: 1 }], (row) => row);
       const fromRetry = log.statements.length;
       writes.due(known2.id);
       await writes.drain();
