@@ -8,8 +8,8 @@ import { capErrorMessage } from "../runtime/error-message.js";
 import { cleanupFor, isTerminalStatus, type PromotionState } from "../rollout/index.js";
 import type { PromotionWebhookResult } from "../../sdk/index.js";
 import { appendAuditLog } from "../store/audit-log.js";
-import { findLiveDeploymentById, updateDeploymentAtCommit } from "../store/deployments.js";
-import { listEnvironmentsServing, updateEnvironment } from "../store/environments.js";
+import { retireDeploymentAtCommit } from "../store/deployments.js";
+import { updateEnvironmentAtCommit } from "../store/environments.js";
 import { compareAndSetPromotion, type PromotionChanges, type PromotionRow } from "../store/promotions.js";
 import { isTransaction, type SqlExecutor, type SqlTransaction } from "../store/sql.js";
 import { newObjectId } from "../service/ids.js";
@@ -52,26 +52,14 @@ export async function persistPromotionState(
   if (!written || !isTerminalStatus(state.status)) return written;
   if (!isTransaction(sql)) throw new Error(`promotion ${row.id}: a terminal state is written in a transaction, with its consequences`);
   const tx = sql;
+  // The consequences are read by nothing in this transaction: written with the COMMIT, after the
+  // compare-and-set (the environment's lock, taken first by every writer of both, keeps them in order).
   if (state.status === "SUCCEEDED") {
-    await updateEnvironment(tx, row.environment_id, { currentDeploymentId: state.candidateDeploymentId, previousDeploymentId: state.previousDeploymentId }, at);
+    updateEnvironmentAtCommit(tx, row.environment_id, { currentDeploymentId: state.candidateDeploymentId, previousDeploymentId: state.previousDeploymentId }, at);
   }
   const cleanup = cleanupFor(state);
-  // A previous deployment that still serves another environment is left alone by the cleanup.
-  const stillServing = cleanup.action !== "none" && (await listEnvironmentsServing(tx, cleanup.deploymentId)).some((environment) => environment.id !== row.environment_id);
-  // the deployment's columns below are read by nothing in this transaction: written with the COMMIT
-  if (cleanup.action === "deactivate" && !stillServing) {
-    updateDeploymentAtCommit(tx, cleanup.deploymentId, { active: false, status: "INACTIVE" }, at);
-  }
-  if (cleanup.action === "scale_to_zero" && !stillServing) {
-    // Scaled to zero must stay at zero until a request wakes it: with the environment's
-    // min_replica (e.g. 2) still on the row, the autoscaler would bring it straight back to 2
-    // (and a restart would too). Only the floor changes; max_replica and the rest are kept, and
-    // promoting it again overwrites them with the environment's settings anyway.
-    const previous = await findLiveDeploymentById(tx, cleanup.deploymentId);
-    if (previous && previous.autoscaling_settings.min_replica !== 0) {
-      updateDeploymentAtCommit(tx, cleanup.deploymentId, { autoscalingSettings: { ...previous.autoscaling_settings, min_replica: 0 } }, at);
-    }
-  }
+  // (a previous deployment that still serves another environment is left alone: the write checks)
+  if (cleanup.action === "deactivate" || cleanup.action === "scale_to_zero") retireDeploymentAtCommit(tx, cleanup.deploymentId, cleanup.action, row.environment_id, at);
   appendAuditLog(tx, {
     id: newObjectId("log"),
     modelId: row.model_id,

@@ -1,7 +1,7 @@
 import type { AutoscalingSettings, DeploymentStatus, Resources } from "../../sdk/index.js";
 import { arrayLiteral } from "./array-literal.js";
 import type { Columns } from "./json-rows.js";
-import type { SqlExecutor, SqlParam, SqlTransaction } from "./sql.js";
+import type { SqlExecutor, SqlParam, SqlTransaction, SqlWrite } from "./sql.js";
 
 /** How to run a replica, as stored in `deployments.spec`. */
 export interface DeploymentSpec {
@@ -184,7 +184,27 @@ export function updateDeploymentAtCommit(tx: SqlTransaction, id: string, changes
   tx.writeAtCommit(text, params);
 }
 
-function deploymentUpdate(id: string, changes: DeploymentChanges, at: string): { text: string; params: SqlParam[] } {
+/**
+ * The cleanup of a promotion's previous deployment, with the transaction's COMMIT: `deactivate`
+ * (inactive: its replicas go), or `scale_to_zero` (its autoscaling floor to 0, the rest kept: at the
+ * environment's min_replica the autoscaler, or a restart, would bring it straight back; promoting
+ * it again overwrites its settings anyway). Not while it still serves an environment other than
+ * `environmentId` — checked by the write itself, after the transaction's own changes.
+ */
+export function retireDeploymentAtCommit(tx: SqlTransaction, id: string, action: "deactivate" | "scale_to_zero", environmentId: string, at: string): void {
+  const change =
+    action === "deactivate"
+      ? "active = false, status = 'INACTIVE'"
+      : "autoscaling_settings = jsonb_set(autoscaling_settings, '{min_replica}', '0')";
+  const unchanged = action === "deactivate" ? "" : "AND deleted_at IS NULL AND (autoscaling_settings->>'min_replica')::int <> 0";
+  tx.writeAtCommit(
+    `UPDATE deployments SET updated_at = $2, ${change} WHERE id = $1 ${unchanged}
+       AND NOT EXISTS (SELECT 1 FROM environments WHERE current_deployment_id = $1 AND id <> $3 AND deleted_at IS NULL)`,
+    [id, at, environmentId],
+  );
+}
+
+function deploymentUpdate(id: string, changes: DeploymentChanges, at: string): SqlWrite {
   const sets: string[] = ["updated_at = $2"];
   const params: (string | number | boolean | null)[] = [id, at];
   const set = (column: string, value: string | number | boolean | null, cast = "") => {

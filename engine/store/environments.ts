@@ -1,5 +1,5 @@
 import type { AutoscalingSettings, HeaderRouting, PromotionSettings, ShadowSettings } from "../../sdk/index.js";
-import type { SqlExecutor, SqlTransaction } from "./sql.js";
+import type { SqlExecutor, SqlTransaction, SqlWrite } from "./sql.js";
 
 export interface EnvironmentRow {
   id: string;
@@ -176,6 +176,19 @@ export async function updateEnvironment(
   changes: EnvironmentChanges,
   at: string,
 ): Promise<EnvironmentRow> {
+  const { text, params } = environmentUpdate(id, changes, at);
+  const [row] = await sql.query<EnvironmentRow>(`${text} RETURNING *`, params);
+  if (!row) throw new Error(`environment ${id} vanished during update`);
+  return row;
+}
+
+/** updateEnvironment with the transaction's COMMIT, when nothing reads the row it writes (SqlTransaction.writeAtCommit). */
+export function updateEnvironmentAtCommit(tx: SqlTransaction, id: string, changes: EnvironmentChanges, at: string): void {
+  const { text, params } = environmentUpdate(id, changes, at);
+  tx.writeAtCommit(text, params);
+}
+
+function environmentUpdate(id: string, changes: EnvironmentChanges, at: string): SqlWrite {
   const sets: string[] = ["updated_at = $2"];
   const params: (string | boolean | null)[] = [id, at];
   const set = (column: string, value: string | boolean | null, cast = "") => {
@@ -194,12 +207,7 @@ export async function updateEnvironment(
   if (changes.workspaceEnvironmentId !== undefined) set("workspace_environment_id", changes.workspaceEnvironmentId);
   if (changes.inheritPromotionSettings !== undefined) set("inherit_promotion_settings", changes.inheritPromotionSettings);
   if (changes.headerRouting !== undefined) set("header_routing", changes.headerRouting === null ? null : JSON.stringify(changes.headerRouting), "::jsonb");
-  const [row] = await sql.query<EnvironmentRow>(
-    `UPDATE environments SET ${sets.join(", ")} WHERE id = $1 RETURNING *`,
-    params,
-  );
-  if (!row) throw new Error(`environment ${id} vanished during update`);
-  return row;
+  return { text: `UPDATE environments SET ${sets.join(", ")} WHERE id = $1`, params };
 }
 
 export async function softDeleteEnvironment(sql: SqlExecutor, id: string, at: string): Promise<void> {

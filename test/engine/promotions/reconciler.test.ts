@@ -18,7 +18,7 @@ import type { Sql, SqlExecutor } from "../../../engine/store/sql.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
 import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
 import { RecordingRuntime } from "../../support/recording-runtime.js";
-import { loggingStatements } from "../../support/statement-log.js";
+import { AT_COMMIT, loggingStatements } from "../../support/statement-log.js";
 import { waitFor } from "../../../testing/index.js";
 
 /** Counts statements that write (INSERT/UPDATE/DELETE), inside transactions too. */
@@ -243,6 +243,57 @@ describe("promotion reconciler", () => {
       await deployments.close();
     }
   });
+});
+
+describe("a promotion's end", () => {
+  for (const strategy of ["DEACTIVATE", "SCALE_TO_ZERO"] as const) {
+    it(`${strategy}: three round trips (the environment's lock, the compare-and-set, the COMMIT with its writes); the previous is left alone while it serves another environment`, async () => {
+      const log = loggingStatements(store());
+      const { runtime, service, reconciler, failures, close } = reconcilerOn(log.sql);
+      const deploymentRow = async (id: string) =>
+        (await store().query<{ active: boolean; status: string; min_replica: number }>(
+          "SELECT active, status, (autoscaling_settings->>'min_replica')::int AS min_replica FROM deployments WHERE id = $1",
+          [id],
+        ))[0];
+      try {
+        const { model, v1 } = await modelOnV1InProduction(`end-${strategy.toLowerCase()}`, { service, reconciler, runtime, sql: store() });
+        await service.patchEnvironment(model.id, "production", { promotion_settings: { promotion_cleanup_strategy: strategy } });
+        /** Promote `deploymentId` to production and let its replicas be ready: the promotion's end, its statements. */
+        const promoteToProduction = async (deploymentId: string) => {
+          const promotion = await service.promote(model.id, "production", { deployment_id: deploymentId });
+          await reconciler.reconcileNow(promotion.id);
+          runtime.ready.set(inProduction(deploymentId), 2);
+          const from = log.statements.length;
+          await reconciler.reconcileNow(promotion.id);
+          expect((await findPromotion(store(), promotion.id))?.status).toBe("SUCCEEDED");
+          // (the pass reads the row first: reconcileNow says it may have changed)
+          const begins = log.statements.findIndex((text, index) => index >= from && text.startsWith("SELECT 1 FROM environments"));
+          const transaction = log.statements.slice(begins, log.statements.findIndex((text, index) => index >= from && text.startsWith(`${AT_COMMIT}INSERT INTO audit_logs`)) + 1);
+          return transaction.map((text) => text.split(" ").slice(0, text.startsWith(AT_COMMIT) ? 5 : 3).join(" "));
+        };
+        // v1 serves staging too: production's next promotion leaves it as it is
+        await service.createEnvironment(model.id, { name: "staging" });
+        await store().query("UPDATE environments SET current_deployment_id = $2 WHERE model_id = $1 AND name = 'staging'", [model.id, v1.id]);
+        const v2 = await service.createDeployment(model.id, { command: ["model"] } as never);
+        expect(await promoteToProduction(v2.id)).toEqual([
+          "SELECT 1 FROM",
+          "UPDATE promotions SET",
+          `${AT_COMMIT}UPDATE environments SET`,
+          `${AT_COMMIT}UPDATE deployments SET`,
+          `${AT_COMMIT}INSERT INTO audit_logs`,
+        ]);
+        expect(await deploymentRow(v1.id)).toMatchObject({ active: true, min_replica: 2 });
+        expect((await deploymentRow(v1.id))?.status).not.toBe("INACTIVE");
+        // v2, previous in its turn and serving production only, is retired
+        const v3 = await service.createDeployment(model.id, { command: ["model"] } as never);
+        await promoteToProduction(v3.id);
+        expect(await deploymentRow(v2.id)).toMatchObject(strategy === "DEACTIVATE" ? { active: false, status: "INACTIVE" } : { active: true, min_replica: 0 });
+        expect(failures).toEqual([]);
+      } finally {
+        await close();
+      }
+    });
+  }
 });
 
 /**
