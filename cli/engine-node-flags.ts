@@ -12,9 +12,17 @@ import { PGLITE_NODE_FLAGS } from "../engine/store/pglite-node-flags.js";
  * bench/scale's engine on PGlite used 364 instead of 617 MiB after its setup at 3/10 size, 549
  * instead of 694 MiB at full size (bench/scale/RESULTS.md, session 8).
  *
+ * --no-flush-bytecode: V8 drops the bytecode of functions that have not run for a while (aged over
+ * a few collections), and an API that has been quiet — the API's handlers, the store's decoders —
+ * compiled it all again at its first requests: bench/scale's API-alone window, which follows 20 s
+ * of idle engine, began with a burst of 47–110 slow requests (worst 138–310 ms) in most runs on
+ * PGlite; with the flag 6–12 (worst 35–44 ms), and the loaded p99 met the target once (19.0 ms);
+ * RSS within the runs' spread (466 MiB max). The engine's code is small: keeping its bytecode is
+ * cheap (RESULTS.md, runs 14 f and 15 e).
+ *
  * PGlite's (engine/store/pglite-node-flags.ts): its WebAssembly PostgreSQL compiled once.
  */
-export const ENGINE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", ...PGLITE_NODE_FLAGS];
+export const ENGINE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", "--no-flush-bytecode", ...PGLITE_NODE_FLAGS];
 
 /**
  * ENGINE_NODE_FLAGS not given already: one named on node's command line or in NODE_OPTIONS (any
