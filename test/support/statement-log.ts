@@ -12,21 +12,28 @@ export interface StatementLog {
   sql: Sql;
   /** every statement so far, in order */
   statements: string[];
+  /** for each statement, the number of the transaction it ran in (counted from 1), or undefined outside one */
+  transactionOf: (number | undefined)[];
   /** how many statements since `from` (an index into `statements`) start with `shape` (a string) or match it */
   count(shape: string | RegExp, from?: number): number;
 }
 
 export function loggingStatements(store: Sql): StatementLog {
   const statements: string[] = [];
-  const log = (text: string) => statements.push(text.replace(/\s+/g, " ").trim());
-  const executor = (target: SqlExecutor): SqlExecutor => ({
+  const transactionOf: (number | undefined)[] = [];
+  let transactions = 0;
+  const log = (text: string, transaction: number | undefined) => {
+    statements.push(text.replace(/\s+/g, " ").trim());
+    transactionOf.push(transaction);
+  };
+  const executor = (target: SqlExecutor, transaction?: number): SqlExecutor => ({
     keyring: target.keyring,
     query<Row>(text: string, params?: readonly SqlParam[]): Promise<Row[]> {
-      log(text);
+      log(text, transaction);
       return target.query<Row>(text, params);
     },
     exec(script: string): Promise<void> {
-      log(script);
+      log(script, transaction);
       return target.exec(script);
     },
   });
@@ -34,21 +41,23 @@ export function loggingStatements(store: Sql): StatementLog {
     ...executor(store),
     kind: store.kind,
     transaction: <T>(fn: (tx: SqlTransaction) => Promise<T>) =>
-      store.transaction((tx) =>
-        fn({
-          ...executor(tx),
+      store.transaction((tx) => {
+        const transaction = ++transactions;
+        return fn({
+          ...executor(tx, transaction),
           writeAtCommit(text, params) {
-            log(`${AT_COMMIT}${text}`);
+            log(`${AT_COMMIT}${text}`, transaction);
             tx.writeAtCommit(text, params);
           },
-        }),
-      ),
+        });
+      }),
     listen: (channel, onPayload, onGap) => store.listen(channel, onPayload, onGap),
     close: () => store.close(),
   };
   return {
     sql,
     statements,
+    transactionOf,
     count: (shape, from = 0) => statements.slice(from).filter((text) => (typeof shape === "string" ? text.startsWith(shape) : shape.test(text))).length,
   };
 }
