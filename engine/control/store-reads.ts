@@ -3,7 +3,8 @@
  * change event reads the slice of the store of the deployment (or the few) it syncs in one
  * statement when first asked (liveReads; the ~10 reads one after another it replaced each queued
  * behind every other statement on PGlite's one session), a resync reads every table once
- * (store-snapshot.ts); both answer from memory, indexed by StoreSnapshot. One sync path, the same decisions, whichever answers.
+ * (store-snapshot.ts); both answer from memory, indexed by StoreSnapshot. One sync path, the same
+ * decisions, whichever answers.
  */
 import type { PromotionSettings } from "../../sdk/index.js";
 import { readDeploymentSlice } from "../store/control-snapshot.js";

@@ -11,9 +11,8 @@
  */
 import { PGlite, messages, protocol } from "@electric-sql/pglite";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+// Statement parameters (SqlParam) and result values cross threads by structured clone (Dates stay Dates).
 import type { SqlParam, SqlWrite } from "./sql.js";
-
-/** Statement parameters and result values cross threads by structured clone (Dates stay Dates). */
 
 /**
  * A transaction's part in a message: its number (the main thread numbers them), and on its first

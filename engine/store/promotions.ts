@@ -69,10 +69,10 @@ export const PROMOTION_JSON_COLUMNS: Columns<PromotionRow> = {
 
 export const IN_PROGRESS_SQL = "status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELED')";
 
-/** A promotion row's columns and its deployments' names: people read names, the API keeps both (a query on `promotions`, unaliased). */
 /** A promotion row's candidate's name (in a statement reading `promotions`). */
 export const PROMOTION_DEPLOYMENT_NAME = "(SELECT name FROM deployments WHERE deployments.id = promotions.deployment_id) AS deployment_name";
 
+/** A promotion row's columns and its deployments' names: people read names, the API keeps both (a query on `promotions`, unaliased). */
 export const PROMOTION_COLUMNS = `*,
   ${PROMOTION_DEPLOYMENT_NAME},
   (SELECT name FROM deployments WHERE deployments.id = promotions.previous_deployment_id) AS previous_deployment_name`;
