@@ -7,7 +7,7 @@
  * Queries of the engine's start (migrations, the first sync) are not counted.
  */
 import { performance } from "node:perf_hooks";
-import type { Sql, SqlExecutor, SqlParam, SqlTransaction } from "../../engine/store/sql.js";
+import type { DecidedTransaction, Sql, SqlExecutor, SqlParam, SqlTransaction } from "../../engine/store/sql.js";
 import { currentWork, type StatementWork } from "../../engine/store/statement-priority.js";
 
 export interface QueryCounts {
@@ -71,7 +71,13 @@ export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly un
     },
   });
   // The adapters' methods are closures over their driver (no `this`), so the originals can be kept as values.
-  const original: SqlExecutor & Pick<Sql, "transaction"> = { keyring: sql.keyring, query: sql.query, exec: sql.exec, transaction: sql.transaction };
+  const original: SqlExecutor & Pick<Sql, "transaction" | "decidedTransaction"> = {
+    keyring: sql.keyring,
+    query: sql.query,
+    exec: sql.exec,
+    transaction: sql.transaction,
+    decidedTransaction: sql.decidedTransaction,
+  };
   const root = counted(original, false);
   sql.query = root.query;
   sql.exec = root.exec;
@@ -82,6 +88,19 @@ export function instrumentSql(sql: Sql, onRows: (text: string, rows: readonly un
     return original
       .transaction((tx) => fn({ keyring: tx.keyring, ...counted(tx, true), writeAtCommit: (text, params) => (count(text), tx.writeAtCommit(text, params)) }))
       .finally(() => timed && timeline.push({ at: performance.timeOrigin + asked, ms: performance.now() - asked, shape: "(transaction)", work }));
+  };
+  // one request: its statements counted (the writes only when `decide` let them run), timed as a transaction
+  sql.decidedTransaction = async <Row>(plan: DecidedTransaction, decided?: (rows: Row[]) => void): Promise<Row[]> => {
+    transactions++;
+    for (const statement of [...(plan.before ?? []), plan.decide]) count(statement.text);
+    const asked = performance.now();
+    const work = currentWork();
+    const rows = await original.decidedTransaction(plan, decided).finally(
+      () => timed && timeline.push({ at: performance.timeOrigin + asked, ms: performance.now() - asked, shape: "(transaction)", work }),
+    );
+    if (rows.length > 0) for (const write of plan.writes) count(write.text);
+    onRows(plan.decide.text, rows);
+    return rows;
   };
   return {
     counts: () => ({ queries, transactions, byShape: new Map(byShape), timeline }),

@@ -4,7 +4,7 @@
  * statement's first keyword, never its text or parameters (which hold ids and ciphertexts).
  */
 import { performance } from "node:perf_hooks";
-import type { Sql, SqlExecutor, SqlParam, SqlTransaction } from "../store/sql.js";
+import type { DecidedTransaction, Sql, SqlExecutor, SqlParam, SqlTransaction } from "../store/sql.js";
 
 export type StoreOperation = "select" | "insert" | "update" | "delete" | "other";
 
@@ -62,6 +62,18 @@ export function timedSql(sql: Sql, timing: StoreTiming): Sql {
         const result = await sql.transaction((tx) => fn({ ...timed(tx), writeAtCommit: (text, params) => tx.writeAtCommit(text, params) }));
         failed = false;
         return result;
+      } finally {
+        timing.transaction((performance.now() - started) / 1000, failed);
+      }
+    },
+    // one request: timed as the transaction it is (its statements are not seen one by one)
+    async decidedTransaction<Row>(plan: DecidedTransaction, decided?: (rows: Row[]) => void): Promise<Row[]> {
+      const started = performance.now();
+      let failed = true;
+      try {
+        const rows = await sql.decidedTransaction(plan, decided);
+        failed = false;
+        return rows;
       } finally {
         timing.transaction((performance.now() - started) / 1000, failed);
       }

@@ -9,9 +9,9 @@ import { cleanupFor, isTerminalStatus, type PromotionState } from "../rollout/in
 import type { PromotionWebhookResult } from "../../sdk/index.js";
 import { appendAuditLog } from "../store/audit-log.js";
 import { retireDeploymentAtCommit } from "../store/deployments.js";
-import { updateEnvironmentAtCommit } from "../store/environments.js";
-import { compareAndSetPromotion, type PromotionChanges, type PromotionRow } from "../store/promotions.js";
-import { isTransaction, type SqlExecutor, type SqlTransaction } from "../store/sql.js";
+import { environmentLock, updateEnvironmentAtCommit } from "../store/environments.js";
+import { compareAndSetPromotion, promotionCompareAndSet, type PromotionChanges, type PromotionRow } from "../store/promotions.js";
+import { isTransaction, writesCollector, type AtCommit, type Sql, type SqlExecutor } from "../store/sql.js";
 import { newObjectId } from "../service/ids.js";
 
 export interface ObservedReady {
@@ -51,9 +51,43 @@ export async function persistPromotionState(
   const written = await compareAndSetPromotion(sql, row.id, row.version, promotionRowChanges(state, ready, at), at);
   if (!written || !isTerminalStatus(state.status)) return written;
   if (!isTransaction(sql)) throw new Error(`promotion ${row.id}: a terminal state is written in a transaction, with its consequences`);
-  const tx = sql;
   // The consequences are read by nothing in this transaction: written with the COMMIT, after the
   // compare-and-set (the environment's lock, taken first by every writer of both, keeps them in order).
+  writeEndConsequences(sql, row, state, at);
+  return written;
+}
+
+/**
+ * persistPromotionState as one decided transaction (sql.ts), for the control loop: the
+ * compare-and-set decides; an end locks the environment first (the one lock order) and writes its
+ * consequences after it, `audit` adds its entries. `decided` runs once the write won, before this
+ * engine handles anything that could read it (an end switches the router there).
+ */
+export async function persistPromotionStateAtOnce(
+  sql: Sql,
+  row: PromotionRow,
+  state: PromotionState,
+  ready: ObservedReady,
+  at: string,
+  options: { audit?: (tx: AtCommit) => void; decided?: (written: PromotionRow) => void } = {},
+): Promise<PromotionRow | undefined> {
+  const terminal = isTerminalStatus(state.status);
+  const writes = writesCollector();
+  if (terminal) writeEndConsequences(writes, row, state, at);
+  options.audit?.(writes);
+  const [written] = await sql.decidedTransaction<PromotionRow>(
+    {
+      before: terminal ? [environmentLock(row.environment_id)] : [],
+      decide: promotionCompareAndSet(row.id, row.version, promotionRowChanges(state, ready, at), at),
+      writes: writes.writes,
+    },
+    ([decided]) => decided && options.decided?.(decided),
+  );
+  return written;
+}
+
+/** What an end changes besides its row: the environment's deployment, the cleanup, the audit entry. */
+function writeEndConsequences(tx: AtCommit, row: PromotionRow, state: PromotionState, at: string): void {
   if (state.status === "SUCCEEDED") {
     updateEnvironmentAtCommit(tx, row.environment_id, { currentDeploymentId: state.candidateDeploymentId, previousDeploymentId: state.previousDeploymentId }, at);
   }
@@ -74,11 +108,10 @@ export async function persistPromotionState(
       error_message: state.errorMessage ?? null,
     },
   });
-  return written;
 }
 
 /** The audit entry of a pause the planner made (not a user's `pause`, which the API audits as an action). */
-export function auditPlannerPause(tx: SqlTransaction, row: PromotionRow, state: PromotionState, at: string): void {
+export function auditPlannerPause(tx: AtCommit, row: PromotionRow, state: PromotionState, at: string): void {
   const reason =
     state.approval === "waiting"
       ? "waiting for approval before the candidate gets all the traffic (confirm_promotion)"
@@ -102,7 +135,7 @@ export function auditPlannerPause(tx: SqlTransaction, row: PromotionRow, state: 
 }
 
 /** One audit entry per webhook gate called: who answered what, and whether it passed. */
-export function auditWebhooks(tx: SqlTransaction, row: PromotionRow, results: readonly PromotionWebhookResult[], at: string): void {
+export function auditWebhooks(tx: AtCommit, row: PromotionRow, results: readonly PromotionWebhookResult[], at: string): void {
   for (const result of results) {
     appendAuditLog(tx, {
       id: newObjectId("log"),

@@ -15,12 +15,11 @@ import { nameWithId } from "../../sdk/labels.js";
 import { cleanupFor, isTerminalStatus, planNextStep, resumedAfterTakeover, type Observation, type PromotionState } from "../rollout/index.js";
 import { replicaSetId, type ReplicaSetObservation, type Runtime } from "../runtime/runtime.js";
 import { releaseLease, tryAcquireLease } from "../store/leases.js";
-import { lockEnvironment } from "../store/environments.js";
-import { compareAndSetPromotion, findPromotion, listInProgressPromotions, type PromotionRow } from "../store/promotions.js";
-import type { Sql } from "../store/sql.js";
+import { findPromotion, listInProgressPromotions, promotionCompareAndSet, type PromotionRow } from "../store/promotions.js";
+import { writesCollector, type Sql } from "../store/sql.js";
 import type { DeploymentController } from "../control/deployment-controller.js";
 import type { Autoscaler } from "../autoscaler/index.js";
-import { auditPlannerPause, auditWebhooks, persistPromotionState } from "./persist.js";
+import { auditPlannerPause, auditWebhooks, persistPromotionState, persistPromotionStateAtOnce } from "./persist.js";
 import type { ClusterChange } from "../control/change-feed.js";
 import type { Leadership } from "../control/control-lease.js";
 import type { AnalysisRunner } from "../analysis/runner.js";
@@ -453,14 +452,15 @@ export class PromotionReconciler {
       const webhooksAnswered = webhooks !== undefined && next.preRollout?.status !== "due" && next.rolloutGate?.status !== "due";
       const written =
         terminal || pausedByPlanner || webhooksAnswered
-          ? await sql.transaction(async (tx) => {
-              // An end writes the environment too: its lock first, the order every API action locks in.
-              if (terminal) await lockEnvironment(tx, row.environment_id);
-              const persisted = await persistPromotionState(tx, row, next, ready, at);
-              if (persisted && terminal) this.route(row, next);
-              if (persisted && pausedByPlanner) auditPlannerPause(tx, row, next, at);
-              if (persisted && webhooks !== undefined && webhooksAnswered) auditWebhooks(tx, row, webhooks, at);
-              return persisted;
+          ? // One request (an end locks the environment first, the order every API action locks in):
+            // at a wave's end 100 of these come within a second, and on PGlite a transaction of
+            // separate statements held the one session across the event loop's turns between them.
+            await persistPromotionStateAtOnce(sql, row, next, ready, at, {
+              audit: (tx) => {
+                if (pausedByPlanner) auditPlannerPause(tx, row, next, at);
+                if (webhooks !== undefined && webhooksAnswered) auditWebhooks(tx, row, webhooks, at);
+              },
+              decided: () => terminal && this.route(row, next),
             })
           : // Most steps: the promotion's row alone, one statement — a transaction around it held PGlite's
             // one session for two more round trips (BEGIN, COMMIT) and the event loop's turns between them.
@@ -525,10 +525,11 @@ export class PromotionReconciler {
     const results = await this.#callWebhooks(row, state, postRolloutWebhooks(state), postRolloutOutcome(state), false);
     const recorded = recordPostRollout(state, results);
     const at = new Date(this.#clock()).toISOString();
-    const written = await this.#options.sql.transaction(async (tx) => {
-      const updated = await compareAndSetPromotion(tx, row.id, row.version, { plannerState: recorded as unknown as Record<string, unknown> }, at);
-      if (updated) auditWebhooks(tx, row, results, at);
-      return updated;
+    const audit = writesCollector();
+    auditWebhooks(audit, row, results, at);
+    const [written] = await this.#options.sql.decidedTransaction({
+      decide: promotionCompareAndSet(row.id, row.version, { plannerState: recorded as unknown as Record<string, unknown> }, at),
+      writes: audit.writes,
     });
     if (!written) this.#options.log?.(`${row.environment_name} → ${nameWithId(row.deployment_name, row.deployment_id)}: post-rollout answers not recorded, the promotion changed meanwhile`);
   }

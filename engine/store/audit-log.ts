@@ -1,5 +1,5 @@
 import type { AuditLogKind } from "../../sdk/index.js";
-import type { SqlExecutor, SqlTransaction } from "./sql.js";
+import type { AtCommit, SqlExecutor } from "./sql.js";
 
 export interface AuditLogRow {
   seq: number;
@@ -24,7 +24,7 @@ export interface NewAuditLogEntry {
 }
 
 /** Written with the transaction's COMMIT: nothing reads an entry in the transaction that writes it. */
-export function appendAuditLog(tx: SqlTransaction, entry: NewAuditLogEntry): void {
+export function appendAuditLog(tx: AtCommit, entry: NewAuditLogEntry): void {
   tx.writeAtCommit(
     `INSERT INTO audit_logs (id, model_id, at, kind, object_id, object_name, details)
      VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,

@@ -1,7 +1,7 @@
 import type { AutoscalingSettings, DeploymentStatus, Resources } from "../../sdk/index.js";
 import { arrayLiteral } from "./array-literal.js";
 import type { Columns } from "./json-rows.js";
-import type { SqlExecutor, SqlTransaction, SqlWrite } from "./sql.js";
+import type { AtCommit, SqlExecutor, SqlTransaction, SqlWrite } from "./sql.js";
 
 /** How to run a replica, as stored in `deployments.spec`. */
 export interface DeploymentSpec {
@@ -179,7 +179,7 @@ export async function updateDeployment(
 }
 
 /** updateDeployment with the transaction's COMMIT, when nothing reads the row it writes (SqlTransaction.writeAtCommit). */
-export function updateDeploymentAtCommit(tx: SqlTransaction, id: string, changes: DeploymentChanges, at: string): void {
+export function updateDeploymentAtCommit(tx: AtCommit, id: string, changes: DeploymentChanges, at: string): void {
   const { text, params } = deploymentUpdate(id, changes, at);
   tx.writeAtCommit(text, params);
 }
@@ -191,7 +191,7 @@ export function updateDeploymentAtCommit(tx: SqlTransaction, id: string, changes
  * it again overwrites its settings anyway). Not while it still serves an environment other than
  * `environmentId` — checked by the write itself, after the transaction's own changes.
  */
-export function retireDeploymentAtCommit(tx: SqlTransaction, id: string, action: "deactivate" | "scale_to_zero", environmentId: string, at: string): void {
+export function retireDeploymentAtCommit(tx: AtCommit, id: string, action: "deactivate" | "scale_to_zero", environmentId: string, at: string): void {
   const change =
     action === "deactivate"
       ? "active = false, status = 'INACTIVE'"

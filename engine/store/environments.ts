@@ -1,5 +1,5 @@
 import type { AutoscalingSettings, HeaderRouting, PromotionSettings, ShadowSettings } from "../../sdk/index.js";
-import type { SqlExecutor, SqlTransaction, SqlWrite } from "./sql.js";
+import type { AtCommit, SqlExecutor, SqlTransaction, SqlWrite } from "./sql.js";
 
 export interface EnvironmentRow {
   id: string;
@@ -83,7 +83,13 @@ export async function findLiveEnvironment(
  * they all lock in one order and two engines doing both at once wait instead of deadlocking.
  */
 export async function lockEnvironment(tx: SqlTransaction, id: string): Promise<void> {
-  await tx.query("SELECT 1 FROM environments WHERE id = $1 FOR UPDATE", [id]);
+  const { text, params } = environmentLock(id);
+  await tx.query(text, params);
+}
+
+/** lockEnvironment as a statement (a decided transaction's `before`). */
+export function environmentLock(id: string): SqlWrite {
+  return { text: "SELECT 1 FROM environments WHERE id = $1 FOR UPDATE", params: [id] };
 }
 
 export async function findEnvironmentById(sql: SqlExecutor, id: string): Promise<EnvironmentRow | undefined> {
@@ -183,7 +189,7 @@ export async function updateEnvironment(
 }
 
 /** updateEnvironment with the transaction's COMMIT, when nothing reads the row it writes (SqlTransaction.writeAtCommit). */
-export function updateEnvironmentAtCommit(tx: SqlTransaction, id: string, changes: EnvironmentChanges, at: string): void {
+export function updateEnvironmentAtCommit(tx: AtCommit, id: string, changes: EnvironmentChanges, at: string): void {
   const { text, params } = environmentUpdate(id, changes, at);
   tx.writeAtCommit(text, params);
 }

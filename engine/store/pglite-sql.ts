@@ -8,7 +8,7 @@ import { decodeRows, typeParsers, type TypeParsers } from "./pglite-rows.js";
 import type { FromWorker, PgliteWorkerData, ToWorker, WorkerError } from "./pglite-worker.js";
 import type { SecretKeyring } from "./secret-keyring.js";
 import { StatementLine } from "./statement-line.js";
-import type { Sql, SqlExecutor, SqlParam, SqlTransaction, SqlWrite } from "./sql.js";
+import type { DecidedTransaction, Sql, SqlExecutor, SqlParam, SqlTransaction, SqlWrite } from "./sql.js";
 
 /**
  * PostgreSQL settings PGlite starts with, after its defaults.
@@ -105,6 +105,12 @@ export async function openPgliteSql(dataDir: string, keyring: SecretKeyring): Pr
       }
       if (opening || writes.length > 0) await ask({ kind: "end", transaction, commit: true, writes });
       return result;
+    },
+    async decidedTransaction<Row>(plan: DecidedTransaction, decided?: (rows: Row[]) => void): Promise<Row[]> {
+      // one message, which takes its turn in the line as a statement does
+      const rows = (await database.ask({ kind: "decided", plan })) as Row[];
+      if (rows.length > 0) decided?.(rows);
+      return rows;
     },
     async listen(channel, onPayload) {
       // One engine per data directory: only its own notifications arrive, and none are lost.

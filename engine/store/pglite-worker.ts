@@ -12,7 +12,7 @@
 import { PGlite, messages, protocol } from "@electric-sql/pglite";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 // Statement parameters (SqlParam) and result values cross threads by structured clone (Dates stay Dates).
-import type { SqlParam, SqlWrite } from "./sql.js";
+import type { DecidedTransaction, SqlParam, SqlWrite } from "./sql.js";
 
 /**
  * A transaction's part in a message: its number (the main thread numbers them), and on its first
@@ -29,6 +29,8 @@ export type ToWorker =
   | ({ kind: "exec"; id: number; script: string } & InTransaction)
   /** run `writes` (on commit), then COMMIT (or ROLLBACK); answered once the transaction has ended */
   | { kind: "end"; id: number; transaction: number; opens?: boolean; commit: boolean; writes: readonly SqlWrite[] }
+  /** a decided transaction (sql.ts), from BEGIN to its end: answered with `decide`'s answer */
+  | { kind: "decided"; id: number; plan: DecidedTransaction }
   | { kind: "listen"; id: number; channel: string }
   | { kind: "close"; id: number };
 
@@ -200,6 +202,7 @@ async function runPrepared(db: PGlite, text: string, params: readonly SqlParam[]
 }
 
 const ERROR_RESPONSE = 0x45; // 'E'
+const DATA_ROW = 0x44; // 'D'
 const NOTIFICATION_RESPONSE = 0x41; // 'A'
 
 /**
@@ -223,6 +226,13 @@ function checkAnswer(answer: Uint8Array): void {
     }
   });
   if (failure) throw failure;
+}
+
+/** Whether an answer holds a row (a DataRow message). */
+function hasRows(answer: Uint8Array): boolean {
+  const view = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
+  for (let offset = 0; offset + 5 <= answer.length; offset += 1 + view.getInt32(offset + 1)) if (answer[offset] === DATA_ROW) return true;
+  return false;
 }
 
 function begun(transaction: number): Promise<void> {
@@ -276,6 +286,28 @@ async function end(db: PGlite, transaction: number, commit: boolean, writes: rea
     if (db.isInTransaction()) await command(db, "ROLLBACK").catch(() => undefined);
     session.release();
   }
+}
+
+/** A decided transaction, all at once while it holds the session: no main-thread turn inside it. */
+async function decidedTransaction(db: PGlite, plan: DecidedTransaction): Promise<Uint8Array> {
+  return session.run(async () => {
+    await command(db, "BEGIN");
+    try {
+      for (const statement of plan.before ?? []) await runStatement(db, statement.text, statement.params, true);
+      const answer = await runStatement(db, plan.decide.text, plan.decide.params, true);
+      if (!hasRows(answer)) {
+        await command(db, "ROLLBACK");
+        return answer;
+      }
+      for (const write of plan.writes) await runStatement(db, write.text, write.params, true);
+      // COMMIT of a transaction that a failed statement aborted rolls it back: not a commit
+      if ((await command(db, "COMMIT")) === "ROLLBACK") throw new Error("the transaction was rolled back: a statement in it failed");
+      return answer;
+    } finally {
+      // whatever happened, the session must not stay inside this transaction
+      if (db.isInTransaction()) await command(db, "ROLLBACK").catch(() => undefined);
+    }
+  });
 }
 
 /**
@@ -350,6 +382,10 @@ function handle(db: PGlite, message: ToWorker): void {
     case "end":
       beginIfOpening(db, message);
       void answer(message.id, () => end(db, message.transaction, message.commit, message.writes));
+      return;
+    case "decided":
+      statementsSinceCheck = true;
+      void answerQuery(message.id, () => decidedTransaction(db, message.plan));
       return;
     case "listen":
       void answer(message.id, () =>

@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { SecretKeyring } from "./secret-keyring.js";
 import { createHash } from "node:crypto";
-import { databaseErrorFields, type Sql, type SqlExecutor, type SqlParam, type SqlTransaction, type SqlWrite } from "./sql.js";
+import { databaseErrorFields, decidedTransactionOf, type Sql, type SqlExecutor, type SqlParam, type SqlTransaction, type SqlWrite } from "./sql.js";
 import { StatementLine } from "./statement-line.js";
 
 /** How long an unused pooled connection stays open (pg's default: 10 s). */
@@ -61,7 +61,7 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
   const root = executorOf(pool);
   let closed = false;
   const listeners = new Set<{ stop(): Promise<void> }>();
-  return {
+  const sql: Sql = {
     kind: "postgres",
     keyring,
     query: root.query,
@@ -110,6 +110,9 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
         release();
       }
     },
+    // Its statements on the connection the transaction holds: a pooled connection is not PGlite's one
+    // session, and the other connections go on meanwhile.
+    decidedTransaction: (plan, decided) => decidedTransactionOf(sql, plan, decided),
     async listen(channel, onPayload, onGap) {
       const listener = await listenOn(databaseUrl, channel, onPayload, onGap);
       listeners.add(listener);
@@ -125,6 +128,7 @@ export async function openPostgresSql(databaseUrl: string, keyring: SecretKeyrin
       await pool.end();
     },
   };
+  return sql;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { HeaderRouting, PromotionKind, PromotionSettings, PromotionStatus, ShadowSettings } from "../../sdk/index.js";
 import type { Columns } from "./json-rows.js";
-import type { SqlExecutor } from "./sql.js";
+import type { SqlExecutor, SqlWrite } from "./sql.js";
 
 /**
  * Promotion rows: indexed columns for what the API shows and the store constrains, JSONB for the
@@ -286,6 +286,13 @@ export async function compareAndSetPromotion(
   changes: PromotionChanges,
   at: string,
 ): Promise<PromotionRow | undefined> {
+  const { text, params } = promotionCompareAndSet(id, expectedVersion, changes, at);
+  const [row] = await sql.query<PromotionRow>(text, params);
+  return row;
+}
+
+/** compareAndSetPromotion as a statement (a decided transaction's `decide`): it returns the new row, or none. */
+export function promotionCompareAndSet(id: string, expectedVersion: number, changes: PromotionChanges, at: string): SqlWrite {
   const sets: string[] = ["version = version + 1", "updated_at = $3"];
   const params: (string | number | null)[] = [id, expectedVersion, at];
   const set = (column: string, value: string | number | null, cast = "") => {
@@ -302,9 +309,5 @@ export async function compareAndSetPromotion(
   if (changes.replicas !== undefined) set("replicas", JSON.stringify(changes.replicas), "::jsonb");
   if (changes.plannerState !== undefined) set("planner_state", JSON.stringify(changes.plannerState), "::jsonb");
   if (changes.finishedAt !== undefined) set("finished_at", changes.finishedAt);
-  const [row] = await sql.query<PromotionRow>(
-    `UPDATE promotions SET ${sets.join(", ")} WHERE id = $1 AND version = $2 RETURNING ${PROMOTION_COLUMNS}`,
-    params,
-  );
-  return row;
+  return { text: `UPDATE promotions SET ${sets.join(", ")} WHERE id = $1 AND version = $2 RETURNING ${PROMOTION_COLUMNS}`, params };
 }

@@ -3,7 +3,7 @@
  * collapsed), for tests that count what a component asks of the store. The store itself is not
  * changed: other components on it are not counted.
  */
-import type { Sql, SqlExecutor, SqlParam, SqlTransaction } from "../../engine/store/sql.js";
+import type { DecidedTransaction, Sql, SqlExecutor, SqlParam, SqlTransaction } from "../../engine/store/sql.js";
 
 /** What a write at commit (SqlTransaction.writeAtCommit) is logged with, before its text: it costs no round trip of its own. */
 export const AT_COMMIT = "at commit: ";
@@ -51,6 +51,14 @@ export function loggingStatements(store: Sql): StatementLog {
           },
         });
       }),
+    // one request: its statements logged in one transaction, its writes as at commit once `decide` let them run
+    async decidedTransaction<Row>(plan: DecidedTransaction, decided?: (rows: Row[]) => void): Promise<Row[]> {
+      const transaction = ++transactions;
+      for (const statement of [...(plan.before ?? []), plan.decide]) log(statement.text, transaction);
+      const rows = await store.decidedTransaction(plan, decided);
+      if (rows.length > 0) for (const write of plan.writes) log(`${AT_COMMIT}${write.text}`, transaction);
+      return rows;
+    },
     listen: (channel, onPayload, onGap) => store.listen(channel, onPayload, onGap),
     close: () => store.close(),
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { storeOperationOf, timedSql, type StoreOperation } from "../../../engine/metrics/timed-sql.js";
-import type { Sql, SqlExecutor } from "../../../engine/store/sql.js";
+import { decidedTransactionOf, type Sql, type SqlExecutor } from "../../../engine/store/sql.js";
 import type { SecretKeyring } from "../../../engine/store/secret-keyring.js";
 
 describe("storeOperationOf", () => {
@@ -19,7 +19,7 @@ describe("storeOperationOf", () => {
 });
 
 describe("timedSql", () => {
-  it("times every query, those in a transaction too, and the transaction; a failing query is timed and reported failed", async () => {
+  it("times every query, those in a transaction too, and the transaction; a decided transaction as one; a failing query is timed and reported failed", async () => {
     const executor = (): SqlExecutor => ({
       keyring: {} as SecretKeyring,
       query: async <Row>(text: string) => {
@@ -32,6 +32,7 @@ describe("timedSql", () => {
       kind: "pglite",
       ...executor(),
       transaction: (fn) => fn({ ...executor(), writeAtCommit: () => undefined }),
+      decidedTransaction: (plan) => decidedTransactionOf(inner, plan),
       listen: async () => async () => undefined,
       close: async () => undefined,
     };
@@ -45,8 +46,10 @@ describe("timedSql", () => {
     });
     await expect(sql.query("UPDATE t SET x = 1")).rejects.toThrow("constraint");
     await expect(sql.transaction((tx) => tx.query("UPDATE t SET x = 2"))).rejects.toThrow("constraint");
+    expect(await sql.decidedTransaction({ decide: { text: "SELECT 3", params: [] }, writes: [] })).toEqual([]);
+    await expect(sql.decidedTransaction({ decide: { text: "UPDATE t SET x = 3", params: [] }, writes: [] })).rejects.toThrow("constraint");
     expect(queries).toEqual([["select", false], ["insert", false], ["select", false], ["update", true], ["update", true]]);
-    expect(transactions).toEqual([false, true]);
+    expect(transactions).toEqual([false, true, false, true]);
     expect(sql.kind).toBe("pglite");
   });
 });

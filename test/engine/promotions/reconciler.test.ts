@@ -247,7 +247,7 @@ describe("promotion reconciler", () => {
 
 describe("a promotion's end", () => {
   for (const strategy of ["DEACTIVATE", "SCALE_TO_ZERO"] as const) {
-    it(`${strategy}: three round trips (the environment's lock, the compare-and-set, the COMMIT with its writes); the previous is left alone while it serves another environment`, async () => {
+    it(`${strategy}: one decided transaction, one request (the environment's lock, the compare-and-set, its writes after it); the previous is left alone while it serves another environment`, async () => {
       const log = loggingStatements(store());
       const { runtime, service, reconciler, failures, close } = reconcilerOn(log.sql);
       const deploymentRow = async (id: string) =>

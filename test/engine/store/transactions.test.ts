@@ -1,7 +1,7 @@
 /**
  * The Sql port's transactions, on both adapters: BEGIN goes with the first statement (none sent
  * for a transaction that runs nothing), writes at commit go with the COMMIT, and a failure anywhere
- * leaves nothing behind.
+ * leaves nothing behind. Decided transactions: their statement decides whether anything is written.
  */
 import { describe, expect, it } from "vitest";
 import { databaseErrorFields, SQLSTATE, type Sql } from "../../../engine/store/sql.js";
@@ -97,10 +97,96 @@ function transactionSuite(store: () => Sql): void {
     expect(["0", "3"]).toContain(seenOutside?.count);
     expect(await numbers(name)).toEqual([1, 2, 3]);
   });
+
+  it("a decided transaction whose statement returns rows writes everything after it, answers its rows, and says so first", async () => {
+    const name = await probeTable();
+    await store().query(`INSERT INTO ${name} (n, note) VALUES (1, 'old')`);
+    const order: string[] = [];
+    const rows = await store().decidedTransaction<{ n: number; note: string }>(
+      {
+        before: [{ text: `SELECT 1 FROM ${name} WHERE n = 1 FOR UPDATE`, params: [] }],
+        decide: { text: `UPDATE ${name} SET note = $2 WHERE n = $1 AND note = 'old' RETURNING n, note`, params: [1, "new"] },
+        // the writes see the decided change: they run after it, in order
+        writes: [
+          { text: `INSERT INTO ${name} (n, note) SELECT 2, 'after ' || note FROM ${name} WHERE n = 1`, params: [] },
+          { text: `INSERT INTO ${name} (n, note) VALUES ($1, $2)`, params: [3, "third"] },
+        ],
+      },
+      (decided) => order.push(`decided ${decided.length}`),
+    );
+    order.push("answered");
+    expect(rows).toEqual([{ n: 1, note: "new" }]);
+    expect(order).toEqual(["decided 1", "answered"]);
+    expect(await store().query(`SELECT n, note FROM ${name} ORDER BY n`)).toEqual([
+      { n: 1, note: "new" },
+      { n: 2, note: "after new" },
+      { n: 3, note: "third" },
+    ]);
+  });
+
+  it("a decided transaction whose statement returns no rows writes nothing, what ran before it included", async () => {
+    const name = await probeTable();
+    let decided = false;
+    const rows = await store().decidedTransaction(
+      {
+        before: [{ text: `INSERT INTO ${name} (n) VALUES (1)`, params: [] }],
+        decide: { text: `UPDATE ${name} SET note = 'x' WHERE n = 99 RETURNING n`, params: [] },
+        writes: [{ text: `INSERT INTO ${name} (n) VALUES (2)`, params: [] }],
+      },
+      () => (decided = true),
+    );
+    expect(rows).toEqual([]);
+    expect(decided).toBe(false);
+    expect(await numbers(name)).toEqual([]);
+  });
+
+  it("a decided transaction's failing write rolls it all back and is what it throws; the session is usable after", async () => {
+    const name = await probeTable();
+    await store().query(`INSERT INTO ${name} (n) VALUES (7)`);
+    const failure = await store()
+      .decidedTransaction({
+        decide: { text: `INSERT INTO ${name} (n) VALUES (1) RETURNING n`, params: [] },
+        writes: [
+          { text: `INSERT INTO ${name} (n) VALUES (2)`, params: [] },
+          { text: `INSERT INTO ${name} (n) VALUES (7)`, params: [] },
+        ],
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(databaseErrorFields(failure)?.code, String(failure)).toBe(SQLSTATE.uniqueViolation);
+    expect(await numbers(name)).toEqual([7]);
+    // a failing decide: the same
+    await expect(store().decidedTransaction({ decide: { text: `INSERT INTO ${name} (n) VALUES (7) RETURNING n`, params: [] }, writes: [] })).rejects.toMatchObject({
+      code: SQLSTATE.uniqueViolation,
+    });
+    await store().decidedTransaction({ decide: { text: `INSERT INTO ${name} (n) VALUES (8) RETURNING n`, params: [] }, writes: [] });
+    expect(await numbers(name)).toEqual([7, 8]);
+  });
 }
 
 describe("transactions on PGlite", () => {
-  transactionSuite(pgliteStoreForFile());
+  const store = pgliteStoreForFile();
+  transactionSuite(store);
+
+  it("a decided transaction is one request: a statement asked meanwhile runs before or after it whole, and is answered after it is decided", async () => {
+    await store().exec("CREATE TABLE tx_one_request (n int PRIMARY KEY)");
+    const order: string[] = [];
+    const transaction = store().decidedTransaction(
+      {
+        before: [{ text: "INSERT INTO tx_one_request (n) VALUES (1)", params: [] }],
+        decide: { text: "INSERT INTO tx_one_request (n) VALUES (2) RETURNING n", params: [] },
+        writes: [{ text: "INSERT INTO tx_one_request (n) VALUES (3)", params: [] }],
+      },
+      () => order.push("decided"),
+    );
+    const read = store()
+      .query<{ count: string }>("SELECT count(*)::text AS count FROM tx_one_request")
+      .then(([row]) => order.push(`read ${row?.count}`));
+    await Promise.all([transaction, read]);
+    expect(order).toEqual(["decided", "read 3"]);
+  });
 });
 
 describeOnPostgres("transactions on PostgreSQL", transactionSuite);
