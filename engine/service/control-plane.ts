@@ -159,16 +159,7 @@ export class ControlPlane {
       // after the rules (the chain's included): a refused request says why; nothing is created either way
       const executor = this.#promotionExecutor;
       if (!executor) throw notImplemented("deploying into an environment needs promotions, not executed by this engine build yet");
-      const promotion = await executor.start(work, request);
-      work.audit({
-        modelId,
-        kind: "promotion.started",
-        objectId: promotion.id,
-        objectName: targetEnvironment,
-        details: { deployment_id: row.id, previous_deployment_id: promotion.previous_deployment_id, kind: promotion.kind },
-      });
-      promotions.auditChainSkipped(work, request, promotion);
-      work.emit({ type: "promotion.changed", modelId, environmentName: targetEnvironment, promotionId: promotion.id, started: true });
+      promotions.promotionStarted(work, request, await executor.start(work, request));
       return loadDeployment(work.tx, row);
     });
   }

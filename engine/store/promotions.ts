@@ -1,6 +1,6 @@
 import type { HeaderRouting, PromotionKind, PromotionSettings, PromotionStatus, ShadowSettings } from "../../sdk/index.js";
 import type { Columns } from "./json-rows.js";
-import type { SqlExecutor, SqlWrite } from "./sql.js";
+import type { SqlExecutor, SqlParam, SqlWrite } from "./sql.js";
 
 /**
  * Promotion rows: indexed columns for what the API shows and the store constrains, JSONB for the
@@ -98,28 +98,65 @@ export interface NewPromotion {
 /** Insert a promotion. A second in-progress one for the environment violates `promotions_one_in_progress`. */
 export async function insertPromotion(sql: SqlExecutor, promotion: NewPromotion): Promise<PromotionRow> {
   const [row] = await sql.query<PromotionRow>(
-    `INSERT INTO promotions (id, model_id, environment_id, environment_name, deployment_id, previous_deployment_id, kind,
-       status, total_steps, phase, replicas, settings, planner_state, timeout_seconds, started_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, $15) RETURNING ${PROMOTION_COLUMNS}`,
-    [
-      promotion.id,
-      promotion.modelId,
-      promotion.environmentId,
-      promotion.environmentName,
-      promotion.deploymentId,
-      promotion.previousDeploymentId,
-      promotion.kind,
-      promotion.status,
-      promotion.totalSteps,
-      promotion.phase,
-      JSON.stringify(promotion.replicas),
-      JSON.stringify(promotion.settings),
-      JSON.stringify(promotion.plannerState),
-      promotion.timeoutSeconds,
-      promotion.at,
-    ],
+    `INSERT INTO promotions (${INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, $15)
+     RETURNING ${PROMOTION_COLUMNS}`,
+    insertParams(promotion),
   );
   return row!;
+}
+
+/** The parameters a condition on an insert (promotionInsertWhere) refers to the new row's values by, and adds its own with. */
+export interface PromotionInsertParams {
+  environmentId: string;
+  deploymentId: string;
+  previousDeploymentId: string;
+  settings: string;
+  /** a parameter of the condition's own */
+  param(value: SqlParam): string;
+}
+
+/** insertPromotion as a statement that inserts only where `condition` holds (a decided transaction's `decide`): the row, or none. */
+export function promotionInsertWhere(promotion: NewPromotion, condition: (params: PromotionInsertParams) => string): SqlWrite {
+  const params = insertParams(promotion);
+  const where = condition({
+    environmentId: "$3",
+    deploymentId: "$5",
+    previousDeploymentId: "$6",
+    settings: "$12::jsonb",
+    param: (value) => `$${params.push(value)}`,
+  });
+  return {
+    // INSERT … SELECT: each value cast (a parameter in a select list would be text)
+    text: `INSERT INTO promotions (${INSERT_COLUMNS})
+     SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::int, $10::text, $11::jsonb, $12::jsonb,
+            $13::jsonb, $14::int, $15::timestamptz, $15::timestamptz
+      WHERE ${where}
+     RETURNING ${PROMOTION_COLUMNS}`,
+    params,
+  };
+}
+
+const INSERT_COLUMNS = `id, model_id, environment_id, environment_name, deployment_id, previous_deployment_id, kind,
+       status, total_steps, phase, replicas, settings, planner_state, timeout_seconds, started_at, updated_at`;
+
+function insertParams(promotion: NewPromotion): SqlParam[] {
+  return [
+    promotion.id,
+    promotion.modelId,
+    promotion.environmentId,
+    promotion.environmentName,
+    promotion.deploymentId,
+    promotion.previousDeploymentId,
+    promotion.kind,
+    promotion.status,
+    promotion.totalSteps,
+    promotion.phase,
+    JSON.stringify(promotion.replicas),
+    JSON.stringify(promotion.settings),
+    JSON.stringify(promotion.plannerState),
+    promotion.timeoutSeconds,
+    promotion.at,
+  ];
 }
 
 export async function findPromotion(sql: SqlExecutor, id: string): Promise<PromotionRow | undefined> {

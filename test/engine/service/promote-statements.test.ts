@@ -1,8 +1,11 @@
 /**
- * What a promote costs the store while its transaction holds it (PGlite's one session, or a pooled
- * connection): the environment's row lock, one statement of reads, the promotion's insert — the
- * candidate's new settings and the audit entry go with the COMMIT. 100 promote requests arrive
- * within a second in bench/scale; each of these used to be ~8 round trips.
+ * What a promote costs the store: two reads outside any transaction (the environment, then the
+ * candidate, the promotion in progress and the settings), then one decided transaction — the
+ * environment's row lock, the insert that checks what was read still holds, the candidate's new
+ * settings and the audit entry after it — sent as one request. 100 promote requests arrive within
+ * a second in bench/scale; each used to be ~8 round trips while its transaction held the store
+ * (PGlite's one session, or a pooled connection), then 4. When what was read changed meanwhile,
+ * the promote goes the locked way and decides from what it reads under the lock.
  */
 import { describe, expect, it } from "vitest";
 import { createPromotionExecutor } from "../../../engine/promotions/executor.js";
@@ -13,7 +16,7 @@ import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
 import { AT_COMMIT, loggingStatements } from "../../support/statement-log.js";
 
 function promoteSuite(store: () => Sql): void {
-  it("a promote is three statements and two writes at commit; what it writes and refuses is unchanged", async () => {
+  it("a promote is two reads and one decided transaction of two statements and two writes; what it writes and refuses is unchanged", async () => {
     const log = loggingStatements(store());
     const service = new ControlPlane({ sql: log.sql, promotionExecutor: createPromotionExecutor({ currentReplicas: () => 1, readyReplicas: () => 0 }) });
     const careful = await service.createPromotionSettings({ name: `careful-${store().kind}`, rolling_deploy: true, redeploy_on_promotion: true } as never);
@@ -30,10 +33,17 @@ function promoteSuite(store: () => Sql): void {
 
     const from = log.statements.length;
     const promotion = await service.promote(model.id, "production", { deployment_id: d0!.id });
-    const asked = log.statements.slice(from).filter((text) => !text.startsWith("SELECT pg_notify"));
-    const atCommit = asked.filter((text) => text.startsWith(AT_COMMIT));
-    expect(asked.length - atCommit.length, asked.join("\n")).toBe(3);
-    expect(atCommit.map((text) => text.slice(AT_COMMIT.length).split(" ").slice(0, 3).join(" "))).toEqual(["UPDATE deployments SET", "INSERT INTO audit_logs"]);
+    const asked = log.statements.map((text, index) => ({ text, transaction: log.transactionOf[index] })).slice(from).filter(({ text }) => !text.startsWith("SELECT pg_notify"));
+    const shapes = asked.map(({ text, transaction }) => `${transaction === undefined ? "" : "in a transaction: "}${text.split(" ").slice(0, text.startsWith(AT_COMMIT) ? 5 : 3).join(" ")}`);
+    expect(shapes, asked.map(({ text }) => text).join("\n")).toEqual([
+      "SELECT * FROM",
+      "SELECT (SELECT to_json(d)",
+      "in a transaction: SELECT 1 FROM",
+      "in a transaction: INSERT INTO promotions",
+      `in a transaction: ${AT_COMMIT}UPDATE deployments SET`,
+      `in a transaction: ${AT_COMMIT}INSERT INTO audit_logs`,
+    ]);
+    expect(new Set(asked.map(({ transaction }) => transaction)).size, "one transaction and the reads outside any").toBe(2);
 
     // the settings snapshotted are production's named object's (nothing served before: it is INSTANT whatever they say);
     // the candidate took production's autoscaling and a new revision
@@ -75,6 +85,42 @@ function promoteSuite(store: () => Sql): void {
     await service.promote(model.id, "staging", { deployment_id: d1!.id });
     expect(changedDeployments).toEqual([d1!.id]);
     expect((await service.getDeployment(model.id, d1!.id)).autoscaling_settings).toMatchObject({ min_replica: 0, max_replica: 3 });
+  });
+
+  it("a promote whose reads changed before its insert goes the locked way: it takes what is there then, or refuses as it would have", async () => {
+    // Between the reads and the decided transaction, another writer changes what the promote read.
+    let meanwhile: (() => Promise<unknown>) | undefined;
+    const sql: Sql = {
+      ...store(),
+      decidedTransaction: async (plan, decided) => {
+        const change = meanwhile;
+        meanwhile = undefined;
+        await change?.();
+        return store().decidedTransaction(plan, decided);
+      },
+    };
+    const service = new ControlPlane({ sql, promotionExecutor: createPromotionExecutor({ currentReplicas: () => 1, readyReplicas: () => 0 }) });
+    const model = await service.createModel({ name: `promote-changed-${store().kind}` });
+    const [d0, d1] = [
+      await service.createDeployment(model.id, { command: ["model", "0"] } as never),
+      await service.createDeployment(model.id, { command: ["model", "1"] } as never),
+    ];
+    // production's autoscaling changed meanwhile: the candidate takes the new settings, not the ones read
+    meanwhile = () => store().query("UPDATE environments SET autoscaling_settings = jsonb_set(autoscaling_settings, '{max_replica}', '7') WHERE model_id = $1 AND name = 'production'", [model.id]);
+    const first = await service.promote(model.id, "production", { deployment_id: d0!.id });
+    expect(meanwhile).toBeUndefined();
+    expect((await service.getDeployment(model.id, d0!.id)).autoscaling_settings).toMatchObject({ max_replica: 7 });
+    expect((await service.listAuditLogs(model.id)).filter((entry) => entry.kind === "promotion.started").map((entry) => entry.object_id)).toEqual([first.id]);
+    await store().query("UPDATE promotions SET status = 'SUCCEEDED' WHERE id = $1", [first.id]);
+    // a promotion started meanwhile: refused, naming it, as without the race
+    meanwhile = () => store().query("UPDATE promotions SET status = 'RAMPING_UP' WHERE id = $1", [first.id]);
+    await expect(service.promote(model.id, "production", { deployment_id: d1!.id })).rejects.toThrow(`environment production already has promotion ${first.id} in progress`);
+    expect((await service.listPromotions(model.id, "production")).map((shown) => shown.id)).toEqual([first.id]);
+    // the candidate deactivated meanwhile: refused as inactive
+    await store().query("UPDATE promotions SET status = 'SUCCEEDED' WHERE id = $1", [first.id]);
+    meanwhile = () => store().query("UPDATE deployments SET active = false WHERE id = $1", [d1!.id]);
+    await expect(service.promote(model.id, "production", { deployment_id: d1!.id })).rejects.toThrow(/is inactive; activate it first/);
+    expect((await service.listPromotions(model.id, "production")).map((shown) => shown.id)).toEqual([first.id]);
   });
 }
 
