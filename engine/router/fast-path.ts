@@ -29,8 +29,9 @@ export interface FastPathCore {
   /** The route of a request the fast path can serve now; undefined for anything else — not a
    * predict request, no or a wrong API key (checked first: 401/403), a 404, a deployment scaled
    * to zero (wake) — which node:http handles. `authorization`: the request's Authorization value;
-   * `fields`: the head's forwarded field lines (read only when the environment has a shadow). */
-  route(method: string, target: string, authorization: string | undefined, fields: string): FastRoute | undefined;
+   * `fields`: the head's forwarded field lines (read only when the environment has a shadow);
+   * `socket`: the client's connection, handed to node:http when this answers undefined. */
+  route(method: string, target: string, authorization: string | undefined, fields: string, socket: Socket): FastRoute | undefined;
   /** least-in-flight ready replica of the set, skipping those that refused a connection */
   pickReplica(replicaSetId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined;
   connectionsTo(replica: ReplicaInfo): UpstreamConnections;
@@ -221,7 +222,7 @@ class ClientConnection {
           const parsed = parseRequestHead(this.pending);
           if (parsed.kind === "incomplete") return this.stillArriving(this.fastPath.headersTimeoutMs);
           if (parsed.kind === "unsupported") return this.handOff();
-          const route = this.fastPath.core.route(parsed.head.method, parsed.head.target, parsed.head.authorization, parsed.head.forwardedFields);
+          const route = this.fastPath.core.route(parsed.head.method, parsed.head.target, parsed.head.authorization, parsed.head.forwardedFields, this.socket);
           if (route === undefined) return this.handOff();
           // The request's clock starts with its routed head, as on node:http (metrics only).
           awaiting = { head: parsed.head, route, startedAt: route.series === undefined ? 0 : performance.now() };

@@ -9,7 +9,7 @@ import { sendError } from "./error-response.js";
 import { FastPath, type FastPathCore } from "./fast-path.js";
 import { InFlightCounts } from "./in-flight-counts.js";
 import { DEPLOYMENT_ID_HEADER, forward, readSmallBody, upstreamRequestHeaders } from "./forward.js";
-import { pickReplica, resolveTarget } from "./pick.js";
+import { pickReplica, resolveTarget, type Resolution } from "./pick.js";
 import type { RoutingTable } from "./routing-table.js";
 import { ShadowStats } from "../metrics/shadow-stats.js";
 import { SHADOW_BACKOFF, type ShadowBackoffPolicy } from "./shadow/backoff.js";
@@ -237,7 +237,7 @@ export function createRouter(options: RouterOptions): Router {
 
   const fastPath = new FastPath(
     {
-      route(method, target, authorization, fields) {
+      route(method, target, authorization, fields, socket) {
         if (method !== "POST") return undefined;
         const parsed = parseDataPlaneUrl(target);
         if (parsed === undefined) return undefined;
@@ -251,7 +251,14 @@ export function createRouter(options: RouterOptions): Router {
         // Turned away callers go to node:http, which checks again and answers 401/403.
         if (!authorize(routed, authorization).ok) return undefined;
         const resolution = resolveTarget(table, routed, rand);
-        if (!resolution.ok || runtime.readyReplicas(resolution.replicaSetId).length === 0) return undefined;
+        if (!resolution.ok) return undefined;
+        if (runtime.readyReplicas(resolution.replicaSetId).length === 0) {
+          // node:http holds it until the set is ready; with the deployment picked here, or the
+          // split would be drawn twice (and lean to whatever is ready: an engine restarted mid-
+          // promotion sent the candidate ~25 % of the requests of a 50 % split while it was cold)
+          if (routed.kind === "environment") pickedBeforeHandOff.set(socket, { key: environmentTargetKey(routed), resolution });
+          return undefined;
+        }
         return {
           deploymentId: resolution.deploymentId,
           replicaSetId: resolution.replicaSetId,
@@ -282,6 +289,17 @@ export function createRouter(options: RouterOptions): Router {
       ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
     },
   );
+
+  /** The deployment the fast path picked for a connection's next request before handing it to node:http. */
+  const pickedBeforeHandOff = new WeakMap<Socket, { key: string; resolution: Resolution }>();
+
+  /** The fast path's pick for this request (once), if it was for the same target. */
+  function pickedOnFastPath(socket: Socket, target: DataPlaneTarget): Resolution | undefined {
+    const picked = pickedBeforeHandOff.get(socket);
+    if (picked === undefined) return undefined;
+    pickedBeforeHandOff.delete(socket);
+    return target.kind === "environment" && picked.key === environmentTargetKey(target) ? picked.resolution : undefined;
+  }
 
   /** Least in flight among the set's ready replicas, skipping those that refused. */
   function pickReadyReplica(replicaSetId: string, refused: ReadonlySet<string> | undefined): ReplicaInfo | undefined {
@@ -335,7 +353,7 @@ export function createRouter(options: RouterOptions): Router {
   }
 
   function serve(req: IncomingMessage, res: ServerResponse, target: DataPlaneTarget, query: string): void {
-    const resolution = resolveTarget(table, target, rand);
+    const resolution = pickedOnFastPath(req.socket, target) ?? resolveTarget(table, target, rand);
     if (!resolution.ok) {
       metrics?.reject("not_found");
       req.resume();
@@ -510,6 +528,11 @@ export function createRouter(options: RouterOptions): Router {
     },
     close,
   };
+}
+
+/** What an environment request's pick depends on besides the table: which environment, and whether header routing asked for the candidate. */
+function environmentTargetKey(target: Extract<DataPlaneTarget, { kind: "environment" }>): string {
+  return `${target.modelId}\n${target.envName}\n${target.candidate === true ? "candidate" : ""}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { createConnection, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRouter, DEPLOYMENT_ID_HEADER, RoutingTable, type Router, type RouterOptions } from "../../../engine/router/index.js";
+import { replicaSetId } from "../../../engine/runtime/runtime.js";
 import { eventually } from "../runtime/helpers.js";
 import { ALLOW_EVERY_CALLER, StaticReplicas, engineServer, listen, stop, type EngineServer } from "./helpers.js";
 
@@ -121,10 +122,11 @@ function responses(stream: string): Array<{ status: number; headers: Record<stri
 
 const echoReplica = (): Promise<string> =>
   replica((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    // decoded whole: a character split between two chunks is not two broken ones
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
-      const answer = `echo:${body}`;
+      const answer = `echo:${Buffer.concat(chunks).toString()}`;
       res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(answer), "x-path": req.url ?? "" });
       res.end(answer);
     });
@@ -203,6 +205,32 @@ describe("router fast path", () => {
     expect(client.received()).toMatch(new RegExp(`^(HTTP/1\\.1 100 Continue\r\n\r\n)?HTTP/1\\.[01] ${status} `));
     if (status === 200) expect(client.received()).toContain("echo:hello");
     expect(engine.handOffs()).toBe(1);
+  });
+
+  it("a request it picks a cold deployment for is held for that deployment by node:http, not split again", async () => {
+    // 50 % to the candidate; each draw alternates: a split drawn twice would send this request to
+    // the deployment that is ready (the previous), and an engine restarted mid-promotion sent the
+    // candidate about half its share while its replicas were starting
+    const draws = [0.1, 0.9];
+    let drawn = 0;
+    const replicas = new StaticReplicas();
+    replicas.set(replicaSetId("previous", "production"), [await echoReplica()]);
+    const table = new RoutingTable();
+    for (const id of ["previous", "candidate"]) table.setDeployment("m", id, { active: true, predictPath: "/predict", isDevelopment: false });
+    table.setEnvironment("m", "production", { currentDeploymentId: "previous", candidateDeploymentId: "candidate", percentToCandidate: 50 });
+    const router = createRouter({ table, runtime: replicas, authorize: ALLOW_EVERY_CALLER, rand: () => draws[drawn++ % 2]! });
+    cleanups.push(() => router.close());
+    const engine = await engineServer(router);
+    cleanups.push(() => engine.close());
+    const client = await rawClient(Number(new URL(engine.url).port));
+    client.socket.write(`POST /models/m/production/predict HTTP/1.1\r\nhost: router\r\ncontent-length: 4\r\n\r\ncold`);
+    await eventually("the request held", () => router.inFlightForSet(replicaSetId("candidate", "production")) === 1 || undefined);
+    expect(engine.handOffs()).toBe(1);
+    expect(client.received()).toBe("");
+    replicas.set(replicaSetId("candidate", "production"), [await echoReplica()]);
+    await eventually("response", () => responses(client.received())[0]);
+    expect(responses(client.received())[0]).toMatchObject({ status: 200, body: "echo:cold", headers: { [DEPLOYMENT_ID_HEADER]: "candidate" } });
+    expect(drawn).toBe(1);
   });
 
   it("closes after the response when the client asks", async () => {
