@@ -1,7 +1,7 @@
 import type { AutoscalingSettings, DeploymentStatus, Resources } from "../../sdk/index.js";
 import { arrayLiteral } from "./array-literal.js";
 import type { Columns } from "./json-rows.js";
-import type { AtCommit, SqlExecutor, SqlTransaction, SqlWrite } from "./sql.js";
+import type { AtCommit, SqlExecutor, SqlWrite } from "./sql.js";
 
 /** How to run a replica, as stored in `deployments.spec`. */
 export interface DeploymentSpec {

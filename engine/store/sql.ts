@@ -94,8 +94,9 @@ export interface Sql extends SqlExecutor {
 }
 
 /**
- * A decided transaction as a transaction of separate statements (PostgreSQL's pool, the wrappers
- * that see every statement): the same outcome, in more round trips.
+ * A decided transaction as a transaction of separate statements, the same outcome in more round
+ * trips: PostgreSQL's, where a transaction holds one pooled connection (the others go on) rather
+ * than the store's one session.
  */
 export async function decidedTransactionOf<Row>(
   sql: Pick<Sql, "transaction">,
