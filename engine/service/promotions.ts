@@ -9,7 +9,7 @@ import type { DeploymentRow } from "../store/deployments.js";
 import type { EnvironmentRow } from "../store/environments.js";
 import type { DomainEvent } from "./events.js";
 import { environmentLock } from "../store/environments.js";
-import { promotionInsertIfUnchanged, readForPromote } from "../store/promote-reads.js";
+import { promotionInsertIfUnchanged, readForPromote, type PromoteReads } from "../store/promote-reads.js";
 import { writesCollector } from "../store/sql.js";
 import {
   findInProgressPromotion,
@@ -111,6 +111,18 @@ export async function validatePromotionRequest(
       chainSkipped = { requiredEnvironment: verdict.requiredEnvironment, reason: verdict.reason, message: verdict.message };
     }
   }
+  return promotionRequest(modelId, environment, candidate, reads, body, chainSkipped);
+}
+
+/** A request that passed the rules: the environment's deployment it replaces, the settings read, the timeout asked. */
+function promotionRequest(
+  modelId: string,
+  environment: EnvironmentRow,
+  candidate: DeploymentRow,
+  reads: Pick<PromoteReads, "promotionSettings">,
+  body: PromoteBody,
+  chainSkipped?: ValidatedPromotionRequest["chainSkipped"],
+): ValidatedPromotionRequest {
   return {
     modelId,
     environment,
@@ -166,14 +178,7 @@ async function promoteAtOnce(
   if (!candidate || !candidate.active || candidate.is_development || reads.inProgress || environment.current_deployment_id === candidate.id) return undefined;
   const at = context.now().toISOString();
   if (candidate.id !== environment.previous_deployment_id && !(await chainVerdict(context.sql, environment, candidate, new Date(at))).ok) return undefined;
-  const request: ValidatedPromotionRequest = {
-    modelId,
-    environment,
-    candidate,
-    previousDeploymentId: environment.current_deployment_id,
-    settings: reads.promotionSettings,
-    timeoutSeconds: body.timeout_seconds ?? null,
-  };
+  const request = promotionRequest(modelId, environment, candidate, reads, body);
   const events: DomainEvent[] = [];
   const work = workOn(writesCollector(), at, events);
   const promotion = promotions.plan(work, request);

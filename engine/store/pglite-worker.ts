@@ -211,13 +211,7 @@ const NOTIFICATION_RESPONSE = 0x41; // 'A'
  * both parsed by PGlite's parser, which only these rare answers go through.
  */
 function checkAnswer(answer: Uint8Array): void {
-  const view = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
-  let special = false;
-  for (let offset = 0; offset + 5 <= answer.length; offset += 1 + view.getInt32(offset + 1)) {
-    const type = answer[offset];
-    if (type === ERROR_RESPONSE || type === NOTIFICATION_RESPONSE) special = true;
-  }
-  if (!special) return;
+  if (!hasMessage(answer, ERROR_RESPONSE, NOTIFICATION_RESPONSE)) return;
   let failure: Error | undefined;
   new protocol.Parser().parse(answer, (message) => {
     if (message instanceof messages.DatabaseError) failure ??= message;
@@ -228,10 +222,10 @@ function checkAnswer(answer: Uint8Array): void {
   if (failure) throw failure;
 }
 
-/** Whether an answer holds a row (a DataRow message). */
-function hasRows(answer: Uint8Array): boolean {
+/** Whether an answer holds a message of one of `types` (its messages: a type byte and a length each). */
+function hasMessage(answer: Uint8Array, ...types: number[]): boolean {
   const view = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
-  for (let offset = 0; offset + 5 <= answer.length; offset += 1 + view.getInt32(offset + 1)) if (answer[offset] === DATA_ROW) return true;
+  for (let offset = 0; offset + 5 <= answer.length; offset += 1 + view.getInt32(offset + 1)) if (types.includes(answer[offset]!)) return true;
   return false;
 }
 
@@ -295,7 +289,7 @@ async function decidedTransaction(db: PGlite, plan: DecidedTransaction): Promise
     try {
       for (const statement of plan.before ?? []) await runStatement(db, statement.text, statement.params, true);
       const answer = await runStatement(db, plan.decide.text, plan.decide.params, true);
-      if (!hasRows(answer)) {
+      if (!hasMessage(answer, DATA_ROW)) {
         await command(db, "ROLLBACK");
         return answer;
       }
