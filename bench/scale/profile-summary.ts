@@ -4,11 +4,12 @@
  * the file-system calls it makes —, the engine's own code, the validation library, Node itself,
  * garbage collection), then the heaviest functions, then the engine's functions by inclusive time.
  *
- *   node dist/bench/scale/profile-summary.js /tmp/prof/CPU.….cpuprofile [--last S] [--skip-last S]
+ *   node dist/bench/scale/profile-summary.js /tmp/prof/CPU.….cpuprofile [--last S] [--skip-last S] [--holds MS]
  *
  * --last S keeps the samples of the profile's last S seconds (the engine exits right after the last
  * window, so `--last 40` with BENCH_DURATION_S=40 is the loaded window alone, without the setup);
- * --skip-last S drops the final S seconds (with --last: an earlier window).
+ * --skip-last S drops the final S seconds (with --last: an earlier window); --holds MS lists the
+ * main thread's tasks of MS ms or more in the window, with what they ran.
  */
 import { readFileSync } from "node:fs";
 
@@ -35,7 +36,7 @@ function secondsOption(name: string): number {
   return value;
 }
 if (file === undefined) {
-  process.stderr.write("usage: node dist/bench/scale/profile-summary.js <file.cpuprofile> [--last S] [--skip-last S]\n");
+  process.stderr.write("usage: node dist/bench/scale/profile-summary.js <file.cpuprofile> [--last S] [--skip-last S] [--holds MS]\n");
   process.exit(2);
 }
 const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
@@ -131,3 +132,66 @@ process.stdout.write(
     "",
   ].join("\n"),
 );
+
+/**
+ * --holds MS: the main thread's tasks of MS ms or more in the window — a run of samples none of
+ * which is idle — each with what it spent its time in (by part) and the engine's or a library's
+ * outermost frames it ran (what started the task: a timer, a socket's data, a promise's reaction).
+ * The event loop serves nothing else while one runs: a request due then waits for it.
+ */
+const holdOption = options.indexOf("--holds");
+if (holdOption !== -1) {
+  const minimumUs = Number(options[holdOption + 1]) * 1000;
+  if (!(minimumUs > 0)) throw new Error(`--holds needs a number of milliseconds, got ${options[holdOption + 1]}`);
+  type Task = { start: number; duration: number; samples: Array<{ id: number; delta: number }> };
+  const tasks: Task[] = [];
+  let current: Task | undefined;
+  let at = profile.startTime;
+  profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    at += delta;
+    if (at < windowStart || at > windowEnd) return;
+    if (nodes.get(id)!.callFrame.functionName === "(idle)") {
+      if (current !== undefined && current.duration >= minimumUs) tasks.push(current);
+      current = undefined;
+      return;
+    }
+    current ??= { start: at, duration: 0, samples: [] };
+    current.duration += delta;
+    current.samples.push({ id, delta });
+  });
+  if (current !== undefined && current.duration >= minimumUs) tasks.push(current);
+
+  const outermost = (id: number): string => {
+    let found: ProfileNode | undefined;
+    for (let node: number | undefined = id; node !== undefined; node = parents.get(node)) {
+      const { url } = nodes.get(node)!.callFrame;
+      if (url.includes("/dist/") || url.includes("/node_modules/")) found = nodes.get(node);
+    }
+    return found === undefined ? "(no engine or library frame)" : location(found);
+  };
+  const top = (entries: Map<string, number>, duration: number, limit: number) =>
+    [...entries]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, limit)
+      .map(([name, time]) => `${name} ${((100 * time) / duration).toFixed(0)} %`)
+      .join("; ");
+  const lines = [`Tasks of ${minimumUs / 1000} ms or more: ${tasks.length}, ${(tasks.reduce((sum, task) => sum + task.duration, 0) / 1000).toFixed(0)} ms in all`, ""];
+  lines.push("| at (s into the window) | ms | parts | entered through | heaviest functions (self) |", "|---|---|---|---|---|");
+  for (const task of tasks.sort((a, b) => b.duration - a.duration).slice(0, 30)) {
+    const parts = new Map<string, number>();
+    const entries = new Map<string, number>();
+    const functions = new Map<string, number>();
+    for (const { id, delta } of task.samples) {
+      const node = nodes.get(id)!;
+      parts.set(partOf(node), (parts.get(partOf(node)) ?? 0) + delta);
+      entries.set(outermost(id), (entries.get(outermost(id)) ?? 0) + delta);
+      functions.set(location(node), (functions.get(location(node)) ?? 0) + delta);
+    }
+    lines.push(
+      `| ${((task.start - windowStart) / 1e6).toFixed(2)} | ${(task.duration / 1000).toFixed(1)} | ${top(parts, task.duration, 3)} | ` +
+        `${top(entries, task.duration, 3)} | ${top(functions, task.duration, 4)} |`,
+    );
+  }
+  process.stdout.write(`\n${lines.join("\n")}\n`);
+}

@@ -15,20 +15,26 @@ import {
 } from "../../sdk/index.js";
 import { conflict, invalidField } from "../errors.js";
 import {
+  autoscalingUpdateIfUnchanged,
+  deploymentInsertIfFree,
   deploymentNameTaken,
   findLiveDeployment,
+  findLiveDeploymentServing,
   insertDeployment,
   listLiveDeploymentsServing,
   softDeleteDeployment,
   updateDeployment,
   type DeploymentRow,
   type DeploymentSpec,
+  type NewDeployment,
+  type ServingDeploymentRow,
 } from "../store/deployments.js";
 import { listEnvironmentsServing } from "../store/environments.js";
-import { takeDeploymentNumber } from "../store/models.js";
+import { findLiveModel, takeDeploymentNumber } from "../store/models.js";
 import { findInProgressPromotion, findInProgressPromotionInvolving } from "../store/promotions.js";
-import type { SqlExecutor } from "../store/sql.js";
-import { inTransaction, type ServiceContext, type UnitOfWork } from "./context.js";
+import { databaseErrorFields, SQLSTATE, writesCollector, type SqlExecutor } from "../store/sql.js";
+import { committed, inTransaction, workOn, type PlannedWork, type ServiceContext, type UnitOfWork } from "./context.js";
+import type { DomainEvent } from "./events.js";
 import { withConflictMessages } from "./database-conflicts.js";
 import { newObjectId } from "./ids.js";
 import { loadDeployment, requireDeployment, requireEnvironment, requireModel, requirePresentedDeployment } from "./lookups.js";
@@ -84,7 +90,7 @@ export async function insertPublishedDeployment(
   input: { name?: string; spec: DeploymentSpec; autoscalingSettings: AutoscalingSettings; copiedFrom?: string },
 ): Promise<DeploymentRow> {
   const name = input.name ?? (await nextDefaultName(work.tx, modelId));
-  const row = await withConflictMessages(
+  const inserted = await withConflictMessages(
     () =>
       insertDeployment(work.tx, {
         id: newObjectId("dep"),
@@ -98,15 +104,20 @@ export async function insertPublishedDeployment(
       }),
     DEPLOYMENT_CONFLICTS(name, modelId),
   );
+  deploymentCreated(work, { id: inserted.id, name: inserted.name, modelId }, input.copiedFrom);
+  return inserted;
+}
+
+/** A created deployment's audit entry and event. */
+function deploymentCreated(work: PlannedWork, deployment: { id: string; name: string; modelId: string }, copiedFrom?: string): void {
   work.audit({
-    modelId,
+    modelId: deployment.modelId,
     kind: "deployment.created",
-    objectId: row.id,
-    objectName: row.name,
-    details: input.copiedFrom ? { copied_from: input.copiedFrom } : {},
+    objectId: deployment.id,
+    objectName: deployment.name,
+    details: copiedFrom ? { copied_from: copiedFrom } : {},
   });
-  work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
-  return row;
+  work.emit({ type: "deployment.changed", modelId: deployment.modelId, deploymentId: deployment.id, deleted: false });
 }
 
 /**
@@ -119,18 +130,66 @@ export async function createDeployment(
   body: CreateDeploymentBody,
   beforeInsert?: (work: UnitOfWork) => Promise<void>,
 ): Promise<{ deployment: Deployment; row: DeploymentRow }> {
+  const created = beforeInsert === undefined ? await createDeploymentAtOnce(context, modelId, body) : undefined;
+  if (created) return created;
   return inTransaction(context, async (work) => {
     await requireModel(work.tx, modelId, true);
     if (beforeInsert) await beforeInsert(work);
     const row = await insertPublishedDeployment(work, modelId, {
       ...(body.name !== undefined ? { name: body.name } : {}),
       spec: specOf(body),
-      autoscalingSettings: body.autoscaling_settings
-        ? AutoscalingSettingsInput.parse(body.autoscaling_settings)
-        : { ...AUTOSCALING_DEFAULTS },
+      autoscalingSettings: autoscalingSettingsOf(body),
     });
     return { deployment: await loadDeployment(work.tx, row), row };
   });
+}
+
+function autoscalingSettingsOf(body: CreateDeploymentBody): AutoscalingSettings {
+  return body.autoscaling_settings ? AutoscalingSettingsInput.parse(body.autoscaling_settings) : { ...AUTOSCALING_DEFAULTS };
+}
+
+/**
+ * A create as one decided transaction (sql.ts), the common case: the model read without its lock,
+ * then one request that locks it and inserts — unnamed, as the `deployment-N` of the number read,
+ * only if that number is still the next and the name free. The locked way held PGlite's one
+ * session for six round trips and the event loop's turns between them. Undefined when it does not
+ * apply: no live model (the locked way says which 404), a number taken or a name of that form
+ * taken meanwhile (the locked way takes numbers until one is free).
+ */
+async function createDeploymentAtOnce(
+  context: ServiceContext,
+  modelId: string,
+  body: CreateDeploymentBody,
+): Promise<{ deployment: Deployment; row: DeploymentRow } | undefined> {
+  const model = await findLiveModel(context.sql, modelId);
+  if (!model) return undefined;
+  const numberRead = body.name === undefined ? model.next_deployment_number : undefined;
+  const events: DomainEvent[] = [];
+  const work = workOn(writesCollector(), context.now().toISOString(), events);
+  const deployment: NewDeployment = {
+    id: newObjectId("dep"),
+    modelId,
+    name: body.name ?? `deployment-${numberRead}`,
+    isDevelopment: false,
+    spec: specOf(body),
+    autoscalingSettings: autoscalingSettingsOf(body),
+    status: "DEPLOYING",
+    at: work.at,
+  };
+  deploymentCreated(work, deployment);
+  const insert = () => context.sql.decidedTransaction<DeploymentRow>({ decide: deploymentInsertIfFree(deployment, numberRead), writes: work.tx.writes });
+  const [row] =
+    numberRead === undefined
+      ? await withConflictMessages(insert, DEPLOYMENT_CONFLICTS(deployment.name, modelId))
+      : // a deployment given that name by another engine since the read: the locked way takes another number
+        await insert().catch((error: unknown) => {
+          if (databaseErrorFields(error)?.code === SQLSTATE.uniqueViolation) return [];
+          throw error;
+        });
+  if (!row) return undefined;
+  await committed(context, events);
+  // new: it serves no environment yet
+  return { deployment: presentDeployment(row, null), row };
 }
 
 export async function listDeployments(context: ServiceContext, modelId: string, environmentName?: string): Promise<Deployment[]> {
@@ -291,22 +350,58 @@ export async function updateDeploymentAutoscaling(
   deploymentId: string,
   patch: AutoscalingSettingsPatch,
 ): Promise<Deployment> {
+  const updated = await updateDeploymentAutoscalingAtOnce(context, modelId, deploymentId, patch);
+  if (updated) return updated;
   return inTransaction(context, async (work) => {
     const existing = await requireDeployment(work.tx, modelId, deploymentId, true);
     const merged = AutoscalingSettingsChecked.safeParse(mergeAutoscalingSettings(existing.autoscaling_settings, patch));
     if (!merged.success) throw validationError(merged.error, "body");
     if (existing.is_development) checkDevelopmentAutoscaling(merged.data, "");
     const row = await updateDeployment(work.tx, existing.id, { autoscalingSettings: merged.data }, work.at);
-    work.audit({
-      modelId,
-      kind: "deployment.autoscaling_updated",
-      objectId: row.id,
-      objectName: row.name,
-      details: { autoscaling_settings: merged.data },
-    });
-    work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
+    autoscalingUpdated(work, modelId, row, merged.data);
     return loadDeployment(work.tx, row);
   });
+}
+
+/** A deployment's autoscaling settings changed: its audit entry and event. */
+function autoscalingUpdated(work: PlannedWork, modelId: string, row: Pick<DeploymentRow, "id" | "name">, settings: AutoscalingSettings): void {
+  work.audit({
+    modelId,
+    kind: "deployment.autoscaling_updated",
+    objectId: row.id,
+    objectName: row.name,
+    details: { autoscaling_settings: settings },
+  });
+  work.emit({ type: "deployment.changed", modelId, deploymentId: row.id, deleted: false });
+}
+
+/**
+ * An autoscaling patch as one decided transaction (sql.ts), the common case: the deployment read
+ * without its lock, the settings merged and checked, then one request that writes them only if the
+ * settings read are still the deployment's. Undefined when it does not apply: no live deployment,
+ * settings the patch makes invalid, the development deployment (the locked way reads again under
+ * the lock and says exactly why), or settings changed meanwhile.
+ */
+async function updateDeploymentAutoscalingAtOnce(
+  context: ServiceContext,
+  modelId: string,
+  deploymentId: string,
+  patch: AutoscalingSettingsPatch,
+): Promise<Deployment | undefined> {
+  const existing = await findLiveDeploymentServing(context.sql, modelId, deploymentId);
+  if (!existing || existing.is_development) return undefined;
+  const merged = AutoscalingSettingsChecked.safeParse(mergeAutoscalingSettings(existing.autoscaling_settings, patch));
+  if (!merged.success) return undefined;
+  const events: DomainEvent[] = [];
+  const work = workOn(writesCollector(), context.now().toISOString(), events);
+  autoscalingUpdated(work, modelId, existing, merged.data);
+  const [row] = await context.sql.decidedTransaction<ServingDeploymentRow>({
+    decide: autoscalingUpdateIfUnchanged(existing.id, existing.autoscaling_settings, merged.data, work.at),
+    writes: work.tx.writes,
+  });
+  if (!row) return undefined;
+  await committed(context, events);
+  return presentDeployment(row, row.serving_environment);
 }
 
 /**

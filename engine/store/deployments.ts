@@ -1,7 +1,7 @@
 import type { AutoscalingSettings, DeploymentStatus, Resources } from "../../sdk/index.js";
 import { arrayLiteral } from "./array-literal.js";
 import type { Columns } from "./json-rows.js";
-import type { AtCommit, SqlExecutor, SqlWrite } from "./sql.js";
+import type { AtCommit, SqlExecutor, SqlParam, SqlWrite } from "./sql.js";
 
 /** How to run a replica, as stored in `deployments.spec`. */
 export interface DeploymentSpec {
@@ -54,34 +54,61 @@ export const DEPLOYMENT_JSON_COLUMNS: Columns<DeploymentRow> = {
   deleted_at: "timestamptz?",
 };
 
-export async function insertDeployment(
-  sql: SqlExecutor,
-  deployment: {
-    id: string;
-    modelId: string;
-    name: string;
-    isDevelopment: boolean;
-    spec: DeploymentSpec;
-    autoscalingSettings: AutoscalingSettings;
-    status: DeploymentStatus;
-    at: string;
-  },
-): Promise<DeploymentRow> {
-  const [row] = await sql.query<DeploymentRow>(
-    `INSERT INTO deployments (id, model_id, name, is_development, spec, autoscaling_settings, status, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $8) RETURNING *`,
-    [
-      deployment.id,
-      deployment.modelId,
-      deployment.name,
-      deployment.isDevelopment,
-      JSON.stringify(deployment.spec),
-      JSON.stringify(deployment.autoscalingSettings),
-      deployment.status,
-      deployment.at,
-    ],
-  );
+export interface NewDeployment {
+  id: string;
+  modelId: string;
+  name: string;
+  isDevelopment: boolean;
+  spec: DeploymentSpec;
+  autoscalingSettings: AutoscalingSettings;
+  status: DeploymentStatus;
+  at: string;
+}
+
+const INSERT_COLUMNS = "(id, model_id, name, is_development, spec, autoscaling_settings, status, created_at, updated_at)";
+const INSERT_VALUES = "$1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $8";
+
+function insertParams(deployment: NewDeployment): SqlParam[] {
+  return [
+    deployment.id,
+    deployment.modelId,
+    deployment.name,
+    deployment.isDevelopment,
+    JSON.stringify(deployment.spec),
+    JSON.stringify(deployment.autoscalingSettings),
+    deployment.status,
+    deployment.at,
+  ];
+}
+
+export async function insertDeployment(sql: SqlExecutor, deployment: NewDeployment): Promise<DeploymentRow> {
+  const [row] = await sql.query<DeploymentRow>(`INSERT INTO deployments ${INSERT_COLUMNS} VALUES (${INSERT_VALUES}) RETURNING *`, insertParams(deployment));
   return row!;
+}
+
+/**
+ * A new deployment's insert that decides (a decided transaction's `decide`, sql.ts): only into a
+ * live model, whose row it locks as the locked way does (a model's deletion waits for it). With
+ * `numberRead`, its name is that number's `deployment-N`: it takes the number only if the model's
+ * next one still is `numberRead` and no live deployment has that name. No row: nothing written.
+ */
+export function deploymentInsertIfFree(deployment: NewDeployment, numberRead?: number): SqlWrite {
+  const params = insertParams(deployment);
+  if (numberRead === undefined) {
+    return {
+      text: `WITH model AS (SELECT id FROM models WHERE id = $2 AND deleted_at IS NULL FOR UPDATE)
+             INSERT INTO deployments ${INSERT_COLUMNS} SELECT ${INSERT_VALUES} FROM model RETURNING *`,
+      params,
+    };
+  }
+  return {
+    text: `WITH model AS (UPDATE models SET next_deployment_number = next_deployment_number + 1
+                          WHERE id = $2 AND deleted_at IS NULL AND next_deployment_number = $9 RETURNING id)
+           INSERT INTO deployments ${INSERT_COLUMNS} SELECT ${INSERT_VALUES} FROM model
+           WHERE NOT EXISTS (SELECT 1 FROM deployments WHERE model_id = $2 AND name = $3 AND deleted_at IS NULL)
+           RETURNING *`,
+    params: [...params, numberRead],
+  };
 }
 
 /** A live deployment of a model by id, or the development deployment when `idOrDevelopment` is "development". */
@@ -176,6 +203,20 @@ export async function updateDeployment(
   const [row] = await sql.query<DeploymentRow>(`${text} RETURNING *`, params);
   if (!row) throw new Error(`deployment ${id} vanished during update`);
   return row;
+}
+
+/**
+ * A deployment's autoscaling settings set to `settings` only if they still are `read` (a decided
+ * transaction's `decide`, sql.ts: no row, nothing written). Returns the row as the API shows it,
+ * with the environment it serves.
+ */
+export function autoscalingUpdateIfUnchanged(id: string, read: AutoscalingSettings, settings: AutoscalingSettings, at: string): SqlWrite {
+  return {
+    text: `UPDATE deployments SET updated_at = $2, autoscaling_settings = $3::jsonb
+           WHERE id = $1 AND deleted_at IS NULL AND autoscaling_settings = $4::jsonb
+           RETURNING deployments.*, ${SERVING_ENVIRONMENT_COLUMN}`,
+    params: [id, at, JSON.stringify(settings), JSON.stringify(read)],
+  };
 }
 
 /** updateDeployment with the transaction's COMMIT, when nothing reads the row it writes (SqlTransaction.writeAtCommit). */
