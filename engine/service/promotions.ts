@@ -9,7 +9,7 @@ import type { DeploymentRow } from "../store/deployments.js";
 import type { EnvironmentRow } from "../store/environments.js";
 import type { DomainEvent } from "./events.js";
 import { environmentLock } from "../store/environments.js";
-import { promotionInsertIfUnchanged, readForPromote, type PromoteReads } from "../store/promote-reads.js";
+import { promotionInsertIfUnchanged, readEnvironmentForPromote, readForPromote, type PromoteReads } from "../store/promote-reads.js";
 import { writesCollector } from "../store/sql.js";
 import {
   findInProgressPromotion,
@@ -158,11 +158,12 @@ export async function promote(
 
 /**
  * A promote as one decided transaction (sql.ts), the common case: the reads without the
- * environment's lock, the checks and the plan, then one request that takes the lock and inserts
- * only if what was read still holds. On PGlite the locked way held the one session for four round
+ * environment's lock (one statement: the environment, the candidate, the promotion in progress, the
+ * settings), the checks and the plan, then one request that takes the lock and inserts only if
+ * what was read still holds. On PGlite the locked way held the one session for four round
  * trips and the event loop's turns between them; bench/scale's driver sends 100 promotes within
- * a second. Undefined when it does not apply — a refusal (the locked way reads again under the
- * lock and says exactly why), a development deployment to publish, a chain override to audit, or
+ * a second. Undefined when it does not apply — a refusal or no such environment (the locked way
+ * reads again under the lock and says exactly why), a development deployment to publish, a chain override to audit, or
  * a change since the reads: then the locked way decides.
  */
 async function promoteAtOnce(
@@ -172,9 +173,9 @@ async function promoteAtOnce(
   environmentName: string,
   body: PromoteBody,
 ): Promise<Promotion | undefined> {
-  const environment = await requireEnvironment(context.sql, modelId, environmentName);
-  const reads = await readForPromote(context.sql, environment.id, body.deployment_id);
-  const candidate = reads.candidate;
+  const reads = await readEnvironmentForPromote(context.sql, modelId, environmentName, body.deployment_id);
+  if (!reads) return undefined;
+  const { environment, candidate } = reads;
   if (!candidate || !candidate.active || candidate.is_development || reads.inProgress || environment.current_deployment_id === candidate.id) return undefined;
   const at = context.now().toISOString();
   if (candidate.id !== environment.previous_deployment_id && !(await chainVerdict(context.sql, environment, candidate, new Date(at))).ok) return undefined;

@@ -36,25 +36,51 @@ interface PromoteReadsRow {
   promotion_settings: PromotionSettings;
 }
 
-/** The reads of a promote into environment `environmentId` of `deploymentId` ("development": the model's development deployment). */
-export async function readForPromote(sql: SqlExecutor, environmentId: string, deploymentId: string): Promise<PromoteReads> {
-  const [row] = await sql.query<PromoteReadsRow>(
-    `SELECT
-       (SELECT to_json(d) FROM deployments d WHERE d.model_id = e.model_id AND d.deleted_at IS NULL
-          AND (d.id = $2 OR ($2 = 'development' AND d.is_development))) AS candidate,
+/** A promote's reads as columns over environment `e` (`w` joined by LIVE_WORKSPACE_ENVIRONMENT_JOIN), the deployment's id or "development" in `deploymentParam`. */
+function promoteReadColumns(deploymentParam: string): string {
+  return `(SELECT to_json(d) FROM deployments d WHERE d.model_id = e.model_id AND d.deleted_at IS NULL
+          AND (d.id = ${deploymentParam} OR (${deploymentParam} = 'development' AND d.is_development))) AS candidate,
        (SELECT to_json(p) FROM (SELECT id, status, deployment_id, ${PROMOTION_DEPLOYMENT_NAME}
           FROM promotions WHERE promotions.environment_id = e.id AND ${IN_PROGRESS_SQL}) p) AS in_progress,
-       ${EFFECTIVE_PROMOTION_SETTINGS} AS promotion_settings
-     FROM environments e ${LIVE_WORKSPACE_ENVIRONMENT_JOIN}
-     WHERE e.id = $1`,
-    [environmentId, deploymentId],
-  );
-  if (!row) throw new Error(`environment ${environmentId} vanished while locked`);
+       ${EFFECTIVE_PROMOTION_SETTINGS} AS promotion_settings`;
+}
+
+function promoteReadsOf(row: PromoteReadsRow): PromoteReads {
   return {
     candidate: row.candidate === null ? undefined : decodeJsonRow("deployments", DEPLOYMENT_JSON_COLUMNS, row.candidate),
     inProgress: row.in_progress === null ? undefined : decodeJsonRow("promotions", IN_PROGRESS_JSON_COLUMNS, row.in_progress),
     promotionSettings: row.promotion_settings,
   };
+}
+
+/** The reads of a promote into environment `environmentId` of `deploymentId` ("development": the model's development deployment). */
+export async function readForPromote(sql: SqlExecutor, environmentId: string, deploymentId: string): Promise<PromoteReads> {
+  const [row] = await sql.query<PromoteReadsRow>(
+    `SELECT ${promoteReadColumns("$2")} FROM environments e ${LIVE_WORKSPACE_ENVIRONMENT_JOIN} WHERE e.id = $1`,
+    [environmentId, deploymentId],
+  );
+  if (!row) throw new Error(`environment ${environmentId} vanished while locked`);
+  return promoteReadsOf(row);
+}
+
+/**
+ * The reads of a promote at once, with the environment's row, by its name, without its lock: one
+ * statement (two before). Undefined when the model has no such live environment (or no model).
+ */
+export async function readEnvironmentForPromote(
+  sql: SqlExecutor,
+  modelId: string,
+  environmentName: string,
+  deploymentId: string,
+): Promise<(PromoteReads & { environment: EnvironmentRow }) | undefined> {
+  const [row] = await sql.query<EnvironmentRow & PromoteReadsRow>(
+    `SELECT e.*, ${promoteReadColumns("$3")} FROM environments e ${LIVE_WORKSPACE_ENVIRONMENT_JOIN}
+     WHERE e.model_id = $1 AND e.name = $2 AND e.deleted_at IS NULL`,
+    [modelId, environmentName, deploymentId],
+  );
+  if (!row) return undefined;
+  const { candidate, in_progress, promotion_settings, ...environment } = row;
+  return { environment, ...promoteReadsOf({ candidate, in_progress, promotion_settings }) };
 }
 
 /** What a promote read, that its promotion depends on. */
