@@ -18,6 +18,9 @@
  *            environments and promotions, list calls, PATCH autoscaling settings, create
  *            deployment): API p50/p99, reconciler lag, engine RSS and CPU
  *
+ * The setup and the promotions are a rollout pipeline's, with an admin key of its own; the API
+ * load is the users', with the engine's key.
+ *
  * and again on PostgreSQL (a throwaway PostgreSQL 15 server, test/support/postgres.ts).
  *
  *   npx tsc -p bench/scale/tsconfig.json && node dist/bench/scale/run.js
@@ -545,7 +548,11 @@ async function runStore(store: string): Promise<StoreRun> {
     engine = started.engine;
     const { ready } = started;
     log(`${store}: engine at ${ready.url} (started in ${ready.startMs.toFixed(0)} ms, RSS ${mib(ready.rssBytes)})`);
-    const client = new ModelplaneClient({ endpoint: ready.url, apiKey, timeoutMs: 120_000 });
+    const setupClient = new ModelplaneClient({ endpoint: ready.url, apiKey, timeoutMs: 120_000 });
+    // The promotions come from a rollout pipeline with an admin key of its own, as a CI job's
+    // would; the API load from the users' (the engine's key). The store takes turns between keys.
+    const pipelineKey = await setupClient.call("createApiKey", { body: { name: "rollout-pipeline", scope: "admin" } });
+    const client = new ModelplaneClient({ endpoint: ready.url, apiKey: pipelineKey.key, timeoutMs: 120_000 });
     // The API load's own connections: sharing the driver's (the client's default 16 per engine), its
     // requests queued in the client behind promote calls, which wait for the engine to apply them,
     // and that wait was counted as the API's latency.

@@ -10,6 +10,7 @@ import { NO_BODY, readJsonBody } from "./read-json-body.js";
 import { matchRoute } from "./route-matcher.js";
 import type { EventStreams } from "../events/event-stream.js";
 import { createRouteHandlers, type RouteHandlers } from "./route-handlers.js";
+import { asCaller } from "../store/statement-priority.js";
 
 export interface ApiHandlerOptions {
   service: ControlPlane;
@@ -133,10 +134,13 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     const body = bodySchema.safeParse(rawBody === NO_BODY ? (route.body ? undefined : {}) : rawBody);
     if (!body.success) throw validationError(body.error, "body");
     const handler = handlers[match.name] as (input: { params: unknown; body: unknown; query: unknown }) => Promise<unknown>;
-    const result = await handler({ params: params.data, body: route.body ? body.data : undefined, query });
-    // This engine's own changes to who may call what take effect before the caller hears back
-    // (other engines on the same PostgreSQL pick them up at their next resync).
-    if (CHANGES_ACCESS.has(match.name)) await access.refresh();
+    const result = await asCaller(decision.keyId, async () => {
+      const answer = await handler({ params: params.data, body: route.body ? body.data : undefined, query });
+      // This engine's own changes to who may call what take effect before the caller hears back
+      // (other engines on the same PostgreSQL pick them up at their next resync).
+      if (CHANGES_ACCESS.has(match.name)) await access.refresh();
+      return answer;
+    });
     const serialized = (route.response as z.ZodType).safeParse(result);
     if (!serialized.success) {
       throw new ModelplaneError("INTERNAL", `engine produced an invalid ${match.name} response`, {

@@ -21,23 +21,28 @@ export type AccessDecision =
   | { ok: true }
   | { ok: false; code: "UNAUTHORIZED" | "FORBIDDEN"; message: string };
 
+type Refusal = Extract<AccessDecision, { ok: false }>;
+
+/** A management request's decision: allowed, it names the key it came with (whose work it is: statement-priority.ts). */
+export type ManagementDecision = { ok: true; keyId: string } | Refusal;
+
 const ALLOWED: AccessDecision = { ok: true };
 
 const HOW_TO_SEND = "send 'Authorization: Api-Key <key>' (or 'Bearer <key>')";
 
-export const NO_KEY: AccessDecision = {
+export const NO_KEY: Refusal = {
   ok: false,
   code: "UNAUTHORIZED",
   message: `this endpoint needs an API key: ${HOW_TO_SEND}; create one with 'modelplane keys create' or POST /v1/api_keys`,
 };
 
-export const UNKNOWN_KEY: AccessDecision = {
+export const UNKNOWN_KEY: Refusal = {
   ok: false,
   code: "UNAUTHORIZED",
   message: `wrong or revoked API key: ${HOW_TO_SEND} with a live key`,
 };
 
-function forbidden(message: string): AccessDecision {
+function forbidden(message: string): Refusal {
   return { ok: false, code: "FORBIDDEN", message };
 }
 
@@ -94,8 +99,8 @@ export function decideMetricsAccess(credentialGiven: boolean, grant: KeyGrant | 
 }
 
 /** May a caller use the management API (`/v1/…`)? Admin keys only. */
-export function decideManagementAccess(credentialGiven: boolean, grant: KeyGrant | undefined): AccessDecision {
+export function decideManagementAccess(credentialGiven: boolean, grant: KeyGrant | undefined): ManagementDecision {
   if (grant === undefined) return credentialGiven ? UNKNOWN_KEY : NO_KEY;
-  if (grant.scope === "admin") return ALLOWED;
+  if (grant.scope === "admin") return { ok: true, keyId: grant.id };
   return forbidden(`a${grant.scope === "inference" ? "n" : ""} ${grant.scope} key cannot use the management API (/v1/…): it needs an admin key`);
 }

@@ -3,7 +3,7 @@ import { listLiveApiKeys, touchApiKeys, type ApiKeyRow } from "../store/api-keys
 import { listPublicEnvironments } from "../store/environments.js";
 import type { SqlExecutor } from "../store/sql.js";
 import type { DataPlaneTarget } from "../router/data-plane-path.js";
-import { decideManagementAccess, decideMetricsAccess, decidePredictAccess, type AccessDecision, type KeyGrant } from "./access-rules.js";
+import { decideManagementAccess, decideMetricsAccess, decidePredictAccess, type AccessDecision, type KeyGrant, type ManagementDecision } from "./access-rules.js";
 import { hashApiKey } from "./api-key-secret.js";
 import { credentialOf } from "./credential.js";
 
@@ -115,7 +115,7 @@ export class AccessView {
   }
 
   /** A management API request (`/v1/…`). */
-  authorizeManagement(authorization: string | undefined): AccessDecision {
+  authorizeManagement(authorization: string | undefined): ManagementDecision {
     return decideManagementAccess(authorization !== undefined, this.grantFor(credentialOf(authorization)));
   }
 

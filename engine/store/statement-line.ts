@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { currentWork, type StatementWork } from "./statement-priority.js";
+import { currentCaller, currentWork, type StatementWork } from "./statement-priority.js";
 
 /**
  * When each kind of work's statement takes its turn, in ms after it was asked: the earliest turn
@@ -37,25 +37,64 @@ interface Waiting {
 }
 
 /**
+ * One kind of work's statements waiting, a queue per caller (statement-priority.ts), served in
+ * rotation: each caller's first statement in turn, each caller's own in the order asked. With one
+ * caller, first come, first served.
+ */
+class CallerQueues {
+  /** in rotation order: the next to be served first; a caller served goes to the back */
+  readonly #queues = new Map<string, Waiting[]>();
+
+  push(callerId: string, waiting: Waiting): void {
+    const queue = this.#queues.get(callerId);
+    if (queue === undefined) this.#queues.set(callerId, [waiting]);
+    else queue.push(waiting);
+  }
+
+  /** When the longest-waiting of the callers' first statements was asked: this kind's place among the kinds (nextTurn). */
+  firstAskedAt(): number | undefined {
+    let earliest: number | undefined;
+    for (const queue of this.#queues.values()) if (earliest === undefined || queue[0]!.askedAt < earliest) earliest = queue[0]!.askedAt;
+    return earliest;
+  }
+
+  /** The next caller's first statement. */
+  shift(): Waiting | undefined {
+    for (const [callerId, queue] of this.#queues) {
+      const next = queue.shift()!;
+      this.#queues.delete(callerId);
+      if (queue.length > 0) this.#queues.set(callerId, queue);
+      return next;
+    }
+    return undefined;
+  }
+}
+
+/**
  * A store's places for statements (PGlite: the few sent to its thread at a time; PostgreSQL: the
- * pool's connections), handed out in turn (nextTurn) to the kinds of work waiting for one. Without
- * it a burst of the control loop's statements held them all, and requests waited behind the whole
- * burst (first come, first served).
+ * pool's connections), handed out in turn (nextTurn) to the kinds of work waiting for one, and
+ * within a kind in turn to its callers. Without it a burst of the control loop's statements held
+ * them all, and requests waited behind the whole burst (first come, first served).
  */
 export class StatementLine {
   readonly #now: () => number;
   #free: number;
-  readonly #waiting: Record<StatementWork, Waiting[]> = { applying: [], request: [], background: [], bookkeeping: [] };
+  readonly #waiting: Record<StatementWork, CallerQueues> = {
+    applying: new CallerQueues(),
+    request: new CallerQueues(),
+    background: new CallerQueues(),
+    bookkeeping: new CallerQueues(),
+  };
 
   constructor(places: number, now: () => number = () => performance.now()) {
     this.#free = Math.max(1, places);
     this.#now = now;
   }
 
-  /** Wait for a place, in the turn of the caller's kind of work; resolves with the place's release. */
-  take(work: StatementWork = currentWork()): Promise<() => void> {
+  /** Wait for a place, in the turn of the caller's kind of work and then the caller's; resolves with the place's release. */
+  take(work: StatementWork = currentWork(), callerId: string = currentCaller()): Promise<() => void> {
     return new Promise((resolve) => {
-      this.#waiting[work].push({ askedAt: this.#now(), start: () => resolve(this.#releaseOnce()) });
+      this.#waiting[work].push(callerId, { askedAt: this.#now(), start: () => resolve(this.#releaseOnce()) });
       this.#handOut();
     });
   }
@@ -83,10 +122,10 @@ export class StatementLine {
   #handOut(): void {
     while (this.#free > 0) {
       const turn = nextTurn({
-        applying: this.#waiting.applying[0]?.askedAt,
-        request: this.#waiting.request[0]?.askedAt,
-        background: this.#waiting.background[0]?.askedAt,
-        bookkeeping: this.#waiting.bookkeeping[0]?.askedAt,
+        applying: this.#waiting.applying.firstAskedAt(),
+        request: this.#waiting.request.firstAskedAt(),
+        background: this.#waiting.background.firstAskedAt(),
+        bookkeeping: this.#waiting.bookkeeping.firstAskedAt(),
       });
       const next = turn === undefined ? undefined : this.#waiting[turn].shift();
       if (next === undefined) return;

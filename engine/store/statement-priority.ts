@@ -20,6 +20,24 @@ export type StatementWork = "request" | "applying" | "background" | "bookkeeping
 
 const controlLoop = new AsyncLocalStorage<Exclude<StatementWork, "request">>();
 
+/**
+ * Whose work a statement is: the API key an API request came with. Statements of one kind take
+ * turns between callers (statement-line.ts), as kube-apiserver's priority and fairness queues a
+ * flow per user: a caller that sends a burst — bench/scale's rollout driver, 100 promotes within a
+ * second, each a read and a transaction — waits behind its own burst, not everyone else's requests.
+ */
+const caller = new AsyncLocalStorage<string>();
+
+/** Run `work` (and everything it starts) as the work of `callerId` (an API key's id). */
+export function asCaller<T>(callerId: string, work: () => T): T {
+  return caller.run(callerId, work);
+}
+
+/** The caller whose work this is ("" outside any API request: the engine's own). */
+export function currentCaller(): string {
+  return caller.getStore() ?? "";
+}
+
 /** Run `work` (and everything it starts: promises, timers) as the control loop applying a change. */
 export function asControlLoop<T>(work: () => T): T {
   return controlLoop.run("applying", work);

@@ -30,8 +30,8 @@ describe("a statement line", () => {
     const line = new StatementLine(places, () => now);
     const started: string[] = [];
     const releases: Array<() => void> = [];
-    const ask = (work: StatementWork, name: string) =>
-      void line.take(work).then((release) => {
+    const ask = (work: StatementWork, name: string, callerId = "") =>
+      void line.take(work, callerId).then((release) => {
         started.push(name);
         releases.push(release);
       });
@@ -67,6 +67,22 @@ describe("a statement line", () => {
     releases.shift()!();
     await settle();
     expect(started).toEqual(["r0", "b1"]);
+  });
+
+  it("takes turns between callers within a kind: a caller's burst waits behind itself, not others' statements", async () => {
+    const { started, releases, ask, at } = lineOf(1);
+    // a rollout pipeline sends its burst first, then a user's two requests come
+    for (let i = 0; i < 4; i++) ask("request", `pipeline${i}`, "key_pipeline");
+    await settle();
+    at(10);
+    ask("request", "user0", "key_user");
+    ask("request", "user1", "key_user");
+    for (let i = 0; i < 5; i++) {
+      releases.shift()!();
+      await settle();
+    }
+    // the pipeline's burst was waiting first: it and the user alternate, the user's waiting one statement each
+    expect(started).toEqual(["pipeline0", "pipeline1", "user0", "pipeline2", "user1", "pipeline3"]);
   });
 
   it("runs as many at once as it has places, and a place released twice counts once", async () => {
