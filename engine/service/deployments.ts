@@ -181,7 +181,7 @@ async function createDeploymentAtOnce(
   const [row] =
     numberRead === undefined
       ? await withConflictMessages(insert, DEPLOYMENT_CONFLICTS(deployment.name, modelId))
-      : // a deployment given that name by another engine since the read: the locked way takes another number
+      : // that name given to a deployment by another request since the read: the locked way takes another number
         await insert().catch((error: unknown) => {
           if (databaseErrorFields(error)?.code === SQLSTATE.uniqueViolation) return [];
           throw error;

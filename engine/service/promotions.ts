@@ -158,13 +158,13 @@ export async function promote(
 
 /**
  * A promote as one decided transaction (sql.ts), the common case: the reads without the
- * environment's lock (one statement: the environment, the candidate, the promotion in progress, the
- * settings), the checks and the plan, then one request that takes the lock and inserts only if
- * what was read still holds. On PGlite the locked way held the one session for four round
+ * environment's lock (one statement: the environment, the candidate, the promotion in progress,
+ * the settings), the checks and the plan, then one request that takes the lock and inserts only
+ * if what was read still holds. On PGlite the locked way held the one session for four round
  * trips and the event loop's turns between them; bench/scale's driver sends 100 promotes within
  * a second. Undefined when it does not apply — a refusal or no such environment (the locked way
- * reads again under the lock and says exactly why), a development deployment to publish, a chain override to audit, or
- * a change since the reads: then the locked way decides.
+ * reads again under the lock and says exactly why), a development deployment to publish, a chain
+ * override to audit, or a change since the reads: then the locked way decides.
  */
 async function promoteAtOnce(
   context: ServiceContext,

@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { CallerQueues } from "./caller-queues.js";
 import { currentCaller, currentWork, type StatementWork } from "./statement-priority.js";
 
 /**
@@ -36,38 +37,10 @@ interface Waiting {
   start(): void;
 }
 
-/**
- * One kind of work's statements waiting, a queue per caller (statement-priority.ts), served in
- * rotation: each caller's first statement in turn, each caller's own in the order asked. With one
- * caller, first come, first served.
- */
-class CallerQueues {
-  /** in rotation order: the next to be served first; a caller served goes to the back */
-  readonly #queues = new Map<string, Waiting[]>();
-
-  push(callerId: string, waiting: Waiting): void {
-    const queue = this.#queues.get(callerId);
-    if (queue === undefined) this.#queues.set(callerId, [waiting]);
-    else queue.push(waiting);
-  }
-
-  /** When the longest-waiting of the callers' first statements was asked: this kind's place among the kinds (nextTurn). */
-  firstAskedAt(): number | undefined {
-    let earliest: number | undefined;
-    for (const queue of this.#queues.values()) if (earliest === undefined || queue[0]!.askedAt < earliest) earliest = queue[0]!.askedAt;
-    return earliest;
-  }
-
-  /** The next caller's first statement. */
-  shift(): Waiting | undefined {
-    for (const [callerId, queue] of this.#queues) {
-      const next = queue.shift()!;
-      this.#queues.delete(callerId);
-      if (queue.length > 0) this.#queues.set(callerId, queue);
-      return next;
-    }
-    return undefined;
-  }
+function firstAskedAt(queues: CallerQueues<Waiting>): number | undefined {
+  let earliest: number | undefined;
+  for (const { askedAt } of queues.firsts()) if (earliest === undefined || askedAt < earliest) earliest = askedAt;
+  return earliest;
 }
 
 /**
@@ -79,7 +52,7 @@ class CallerQueues {
 export class StatementLine {
   readonly #now: () => number;
   #free: number;
-  readonly #waiting: Record<StatementWork, CallerQueues> = {
+  readonly #waiting: Record<StatementWork, CallerQueues<Waiting>> = {
     applying: new CallerQueues(),
     request: new CallerQueues(),
     background: new CallerQueues(),
@@ -121,11 +94,12 @@ export class StatementLine {
 
   #handOut(): void {
     while (this.#free > 0) {
+      // each kind in its place among the kinds by its longest-waiting caller's first statement
       const turn = nextTurn({
-        applying: this.#waiting.applying.firstAskedAt(),
-        request: this.#waiting.request.firstAskedAt(),
-        background: this.#waiting.background.firstAskedAt(),
-        bookkeeping: this.#waiting.bookkeeping.firstAskedAt(),
+        applying: firstAskedAt(this.#waiting.applying),
+        request: firstAskedAt(this.#waiting.request),
+        background: firstAskedAt(this.#waiting.background),
+        bookkeeping: firstAskedAt(this.#waiting.bookkeeping),
       });
       const next = turn === undefined ? undefined : this.#waiting[turn].shift();
       if (next === undefined) return;
