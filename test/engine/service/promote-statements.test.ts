@@ -13,6 +13,7 @@ import { ControlPlane } from "../../../engine/service/control-plane.js";
 import type { Sql } from "../../../engine/store/sql.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
 import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
+import { racingStore } from "../../support/racing-store.js";
 import { AT_COMMIT, loggingStatements } from "../../support/statement-log.js";
 
 function promoteSuite(store: () => Sql): void {
@@ -88,16 +89,8 @@ function promoteSuite(store: () => Sql): void {
 
   it("a promote whose reads changed before its insert goes the locked way: it takes what is there then, or refuses as it would have", async () => {
     // Between the reads and the decided transaction, another writer changes what the promote read.
-    let meanwhile: (() => Promise<unknown>) | undefined;
-    const sql: Sql = {
-      ...store(),
-      decidedTransaction: async (plan, decided) => {
-        const change = meanwhile;
-        meanwhile = undefined;
-        await change?.();
-        return store().decidedTransaction(plan, decided);
-      },
-    };
+    const racing = racingStore(store);
+    const sql = racing.sql;
     const service = new ControlPlane({ sql, promotionExecutor: createPromotionExecutor({ currentReplicas: () => 1, readyReplicas: () => 0 }) });
     const model = await service.createModel({ name: `promote-changed-${store().kind}` });
     const [d0, d1] = [
@@ -105,19 +98,19 @@ function promoteSuite(store: () => Sql): void {
       await service.createDeployment(model.id, { command: ["model", "1"] } as never),
     ];
     // production's autoscaling changed meanwhile: the candidate takes the new settings, not the ones read
-    meanwhile = () => store().query("UPDATE environments SET autoscaling_settings = jsonb_set(autoscaling_settings, '{max_replica}', '7') WHERE model_id = $1 AND name = 'production'", [model.id]);
+    racing.meanwhile(() => store().query("UPDATE environments SET autoscaling_settings = jsonb_set(autoscaling_settings, '{max_replica}', '7') WHERE model_id = $1 AND name = 'production'", [model.id]));
     const first = await service.promote(model.id, "production", { deployment_id: d0!.id });
-    expect(meanwhile).toBeUndefined();
+    expect(racing.pending()).toBe(false);
     expect((await service.getDeployment(model.id, d0!.id)).autoscaling_settings).toMatchObject({ max_replica: 7 });
     expect((await service.listAuditLogs(model.id)).filter((entry) => entry.kind === "promotion.started").map((entry) => entry.object_id)).toEqual([first.id]);
     await store().query("UPDATE promotions SET status = 'SUCCEEDED' WHERE id = $1", [first.id]);
     // a promotion started meanwhile: refused, naming it, as without the race
-    meanwhile = () => store().query("UPDATE promotions SET status = 'RAMPING_UP' WHERE id = $1", [first.id]);
+    racing.meanwhile(() => store().query("UPDATE promotions SET status = 'RAMPING_UP' WHERE id = $1", [first.id]));
     await expect(service.promote(model.id, "production", { deployment_id: d1!.id })).rejects.toThrow(`environment production already has promotion ${first.id} in progress`);
     expect((await service.listPromotions(model.id, "production")).map((shown) => shown.id)).toEqual([first.id]);
     // the candidate deactivated meanwhile: refused as inactive
     await store().query("UPDATE promotions SET status = 'SUCCEEDED' WHERE id = $1", [first.id]);
-    meanwhile = () => store().query("UPDATE deployments SET active = false WHERE id = $1", [d1!.id]);
+    racing.meanwhile(() => store().query("UPDATE deployments SET active = false WHERE id = $1", [d1!.id]));
     await expect(service.promote(model.id, "production", { deployment_id: d1!.id })).rejects.toThrow(/is inactive; activate it first/);
     expect((await service.listPromotions(model.id, "production")).map((shown) => shown.id)).toEqual([first.id]);
   });

@@ -11,6 +11,7 @@ import { ControlPlane } from "../../../engine/service/control-plane.js";
 import type { Sql } from "../../../engine/store/sql.js";
 import { pgliteStoreForFile } from "../../support/pglite-store-for-file.js";
 import { describeOnPostgres } from "../../support/postgres-store-for-file.js";
+import { racingStore } from "../../support/racing-store.js";
 import { AT_COMMIT, loggingStatements, type StatementLog } from "../../support/statement-log.js";
 
 /** The statements asked since `from` (NOTIFYs aside), each as its first words, those of a transaction marked. */
@@ -23,24 +24,6 @@ function shapesSince(log: StatementLog, from: number): { shapes: string[]; trans
     shapes: asked.map(({ text, transaction }) => `${transaction === undefined ? "" : "in a transaction: "}${text.split(" ").slice(0, text.startsWith(AT_COMMIT) ? 5 : 3).join(" ")}`),
     transactions: new Set(asked.map(({ transaction }) => transaction).filter((transaction) => transaction !== undefined)).size,
     texts: asked.map(({ text }) => text).join("\n"),
-  };
-}
-
-/** A store whose next decided transaction runs `change` first: another writer between the reads and the write. */
-function racingStore(store: () => Sql): { sql: Sql; meanwhile(change: () => Promise<unknown>): void; pending(): boolean } {
-  let next: (() => Promise<unknown>) | undefined;
-  return {
-    sql: {
-      ...store(),
-      decidedTransaction: async (plan, decided) => {
-        const change = next;
-        next = undefined;
-        await change?.();
-        return store().decidedTransaction(plan, decided);
-      },
-    },
-    meanwhile: (change) => void (next = change),
-    pending: () => next !== undefined,
   };
 }
 
