@@ -43,12 +43,14 @@
  *   BENCH_PROMOTION_START=together  together: the first 100 promotions start at once, and step and end in
  *                              waves (each ended one is replaced at once); staggered: their starts are
  *                              spread over one promotion's expected length, so they step and end spread out
+ *   BENCH_API_CLIENT=raw       raw: the API load's requests are answered at the last byte of their body; sdk: by
+ *                              ModelplaneClient.call, after its parse and schema check (load-client.ts)
  *   BENCH_RESYNC_MS=10000      PostgreSQL: the engine's periodic resync (storeResyncMs), to see what it costs the API
  *   BENCH_STATEMENTS_TIMED=1   time every statement in the engine (kind of work, shape) and show them beside the slow-request bursts
  *   BENCH_ALLOCATION_PROF=<dir> write what the engine allocated in each window (V8's sampling heap profiler) there
  *   BENCH_CPU_PROF=<dir>       write the engine's CPU profile (node --cpu-prof) there
  *   BENCH_ENGINE_NODE_FLAGS    node flags for the engine's process, space-separated (e.g. --v8-pool-size=1), besides
- *                              serve's (cli/engine-node-flags.ts: --max-semi-space-size=4 --liftoff-only unless given here)
+ *                              serve's (cli/engine-node-flags.ts, unless given here)
  * Prints markdown (paste it into RESULTS.md); progress goes to stderr.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -61,7 +63,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { missingEngineNodeFlags } from "../../cli/engine-node-flags.js";
-import { closeAllClients, ModelplaneClient, type RouteName } from "../../sdk/index.js";
+import { closeAllClients, contract, ModelplaneClient, type RouteName } from "../../sdk/index.js";
+import { answerObject, loadClient, type LoadClient, type LoadClientKind } from "./load-client.js";
 import { startTestPostgres, type TestPostgres } from "../../test/support/postgres.js";
 import type { PromotionEnded } from "./promotion-watch.js";
 import type { EngineProcessConfig, FromEngine, ToEngine, WindowStats } from "./protocol.js";
@@ -84,6 +87,9 @@ const API_CONNECTIONS = Number(process.env["BENCH_API_CONNECTIONS"] ?? "256");
 const CPU_PROF_DIR = process.env["BENCH_CPU_PROF"];
 const PROMOTION_START = process.env["BENCH_PROMOTION_START"] ?? "together";
 if (PROMOTION_START !== "together" && PROMOTION_START !== "staggered") throw new Error(`BENCH_PROMOTION_START must be together or staggered, got ${PROMOTION_START}`);
+const API_CLIENT_SETTING = process.env["BENCH_API_CLIENT"] ?? "raw";
+if (API_CLIENT_SETTING !== "raw" && API_CLIENT_SETTING !== "sdk") throw new Error(`BENCH_API_CLIENT must be raw or sdk, got ${API_CLIENT_SETTING}`);
+const API_CLIENT: LoadClientKind = API_CLIENT_SETTING;
 const RESYNC_MS = process.env["BENCH_RESYNC_MS"] === undefined ? undefined : Number(process.env["BENCH_RESYNC_MS"]);
 const BENCH_NODE_FLAGS = (process.env["BENCH_ENGINE_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
 /** One replica per step: 33 % of 3 → 1 (the planner rounds up, at least 1; the API allows up to 50 %). */
@@ -402,37 +408,37 @@ async function setUp(client: ModelplaneClient, driver: PromotionDriver, world: W
 // ---------------------------------------------------------------------------------------------
 // The API load: open loop, latency from the moment each request was due
 
-type Operation = { name: string; weight: number; run: (client: ModelplaneClient, world: World) => Promise<unknown> };
+type Operation = { name: string; weight: number; run: (client: LoadClient, world: World) => Promise<unknown> };
 
 const OPERATIONS: Operation[] = [
-  { name: "GET model", weight: 20, run: (client, world) => client.call("getModel", { params: { model_id: pick(world.models).id } }) },
+  { name: "GET model", weight: 20, run: (client, world) => client.send("getModel", { params: { model_id: pick(world.models).id } }) },
   {
     name: "GET deployment",
     weight: 28,
     run: (client, world) => {
       const model = pick(world.models);
-      return client.call("getDeployment", { params: { model_id: model.id, deployment_id: pick(model.deployments) } });
+      return client.send("getDeployment", { params: { model_id: model.id, deployment_id: pick(model.deployments) } });
     },
   },
-  { name: "GET environment", weight: 10, run: (client, world) => client.call("getEnvironment", { params: { model_id: pick(world.models).id, env_name: pick(ENVIRONMENTS) } }) },
+  { name: "GET environment", weight: 10, run: (client, world) => client.send("getEnvironment", { params: { model_id: pick(world.models).id, env_name: pick(ENVIRONMENTS) } }) },
   {
     name: "GET promotion",
     weight: 10,
     run: (client, world) => {
       const promotion = pick(world.recentPromotions);
-      return client.call("getPromotion", { params: { model_id: promotion.modelId, env_name: promotion.environment, promotion_id: promotion.id } });
+      return client.send("getPromotion", { params: { model_id: promotion.modelId, env_name: promotion.environment, promotion_id: promotion.id } });
     },
   },
-  { name: "list deployments", weight: 10, run: (client, world) => client.call("listDeployments", { params: { model_id: pick(world.models).id } }) },
-  { name: "list environments", weight: 5, run: (client, world) => client.call("listEnvironments", { params: { model_id: pick(world.models).id } }) },
-  { name: "list promotions", weight: 5, run: (client, world) => client.call("listPromotions", { params: { model_id: pick(world.models).id, env_name: pick(ENVIRONMENTS) } }) },
-  { name: `list models (all ${MODELS})`, weight: 2, run: (client) => client.call("listModels", {}) },
+  { name: "list deployments", weight: 10, run: (client, world) => client.send("listDeployments", { params: { model_id: pick(world.models).id } }) },
+  { name: "list environments", weight: 5, run: (client, world) => client.send("listEnvironments", { params: { model_id: pick(world.models).id } }) },
+  { name: "list promotions", weight: 5, run: (client, world) => client.send("listPromotions", { params: { model_id: pick(world.models).id, env_name: pick(ENVIRONMENTS) } }) },
+  { name: `list models (all ${MODELS})`, weight: 2, run: (client) => client.send("listModels", {}) },
   {
     name: "PATCH autoscaling",
     weight: 5,
     run: (client, world) => {
       const model = pick(world.models);
-      return client.call("updateDeploymentAutoscalingSettings", {
+      return client.send("updateDeploymentAutoscalingSettings", {
         params: { model_id: model.id, deployment_id: pick(model.deployments) },
         body: { scale_down_delay: 600 + Math.floor(Math.random() * 300) },
       });
@@ -443,8 +449,8 @@ const OPERATIONS: Operation[] = [
     weight: 5,
     run: async (client, world) => {
       const model = pick(world.models);
-      const deployment = await client.call("createDeployment", { params: { model_id: model.id }, body: { command: ["hollow-model"] } });
-      model.deployments.push(deployment.id);
+      const answer = await client.send("createDeployment", { params: { model_id: model.id }, body: { command: ["hollow-model"] } });
+      model.deployments.push(contract.createDeployment.response.parse(answerObject(answer)).id);
     },
   },
 ];
@@ -467,7 +473,7 @@ interface ApiFigures {
   slow: Array<{ dueAt: number; latency: number; operation: string }>;
 }
 
-async function apiLoad(client: ModelplaneClient, world: World, rate: number, seconds: number): Promise<ApiFigures> {
+async function apiLoad(client: LoadClient, world: World, rate: number, seconds: number): Promise<ApiFigures> {
   const figures: ApiFigures = { byOperation: new Map(OPERATIONS.map((operation) => [operation.name, { latencies: [], errors: 0, lastError: "" }])), all: [], sent: 0, slow: [] };
   const start = performance.now();
   const total = Math.floor(rate * seconds);
@@ -557,7 +563,7 @@ async function runStore(store: string): Promise<StoreRun> {
     // requests queued in the client behind promote calls, which wait for the engine to apply them,
     // and that wait was counted as the API's latency.
     apiConnections = new Pool(ready.url, { connections: API_CONNECTIONS, keepAliveTimeout: 10_000 });
-    const apiClient = new ModelplaneClient({ endpoint: ready.url, apiKey, timeoutMs: 120_000, dispatcher: apiConnections });
+    const apiClient = loadClient(API_CLIENT, ready.url, apiKey, apiConnections);
     const world: World = { models: [], environments: [], recentPromotions: [] };
     const driver = new PromotionDriver(client, world);
     engine.onEnded = (promotion) => driver.ended(promotion);
@@ -700,7 +706,10 @@ function report(run: StoreRun): string {
   }
   lines.push("");
 
-  lines.push(`API requests, latency from the moment each was due (open loop, ${RATE}/s):`, "");
+  lines.push(
+    `API requests, latency from the moment each was due (open loop, ${RATE}/s) to ${API_CLIENT === "raw" ? "the last byte of its answer" : "ModelplaneClient.call's answer (parsed and checked against the contract)"}:`,
+    "",
+  );
   lines.push(
     `| request | share | alone: p50 | p99 | with promotions: p50 | p99 | max | over ${TARGETS.apiP99Ms} ms (share of all over it) | errors |`,
     "|---|---|---|---|---|---|---|---|---|",
