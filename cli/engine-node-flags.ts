@@ -24,8 +24,8 @@ import { PGLITE_NODE_FLAGS } from "../engine/store/pglite-node-flags.js";
  * compact the whole old space (`reduce_memory=1` in --trace-gc-nvp) on a timer — its watchdog fires
  * every 100 s — and then a second one, whether or not the engine is busy. On this machine's two
  * cores such a pair held the event loop 95–182 ms (pauses of 48 + 20 ms in a traced run), and a
- * burst of 30–120 API requests over 20 ms came with it: the largest burst of the loaded minute in most bench/scale runs,
- * often most of its slow requests (RESULTS.md, run 19). Without it the old space is still
+ * burst of 30–120 API requests over 20 ms came with it: the largest burst of the loaded minute in
+ * most bench/scale runs, often most of its slow requests (RESULTS.md, run 19). Without it the old space is still
  * collected when it reaches its limit, marked incrementally, with pauses of 3–26 ms in a 3-minute
  * loaded run; what is live is the same (~67 MiB at full size). An engine that was quiet keeps its
  * heap's pages instead of giving them back (RSS within the 60-s runs' spread; 504 MiB once in a
