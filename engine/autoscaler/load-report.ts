@@ -16,6 +16,7 @@ export interface RouterLoad {
   requestsForSet(replicaSetId: string): number;
   setsInFlight(): Iterable<string>;
   setsWithRequests(): Iterable<string>;
+  onArrival(listener: (replicaSetId: string) => void): () => void;
 }
 
 export interface LoadExchangeOptions {
@@ -120,6 +121,7 @@ export class ClusterLoad {
   /** per set: the other engines' arrivals added up since this engine started reading (monotonic) */
   readonly #requests = new Map<string, number>();
   #seen = new Map<string, number>();
+  readonly #arrivalListeners = new Set<(replicaSetId: string) => void>();
   #timer: NodeJS.Timeout | undefined;
   #reading: Promise<void> = Promise.resolve();
   #closed = false;
@@ -152,6 +154,12 @@ export class ClusterLoad {
     return this.#requests.get(replicaSetId) ?? 0;
   }
 
+  /** Calls `listener` after each read with every set the other engines have requests in flight for or received requests for. */
+  onArrival(listener: (replicaSetId: string) => void): () => void {
+    this.#arrivalListeners.add(listener);
+    return () => this.#arrivalListeners.delete(listener);
+  }
+
   async readNow(): Promise<void> {
     if (this.#closed) return;
     if (!this.#options.isLeader()) {
@@ -171,6 +179,10 @@ export class ClusterLoad {
       this.#inFlight = remote.inFlight;
       this.#seen = remote.seen;
       for (const [setId, arrivals] of remote.arrivals) this.#requests.set(setId, (this.#requests.get(setId) ?? 0) + arrivals);
+      for (const listener of this.#arrivalListeners) {
+        for (const setId of remote.inFlight.keys()) listener(setId);
+        for (const setId of remote.arrivals.keys()) listener(setId);
+      }
       if (remote.expired > 0) await deleteExpiredEngineLoad(this.#options.sql, ttlMs);
     } catch (error) {
       // Keep the last figures: they are at most one read old, and a store that cannot be read stops the leader soon anyway.
@@ -190,5 +202,13 @@ export function withClusterLoad(local: RouterLoad, cluster: ClusterLoad): LoadSo
   return {
     inFlightForSet: (replicaSetId) => combineInFlight(local.inFlightForSet(replicaSetId), cluster.inFlightForSet(replicaSetId), cluster.sharing),
     requestsForSet: (replicaSetId) => local.requestsForSet(replicaSetId) + cluster.requestsForSet(replicaSetId),
+    onArrival(listener) {
+      const stopLocal = local.onArrival(listener);
+      const stopCluster = cluster.onArrival(listener);
+      return () => {
+        stopLocal();
+        stopCluster();
+      };
+    },
   };
 }

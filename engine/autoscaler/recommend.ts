@@ -92,3 +92,16 @@ export function recommendFromLoad(state: LoadState, now: number): Recommendation
   }
   return { replicas: currentReplicas, demand, lastHighDemandAt };
 }
+
+/**
+ * Whether a set's decision stays what it is until requests arrive or its settings or replica
+ * count change: its window saw no request (demand 0) and it runs what an idle window settles at
+ * (min_replica, within max_replica), so no delay is pending. Every later idle sample gives the
+ * same replicas and demand; the autoscaler leaves such a set at rest instead of sampling it.
+ * Example: min 1, max 4, 1 replica, nothing in the window → at rest; 2 replicas → not (the scale
+ * down to 1 waits for its delay).
+ */
+export function atRest(state: LoadState): boolean {
+  const { settings, currentReplicas, load } = state;
+  return load.inFlightSum === 0 && load.arrivals === 0 && currentReplicas === Math.min(settings.max_replica, Math.max(settings.min_replica, 0));
+}

@@ -78,6 +78,9 @@ export interface Router {
   setsInFlight(): Iterable<string>;
   /** The sets that ever received a request (where the load report looks for new arrivals). */
   setsWithRequests(): Iterable<string>;
+  /** Calls `listener` with the set of every request that arrives (the autoscaler wakes idle sets
+   * on it); it must be cheap and must not throw. Returns the unsubscribe function. */
+  onArrival(listener: (replicaSetId: string) => void): () => void;
   /** A request reached an active deployment whose replica set has no ready replica (scaled to
    * zero): the listener should scale it up. Called once per held request; must be idempotent and
    * must not throw. Returns the unsubscribe function. */
@@ -153,6 +156,11 @@ export function createRouter(options: RouterOptions): Router {
   const inFlightByReplica = options.inFlight ?? new InFlightCounts();
   const inFlightBySet = new Map<string, number>();
   const requestsBySet = new Map<string, number>();
+  const arrivalListeners = new Set<(replicaSetId: string) => void>();
+  const arrived = (replicaSetId: string): void => {
+    increment(requestsBySet, replicaSetId);
+    for (const listener of arrivalListeners) listener(replicaSetId);
+  };
   const rotationBySet = new Map<string, number>();
   const pools = new Map<string, ReplicaPool>();
   const waiters = new Map<string, Set<Waiter>>();
@@ -227,7 +235,7 @@ export function createRouter(options: RouterOptions): Router {
     started(setId, replicaId) {
       inFlightByReplica.started(replicaId);
       increment(inFlightBySet, setId);
-      increment(requestsBySet, setId);
+      arrived(setId);
     },
     finished(setId, replicaId) {
       inFlightByReplica.finished(replicaId);
@@ -275,7 +283,7 @@ export function createRouter(options: RouterOptions): Router {
       },
       requestStarted(replicaSetId) {
         increment(inFlightBySet, replicaSetId);
-        increment(requestsBySet, replicaSetId);
+        arrived(replicaSetId);
       },
       requestFinished: (replicaSetId) => decrement(inFlightBySet, replicaSetId),
       replicaStarted: (replicaId) => inFlightByReplica.started(replicaId),
@@ -364,7 +372,7 @@ export function createRouter(options: RouterOptions): Router {
     const timing = metrics === undefined ? undefined : new RequestTiming(metrics.seriesFor(resolution));
     const shadow = table.hasShadows ? mirrors.select(resolution, nodeRequest(req)) : undefined;
     increment(inFlightBySet, replicaSetId);
-    increment(requestsBySet, replicaSetId);
+    arrived(replicaSetId);
     // A pipelined request's response waits its turn without a socket; if the connection dies
     // first, that response never emits 'close': the socket's 'close' ends the count then.
     const { socket } = req;
@@ -522,6 +530,10 @@ export function createRouter(options: RouterOptions): Router {
     requestsForSet: (replicaSetId) => requestsBySet.get(replicaSetId) ?? 0,
     setsInFlight: () => inFlightBySet.keys(),
     setsWithRequests: () => requestsBySet.keys(),
+    onArrival(listener) {
+      arrivalListeners.add(listener);
+      return () => arrivalListeners.delete(listener);
+    },
     onWake(listener) {
       wakeListeners.add(listener);
       return () => wakeListeners.delete(listener);

@@ -248,3 +248,153 @@ describe("Autoscaler: the timer's pass", () => {
     autoscaler.close();
   });
 });
+
+describe("Autoscaler: idle sets at rest", () => {
+  /** A router-like source: in flight only rises with an arrival, and every arrival is told. */
+  function trafficSource() {
+    const inFlight = new Map<string, number>();
+    const requests = new Map<string, number>();
+    const listeners = new Set<(id: string) => void>();
+    let looks = 0;
+    const counts = {
+      inFlightForSet: (id: string) => {
+        looks++;
+        return inFlight.get(id) ?? 0;
+      },
+      requestsForSet: (id: string) => requests.get(id) ?? 0,
+    };
+    return {
+      inFlight,
+      /** the source that tells of arrivals (its autoscaler lets idle sets rest) */
+      telling: {
+        ...counts,
+        onArrival(listener: (id: string) => void) {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+      },
+      /** the same counts, silent about arrivals (its autoscaler samples every set at every pass) */
+      silent: { inFlightForSet: (id: string) => inFlight.get(id) ?? 0, requestsForSet: counts.requestsForSet },
+      arrive(id: string, count: number, nowInFlight: number) {
+        requests.set(id, (requests.get(id) ?? 0) + count);
+        inFlight.set(id, nowInFlight);
+        for (const listener of listeners) listener(id);
+      },
+      looks: () => looks,
+    };
+  }
+
+  it("decides exactly what sampling every set at every pass decides, through idle stretches, settings and count changes, promotions and forgotten load", () => {
+    const random = seededRandom(22);
+    const source = trafficSource();
+    let now = 1_000_000;
+    const resting = new Autoscaler({ source: source.telling, clock: () => now });
+    const sampling = new Autoscaler({ source: source.silent, clock: () => now });
+    const decided = { resting: [] as Array<[string, number]>, sampling: [] as Array<[string, number]> };
+    resting.onDecision((id, replicas) => decided.resting.push([id, replicas]));
+    sampling.onDecision((id, replicas) => decided.sampling.push([id, replicas]));
+    const both = (act: (autoscaler: Autoscaler) => unknown) => [resting, sampling].map(act);
+    const ids = Array.from({ length: 12 }, (_, i) => `set-${i}`);
+    const settingsOf = (i: number, variant: number) => ({
+      min_replica: (i + variant) % 3,
+      max_replica: 3 + ((i + variant) % 4),
+      concurrency_target: 1 + (i % 3),
+      target_utilization_percentage: 100,
+      autoscaling_window: [10, 15, 30][(i + variant) % 3]!,
+      scale_down_delay: [0, 15][i % 2]!,
+    });
+    ids.forEach((id, i) => both((a) => a.track(id, settingsOf(i, 0), 1)));
+    const excluded = new Set<string>();
+    let restingLooks = 0;
+    let samplingLooks = 0;
+    let decisionCount = 0;
+    for (let tick = 1; tick <= 2_400; tick++) {
+      ids.forEach((id, i) => {
+        // long quiet stretches (longer than every window and delay), busy ones, and sets that are mostly quiet
+        const quiet = (tick >= 300 && tick < 900) || (tick >= 1_500 && tick < 2_100) || (i % 4 === 0 && random() < 0.97);
+        const arrivals = !quiet && random() < 0.4 ? 1 + Math.floor(random() * 5) : 0;
+        const before = source.inFlight.get(id) ?? 0;
+        if (arrivals > 0) source.arrive(id, arrivals, Math.floor(random() * 9));
+        else source.inFlight.set(id, Math.min(before, Math.floor(random() * (before + 1))));
+      });
+      // now and then, what the engine does besides traffic
+      const i = Math.floor(random() * ids.length);
+      const id = ids[i]!;
+      const change = random();
+      if (change < 0.01) both((a) => a.track(id, settingsOf(i, tick), 1 + (tick % 3)));
+      else if (change < 0.02) both((a) => a.setCurrentReplicas(id, tick % 4));
+      else if (change < 0.025 && !excluded.has(id)) {
+        excluded.add(id);
+        both((a) => a.exclude(id));
+      } else if (change < 0.03 && excluded.has(id)) {
+        excluded.delete(id);
+        both((a) => {
+          a.forgetLoad(id);
+          a.include(id, tick % 3);
+        });
+      } else if (change < 0.033) both((a) => a.wake(id));
+      else if (change < 0.035) {
+        both((a) => a.untrack(id));
+        excluded.delete(id);
+        both((a) => a.track(id, settingsOf(i, 0), 0));
+      }
+      now += 250;
+      const looksBefore = source.looks();
+      resting.sampleNow();
+      restingLooks += source.looks() - looksBefore;
+      sampling.sampleNow();
+      samplingLooks += ids.length;
+      // (within a pass, in another order: a woken set joins the pass at its end)
+      const ofThisPass = (decisions: Array<[string, number]>) => decisions.splice(0).sort(([a], [b]) => a.localeCompare(b));
+      const passDecisions = ofThisPass(decided.sampling);
+      expect(ofThisPass(decided.resting), `decisions at tick ${tick}`).toEqual(passDecisions);
+      decisionCount += passDecisions.length;
+      for (const setId of ids) {
+        expect(resting.demand(setId), `${setId} demand at tick ${tick}`).toBe(sampling.demand(setId));
+        expect(resting.recommendation(setId), `${setId} at tick ${tick}`).toEqual(sampling.recommendation(setId));
+      }
+    }
+    // the scenario decided things, and the quiet stretches were not sampled
+    expect(decisionCount).toBeGreaterThan(50);
+    expect(restingLooks).toBeLessThan(samplingLooks * 0.6);
+    both((a) => a.close());
+  });
+
+  it("samples only the sets with traffic: 1,000 idle sets cost nothing, and a request wakes its set in the pass under way", async () => {
+    const settings = { min_replica: 1, max_replica: 3, concurrency_target: 1, target_utilization_percentage: 100, autoscaling_window: 10, scale_down_delay: 30 };
+    const source = trafficSource();
+    const sampled: string[] = [];
+    const slow = {
+      ...source.telling,
+      // ~20 µs a set, so that a pass over 1,000 is several slices
+      inFlightForSet: (id: string) => {
+        const until = performance.now() + 0.02;
+        while (performance.now() < until);
+        sampled.push(id);
+        return source.telling.inFlightForSet(id);
+      },
+    };
+    let now = 1_000_000;
+    const autoscaler = new Autoscaler({ source: slow, clock: () => now });
+    const decisions: Array<[string, number]> = [];
+    autoscaler.onDecision((id, replicas) => decisions.push([id, replicas]));
+    for (let i = 0; i < 1_000; i++) autoscaler.track(`set-${i}`, settings, 1);
+    // the first pass samples every set once; each is idle at its minimum, so each rests
+    await autoscaler.samplePass();
+    expect(sampled).toHaveLength(1_000);
+    sampled.length = 0;
+    now += 250;
+    await autoscaler.samplePass();
+    expect(sampled).toEqual([]);
+    // a set whose requests arrive while a pass is under way joins that pass, with its arrivals
+    for (let i = 0; i < 1_000; i++) autoscaler.track(`busy-${i}`, settings, 1);
+    setImmediate(() => source.arrive("set-7", 3, 30));
+    now += 250;
+    await autoscaler.samplePass();
+    expect(sampled.filter((id) => id.startsWith("set-"))).toEqual(["set-7"]);
+    expect(decisions).toEqual([["set-7", 3]]);
+    // three samples in its window (one of them the pass it rested through): 30 in flight on average 10
+    expect(autoscaler.recommendation("set-7")).toMatchObject({ replicas: 3, demand: 10, lastHighDemandAt: now });
+    autoscaler.close();
+  });
+});

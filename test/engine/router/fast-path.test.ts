@@ -135,6 +135,10 @@ const echoReplica = (): Promise<string> =>
 describe("router fast path", () => {
   it("serves keep-alive predict requests itself, 200 on one connection, and counts them", async () => {
     const { router, engine, port } = await setup([await echoReplica()]);
+    let arrivals = 0;
+    router.onArrival((setId) => {
+      if (setId === "d") arrivals++;
+    });
     const client = await rawClient(port);
     for (let i = 0; i < 200; i++) {
       const before = client.received().length;
@@ -148,6 +152,7 @@ describe("router fast path", () => {
     }
     expect(engine.handOffs()).toBe(0);
     expect(router.requestsForSet("d")).toBe(200);
+    expect(arrivals).toBe(200);
     expect(router.inFlightForSet("d")).toBe(0);
   });
 

@@ -100,6 +100,8 @@ describe("router with process replicas", () => {
       woken.push(deploymentId);
       runtime.setDesired(spec, 1);
     });
+    const arrivals: string[] = [];
+    router.onArrival((setId) => arrivals.push(setId));
     const url = await serve(router);
     table.setDeployment("m2", "dev-1", { active: true, predictPath: "/predict", isDevelopment: true });
     expect(runtime.observe("dev-1").ready).toBe(0);
@@ -111,6 +113,8 @@ describe("router with process replicas", () => {
     expect(response.headers.get(DEPLOYMENT_ID_HEADER)).toBe("dev-1");
     expect(woken).toEqual(["dev-1"]);
     expect(router.requestsForSet("dev-1")).toBe(1);
+    // told as it arrived (the autoscaler wakes a resting set on it)
+    expect(arrivals).toEqual(["dev-1"]);
     await eventually("no longer in flight", () => router.inFlightForSet("dev-1") === 0);
   });
 
