@@ -177,6 +177,21 @@ export class ModelplaneClient {
   /** Call any route of the contract by name. */
   async call<N extends RouteName>(name: N, args: CallArgs<N>, options: { signal?: AbortSignal } = {}): Promise<RouteResponse<N>> {
     const route = contract[name];
+    return this.#request(name, args, options, (text) => route.response.parse(text === "" ? {} : JSON.parse(text)) as RouteResponse<N>);
+  }
+
+  /**
+   * `call`, answered with the body's text as the engine sent it, once all of it has arrived:
+   * neither parsed nor checked against the contract. For a load generator timing the API to its
+   * last byte (bench/scale), or a proxy passing answers on. Errors and retries are call's.
+   */
+  async callText<N extends RouteName>(name: N, args: CallArgs<N>, options: { signal?: AbortSignal } = {}): Promise<string> {
+    return this.#request(name, args, options, (text) => text);
+  }
+
+  /** A route's request, retried as its idempotence allows; a 2xx answer's body text becomes `answer(text)`. */
+  async #request<N extends RouteName, T>(name: N, args: CallArgs<N>, options: { signal?: AbortSignal }, answer: (text: string) => T): Promise<T> {
+    const route = contract[name];
     const params = (args.params ?? {}) as Record<string, string>;
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries((args.query ?? {}) as Record<string, string | undefined>)) if (value !== undefined) query.set(key, value);
@@ -184,8 +199,7 @@ export class ModelplaneClient {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        const raw = await this.#send(route.method, path, args.body, options.signal);
-        return route.response.parse(raw) as RouteResponse<N>;
+        return answer(await this.#send(route.method, path, args.body, options.signal));
       } catch (error) {
         const retryable = route.idempotent ? transient(error) : neverSent(error);
         if (!retryable || options.signal?.aborted || Date.now() - started > this.#retryBudgetMs) {
@@ -196,7 +210,8 @@ export class ModelplaneClient {
     }
   }
 
-  async #send(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+  /** One request; resolves with a 2xx answer's body text, throws the error an other answer's body names. */
+  async #send(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<string> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.#apiKey) headers.authorization = `Api-Key ${this.#apiKey}`;
     let payload: string | undefined;
@@ -214,7 +229,7 @@ export class ModelplaneClient {
       signal,
     });
     const text = await response.body.text();
-    if (response.statusCode >= 200 && response.statusCode < 300) return text === "" ? {} : JSON.parse(text);
+    if (response.statusCode >= 200 && response.statusCode < 300) return text;
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

@@ -1,13 +1,13 @@
-import type { Dispatcher, Pool } from "undici";
-import { contract, fillPath, ModelplaneClient, type CallArgs, type RouteName } from "../../sdk/index.js";
+import type { Pool } from "undici";
+import { ModelplaneClient, type CallArgs, type RouteName } from "../../sdk/index.js";
 
 /**
- * How the API load sends its requests. `raw`: the contract's method and path over the load's own
- * connections, answered when the last byte of a 2xx body has arrived — what the API took, as a load
- * generator such as wrk or k6 measures it. `sdk`: ModelplaneClient.call, which also parses the body
- * and validates it against the contract's schema before it answers (3.6 ms for the list of 1,000
- * models): on this machine's two cores that client work shares the CPU with the engine, and delays
- * the answers of the requests around it in this process's event loop — counted as the API's latency.
+ * How the API load sends its requests. `raw`: ModelplaneClient.callText, answered when the last
+ * byte of a 2xx body has arrived — what the API took, as a load generator such as wrk or k6
+ * measures it. `sdk`: ModelplaneClient.call, which also parses the body and validates it against
+ * the contract's schema before it answers (3.6 ms for the list of 1,000 models): on this machine's
+ * two cores that client work shares the CPU with the engine, and delays the answers of the
+ * requests around it in this process's event loop — counted as the API's latency.
  * The contract's schemas are checked against the engine's answers by the tests, not here.
  */
 export type LoadClientKind = "raw" | "sdk";
@@ -18,30 +18,8 @@ export interface LoadClient {
 }
 
 export function loadClient(kind: LoadClientKind, endpoint: string, apiKey: string, connections: Pool): LoadClient {
-  if (kind === "sdk") {
-    const client = new ModelplaneClient({ endpoint, apiKey, timeoutMs: 120_000, dispatcher: connections });
-    return { send: (name, args) => client.call(name, args) };
-  }
-  const authorization = `Api-Key ${apiKey}`;
-  return {
-    async send(name, args) {
-      const route = contract[name];
-      const { params, body } = args as { params?: Record<string, string>; body?: unknown };
-      const headers: Record<string, string> = { accept: "application/json", authorization };
-      if (body !== undefined) headers["content-type"] = "application/json";
-      const response = await connections.request({
-        method: route.method as Dispatcher.HttpMethod,
-        path: fillPath(route.path, params ?? {}),
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        headersTimeout: 120_000,
-        bodyTimeout: 120_000,
-      });
-      const text = await response.body.text();
-      if (response.statusCode < 200 || response.statusCode >= 300) throw new Error(`${name}: HTTP ${response.statusCode} ${text.slice(0, 200)}`);
-      return text;
-    },
-  };
+  const client = new ModelplaneClient({ endpoint, apiKey, timeoutMs: 120_000, dispatcher: connections });
+  return kind === "sdk" ? { send: (name, args) => client.call(name, args) } : { send: (name, args) => client.callText(name, args) };
 }
 
 /** An answer's body as an object: raw clients answer with the text. */

@@ -251,9 +251,9 @@ export class Autoscaler {
 
   /**
    * The timer's sampling pass: the same, handing the event loop back every few milliseconds. At
-   * 16,000 sets with traffic (bench/scale, before idle sets rested) a pass is 5–20 ms of CPU every 250 ms, and an API request that met it
-   * waited for all of it. Every set of the pass is sampled at the pass's time and tick (a set
-   * tracked or woken meanwhile joins it; one untracked is skipped).
+   * 16,000 sets sampled (bench/scale's, before idle sets rested) a pass was 5–20 ms of CPU every
+   * 250 ms, and an API request that met it waited for all of it. Every set of the pass is sampled
+   * at the pass's time and tick (a set tracked or woken meanwhile joins it; one untracked is skipped).
    */
   async samplePass(): Promise<void> {
     const now = this.clock();
@@ -275,7 +275,8 @@ export class Autoscaler {
     }
   }
 
-  /** The sets a pass samples, untracked and resting ones dropped (a set tracked or woken during the pass joins it: pushed on the same array). */
+  /** The sets a pass samples, untracked and resting ones dropped (a set tracked or woken during
+   * the pass joins it: pushed on the same array). */
   private passOrder(): readonly TrackedSet[] {
     if (this.leftSinceLastPass > 0) {
       this.order = this.order.filter((tracked) => {

@@ -80,6 +80,16 @@ describe("typed errors", () => {
     await expect(engine.client.call("pausePromotion", { params: { model_id: model.id, env_name: "production" } })).rejects.toBeInstanceOf(ConflictError);
   });
 
+  it("callText answers with the body as sent, the object call answers with once parsed; its errors are call's", async () => {
+    const model = await engine.client.call("createModel", { body: { name: "as-text" } });
+    const text = await engine.client.callText("getModel", { params: { model_id: model.id } });
+    expect(typeof text).toBe("string");
+    expect(JSON.parse(text)).toEqual(await engine.client.call("getModel", { params: { model_id: model.id } }));
+    await expect(engine.client.callText("getModel", { params: { model_id: "mdl_nonexistent" } })).rejects.toBeInstanceOf(NotFoundError);
+    const wrongKey = new ModelplaneClient({ endpoint: engine.url, apiKey: "not-the-key" });
+    await expect(wrongKey.callText("listModels", {})).rejects.toBeInstanceOf(AuthError);
+  });
+
   it("sends through a dispatcher of the caller's when given one", async () => {
     class CountingPool extends Pool {
       dispatched = 0;
