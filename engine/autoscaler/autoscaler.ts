@@ -399,10 +399,7 @@ export class Autoscaler {
       return;
     }
     // (an idle sample adds nothing but itself, and needs no object of its own)
-    tracked.load.samples += 1;
-    const last = tracked.samples.at(-1);
-    if (last !== undefined && isIdleRun(last) && last.firstTick + last.count === tick) last.count += 1;
-    else tracked.samples.push({ firstTick: tick, count: 1 });
+    this.addIdleTicks(tracked, tick, tick);
   }
 
   /** Samples taken at or before `windowStart` leave the window (and its sums). */
