@@ -1,6 +1,7 @@
-import { atRest, recommendFromLoad, type LoadSample, type Recommendation, type WindowLoad } from "./recommend.js";
+import { restsUntil, recommendFromLoad, type LoadSample, type Recommendation, type WindowLoad } from "./recommend.js";
 import { resolveAutoscalingSettings, type AutoscalingSettings } from "./settings.js";
 import { TimeSlice } from "../time-slice.js";
+import { WakeQueue } from "./wake-queue.js";
 
 /** Where load comes from: the router. */
 export interface LoadSource {
@@ -63,6 +64,8 @@ interface TrackedSet {
   lastTick: number;
   /** its decision cannot change until something wakes it: passes skip it (see `rouse`) */
   resting: boolean;
+  /** while resting: until when (Infinity: settled; else the end of its scale-down delay, when a pass wakes it) */
+  restsUntil: number;
   /** in `order` (a set put to rest stays there until the next pass drops it) */
   inOrder: boolean;
 }
@@ -98,6 +101,10 @@ export class Autoscaler {
    * number; `tickTimes[i]` is pass `firstKeptTick + i`. Kept for the longest window allowed. */
   private tickTimes: number[] = [];
   private firstKeptTick = 0;
+  /** Resting sets waiting for their scale-down delay, by its end (entries of sets woken since are stale). */
+  private readonly waiting = new WakeQueue<TrackedSet>();
+  /** the sets resting until a time (the rest of `waiting`'s entries are stale) */
+  private waitingSets = 0;
 
   constructor(private readonly options: AutoscalerOptions) {
     this.clock = options.clock ?? Date.now;
@@ -140,6 +147,7 @@ export class Autoscaler {
         untracked: false,
         lastTick: this.caughtUpTick(),
         resting: false,
+        restsUntil: Number.POSITIVE_INFINITY,
         inOrder: true,
       };
       this.sets.set(replicaSetId, tracked);
@@ -152,6 +160,7 @@ export class Autoscaler {
     const tracked = this.sets.get(replicaSetId);
     if (tracked === undefined) return;
     tracked.untracked = true;
+    if (tracked.resting && tracked.restsUntil !== Number.POSITIVE_INFINITY) this.waitingSets -= 1;
     this.leftSinceLastPass += 1;
     this.sets.delete(replicaSetId);
     if (this.sets.size === 0) this.stopTimer();
@@ -238,13 +247,15 @@ export class Autoscaler {
     const tracked = this.sets.get(replicaSetId);
     const last = tracked?.last;
     if (last === undefined) return undefined;
-    // At rest, every pass since would have given the same, with its own time as the last high demand.
-    return tracked!.resting ? { ...last, lastHighDemandAt: this.tickTime(this.caughtUpTick()) } : { ...last };
+    // Settled, every pass since would have given the same, with its own time as the last high demand
+    // (waiting for its delay, the same with the last high demand unmoved).
+    return tracked!.resting && tracked!.restsUntil === Number.POSITIVE_INFINITY ? { ...last, lastHighDemandAt: this.tickTime(this.caughtUpTick()) } : { ...last };
   }
 
   /** One sampling pass over every tracked replica set, at once (tests call it). */
   sampleNow(): void {
     const now = this.clock();
+    this.wakeDue(now);
     const tick = this.recordTick(now);
     for (const tracked of this.passOrder()) if (!tracked.untracked && !tracked.resting) this.sample(tracked, now, tick);
   }
@@ -257,6 +268,7 @@ export class Autoscaler {
    */
   async samplePass(): Promise<void> {
     const now = this.clock();
+    this.wakeDue(now);
     const tick = this.recordTick(now);
     this.passTick = tick;
     try {
@@ -304,6 +316,8 @@ export class Autoscaler {
   private rouse(tracked: TrackedSet): void {
     if (!tracked.resting) return;
     tracked.resting = false;
+    const settled = tracked.restsUntil === Number.POSITIVE_INFINITY;
+    if (!settled) this.waitingSets -= 1;
     const upTo = this.caughtUpTick();
     if (upTo > tracked.lastTick) {
       const at = this.tickTime(upTo);
@@ -311,9 +325,12 @@ export class Autoscaler {
       // skipped passes the window no longer reaches are not added only to be dropped
       this.addIdleTicks(tracked, Math.max(tracked.lastTick + 1, this.firstTickAfter(windowStart)), upTo);
       this.dropSamplesBefore(tracked, windowStart);
-      // at rest each pass's decision was the set's count, with that pass's time as the high demand
-      tracked.lastHighDemandAt = at;
-      if (tracked.last !== undefined) tracked.last.lastHighDemandAt = at;
+      // at rest each pass's decision was the set's count; settled, with that pass's time as the
+      // high demand (waiting for its delay, it stayed: every skipped pass came before the delay's end)
+      if (settled) {
+        tracked.lastHighDemandAt = at;
+        if (tracked.last !== undefined) tracked.last.lastHighDemandAt = at;
+      }
       tracked.lastTick = upTo;
     }
     if (!tracked.inOrder) {
@@ -347,9 +364,30 @@ export class Autoscaler {
       this.decide(replicaSetId, recommendation.replicas);
     }
     // (not a promotion's set, returned above: the promotion reads its demand at every pass)
-    if (this.canRest && tracked.inFlightBaseline === 0 && atRest(tracked)) {
-      tracked.resting = true;
-      this.leftSinceLastPass += 1;
+    if (!this.canRest || tracked.inFlightBaseline !== 0) return;
+    const until = restsUntil(tracked);
+    if (until === undefined) return;
+    tracked.resting = true;
+    tracked.restsUntil = until;
+    this.leftSinceLastPass += 1;
+    if (until !== Number.POSITIVE_INFINITY) {
+      this.waitingSets += 1;
+      this.waiting.push(until, tracked);
+    }
+  }
+
+  /**
+   * Before a pass at `now`: wake the sets whose scale-down delay has ended by then, caught up to the
+   * last pass, so that this pass samples them (and scales them down) as it would have had they
+   * never rested. Entries left by sets woken earlier are dropped, and compacted away when they
+   * outnumber the live ones (a set woken often before its delay ends leaves one each time).
+   */
+  private wakeDue(now: number): void {
+    this.waiting.takeDue(now, (tracked, at) => {
+      if (tracked.resting && !tracked.untracked && tracked.restsUntil === at) this.rouse(tracked);
+    });
+    if (this.waiting.size > 2 * this.waitingSets + 1_024) {
+      this.waiting.retain((tracked, at) => tracked.resting && !tracked.untracked && tracked.restsUntil === at);
     }
   }
 

@@ -94,14 +94,22 @@ export function recommendFromLoad(state: LoadState, now: number): Recommendation
 }
 
 /**
- * Whether a set's decision stays what it is until requests arrive or its settings or replica
- * count change: its window saw no request (demand 0) and it runs what an idle window settles at
- * (min_replica, within max_replica), so no delay is pending. Every later idle sample gives the
- * same replicas and demand; the autoscaler leaves such a set at rest instead of sampling it.
- * Example: min 1, max 4, 1 replica, nothing in the window → at rest; 2 replicas → not (the scale
- * down to 1 waits for its delay).
+ * Until when a set's decision stays what it is unless requests arrive or its settings or replica
+ * count change; undefined when it may change at the next sample. Its window must have seen no
+ * request (demand 0); then an idle window's decision is min_replica (within max_replica), and
+ * - a set that runs that is settled: for ever (Infinity), each sample moving its last high demand
+ *   to the sample's time;
+ * - a set that runs more (within max_replica) waits for its scale-down delay, counted from its last
+ *   high demand, which stays put: until that delay has passed.
+ * The autoscaler leaves such a set at rest instead of sampling it at every pass.
+ * Example: min 1, max 4, delay 900 s, last high demand at T, nothing in the window: 1 replica →
+ * Infinity; 2 replicas → T + 900,000 (then 1); 5 replicas → undefined (down at once, above max).
  */
-export function atRest(state: LoadState): boolean {
-  const { settings, currentReplicas, load } = state;
-  return load.inFlightSum === 0 && load.arrivals === 0 && currentReplicas === Math.min(settings.max_replica, Math.max(settings.min_replica, 0));
+export function restsUntil(state: LoadState): number | undefined {
+  const { settings, currentReplicas, lastHighDemandAt, load } = state;
+  if (load.inFlightSum !== 0 || load.arrivals !== 0) return undefined;
+  const settled = Math.min(settings.max_replica, Math.max(settings.min_replica, 0));
+  if (currentReplicas === settled) return Number.POSITIVE_INFINITY;
+  if (currentReplicas > settled && currentReplicas <= settings.max_replica) return lastHighDemandAt + settings.scale_down_delay * 1000;
+  return undefined;
 }

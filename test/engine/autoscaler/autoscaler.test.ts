@@ -397,4 +397,48 @@ describe("Autoscaler: idle sets at rest", () => {
     expect(autoscaler.recommendation("set-7")).toMatchObject({ replicas: 3, demand: 10, lastHighDemandAt: now });
     autoscaler.close();
   });
+
+  it("a set above its minimum with no request rests until its scale-down delay ends, then scales down in that pass", async () => {
+    // min 0, one warm replica each (a deployment's own set, warm from creation), 30-s delay
+    const settings = { min_replica: 0, max_replica: 3, concurrency_target: 1, target_utilization_percentage: 100, autoscaling_window: 10, scale_down_delay: 30 };
+    const source = trafficSource();
+    let now = 1_000_000;
+    const trackedAt = now;
+    const autoscaler = new Autoscaler({ source: source.telling, clock: () => now });
+    const decisions: Array<[string, number]> = [];
+    autoscaler.onDecision((id, replicas) => decisions.push([id, replicas]));
+    for (let i = 0; i < 1_000; i++) autoscaler.track(`set-${i}`, settings, 1);
+    let looks = source.looks();
+    const pass = async () => {
+      now += 250;
+      await autoscaler.samplePass();
+      const sampled = source.looks() - looks;
+      looks = source.looks();
+      return sampled;
+    };
+    expect(await pass()).toBe(1_000);
+    // every pass before the delay's end samples none, and each decision stays, its high demand unmoved
+    while (now < trackedAt + 10_000) expect(await pass()).toBe(0);
+    expect(autoscaler.recommendation("set-1")).toEqual({ replicas: 1, demand: 0, lastHighDemandAt: trackedAt });
+    // a request for set-5 wakes it: the next pass samples it, and that sample stays in the 10-s
+    // window for 40 passes, each moving its high demand; then it rests until its own delay's end
+    source.arrive("set-5", 1, 0);
+    const set5HighDemandAt = now + 250 + 9_750;
+    let sampledMeanwhile = 0;
+    while (now + 250 < trackedAt + 30_000) sampledMeanwhile += await pass();
+    expect(sampledMeanwhile).toBe(41);
+    expect(decisions).toEqual([]);
+    // the pass at the delay's end samples the others once and scales them to zero
+    expect(await pass()).toBe(999);
+    expect(now).toBe(trackedAt + 30_000);
+    expect(decisions).toHaveLength(999);
+    expect(decisions.filter(([id, replicas]) => id === "set-5" || replicas !== 0)).toEqual([]);
+    decisions.length = 0;
+    // settled at zero they rest for good; set-5 goes down at the end of its own delay
+    while (now + 250 < set5HighDemandAt + 30_000) expect(await pass()).toBe(0);
+    expect(await pass()).toBe(1);
+    expect(decisions).toEqual([["set-5", 0]]);
+    expect(await pass()).toBe(0);
+    autoscaler.close();
+  });
 });
