@@ -41,8 +41,13 @@ async function predict(url: string, text: string, timeoutMs = 5_000): Promise<{ 
 
 const execFileAsync = promisify(execFile);
 
-/** what a failure to reach a ClusterIP needs to be understood: the service's NAT rules, its endpoints, kube-proxy's last words */
-async function serviceDiagnostics(cluster: TestCluster, clusterIp: string): Promise<string> {
+/**
+ * What a failure to reach a ClusterIP needs to be understood: the service's NAT rules, its
+ * EndpointSlices as the API holds them (whether the controller manager published the pods'
+ * readiness), and the last words of kube-proxy and of the controller manager. (Once, in CI, the
+ * rules had the service's chain but no endpoint's after 90 s, with nothing in kube-proxy's log.)
+ */
+async function serviceDiagnostics(cluster: TestCluster, clusterIp: string, namespace: string): Promise<string> {
   const attempt = async (what: string, read: () => Promise<string>): Promise<string> => {
     try {
       return `--- ${what}\n${(await read()).trim()}`;
@@ -52,7 +57,9 @@ async function serviceDiagnostics(cluster: TestCluster, clusterIp: string): Prom
   };
   return (await Promise.all([
     attempt(`nat rules naming ${clusterIp}`, async () => (await execFileAsync("iptables-save", ["-t", "nat"])).stdout.split("\n").filter((l) => l.includes(clusterIp)).join("\n")),
+    attempt(`EndpointSlices of ${namespace}`, () => kubectl(cluster, ["get", "endpointslices", "-n", namespace, "-o", "yaml"])),
     attempt("kube-proxy log (last 30 lines)", async () => (await readFile(join(cluster.clusterDir, "logs/kube-proxy.log"), "utf8")).split("\n").slice(-30).join("\n")),
+    attempt("kube-controller-manager log (last 30 lines)", async () => (await readFile(join(cluster.clusterDir, "logs/kube-controller-manager.log"), "utf8")).split("\n").slice(-30).join("\n")),
   ])).join("\n");
 }
 
@@ -143,7 +150,7 @@ describe.skipIf(skipReason !== undefined)("the Kubernetes test cluster", () => {
       intervalMs: 200,
       message: "the service answering",
     }).catch(async (error: unknown) => {
-      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${await serviceDiagnostics(cluster, clusterIp)}`);
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${await serviceDiagnostics(cluster, clusterIp, namespace)}`);
     });
     expect(viaService).toMatchObject({ status: 200, body: { label: "negative", version: "v1" } });
   });
