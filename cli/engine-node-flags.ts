@@ -31,9 +31,24 @@ import { PGLITE_NODE_FLAGS } from "../engine/store/pglite-node-flags.js";
  * heap's pages instead of giving them back (RSS within the 60-s runs' spread; 504 MiB once in a
  * 3-minute run, 482 with the reducer).
  *
+ * --heap-growing-percent=100: the old space is next collected when it has grown to twice what the
+ * last full collection left live. V8 otherwise picks that factor (1.1–4) from how busy the engine
+ * was at that collection: one that fell in a quiet spell left a limit ~10 MB above the live ~70 MB,
+ * and then a full collection every 10–15 s once requests came (bursts of 20–50 slow requests each;
+ * bench/scale's API-alone window after its idle one: p99 20–140 ms), one in the busy set-up a limit
+ * of ~260 MB (its garbage all in RSS). Pinned, the collections come at a steady pace from what the
+ * engine promotes (~1.2 MB/s under bench/scale's load): API p99 12.6–13.0 ms loaded and 14.2–16.2 ms
+ * alone against 14.2–15.8 and 23.5–24.8 ms, RSS max 375–383 against 412–479 MiB (RESULTS.md, run 21).
+ *
  * PGlite's (engine/store/pglite-node-flags.ts): its WebAssembly PostgreSQL compiled once.
  */
-export const ENGINE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4", "--no-flush-bytecode", "--no-memory-reducer", ...PGLITE_NODE_FLAGS];
+export const ENGINE_NODE_FLAGS: readonly string[] = [
+  "--max-semi-space-size=4",
+  "--no-flush-bytecode",
+  "--no-memory-reducer",
+  "--heap-growing-percent=100",
+  ...PGLITE_NODE_FLAGS,
+];
 
 /**
  * ENGINE_NODE_FLAGS not given already: one named on node's command line or in NODE_OPTIONS (any
