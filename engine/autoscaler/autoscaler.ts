@@ -384,11 +384,9 @@ export class Autoscaler {
    */
   private wakeDue(now: number): void {
     this.waiting.takeDue(now, (tracked, at) => {
-      if (tracked.resting && !tracked.untracked && tracked.restsUntil === at) this.rouse(tracked);
+      if (stillWaiting(tracked, at)) this.rouse(tracked);
     });
-    if (this.waiting.size > 2 * this.waitingSets + 1_024) {
-      this.waiting.retain((tracked, at) => tracked.resting && !tracked.untracked && tracked.restsUntil === at);
-    }
+    if (this.waiting.size > 2 * this.waitingSets + 1_024) this.waiting.retain(stillWaiting);
   }
 
   /** Note this pass's time; forget passes older than any window can reach. Returns its number. */
@@ -494,6 +492,11 @@ const PASS_CLOCK_EVERY = 64;
 
 /** The longest autoscaling window the settings allow (sdk/schemas/autoscaling.ts: 3,600 s), with a margin. */
 const MAX_WINDOW_MS = 3_601_000;
+
+/** A wake-queue entry is live: its set still rests until that very time (not woken, untracked or re-rested since). */
+function stillWaiting(tracked: TrackedSet, at: number): boolean {
+  return tracked.resting && !tracked.untracked && tracked.restsUntil === at;
+}
 
 function isIdleRun(entry: WindowEntry): entry is IdleRun {
   return "firstTick" in entry;

@@ -58,8 +58,9 @@ async function serviceDiagnostics(cluster: TestCluster, clusterIp: string, names
   return (await Promise.all([
     attempt(`nat rules naming ${clusterIp}`, async () => (await execFileAsync("iptables-save", ["-t", "nat"])).stdout.split("\n").filter((l) => l.includes(clusterIp)).join("\n")),
     attempt(`EndpointSlices of ${namespace}`, () => kubectl(cluster, ["get", "endpointslices", "-n", namespace, "-o", "yaml"])),
-    attempt("kube-proxy log (last 30 lines)", async () => (await readFile(join(cluster.clusterDir, "logs/kube-proxy.log"), "utf8")).split("\n").slice(-30).join("\n")),
-    attempt("kube-controller-manager log (last 30 lines)", async () => (await readFile(join(cluster.clusterDir, "logs/kube-controller-manager.log"), "utf8")).split("\n").slice(-30).join("\n")),
+    ...["kube-proxy", "kube-controller-manager"].map((component) =>
+      attempt(`${component} log (last 30 lines)`, async () => (await readFile(join(cluster.clusterDir, `logs/${component}.log`), "utf8")).split("\n").slice(-30).join("\n")),
+    ),
   ])).join("\n");
 }
 

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
+import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contract } from "../../../sdk/index.js";
 import { defaultPromotionSettings } from "../../../sdk/index.js";
 import type { DomainEvent } from "../../../engine/service/index.js";
 import { findLiveEnvironment, insertPromotion, updateEnvironment } from "../../../engine/store/index.js";
 import type { SqlParam } from "../../../engine/store/sql.js";
-import { Readable } from "node:stream";
-import { request } from "undici";
 import { TEST_API_KEY, type ApiResponse, type TestEngine } from "../../support/test-engine.js";
 
 /** A variable's PUT answer without the rollout it started (asserted on its own). */
